@@ -65,3 +65,153 @@ class ImageRef:
 
     def __str__(self) -> str:
         return self.uri
+
+
+# --- reading and checking images before any call ------------------------------------------------------
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one Rekognition operation accepts; an image outside them is rejected before it costs a call."""
+
+    max_bytes: int = 5 * MB
+    max_s3_bytes: int = 15 * MB
+    min_side: int = 80
+    max_side: int = 10_000
+    formats: tuple[str, ...] = ("jpeg", "png")
+
+
+DETECT_LABELS_LIMITS = ImageLimits()
+
+
+class ImageProblem(Exception):
+    """An image that cannot be sent; the message is the reason shown in the report."""
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """An image ready to send: its bytes for a local file, nothing for S3 (the service reads it there)."""
+
+    ref: ImageRef
+    image_id: str
+    data: bytes | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "png"),
+    (b"GIF87a", 0, "gif"),
+    (b"GIF89a", 0, "gif"),
+    (b"BM", 0, "bmp"),
+    (b"II*\x00", 0, "tiff"),
+    (b"MM\x00*", 0, "tiff"),
+)
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The format from the file's first bytes (never from its name, which often lies)."""
+    for signature, offset, name in _SIGNATURES:
+        if head[offset : offset + len(signature)] == signature:
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"avif"):
+        return "avif" if head[8:12] == b"avif" else "heic"
+    return None
+
+
+def image_dimensions(data: bytes, image_format: str) -> tuple[int, int] | None:
+    """Width and height from a PNG or JPEG header; None when the header is missing or cut short."""
+    if image_format == "png":
+        if len(data) >= 24 and data[12:16] == b"IHDR":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return None
+    if image_format == "jpeg":
+        return _jpeg_dimensions(data)
+    return None
+
+
+_JPEG_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
+    position = 2
+    size = len(data)
+    while position + 4 <= size:
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            position += 2
+            continue
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker in _JPEG_SOF_MARKERS:
+            if position + 9 > size:
+                return None
+            height = int.from_bytes(data[position + 5 : position + 7], "big")
+            width = int.from_bytes(data[position + 7 : position + 9], "big")
+            return width, height
+        if length < 2:
+            return None
+        position += 2 + length
+    return None
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / MB:.1f} MB"
+
+
+def load_image(ref: ImageRef, limits: ImageLimits = DETECT_LABELS_LIMITS) -> LoadedImage:
+    """Read and check a local image; an S3 image is passed by reference and checked by the service.
+
+    Raises ImageProblem with a reason a person can act on.
+    """
+    import hashlib
+
+    if ref.is_s3:
+        return LoadedImage(ref=ref, image_id=ref.uri)
+    path = ref.path
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise ImageProblem(
+                f"too large: {_megabytes(size)} as bytes, the limit is {_megabytes(limits.max_bytes)}; "
+                f"resize it or put it in S3 (limit {_megabytes(limits.max_s3_bytes)})"
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageProblem("file not found") from None
+    except IsADirectoryError:
+        raise ImageProblem("is a directory, not an image file") from None
+    except PermissionError:
+        raise ImageProblem("cannot read: permission denied") from None
+    except OSError as exc:
+        raise ImageProblem(f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageProblem("empty file")
+    image_format = sniff_format(data[:16])
+    if image_format is None:
+        raise ImageProblem("not an image: unknown format (JPEG and PNG are accepted)")
+    if image_format not in limits.formats:
+        accepted = " and ".join(name.upper() for name in limits.formats)
+        raise ImageProblem(f"unsupported format {image_format.upper()} (only {accepted} are accepted)")
+    dimensions = image_dimensions(data, image_format)
+    if dimensions is None:
+        raise ImageProblem(f"corrupt or truncated {image_format.upper()}: no image size in its header")
+    width, height = dimensions
+    if min(width, height) < limits.min_side:
+        raise ImageProblem(f"too small: {width}x{height} px, at least {limits.min_side} px a side")
+    if max(width, height) > limits.max_side:
+        raise ImageProblem(f"too big: {width}x{height} px, at most {limits.max_side} px a side")
+    digest = hashlib.sha256(data).hexdigest()
+    return LoadedImage(
+        ref=ref, image_id=f"sha256:{digest}", data=data, format=image_format, width=width, height=height
+    )

@@ -1,0 +1,101 @@
+"""The only code that reads raw Rekognition responses.
+
+Everything downstream works on these small frozen types, so a change in the service's response shape
+(new fields, old answers with OrientationCorrection, labels without Instances) is handled here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PredictedBox:
+    """One instance of a label: a box as ratios of the image size, with its own confidence."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PredictedLabel:
+    name: str
+    confidence: float
+    parents: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    instances: tuple[PredictedBox, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelsAnswer:
+    """What DetectLabels said about one image."""
+
+    labels: tuple[PredictedLabel, ...]
+    model_version: str | None
+
+    @property
+    def lowest_confidence(self) -> float | None:
+        return min((label.confidence for label in self.labels), default=None)
+
+    def is_truncated(self, max_labels: int) -> bool:
+        """MaxLabels cuts silently: an answer with exactly MaxLabels labels may have lost some below."""
+        return len(self.labels) >= max_labels
+
+
+class ResponseShapeError(ValueError):
+    """A stored or received response that is not a DetectLabels answer."""
+
+
+def _names(entries: Any, field: str) -> tuple[str, ...]:
+    if not entries:
+        return ()
+    return tuple(str(entry["Name"]) for entry in entries if isinstance(entry, Mapping) and "Name" in entry)
+
+
+def _box(instance: Mapping[str, Any], label_confidence: float) -> PredictedBox | None:
+    box = instance.get("BoundingBox")
+    if not isinstance(box, Mapping):
+        return None
+    return PredictedBox(
+        left=float(box.get("Left", 0.0)),
+        top=float(box.get("Top", 0.0)),
+        width=float(box.get("Width", 0.0)),
+        height=float(box.get("Height", 0.0)),
+        confidence=float(instance.get("Confidence", label_confidence)),
+    )
+
+
+def _label(raw: Mapping[str, Any]) -> PredictedLabel:
+    try:
+        name = str(raw["Name"])
+        confidence = float(raw["Confidence"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResponseShapeError(f"label without a Name and a numeric Confidence: {raw!r}") from exc
+    boxes = tuple(
+        box
+        for box in (_box(instance, confidence) for instance in raw.get("Instances") or ())
+        if box is not None
+    )
+    return PredictedLabel(
+        name=name,
+        confidence=confidence,
+        parents=_names(raw.get("Parents"), "Parents"),
+        aliases=_names(raw.get("Aliases"), "Aliases"),
+        categories=_names(raw.get("Categories"), "Categories"),
+        instances=boxes,
+    )
+
+
+def labels_from_detect_labels(response: Mapping[str, Any]) -> LabelsAnswer:
+    """Read a DetectLabels response (as boto3 returns it, or as stored JSON)."""
+    if not isinstance(response, Mapping) or not isinstance(response.get("Labels", []), Sequence):
+        raise ResponseShapeError("a DetectLabels response must be an object with a Labels list")
+    labels = tuple(_label(raw) for raw in response.get("Labels", []))
+    version = response.get("LabelModelVersion")
+    return LabelsAnswer(labels=labels, model_version=str(version) if version is not None else None)

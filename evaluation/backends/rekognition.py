@@ -1,0 +1,114 @@
+"""DetectLabels through boto3, exactly as an application in AWS would call it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
+
+DEFAULT_MAX_ATTEMPTS = 8
+
+
+def client_config(*, max_pool_connections: int = 10, max_attempts: int | None = None) -> Config:
+    """The one place that sets retries and the connection pool for every Rekognition client.
+
+    botocore's standard retry mode retries throttling, 5xx and connection errors with jittered
+    exponential backoff, and never retries InvalidParameter, ImageTooLarge, AccessDenied and the like.
+    AWS_MAX_ATTEMPTS in the environment is honoured when no explicit value is given.
+    """
+    if max_attempts is None:
+        max_attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+    return Config(
+        retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": max_attempts},
+        max_pool_connections=max_pool_connections,
+        user_agent_extra="rekognition-eval",
+    )
+
+
+def make_client(
+    *,
+    session: boto3.Session | None = None,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    max_pool_connections: int = 10,
+    max_attempts: int | None = None,
+) -> Any:
+    """A Rekognition client from the usual AWS settings (profile, region, environment)."""
+    if session is None:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    return session.client(
+        "rekognition",
+        region_name=region or session.region_name,
+        endpoint_url=endpoint_url,
+        config=client_config(max_pool_connections=max_pool_connections, max_attempts=max_attempts),
+    )
+
+
+class RekognitionLabels:
+    """DetectLabels with a low MinConfidence and MaxLabels 1000: one call answers every threshold above."""
+
+    name = "rekognition"
+    operation = "DetectLabels"
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        min_confidence: float = 0.0,
+        max_labels: int = 1000,
+        limits: ImageLimits = DETECT_LABELS_LIMITS,
+    ) -> None:
+        if not 0.0 <= min_confidence <= 100.0:
+            raise ValueError(f"min_confidence must be within 0-100, got {min_confidence}")
+        if not 1 <= max_labels <= 1000:
+            raise ValueError(f"max_labels must be within 1-1000, got {max_labels}")
+        self.client = client
+        self.min_confidence = float(min_confidence)
+        self.max_labels = int(max_labels)
+        self.limits = limits
+
+    @property
+    def endpoint_url(self) -> str:
+        return str(self.client.meta.endpoint_url)
+
+    def request_params(self) -> dict[str, Any]:
+        return detect_labels_params(
+            min_confidence=self.min_confidence, max_labels=self.max_labels, endpoint=self._custom_endpoint()
+        )
+
+    def _custom_endpoint(self) -> str | None:
+        """Answers from a non-AWS endpoint (a local server) must never be mistaken for the service's."""
+        url = self.endpoint_url
+        return None if url.endswith(".amazonaws.com") or ".amazonaws.com." in url else url
+
+    def call(self, image: LoadedImage) -> dict[str, Any]:
+        if image.ref.is_s3:
+            image_arg: dict[str, Any] = {"S3Object": {"Bucket": image.ref.bucket, "Name": image.ref.key}}
+        else:
+            image_arg = {"Bytes": image.data}
+        return self.client.detect_labels(
+            Image=image_arg, MinConfidence=self.min_confidence, MaxLabels=self.max_labels
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "operation": self.operation,
+            "region": self.client.meta.region_name,
+            "endpoint_url": self.endpoint_url,
+            "min_confidence": self.min_confidence,
+            "max_labels": self.max_labels,
+        }
+
+
+def detect_labels_params(*, min_confidence: float, max_labels: int, endpoint: str | None) -> dict[str, Any]:
+    """The cache-key parameters of a DetectLabels call; shared with replay so both find the same answers."""
+    params: dict[str, Any] = {"MinConfidence": float(min_confidence), "MaxLabels": int(max_labels)}
+    if endpoint:
+        params["Endpoint"] = endpoint
+    return params

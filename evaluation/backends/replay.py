@@ -1,0 +1,50 @@
+"""Answers only from stored responses: re-analysis with no network and no cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evaluation.backends.base import NotCached
+from evaluation.backends.rekognition import detect_labels_params
+from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
+
+
+class ReplayLabels:
+    """Looks up the answers a `rekognition` run with the same parameters stored; never calls."""
+
+    name = "replay"
+    operation = "DetectLabels"
+
+    def __init__(
+        self,
+        *,
+        min_confidence: float = 0.0,
+        max_labels: int = 1000,
+        endpoint_url: str | None = None,
+        limits: ImageLimits = DETECT_LABELS_LIMITS,
+    ) -> None:
+        self.min_confidence = float(min_confidence)
+        self.max_labels = int(max_labels)
+        self.endpoint_url = endpoint_url
+        self.limits = limits
+
+    def request_params(self) -> dict[str, Any]:
+        return detect_labels_params(
+            min_confidence=self.min_confidence, max_labels=self.max_labels, endpoint=self.endpoint_url
+        )
+
+    def call(self, image: LoadedImage) -> dict[str, Any]:
+        raise NotCached(
+            "no stored answer for this image with these parameters "
+            f"(MinConfidence {self.min_confidence:g}, MaxLabels {self.max_labels}); "
+            "run it once with --backend rekognition"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "operation": self.operation,
+            "endpoint_url": self.endpoint_url,
+            "min_confidence": self.min_confidence,
+            "max_labels": self.max_labels,
+        }

@@ -1,0 +1,278 @@
+"""Calls a backend for every image that has no stored answer, as fast as the quota allows, losing nothing.
+
+Two phases: first every image is read, checked and given its cache key (no call), so a dry run knows
+exactly what is still to be paid for; then the missing answers are fetched by a thread pool that
+shares one client, each stored the moment it arrives. An error on one image never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from evaluation.backends.base import Backend, NotCached
+from evaluation.cache import ResponseCache, cache_key
+from evaluation.images import ImageProblem, ImageRef, LoadedImage, load_image
+
+log = logging.getLogger(__name__)
+
+CALLED, CACHED, REJECTED, FAILED, MISSING = "called", "cached", "rejected", "failed", "missing"
+ANSWERED = frozenset({CALLED, CACHED})
+
+
+@dataclass
+class ImageOutcome:
+    """What happened to one image; `reason` is the sentence a report shows for a problem."""
+
+    image: str
+    status: str
+    cache_key: str | None = None
+    image_id: str | None = None
+    reason: str | None = None
+    error_code: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status in ANSWERED
+
+
+@dataclass
+class RunStats:
+    images: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    rejected: int = 0
+    failed: int = 0
+    missing: int = 0
+    wall_s: float = 0.0
+    interrupted: bool = False
+    error_codes: dict[str, int] = field(default_factory=dict)
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a run: the answers already stored are kept, a rerun resumes."""
+
+    def __init__(self, outcomes: list[ImageOutcome], stats: RunStats) -> None:
+        super().__init__("interrupted")
+        self.outcomes = outcomes
+        self.stats = stats
+
+
+class RateLimiter:
+    """A token bucket shared by all workers: at most `tps` calls start in any second, bursts of `burst`."""
+
+    def __init__(self, tps: float, *, burst: float | None = None, clock: Callable[[], float] = time.monotonic):
+        if tps <= 0:
+            raise ValueError(f"tps must be positive, got {tps}")
+        self.tps = float(tps)
+        self.capacity = float(burst if burst is not None else max(1.0, tps / 10))
+        self._tokens = self.capacity
+        self._clock = clock
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.tps)
+                self._last = now
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return
+                wait_s = (1.0 - self._tokens) / self.tps
+            time.sleep(wait_s)
+
+
+def plan(
+    images: Sequence[ImageRef], backend: Backend, cache: ResponseCache
+) -> tuple[list[ImageOutcome], list[int]]:
+    """Check every image and find its stored answer; returns outcomes and the indexes still to call."""
+    params = backend.request_params()
+    outcomes: list[ImageOutcome] = []
+    for ref in images:
+        try:
+            loaded = load_image(ref, backend.limits)
+        except ImageProblem as problem:
+            outcomes.append(ImageOutcome(image=ref.uri, status=REJECTED, reason=str(problem)))
+            log.warning("%s: rejected: %s", ref.uri, problem)
+            continue
+        key = cache_key(loaded.image_id, backend.operation, params)
+        outcomes.append(ImageOutcome(image=ref.uri, status=MISSING, cache_key=key, image_id=loaded.image_id))
+    stored = cache.get_many(o.cache_key for o in outcomes if o.cache_key)
+    to_call: list[int] = []
+    seen_keys: set[str] = set()
+    for index, outcome in enumerate(outcomes):
+        if outcome.cache_key is None:
+            continue
+        if outcome.cache_key in stored:
+            outcome.status = CACHED
+        elif outcome.cache_key not in seen_keys:  # identical bytes under two names: one call
+            seen_keys.add(outcome.cache_key)
+            to_call.append(index)
+    return outcomes, to_call
+
+
+def _describe_error(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "ClientError"))
+        return code, f"{code}: {error.get('Message', '')}".rstrip(": ")
+    if isinstance(exc, NotCached):
+        return "NotCached", str(exc)
+    if isinstance(exc, ImageProblem):
+        return "ImageProblem", str(exc)
+    if isinstance(exc, BotoCoreError):
+        return type(exc).__name__, f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__, f"{type(exc).__name__}: {exc}"
+
+
+class _Progress:
+    """A progress bar on a terminal, a log line every few seconds elsewhere (CI logs, notebooks' files)."""
+
+    def __init__(self, total: int, *, enabled: bool, cached: int) -> None:
+        self.total = total
+        self.done = 0
+        self.errors = 0
+        self.cached = cached
+        self._bar = None
+        self._last_line = time.monotonic()
+        self._started = time.monotonic()
+        self.enabled = enabled and total > 0
+        if self.enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="img", desc="calling", dynamic_ncols=True)
+            self._bar.set_postfix(cached=cached, errors=0)
+
+    def update(self, *, error: bool) -> None:
+        self.done += 1
+        self.errors += int(error)
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix(cached=self.cached, errors=self.errors, refresh=False)
+            return
+        now = time.monotonic()
+        if now - self._last_line >= 5.0 or self.done == self.total:
+            self._last_line = now
+            rate = self.done / max(now - self._started, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            log.info(
+                "called %d/%d images (%.1f/s, ETA %.0fs), %d cached, %d errors",
+                self.done, self.total, rate, eta, self.cached, self.errors,
+            )
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def fetch(
+    images: Sequence[ImageRef],
+    backend: Backend,
+    cache: ResponseCache,
+    *,
+    workers: int = 8,
+    tps: float | None = None,
+    progress: bool = True,
+) -> tuple[list[ImageOutcome], RunStats]:
+    """Make sure every image has an answer in the cache; returns one outcome per image, in order."""
+    started = time.monotonic()
+    outcomes, to_call = plan(images, backend, cache)
+    stats = RunStats(images=len(images))
+    limiter = RateLimiter(tps) if tps else None
+    params = backend.request_params()
+    stop = threading.Event()
+
+    def call_one(index: int) -> None:
+        outcome = outcomes[index]
+        if stop.is_set():
+            return
+        loaded: LoadedImage = load_image(ImageRef(outcome.image), backend.limits)
+        if loaded.image_id != outcome.image_id:
+            raise ImageProblem("the file changed while the run was reading it")
+        if limiter is not None:
+            limiter.acquire()
+        if stop.is_set():
+            return
+        response = backend.call(loaded)
+        cache.put(
+            outcome.cache_key or "",
+            image_id=loaded.image_id,
+            operation=backend.operation,
+            params=params,
+            response=response,
+            model_version=_model_version(response),
+        )
+        outcome.status = CALLED
+
+    bar = _Progress(len(to_call), enabled=progress, cached=sum(o.status == CACHED for o in outcomes))
+    executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="rekognition-eval")
+    pending: dict[Future[None], int] = {}
+    try:
+        pending = {executor.submit(call_one, index): index for index in to_call}
+        while pending:
+            done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                exc = future.exception()
+                if exc is not None:
+                    code, reason = _describe_error(exc)
+                    outcome = outcomes[index]
+                    outcome.status = MISSING if isinstance(exc, NotCached) else FAILED
+                    outcome.reason, outcome.error_code = reason, code
+                    log.error("%s %s: %s", backend.operation, outcome.image, reason)
+                bar.update(error=exc is not None)
+    except KeyboardInterrupt:
+        stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        _finish(outcomes, stats, started)
+        stats.interrupted = True
+        raise Interrupted(outcomes, stats) from None
+    executor.shutdown(wait=True)
+    bar.close()
+    _copy_duplicate_answers(outcomes)
+    _finish(outcomes, stats, started)
+    return outcomes, stats
+
+
+def _copy_duplicate_answers(outcomes: list[ImageOutcome]) -> None:
+    """An image whose bytes equal another's shares that one's answer (or its failure)."""
+    by_key = {o.cache_key: o for o in outcomes if o.cache_key and o.status in (CALLED, FAILED)}
+    for outcome in outcomes:
+        source = by_key.get(outcome.cache_key) if outcome.status == MISSING else None
+        if source is not None and source is not outcome:
+            outcome.status = CACHED if source.status == CALLED else FAILED
+            outcome.reason, outcome.error_code = source.reason, source.error_code
+
+
+def _finish(outcomes: list[ImageOutcome], stats: RunStats, started: float) -> None:
+    stats.calls = sum(o.status == CALLED for o in outcomes)
+    stats.cache_hits = sum(o.status == CACHED for o in outcomes)
+    stats.rejected = sum(o.status == REJECTED for o in outcomes)
+    stats.failed = sum(o.status == FAILED for o in outcomes)
+    stats.missing = sum(o.status == MISSING for o in outcomes)
+    codes: dict[str, int] = {}
+    for outcome in outcomes:
+        if outcome.error_code:
+            codes[outcome.error_code] = codes.get(outcome.error_code, 0) + 1
+    stats.error_codes = codes
+    stats.wall_s = round(time.monotonic() - started, 3)
+
+
+def _model_version(response: dict[str, Any]) -> str | None:
+    for field_name in ("LabelModelVersion", "ModerationModelVersion", "TextModelVersion", "FaceModelVersion"):
+        if response.get(field_name):
+            return str(response[field_name])
+    return None
