@@ -1,0 +1,430 @@
+"""Precision and recall of every label at every MinConfidence, from sparse predictions.
+
+The layout follows scikit-learn's ``sklearn/metrics/_ranking.py``: sort the scores once, count true and
+false positives at every distinct threshold with cumulative sums, derive precision/recall/F1 from the
+counts and average precision from the curve. Everything works on the sparse (image, label) pairs that
+Rekognition returned, so 100,000 images x 1,000 labels never becomes a dense N x L matrix.
+
+A label is predicted for an image at threshold ``t`` when its confidence is ``>= t``, as Rekognition's
+``MinConfidence`` works. A positive that was never returned is a false negative at every threshold.
+Undefined values are NaN, never a silent 0 (see :func:`undefined_reasons`).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.errors import UserError
+
+__all__ = [
+    "CURVE_COLUMNS",
+    "GLOBAL_COLUMNS",
+    "MICRO_MACRO_COLUMNS",
+    "ScoredPairs",
+    "average_precision",
+    "exact_curves",
+    "global_curve",
+    "grid_table",
+    "micro_macro",
+    "undefined_reason",
+    "undefined_reasons",
+]
+
+CURVE_COLUMNS = ("label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support")
+GLOBAL_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
+MICRO_MACRO_COLUMNS = (
+    "threshold",
+    "micro_precision",
+    "micro_recall",
+    "micro_f1",
+    "macro_precision",
+    "macro_recall",
+    "macro_f1",
+    "macro_labels",
+)
+
+PRECISION_UNDEFINED = "precision undefined: no predictions at this threshold"
+RECALL_UNDEFINED = "recall undefined: no positives in the dataset"
+F1_UNDEFINED = "f1 undefined: no positives and no predictions at this threshold"
+
+
+# --------------------------------------------------------------------------------------------- input
+
+
+def _readonly(values: np.ndarray) -> np.ndarray:
+    """A read-only view, so a frozen ScoredPairs cannot be changed through its arrays (the caller's
+    own array stays writable)."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def _int_array(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.asarray(values)
+    if array.size == 0 and array.dtype.kind == "f":
+        array = array.astype(np.int64)  # np.asarray([]) is float64; an empty list is a fine empty index
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"{name} must hold integers; got dtype {array.dtype}")
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {array.shape}")
+    return _readonly(array.astype(np.int64, copy=False))
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredPairs:
+    """Sparse predictions: one entry per (image, label) pair that the backend returned at or above the floor.
+
+    Positives that were never returned are not entries; they only count in ``support``. Arrays are
+    stored as read-only views. ``eq=False`` because element-wise array equality has no single truth value.
+    """
+
+    labels: tuple[str, ...]  # the vocabulary, L labels, in report order
+    n_images: int  # N images evaluated
+    support: np.ndarray  # (L,) int: ground-truth positives per label
+    label_idx: np.ndarray  # (M,) int in [0, L)
+    image_idx: np.ndarray  # (M,) int in [0, N)
+    confidence: np.ndarray  # (M,) float, 0-100 as Rekognition reports
+    is_true: np.ndarray  # (M,) bool: the image has that label in its ground truth
+    floor: float = 0.0  # the lowest MinConfidence that was asked for; nothing below it is known
+
+    def __post_init__(self) -> None:
+        labels = tuple(self.labels)
+        not_text = [label for label in labels if not isinstance(label, str)]
+        if not_text:
+            raise ValueError(f"labels must be strings; got {not_text[:3]!r}")
+        if len(set(labels)) != len(labels):
+            seen: set[str] = set()
+            repeated = sorted({label for label in labels if label in seen or seen.add(label)})
+            raise ValueError(f"labels must be unique; repeated: {repeated[:5]!r}")
+        if not isinstance(self.n_images, numbers.Integral) or isinstance(self.n_images, bool):
+            raise ValueError(f"n_images must be an int; got {self.n_images!r}")
+        if self.n_images < 0:
+            raise ValueError(f"n_images must be >= 0; got {self.n_images}")
+        floor = float(self.floor)
+        if not 0.0 <= floor <= 100.0:
+            raise ValueError(f"floor must be a confidence in [0, 100]; got {self.floor!r}")
+        n_labels, n_images = len(labels), int(self.n_images)
+
+        support = _int_array("support", self.support, (n_labels,))
+        label_idx = _int_array("label_idx", self.label_idx, np.shape(self.label_idx))
+        if label_idx.ndim != 1:
+            raise ValueError(f"label_idx must be 1-D, shape (M,); got shape {label_idx.shape}")
+        n_pairs = label_idx.shape[0]
+        image_idx = _int_array("image_idx", self.image_idx, (n_pairs,))
+        confidence = np.asarray(self.confidence, dtype=np.float64)
+        if confidence.shape != (n_pairs,):
+            raise ValueError(
+                f"confidence must have shape (M,) = {(n_pairs,)} like label_idx; got {confidence.shape}"
+            )
+        is_true = np.asarray(self.is_true)
+        if is_true.dtype != np.bool_:
+            if is_true.size and (is_true.dtype.kind not in "iu" or not np.isin(is_true, (0, 1)).all()):
+                raise ValueError(f"is_true must be boolean; got dtype {is_true.dtype}")
+            is_true = is_true.astype(bool)
+        if is_true.shape != (n_pairs,):
+            raise ValueError(
+                f"is_true must have shape (M,) = {(n_pairs,)} like label_idx; got {is_true.shape}"
+            )
+
+        if (support < 0).any() or (support > n_images).any():
+            raise ValueError(
+                f"support must be in [0, n_images={n_images}]; got {support.min()}..{support.max()}"
+            )
+        if n_pairs:
+            if label_idx.min() < 0 or label_idx.max() >= n_labels:
+                raise ValueError(
+                    f"label_idx must be in [0, L={n_labels}); got {label_idx.min()}..{label_idx.max()}"
+                )
+            if image_idx.min() < 0 or image_idx.max() >= n_images:
+                raise ValueError(
+                    f"image_idx must be in [0, N={n_images}); got {image_idx.min()}..{image_idx.max()}"
+                )
+            if not np.isfinite(confidence).all() or confidence.min() < 0 or confidence.max() > 100:
+                raise ValueError("confidence must be finite and in [0, 100] as Rekognition reports it")
+            if confidence.min() < floor:
+                raise ValueError(
+                    f"{int((confidence < floor).sum())} confidence(s) below floor={floor} "
+                    f"(lowest {confidence.min()}): nothing below the floor is known; drop them or lower floor"
+                )
+            pair_key = np.sort(label_idx * np.int64(max(n_images, 1)) + image_idx)
+            repeats = int((pair_key[1:] == pair_key[:-1]).sum())
+            if repeats:
+                raise ValueError(
+                    f"{repeats} repeated (image, label) pair(s): keep one entry per pair (the max confidence)"
+                )
+        returned_positives = np.bincount(label_idx[is_true], minlength=n_labels)
+        too_many = np.flatnonzero(returned_positives > support)
+        if too_many.size:
+            first = too_many[0]
+            raise ValueError(
+                f"{too_many.size} label(s) have more true entries than support, e.g. {labels[first]!r}: "
+                f"{returned_positives[first]} true entries > support {support[first]}"
+            )
+
+        object.__setattr__(self, "labels", labels)
+        object.__setattr__(self, "n_images", n_images)
+        object.__setattr__(self, "floor", floor)
+        object.__setattr__(self, "support", support)
+        object.__setattr__(self, "label_idx", label_idx)
+        object.__setattr__(self, "image_idx", image_idx)
+        object.__setattr__(self, "confidence", _readonly(confidence))
+        object.__setattr__(self, "is_true", _readonly(is_true))
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.labels)
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.label_idx.shape[0])
+
+
+# --------------------------------------------------------------------------------------- counts -> rates
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN where the denominator is 0 (undefined, not 0)."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def _rates(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """precision, recall, F1 from counts; F1 = 2tp / (2tp + fp + fn) is defined whenever anything is
+    predicted or positive, even where precision is not."""
+    precision = _divide(tp, tp + fp)
+    recall = _divide(tp, tp + fn)
+    f1 = _divide(2 * tp, 2 * tp + fp + fn)
+    return precision, recall, f1
+
+
+def _label_column(codes: np.ndarray, labels: Sequence[str]) -> pd.Categorical:
+    """Labels as a Categorical whose categories keep the vocabulary's report order (and cost 1 int each)."""
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(labels), dtype=object))
+
+
+def _curve_frame(
+    pairs: ScoredPairs, label_codes: np.ndarray, threshold: np.ndarray, tp: np.ndarray, fp: np.ndarray
+) -> pd.DataFrame:
+    support = pairs.support[label_codes]
+    fn = support - tp
+    tn = pairs.n_images - support - fp
+    precision, recall, f1 = _rates(tp, fp, fn)
+    return pd.DataFrame(
+        {
+            "label": _label_column(label_codes, pairs.labels),
+            "threshold": threshold.astype(np.float64, copy=False),
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "tn": tn,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        },
+        columns=list(CURVE_COLUMNS),
+    )
+
+
+# ------------------------------------------------------------------------------------------ the sweep
+
+
+def _curve_points(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per label, cumulative (tp, fp) at each distinct confidence, highest first.
+
+    The one sort of all M entries, by (label, -confidence); ties collapse to the last entry of each run,
+    as in sklearn's ``_binary_clf_curve``. Returns (label code, threshold, tp, fp), one item per point.
+    """
+    order = np.lexsort((-pairs.confidence, pairs.label_idx))
+    label = pairs.label_idx[order]
+    confidence = pairs.confidence[order]
+    tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
+
+    run_end = np.ones(label.shape[0], dtype=bool)
+    run_end[:-1] = (label[1:] != label[:-1]) | (confidence[1:] != confidence[:-1])
+    points = np.flatnonzero(run_end)
+
+    per_label = np.bincount(label, minlength=pairs.n_labels)
+    label_start = np.cumsum(per_label) - per_label  # first sorted position of each label
+    tp_before_label = np.concatenate(([0], tp_running))[label_start]
+
+    point_label = label[points]
+    tp = tp_running[points] - tp_before_label[point_label]
+    predicted = points + 1 - label_start[point_label]
+    return point_label, confidence[points], tp, predicted - tp
+
+
+def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:
+    """One row per label per distinct confidence of that label, threshold descending within a label.
+
+    Any MinConfidence in (next lower distinct confidence, threshold] gives the row's counts. A label with
+    no predictions gets no rows (see :func:`grid_table` for every label). ``label`` is a Categorical whose
+    categories are ``pairs.labels`` in report order. Columns: :data:`CURVE_COLUMNS`.
+    """
+    label_codes, threshold, tp, fp = _curve_points(pairs)
+    return _curve_frame(pairs, label_codes, threshold, tp, fp)
+
+
+def _grid(thresholds: Sequence[float] | np.ndarray | None, floor: float) -> np.ndarray:
+    """The grid, ascending and unique; only thresholds at or above the floor are known."""
+    if thresholds is None:
+        return np.arange(math.ceil(floor), 101, dtype=np.float64)
+    grid = np.asarray(thresholds, dtype=np.float64)
+    if grid.ndim != 1 or grid.size == 0:
+        raise UserError(f"thresholds must be a non-empty list of confidences; got shape {grid.shape}")
+    bad = grid[~np.isfinite(grid) | (grid < floor) | (grid > 100)]
+    if bad.size:
+        raise UserError(
+            f"thresholds must be confidences in [floor={floor:g}, 100] (nothing below the floor is known); "
+            f"got {bad[:5].tolist()}"
+        )
+    return np.unique(grid)
+
+
+def grid_table(pairs: ScoredPairs, *, thresholds: Sequence[float] | np.ndarray | None = None) -> pd.DataFrame:
+    """One row per label (every label of the vocabulary) per grid threshold, threshold descending.
+
+    Default grid: the whole numbers from ceil(floor) to 100. Each entry is counted once in the bin of the
+    highest grid threshold it reaches; a reverse cumulative sum over bins gives the counts at every
+    threshold. Memory is L x G, never N x L. Columns: :data:`CURVE_COLUMNS`.
+    """
+    grid = _grid(thresholds, pairs.floor)
+    n_labels, n_grid = pairs.n_labels, grid.shape[0]
+    grid_bin = np.searchsorted(grid, pairs.confidence, side="right") - 1  # highest grid value <= confidence
+    reached = grid_bin >= 0
+    cell = pairs.label_idx[reached] * n_grid + grid_bin[reached]
+    truth = pairs.is_true[reached]
+    tp_cells = np.bincount(cell[truth], minlength=n_labels * n_grid).reshape(n_labels, n_grid)
+    fp_cells = np.bincount(cell[~truth], minlength=n_labels * n_grid).reshape(n_labels, n_grid)
+    # Column j of the reversed cumsum counts every entry whose bin is the j-th highest or above.
+    tp = np.cumsum(tp_cells[:, ::-1], axis=1, dtype=np.int64)
+    fp = np.cumsum(fp_cells[:, ::-1], axis=1, dtype=np.int64)
+    label_codes = np.repeat(np.arange(n_labels), n_grid)
+    threshold = np.tile(grid[::-1], n_labels)
+    return _curve_frame(pairs, label_codes, threshold, tp.ravel(), fp.ravel())
+
+
+def average_precision(pairs: ScoredPairs) -> np.ndarray:
+    """Average precision per label, shape (L,): AP = sum_n (R_n - R_{n-1}) P_n over the label's curve.
+
+    sklearn's step-wise definition without interpolation, with one deliberate difference: positives that
+    were never returned are never recalled, so recall may end below 1 and we do NOT add sklearn's final
+    "predict every image" point (which would add (1 - R_last) * support / n_images). A label with positives
+    but no predictions has AP 0. NaN where support == 0. When every image has a score for the label, this
+    equals ``sklearn.metrics.average_precision_score``.
+    """
+    label_codes, _, tp, fp = _curve_points(pairs)
+    new_label = np.ones(label_codes.shape[0], dtype=bool)
+    new_label[1:] = label_codes[1:] != label_codes[:-1]
+    recalled = np.diff(tp, prepend=0)  # true positives gained at this point: (R_n - R_{n-1}) * support
+    recalled[new_label] = tp[new_label]
+    weighted = np.bincount(label_codes, weights=recalled * (tp / (tp + fp)), minlength=pairs.n_labels)
+    return _divide(weighted, pairs.support)
+
+
+def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
+    """Micro-averaged counts and rates at every distinct confidence over ALL labels, threshold descending.
+
+    For choosing one application-wide MinConfidence: every label is predicted at the same threshold, so
+    the micro counts are sums over labels. Columns: :data:`GLOBAL_COLUMNS`.
+    """
+    order = np.argsort(-pairs.confidence, kind="stable")
+    confidence = pairs.confidence[order]
+    tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
+    run_end = np.ones(confidence.shape[0], dtype=bool)
+    run_end[:-1] = confidence[1:] != confidence[:-1]
+    points = np.flatnonzero(run_end)
+    tp = tp_running[points]
+    fp = points + 1 - tp
+    fn = int(pairs.support.sum()) - tp
+    precision, recall, f1 = _rates(tp, fp, fn)
+    return pd.DataFrame(
+        {
+            "threshold": confidence[points],
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+        },
+        columns=list(GLOBAL_COLUMNS),
+    )
+
+
+def micro_macro(grid: pd.DataFrame) -> pd.DataFrame:
+    """Micro and macro precision/recall/F1 per grid threshold (descending), from :func:`grid_table`.
+
+    Micro rates come from counts summed over labels. Macro rates are the mean over the labels where each is
+    defined: precision over labels with a prediction at t, recall over labels with support > 0, F1 over
+    labels with either. ``macro_labels`` counts the labels in the macro *precision* mean, the one that
+    shrinks as t rises (a high macro precision over few labels says little). Needs a grid (every label
+    at the same thresholds), not :func:`exact_curves`.
+    """
+    missing = {"threshold", "tp", "fp", "fn", "precision", "recall", "f1"} - set(grid.columns)
+    if missing:
+        raise ValueError(f"micro_macro needs a grid_table frame; missing columns {sorted(missing)}")
+    by_threshold = grid.groupby("threshold", sort=True)
+    counts = by_threshold[["tp", "fp", "fn"]].sum()
+    tp, fp, fn = (counts[name].to_numpy(dtype=np.int64) for name in ("tp", "fp", "fn"))
+    precision, recall, f1 = _rates(tp, fp, fn)
+    means = by_threshold[["precision", "recall", "f1"]].mean()  # skips NaN: undefined labels drop out
+    table = pd.DataFrame(
+        {
+            "threshold": counts.index.to_numpy(dtype=np.float64),
+            "micro_precision": precision,
+            "micro_recall": recall,
+            "micro_f1": f1,
+            "macro_precision": means["precision"].to_numpy(),
+            "macro_recall": means["recall"].to_numpy(),
+            "macro_f1": means["f1"].to_numpy(),
+            "macro_labels": by_threshold["precision"].count().to_numpy(dtype=np.int64),
+        },
+        columns=list(MICRO_MACRO_COLUMNS),
+    )
+    return table.iloc[::-1].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------ reasons
+
+_REASONS = np.array(
+    [
+        "; ".join(
+            reason
+            for bit, reason in ((1, PRECISION_UNDEFINED), (2, RECALL_UNDEFINED), (4, F1_UNDEFINED))
+            if code & bit
+        )
+        for code in range(8)
+    ],
+    dtype=object,
+)
+
+
+def undefined_reasons(frame: pd.DataFrame) -> pd.Series:
+    """Why each row's precision, recall or F1 is undefined ("" when all are defined), for reports.
+
+    Decided from the counts (tp, fp, fn), not from NaN, so it also explains a frame that was rounded or
+    re-read. Works for curve, grid and global frames.
+    """
+    tp = frame["tp"].to_numpy(dtype=np.int64)
+    fp = frame["fp"].to_numpy(dtype=np.int64)
+    fn = frame["fn"].to_numpy(dtype=np.int64)
+    code = (tp + fp == 0) * 1 + (tp + fn == 0) * 2 + (2 * tp + fp + fn == 0) * 4
+    return pd.Series(_REASONS[code], index=frame.index, name="undefined", dtype=object)
+
+
+def undefined_reason(row: Mapping[str, Any] | pd.Series) -> str:
+    """One row's reason (see :func:`undefined_reasons`); "" when precision, recall and F1 are defined."""
+    tp, fp, fn = int(row["tp"]), int(row["fp"]), int(row["fn"])
+    code = (tp + fp == 0) * 1 + (tp + fn == 0) * 2 + (2 * tp + fp + fn == 0) * 4
+    return str(_REASONS[code])
