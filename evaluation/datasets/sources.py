@@ -1,0 +1,141 @@
+"""Where a dataset file lives (a local path or an S3 object) and how paths written inside it resolve.
+
+Kept apart from the format readers so each reader parses text and never touches boto3 or the disk.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from evaluation.errors import DatasetError
+from evaluation.images import ImageRef
+
+__all__ = ["dataset_name", "folder_of", "is_s3_uri", "read_text", "resolve_image", "split_s3_uri"]
+
+_NOT_FOUND_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
+
+
+def is_s3_uri(source: str) -> bool:
+    return source[:5].lower() == "s3://"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """("bucket", "key/or/prefix") from an s3:// URI; the key may be empty."""
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket:
+        raise DatasetError(f"not an S3 URI (s3://bucket/key): {uri!r}")
+    return bucket, key
+
+
+def dataset_name(source: str) -> str:
+    """A short name for report folders: the file's stem, or the folder's (or bucket's) name."""
+    if is_s3_uri(source):
+        bucket, key = split_s3_uri(source)
+        key = key.rstrip("/")
+        if not key:
+            return bucket
+        return PurePosixPath(key).stem if not source.endswith("/") else PurePosixPath(key).name
+    path = Path(source)
+    return path.resolve().name if path.is_dir() else path.stem
+
+
+def folder_of(source: str) -> str:
+    """The folder that relative image paths in `source` resolve against: a local directory or an S3 prefix."""
+    if is_s3_uri(source):
+        bucket, key = split_s3_uri(source)
+        prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+        return f"s3://{bucket}/{prefix}"
+    return str(Path(source).expanduser().resolve().parent)
+
+
+def resolve_image(text: str, folder: str) -> ImageRef:
+    """An ImageRef for a path as written in a dataset; ValueError with a one-line problem if it cannot be.
+
+    s3:// URIs stand as they are (the scheme in any case). Relative paths resolve against `folder`, a local
+    directory or an S3 prefix, so a manifest stored next to its images in S3 works unchanged. Backslashes
+    in relative paths are read as folder separators, because CSV files are often written on Windows.
+    """
+    text = text.strip()
+    if not text:
+        raise ValueError("empty image path")
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        if scheme.lower() != "s3":
+            raise ValueError(f"{text!r}: only s3:// URIs and file paths are supported, not {scheme}://")
+        return ImageRef("s3://" + rest)
+    relative = not (text.startswith(("/", "~")) or Path(text).is_absolute())
+    if relative:
+        text = text.replace("\\", "/")
+    if is_s3_uri(folder) and relative:
+        bucket, prefix = split_s3_uri(folder)
+        key = posixpath.normpath(posixpath.join(prefix, text))
+        if key == ".." or key.startswith("../"):
+            raise ValueError(f"{text!r} points above the root of bucket {bucket}")
+        return ImageRef(f"s3://{bucket}/{key}")
+    return ImageRef.from_text(text, None if is_s3_uri(folder) else Path(folder))
+
+
+def read_text(source: str, s3_client: Any = None) -> str:
+    """The whole text of a local file or an S3 object, as UTF-8 (a byte-order mark is dropped)."""
+    if is_s3_uri(source):
+        data = _read_s3(source, s3_client)
+    else:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            raise DatasetError(f"{source} is a folder; pass format='folders' to read it as one")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise DatasetError(f"dataset not found: {source}") from None
+        except OSError as err:
+            raise DatasetError(f"cannot read {source}: {err.strerror or err}") from err
+    return decode_text(data, source)
+
+
+def decode_text(data: bytes, source: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DatasetError(f"{source}: the file is UTF-16; save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise DatasetError(f"{source}:{line}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+
+
+def default_s3_client(s3_client: Any) -> Any:
+    """The given client, or a default one made only when an S3 source is actually read."""
+    if s3_client is not None:
+        return s3_client
+    import boto3
+
+    return boto3.client("s3")
+
+
+def describe_client_error(err: ClientError | BotoCoreError) -> str:
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        return f"{error.get('Code', 'error')}: {error.get('Message', '') or err}"
+    return str(err)
+
+
+def is_not_found(err: ClientError) -> bool:
+    return str(err.response.get("Error", {}).get("Code")) in _NOT_FOUND_CODES
+
+
+def _read_s3(uri: str, s3_client: Any) -> bytes:
+    bucket, key = split_s3_uri(uri)
+    if not key:
+        raise DatasetError(f"{uri} names a bucket, not an object")
+    client = default_s3_client(s3_client)
+    try:
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as err:
+        if is_not_found(err):
+            raise DatasetError(f"dataset not found: {uri} ({describe_client_error(err)})") from err
+        raise DatasetError(f"cannot read {uri}: GetObject failed: {describe_client_error(err)}") from err
+    except BotoCoreError as err:
+        raise DatasetError(f"cannot read {uri}: {err}") from err

@@ -1,0 +1,91 @@
+"""The one shape every dataset reader returns, so nothing downstream knows which format it came from."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from evaluation.images import ImageRef
+
+__all__ = ["FORMATS", "BadLine", "Dataset", "DatasetItem", "GroundTruthBox"]
+
+FORMATS = ("manifest", "csv", "folders")
+
+
+@dataclass(frozen=True)
+class GroundTruthBox:
+    """One labelled object, in ratios of the image size like Rekognition's BoundingBox.
+
+    Ratios, not pixels, so boxes compare with Rekognition's without knowing the image size. Values are
+    not clipped to [0, 1]: Rekognition's own boxes can reach a little outside the image too.
+    """
+
+    label: str
+    left: float
+    top: float
+    width: float
+    height: float
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ValueError("a box needs a label")
+        for name in ("left", "top", "width", "height"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"box {name} is not a finite number: {getattr(self, name)!r}")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"box width and height must be positive, got {self.width} x {self.height}")
+
+
+@dataclass(frozen=True)
+class DatasetItem:
+    """One image and its ground truth; an empty `labels` means "none of the labels" (a negative)."""
+
+    image: ImageRef
+    labels: frozenset[str]
+    source: str
+    boxes: tuple[GroundTruthBox, ...] = ()
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line (or, for folders, a file: line 0) that did not become an item, and why."""
+
+    path: str
+    line: int
+    problem: str
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return f"{self.path}: {self.problem}"
+        return f"{self.path}:{self.line}: {self.problem}"
+
+
+@dataclass
+class Dataset:
+    """A labelled image set, whatever its format.
+
+    `ignored_labels` counts, per label, the images on which a ground-truth label was dropped because a
+    declared vocabulary left it out. `machine_labeled` counts the items with at least one label attribute
+    marked `"human-annotated": "no"` (SageMaker Ground Truth's automated labeling): their ground truth came
+    from a model, which a report should say. `ignored_files` lists the files of a folders dataset that are
+    not images (by extension), so a stray file is visible without making the load partial: `bad_lines`
+    is non-empty only when lines were skipped with `skip_bad_lines`.
+    """
+
+    name: str
+    source: str
+    format: str
+    items: list[DatasetItem]
+    bad_lines: list[BadLine]
+    vocabulary: tuple[str, ...]
+    ignored_labels: dict[str, int] = field(default_factory=dict)
+    machine_labeled: int = 0
+    ignored_files: list[str] = field(default_factory=list)
+
+    def support(self) -> dict[str, int]:
+        """Images per vocabulary label (positives); a label with none is still listed, with 0."""
+        counts = dict.fromkeys(self.vocabulary, 0)
+        for item in self.items:
+            for label in item.labels:
+                counts[label] = counts.get(label, 0) + 1
+        return counts
