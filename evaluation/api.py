@@ -1,0 +1,523 @@
+"""The harness as functions, for notebooks and for the CLI alike.
+
+`evaluate` runs the whole path (dataset -> answers -> metrics -> recommendations) and returns an
+`EvaluationResult` whose tables are DataFrames; `reanalyse` recomputes a finished run from its stored
+answers with other options, without a single call.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation import __version__
+from evaluation.adapters import LabelsAnswer, labels_from_detect_labels
+from evaluation.backends import Backend, RekognitionLabels, ReplayLabels, make_client
+from evaluation.cache import ResponseCache, default_cache_path
+from evaluation.datasets import Dataset, load_dataset
+from evaluation.errors import UserError
+from evaluation.labelmap import LabelMap
+from evaluation.matching import match
+from evaluation.metrics import ScoredPairs, average_precision, exact_curves, global_curve, grid_table, micro_macro
+from evaluation.runner import ANSWERED, ImageOutcome, RunStats, fetch
+from evaluation.thresholds import Objective, recommend, recommend_global, thresholds_document
+
+
+@dataclass
+class AnalysisOptions:
+    """Everything that changes the numbers but not the calls: change them freely with `reanalyse`."""
+
+    objective: str = "best-f1"
+    min_support: int = 10
+    use_parents: bool = True
+    label_map: str | None = None
+    vocabulary: Sequence[str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective,
+            "min_support": self.min_support,
+            "use_parents": self.use_parents,
+            "label_map": self.label_map,
+            "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+        }
+
+
+@dataclass
+class EvaluationResult:
+    """One evaluation: its tables (DataFrames), its recommendations and the summary written to disk."""
+
+    dataset_name: str
+    images: pd.DataFrame
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    curves: pd.DataFrame
+    averages: pd.DataFrame
+    labels: pd.DataFrame
+    global_threshold: dict[str, Any]
+    unjudged: pd.DataFrame
+    thresholds: dict[str, Any]
+    summary: dict[str, Any]
+    run: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+    def write(self, out_dir: str | Path) -> Path:
+        from evaluation.reports import write_run
+
+        self.out_dir = write_run(self, Path(out_dir))
+        return self.out_dir
+
+    @property
+    def complete(self) -> bool:
+        """True when every image of the dataset was evaluated (the CLI's exit code says the same)."""
+        return bool(self.summary["images"]["not_evaluated"] == 0 and not self.summary["dataset"]["bad_lines"])
+
+
+def build_backend(
+    name: str,
+    *,
+    client: Any = None,
+    session: Any = None,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    min_confidence: float = 0.0,
+    max_labels: int = 1000,
+    workers: int = 8,
+) -> Backend:
+    if not 0.0 <= min_confidence <= 100.0:
+        raise UserError(f"--min-confidence must be within 0 and 100, got {min_confidence:g}")
+    if not 1 <= max_labels <= 1000:
+        raise UserError(f"--max-labels must be within 1 and 1000, got {max_labels}")
+    if name == "rekognition":
+        if client is None:
+            client = make_client(
+                session=session,
+                region=region,
+                profile=profile,
+                endpoint_url=endpoint_url,
+                max_pool_connections=max(10, workers),
+            )
+        return RekognitionLabels(client, min_confidence=min_confidence, max_labels=max_labels)
+    if name == "replay":
+        return ReplayLabels(min_confidence=min_confidence, max_labels=max_labels, endpoint_url=endpoint_url)
+    raise UserError(f"unknown backend {name!r}; choose one of: rekognition, replay")
+
+
+def evaluate(
+    dataset: str | Path | Dataset,
+    *,
+    backend: str | Backend = "rekognition",
+    client: Any = None,
+    session: Any = None,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    min_confidence: float = 0.0,
+    max_labels: int = 1000,
+    cache: str | Path | None = None,
+    dataset_format: str | None = None,
+    skip_bad_lines: bool = False,
+    objective: str = "best-f1",
+    min_support: int = 10,
+    use_parents: bool = True,
+    label_map: str | Path | None = None,
+    vocabulary: Sequence[str] | None = None,
+    workers: int = 8,
+    tps: float | None = None,
+    progress: bool = True,
+    out: str | Path | None = None,
+    s3_client: Any = None,
+) -> EvaluationResult:
+    """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
+
+    Returns the result; with `out` it is also written there (metrics.csv, curves.csv, summary.json,
+    thresholds.yaml, report.md and the rest).
+    """
+    started = time.monotonic()
+    options = AnalysisOptions(
+        objective=objective,
+        min_support=min_support,
+        use_parents=use_parents,
+        label_map=str(label_map) if label_map else None,
+        vocabulary=vocabulary,
+    )
+    Objective.parse(objective)  # a bad objective fails before any call is paid for
+    _load_label_map(options.label_map)
+    if not isinstance(dataset, Dataset):
+        if s3_client is None and session is not None and str(dataset).startswith("s3://"):
+            s3_client = session.client("s3", region_name=region)
+        dataset = load_dataset(
+            dataset,
+            format=dataset_format,
+            skip_bad_lines=skip_bad_lines,
+            vocabulary=vocabulary,
+            s3_client=s3_client,
+        )
+    if isinstance(backend, str):
+        backend = build_backend(
+            backend,
+            client=client,
+            session=session,
+            region=region,
+            profile=profile,
+            endpoint_url=endpoint_url,
+            min_confidence=min_confidence,
+            max_labels=max_labels,
+            workers=workers,
+        )
+    cache_path = Path(cache) if cache else default_cache_path()
+    with ResponseCache(cache_path) as store:
+        outcomes, stats = fetch(
+            [item.image for item in dataset.items], backend, store, workers=workers, tps=tps, progress=progress
+        )
+        responses = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
+    stats.wall_s = round(time.monotonic() - started, 3)
+    run = {
+        "tool_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": {
+            "name": dataset.name,
+            "source": dataset.source,
+            "format": dataset.format,
+            "items": len(dataset.items),
+            "bad_lines": [str(bad) for bad in dataset.bad_lines],
+            "vocabulary": list(dataset.vocabulary),
+        },
+        "backend": backend.describe(),
+        "request": backend.request_params(),
+        "cache": str(cache_path.resolve()),
+        "stats": _stats_dict(stats),
+        "analysis": options.to_dict(),
+    }
+    images = _images_frame(dataset, outcomes, responses)
+    result = analyse(images, responses_by_key(responses), run=run, options=options)
+    if out is not None:
+        result.write(out)
+    return result
+
+
+def responses_by_key(stored: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {key: entry.response for key, entry in stored.items()}
+
+
+def reanalyse(run_dir: str | Path, *, cache: str | Path | None = None, **changes: Any) -> EvaluationResult:
+    """Recompute a finished run from its stored answers with other analysis options; calls nothing."""
+    run_dir = Path(run_dir)
+    run_file = run_dir / "run.json"
+    images_file = run_dir / "images.csv"
+    if not run_file.is_file() or not images_file.is_file():
+        raise UserError(f"{run_dir} is not a run folder (no run.json and images.csv in it)")
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    images = read_images_csv(images_file)
+    cache_path = Path(cache) if cache else Path(run["cache"])
+    if not cache_path.is_file():
+        raise UserError(f"the run's response cache {cache_path} does not exist; pass --cache PATH")
+    keys = images.loc[images["status"].isin(ANSWERED), "cache_key"].dropna().tolist()
+    with ResponseCache(cache_path) as store:
+        stored = store.get_many(keys)
+    lost = sorted(set(keys) - set(stored))
+    if lost:
+        raise UserError(
+            f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
+            "pass the cache the run used with --cache"
+        )
+    unknown = set(changes) - set(AnalysisOptions.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown analysis options: {sorted(unknown)}")
+    previous = run.get("analysis", {})
+    options = AnalysisOptions(**{**previous, **{k: v for k, v in changes.items() if v is not None}})
+    Objective.parse(options.objective)
+    run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
+    return analyse(images, responses_by_key(stored), run=run, options=options)
+
+
+def _load_label_map(path: str | None) -> LabelMap:
+    return LabelMap.load(path) if path else LabelMap.identity()
+
+
+def _stats_dict(stats: RunStats) -> dict[str, Any]:
+    return {
+        "images": stats.images,
+        "api_calls": stats.calls,
+        "cache_hits": stats.cache_hits,
+        "rejected": stats.rejected,
+        "failed": stats.failed,
+        "missing": stats.missing,
+        "interrupted": stats.interrupted,
+        "error_codes": stats.error_codes,
+        "wall_s": stats.wall_s,
+    }
+
+
+LABEL_SEPARATOR = ";"
+
+
+def _images_frame(
+    dataset: Dataset, outcomes: Sequence[ImageOutcome], responses: dict[str, Any]
+) -> pd.DataFrame:
+    rows = []
+    for item, outcome in zip(dataset.items, outcomes):
+        stored = responses.get(outcome.cache_key) if outcome.cache_key else None
+        rows.append(
+            {
+                "image": item.image.uri,
+                "source": item.source,
+                "labels": LABEL_SEPARATOR.join(sorted(item.labels)),
+                "status": outcome.status,
+                "cache_key": outcome.cache_key,
+                "model_version": stored.model_version if stored is not None else None,
+                "reason": outcome.reason,
+                "error_code": outcome.error_code,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["image", "source", "labels", "status", "cache_key", "model_version", "reason", "error_code"]
+    )
+
+
+def read_images_csv(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return frame.replace({"": None}).assign(labels=frame["labels"])
+
+
+def _truths(images: pd.DataFrame) -> list[frozenset[str]]:
+    return [
+        frozenset(part for part in (text or "").split(LABEL_SEPARATOR) if part) for text in images["labels"]
+    ]
+
+
+def honoured_floor(answers: Sequence[LabelsAnswer], *, requested: float, max_labels: int) -> tuple[float, dict]:
+    """The lowest threshold the answers can be trusted at, with the evidence.
+
+    Above the requested MinConfidence, an answer truncated at MaxLabels is complete only down to its own
+    lowest confidence, and the service may not honour a low request at all (it returns nothing below its
+    own floor): evaluating below either would count hidden labels as misses.
+    """
+    lowest = [a.lowest_confidence for a in answers if a.lowest_confidence is not None]
+    truncated = [a.lowest_confidence for a in answers if a.is_truncated(max_labels) and a.labels]
+    observed = min(lowest) if lowest else None
+    truncation_floor = max((c for c in truncated if c is not None), default=None)
+    floor = requested
+    if observed is not None and observed > requested:
+        floor = max(floor, float(math.floor(observed)))
+    if truncation_floor is not None:
+        floor = max(floor, float(truncation_floor))
+    evidence = {
+        "requested_min_confidence": requested,
+        "lowest_confidence_seen": observed,
+        "answers_truncated_at_max_labels": len(truncated),
+        "truncation_floor": truncation_floor,
+        "evaluated_from": floor,
+    }
+    return floor, evidence
+
+
+def analyse(
+    images: pd.DataFrame,
+    responses: dict[str, dict[str, Any]],
+    *,
+    run: dict[str, Any],
+    options: AnalysisOptions,
+) -> EvaluationResult:
+    """Pure analysis of stored answers: no calls, no files."""
+    objective = Objective.parse(options.objective)
+    label_map = _load_label_map(options.label_map)
+    answered = images[images["status"].isin(ANSWERED)].reset_index(drop=True)
+    answers = [labels_from_detect_labels(responses[key]) for key in answered["cache_key"]]
+    truths = _truths(answered)
+    vocabulary = _vocabulary(options, run, images)
+    request = run.get("request", {})
+    floor, floor_evidence = honoured_floor(
+        answers,
+        requested=float(request.get("MinConfidence", 0.0)),
+        max_labels=int(request.get("MaxLabels", 1000)),
+    )
+    matched = match(
+        answers,
+        truths,
+        vocabulary=vocabulary,
+        label_map=label_map,
+        use_parents=options.use_parents,
+        floor=floor,
+    )
+    pairs = _above(matched.pairs, floor)
+    curves = exact_curves(pairs)
+    metrics = grid_table(pairs)
+    averages = micro_macro(metrics)
+    ap = average_precision(pairs)
+    per_label = recommend(
+        curves, labels=pairs.labels, support=pairs.support, objective=objective,
+        min_support=options.min_support, floor=floor,
+    )
+    best_f1 = recommend(
+        curves, labels=pairs.labels, support=pairs.support, objective=Objective.parse("best-f1"),
+        min_support=options.min_support, floor=floor,
+    )
+    per_label.insert(1, "ap", ap)
+    global_threshold = recommend_global(global_curve(pairs), objective=objective, floor=floor)
+    model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
+    summary = _summary(
+        run, images, answered, pairs, per_label, best_f1, global_threshold, averages, floor_evidence,
+        model_versions, matched.unjudged, objective, options,
+    )
+    thresholds = thresholds_document(
+        per_label,
+        global_threshold,
+        objective=objective,
+        floor=floor,
+        metadata={
+            "dataset": run["dataset"]["name"],
+            "backend": run["backend"].get("backend"),
+            "operation": run["backend"].get("operation"),
+            "model_versions": model_versions,
+            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
+    predictions = _predictions_table(answered, answers)
+    return EvaluationResult(
+        dataset_name=run["dataset"]["name"],
+        images=images,
+        predictions=predictions,
+        metrics=metrics,
+        curves=curves,
+        averages=averages,
+        labels=per_label,
+        global_threshold=global_threshold,
+        unjudged=matched.unjudged,
+        thresholds=thresholds,
+        summary=summary,
+        run=run,
+    )
+
+
+def _vocabulary(options: AnalysisOptions, run: dict[str, Any], images: pd.DataFrame) -> tuple[str, ...]:
+    if options.vocabulary is not None:
+        return tuple(options.vocabulary)
+    declared = run.get("dataset", {}).get("vocabulary")
+    if declared:
+        return tuple(declared)
+    return tuple(sorted({label for truth in _truths(images) for label in truth}))
+
+
+def _above(pairs: ScoredPairs, floor: float) -> ScoredPairs:
+    keep = pairs.confidence >= floor
+    if keep.all():
+        return pairs
+    return ScoredPairs(
+        labels=pairs.labels,
+        n_images=pairs.n_images,
+        support=pairs.support,
+        label_idx=pairs.label_idx[keep],
+        image_idx=pairs.image_idx[keep],
+        confidence=pairs.confidence[keep],
+        is_true=pairs.is_true[keep],
+        floor=floor,
+    )
+
+
+def _predictions_table(answered: pd.DataFrame, answers: Sequence[LabelsAnswer]) -> pd.DataFrame:
+    rows = [
+        (image, label.name, label.confidence, LABEL_SEPARATOR.join(label.parents), len(label.instances))
+        for image, answer in zip(answered["image"], answers)
+        for label in answer.labels
+    ]
+    return pd.DataFrame(rows, columns=["image", "label", "confidence", "parents", "instances"])
+
+
+def _plain(value: Any) -> Any:
+    """JSON has no NaN: an undefined number is written as null."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else round(float(value), 6)
+    return value
+
+
+def _summary(
+    run: dict[str, Any],
+    images: pd.DataFrame,
+    answered: pd.DataFrame,
+    pairs: ScoredPairs,
+    per_label: pd.DataFrame,
+    best_f1: pd.DataFrame,
+    global_threshold: dict[str, Any],
+    averages: pd.DataFrame,
+    floor_evidence: dict[str, Any],
+    model_versions: list[str],
+    unjudged: pd.DataFrame,
+    objective: Objective,
+    options: AnalysisOptions,
+) -> dict[str, Any]:
+    problems = images[~images["status"].isin(ANSWERED)]
+    labels = {}
+    for row, best in zip(per_label.to_dict("records"), best_f1.to_dict("records")):
+        labels[row["label"]] = {
+            "support": _plain(row["support"]),
+            "ap": _plain(row["ap"]),
+            "recommended": {
+                "threshold": _plain(row["threshold"]),
+                "precision": _plain(row["precision"]),
+                "recall": _plain(row["recall"]),
+                "f1": _plain(row["f1"]),
+                "status": row["status"],
+                "note": row["note"] or None,
+            },
+            "best_f1": {
+                "threshold": _plain(best["threshold"]),
+                "precision": _plain(best["precision"]),
+                "recall": _plain(best["recall"]),
+                "f1": _plain(best["f1"]),
+            },
+        }
+    backend = run["backend"]
+    return {
+        "dataset": {
+            "name": run["dataset"]["name"],
+            "source": run["dataset"]["source"],
+            "format": run["dataset"]["format"],
+            "bad_lines": run["dataset"]["bad_lines"],
+        },
+        "images": {
+            "total": len(images),
+            "evaluated": int(len(answered)),
+            "not_evaluated": int(len(problems)),
+            "by_status": {k: int(v) for k, v in images["status"].value_counts().sort_index().items()},
+        },
+        "backend": backend.get("backend"),
+        "operation": backend.get("operation"),
+        "region": backend.get("region"),
+        "endpoint_url": backend.get("endpoint_url"),
+        "request": {
+            "MinConfidence": run.get("request", {}).get("MinConfidence"),
+            "MaxLabels": run.get("request", {}).get("MaxLabels"),
+        },
+        "model_versions": model_versions,
+        "api_calls": run["stats"]["api_calls"],
+        "cache_hits": run["stats"]["cache_hits"],
+        "wall_s": run["stats"]["wall_s"],
+        "errors": [
+            {"image": r.image, "status": r.status, "error_code": r.error_code, "reason": r.reason}
+            for r in problems.itertuples()
+        ],
+        "floor": floor_evidence,
+        "objective": str(objective),
+        "min_support": options.min_support,
+        "use_parents": options.use_parents,
+        "label_map": options.label_map,
+        "global": {k: _plain(v) for k, v in global_threshold.items()},
+        "labels": labels,
+        "unjudged_names": int(len(unjudged)),
+        "tool_version": run.get("tool_version"),
+        "created_at": run.get("created_at"),
+    }
+

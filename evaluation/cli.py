@@ -1,0 +1,263 @@
+"""Command line: `rekognition-eval run | report | thresholds`.
+
+main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
+Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
+not evaluated (they are named in the report); 130 means interrupted (answers kept, rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evaluation import __version__
+from evaluation.errors import UserError
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+OBJECTIVE_HELP = (
+    "what the recommended threshold optimises: best-f1 (default), recall-at-precision:P "
+    "(highest recall with precision >= P) or precision-at-recall:R (highest precision with recall >= R); "
+    "P and R between 0 and 1"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _labels_arg(text: str) -> list[str]:
+    """A comma-separated list, or @FILE with one label per line."""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise UserError(f"--labels: cannot read {path}: {exc.strerror or exc}") from None
+        labels = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    else:
+        labels = [part.strip() for part in text.split(",") if part.strip()]
+    if not labels:
+        raise UserError("--labels: no label given")
+    return labels
+
+
+def _add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    group = parser.add_argument_group("analysis (change freely later with `report`)")
+    group.add_argument("--objective", default="best-f1" if defaults else None, help=OBJECTIVE_HELP)
+    group.add_argument(
+        "--min-support",
+        type=int,
+        default=10 if defaults else None,
+        help="labels with fewer positive images are flagged low-support (default 10)",
+    )
+    group.add_argument(
+        "--label-map", help="YAML file: dataset label -> [Rekognition names that count as a hit]"
+    )
+    group.add_argument(
+        "--labels",
+        type=_labels_arg,
+        help="the labels to evaluate: A,B,C or @FILE (default: every label in the dataset)",
+    )
+    parents = group.add_mutually_exclusive_group()
+    parents.add_argument(
+        "--no-parents",
+        dest="use_parents",
+        action="store_false",
+        default=True if defaults else None,
+        help="do not count a label's Parents and Aliases as predicted",
+    )
+    parents.add_argument("--parents", dest="use_parents", action="store_true", help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rekognition-eval",
+        description="Evaluate Amazon Rekognition on a labeled dataset and choose MinConfidence from data.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="dataset -> answers -> metrics -> report", description=(
+        "Call the backend once per image (answers are cached: a rerun calls nothing), then write "
+        "metrics, curves, recommended thresholds and a report into a run folder."
+    ))
+    data = run.add_argument_group("dataset")
+    data.add_argument("--dataset", required=True, help="manifest (.manifest/.jsonl), CSV (image,labels) or folder; local or s3://")
+    data.add_argument("--format", choices=["manifest", "csv", "folders"], help="override format detection")
+    data.add_argument("--skip-bad-lines", action="store_true", help="skip unreadable lines (listed in the report) instead of stopping")
+    calls = run.add_argument_group("calls")
+    calls.add_argument("--backend", default="rekognition", choices=["rekognition", "replay"],
+                       help="rekognition: call DetectLabels; replay: only stored answers, no network")
+    calls.add_argument("--region", help="AWS region (default: from your AWS configuration)")
+    calls.add_argument("--profile", help="AWS profile name")
+    calls.add_argument("--endpoint-url", help="a Rekognition-compatible endpoint instead of AWS's")
+    calls.add_argument("--min-confidence", type=float, default=0.0,
+                       help="MinConfidence sent with every call (default 0: everything the service will return)")
+    calls.add_argument("--max-labels", type=int, default=1000, help="MaxLabels sent with every call (default 1000)")
+    calls.add_argument("--cache", help="response cache file (default: ~/.cache/rekognition-eval/responses.sqlite)")
+    calls.add_argument("--workers", type=int, default=8, help="concurrent calls (default 8)")
+    calls.add_argument("--tps", type=float, help="at most this many calls per second (default: no client-side limit)")
+    _add_analysis_options(run, defaults=True)
+    output = run.add_argument_group("output")
+    output.add_argument("--out", help="run folder (default: reports/<dataset>-<time>)")
+    output.add_argument("--reports-dir", default="reports", help="where run folders go when --out is not given")
+
+    report = commands.add_parser("report", help="recompute a run from its stored answers (no calls)", description=(
+        "Recompute metrics, thresholds and the report of a finished run with other analysis options. "
+        "Reads the run's images.csv and its response cache; makes no API call."
+    ))
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("--out", help="write here instead of overwriting RUN_DIR")
+    report.add_argument("--cache", help="the response cache, if it moved since the run")
+    _add_analysis_options(report, defaults=False)
+
+    thresholds = commands.add_parser("thresholds", help="recommend thresholds for a run under an objective",
+                                     description="Write thresholds.yaml for a finished run under another objective (no calls).")
+    thresholds.add_argument("run_dir", metavar="RUN_DIR")
+    thresholds.add_argument("--objective", required=True, help=OBJECTIVE_HELP)
+    thresholds.add_argument("--min-support", type=int, help="labels with fewer positives are flagged (default: the run's)")
+    thresholds.add_argument("--out", help="YAML file to write (default: RUN_DIR/thresholds.yaml); - for stdout")
+    thresholds.add_argument("--cache", help="the response cache, if it moved since the run")
+    return parser
+
+
+def _configure_logging(quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(levelname)s %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _print_result(result, out_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    summary = result.summary
+    images = summary["images"]
+    print(f"Report: {out_dir / 'report.md'}")
+    print(
+        f"Images: {images['evaluated']} evaluated of {images['total']}; "
+        f"API calls: {summary['api_calls']}; cache hits: {summary['cache_hits']}"
+    )
+    best = result.global_threshold
+    if best.get("threshold") is not None:
+        print(
+            f"One MinConfidence for all labels ({summary['objective']}): {best['threshold']:.2f} "
+            f"(precision {best.get('precision') or float('nan'):.3f}, recall {best.get('recall') or float('nan'):.3f})"
+        )
+    table = result.labels[["label", "support", "threshold", "precision", "recall", "f1", "status"]]
+    print("Per label:")
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-"))
+
+
+def _exit_code(result) -> int:  # type: ignore[no-untyped-def]
+    return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from evaluation.api import evaluate
+    from evaluation.reports.writer import default_run_dir
+    from evaluation.runner import Interrupted
+
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
+    if args.tps is not None and args.tps <= 0:
+        raise UserError(f"--tps must be positive, got {args.tps:g}")
+    try:
+        result = evaluate(
+            args.dataset,
+            backend=args.backend,
+            region=args.region,
+            profile=args.profile,
+            endpoint_url=args.endpoint_url,
+            min_confidence=args.min_confidence,
+            max_labels=args.max_labels,
+            cache=args.cache,
+            dataset_format=args.format,
+            skip_bad_lines=args.skip_bad_lines,
+            objective=args.objective,
+            min_support=args.min_support,
+            use_parents=args.use_parents,
+            label_map=args.label_map,
+            vocabulary=args.labels,
+            workers=args.workers,
+            tps=args.tps,
+            progress=not args.quiet,
+        )
+    except Interrupted as stop:
+        print(
+            f"Interrupted: {stop.stats.calls} new answers were stored; run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    out_dir = Path(args.out) if args.out else default_run_dir(result.dataset_name, args.reports_dir)
+    result.write(out_dir)
+    _print_result(result, out_dir)
+    return _exit_code(result)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from evaluation.api import reanalyse
+
+    result = reanalyse(
+        args.run_dir,
+        cache=args.cache,
+        objective=args.objective,
+        min_support=args.min_support,
+        use_parents=args.use_parents,
+        label_map=args.label_map,
+        vocabulary=args.labels,
+    )
+    out_dir = Path(args.out) if args.out else Path(args.run_dir)
+    result.write(out_dir)
+    _print_result(result, out_dir)
+    return _exit_code(result)
+
+
+def _cmd_thresholds(args: argparse.Namespace) -> int:
+    import yaml
+
+    from evaluation.api import reanalyse
+
+    result = reanalyse(args.run_dir, cache=args.cache, objective=args.objective, min_support=args.min_support)
+    text = yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
+    if args.out == "-":
+        sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(args.out) if args.out else Path(args.run_dir) / "thresholds.yaml"
+    target.write_text(text, encoding="utf-8")
+    print(f"Thresholds ({result.summary['objective']}): {target}")
+    table = result.labels[["label", "support", "threshold", "precision", "recall", "f1", "status"]]
+    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-"))
+    return EXIT_OK
+
+
+COMMANDS = {"run": _cmd_run, "report": _cmd_report, "thresholds": _cmd_thresholds}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _configure_logging(args.quiet)
+        if not args.command:
+            parser.print_help()
+            return EXIT_USAGE
+        return COMMANDS[args.command](args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

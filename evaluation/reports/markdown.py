@@ -1,0 +1,168 @@
+"""report.md: the run in words and tables a person reads first."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evaluation.api import EvaluationResult
+
+MAX_PROBLEMS_LISTED = 50
+MAX_UNJUDGED_LISTED = 20
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _cell(text: Any) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(result: EvaluationResult) -> str:
+    summary = result.summary
+    images = summary["images"]
+    floor = summary["floor"]
+    where = summary.get("endpoint_url") or summary.get("region") or "–"
+    lines = [
+        f"# Rekognition evaluation: {summary['dataset']['name']}",
+        "",
+        *_table(
+            ["", ""],
+            [
+                ["Dataset", f"`{summary['dataset']['source']}` ({summary['dataset']['format']})"],
+                ["Backend", f"{summary['backend']} · {summary['operation']} · {where}"],
+                ["Model version(s)", ", ".join(summary["model_versions"]) or "–"],
+                ["Images", f"{images['evaluated']} evaluated of {images['total']}"],
+                ["API calls", f"{summary['api_calls']} made, {summary['cache_hits']} answered from the cache"],
+                [
+                    "Request",
+                    f"MinConfidence {summary['request']['MinConfidence']}, MaxLabels {summary['request']['MaxLabels']}",
+                ],
+                ["Evaluated from", f"confidence {floor['evaluated_from']:g} up (see 'Floor' below)"],
+                ["Objective", f"{summary['objective']}, minimum support {summary['min_support']}"],
+                ["Parents count as predicted", "yes" if summary["use_parents"] else "no"],
+                ["Created", summary.get("created_at") or "–"],
+            ],
+        ),
+        "",
+    ]
+    lines += _global_section(result)
+    lines += _labels_section(result)
+    lines += _problems_section(result)
+    lines += _floor_section(floor)
+    lines += _unjudged_section(result)
+    lines += [
+        "## Files",
+        "",
+        "- `metrics.csv`: counts, precision, recall and F1 per label at every whole-number threshold;",
+        "- `curves.csv`: the same at every distinct confidence (the exact curves);",
+        "- `labels.csv`, `thresholds.yaml`: the recommendations; `summary.json`: this page as data;",
+        "- `images.csv`: every image, its ground truth and what happened to it; `predictions.csv`: every",
+        "  label returned; `unjudged.csv`: returned names that no dataset label claims.",
+        "",
+        "An empty precision means no image was predicted at that threshold; an empty recall means the",
+        "label has no positive image. Neither is a zero.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _global_section(result: EvaluationResult) -> list[str]:
+    best = result.global_threshold
+    lines = ["## One MinConfidence for the whole application", ""]
+    if best.get("threshold") is None or (isinstance(best["threshold"], float) and math.isnan(best["threshold"])):
+        lines += [f"No threshold meets the objective. {best.get('note') or ''}".rstrip(), ""]
+        return lines
+    lines += [
+        f"**MinConfidence {best['threshold']:.2f}**: micro precision {_number(best.get('precision'))}, "
+        f"recall {_number(best.get('recall'))}, F1 {_number(best.get('f1'))} over all labels.",
+    ]
+    if best.get("note"):
+        lines += ["", str(best["note"])]
+    return [*lines, ""]
+
+
+def _labels_section(result: EvaluationResult) -> list[str]:
+    rows = [
+        [
+            row["label"],
+            row["support"],
+            _number(row["ap"]),
+            _number(row["threshold"], 2),
+            _number(row["precision"]),
+            _number(row["recall"]),
+            _number(row["f1"]),
+            row["status"],
+            row.get("note") or "",
+        ]
+        for row in result.labels.to_dict("records")
+    ]
+    return [
+        "## Recommended MinConfidence per label",
+        "",
+        *_table(["Label", "Support", "AP", "MinConfidence", "Precision", "Recall", "F1", "Status", "Note"], rows),
+        "",
+    ]
+
+
+def _problems_section(result: EvaluationResult) -> list[str]:
+    summary = result.summary
+    errors = summary["errors"]
+    bad_lines = summary["dataset"]["bad_lines"]
+    if not errors and not bad_lines:
+        return ["## Problems", "", "None: every line was read and every image evaluated.", ""]
+    lines = ["## Problems", ""]
+    if bad_lines:
+        lines += [f"{len(bad_lines)} dataset line(s) skipped:", ""]
+        lines += [f"- `{_cell(text)}`" for text in bad_lines[:MAX_PROBLEMS_LISTED]]
+        lines += [""]
+    if errors:
+        lines += [f"{len(errors)} image(s) not evaluated (all listed in `images.csv`):", ""]
+        rows = [[e["image"], e["status"], e.get("reason") or ""] for e in errors[:MAX_PROBLEMS_LISTED]]
+        lines += [*_table(["Image", "Status", "Reason"], rows), ""]
+    return lines
+
+
+def _floor_section(floor: dict[str, Any]) -> list[str]:
+    lines = ["## Floor", ""]
+    lines.append(
+        f"Requested MinConfidence {floor['requested_min_confidence']:g}; lowest confidence returned "
+        f"{_number(floor['lowest_confidence_seen'], 2)}; thresholds are evaluated from {floor['evaluated_from']:g}."
+    )
+    if floor["answers_truncated_at_max_labels"]:
+        lines.append(
+            f"{floor['answers_truncated_at_max_labels']} answer(s) hit MaxLabels, so labels below "
+            f"{_number(floor['truncation_floor'], 2)} may be missing from them: nothing below is evaluated."
+        )
+    return [*lines, ""]
+
+
+def _unjudged_section(result: EvaluationResult) -> list[str]:
+    unjudged = result.unjudged
+    if unjudged.empty:
+        return []
+    rows = [
+        [row["name"], row["images"], _number(row["max_confidence"], 1)]
+        for row in unjudged.head(MAX_UNJUDGED_LISTED).to_dict("records")
+    ]
+    return [
+        "## Unjudged labels",
+        "",
+        f"{len(unjudged)} name(s) returned by the service that no dataset label claims: not counted as false "
+        "positives, since the ground truth says nothing about them. Map them with `--label-map` to judge them.",
+        "",
+        *_table(["Name", "Images", "Max confidence"], rows),
+        "",
+    ]

@@ -1,0 +1,60 @@
+import sqlite3
+import threading
+
+from evaluation.cache import ResponseCache, cache_key
+
+
+def test_key_depends_on_image_operation_and_params_not_their_order():
+    a = cache_key("sha256:x", "DetectLabels", {"MinConfidence": 0.0, "MaxLabels": 1000})
+    assert a == cache_key("sha256:x", "DetectLabels", {"MaxLabels": 1000, "MinConfidence": 0.0})
+    assert a != cache_key("sha256:y", "DetectLabels", {"MinConfidence": 0.0, "MaxLabels": 1000})
+    assert a != cache_key("sha256:x", "DetectModerationLabels", {"MinConfidence": 0.0, "MaxLabels": 1000})
+    assert a != cache_key("sha256:x", "DetectLabels", {"MinConfidence": 50.0, "MaxLabels": 1000})
+
+
+def test_round_trip_without_per_call_metadata(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with ResponseCache(path) as cache:
+        cache.put(
+            "k1",
+            image_id="sha256:x",
+            operation="DetectLabels",
+            params={"MinConfidence": 0.0},
+            response={"Labels": [], "LabelModelVersion": "3.0", "ResponseMetadata": {"RequestId": "r"}},
+            model_version="3.0",
+        )
+    with ResponseCache(path) as cache:
+        stored = cache.get("k1")
+        assert stored is not None
+        assert stored.response == {"Labels": [], "LabelModelVersion": "3.0"}
+        assert stored.model_version == "3.0"
+        assert cache.get("missing") is None
+        assert set(cache.get_many(["k1", "missing"])) == {"k1"}
+        assert len(cache) == 1
+
+
+def test_wal_mode_and_two_writers_on_one_file(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    first, second = ResponseCache(path), ResponseCache(path)
+
+    def write(cache: ResponseCache, prefix: str) -> None:
+        for index in range(200):
+            cache.put(
+                f"{prefix}{index}",
+                image_id=f"sha256:{prefix}{index}",
+                operation="DetectLabels",
+                params={},
+                response={"Labels": []},
+                model_version=None,
+            )
+
+    threads = [threading.Thread(target=write, args=(cache, p)) for cache, p in ((first, "a"), (second, "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(first) == 400
+    first.close()
+    second.close()
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"

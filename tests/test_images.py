@@ -1,0 +1,87 @@
+import pytest
+
+from evaluation.images import (
+    DETECT_LABELS_LIMITS,
+    ImageProblem,
+    ImageRef,
+    image_dimensions,
+    load_image,
+    sniff_format,
+)
+from tests.support.images import jpeg_header_bytes, png_bytes
+
+
+def write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return ImageRef(str(path))
+
+
+def test_image_ref_resolves_relative_paths_and_s3(tmp_path):
+    assert ImageRef.from_text("a/b.png", tmp_path).uri == str((tmp_path / "a" / "b.png").resolve())
+    ref = ImageRef.from_text(" s3://bucket/key/x.jpg ")
+    assert ref.is_s3 and ref.bucket == "bucket" and ref.key == "key/x.jpg"
+    with pytest.raises(ValueError, match="s3://bucket/key"):
+        ImageRef("s3://bucket-only")
+
+
+def test_png_and_jpeg_sizes_are_read_from_headers():
+    assert image_dimensions(png_bytes(120, 90), "png") == (120, 90)
+    assert image_dimensions(jpeg_header_bytes(640, 480), "jpeg") == (640, 480)
+    assert image_dimensions(b"\xff\xd8\xff\xe0\x00", "jpeg") is None
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0", "jpeg"),
+        (b"\x89PNG\r\n\x1a\n", "png"),
+        (b"GIF89a", "gif"),
+        (b"RIFF\x00\x00\x00\x00WEBP", "webp"),
+        (b"\x00\x00\x00\x18ftypheic", "heic"),
+        (b"BM", "bmp"),
+        (b"hello", None),
+    ],
+)
+def test_format_is_sniffed_from_bytes(head, expected):
+    assert sniff_format(head) == expected
+
+
+def test_a_good_png_loads_with_its_digest(tmp_path):
+    loaded = load_image(write(tmp_path, "ok.png", png_bytes(100, 100, seed=3)))
+    assert loaded.image_id.startswith("sha256:") and len(loaded.image_id) == 71
+    assert (loaded.width, loaded.height, loaded.format) == (100, 100, "png")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("empty.jpg", b"", "empty file"),
+        ("text.jpg", b"not an image at all", "unknown format"),
+        ("anim.gif", b"GIF89a" + b"\x00" * 20, "unsupported format GIF"),
+        ("photo.webp", b"RIFF\x00\x00\x00\x00WEBP" + b"\x00" * 20, "unsupported format WEBP"),
+        ("phone.heic", b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, "unsupported format HEIC"),
+        ("cut.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF", "corrupt or truncated JPEG"),
+        ("tiny.png", png_bytes(40, 200), "too small: 40x200 px"),
+        ("huge.jpg", jpeg_header_bytes(12000, 800), "too big: 12000x800 px"),
+    ],
+)
+def test_bad_images_get_their_own_reason(tmp_path, name, data, reason):
+    with pytest.raises(ImageProblem, match=reason):
+        load_image(write(tmp_path, name, data))
+
+
+def test_missing_and_oversized_files(tmp_path):
+    with pytest.raises(ImageProblem, match="file not found"):
+        load_image(ImageRef(str(tmp_path / "nope.png")))
+    big = tmp_path / "big.png"
+    big.write_bytes(png_bytes(100, 100) + b"\x00" * (DETECT_LABELS_LIMITS.max_bytes + 1))
+    with pytest.raises(ImageProblem, match=r"too large: 5\.0 MB as bytes.*S3"):
+        load_image(ImageRef(str(big)))
+    with pytest.raises(ImageProblem, match="directory"):
+        load_image(ImageRef(str(tmp_path)))
+
+
+def test_s3_images_are_passed_by_reference():
+    loaded = load_image(ImageRef("s3://b/k.jpg"))
+    assert loaded.data is None and loaded.image_id == "s3://b/k.jpg"
