@@ -1,0 +1,569 @@
+"""From curves to recommended MinConfidence thresholds, per label and application-wide.
+
+An :class:`Objective` says what "best" means; :func:`recommend` picks, for every label of the
+vocabulary, the point of its exact curve (from :func:`evaluation.metrics.exact_curves`) that serves the
+objective, and says in ``status`` and ``note`` when the answer should not be trusted or does not exist.
+:func:`thresholds_document` turns the result into a plain dict an application can load from YAML.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.errors import UserError
+
+__all__ = [
+    "OBJECTIVE_KINDS",
+    "RECOMMEND_COLUMNS",
+    "STATUSES",
+    "Objective",
+    "recommend",
+    "recommend_global",
+    "safe_min_confidence",
+    "thresholds_document",
+]
+
+OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall")
+# Most important first: a label's status is the first that applies; its flags list every one.
+STATUSES = ("no-positives", "no-predictions", "unreachable", "low-support", "at-floor", "ok")
+RECOMMEND_COLUMNS = (
+    "label",
+    "threshold",
+    "threshold_low",
+    "precision",
+    "recall",
+    "f1",
+    "tp",
+    "fp",
+    "fn",
+    "support",
+    "status",
+    "flags",
+    "note",
+)
+_CURVE_NEEDS = ("label", "threshold", "tp", "fp", "fn", "precision", "recall", "f1")
+_GLOBAL_NEEDS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
+_ALLOWED = (
+    "best-f1, recall-at-precision:P, precision-at-recall:R (P and R in (0, 1], e.g. 0.9 or 90%), "
+    "or the shorthands precision>=P and recall>=R"
+)
+
+
+# ------------------------------------------------------------------------------------------ objective
+
+
+def _parse_target(text: str, whole: str) -> float:
+    percent = text.endswith("%")
+    try:
+        value = float(text[:-1] if percent else text)
+    except ValueError:
+        raise UserError(f"objective {whole!r}: target {text!r} is not a number; use {_ALLOWED}") from None
+    if percent:
+        value /= 100.0
+    elif value > 1.0:
+        raise UserError(
+            f"objective {whole!r}: target {text} is above 1; targets are fractions in (0, 1] "
+            f"(write {value / 100:g} or {text}% for {text} percent)"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What the recommended threshold optimises.
+
+    * ``best-f1``: the maximum F1 (ties: the highest threshold, i.e. the fewest predictions).
+    * ``recall-at-precision:P``: the highest recall with precision >= P (ties: the highest threshold, which
+      at equal recall has the fewest false positives, hence the best precision).
+    * ``precision-at-recall:R``: the highest precision with recall >= R (ties: the highest *recall*, i.e.
+      the lowest of the tied thresholds: at equal precision more recall is strictly better in (P, R), and
+      the user asked for recall as a floor, not a ceiling).
+    """
+
+    kind: str
+    target: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBJECTIVE_KINDS:
+            raise UserError(f"unknown objective kind {self.kind!r}; use {_ALLOWED}")
+        if self.kind == "best-f1":
+            if self.target is not None:
+                raise UserError(f"best-f1 takes no target; got {self.target!r}")
+            return
+        target = self.target
+        if not isinstance(target, numbers.Real) or isinstance(target, bool) or not 0.0 < target <= 1.0:
+            raise UserError(f"{self.kind} needs a target in (0, 1]; got {target!r}")
+        object.__setattr__(self, "target", float(target))
+
+    @classmethod
+    def parse(cls, text: str) -> Objective:
+        """Read ``best-f1``, ``recall-at-precision:0.9``, ``precision-at-recall:0.8``, ``precision>=0.9``
+        (= recall-at-precision:0.9) or ``recall>=80%`` (= precision-at-recall:0.8)."""
+        if not isinstance(text, str):
+            raise UserError(f"objective must be text; got {text!r}; use {_ALLOWED}")
+        compact = re.sub(r"\s+", "", text).lower().replace("_", "-")
+        if compact in ("best-f1", "f1", "max-f1"):
+            return cls("best-f1")
+        shorthand = re.fullmatch(r"(precision|recall)>=(.+)", compact)
+        if shorthand:
+            kind = "recall-at-precision" if shorthand.group(1) == "precision" else "precision-at-recall"
+            return cls(kind, _parse_target(shorthand.group(2), text))
+        kind, sep, target = compact.partition(":")
+        if kind in OBJECTIVE_KINDS[1:]:
+            if not sep or not target:
+                raise UserError(f"objective {text!r} needs a target, e.g. {kind}:0.9; use {_ALLOWED}")
+            return cls(kind, _parse_target(target, text))
+        raise UserError(f"unknown objective {text!r}; use {_ALLOWED}")
+
+    def __str__(self) -> str:
+        return self.kind if self.target is None else f"{self.kind}:{self.target!r}"
+
+    def describe(self) -> str:
+        """The objective in words, for reports."""
+        if self.kind == "best-f1":
+            return "maximise F1"
+        if self.kind == "recall-at-precision":
+            return f"maximise recall with precision >= {self.target:g}"
+        return f"maximise precision with recall >= {self.target:g}"
+
+
+# ------------------------------------------------------------------------------------------ selection
+
+
+def _first_per_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray]) -> np.ndarray:
+    """Per group, the row that sorts first by ``keys_desc`` (all descending, first key most important;
+    NaN sorts last); -1 for a group with no rows. One lexsort over all rows, no loop over groups."""
+    negated = [-np.asarray(key, dtype=np.float64) for key in reversed(keys_desc)]
+    order = np.lexsort((*negated, group))
+    sorted_group = group[order]
+    head = np.ones(sorted_group.shape[0], dtype=bool)
+    head[1:] = sorted_group[1:] != sorted_group[:-1]
+    chosen = np.full(n_groups, -1, dtype=np.int64)
+    chosen[sorted_group[head]] = order[head]
+    return chosen
+
+
+def _choose(
+    group: np.ndarray, n_groups: int, objective: Objective, columns: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(chosen row per group or -1 when no row meets the objective, best-achievable row per group).
+
+    Every objective needs a true positive (F1 > 0, or precision/recall >= a target > 0): a label whose
+    predictions are all wrong has no threshold worth recommending.
+    """
+    precision, recall, f1, threshold = (columns[name] for name in ("precision", "recall", "f1", "threshold"))
+    with np.errstate(invalid="ignore"):
+        if objective.kind == "best-f1":
+            feasible = f1 > 0
+            keys, fallback = [f1, threshold], [f1, threshold]
+        elif objective.kind == "recall-at-precision":
+            feasible = (precision >= objective.target) & (recall > 0)
+            keys, fallback = [recall, threshold], [precision, recall, threshold]
+        else:
+            feasible = recall >= objective.target
+            keys, fallback = [precision, recall, threshold], [recall, precision, threshold]
+    chosen = _first_per_group(group, n_groups, [feasible.astype(np.float64), *keys])
+    meets = np.zeros(n_groups, dtype=bool)
+    meets[chosen >= 0] = feasible[
+        chosen[chosen >= 0]
+    ]  # feasible rows sort first: a head that fails means none meets
+    chosen[~meets] = -1
+    return chosen, _first_per_group(group, n_groups, fallback)
+
+
+def _sorted_curve(curves: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The curve as arrays sorted by (label in vocabulary order, threshold descending), label as a code."""
+    missing = [name for name in _CURVE_NEEDS if name not in curves.columns]
+    if missing:
+        raise ValueError(f"curves must come from exact_curves; missing columns {missing}")
+    codes = pd.Categorical(curves["label"].astype(object), categories=pd.Index(labels, dtype=object)).codes
+    if (codes < 0).any():
+        unknown = sorted(set(curves["label"].astype(object)[codes < 0]))
+        raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
+    threshold = curves["threshold"].to_numpy(dtype=np.float64)
+    order = np.lexsort((-threshold, codes))
+    columns = {"code": codes.astype(np.int64)[order], "threshold": threshold[order]}
+    for name in ("tp", "fp", "fn"):
+        columns[name] = curves[name].to_numpy(dtype=np.int64)[order]
+    for name in ("precision", "recall", "f1"):
+        columns[name] = curves[name].to_numpy(dtype=np.float64)[order]
+    return columns
+
+
+def _next_lower(group: np.ndarray, threshold: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a curve sorted by (group, threshold desc): the next lower threshold of its group (the
+    floor for the last), and whether the row is its group's lowest point."""
+    same_next = group[1:] == group[:-1]
+    low = np.full(threshold.shape[0], float(floor))
+    low[:-1][same_next] = threshold[1:][same_next]
+    lowest = np.ones(threshold.shape[0], dtype=bool)
+    lowest[:-1] = ~same_next
+    return low, lowest
+
+
+# ------------------------------------------------------------------------------------------ notes
+
+
+def _confidence_text(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _unreachable_note(
+    objective: Objective, columns: Mapping[str, np.ndarray], best: int, floor: float
+) -> str:
+    if best < 0:
+        return "no curve point to choose from"
+    precision, recall = float(columns["precision"][best]), float(columns["recall"][best])
+    at = _confidence_text(float(columns["threshold"][best]))
+    if objective.kind == "best-f1":
+        return f"no threshold gives a true positive: all {int(columns['fp'][best])} prediction(s) are wrong"
+    if objective.kind == "recall-at-precision":
+        return (
+            f"precision >= {objective.target:g} is not reached at any threshold; the best is precision "
+            f"{precision:.3f} (recall {recall:.3f}) at confidence {at}"
+        )
+    return (
+        f"recall >= {objective.target:g} is not reached at any threshold at or above the floor "
+        f"{floor:g}; the most is recall {recall:.3f} (precision {precision:.3f}) at confidence {at}; "
+        f"a lower MinConfidence floor might reach it"
+    )
+
+
+def _label_verdict(
+    *,
+    support: int,
+    has_curve: bool,
+    chosen: int,
+    best: int,
+    columns: Mapping[str, np.ndarray],
+    lowest: np.ndarray,
+    objective: Objective,
+    min_support: int,
+    floor: float,
+    predictions: int,
+    top_confidence: float,
+) -> tuple[str, list[str], list[str]]:
+    """(status, flags, note sentences) for one label; status is the most important flag."""
+    flags: list[str] = []
+    notes: list[str] = []
+    if support == 0:
+        flags.append("no-positives")
+        note = "no positive images for this label in the dataset: precision and recall cannot be measured"
+        if has_curve:
+            note += (
+                f"; it was returned for {predictions} image(s), all false positives, "
+                f"up to confidence {_confidence_text(top_confidence)}"
+            )
+        notes.append(note)
+        return flags[0], flags, notes
+    if not has_curve:
+        flags.append("no-predictions")
+        notes.append(f"never returned at or above the floor {floor:g}: all {support} positive(s) are missed")
+    elif chosen < 0:
+        flags.append("unreachable")
+        notes.append(_unreachable_note(objective, columns, best, floor))
+    if support < min_support:
+        flags.append("low-support")
+        notes.append(
+            f"only {support} positive image(s), fewer than min_support={min_support}: "
+            f"too few to trust these numbers"
+        )
+    if chosen >= 0 and lowest[chosen] and columns["fn"][chosen] > 0:
+        flags.append("at-floor")
+        notes.append(
+            f"chosen at the lowest confidence returned for this label "
+            f"({_confidence_text(float(columns['threshold'][chosen]))}); {int(columns['fn'][chosen])} of "
+            f"{support} positive(s) were never returned at or above the floor {floor:g}: "
+            f"a lower MinConfidence floor might do better"
+        )
+    if not flags:
+        flags.append("ok")
+    return flags[0], flags, notes
+
+
+def _check_floor(floor: float) -> float:
+    floor = float(floor)
+    if not 0.0 <= floor <= 100.0:
+        raise ValueError(f"floor must be a confidence in [0, 100]; got {floor!r}")
+    return floor
+
+
+def _as_objective(objective: Objective | str) -> Objective:
+    return Objective.parse(objective) if isinstance(objective, str) else objective
+
+
+# ------------------------------------------------------------------------------------------ per label
+
+
+def recommend(
+    curves: pd.DataFrame,
+    *,
+    labels: Sequence[str],
+    support: Sequence[int] | np.ndarray,
+    objective: Objective | str,
+    min_support: int = 10,
+    floor: float = 0.0,
+) -> pd.DataFrame:
+    """One recommended threshold per label of ``labels`` (all of them, in that order), from exact curves.
+
+    ``threshold`` is a confidence on the label's exact curve and ``threshold_low`` the next lower one
+    (or the floor): any MinConfidence in (threshold_low, threshold] gives the same counts. ``status`` is
+    the most important of :data:`STATUSES` that applies, ``flags`` lists all of them (comma-separated)
+    and ``note`` explains each. Where there is no threshold (no-positives, no-predictions, unreachable)
+    threshold, rates and counts are empty (NaN / <NA>), except that a label never predicted has tp=fp=0,
+    fn=support, recall 0 and F1 0 at every threshold.
+    """
+    objective = _as_objective(objective)
+    floor = _check_floor(floor)
+    labels = tuple(labels)
+    n_labels = len(labels)
+    support = np.asarray(support)
+    if support.shape != (n_labels,) or (support.size and support.dtype.kind not in "iu"):
+        raise ValueError(f"support must be {n_labels} integers, one per label; got shape {support.shape}")
+    support = support.astype(np.int64)
+    if not isinstance(min_support, numbers.Integral) or min_support < 0:
+        raise ValueError(f"min_support must be an int >= 0; got {min_support!r}")
+
+    columns = _sorted_curve(curves, labels)
+    code = columns["code"]
+    if "support" in curves.columns:
+        stated = curves["support"].to_numpy(dtype=np.int64)
+        codes_unsorted = pd.Categorical(curves["label"].astype(object), categories=pd.Index(labels)).codes
+        if (stated != support[codes_unsorted]).any():
+            raise ValueError("curves' support column disagrees with the support given for the same labels")
+    threshold_low, lowest = _next_lower(code, columns["threshold"], floor)
+    chosen, best = _choose(code, n_labels, objective, columns)
+    has_curve = np.bincount(code, minlength=n_labels) > 0
+    top = _first_per_group(code, n_labels, [columns["threshold"]])
+    bottom = _first_per_group(code, n_labels, [-columns["threshold"]])
+
+    out_threshold = np.full(n_labels, np.nan)
+    out_low = np.full(n_labels, np.nan)
+    rates = {name: np.full(n_labels, np.nan) for name in ("precision", "recall", "f1")}
+    counts = {name: pd.array([pd.NA] * n_labels, dtype="Int64") for name in ("tp", "fp", "fn")}
+    status, flags, notes = [], [], []
+    for index in range(n_labels):  # per label only to word the notes; the choice above is vectorised
+        row = int(chosen[index])
+        label_support = int(support[index])
+        verdict, label_flags, label_notes = _label_verdict(
+            support=label_support,
+            has_curve=bool(has_curve[index]),
+            chosen=row,
+            best=int(best[index]),
+            columns=columns,
+            lowest=lowest,
+            objective=objective,
+            min_support=int(min_support),
+            floor=floor,
+            predictions=int(columns["tp"][bottom[index]] + columns["fp"][bottom[index]])
+            if has_curve[index]
+            else 0,
+            top_confidence=float(columns["threshold"][top[index]]) if has_curve[index] else math.nan,
+        )
+        status.append(verdict)
+        flags.append(",".join(label_flags))
+        notes.append("; ".join(label_notes))
+        if verdict in ("no-positives", "unreachable"):
+            continue
+        if verdict == "no-predictions":
+            counts["tp"][index], counts["fp"][index], counts["fn"][index] = 0, 0, label_support
+            rates["recall"][index], rates["f1"][index] = 0.0, 0.0
+            continue
+        out_threshold[index] = columns["threshold"][row]
+        out_low[index] = threshold_low[row]
+        for name in rates:
+            rates[name][index] = columns[name][row]
+        for name in counts:
+            counts[name][index] = int(columns[name][row])
+
+    return pd.DataFrame(
+        {
+            "label": pd.Series(labels, dtype=object),
+            "threshold": out_threshold,
+            "threshold_low": out_low,
+            **rates,
+            **counts,
+            "support": support,
+            "status": pd.Series(status, dtype=object),
+            "flags": pd.Series(flags, dtype=object),
+            "note": pd.Series(notes, dtype=object),
+        },
+        columns=list(RECOMMEND_COLUMNS),
+    )
+
+
+# ------------------------------------------------------------------------------------------ global
+
+
+def _plain_float(value: Any, digits: int | None = None) -> float | None:
+    """A Python float (None for NaN / missing), rounded when ``digits`` is given."""
+    if value is None or value is pd.NA:
+        return None
+    value = float(value)
+    if math.isnan(value):
+        return None
+    return round(value, digits) if digits is not None else value
+
+
+def _plain_int(value: Any) -> int | None:
+    return None if value is None or value is pd.NA else int(value)
+
+
+def recommend_global(
+    global_curve_df: pd.DataFrame, *, objective: Objective | str, floor: float = 0.0
+) -> dict[str, Any]:
+    """One application-wide MinConfidence from :func:`evaluation.metrics.global_curve` (micro counts).
+
+    Returns plain Python values: threshold, threshold_low, precision, recall, f1, tp, fp, fn, support,
+    status (no-positives, no-predictions, unreachable, at-floor or ok) and note.
+    """
+    objective = _as_objective(objective)
+    floor = _check_floor(floor)
+    missing = [name for name in _GLOBAL_NEEDS if name not in global_curve_df.columns]
+    if missing:
+        raise ValueError(f"global_curve_df must come from global_curve; missing columns {missing}")
+    threshold = global_curve_df["threshold"].to_numpy(dtype=np.float64)
+    order = np.argsort(-threshold, kind="stable")
+    columns = {"threshold": threshold[order]}
+    for name in ("tp", "fp", "fn"):
+        columns[name] = global_curve_df[name].to_numpy(dtype=np.int64)[order]
+    for name in ("precision", "recall", "f1"):
+        columns[name] = global_curve_df[name].to_numpy(dtype=np.float64)[order]
+    group = np.zeros(threshold.shape[0], dtype=np.int64)
+    threshold_low, lowest = _next_lower(group, columns["threshold"], floor)
+
+    empty: dict[str, Any] = dict.fromkeys(("threshold", "threshold_low", "precision", "recall", "f1"))
+    empty.update(tp=None, fp=None, fn=None, support=None)
+    if threshold.shape[0] == 0:
+        return {
+            **empty,
+            "status": "no-predictions",
+            "note": f"nothing was returned at or above the floor {floor:g}",
+        }
+    support = int(columns["tp"][0] + columns["fn"][0])
+    if support == 0:
+        return {
+            **empty,
+            "support": 0,
+            "status": "no-positives",
+            "note": "no positive (image, label) pairs in the dataset: precision and recall are undefined",
+        }
+    chosen, best = (int(rows[0]) for rows in _choose(group, 1, objective, columns))
+    if chosen < 0:
+        return {
+            **empty,
+            "support": support,
+            "status": "unreachable",
+            "note": _unreachable_note(objective, columns, best, floor),
+        }
+    status, note = "ok", ""
+    if lowest[chosen] and columns["fn"][chosen] > 0:
+        status = "at-floor"
+        note = (
+            f"chosen at the lowest confidence returned ({_confidence_text(columns['threshold'][chosen])}); "
+            f"{int(columns['fn'][chosen])} of {support} positive pair(s) were never returned at or above "
+            f"the floor {floor:g}: a lower MinConfidence floor might do better"
+        )
+    return {
+        "threshold": float(columns["threshold"][chosen]),
+        "threshold_low": float(threshold_low[chosen]),
+        **{name: _plain_float(columns[name][chosen]) for name in ("precision", "recall", "f1")},
+        **{name: int(columns[name][chosen]) for name in ("tp", "fp", "fn")},
+        "support": support,
+        "status": status,
+        "note": note,
+    }
+
+
+# ------------------------------------------------------------------------------------------ document
+
+
+def safe_min_confidence(threshold: float, low: float, *, decimals: int = 4) -> float:
+    """The shortest decimal (at least ``decimals`` places rounded DOWN) in (low, threshold].
+
+    Rounding 87.123456 to the nearest 4 decimals gives 87.1235, which would drop the prediction at
+    87.123456; rounding down keeps it, and more decimals are used when rounding down would fall to or
+    below ``low`` and so let in predictions of the next lower confidence.
+    """
+    exact = Decimal(float(threshold))
+    for places in range(decimals, 18):
+        candidate = float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR))
+        if low < candidate <= threshold:
+            return candidate
+    return float(threshold)
+
+
+def _plain(value: Any, where: str) -> Any:
+    """Metadata as plain Python (numpy scalars and arrays unwrapped), or a TypeError naming the key."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item, f"{where}.{key}") for key, item in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(item, f"{where}[{i}]") for i, item in enumerate(list(value))]
+    raise TypeError(f"{where} is a {type(value).__name__}; metadata must be plain YAML values")
+
+
+def thresholds_document(
+    per_label_df: pd.DataFrame,
+    global_rec: Mapping[str, Any],
+    *,
+    objective: Objective | str,
+    floor: float,
+    metadata: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A plain dict for ``yaml.safe_dump`` that an application loads to filter labels client-side.
+
+    ``min_confidence`` is None where there is no threshold; otherwise it is rounded down (see
+    :func:`safe_min_confidence`) so that it still selects exactly the predictions that were evaluated.
+    Rates are rounded to 4 decimals, undefined rates are None. ``metadata`` goes under its own key.
+    """
+    objective = _as_objective(objective)
+
+    def min_confidence(threshold: Any, low: Any) -> float | None:
+        if _plain_float(threshold) is None:
+            return None
+        return safe_min_confidence(
+            float(threshold), float(low) if _plain_float(low) is not None else -math.inf
+        )
+
+    labels: dict[str, Any] = {}
+    for row in per_label_df.to_dict("records"):
+        labels[str(row["label"])] = {
+            "min_confidence": min_confidence(row["threshold"], row.get("threshold_low")),
+            "precision": _plain_float(row["precision"], 4),
+            "recall": _plain_float(row["recall"], 4),
+            "f1": _plain_float(row["f1"], 4),
+            "support": _plain_int(row["support"]),
+            "status": str(row["status"]),
+            "note": str(row["note"]),
+        }
+    global_entry = {
+        "min_confidence": min_confidence(global_rec.get("threshold"), global_rec.get("threshold_low")),
+        "precision": _plain_float(global_rec.get("precision"), 4),
+        "recall": _plain_float(global_rec.get("recall"), 4),
+        "f1": _plain_float(global_rec.get("f1"), 4),
+        "support": _plain_int(global_rec.get("support")),
+        "status": str(global_rec.get("status", "")),
+        "note": str(global_rec.get("note", "")),
+    }
+    return {
+        "objective": str(objective),
+        "floor": float(floor),
+        "metadata": _plain(dict(metadata), "metadata"),
+        "global": global_entry,
+        "labels": labels,
+    }
