@@ -68,14 +68,14 @@ def _check_header(header: list[str], source: str) -> None:
 
 
 def _parse_row(row: list[str], where: str, folder: str) -> DatasetItem:
+    if "\n" in row[0] or "\r" in row[0]:
+        raise ValueError("the image path spans several lines (an unclosed quote?)")
     if len(row) < len(HEADER):
         raise ValueError(
             f"expected at least {len(HEADER)} columns (image,labels), found {len(row)}; "
             "write 'image,' for an image with none of the labels"
         )
     image_text, labels_text = row[0], row[1]
-    if "\n" in image_text or "\r" in image_text:
-        raise ValueError("the image path spans several lines (an unclosed quote?)")
     image = resolve_image(image_text, folder)
     labels = frozenset(label.strip() for label in labels_text.split(LABEL_SEPARATOR) if label.strip())
     return DatasetItem(image, labels, where)

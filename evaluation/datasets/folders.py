@@ -35,10 +35,12 @@ _JUNK_FOLDERS = frozenset({"__macosx"})
 
 
 def read_local_folders(root: Path) -> Iterator[ReaderOutput]:
-    """Walk `root` in sorted order (symlinked folders followed once), so item order is reproducible."""
+    """Walk `root` (symlinked folders followed once); items come in the order of their relative paths,
+    as S3 lists keys, so the order is reproducible and the same for a local copy of an S3 dataset."""
     root = root.expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder")
+    found: list[tuple[str, ReaderOutput]] = []
     seen: set[str] = set()
     for folder, dirnames, filenames in os.walk(root, followlinks=True, onerror=_raise_walk_error):
         real = os.path.realpath(folder)
@@ -46,12 +48,15 @@ def read_local_folders(root: Path) -> Iterator[ReaderOutput]:
             dirnames[:] = []
             continue
         seen.add(real)
-        dirnames[:] = sorted(name for name in dirnames if not _skipped_folder(name))
+        dirnames[:] = [name for name in dirnames if not _skipped_folder(name)]
         relative = Path(folder).relative_to(root).parts
-        for filename in sorted(filenames):
+        for filename in filenames:
             output = _entry([*relative, filename], Path(folder, filename))
             if output is not None:
-                yield output
+                found.append(("/".join([*relative, filename]), output))
+    found.sort(key=lambda pair: pair[0])
+    for _, output in found:
+        yield output
 
 
 def read_s3_folders(uri: str, *, s3_client: Any = None) -> Iterator[ReaderOutput]:

@@ -172,6 +172,11 @@ def _detection(attribute: str, value: object, metadata: dict[str, object]) -> li
             if number is None:
                 raise _LineProblem(f'{where}: "{name}" is missing or not a number')
             numbers[name] = number
+        if numbers["width"] <= 0 or numbers["height"] <= 0:
+            raise _LineProblem(
+                f"{where}: width and height must be positive, found "
+                f"{numbers['width']:g} x {numbers['height']:g} pixels"
+            )
         try:
             boxes.append(
                 GroundTruthBox(
