@@ -1,0 +1,61 @@
+"""rekognition-eval's AWS side: a bucket for datasets, cache and reports, and a role for evaluations.
+
+Reads top to bottom: configuration (validated before anything is declared), resources, exports. The
+exports are what `pulumi stack output --json > outputs.json` writes and `rekognition-eval run
+--stack-outputs outputs.json` reads. docs/infrastructure.md explains every setting.
+"""
+
+import pulumi
+
+from infra.bucket import EvaluationBucket, EvaluationBucketArgs
+from infra.config import load_settings
+from infra.custom_labels import CustomLabelsProject, CustomLabelsProjectArgs, project_name_for
+from infra.role import EvaluationRole, EvaluationRoleArgs
+
+# Configuration
+settings = load_settings()
+
+# Resources
+bucket = EvaluationBucket(
+    "rekognition-eval",
+    EvaluationBucketArgs(
+        account_id=settings.account_id,
+        kms_key_arn=settings.kms_key_arn,
+        cache_expiry_days=settings.cache_expiry_days,
+        reports_expiry_days=settings.reports_expiry_days,
+        noncurrent_version_expiry_days=settings.noncurrent_version_expiry_days,
+        access_logs=settings.access_logs,
+        force_destroy=settings.force_destroy,
+    ),
+)
+
+project = (
+    CustomLabelsProject(
+        "rekognition-eval",
+        CustomLabelsProjectArgs(project_name=project_name_for(pulumi.get_project(), pulumi.get_stack())),
+    )
+    if settings.custom_labels
+    else None
+)
+
+role = EvaluationRole(
+    "rekognition-eval",
+    EvaluationRoleArgs(
+        bucket_arn=bucket.arn,
+        trusted_principals=settings.trusted_principals,
+        region=settings.region,
+        dns_suffix=settings.dns_suffix,
+        kms_key_arn=settings.kms_key_arn,
+        project_arn=project.arn if project is not None else None,
+    ),
+)
+
+# Exports
+pulumi.export("bucketName", bucket.name)
+pulumi.export("bucketArn", bucket.arn)
+pulumi.export("roleArn", role.arn)
+pulumi.export("region", settings.region)
+if project is not None:
+    pulumi.export("projectArn", project.arn)
+if bucket.log_bucket_name is not None:
+    pulumi.export("accessLogsBucketName", bucket.log_bucket_name)

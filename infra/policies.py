@@ -1,0 +1,207 @@
+"""Every policy document the program attaches, as pure functions of ARNs.
+
+Keeping them free of Pulumi means the same function that feeds `pulumi up` is what the tests load into
+moto and into the policy evaluator: what is tested is what is deployed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+PolicyDocument = dict[str, Any]
+Statement = dict[str, Any]
+
+POLICY_VERSION = "2012-10-17"
+
+# The bucket's prefix layout. evaluation/stack_outputs.py repeats these (the harness never imports this
+# package); a test keeps the two in step.
+DATASETS_PREFIX = "datasets/"
+CACHE_PREFIX = "cache/"
+REPORTS_PREFIX = "reports/"
+ACCESS_LOGS_PREFIX = "s3-access-logs/"
+
+# The operations the harness calls (issues 2 and 8). They have no resource-level permissions in the
+# service authorization reference, so IAM only accepts Resource "*" for them.
+DETECT_ACTIONS: tuple[str, ...] = (
+    "rekognition:DetectFaces",
+    "rekognition:DetectLabels",
+    "rekognition:DetectModerationLabels",
+    "rekognition:DetectText",
+)
+# Custom Labels actions and the resource type each one is authorized against.
+PROJECT_ACTIONS: tuple[str, ...] = ("rekognition:DescribeProjectVersions",)
+PROJECT_VERSION_ACTIONS: tuple[str, ...] = (
+    "rekognition:DetectCustomLabels",
+    "rekognition:StartProjectVersion",
+    "rekognition:StopProjectVersion",
+)
+KMS_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey")
+
+_PROJECT_ARN = re.compile(
+    r"^(?P<head>arn:aws[a-z-]*:rekognition:[a-z0-9-]+:\d{12}:project/[a-zA-Z0-9_.\-]{1,255})/\d+$"
+)
+
+
+def document(statements: Sequence[Statement]) -> PolicyDocument:
+    """A policy document around the given statements."""
+    return {"Version": POLICY_VERSION, "Statement": list(statements)}
+
+
+def objects_under(bucket_arn: str, prefix: str) -> str:
+    """The ARN pattern of every object under one prefix of the bucket."""
+    return f"{bucket_arn}/{prefix}*"
+
+
+def project_version_arns(project_arn: str) -> str:
+    """The ARN pattern of every model version of one Custom Labels project.
+
+    A project ARN ends in `project/<name>/<creation timestamp>`; its versions live under
+    `project/<name>/version/<version name>/<timestamp>`, so the name is what ties them together.
+    """
+    match = _PROJECT_ARN.match(project_arn)
+    if match is None:
+        raise ValueError(f"not a Rekognition project ARN (...:project/<name>/<timestamp>): {project_arn!r}")
+    return f"{match['head']}/version/*"
+
+
+def trust_policy(principals: Sequence[str]) -> PolicyDocument:
+    """Who may assume the evaluation role: exactly the configured principals, nobody else."""
+    if not principals:
+        raise ValueError("a trust policy needs at least one principal")
+    return document(
+        [
+            {
+                "Sid": "AssumeForEvaluations",
+                "Effect": "Allow",
+                "Principal": {"AWS": sorted(set(principals))},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
+def evaluation_role_policy(
+    bucket_arn: str,
+    *,
+    region: str,
+    dns_suffix: str = "amazonaws.com",
+    kms_key_arn: str | None = None,
+    project_arn: str | None = None,
+) -> PolicyDocument:
+    """What an evaluation may do, and nothing more.
+
+    Read datasets; read and write the cache and reports; list only those prefixes; call the Detect
+    operations; use the bucket's KMS key only through S3; and, with a Custom Labels project, run and
+    query that project's models only. No wildcard S3 action, nothing on any other bucket.
+    """
+    statements: list[Statement] = [
+        {
+            "Sid": "DetectOperations",
+            "Effect": "Allow",
+            "Action": list(DETECT_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadDatasets",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [objects_under(bucket_arn, DATASETS_PREFIX)],
+        },
+        {
+            "Sid": "ReadWriteCacheAndReports",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": [objects_under(bucket_arn, CACHE_PREFIX), objects_under(bucket_arn, REPORTS_PREFIX)],
+        },
+        {
+            "Sid": "ListEvaluationPrefixes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket_arn],
+            "Condition": {
+                "StringLike": {"s3:prefix": [f"{p}*" for p in (DATASETS_PREFIX, CACHE_PREFIX, REPORTS_PREFIX)]}
+            },
+        },
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "UseBucketKeyThroughS3",
+                "Effect": "Allow",
+                "Action": list(KMS_ACTIONS),
+                "Resource": [kms_key_arn],
+                # S3 calls KMS on the role's behalf (also when Rekognition reads an S3Object for it); the
+                # role has no reason to use the key directly.
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.{dns_suffix}"}},
+            }
+        )
+    if project_arn:
+        statements += [
+            {
+                "Sid": "DescribeCustomLabelsProject",
+                "Effect": "Allow",
+                "Action": list(PROJECT_ACTIONS),
+                "Resource": [project_arn],
+            },
+            {
+                "Sid": "RunCustomLabelsModels",
+                "Effect": "Allow",
+                "Action": list(PROJECT_VERSION_ACTIONS),
+                "Resource": [project_version_arns(project_arn)],
+            },
+        ]
+    return document(statements)
+
+
+def deny_insecure_transport(bucket_arn: str) -> Statement:
+    """Refuses every request to the bucket or its objects that does not come over TLS.
+
+    `s3:*` in a Deny is the one wildcard allowed here: it closes plain HTTP for every action, including
+    ones added to S3 later.
+    """
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def evaluation_bucket_policy(bucket_arn: str) -> PolicyDocument:
+    """The data bucket's policy: TLS only.
+
+    Nothing is granted to rekognition.amazonaws.com. AWS's Custom Labels guide ("Set up SDK permissions",
+    "Policy updates for using the AWS SDK") says projects used through the SDK no longer need the service
+    to be granted access to the bucket: Rekognition reads training and test images, and writes training
+    output, with the permissions of the identity that calls it. A grant to the service would be access
+    nobody uses.
+    """
+    return document([deny_insecure_transport(bucket_arn)])
+
+
+def access_log_bucket_policy(log_bucket_arn: str, *, source_bucket_arn: str, account_id: str) -> PolicyDocument:
+    """The log bucket's policy: TLS only, and S3's log delivery may write logs of our data bucket only.
+
+    With BucketOwnerEnforced, ACLs are off, so the delivery service is granted through the policy, limited
+    by aws:SourceArn and aws:SourceAccount so no other bucket can deliver its logs here.
+    """
+    return document(
+        [
+            deny_insecure_transport(log_bucket_arn),
+            {
+                "Sid": "S3ServerAccessLogDelivery",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": objects_under(log_bucket_arn, ACCESS_LOGS_PREFIX),
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": source_bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                },
+            },
+        ]
+    )
