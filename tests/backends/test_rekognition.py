@@ -1,0 +1,101 @@
+"""The rekognition backend through a real boto3 client: Stubber for each error code, the local endpoint for the wire."""
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import ANY, Stubber
+
+from evaluation.backends import RekognitionLabels, ReplayLabels, make_client
+from evaluation.backends.base import NotCached
+from evaluation.backends.rekognition import client_config
+from evaluation.images import ImageRef, LoadedImage
+from tests.support.fake_rekognition import label
+from tests.support.images import png_bytes
+
+LOCAL = LoadedImage(ref=ImageRef("/data/cat.png"), image_id="sha256:abc", data=b"\x89PNG...")
+REMOTE = LoadedImage(ref=ImageRef("s3://my-bucket/datasets/cat.jpg"), image_id="s3://my-bucket/datasets/cat.jpg")
+
+
+@pytest.fixture
+def stubbed():
+    client = boto3.client("rekognition", region_name="eu-west-1")
+    with Stubber(client) as stubber:
+        yield RekognitionLabels(client, min_confidence=0.0, max_labels=1000), stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_local_images_are_sent_as_bytes_with_the_low_floor(stubbed):
+    backend, stubber = stubbed
+    stubber.add_response(
+        "detect_labels",
+        {"Labels": [{"Name": "Cat", "Confidence": 98.0}], "LabelModelVersion": "3.0"},
+        {"Image": {"Bytes": LOCAL.data}, "MinConfidence": 0.0, "MaxLabels": 1000},
+    )
+    assert backend.call(LOCAL)["Labels"][0]["Name"] == "Cat"
+
+
+def test_s3_images_are_sent_as_s3_objects_never_downloaded(stubbed):
+    backend, stubber = stubbed
+    stubber.add_response(
+        "detect_labels",
+        {"Labels": []},
+        {"Image": {"S3Object": {"Bucket": "my-bucket", "Name": "datasets/cat.jpg"}}, "MinConfidence": ANY,
+         "MaxLabels": ANY},
+    )
+    backend.call(REMOTE)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "InvalidParameterException",
+        "InvalidImageFormatException",
+        "ImageTooLargeException",
+        "AccessDeniedException",
+        "InvalidS3ObjectException",
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+    ],
+)
+def test_service_errors_surface_as_client_errors_with_their_code(stubbed, code):
+    backend, stubber = stubbed
+    stubber.add_client_error("detect_labels", service_error_code=code, service_message="no", http_status_code=400)
+    with pytest.raises(ClientError) as caught:
+        backend.call(LOCAL)
+    assert caught.value.response["Error"]["Code"] == code
+
+
+def test_cache_params_name_a_custom_endpoint_but_not_aws(endpoint):
+    aws = RekognitionLabels(boto3.client("rekognition", region_name="us-east-1"))
+    assert aws.request_params() == {"MinConfidence": 0.0, "MaxLabels": 1000}
+    local = RekognitionLabels(make_client(endpoint_url=endpoint.url, region="us-east-1"))
+    assert local.request_params()["Endpoint"] == endpoint.url
+    replay = ReplayLabels(endpoint_url=endpoint.url)
+    assert replay.request_params() == local.request_params()
+    with pytest.raises(NotCached, match="--backend rekognition"):
+        replay.call(LOCAL)
+
+
+def test_over_the_wire_to_a_local_endpoint(endpoint, fake_rekognition):
+    data = png_bytes(100, 100, seed=1)
+    fake_rekognition.answer_for_bytes(data, [label("Cat", 97.5, ("Animal",)), label("Dog", 3.0)])
+    backend = RekognitionLabels(make_client(endpoint_url=endpoint.url, region="us-east-1"), min_confidence=2.5)
+    answer = backend.call(LoadedImage(ref=ImageRef("/x.png"), image_id="sha256:x", data=data))
+    assert [entry["Name"] for entry in answer["Labels"]] == ["Cat", "Dog"]
+    assert fake_rekognition.requests[-1] == {"MinConfidence": 2.5, "MaxLabels": 1000}
+
+
+def test_invalid_request_values_are_refused_before_any_call():
+    client = boto3.client("rekognition", region_name="us-east-1")
+    with pytest.raises(ValueError, match="min_confidence"):
+        RekognitionLabels(client, min_confidence=101)
+    with pytest.raises(ValueError, match="max_labels"):
+        RekognitionLabels(client, max_labels=0)
+
+
+def test_retry_settings_honour_the_environment(monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
+    config = client_config(max_pool_connections=32)
+    assert config.retries == {"mode": "standard", "max_attempts": 3}
+    assert config.max_pool_connections == 32

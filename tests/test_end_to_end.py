@@ -1,0 +1,250 @@
+"""The whole path through the command line, against a local Rekognition-protocol endpoint.
+
+Every number the run writes is checked against scikit-learn on the same predictions, computed here
+independently from the answers the fake service was scripted with.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.metrics import confusion_matrix, precision_recall_curve
+
+from evaluation.cli import main
+from evaluation.protocol_server import RekognitionProtocolServer
+from tests.support.fake_rekognition import FakeRekognition, label
+from tests.support.images import png_bytes
+
+VOCABULARY = ["Animal", "Car", "Cat", "Dog", "Tree"]
+PARENTS = {"Cat": ("Animal", "Mammal"), "Dog": ("Animal", "Mammal"), "Car": ("Vehicle", "Transportation")}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build_dataset(folder: Path, fake: FakeRekognition, *, count: int = 240, seed: int = 7):
+    """Images with random ground truth and scripted answers; returns the CSV and the expected scores."""
+    rng = np.random.default_rng(seed)
+    rows, expected = [], {}
+    for index in range(count):
+        data = png_bytes(90, 90, seed=index)
+        name = f"images/img{index:04d}.png"
+        (folder / "images").mkdir(exist_ok=True)
+        (folder / name).write_bytes(data)
+        truth = {lab for lab in ("Cat", "Dog", "Car", "Tree") if rng.random() < 0.3}
+        if truth & {"Cat", "Dog"}:
+            truth.add("Animal")
+        answer = []
+        for lab in ("Cat", "Dog", "Car", "Tree"):
+            returned = rng.random() < (0.85 if lab in truth else 0.35)
+            if returned:
+                confidence = rng.uniform(40, 100) if lab in truth else rng.uniform(0, 85)
+                confidence = round(confidence, 0 if rng.random() < 0.3 else 4)  # exact ties happen
+                answer.append(label(lab, confidence, PARENTS.get(lab, ())))
+        if rng.random() < 0.2:  # the parent also returned on its own, with its own confidence
+            answer.append(label("Animal", round(rng.uniform(0, 100), 2)))
+        if rng.random() < 0.5:
+            answer.append(label("Furniture", round(rng.uniform(0, 100), 2)))  # outside the vocabulary
+        fake.answer_for_bytes(data, answer)
+        expected[str((folder / name).resolve())] = (truth, scores_of(answer))
+        rows.append(f"{name},{';'.join(sorted(truth))}")
+    csv = folder / "data.csv"
+    csv.write_text("image,labels\n" + "\n".join(rows) + "\n")
+    return csv, expected
+
+
+def scores_of(answer: list[dict]) -> dict[str, float]:
+    """The documented rule, written out plainly: own confidence, else the best child's for a parent."""
+    own = {entry["Name"]: entry["Confidence"] for entry in answer}
+    scores = dict(own)
+    for entry in answer:
+        for parent in entry["Parents"]:
+            if parent["Name"] not in own:
+                scores[parent["Name"]] = max(scores.get(parent["Name"], -1.0), entry["Confidence"])
+    return scores
+
+
+def run_cli(*args: str) -> int:
+    return main(["--quiet", *args])
+
+
+@pytest.fixture
+def dataset(tmp_path, fake_rekognition):
+    return build_dataset(tmp_path, fake_rekognition)
+
+
+def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, endpoint):
+    csv, expected = dataset
+    out = tmp_path / "run"
+    cache = tmp_path / "cache.sqlite"
+    code = run_cli("run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--region", "us-east-1",
+                   "--out", str(out), "--cache", str(cache), "--min-support", "5")
+    assert code == 0
+    for name in ("metrics.csv", "curves.csv", "summary.json", "thresholds.yaml", "report.md", "images.csv",
+                 "run.json", "labels.csv", "unjudged.csv", "predictions.csv", "averages.csv"):
+        assert (out / name).is_file(), name
+
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics.columns) == ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1",
+                                     "support"]
+    assert sorted(metrics["label"].unique()) == VOCABULARY
+    assert metrics["threshold"].min() == 0 and metrics["threshold"].max() == 100
+
+    images = sorted(expected)
+    for lab in VOCABULARY:
+        y_true = np.array([lab in expected[i][0] for i in images])
+        scores = np.array([expected[i][1].get(lab, -1.0) for i in images])
+        rows = metrics[metrics["label"] == lab].set_index("threshold")
+        for threshold in range(0, 101):
+            y_pred = scores >= threshold
+            tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[False, True]).ravel()
+            row = rows.loc[threshold]
+            assert (row.tp, row.fp, row.fn, row.tn, row.support) == (tp, fp, fn, tn, y_true.sum())
+            if tp + fp:
+                assert row.precision == pytest.approx(tp / (tp + fp))
+            else:
+                assert np.isnan(row.precision)
+            assert row.recall == pytest.approx(tp / y_true.sum())
+            assert row.f1 == pytest.approx(2 * tp / (2 * tp + fp + fn))
+
+        # the exact curve equals sklearn's at every distinct confidence the service returned
+        curve = pd.read_csv(out / "curves.csv")
+        curve = curve[curve["label"] == lab].set_index("threshold")
+        precision, recall, thresholds = precision_recall_curve(y_true, scores)
+        for p, r, t in zip(precision, recall, thresholds):
+            if t >= 0:
+                assert curve.loc[t, "precision"] == pytest.approx(p)
+                assert curve.loc[t, "recall"] == pytest.approx(r)
+        assert len(curve) == len(np.unique(scores[scores >= 0]))
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["api_calls"] == len(images) and summary["cache_hits"] == 0
+    assert summary["images"] == {"total": 240, "evaluated": 240, "not_evaluated": 0, "by_status": {"called": 240}}
+    assert summary["model_versions"] == ["3.0"]
+    assert summary["request"] == {"MinConfidence": 0.0, "MaxLabels": 1000}
+    assert summary["endpoint_url"] == endpoint.url
+    assert set(summary["labels"]) == set(VOCABULARY)
+    for lab, entry in summary["labels"].items():
+        assert entry["support"] == int(metrics[(metrics.label == lab) & (metrics.threshold == 0)].support.iloc[0])
+        assert 0 < entry["ap"] <= 1
+    unjudged = pd.read_csv(out / "unjudged.csv")
+    assert "Furniture" in set(unjudged["name"]) and "Mammal" not in set(unjudged["name"])
+
+    document = yaml.safe_load((out / "thresholds.yaml").read_text())
+    assert set(document["labels"]) == set(VOCABULARY)
+    assert document["objective"] == "best-f1"
+    assert "Recommended MinConfidence per label" in (out / "report.md").read_text()
+
+
+def test_a_second_run_makes_zero_calls(tmp_path, dataset, endpoint):
+    csv, _ = dataset
+    cache = tmp_path / "cache.sqlite"
+    base = ["run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--cache", str(cache)]
+    assert run_cli(*base, "--out", str(tmp_path / "first")) == 0
+    requests = endpoint.stats.requests
+    assert run_cli(*base, "--out", str(tmp_path / "second")) == 0
+    assert endpoint.stats.requests == requests
+    summary = json.loads((tmp_path / "second" / "summary.json").read_text())
+    assert summary["api_calls"] == 0 and summary["cache_hits"] == 240
+    first = pd.read_csv(tmp_path / "first" / "metrics.csv")
+    assert first.equals(pd.read_csv(tmp_path / "second" / "metrics.csv"))
+    # replay: the same answers with no network at all
+    assert run_cli("run", "--dataset", str(csv), "--backend", "replay", "--endpoint-url", endpoint.url,
+                   "--cache", str(cache), "--out", str(tmp_path / "replayed")) == 0
+    assert first.equals(pd.read_csv(tmp_path / "replayed" / "metrics.csv"))
+    assert endpoint.stats.requests == requests
+
+
+def test_report_and_thresholds_recompute_from_the_cache_without_calls(tmp_path, dataset, endpoint):
+    csv, _ = dataset
+    out = tmp_path / "run"
+    assert run_cli("run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--cache",
+                   str(tmp_path / "c.sqlite"), "--out", str(out)) == 0
+    requests = endpoint.stats.requests
+    assert run_cli("report", str(out), "--objective", "recall-at-precision:0.9", "--no-parents",
+                   "--out", str(tmp_path / "again")) == 0
+    again = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert again["objective"] == "recall-at-precision:0.9" and again["use_parents"] is False
+    for entry in again["labels"].values():
+        if entry["recommended"]["status"] in ("ok", "low-support", "at-floor"):
+            assert entry["recommended"]["precision"] >= 0.9
+    animal = pd.read_csv(tmp_path / "again" / "metrics.csv").query("label == 'Animal' and threshold == 0")
+    original = pd.read_csv(out / "metrics.csv").query("label == 'Animal' and threshold == 0")
+    assert animal.tp.iloc[0] < original.tp.iloc[0]  # without parents, only Animal's own answers count
+    assert run_cli("thresholds", str(out), "--objective", "precision-at-recall:0.5", "--out",
+                   str(tmp_path / "t.yaml")) == 0
+    assert yaml.safe_load((tmp_path / "t.yaml").read_text())["objective"] == "precision-at-recall:0.5"
+    assert endpoint.stats.requests == requests
+
+
+def test_bad_lines_and_bad_images_are_named_and_the_rest_completes(tmp_path, dataset, endpoint, capsys):
+    csv, _ = dataset
+    (tmp_path / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    lines = csv.read_text().splitlines()
+    lines.insert(5, ",Cat")  # no image
+    lines += ["images/missing.png,Cat", "images/broken.png,Dog"]
+    csv.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    base = ["run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--cache", str(tmp_path / "c.sqlite")]
+    assert run_cli(*base, "--out", str(out)) == 2
+    assert f"{csv}:6" in capsys.readouterr().err
+    assert run_cli(*base, "--out", str(out), "--skip-bad-lines") == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images"]["evaluated"] == 240 and summary["images"]["not_evaluated"] == 2
+    assert any(":6:" in text for text in summary["dataset"]["bad_lines"])
+    reasons = {Path(e["image"]).name: e["reason"] for e in summary["errors"]}
+    assert reasons == {"missing.png": "file not found",
+                       "broken.png": "corrupt or truncated PNG: no image size in its header"}
+    report = (out / "report.md").read_text()
+    assert "missing.png" in report and "broken.png" in report and ":6:" in report
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run"], "--dataset"),
+        (["run", "--dataset", "nowhere.csv"], "nowhere.csv"),
+        (["run", "--dataset", "x.csv", "--objective", "best-guess"], "best-guess"),
+        (["run", "--dataset", "x.csv", "--workers", "0"], "--workers"),
+        (["report", "not-a-run"], "not a run folder"),
+    ],
+)
+def test_user_mistakes_get_one_line_and_exit_2(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.csv").write_text("image,labels\n")
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_ctrl_c_keeps_every_answer_and_a_rerun_calls_only_the_rest(tmp_path):
+    fake = FakeRekognition()
+    csv, _ = build_dataset(tmp_path, fake, count=60)
+    cache = tmp_path / "cache.sqlite"
+    with RekognitionProtocolServer(fake, latency_s=0.05) as server:
+        command = [sys.executable, "-m", "evaluation", "--quiet", "run", "--dataset", str(csv), "--endpoint-url",
+                   server.url, "--cache", str(cache), "--workers", "2", "--out", str(tmp_path / "run")]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while server.stats.answered < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, err
+        assert "rerun" in err or "again" in err
+        answered_first = dict(fake.calls)
+        assert 10 <= len(answered_first) < 60
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["api_calls"] + summary["cache_hits"] == 60
+    assert max(fake.calls.values()) == 1, "an image answered before the interrupt was called again"

@@ -1,0 +1,129 @@
+"""The runner against a local Rekognition-protocol endpoint, with faults injected by the fake service."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from evaluation.backends import RekognitionLabels, make_client
+from evaluation.cache import ResponseCache
+from evaluation.images import ImageRef
+from evaluation.protocol_server import ServiceError
+from evaluation.runner import CACHED, CALLED, FAILED, REJECTED, RateLimiter, fetch
+from tests.support.fake_rekognition import label
+from tests.support.images import png_bytes
+
+
+@pytest.fixture
+def cache(tmp_path) -> Iterator[ResponseCache]:
+    with ResponseCache(tmp_path / "cache.sqlite") as store:
+        yield store
+
+
+def make_images(tmp_path, fake, count: int) -> list[ImageRef]:
+    refs = []
+    for index in range(count):
+        data = png_bytes(90, 90, seed=index)
+        path = tmp_path / f"img{index:03d}.png"
+        path.write_bytes(data)
+        fake.answer_for_bytes(data, [label("Cat", 50.0 + index % 50)])
+        refs.append(ImageRef(str(path)))
+    return refs
+
+
+def backend_for(endpoint, *, max_attempts: int = 5) -> RekognitionLabels:
+    return RekognitionLabels(make_client(endpoint_url=endpoint.url, region="us-east-1", max_attempts=max_attempts))
+
+
+def test_every_image_is_called_once_and_a_second_run_calls_nothing(tmp_path, endpoint, fake_rekognition, cache):
+    images = make_images(tmp_path, fake_rekognition, 30)
+    outcomes, stats = fetch(images, backend_for(endpoint), cache, workers=4, progress=False)
+    assert [o.status for o in outcomes] == [CALLED] * 30
+    assert stats.calls == 30 and len(cache) == 30
+    assert set(fake_rekognition.calls.values()) == {1}
+    requests_before = endpoint.stats.requests
+    outcomes, stats = fetch(images, backend_for(endpoint), cache, workers=4, progress=False)
+    assert [o.status for o in outcomes] == [CACHED] * 30
+    assert stats.calls == 0 and endpoint.stats.requests == requests_before
+
+
+def test_throttling_bursts_and_server_errors_are_retried_until_answered(tmp_path, endpoint, fake_rekognition, cache):
+    images = make_images(tmp_path, fake_rekognition, 12)
+
+    def fault(identity: str, attempt: int) -> ServiceError | None:
+        if attempt == 1:
+            return ServiceError("ThrottlingException", "Rate exceeded")
+        if attempt == 2:
+            return ServiceError("InternalServerError", "oops", status=500)
+        return None
+
+    fake_rekognition.fault = fault
+    outcomes, stats = fetch(images, backend_for(endpoint), cache, workers=3, progress=False)
+    assert all(o.status == CALLED for o in outcomes)
+    assert set(fake_rekognition.calls.values()) == {3}
+    assert stats.failed == 0
+
+
+def test_a_permanent_error_is_not_retried_and_stops_nothing_else(tmp_path, endpoint, fake_rekognition, cache):
+    images = make_images(tmp_path, fake_rekognition, 6)
+    broken = ImageRef(str(tmp_path / "unknown.png"))
+    (tmp_path / "unknown.png").write_bytes(png_bytes(90, 90, seed=999))  # the fake has no answer: invalid format
+    outcomes, stats = fetch([*images, broken], backend_for(endpoint), cache, workers=2, progress=False)
+    failed = outcomes[-1]
+    assert failed.status == FAILED and failed.error_code == "InvalidImageFormatException"
+    assert "invalid image format" in failed.reason
+    assert stats.failed == 1 and stats.calls == 6 and stats.error_codes == {"InvalidImageFormatException": 1}
+    assert max(fake_rekognition.calls.values()) == 1
+
+
+def test_a_rerun_resumes_without_calling_any_answered_image_again(tmp_path, endpoint, fake_rekognition, cache):
+    images = make_images(tmp_path, fake_rekognition, 20)
+    answered: set[str] = set()
+
+    def outage_after_eight(identity: str, attempt: int) -> ServiceError | None:
+        if identity in answered or len(answered) < 8:
+            answered.add(identity)
+            return None
+        return ServiceError("InternalServerError", "outage", status=500)
+
+    fake_rekognition.fault = outage_after_eight
+    first, stats = fetch(images, backend_for(endpoint, max_attempts=1), cache, workers=1, progress=False)
+    assert stats.calls == 8 and stats.failed == 12
+    assert all(o.reason.startswith("InternalServerError") for o in first if o.status == FAILED)
+    fake_rekognition.fault = None
+    calls_before = dict(fake_rekognition.calls)
+    second, stats = fetch(images, backend_for(endpoint), cache, workers=4, progress=False)
+    assert stats.calls == 12 and stats.cache_hits == 8
+    for identity, count in fake_rekognition.calls.items():
+        assert count - calls_before.get(identity, 0) == (0 if identity in answered else 1)
+
+
+def test_rejected_images_are_listed_and_never_called(tmp_path, endpoint, fake_rekognition, cache):
+    images = make_images(tmp_path, fake_rekognition, 2)
+    (tmp_path / "small.png").write_bytes(png_bytes(20, 20))
+    rejected = [ImageRef(str(tmp_path / "small.png")), ImageRef(str(tmp_path / "gone.jpg"))]
+    outcomes, stats = fetch([*images, *rejected], backend_for(endpoint), cache, progress=False)
+    assert [o.status for o in outcomes] == [CALLED, CALLED, REJECTED, REJECTED]
+    assert outcomes[2].reason.startswith("too small") and outcomes[3].reason == "file not found"
+    assert endpoint.stats.requests == 2 and stats.rejected == 2
+
+
+def test_identical_bytes_under_two_names_cost_one_call(tmp_path, endpoint, fake_rekognition, cache):
+    data = png_bytes(90, 90, seed=5)
+    fake_rekognition.answer_for_bytes(data, [label("Dog", 91.0)])
+    refs = []
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(data)
+        refs.append(ImageRef(str(tmp_path / name)))
+    outcomes, stats = fetch(refs, backend_for(endpoint), cache, progress=False)
+    assert [o.status for o in outcomes] == [CALLED, CACHED]
+    assert endpoint.stats.requests == 1
+
+
+def test_rate_limiter_spaces_calls_at_the_rate():
+    now = [0.0]
+    limiter = RateLimiter(10.0, burst=1.0, clock=lambda: now[0])
+    limiter.acquire()  # the burst token
+    now[0] += 0.1
+    limiter.acquire()  # one token refilled after 1/tps seconds
+    with pytest.raises(ValueError, match="tps"):
+        RateLimiter(0)
