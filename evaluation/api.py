@@ -27,7 +27,14 @@ from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap
 from evaluation.matching import match
-from evaluation.metrics import ScoredPairs, average_precision, exact_curves, global_curve, grid_table, micro_macro
+from evaluation.metrics import (
+    ScoredPairs,
+    average_precision,
+    exact_curves,
+    global_curve,
+    grid_table,
+    micro_macro,
+)
 from evaluation.runner import ANSWERED, ImageOutcome, RunStats, fetch
 from evaluation.thresholds import Objective, recommend, recommend_global, thresholds_document
 
@@ -178,7 +185,12 @@ def evaluate(
     cache_path = Path(cache) if cache else default_cache_path()
     with ResponseCache(cache_path) as store:
         outcomes, stats = fetch(
-            [item.image for item in dataset.items], backend, store, workers=workers, tps=tps, progress=progress
+            [item.image for item in dataset.items],
+            backend,
+            store,
+            workers=workers,
+            tps=tps,
+            progress=progress,
         )
         responses = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
     stats.wall_s = round(time.monotonic() - started, 3)
@@ -266,7 +278,7 @@ def _images_frame(
     dataset: Dataset, outcomes: Sequence[ImageOutcome], responses: dict[str, Any]
 ) -> pd.DataFrame:
     rows = []
-    for item, outcome in zip(dataset.items, outcomes):
+    for item, outcome in zip(dataset.items, outcomes, strict=False):
         stored = responses.get(outcome.cache_key) if outcome.cache_key else None
         rows.append(
             {
@@ -281,7 +293,8 @@ def _images_frame(
             }
         )
     return pd.DataFrame(
-        rows, columns=["image", "source", "labels", "status", "cache_key", "model_version", "reason", "error_code"]
+        rows,
+        columns=["image", "source", "labels", "status", "cache_key", "model_version", "reason", "error_code"],
     )
 
 
@@ -296,7 +309,9 @@ def _truths(images: pd.DataFrame) -> list[frozenset[str]]:
     ]
 
 
-def honoured_floor(answers: Sequence[LabelsAnswer], *, requested: float, max_labels: int) -> tuple[float, dict]:
+def honoured_floor(
+    answers: Sequence[LabelsAnswer], *, requested: float, max_labels: int
+) -> tuple[float, dict]:
     """The lowest threshold the answers can be trusted at, with the evidence.
 
     Above the requested MinConfidence, an answer truncated at MaxLabels is complete only down to its own
@@ -356,19 +371,38 @@ def analyse(
     averages = micro_macro(metrics)
     ap = average_precision(pairs)
     per_label = recommend(
-        curves, labels=pairs.labels, support=pairs.support, objective=objective,
-        min_support=options.min_support, floor=floor,
+        curves,
+        labels=pairs.labels,
+        support=pairs.support,
+        objective=objective,
+        min_support=options.min_support,
+        floor=floor,
     )
     best_f1 = recommend(
-        curves, labels=pairs.labels, support=pairs.support, objective=Objective.parse("best-f1"),
-        min_support=options.min_support, floor=floor,
+        curves,
+        labels=pairs.labels,
+        support=pairs.support,
+        objective=Objective.parse("best-f1"),
+        min_support=options.min_support,
+        floor=floor,
     )
     per_label.insert(1, "ap", ap)
     global_threshold = recommend_global(global_curve(pairs), objective=objective, floor=floor)
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     summary = _summary(
-        run, images, answered, pairs, per_label, best_f1, global_threshold, averages, floor_evidence,
-        model_versions, matched.unjudged, objective, options,
+        run,
+        images,
+        answered,
+        pairs,
+        per_label,
+        best_f1,
+        global_threshold,
+        averages,
+        floor_evidence,
+        model_versions,
+        matched.unjudged,
+        objective,
+        options,
     )
     thresholds = thresholds_document(
         per_label,
@@ -428,7 +462,7 @@ def _above(pairs: ScoredPairs, floor: float) -> ScoredPairs:
 def _predictions_table(answered: pd.DataFrame, answers: Sequence[LabelsAnswer]) -> pd.DataFrame:
     rows = [
         (image, label.name, label.confidence, LABEL_SEPARATOR.join(label.parents), len(label.instances))
-        for image, answer in zip(answered["image"], answers)
+        for image, answer in zip(answered["image"], answers, strict=False)
         for label in answer.labels
     ]
     return pd.DataFrame(rows, columns=["image", "label", "confidence", "parents", "instances"])
@@ -460,7 +494,7 @@ def _summary(
 ) -> dict[str, Any]:
     problems = images[~images["status"].isin(ANSWERED)]
     labels = {}
-    for row, best in zip(per_label.to_dict("records"), best_f1.to_dict("records")):
+    for row, best in zip(per_label.to_dict("records"), best_f1.to_dict("records"), strict=False):
         labels[row["label"]] = {
             "support": _plain(row["support"]),
             "ap": _plain(row["ap"]),
@@ -489,8 +523,8 @@ def _summary(
         },
         "images": {
             "total": len(images),
-            "evaluated": int(len(answered)),
-            "not_evaluated": int(len(problems)),
+            "evaluated": len(answered),
+            "not_evaluated": len(problems),
             "by_status": {k: int(v) for k, v in images["status"].value_counts().sort_index().items()},
         },
         "backend": backend.get("backend"),
@@ -516,8 +550,7 @@ def _summary(
         "label_map": options.label_map,
         "global": {k: _plain(v) for k, v in global_threshold.items()},
         "labels": labels,
-        "unjudged_names": int(len(unjudged)),
+        "unjudged_names": len(unjudged),
         "tool_version": run.get("tool_version"),
         "created_at": run.get("created_at"),
     }
-

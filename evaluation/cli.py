@@ -83,46 +83,85 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    run = commands.add_parser("run", help="dataset -> answers -> metrics -> report", description=(
-        "Call the backend once per image (answers are cached: a rerun calls nothing), then write "
-        "metrics, curves, recommended thresholds and a report into a run folder."
-    ))
+    run = commands.add_parser(
+        "run",
+        help="dataset -> answers -> metrics -> report",
+        description=(
+            "Call the backend once per image (answers are cached: a rerun calls nothing), then write "
+            "metrics, curves, recommended thresholds and a report into a run folder."
+        ),
+    )
     data = run.add_argument_group("dataset")
-    data.add_argument("--dataset", required=True, help="manifest (.manifest/.jsonl), CSV (image,labels) or folder; local or s3://")
+    data.add_argument(
+        "--dataset",
+        required=True,
+        help="manifest (.manifest/.jsonl), CSV (image,labels) or folder; local or s3://",
+    )
     data.add_argument("--format", choices=["manifest", "csv", "folders"], help="override format detection")
-    data.add_argument("--skip-bad-lines", action="store_true", help="skip unreadable lines (listed in the report) instead of stopping")
+    data.add_argument(
+        "--skip-bad-lines",
+        action="store_true",
+        help="skip unreadable lines (listed in the report) instead of stopping",
+    )
     calls = run.add_argument_group("calls")
-    calls.add_argument("--backend", default="rekognition", choices=["rekognition", "replay"],
-                       help="rekognition: call DetectLabels; replay: only stored answers, no network")
+    calls.add_argument(
+        "--backend",
+        default="rekognition",
+        choices=["rekognition", "replay"],
+        help="rekognition: call DetectLabels; replay: only stored answers, no network",
+    )
     calls.add_argument("--region", help="AWS region (default: from your AWS configuration)")
     calls.add_argument("--profile", help="AWS profile name")
     calls.add_argument("--endpoint-url", help="a Rekognition-compatible endpoint instead of AWS's")
-    calls.add_argument("--min-confidence", type=float, default=0.0,
-                       help="MinConfidence sent with every call (default 0: everything the service will return)")
-    calls.add_argument("--max-labels", type=int, default=1000, help="MaxLabels sent with every call (default 1000)")
-    calls.add_argument("--cache", help="response cache file (default: ~/.cache/rekognition-eval/responses.sqlite)")
+    calls.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.0,
+        help="MinConfidence sent with every call (default 0: everything the service will return)",
+    )
+    calls.add_argument(
+        "--max-labels", type=int, default=1000, help="MaxLabels sent with every call (default 1000)"
+    )
+    calls.add_argument(
+        "--cache", help="response cache file (default: ~/.cache/rekognition-eval/responses.sqlite)"
+    )
     calls.add_argument("--workers", type=int, default=8, help="concurrent calls (default 8)")
-    calls.add_argument("--tps", type=float, help="at most this many calls per second (default: no client-side limit)")
+    calls.add_argument(
+        "--tps", type=float, help="at most this many calls per second (default: no client-side limit)"
+    )
     _add_analysis_options(run, defaults=True)
     output = run.add_argument_group("output")
     output.add_argument("--out", help="run folder (default: reports/<dataset>-<time>)")
-    output.add_argument("--reports-dir", default="reports", help="where run folders go when --out is not given")
+    output.add_argument(
+        "--reports-dir", default="reports", help="where run folders go when --out is not given"
+    )
 
-    report = commands.add_parser("report", help="recompute a run from its stored answers (no calls)", description=(
-        "Recompute metrics, thresholds and the report of a finished run with other analysis options. "
-        "Reads the run's images.csv and its response cache; makes no API call."
-    ))
+    report = commands.add_parser(
+        "report",
+        help="recompute a run from its stored answers (no calls)",
+        description=(
+            "Recompute metrics, thresholds and the report of a finished run with other analysis options. "
+            "Reads the run's images.csv and its response cache; makes no API call."
+        ),
+    )
     report.add_argument("run_dir", metavar="RUN_DIR")
     report.add_argument("--out", help="write here instead of overwriting RUN_DIR")
     report.add_argument("--cache", help="the response cache, if it moved since the run")
     _add_analysis_options(report, defaults=False)
 
-    thresholds = commands.add_parser("thresholds", help="recommend thresholds for a run under an objective",
-                                     description="Write thresholds.yaml for a finished run under another objective (no calls).")
+    thresholds = commands.add_parser(
+        "thresholds",
+        help="recommend thresholds for a run under an objective",
+        description="Write thresholds.yaml for a finished run under another objective (no calls).",
+    )
     thresholds.add_argument("run_dir", metavar="RUN_DIR")
     thresholds.add_argument("--objective", required=True, help=OBJECTIVE_HELP)
-    thresholds.add_argument("--min-support", type=int, help="labels with fewer positives are flagged (default: the run's)")
-    thresholds.add_argument("--out", help="YAML file to write (default: RUN_DIR/thresholds.yaml); - for stdout")
+    thresholds.add_argument(
+        "--min-support", type=int, help="labels with fewer positives are flagged (default: the run's)"
+    )
+    thresholds.add_argument(
+        "--out", help="YAML file to write (default: RUN_DIR/thresholds.yaml); - for stdout"
+    )
     thresholds.add_argument("--cache", help="the response cache, if it moved since the run")
     return parser
 
@@ -138,6 +177,10 @@ def _configure_logging(quiet: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
 def _print_result(result, out_dir: Path) -> None:  # type: ignore[no-untyped-def]
     summary = result.summary
     images = summary["images"]
@@ -150,7 +193,7 @@ def _print_result(result, out_dir: Path) -> None:  # type: ignore[no-untyped-def
     if best.get("threshold") is not None:
         print(
             f"One MinConfidence for all labels ({summary['objective']}): {best['threshold']:.2f} "
-            f"(precision {best.get('precision') or float('nan'):.3f}, recall {best.get('recall') or float('nan'):.3f})"
+            f"(precision {_fmt(best.get('precision'))}, recall {_fmt(best.get('recall'))})"
         )
     table = result.labels[["label", "support", "threshold", "precision", "recall", "f1", "status"]]
     print("Per label:")

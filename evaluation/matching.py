@@ -86,7 +86,11 @@ def match(
     labels = tuple(vocabulary)
     n_labels = len(labels)
     targets = pd.DataFrame(
-        [(normalize_name(target), index) for index, label in enumerate(labels) for target in label_map.targets(label)],
+        [
+            (normalize_name(target), index)
+            for index, label in enumerate(labels)
+            for target in label_map.targets(label)
+        ],
         columns=["name", "label_idx"],
     ).drop_duplicates()
 

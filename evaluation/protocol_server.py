@@ -128,7 +128,9 @@ class RekognitionProtocolServer:
         return f"http://{host}:{port}"
 
     def start(self) -> RekognitionProtocolServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="rekognition-protocol", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="rekognition-protocol", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -175,13 +177,17 @@ class RekognitionProtocolServer:
             return
         except Exception as exc:  # a bug in a handler is the server's 500, as the service's would be
             self.stats.count("errors")
-            self._reply(request, 500, {"__type": "InternalServerError", "message": str(exc)}, "InternalServerError")
+            self._reply(
+                request, 500, {"__type": "InternalServerError", "message": str(exc)}, "InternalServerError"
+            )
             return
         self.stats.count("answered", operation)
         self._reply(request, 200, answer, None)
 
     @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, payload: dict[str, Any], error: str | None) -> None:
+    def _reply(
+        request: BaseHTTPRequestHandler, status: int, payload: dict[str, Any], error: str | None
+    ) -> None:
         data = json.dumps(payload).encode("utf-8")
         request.send_response(status)
         request.send_header("Content-Type", CONTENT_TYPE)

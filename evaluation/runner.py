@@ -69,7 +69,9 @@ class Interrupted(Exception):
 class RateLimiter:
     """A token bucket shared by all workers: at most `tps` calls start in any second, bursts of `burst`."""
 
-    def __init__(self, tps: float, *, burst: float | None = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, tps: float, *, burst: float | None = None, clock: Callable[[], float] = time.monotonic
+    ):
         if tps <= 0:
             raise ValueError(f"tps must be positive, got {tps}")
         self.tps = float(tps)
@@ -169,7 +171,12 @@ class _Progress:
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             log.info(
                 "called %d/%d images (%.1f/s, ETA %.0fs), %d cached, %d errors",
-                self.done, self.total, rate, eta, self.cached, self.errors,
+                self.done,
+                self.total,
+                rate,
+                eta,
+                self.cached,
+                self.errors,
             )
 
     def close(self) -> None:

@@ -5,7 +5,9 @@ import pytest
 
 from evaluation.adapters import ResponseShapeError, labels_from_detect_labels
 
-SHARED_FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "detect_labels_labels_sample.json"
+SHARED_FIXTURE = (
+    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "detect_labels_labels_sample.json"
+)
 LOCAL_FIXTURE = Path(__file__).parent / "fixtures" / "detect_labels_labels_sample.json"
 
 

@@ -85,16 +85,50 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
     csv, expected = dataset
     out = tmp_path / "run"
     cache = tmp_path / "cache.sqlite"
-    code = run_cli("run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--region", "us-east-1",
-                   "--out", str(out), "--cache", str(cache), "--min-support", "5")
+    code = run_cli(
+        "run",
+        "--dataset",
+        str(csv),
+        "--endpoint-url",
+        endpoint.url,
+        "--region",
+        "us-east-1",
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+        "--min-support",
+        "5",
+    )
     assert code == 0
-    for name in ("metrics.csv", "curves.csv", "summary.json", "thresholds.yaml", "report.md", "images.csv",
-                 "run.json", "labels.csv", "unjudged.csv", "predictions.csv", "averages.csv"):
+    for name in (
+        "metrics.csv",
+        "curves.csv",
+        "summary.json",
+        "thresholds.yaml",
+        "report.md",
+        "images.csv",
+        "run.json",
+        "labels.csv",
+        "unjudged.csv",
+        "predictions.csv",
+        "averages.csv",
+    ):
         assert (out / name).is_file(), name
 
     metrics = pd.read_csv(out / "metrics.csv")
-    assert list(metrics.columns) == ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1",
-                                     "support"]
+    assert list(metrics.columns) == [
+        "label",
+        "threshold",
+        "tp",
+        "fp",
+        "fn",
+        "tn",
+        "precision",
+        "recall",
+        "f1",
+        "support",
+    ]
     assert sorted(metrics["label"].unique()) == VOCABULARY
     assert metrics["threshold"].min() == 0 and metrics["threshold"].max() == 100
 
@@ -119,7 +153,7 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
         curve = pd.read_csv(out / "curves.csv")
         curve = curve[curve["label"] == lab].set_index("threshold")
         precision, recall, thresholds = precision_recall_curve(y_true, scores)
-        for p, r, t in zip(precision, recall, thresholds):
+        for p, r, t in zip(precision, recall, thresholds, strict=False):
             if t >= 0:
                 assert curve.loc[t, "precision"] == pytest.approx(p)
                 assert curve.loc[t, "recall"] == pytest.approx(r)
@@ -127,13 +161,20 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["api_calls"] == len(images) and summary["cache_hits"] == 0
-    assert summary["images"] == {"total": 240, "evaluated": 240, "not_evaluated": 0, "by_status": {"called": 240}}
+    assert summary["images"] == {
+        "total": 240,
+        "evaluated": 240,
+        "not_evaluated": 0,
+        "by_status": {"called": 240},
+    }
     assert summary["model_versions"] == ["3.0"]
     assert summary["request"] == {"MinConfidence": 0.0, "MaxLabels": 1000}
     assert summary["endpoint_url"] == endpoint.url
     assert set(summary["labels"]) == set(VOCABULARY)
     for lab, entry in summary["labels"].items():
-        assert entry["support"] == int(metrics[(metrics.label == lab) & (metrics.threshold == 0)].support.iloc[0])
+        assert entry["support"] == int(
+            metrics[(metrics.label == lab) & (metrics.threshold == 0)].support.iloc[0]
+        )
         assert 0 < entry["ap"] <= 1
     unjudged = pd.read_csv(out / "unjudged.csv")
     assert "Furniture" in set(unjudged["name"]) and "Mammal" not in set(unjudged["name"])
@@ -157,8 +198,22 @@ def test_a_second_run_makes_zero_calls(tmp_path, dataset, endpoint):
     first = pd.read_csv(tmp_path / "first" / "metrics.csv")
     assert first.equals(pd.read_csv(tmp_path / "second" / "metrics.csv"))
     # replay: the same answers with no network at all
-    assert run_cli("run", "--dataset", str(csv), "--backend", "replay", "--endpoint-url", endpoint.url,
-                   "--cache", str(cache), "--out", str(tmp_path / "replayed")) == 0
+    assert (
+        run_cli(
+            "run",
+            "--dataset",
+            str(csv),
+            "--backend",
+            "replay",
+            "--endpoint-url",
+            endpoint.url,
+            "--cache",
+            str(cache),
+            "--out",
+            str(tmp_path / "replayed"),
+        )
+        == 0
+    )
     assert first.equals(pd.read_csv(tmp_path / "replayed" / "metrics.csv"))
     assert endpoint.stats.requests == requests
 
@@ -166,11 +221,33 @@ def test_a_second_run_makes_zero_calls(tmp_path, dataset, endpoint):
 def test_report_and_thresholds_recompute_from_the_cache_without_calls(tmp_path, dataset, endpoint):
     csv, _ = dataset
     out = tmp_path / "run"
-    assert run_cli("run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--cache",
-                   str(tmp_path / "c.sqlite"), "--out", str(out)) == 0
+    assert (
+        run_cli(
+            "run",
+            "--dataset",
+            str(csv),
+            "--endpoint-url",
+            endpoint.url,
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--out",
+            str(out),
+        )
+        == 0
+    )
     requests = endpoint.stats.requests
-    assert run_cli("report", str(out), "--objective", "recall-at-precision:0.9", "--no-parents",
-                   "--out", str(tmp_path / "again")) == 0
+    assert (
+        run_cli(
+            "report",
+            str(out),
+            "--objective",
+            "recall-at-precision:0.9",
+            "--no-parents",
+            "--out",
+            str(tmp_path / "again"),
+        )
+        == 0
+    )
     again = json.loads((tmp_path / "again" / "summary.json").read_text())
     assert again["objective"] == "recall-at-precision:0.9" and again["use_parents"] is False
     for entry in again["labels"].values():
@@ -179,8 +256,17 @@ def test_report_and_thresholds_recompute_from_the_cache_without_calls(tmp_path, 
     animal = pd.read_csv(tmp_path / "again" / "metrics.csv").query("label == 'Animal' and threshold == 0")
     original = pd.read_csv(out / "metrics.csv").query("label == 'Animal' and threshold == 0")
     assert animal.tp.iloc[0] < original.tp.iloc[0]  # without parents, only Animal's own answers count
-    assert run_cli("thresholds", str(out), "--objective", "precision-at-recall:0.5", "--out",
-                   str(tmp_path / "t.yaml")) == 0
+    assert (
+        run_cli(
+            "thresholds",
+            str(out),
+            "--objective",
+            "precision-at-recall:0.5",
+            "--out",
+            str(tmp_path / "t.yaml"),
+        )
+        == 0
+    )
     assert yaml.safe_load((tmp_path / "t.yaml").read_text())["objective"] == "precision-at-recall:0.5"
     assert endpoint.stats.requests == requests
 
@@ -193,7 +279,15 @@ def test_bad_lines_and_bad_images_are_named_and_the_rest_completes(tmp_path, dat
     lines += ["images/missing.png,Cat", "images/broken.png,Dog"]
     csv.write_text("\n".join(lines) + "\n")
     out = tmp_path / "run"
-    base = ["run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--cache", str(tmp_path / "c.sqlite")]
+    base = [
+        "run",
+        "--dataset",
+        str(csv),
+        "--endpoint-url",
+        endpoint.url,
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+    ]
     assert run_cli(*base, "--out", str(out)) == 2
     assert f"{csv}:6" in capsys.readouterr().err
     assert run_cli(*base, "--out", str(out), "--skip-bad-lines") == 1
@@ -201,8 +295,10 @@ def test_bad_lines_and_bad_images_are_named_and_the_rest_completes(tmp_path, dat
     assert summary["images"]["evaluated"] == 240 and summary["images"]["not_evaluated"] == 2
     assert any(":6:" in text for text in summary["dataset"]["bad_lines"])
     reasons = {Path(e["image"]).name: e["reason"] for e in summary["errors"]}
-    assert reasons == {"missing.png": "file not found",
-                       "broken.png": "corrupt or truncated PNG: no image size in its header"}
+    assert reasons == {
+        "missing.png": "file not found",
+        "broken.png": "corrupt or truncated PNG: no image size in its header",
+    }
     report = (out / "report.md").read_text()
     assert "missing.png" in report and "broken.png" in report and ":6:" in report
 
@@ -230,10 +326,27 @@ def test_ctrl_c_keeps_every_answer_and_a_rerun_calls_only_the_rest(tmp_path):
     csv, _ = build_dataset(tmp_path, fake, count=60)
     cache = tmp_path / "cache.sqlite"
     with RekognitionProtocolServer(fake, latency_s=0.05) as server:
-        command = [sys.executable, "-m", "evaluation", "--quiet", "run", "--dataset", str(csv), "--endpoint-url",
-                   server.url, "--cache", str(cache), "--workers", "2", "--out", str(tmp_path / "run")]
+        command = [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "--quiet",
+            "run",
+            "--dataset",
+            str(csv),
+            "--endpoint-url",
+            server.url,
+            "--cache",
+            str(cache),
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "run"),
+        ]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + 60
         while server.stats.answered < 10 and time.monotonic() < deadline:
             time.sleep(0.02)

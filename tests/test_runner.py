@@ -31,10 +31,14 @@ def make_images(tmp_path, fake, count: int) -> list[ImageRef]:
 
 
 def backend_for(endpoint, *, max_attempts: int = 5) -> RekognitionLabels:
-    return RekognitionLabels(make_client(endpoint_url=endpoint.url, region="us-east-1", max_attempts=max_attempts))
+    return RekognitionLabels(
+        make_client(endpoint_url=endpoint.url, region="us-east-1", max_attempts=max_attempts)
+    )
 
 
-def test_every_image_is_called_once_and_a_second_run_calls_nothing(tmp_path, endpoint, fake_rekognition, cache):
+def test_every_image_is_called_once_and_a_second_run_calls_nothing(
+    tmp_path, endpoint, fake_rekognition, cache
+):
     images = make_images(tmp_path, fake_rekognition, 30)
     outcomes, stats = fetch(images, backend_for(endpoint), cache, workers=4, progress=False)
     assert [o.status for o in outcomes] == [CALLED] * 30
@@ -46,7 +50,9 @@ def test_every_image_is_called_once_and_a_second_run_calls_nothing(tmp_path, end
     assert stats.calls == 0 and endpoint.stats.requests == requests_before
 
 
-def test_throttling_bursts_and_server_errors_are_retried_until_answered(tmp_path, endpoint, fake_rekognition, cache):
+def test_throttling_bursts_and_server_errors_are_retried_until_answered(
+    tmp_path, endpoint, fake_rekognition, cache
+):
     images = make_images(tmp_path, fake_rekognition, 12)
 
     def fault(identity: str, attempt: int) -> ServiceError | None:
@@ -66,7 +72,9 @@ def test_throttling_bursts_and_server_errors_are_retried_until_answered(tmp_path
 def test_a_permanent_error_is_not_retried_and_stops_nothing_else(tmp_path, endpoint, fake_rekognition, cache):
     images = make_images(tmp_path, fake_rekognition, 6)
     broken = ImageRef(str(tmp_path / "unknown.png"))
-    (tmp_path / "unknown.png").write_bytes(png_bytes(90, 90, seed=999))  # the fake has no answer: invalid format
+    (tmp_path / "unknown.png").write_bytes(
+        png_bytes(90, 90, seed=999)
+    )  # the fake has no answer: invalid format
     outcomes, stats = fetch([*images, broken], backend_for(endpoint), cache, workers=2, progress=False)
     failed = outcomes[-1]
     assert failed.status == FAILED and failed.error_code == "InvalidImageFormatException"
@@ -75,7 +83,9 @@ def test_a_permanent_error_is_not_retried_and_stops_nothing_else(tmp_path, endpo
     assert max(fake_rekognition.calls.values()) == 1
 
 
-def test_a_rerun_resumes_without_calling_any_answered_image_again(tmp_path, endpoint, fake_rekognition, cache):
+def test_a_rerun_resumes_without_calling_any_answered_image_again(
+    tmp_path, endpoint, fake_rekognition, cache
+):
     images = make_images(tmp_path, fake_rekognition, 20)
     answered: set[str] = set()
 
@@ -91,7 +101,7 @@ def test_a_rerun_resumes_without_calling_any_answered_image_again(tmp_path, endp
     assert all(o.reason.startswith("InternalServerError") for o in first if o.status == FAILED)
     fake_rekognition.fault = None
     calls_before = dict(fake_rekognition.calls)
-    second, stats = fetch(images, backend_for(endpoint), cache, workers=4, progress=False)
+    _second, stats = fetch(images, backend_for(endpoint), cache, workers=4, progress=False)
     assert stats.calls == 12 and stats.cache_hits == 8
     for identity, count in fake_rekognition.calls.items():
         assert count - calls_before.get(identity, 0) == (0 if identity in answered else 1)
@@ -114,7 +124,7 @@ def test_identical_bytes_under_two_names_cost_one_call(tmp_path, endpoint, fake_
     for name in ("a.png", "b.png"):
         (tmp_path / name).write_bytes(data)
         refs.append(ImageRef(str(tmp_path / name)))
-    outcomes, stats = fetch(refs, backend_for(endpoint), cache, progress=False)
+    outcomes, _stats = fetch(refs, backend_for(endpoint), cache, progress=False)
     assert [o.status for o in outcomes] == [CALLED, CACHED]
     assert endpoint.stats.requests == 1
 

@@ -45,10 +45,13 @@ def render_markdown(result: EvaluationResult) -> str:
                 ["Backend", f"{summary['backend']} · {summary['operation']} · {where}"],
                 ["Model version(s)", ", ".join(summary["model_versions"]) or "–"],
                 ["Images", f"{images['evaluated']} evaluated of {images['total']}"],
-                ["API calls", f"{summary['api_calls']} made, {summary['cache_hits']} answered from the cache"],
+                [
+                    "API calls",
+                    f"{summary['api_calls']} made, {summary['cache_hits']} answered from the cache",
+                ],
                 [
                     "Request",
-                    f"MinConfidence {summary['request']['MinConfidence']}, MaxLabels {summary['request']['MaxLabels']}",
+                    "MinConfidence {MinConfidence}, MaxLabels {MaxLabels}".format(**summary["request"]),
                 ],
                 ["Evaluated from", f"confidence {floor['evaluated_from']:g} up (see 'Floor' below)"],
                 ["Objective", f"{summary['objective']}, minimum support {summary['min_support']}"],
@@ -82,7 +85,9 @@ def render_markdown(result: EvaluationResult) -> str:
 def _global_section(result: EvaluationResult) -> list[str]:
     best = result.global_threshold
     lines = ["## One MinConfidence for the whole application", ""]
-    if best.get("threshold") is None or (isinstance(best["threshold"], float) and math.isnan(best["threshold"])):
+    if best.get("threshold") is None or (
+        isinstance(best["threshold"], float) and math.isnan(best["threshold"])
+    ):
         lines += [f"No threshold meets the objective. {best.get('note') or ''}".rstrip(), ""]
         return lines
     lines += [
@@ -112,7 +117,9 @@ def _labels_section(result: EvaluationResult) -> list[str]:
     return [
         "## Recommended MinConfidence per label",
         "",
-        *_table(["Label", "Support", "AP", "MinConfidence", "Precision", "Recall", "F1", "Status", "Note"], rows),
+        *_table(
+            ["Label", "Support", "AP", "MinConfidence", "Precision", "Recall", "F1", "Status", "Note"], rows
+        ),
         "",
     ]
 
@@ -139,7 +146,8 @@ def _floor_section(floor: dict[str, Any]) -> list[str]:
     lines = ["## Floor", ""]
     lines.append(
         f"Requested MinConfidence {floor['requested_min_confidence']:g}; lowest confidence returned "
-        f"{_number(floor['lowest_confidence_seen'], 2)}; thresholds are evaluated from {floor['evaluated_from']:g}."
+        f"{_number(floor['lowest_confidence_seen'], 2)}; "
+        f"thresholds are evaluated from {floor['evaluated_from']:g}."
     )
     if floor["answers_truncated_at_max_labels"]:
         lines.append(
@@ -160,8 +168,9 @@ def _unjudged_section(result: EvaluationResult) -> list[str]:
     return [
         "## Unjudged labels",
         "",
-        f"{len(unjudged)} name(s) returned by the service that no dataset label claims: not counted as false "
-        "positives, since the ground truth says nothing about them. Map them with `--label-map` to judge them.",
+        f"{len(unjudged)} name(s) returned by the service that no dataset label claims: not counted as "
+        "false positives, since the ground truth says nothing about them. Map them with `--label-map` "
+        "to judge them.",
         "",
         *_table(["Name", "Images", "Max confidence"], rows),
         "",

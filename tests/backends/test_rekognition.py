@@ -1,4 +1,7 @@
-"""The rekognition backend through a real boto3 client: Stubber for each error code, the local endpoint for the wire."""
+"""The rekognition backend through a real boto3 client.
+
+Stubber for each error code; the local endpoint for what goes over the wire.
+"""
 
 import boto3
 import pytest
@@ -13,7 +16,9 @@ from tests.support.fake_rekognition import label
 from tests.support.images import png_bytes
 
 LOCAL = LoadedImage(ref=ImageRef("/data/cat.png"), image_id="sha256:abc", data=b"\x89PNG...")
-REMOTE = LoadedImage(ref=ImageRef("s3://my-bucket/datasets/cat.jpg"), image_id="s3://my-bucket/datasets/cat.jpg")
+REMOTE = LoadedImage(
+    ref=ImageRef("s3://my-bucket/datasets/cat.jpg"), image_id="s3://my-bucket/datasets/cat.jpg"
+)
 
 
 @pytest.fixture
@@ -39,8 +44,11 @@ def test_s3_images_are_sent_as_s3_objects_never_downloaded(stubbed):
     stubber.add_response(
         "detect_labels",
         {"Labels": []},
-        {"Image": {"S3Object": {"Bucket": "my-bucket", "Name": "datasets/cat.jpg"}}, "MinConfidence": ANY,
-         "MaxLabels": ANY},
+        {
+            "Image": {"S3Object": {"Bucket": "my-bucket", "Name": "datasets/cat.jpg"}},
+            "MinConfidence": ANY,
+            "MaxLabels": ANY,
+        },
     )
     backend.call(REMOTE)
 
@@ -60,7 +68,9 @@ def test_s3_images_are_sent_as_s3_objects_never_downloaded(stubbed):
 )
 def test_service_errors_surface_as_client_errors_with_their_code(stubbed, code):
     backend, stubber = stubbed
-    stubber.add_client_error("detect_labels", service_error_code=code, service_message="no", http_status_code=400)
+    stubber.add_client_error(
+        "detect_labels", service_error_code=code, service_message="no", http_status_code=400
+    )
     with pytest.raises(ClientError) as caught:
         backend.call(LOCAL)
     assert caught.value.response["Error"]["Code"] == code
@@ -80,7 +90,9 @@ def test_cache_params_name_a_custom_endpoint_but_not_aws(endpoint):
 def test_over_the_wire_to_a_local_endpoint(endpoint, fake_rekognition):
     data = png_bytes(100, 100, seed=1)
     fake_rekognition.answer_for_bytes(data, [label("Cat", 97.5, ("Animal",)), label("Dog", 3.0)])
-    backend = RekognitionLabels(make_client(endpoint_url=endpoint.url, region="us-east-1"), min_confidence=2.5)
+    backend = RekognitionLabels(
+        make_client(endpoint_url=endpoint.url, region="us-east-1"), min_confidence=2.5
+    )
     answer = backend.call(LoadedImage(ref=ImageRef("/x.png"), image_id="sha256:x", data=data))
     assert [entry["Name"] for entry in answer["Labels"]] == ["Cat", "Dog"]
     assert fake_rekognition.requests[-1] == {"MinConfidence": 2.5, "MaxLabels": 1000}

@@ -49,7 +49,9 @@ class FakeRekognition:
             raise ServiceError("UnknownOperationException", f"{operation} is not scripted")
         data = decode_image_bytes(request)
         identity = (
-            hashlib.sha256(data).hexdigest() if data is not None else "s3:" + request["Image"]["S3Object"]["Name"]
+            hashlib.sha256(data).hexdigest()
+            if data is not None
+            else "s3:" + request["Image"]["S3Object"]["Name"]
         )
         with self._lock:
             self.calls[identity] += 1
@@ -67,5 +69,7 @@ class FakeRekognition:
             raise ServiceError("InvalidImageFormatException", "Request has invalid image format")
         min_confidence = float(request.get("MinConfidence", 55.0))
         max_labels = int(request.get("MaxLabels", 1000))
-        kept = sorted((lb for lb in labels if lb["Confidence"] >= min_confidence), key=lambda lb: -lb["Confidence"])
+        kept = sorted(
+            (lb for lb in labels if lb["Confidence"] >= min_confidence), key=lambda lb: -lb["Confidence"]
+        )
         return {"Labels": kept[:max_labels], "LabelModelVersion": self.model_version}
