@@ -62,7 +62,8 @@ def _parse_line(line: str, where: str, folder: str) -> tuple[DatasetItem, bool]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as err:
-        raise _LineProblem(f"invalid JSON: {err.msg} (column {err.colno})") from None
+        hint = " (one JSON object per line: is this pretty-printed JSON?)" if line in ("{", "[") else ""
+        raise _LineProblem(f"invalid JSON: {err.msg} (column {err.colno}){hint}") from None
     if not isinstance(record, dict):
         raise _LineProblem(f"expected a JSON object per line (JSON Lines), found a {_json_type(record)}")
     if "source-ref" not in record:
@@ -193,7 +194,7 @@ def _detection(attribute: str, value: object, metadata: dict[str, object]) -> li
 
 
 def _image_size(attribute: str, image_size: object) -> tuple[float, float]:
-    size = image_size[0] if isinstance(image_size, list) and image_size else None
+    size = image_size[0] if isinstance(image_size, list) and image_size else image_size
     width = _number(size.get("width")) if isinstance(size, dict) else None
     height = _number(size.get("height")) if isinstance(size, dict) else None
     if width is None or height is None or width <= 0 or height <= 0:

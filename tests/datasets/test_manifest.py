@@ -75,6 +75,21 @@ def test_detection_lines_give_labels_and_boxes_as_ratios(write: Write) -> None:
     )
 
 
+def test_image_size_as_an_object_rather_than_a_list_is_accepted(write: Write) -> None:
+    line = detection_line(
+        "s3://b/a.jpg", [{"class_id": 0, "top": 0, "left": 50, "width": 100, "height": 50}], {"0": "X"}
+    )
+    line["bounding-box"]["image_size"] = {"width": 200, "height": 100}
+    (item,) = load_dataset(write("o.manifest", jsonl(line))).items
+    assert item.boxes == (GroundTruthBox("X", left=0.25, top=0.0, width=0.5, height=0.5),)
+
+
+def test_pretty_printed_json_gets_a_hint(write: Write) -> None:
+    path = write("pretty.json", '{\n  "source-ref": "s3://b/a.jpg"\n}\n')
+    with pytest.raises(DatasetError, match=r"pretty\.json:1: invalid JSON: .* is this pretty-printed JSON\?"):
+        load_dataset(path)
+
+
 def test_detection_line_without_annotations_is_a_negative(write: Write) -> None:
     dataset = load_dataset(write("d.manifest", jsonl(detection_line("s3://b/empty.jpg", [], {}))))
     assert dataset.items[0].labels == frozenset()
