@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
@@ -55,8 +56,6 @@ class CachedResponse:
 
 def default_cache_path() -> Path:
     """Shared by every run of this user, so a second run over the same images calls nothing."""
-    import os
-
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rekognition-eval" / "responses.sqlite"
 

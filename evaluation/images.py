@@ -6,6 +6,7 @@ dataset reader never needs to know how an image will be sent.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,8 +175,6 @@ def load_image(ref: ImageRef, limits: ImageLimits = DETECT_LABELS_LIMITS) -> Loa
 
     Raises ImageProblem with a reason a person can act on.
     """
-    import hashlib
-
     if ref.is_s3:
         return LoadedImage(ref=ref, image_id=ref.uri)
     path = ref.path
