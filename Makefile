@@ -10,7 +10,7 @@ TEST_VENV := .venv-test
 $(DEMO_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(DEMO_VENV)
 	$(DEMO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(DEMO_VENV)/bin/python -m pip install --quiet -e .
+	$(DEMO_VENV)/bin/python -m pip install --quiet -e ".[local]"
 	touch $@
 
 $(TEST_VENV)/.installed: pyproject.toml
