@@ -113,8 +113,10 @@ class Objective:
         compact = re.sub(r"\s+", "", text).lower().replace("_", "-")
         if compact in ("best-f1", "f1", "max-f1"):
             return cls("best-f1")
-        shorthand = re.fullmatch(r"(precision|recall)>=(.+)", compact)
+        shorthand = re.fullmatch(r"(precision|recall)>=(.*)", compact)
         if shorthand:
+            if not shorthand.group(2):
+                raise UserError(f"objective {text!r} needs a target, e.g. {shorthand.group(1)}>=0.9")
             kind = "recall-at-precision" if shorthand.group(1) == "precision" else "precision-at-recall"
             return cls(kind, _parse_target(shorthand.group(2), text))
         kind, sep, target = compact.partition(":")
@@ -180,12 +182,17 @@ def _choose(
     return chosen, _first_per_group(group, n_groups, fallback)
 
 
+def _label_codes(curves: pd.DataFrame, labels: tuple[str, ...]) -> np.ndarray:
+    """Each row's position in the vocabulary (-1 for a label outside it)."""
+    return pd.Index(labels, dtype=object).get_indexer(curves["label"].astype(object))
+
+
 def _sorted_curve(curves: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The curve as arrays sorted by (label in vocabulary order, threshold descending), label as a code."""
     missing = [name for name in _CURVE_NEEDS if name not in curves.columns]
     if missing:
         raise ValueError(f"curves must come from exact_curves; missing columns {missing}")
-    codes = pd.Categorical(curves["label"].astype(object), categories=pd.Index(labels, dtype=object)).codes
+    codes = _label_codes(curves, labels)
     if (codes < 0).any():
         unknown = sorted(set(curves["label"].astype(object)[codes < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
@@ -326,6 +333,8 @@ def recommend(
     floor = _check_floor(floor)
     labels = tuple(labels)
     n_labels = len(labels)
+    if len(set(labels)) != n_labels:
+        raise ValueError(f"labels must be unique; got {n_labels} names, {len(set(labels))} distinct")
     support = np.asarray(support)
     if support.shape != (n_labels,) or (support.size and support.dtype.kind not in "iu"):
         raise ValueError(f"support must be {n_labels} integers, one per label; got shape {support.shape}")
@@ -337,8 +346,7 @@ def recommend(
     code = columns["code"]
     if "support" in curves.columns:
         stated = curves["support"].to_numpy(dtype=np.int64)
-        codes_unsorted = pd.Categorical(curves["label"].astype(object), categories=pd.Index(labels)).codes
-        if (stated != support[codes_unsorted]).any():
+        if (stated != support[_label_codes(curves, labels)]).any():
             raise ValueError("curves' support column disagrees with the support given for the same labels")
     threshold_low, lowest = _next_lower(code, columns["threshold"], floor)
     chosen, best = _choose(code, n_labels, objective, columns)
