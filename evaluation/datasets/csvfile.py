@@ -10,7 +10,6 @@ write those at the end).
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 
 from evaluation.datasets.entries import Entry, ReaderOutput
@@ -27,19 +26,29 @@ LABEL_SEPARATOR = ";"
 def read_csv(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
     """Parse a CSV's text; `source` names it in messages, `folder` resolves relative image paths.
 
-    A bad header stops the load (no row can be read without it); a bad row is a bad line.
+    A bad header stops the load (no row can be read without it); a bad row is a bad line. A quoted note
+    in an extra column may span lines (spreadsheets write those), but no image path or label holds a line
+    break: such a row is an unclosed quote, reported at its first line, and reading restarts on the line
+    after it, so one stray quote never swallows the rows that follow.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = _read_header(reader, source)
+    lines = text.splitlines(keepends=True)
+    header = _read_header(csv.reader(lines[:1]), source)
     _check_header(header, source)
+    start = 1  # index in `lines` where the current reader began
+    reader = csv.reader(iter(lines[start:]))
     while True:
-        first_line = reader.line_num + 1  # a quoted field may span lines: report where the row starts
+        first_line = start + reader.line_num + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as err:
             raise DatasetError(f"{source}:{first_line}: malformed CSV: {err}") from err
+        if any(("\n" in field or "\r" in field) for field in row[: len(HEADER)]):
+            yield BadLine(source, first_line, "unclosed quote: the row runs onto the next line")
+            start = first_line  # 0-based index of the line after the bad one
+            reader = csv.reader(iter(lines[start:]))
+            continue
         if not any(field.strip() for field in row):
             continue
         try:
@@ -68,8 +77,6 @@ def _check_header(header: list[str], source: str) -> None:
 
 
 def _parse_row(row: list[str], where: str, folder: str) -> DatasetItem:
-    if "\n" in row[0] or "\r" in row[0]:
-        raise ValueError("the image path spans several lines (an unclosed quote?)")
     if len(row) < len(HEADER):
         raise ValueError(
             f"expected at least {len(HEADER)} columns (image,labels), found {len(row)}; "

@@ -112,9 +112,9 @@ def test_a_bad_row_names_the_file_the_line_and_the_problem(write: Write, row: st
 def test_an_unclosed_quote_is_caught_instead_of_swallowing_the_file(write: Write) -> None:
     path = write("q.csv", 'image,labels\na.jpg,Dog\n"b.jpg,Cat\nc.jpg,Dog\n')
     dataset = load_dataset(path, skip_bad_lines=True)
-    assert [item.image.name for item in dataset.items] == ["a.jpg"]
+    assert [item.image.name for item in dataset.items] == ["a.jpg", "c.jpg"]
     assert dataset.bad_lines[0].line == 3
-    assert "an unclosed quote?" in dataset.bad_lines[0].problem
+    assert "unclosed quote" in dataset.bad_lines[0].problem
 
 
 def test_text_that_is_not_utf8_is_named_with_its_line(write: Write) -> None:
