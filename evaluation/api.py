@@ -281,7 +281,7 @@ def _images_frame(
     dataset: Dataset, outcomes: Sequence[ImageOutcome], responses: dict[str, Any]
 ) -> pd.DataFrame:
     rows = []
-    for item, outcome in zip(dataset.items, outcomes, strict=False):
+    for item, outcome in zip(dataset.items, outcomes, strict=True):
         stored = responses.get(outcome.cache_key) if outcome.cache_key else None
         rows.append(
             {
@@ -465,7 +465,7 @@ def _above(pairs: ScoredPairs, floor: float) -> ScoredPairs:
 def _predictions_table(answered: pd.DataFrame, answers: Sequence[LabelsAnswer]) -> pd.DataFrame:
     rows = [
         (image, label.name, label.confidence, LABEL_SEPARATOR.join(label.parents), len(label.instances))
-        for image, answer in zip(answered["image"], answers, strict=False)
+        for image, answer in zip(answered["image"], answers, strict=True)
         for label in answer.labels
     ]
     return pd.DataFrame(rows, columns=["image", "label", "confidence", "parents", "instances"])
@@ -497,7 +497,7 @@ def _summary(
 ) -> dict[str, Any]:
     problems = images[~images["status"].isin(ANSWERED)]
     labels = {}
-    for row, best in zip(per_label.to_dict("records"), best_f1.to_dict("records"), strict=False):
+    for row, best in zip(per_label.to_dict("records"), best_f1.to_dict("records"), strict=True):
         labels[row["label"]] = {
             "support": _plain(row["support"]),
             "ap": _plain(row["ap"]),
