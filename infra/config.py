@@ -56,13 +56,13 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         CACHE_EXPIRY_DAYS,
         "integer",
         0,
-        "Delete objects under cache/ this many days after they are written. 0: keep them.",
+        "Delete objects under cache/ this many days after they are written. 0 keeps them.",
     ),
     ConfigKey(
         REPORTS_EXPIRY_DAYS,
         "integer",
         0,
-        "Delete objects under reports/ this many days after they are written. 0: keep them.",
+        "Delete objects under reports/ this many days after they are written. 0 keeps them.",
     ),
     ConfigKey(
         NONCURRENT_VERSION_EXPIRY_DAYS,
@@ -256,7 +256,11 @@ def check_kms_key(arn: str, describe: Callable[[str], Any]) -> None:
     try:
         found = describe(arn)
     except Exception as error:  # the provider's error type varies; the message is what the user needs
-        raise ConfigError(key, f"no KMS key {arn} can be read with the deploying credentials ({error})") from None
+        # A failed invoke also fails the whole run with the provider's own message, which names the key's
+        # ARN but not the setting; this logged error, shown beside it, says which setting to fix.
+        message = f"no KMS key {arn} can be read with the deploying credentials ({error})"
+        pulumi.log.error(f"{key}: {message}")
+        raise ConfigError(key, message) from None
     state = getattr(found, "key_state", None)
     if state != "Enabled":
         raise ConfigError(key, f"the key {arn} is {state}; S3 needs an enabled key")

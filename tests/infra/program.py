@@ -78,6 +78,7 @@ class ProgramRun:
     resources: list[Declared]
     outputs: dict[str, Any]
     invokes: list[str]
+    warnings: list[str]
 
     def of_type(self, type_: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_]
@@ -143,12 +144,33 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"the program made an invoke the mocks do not know: {args.token}")
 
 
+class CapturedLog:
+    """Stands in for the logger of Pulumi's mock engine, keeping what the program logs (pulumi.log)."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def debug(self, message: str) -> None:
+        pass
+
+    def info(self, message: str) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+
 class RecordingMonitor(MockMonitor):
     """The mock engine, keeping what the plain one drops: parent, dependencies and retainOnDelete."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
         self.declared: list[Declared] = []
+        self.log = CapturedLog()
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
         response = super().RegisterResource(request)
@@ -178,18 +200,43 @@ def as_config_text(value: object) -> str:
 
 def run_program(config: Mapping[str, object] | None = None, *, stack: str = STACK) -> ProgramRun:
     """Run `__main__.py` once with this stack config (short keys are in the project's namespace)."""
+    return contextvars.copy_context().run(_run, _config_values(config), stack, RecordingMonitor(RecordingMocks()))
+
+
+@dataclass
+class Failure:
+    """How a run that had to fail failed."""
+
+    error: BaseException
+    declared: list[Declared]
+    logged_errors: list[str]
+
+
+def program_error(config: Mapping[str, object]) -> Failure:
+    """Run a program that must fail: the error it raised, what it declared, the errors it logged."""
+    monitor = RecordingMonitor(RecordingMocks())
+    try:
+        contextvars.copy_context().run(_run, _config_values(config), STACK, monitor)
+    except Exception as error:
+        return Failure(error, monitor.declared, monitor.log.errors)
+    raise AssertionError(f"the program accepted {dict(config)}")
+
+
+def _config_values(config: Mapping[str, object] | None) -> dict[str, str]:
     values = {"aws:region": REGION}
     for key, value in (config or {}).items():
         values[key if ":" in key else f"{PROJECT}:{key}"] = as_config_text(value)
-    return contextvars.copy_context().run(_run, values, stack)
+    return values
 
 
-def _run(config: dict[str, str], stack: str) -> ProgramRun:
+def _run(config: dict[str, str], stack: str, monitor: RecordingMonitor) -> ProgramRun:
     pulumi.runtime.set_all_config(config)
     ROOT.set(None)  # set_mocks makes a fresh root stack only when there is none
-    mocks = RecordingMocks()
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    mocks = monitor.mocks
+    assert isinstance(mocks, RecordingMocks)
+    pulumi.runtime.set_mocks(
+        mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=monitor.log  # type: ignore[arg-type]
+    )
     root = get_root_resource()
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM))))
 
@@ -201,4 +248,6 @@ def _run(config: dict[str, str], stack: str) -> ProgramRun:
         name: _sync_await(pulumi.Output.from_input(value).future())
         for name, value in getattr(root, "outputs", {}).items()
     }
-    return ProgramRun(resources=monitor.declared, outputs=outputs, invokes=mocks.invokes)
+    return ProgramRun(
+        resources=monitor.declared, outputs=outputs, invokes=mocks.invokes, warnings=monitor.log.warnings
+    )

@@ -1,0 +1,117 @@
+"""Pulumi.yaml, the example stack and the settings parser agree, and the parser's rules hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.config import CONFIG_KEYS, PROJECT, ConfigError, parse_settings
+from infra.custom_labels import project_name_for
+from tests.infra.program import ACCOUNT_ID, REGION, REPO_ROOT, run_program
+
+PROJECT_FILE = REPO_ROOT / "Pulumi.yaml"
+EXAMPLE_STACK = REPO_ROOT / "Pulumi.example.yaml"
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def parse(**raw: str):  # noqa: ANN201 (Settings)
+    return parse_settings(raw, account_id=ACCOUNT_ID, partition="aws", region=REGION)
+
+
+def test_project_file_runs_python_in_its_virtualenv() -> None:
+    project = load(PROJECT_FILE)
+
+    assert project["name"] == PROJECT
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"] == {"toolchain": "pip", "virtualenv": ".venv"}
+    assert (REPO_ROOT / "__main__.py").is_file()
+
+
+def test_project_file_declares_exactly_the_settings_the_program_reads() -> None:
+    """Pulumi applies Pulumi.yaml's defaults before the program runs; the parser applies its own when a key
+    is absent (as under the mocks). Both must be the same table, with a default for every key, because
+    Pulumi refuses to run a stack that lacks a value for a key declared without one."""
+    declared = load(PROJECT_FILE)["config"]
+
+    assert list(declared) == [key.name for key in CONFIG_KEYS]
+    for key in CONFIG_KEYS:
+        entry = declared[key.name]
+        assert entry["type"] == key.type, key.name
+        assert entry["default"] == key.default, key.name
+        assert entry["description"] == key.description, key.name
+        if key.type == "array":
+            assert entry["items"] == {"type": "string"}
+
+
+def test_example_stack_sets_only_declared_keys_and_runs() -> None:
+    config = load(EXAMPLE_STACK)["config"]
+    declared = set(load(PROJECT_FILE)["config"])
+
+    own = {k.split(":", 1)[1] for k in config if k.startswith(f"{PROJECT}:")}
+    assert own <= declared
+    assert set(config) - {f"{PROJECT}:{k}" for k in own} == {"aws:region"}
+    run = run_program(config)
+    assert run.outputs["region"] == REGION == config["aws:region"]
+    assert "accessLogsBucketName" in run.outputs
+
+
+def test_absent_keys_take_the_declared_defaults() -> None:
+    settings = parse()
+
+    assert settings.kms_key_arn is None
+    assert settings.custom_labels is False
+    assert settings.cache_expiry_days is None
+    assert settings.reports_expiry_days is None
+    assert settings.noncurrent_version_expiry_days == 30
+    assert settings.trusted_principals == (f"arn:aws:iam::{ACCOUNT_ID}:root",)
+    assert settings.access_logs is False
+    assert settings.force_destroy is False
+
+
+def test_values_as_pulumi_passes_them_are_parsed() -> None:
+    settings = parse(
+        customLabels="True",
+        cacheExpiryDays=" 0 ",
+        reportsExpiryDays="45",
+        trustedPrincipals='["arn:aws:iam::111122223333:user/ana", "arn:aws:iam::111122223333:role/path/ci"]',
+        kmsKeyArn="",
+    )
+
+    assert settings.custom_labels is True
+    assert settings.cache_expiry_days is None  # 0 keeps objects
+    assert settings.reports_expiry_days == 45
+    assert settings.trusted_principals == (
+        "arn:aws:iam::111122223333:user/ana",
+        "arn:aws:iam::111122223333:role/path/ci",
+    )
+    assert settings.kms_key_arn is None
+
+
+def test_multi_region_keys_are_accepted() -> None:
+    arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+
+    assert parse(kmsKeyArn=arn).kms_key_arn == arn
+
+
+def test_principals_must_be_in_the_stack_partition() -> None:
+    with pytest.raises(ConfigError, match=r"trustedPrincipals\[0\]: is in partition aws-cn"):
+        parse(trustedPrincipals='["arn:aws-cn:iam::111122223333:root"]')
+
+
+def test_unknown_keys_are_refused_with_the_list_of_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"rekognition-eval:accesslogs: is not a setting .*accessLogs"):
+        parse(accesslogs="true")
+
+
+@pytest.mark.parametrize(
+    ("stack", "name"),
+    [("dev", "rekognition-eval-dev"), ("team.prod", "rekognition-eval-team-prod"), ("a_b", "rekognition-eval-a_b")],
+)
+def test_project_names_are_valid_for_rekognition(stack: str, name: str) -> None:
+    assert project_name_for("rekognition-eval", stack) == name
