@@ -76,6 +76,10 @@ class EvaluationResult:
     summary: dict[str, Any]
     run: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+    # The scored (image, label) pairs and the answers behind them (one per evaluated image, in the order
+    # of `images` rows that were answered): report.html shows the images behind each label's errors.
+    pairs: ScoredPairs | None = None
+    answers: tuple[LabelsAnswer, ...] = ()
 
     def write(self, out_dir: str | Path) -> Path:
         from evaluation.reports import write_run
@@ -434,6 +438,8 @@ def analyse(
         thresholds=thresholds,
         summary=summary,
         run=run,
+        pairs=pairs,
+        answers=tuple(answers),
     )
 
 
