@@ -12,6 +12,7 @@ Undefined values are NaN, never a silent 0 (see :func:`undefined_reasons`).
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -59,11 +60,11 @@ F1_UNDEFINED = "f1 undefined: no positives and no predictions at this threshold"
 
 
 def _readonly(values: np.ndarray) -> np.ndarray:
-    """A read-only view, so a frozen ScoredPairs cannot be changed through its arrays (the caller's
-    own array stays writable)."""
-    view = values.view()
-    view.flags.writeable = False
-    return view
+    """A read-only copy: a frozen ScoredPairs (and the sweep it caches) cannot change under the caller's
+    feet, and the caller's own array stays writable."""
+    copy = np.array(values, copy=True)
+    copy.flags.writeable = False
+    return copy
 
 
 def _int_array(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -74,7 +75,7 @@ def _int_array(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} must hold integers; got dtype {array.dtype}")
     if array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}; got {array.shape}")
-    return _readonly(array.astype(np.int64, copy=False))
+    return array.astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +83,8 @@ class ScoredPairs:
     """Sparse predictions: one entry per (image, label) pair that the backend returned at or above the floor.
 
     Positives that were never returned are not entries; they only count in ``support``. Arrays are
-    stored as read-only views. ``eq=False`` because element-wise array equality has no single truth value.
+    stored as read-only copies, so the one sort that every curve needs is done once and cached.
+    ``eq=False`` because element-wise array equality has no single truth value.
     """
 
     labels: tuple[str, ...]  # the vocabulary, L labels, in report order
@@ -153,7 +155,8 @@ class ScoredPairs:
                     f"{int((confidence < floor).sum())} confidence(s) below floor={floor} "
                     f"(lowest {confidence.min()}): nothing below the floor is known; drop them or lower floor"
                 )
-            pair_key = np.sort(label_idx * np.int64(max(n_images, 1)) + image_idx)
+            # image-major, as responses arrive one image at a time: then the stable sort is ~linear
+            pair_key = np.sort(image_idx * np.int64(max(n_labels, 1)) + label_idx, kind="stable")
             repeats = int((pair_key[1:] == pair_key[:-1]).sum())
             if repeats:
                 raise ValueError(
@@ -171,9 +174,9 @@ class ScoredPairs:
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "n_images", n_images)
         object.__setattr__(self, "floor", floor)
-        object.__setattr__(self, "support", support)
-        object.__setattr__(self, "label_idx", label_idx)
-        object.__setattr__(self, "image_idx", image_idx)
+        object.__setattr__(self, "support", _readonly(support))
+        object.__setattr__(self, "label_idx", _readonly(label_idx))
+        object.__setattr__(self, "image_idx", _readonly(image_idx))
         object.__setattr__(self, "confidence", _readonly(confidence))
         object.__setattr__(self, "is_true", _readonly(is_true))
 
@@ -184,6 +187,14 @@ class ScoredPairs:
     @property
     def n_pairs(self) -> int:
         return int(self.label_idx.shape[0])
+
+    @functools.cached_property
+    def _curve_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sweep shared by exact_curves and average_precision, done once per (immutable) instance."""
+        points = _sweep(self)
+        for part in points:
+            part.flags.writeable = False  # a cached result must not be edited by one caller for the next
+        return points
 
 
 # --------------------------------------------------------------------------------------- counts -> rates
@@ -239,13 +250,15 @@ def _curve_frame(
 # ------------------------------------------------------------------------------------------ the sweep
 
 
-def _curve_points(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _sweep(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per label, cumulative (tp, fp) at each distinct confidence, highest first.
 
     The one sort of all M entries, by (label, -confidence); ties collapse to the last entry of each run,
     as in sklearn's ``_binary_clf_curve``. Returns (label code, threshold, tp, fp), one item per point.
+    The label key is narrowed to the smallest integer type: numpy then radix-sorts it (2x faster).
     """
-    order = np.lexsort((-pairs.confidence, pairs.label_idx))
+    label_key = pairs.label_idx.astype(np.min_scalar_type(max(pairs.n_labels - 1, 0)))
+    order = np.lexsort((-pairs.confidence, label_key))
     label = pairs.label_idx[order]
     confidence = pairs.confidence[order]
     tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
@@ -271,7 +284,7 @@ def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:
     no predictions gets no rows (see :func:`grid_table` for every label). ``label`` is a Categorical whose
     categories are ``pairs.labels`` in report order. Columns: :data:`CURVE_COLUMNS`.
     """
-    label_codes, threshold, tp, fp = _curve_points(pairs)
+    label_codes, threshold, tp, fp = pairs._curve_points
     return _curve_frame(pairs, label_codes, threshold, tp, fp)
 
 
@@ -323,7 +336,7 @@ def average_precision(pairs: ScoredPairs) -> np.ndarray:
     but no predictions has AP 0. NaN where support == 0. When every image has a score for the label, this
     equals ``sklearn.metrics.average_precision_score``.
     """
-    label_codes, _, tp, fp = _curve_points(pairs)
+    label_codes, _, tp, fp = pairs._curve_points
     new_label = np.ones(label_codes.shape[0], dtype=bool)
     new_label[1:] = label_codes[1:] != label_codes[:-1]
     recalled = np.diff(tp, prepend=0)  # true positives gained at this point: (R_n - R_{n-1}) * support

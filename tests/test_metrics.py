@@ -4,6 +4,7 @@ invariances."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -396,6 +397,14 @@ def test_scored_pairs_is_read_only_but_leaves_the_callers_arrays_alone() -> None
         pairs.floor = 0.0  # type: ignore[misc]
     assert isinstance(pairs.labels, tuple)
     assert pairs.n_labels == 2 and pairs.n_pairs == 2
+
+
+def test_the_cached_sweep_cannot_be_changed_through_a_result(hand_pairs: ScoredPairs) -> None:
+    first = exact_curves(hand_pairs)
+    first.loc[0, "tp"] = 99
+    first["threshold"] *= 2
+    pd.testing.assert_frame_equal(exact_curves(hand_pairs), exact_curves(dataclasses.replace(hand_pairs)))
+    assert exact_curves(hand_pairs).loc[0, "tp"] == 1
 
 
 # -------------------------------------------------------------------------- random data vs reference
