@@ -68,7 +68,8 @@ def load_stack_outputs(source: str) -> StackOutputs:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise UserError(
-                f"stack outputs file not found: {source} (write it with `pulumi stack output --json > {source}`)"
+                f"stack outputs file not found: {source} "
+                f"(write it with `pulumi stack output --json > {source}`)"
             ) from None
         except OSError as error:
             raise UserError(f"cannot read stack outputs file {source}: {error.strerror or error}") from None
@@ -97,7 +98,9 @@ def parse_stack_outputs(document: Any, *, where: str = "stack outputs") -> Stack
         if key in document and (not isinstance(value, str) or not value):
             raise UserError(f"{where}: stack output {key} must be a non-empty string, got {value!r}")
         if value == "[secret]":
-            raise UserError(f"{where}: stack output {key} is masked; run `pulumi stack output --json --show-secrets`")
+            raise UserError(
+                f"{where}: stack output {key} is masked; run `pulumi stack output --json --show-secrets`"
+            )
     bucket = document[BUCKET_NAME]
     if document[BUCKET_ARN] != f"arn:{_partition(document[ROLE_ARN])}:s3:::{bucket}":
         raise UserError(f"{where}: {BUCKET_ARN} {document[BUCKET_ARN]!r} is not the ARN of bucket {bucket!r}")

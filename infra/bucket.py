@@ -43,11 +43,15 @@ class EvaluationBucket(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     log_bucket_name: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: EvaluationBucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: EvaluationBucketArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("rekognition-eval:infra:EvaluationBucket", name, None, opts)
         self._keep = not args.force_destroy
 
-        bucket, public_access_block = self._private_bucket(f"{name}-data", args.kms_key_arn, args.force_destroy)
+        bucket, public_access_block = self._private_bucket(
+            f"{name}-data", args.kms_key_arn, args.force_destroy
+        )
 
         versioning = aws.s3.BucketVersioning(
             f"{name}-data",
@@ -81,7 +85,9 @@ class EvaluationBucket(pulumi.ComponentResource):
                 bucket=log_bucket.id,
                 policy=pulumi.Output.all(log_bucket.arn, bucket.arn).apply(
                     lambda arns: json.dumps(
-                        access_log_bucket_policy(arns[0], source_bucket_arn=arns[1], account_id=args.account_id)
+                        access_log_bucket_policy(
+                            arns[0], source_bucket_arn=arns[1], account_id=args.account_id
+                        )
                     )
                 ),
                 opts=self._child(depends_on=[log_public_access_block]),
@@ -139,7 +145,10 @@ def encryption_rule(kms_key_arn: str | None) -> dict[str, object]:
     """SSE-KMS with the bucket key (far fewer KMS calls, so lower cost and less throttling) or SSE-S3."""
     if kms_key_arn:
         return {
-            "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key_arn},
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms",
+                "kms_master_key_id": kms_key_arn,
+            },
             "bucket_key_enabled": True,
         }
     return {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}

@@ -100,7 +100,9 @@ _KMS_KEY_ARN = re.compile(
 )
 _KMS_ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
-_IAM_PRINCIPAL_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::\d{12}:(?:root|(?:user|role)/[\w+=,.@/-]+)$")
+_IAM_PRINCIPAL_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):iam::\d{12}:(?:root|(?:user|role)/[\w+=,.@/-]+)$"
+)
 
 
 class ConfigError(pulumi.RunError):
@@ -196,7 +198,9 @@ def _parse_typed(key: str, type_: ConfigType, text: str) -> Any:
     try:
         items = json.loads(text)
     except json.JSONDecodeError:
-        raise ConfigError(key, f"must be a list of strings (set it with --path '{key}[0]'); got {text!r}") from None
+        raise ConfigError(
+            key, f"must be a list of strings (set it with --path '{key}[0]'); got {text!r}"
+        ) from None
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ConfigError(key, f"must be a list of strings; got {text!r}")
     return items
@@ -214,7 +218,9 @@ def _kms_key_arn(text: str, *, partition: str, region: str) -> str | None:
         return None
     key = qualified(KMS_KEY_ARN)
     if _KMS_ALIAS_ARN.match(text):
-        raise ConfigError(key, f"give the key's ARN, not an alias ({text}): IAM policies name keys by key ARN")
+        raise ConfigError(
+            key, f"give the key's ARN, not an alias ({text}): IAM policies name keys by key ARN"
+        )
     match = _KMS_KEY_ARN.match(text)
     if match is None:
         raise ConfigError(

@@ -121,7 +121,9 @@ def evaluation_role_policy(
             "Action": ["s3:ListBucket"],
             "Resource": [bucket_arn],
             "Condition": {
-                "StringLike": {"s3:prefix": [f"{p}*" for p in (DATASETS_PREFIX, CACHE_PREFIX, REPORTS_PREFIX)]}
+                "StringLike": {
+                    "s3:prefix": [f"{p}*" for p in (DATASETS_PREFIX, CACHE_PREFIX, REPORTS_PREFIX)]
+                }
             },
         },
     ]
@@ -183,7 +185,9 @@ def evaluation_bucket_policy(bucket_arn: str) -> PolicyDocument:
     return document([deny_insecure_transport(bucket_arn)])
 
 
-def access_log_bucket_policy(log_bucket_arn: str, *, source_bucket_arn: str, account_id: str) -> PolicyDocument:
+def access_log_bucket_policy(
+    log_bucket_arn: str, *, source_bucket_arn: str, account_id: str
+) -> PolicyDocument:
     """The log bucket's policy: TLS only, and S3's log delivery may write logs of our data bucket only.
 
     With BucketOwnerEnforced, ACLs are off, so the delivery service is granted through the policy, limited

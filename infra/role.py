@@ -33,12 +33,14 @@ class EvaluationRole(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: EvaluationRoleArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: EvaluationRoleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("rekognition-eval:infra:EvaluationRole", name, None, opts)
 
         role = aws.iam.Role(
             name,
-            description="Runs rekognition-eval evaluations: Rekognition Detect calls and its bucket prefixes only.",
+            description="rekognition-eval evaluations: Rekognition Detect calls, its bucket prefixes only.",
             assume_role_policy=json.dumps(trust_policy(args.trusted_principals)),
             max_session_duration=args.max_session_duration,
             opts=pulumi.ResourceOptions(parent=self),

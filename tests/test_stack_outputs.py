@@ -13,7 +13,12 @@ from botocore.credentials import RefreshableCredentials
 from moto import mock_aws
 
 from evaluation.errors import UserError
-from evaluation.stack_outputs import StackOutputs, assume_role_session, load_stack_outputs, parse_stack_outputs
+from evaluation.stack_outputs import (
+    StackOutputs,
+    assume_role_session,
+    load_stack_outputs,
+    parse_stack_outputs,
+)
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 OUTPUTS = {
@@ -25,7 +30,11 @@ OUTPUTS = {
 TRUST_ACCOUNT = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"}, "Action": "sts:AssumeRole"}
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
+            "Action": "sts:AssumeRole",
+        }
     ],
 }
 
@@ -116,7 +125,9 @@ def aws() -> Iterator[None]:
     """A clean moto account per test, with a role trusted by that account."""
     with mock_aws():
         iam = boto3.client("iam", region_name="us-east-1")
-        iam.create_role(RoleName="rekognition-eval-4d5e6f7", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT))
+        iam.create_role(
+            RoleName="rekognition-eval-4d5e6f7", AssumeRolePolicyDocument=json.dumps(TRUST_ACCOUNT)
+        )
         yield
 
 
@@ -133,7 +144,9 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_assumed_session_acts_as_the_role_in_the_stack_region() -> None:
     outputs = parse_stack_outputs(OUTPUTS)
 
-    session = assume_role_session(outputs, base_session=boto3.Session(region_name="us-east-1"), session_name="ci")
+    session = assume_role_session(
+        outputs, base_session=boto3.Session(region_name="us-east-1"), session_name="ci"
+    )
 
     assert session.region_name == "eu-west-1"
     identity = session.client("sts").get_caller_identity()
@@ -164,7 +177,9 @@ def test_assume_role_refusal_is_a_user_error_naming_the_role_and_the_setting() -
     iam.create_user(UserName="stranger")
     key = iam.create_access_key(UserName="stranger")["AccessKey"]
     stranger = boto3.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name="eu-west-1"
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        region_name="eu-west-1",
     )
 
     with enable_iam_authentication(), pytest.raises(UserError) as raised:

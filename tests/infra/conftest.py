@@ -8,4 +8,6 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     # pulumi-aws imports its own deprecated V2 modules at import time; those warnings are about the
     # package, not about this program (test_program checks the program uses nothing deprecated).
-    config.addinivalue_line("filterwarnings", r"ignore:.*deprecated in favor of:DeprecationWarning:pulumi_aws\..*")
+    config.addinivalue_line(
+        "filterwarnings", r"ignore:.*deprecated in favor of:DeprecationWarning:pulumi_aws\..*"
+    )

@@ -91,10 +91,21 @@ def _conditions_hold(conditions: Mapping[str, Mapping[str, Any]], context: Mappi
 
 def statement_applies(statement: Mapping[str, Any], request: Request, *, resource_policy: bool) -> bool:
     """Whether this statement speaks about the request (its Effect decides what it says)."""
-    allowed_keys = {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal"}
+    allowed_keys = {
+        "Sid",
+        "Effect",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+        "Principal",
+    }
     unknown = set(statement) - allowed_keys
     if unknown:
-        raise NotImplementedError(f"statement elements {sorted(unknown)} are not understood by this evaluator")
+        raise NotImplementedError(
+            f"statement elements {sorted(unknown)} are not understood by this evaluator"
+        )
     if resource_policy and not _principal_matches(statement["Principal"], request.principal):
         return False
     if "Action" in statement:
@@ -103,7 +114,9 @@ def statement_applies(statement: Mapping[str, Any], request: Request, *, resourc
     elif any(_wildcard(a, request.action, ignore_case=True) for a in _as_list(statement["NotAction"])):
         return False
     if "Resource" in statement:
-        if not any(_wildcard(r, request.resource, ignore_case=False) for r in _as_list(statement["Resource"])):
+        if not any(
+            _wildcard(r, request.resource, ignore_case=False) for r in _as_list(statement["Resource"])
+        ):
             return False
     elif "NotResource" in statement and any(
         _wildcard(r, request.resource, ignore_case=False) for r in _as_list(statement["NotResource"])

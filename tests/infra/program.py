@@ -120,7 +120,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.update(name=role_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}")
             resource_id = role_name
         elif args.typ == "aws:rekognition/project:Project":
-            state["arn"] = f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:project/{args.inputs['name']}/1700000000000"
+            state["arn"] = (
+                f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:project/{args.inputs['name']}/1700000000000"
+            )
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -133,13 +135,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": ACCOUNT_ID,
             }
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws", "reverseDnsPrefix": "com.amazonaws"}
+            return {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+                "reverseDnsPrefix": "com.amazonaws",
+            }
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com"}
         if args.token == "aws:kms/getKey:getKey":
             key = KMS_KEYS.get(args.args["keyId"])
             if key is None:
-                raise Exception(f"reading KMS Key ({args.args['keyId']}): NotFoundException: Key does not exist")
+                raise Exception(
+                    f"reading KMS Key ({args.args['keyId']}): NotFoundException: Key does not exist"
+                )
             return {"arn": args.args["keyId"], "keyId": args.args["keyId"].rsplit("/", 1)[-1], **key}
         raise AssertionError(f"the program made an invoke the mocks do not know: {args.token}")
 
@@ -172,7 +181,7 @@ class RecordingMonitor(MockMonitor):
         self.declared: list[Declared] = []
         self.log = CapturedLog()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the gRPC method's name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.declared.append(
@@ -200,7 +209,9 @@ def as_config_text(value: object) -> str:
 
 def run_program(config: Mapping[str, object] | None = None, *, stack: str = STACK) -> ProgramRun:
     """Run `__main__.py` once with this stack config (short keys are in the project's namespace)."""
-    return contextvars.copy_context().run(_run, _config_values(config), stack, RecordingMonitor(RecordingMocks()))
+    return contextvars.copy_context().run(
+        _run, _config_values(config), stack, RecordingMonitor(RecordingMocks())
+    )
 
 
 @dataclass
@@ -235,7 +246,12 @@ def _run(config: dict[str, str], stack: str, monitor: RecordingMonitor) -> Progr
     mocks = monitor.mocks
     assert isinstance(mocks, RecordingMocks)
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=monitor.log  # type: ignore[arg-type]
+        mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        logger=monitor.log,  # type: ignore[arg-type]
     )
     root = get_root_resource()
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM))))

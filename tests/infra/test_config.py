@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.config import CONFIG_KEYS, PROJECT, ConfigError, parse_settings
+from infra.config import CONFIG_KEYS, PROJECT, ConfigError, Settings, parse_settings
 from infra.custom_labels import project_name_for
 from tests.infra.program import ACCOUNT_ID, REGION, REPO_ROOT, run_program
 
@@ -20,7 +20,7 @@ def load(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def parse(**raw: str):  # noqa: ANN201 (Settings)
+def parse(**raw: str) -> Settings:
     return parse_settings(raw, account_id=ACCOUNT_ID, partition="aws", region=REGION)
 
 
@@ -111,7 +111,11 @@ def test_unknown_keys_are_refused_with_the_list_of_known_ones() -> None:
 
 @pytest.mark.parametrize(
     ("stack", "name"),
-    [("dev", "rekognition-eval-dev"), ("team.prod", "rekognition-eval-team-prod"), ("a_b", "rekognition-eval-a_b")],
+    [
+        ("dev", "rekognition-eval-dev"),
+        ("team.prod", "rekognition-eval-team-prod"),
+        ("a_b", "rekognition-eval-a_b"),
+    ],
 )
 def test_project_names_are_valid_for_rekognition(stack: str, name: str) -> None:
     assert project_name_for("rekognition-eval", stack) == name

@@ -124,7 +124,9 @@ def test_versioning_is_on(default: ProgramRun) -> None:
     assert versioning["versioningConfiguration"] == {"status": "Enabled"}
 
 
-def test_lifecycle_aborts_uploads_expires_old_versions_and_keeps_cache_and_reports(default: ProgramRun) -> None:
+def test_lifecycle_aborts_uploads_expires_old_versions_and_keeps_cache_and_reports(
+    default: ProgramRun,
+) -> None:
     lifecycle = attached(default, LIFECYCLE, data_bucket(default))
     rules = {rule["id"]: rule for rule in lifecycle.inputs["rules"]}
 
@@ -227,7 +229,9 @@ def test_no_allow_has_a_wildcard_action_or_touches_another_bucket(default: Progr
     arn = data_bucket(default).state["arn"]
     for statement in role_statements(default).values():
         assert all("*" not in action for action in statement["Action"]), statement["Sid"]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
         if statement["Sid"] == "DetectOperations":
             assert resources == ["*"]  # the Detect operations have no resource-level permissions
         else:
@@ -249,7 +253,9 @@ def test_nothing_of_custom_labels_exists_when_the_flag_is_off(default: ProgramRu
     assert default.of_type(PROJECT) == []
     assert default.of_type(PROJECT_COMPONENT) == []
     assert "projectArn" not in default.outputs
-    assert not any("rekognition:" in str(s) and "Project" in str(s) for s in role_statements(default).values())
+    assert not any(
+        "rekognition:" in str(s) and "Project" in str(s) for s in role_statements(default).values()
+    )
     assert "CustomLabels" not in str(default.one(ROLE_POLICY).inputs["policy"])
 
 
@@ -314,7 +320,7 @@ def test_custom_labels_permissions_are_limited_to_the_project(with_custom_labels
 def test_custom_labels_adds_no_grant_to_the_rekognition_service(
     default: ProgramRun, with_custom_labels: ProgramRun
 ) -> None:
-    """AWS's Custom Labels guide: SDK projects need no bucket grant for the service (see infra/policies.py)."""
+    """AWS's Custom Labels guide: SDK projects need no bucket grant for the service (infra/policies.py)."""
     with_flag = attached(with_custom_labels, BUCKET_POLICY, data_bucket(with_custom_labels)).inputs["policy"]
     without = attached(default, BUCKET_POLICY, data_bucket(default)).inputs["policy"]
 
@@ -337,10 +343,14 @@ def test_expiry_days_expire_cache_and_reports_only(config: dict, expected: dict)
     run = run_program(config)
     rules = {rule["id"]: rule for rule in attached(run, LIFECYCLE, data_bucket(run)).inputs["rules"]}
 
-    optional = {k: v for k, v in rules.items() if k.startswith("expire-") and k != "expire-noncurrent-versions"}
+    optional = {
+        k: v for k, v in rules.items() if k.startswith("expire-") and k != "expire-noncurrent-versions"
+    }
     assert {k: (v["filter"]["prefix"], v["expiration"]["days"]) for k, v in optional.items()} == expected
     noncurrent_days = config.get("noncurrentVersionExpiryDays", 30)
-    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": noncurrent_days}
+    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {
+        "noncurrentDays": noncurrent_days
+    }
 
 
 def test_trusted_principals_replace_the_account_default() -> None:
@@ -358,8 +368,13 @@ def test_access_logs_go_to_a_private_encrypted_log_bucket(with_access_logs: Prog
     logs = with_access_logs.one(BUCKET, "rekognition-eval-access-logs")
 
     block = attached(with_access_logs, PUBLIC_ACCESS_BLOCK, logs).inputs
-    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
-    assert attached(with_access_logs, OWNERSHIP, logs).inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    assert all(
+        block[k]
+        for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    assert attached(with_access_logs, OWNERSHIP, logs).inputs["rule"] == {
+        "objectOwnership": "BucketOwnerEnforced"
+    }
     assert attached(with_access_logs, ENCRYPTION, logs).inputs["rules"] == [
         {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
     ]
@@ -368,7 +383,9 @@ def test_access_logs_go_to_a_private_encrypted_log_bucket(with_access_logs: Prog
     assert logging["targetPrefix"] == "s3-access-logs/"
     assert with_access_logs.outputs["accessLogsBucketName"] == logs.state["bucket"]
     extra = Counter(r.type for r in with_access_logs.resources) - DEFAULT_TYPES
-    assert extra == Counter({BUCKET: 1, PUBLIC_ACCESS_BLOCK: 1, OWNERSHIP: 1, ENCRYPTION: 1, BUCKET_POLICY: 1, LOGGING: 1})
+    assert extra == Counter(
+        {BUCKET: 1, PUBLIC_ACCESS_BLOCK: 1, OWNERSHIP: 1, ENCRYPTION: 1, BUCKET_POLICY: 1, LOGGING: 1}
+    )
 
 
 def test_log_bucket_policy_admits_log_delivery_for_our_bucket_only(with_access_logs: ProgramRun) -> None:
@@ -454,11 +471,17 @@ UNKNOWN_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/9999abcd-12ab-34cd-56ef-12
             "rekognition-eval:trustedPrincipals[1]",
             r"IAM user, role or account-root ARN",
         ),
-        ({"trustedPrincipals": "arn:aws:iam::111122223333:root"}, "rekognition-eval:trustedPrincipals", r"list"),
+        (
+            {"trustedPrincipals": "arn:aws:iam::111122223333:root"},
+            "rekognition-eval:trustedPrincipals",
+            r"list",
+        ),
         ({"kmsKeyARN": KEY_ARN}, "rekognition-eval:kmsKeyARN", r"not a setting of this program"),
     ],
 )
-def test_bad_config_fails_naming_the_key_before_anything_is_declared(config: dict, key: str, message: str) -> None:
+def test_bad_config_fails_naming_the_key_before_anything_is_declared(
+    config: dict, key: str, message: str
+) -> None:
     failure = program_error(config)
 
     assert isinstance(failure.error, ConfigError), repr(failure.error)
@@ -480,7 +503,9 @@ def test_unknown_kms_key_fails_before_anything_is_declared_and_the_log_names_the
     assert UNKNOWN_KEY in failure.logged_errors[0]
 
 
-def test_the_program_uses_no_deprecated_resource_or_property(default: ProgramRun, with_access_logs: ProgramRun) -> None:
+def test_the_program_uses_no_deprecated_resource_or_property(
+    default: ProgramRun, with_access_logs: ProgramRun
+) -> None:
     """pulumi-aws reports deprecated properties through pulumi.log.warn; none may appear."""
     assert default.warnings == []
     assert with_access_logs.warnings == []
