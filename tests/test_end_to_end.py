@@ -22,54 +22,10 @@ from sklearn.metrics import confusion_matrix, precision_recall_curve
 
 from evaluation.cli import main
 from evaluation.protocol_server import RekognitionProtocolServer
-from tests.support.fake_rekognition import FakeRekognition, label
-from tests.support.images import png_bytes
+from tests.support.fake_rekognition import FakeRekognition
+from tests.support.runs import VOCABULARY, build_dataset
 
-VOCABULARY = ["Animal", "Car", "Cat", "Dog", "Tree"]
-PARENTS = {"Cat": ("Animal", "Mammal"), "Dog": ("Animal", "Mammal"), "Car": ("Vehicle", "Transportation")}
 REPO = Path(__file__).resolve().parents[1]
-
-
-def build_dataset(folder: Path, fake: FakeRekognition, *, count: int = 240, seed: int = 7):
-    """Images with random ground truth and scripted answers; returns the CSV and the expected scores."""
-    rng = np.random.default_rng(seed)
-    rows, expected = [], {}
-    for index in range(count):
-        data = png_bytes(90, 90, seed=index)
-        name = f"images/img{index:04d}.png"
-        (folder / "images").mkdir(exist_ok=True)
-        (folder / name).write_bytes(data)
-        truth = {lab for lab in ("Cat", "Dog", "Car", "Tree") if rng.random() < 0.3}
-        if truth & {"Cat", "Dog"}:
-            truth.add("Animal")
-        answer = []
-        for lab in ("Cat", "Dog", "Car", "Tree"):
-            returned = rng.random() < (0.85 if lab in truth else 0.35)
-            if returned:
-                confidence = rng.uniform(40, 100) if lab in truth else rng.uniform(0, 85)
-                confidence = round(confidence, 0 if rng.random() < 0.3 else 4)  # exact ties happen
-                answer.append(label(lab, confidence, PARENTS.get(lab, ())))
-        if rng.random() < 0.2:  # the parent also returned on its own, with its own confidence
-            answer.append(label("Animal", round(rng.uniform(0, 100), 2)))
-        if rng.random() < 0.5:
-            answer.append(label("Furniture", round(rng.uniform(0, 100), 2)))  # outside the vocabulary
-        fake.answer_for_bytes(data, answer)
-        expected[str((folder / name).resolve())] = (truth, scores_of(answer))
-        rows.append(f"{name},{';'.join(sorted(truth))}")
-    csv = folder / "data.csv"
-    csv.write_text("image,labels\n" + "\n".join(rows) + "\n")
-    return csv, expected
-
-
-def scores_of(answer: list[dict]) -> dict[str, float]:
-    """The documented rule, written out plainly: own confidence, else the best child's for a parent."""
-    own = {entry["Name"]: entry["Confidence"] for entry in answer}
-    scores = dict(own)
-    for entry in answer:
-        for parent in entry["Parents"]:
-            if parent["Name"] not in own:
-                scores[parent["Name"]] = max(scores.get(parent["Name"], -1.0), entry["Confidence"])
-    return scores
 
 
 def run_cli(*args: str) -> int:

@@ -15,11 +15,17 @@ from typing import Any
 from evaluation.protocol_server import ServiceError, decode_image_bytes
 
 
-def label(name: str, confidence: float, parents: tuple[str, ...] = (), aliases: tuple[str, ...] = ()) -> dict:
+def label(
+    name: str,
+    confidence: float,
+    parents: tuple[str, ...] = (),
+    aliases: tuple[str, ...] = (),
+    instances: tuple[dict, ...] = (),
+) -> dict:
     return {
         "Name": name,
         "Confidence": confidence,
-        "Instances": [],
+        "Instances": list(instances),
         "Parents": [{"Name": parent} for parent in parents],
         "Aliases": [{"Name": alias} for alias in aliases],
         "Categories": [],
