@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from infra.config import CONFIG_KEYS, PROJECT, ConfigError, Settings, parse_settings
+from infra.config import CONFIG_KEYS, PROJECT, ConfigError, Settings, parse_settings, project_config_values
 from infra.custom_labels import project_name_for
 from tests.infra.program import ACCOUNT_ID, REGION, REPO_ROOT, run_program
 
@@ -119,3 +121,17 @@ def test_unknown_keys_are_refused_with_the_list_of_known_ones() -> None:
 )
 def test_project_names_are_valid_for_rekognition(stack: str, name: str) -> None:
     assert project_name_for("rekognition-eval", stack) == name
+
+
+def test_unknown_keys_are_found_in_the_environment_the_cli_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Pulumi CLI hands config to the program in PULUMI_CONFIG; keys there are checked too."""
+    monkeypatch.setenv(
+        "PULUMI_CONFIG",
+        json.dumps({"rekognition-eval:kmsKeyARN": "x", "rekognition-eval:accessLogs": "true"}),
+    )
+
+    values = contextvars.copy_context().run(project_config_values)
+
+    assert values == {"kmsKeyARN": "x", "accessLogs": "true"}
+    with pytest.raises(ConfigError, match="rekognition-eval:kmsKeyARN: is not a setting"):
+        parse(**values)
