@@ -334,7 +334,7 @@ def average_precision(pairs: ScoredPairs) -> np.ndarray:
     were never returned are never recalled, so recall may end below 1 and we do NOT add sklearn's final
     "predict every image" point (which would add (1 - R_last) * support / n_images). A label with positives
     but no predictions has AP 0. NaN where support == 0. When every image has a score for the label, this
-    equals ``sklearn.metrics.average_precision_score``.
+    equals ``sklearn.metrics.average_precision_score`` (to a bit or two: the sum runs in another order).
     """
     label_codes, _, tp, fp = pairs._curve_points
     new_label = np.ones(label_codes.shape[0], dtype=bool)
