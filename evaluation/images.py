@@ -101,6 +101,8 @@ class LoadedImage:
     format: str | None = None
     width: int | None = None
     height: int | None = None
+    orientation: int | None = None
+    changes: tuple[str, ...] = ()
 
 
 _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
@@ -170,22 +172,60 @@ def _megabytes(count: int) -> str:
     return f"{count / MB:.1f} MB"
 
 
-def load_image(ref: ImageRef, limits: ImageLimits = DETECT_LABELS_LIMITS) -> LoadedImage:
-    """Read and check a local image; an S3 image is passed by reference and checked by the service.
+@dataclass(frozen=True)
+class Preparation:
+    """What the harness may do to an image the operation would refuse, instead of rejecting it."""
 
-    Raises ImageProblem with a reason a person can act on.
-    """
-    if ref.is_s3:
-        return LoadedImage(ref=ref, image_id=ref.uri)
+    convert: bool = False  # re-encode WebP, GIF, BMP, TIFF, HEIC (with pillow-heif) and CMYK JPEG as RGB JPEG
+    fit: bool = False  # shrink an image over the byte or pixel limits until it fits
+
+    def hint(self, flag: str) -> str:
+        return f"; {flag} would fix it" if not getattr(self, flag.lstrip("-")) else ""
+
+
+READ_LIMIT_WHEN_FITTING = 256 * MB
+
+
+def jpeg_components(data: bytes) -> int | None:
+    """Colour channels of a JPEG (1 grey, 3 YCbCr, 4 CMYK), from its frame header."""
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:
+            position += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            position += 2
+            continue
+        if marker in _JPEG_SOF_MARKERS:
+            return data[position + 9] if position + 9 < len(data) else None
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return None
+
+
+def is_truncated(data: bytes, image_format: str) -> bool:
+    """A file cut short (an interrupted copy or download) lacks its closing marker."""
+    if image_format == "png":
+        return b"IEND" not in data[-64:]
+    if image_format == "jpeg":
+        return b"\xff\xd9" not in data[-1024:]
+    return False
+
+
+def _read(ref: ImageRef, limits: ImageLimits, preparation: Preparation) -> bytes:
     path = ref.path
     try:
         size = path.stat().st_size
-        if size > limits.max_bytes:
+        if size > limits.max_bytes and not preparation.fit:
             raise ImageProblem(
                 f"too large: {_megabytes(size)} as bytes, the limit is {_megabytes(limits.max_bytes)}; "
-                f"resize it or put it in S3 (limit {_megabytes(limits.max_s3_bytes)})"
+                f"--fit shrinks it, or put it in S3 (limit {_megabytes(limits.max_s3_bytes)})"
             )
-        data = path.read_bytes()
+        if size > READ_LIMIT_WHEN_FITTING:
+            raise ImageProblem(f"too large to read: {_megabytes(size)}")
+        return path.read_bytes()
     except FileNotFoundError:
         raise ImageProblem("file not found") from None
     except IsADirectoryError:
@@ -194,23 +234,92 @@ def load_image(ref: ImageRef, limits: ImageLimits = DETECT_LABELS_LIMITS) -> Loa
         raise ImageProblem("cannot read: permission denied") from None
     except OSError as exc:
         raise ImageProblem(f"cannot read: {exc.strerror or exc}") from None
-    if not data:
+
+
+AS_IS = Preparation()
+
+
+def load_image(
+    ref: ImageRef, limits: ImageLimits = DETECT_LABELS_LIMITS, preparation: Preparation = AS_IS
+) -> LoadedImage:
+    """Read and check a local image; an S3 image is passed by reference and checked by the service.
+
+    Raises ImageProblem with a reason a person can act on. With `preparation`, images the operation
+    would refuse are re-encoded or shrunk; the image id then names the change, so the cache never mixes
+    answers about an original and its converted copy.
+    """
+    if ref.is_s3:
+        return LoadedImage(ref=ref, image_id=ref.uri)
+    original = _read(ref, limits, preparation)
+    if not original:
         raise ImageProblem("empty file")
-    image_format = sniff_format(data[:16])
+    image_format = sniff_format(original[:16])
     if image_format is None:
         raise ImageProblem("not an image: unknown format (JPEG and PNG are accepted)")
-    if image_format not in limits.formats:
+    data, changes = original, []
+    if image_format == "jpeg" and jpeg_components(original) == 4:
+        if not preparation.convert:
+            raise ImageProblem("CMYK JPEG: Rekognition needs RGB" + preparation.hint("--convert"))
+        data, changes = _convert(data, "CMYK JPEG"), ["rgb-jpeg"]
+        image_format = "jpeg"
+    elif image_format not in limits.formats:
         accepted = " and ".join(name.upper() for name in limits.formats)
-        raise ImageProblem(f"unsupported format {image_format.upper()} (only {accepted} are accepted)")
+        if not preparation.convert:
+            raise ImageProblem(
+                f"unsupported format {image_format.upper()} (only {accepted} are accepted)"
+                + preparation.hint("--convert")
+            )
+        data, changes = _convert(data, image_format.upper()), ["rgb-jpeg"]
+        image_format = "jpeg"
     dimensions = image_dimensions(data, image_format)
     if dimensions is None:
         raise ImageProblem(f"corrupt or truncated {image_format.upper()}: no image size in its header")
+    if is_truncated(data, image_format):
+        raise ImageProblem(f"truncated {image_format.upper()}: the file ends before the image does")
     width, height = dimensions
     if min(width, height) < limits.min_side:
         raise ImageProblem(f"too small: {width}x{height} px, at least {limits.min_side} px a side")
-    if max(width, height) > limits.max_side:
-        raise ImageProblem(f"too big: {width}x{height} px, at most {limits.max_side} px a side")
-    digest = hashlib.sha256(data).hexdigest()
+    if max(width, height) > limits.max_side or len(data) > limits.max_bytes:
+        if not preparation.fit:
+            if max(width, height) > limits.max_side:
+                raise ImageProblem(
+                    f"too big: {width}x{height} px, at most {limits.max_side} px a side"
+                    + preparation.hint("--fit")
+                )
+            raise ImageProblem(
+                f"too large: {_megabytes(len(data))} as bytes, the limit is {_megabytes(limits.max_bytes)}"
+                + preparation.hint("--fit")
+            )
+        from evaluation.imagefix import fit_within
+
+        data, (width, height) = fit_within(data, max_bytes=limits.max_bytes, max_side=limits.max_side)
+        image_format = "jpeg"
+        changes.append(f"fit-{limits.max_bytes}-{limits.max_side}")
+    digest = hashlib.sha256(original).hexdigest()
+    image_id = f"sha256:{digest}" + "".join(f"+{change}" for change in changes)
     return LoadedImage(
-        ref=ref, image_id=f"sha256:{digest}", data=data, format=image_format, width=width, height=height
+        ref=ref,
+        image_id=image_id,
+        data=data,
+        format=image_format,
+        width=width,
+        height=height,
+        orientation=exif_orientation(data) if image_format == "jpeg" else None,
+        changes=tuple(changes),
     )
+
+
+def _convert(data: bytes, what: str) -> bytes:
+    from evaluation.imagefix import ConversionError, to_rgb_jpeg
+
+    try:
+        return to_rgb_jpeg(data)
+    except ConversionError as exc:
+        raise ImageProblem(f"cannot convert {what}: {exc}") from None
+
+
+def exif_orientation(data: bytes) -> int | None:
+    """EXIF orientation (1-8): the service applies it, so boxes are in the rotated image's frame."""
+    from evaluation.imagefix import read_orientation
+
+    return read_orientation(data)

@@ -97,6 +97,7 @@ def match(
     predicted = predictions_frame(answers, use_parents=use_parents)
     joined = predicted.merge(targets, on="name", how="inner")
     best = joined.groupby(["image", "label_idx"], sort=True)["confidence"].max().reset_index()
+    best = best[best["confidence"] >= floor]  # below the floor nothing is known: not a prediction
 
     label_position = {normalize_name(label): index for index, label in enumerate(labels)}
     truth_codes = np.fromiter(

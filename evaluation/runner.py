@@ -8,6 +8,7 @@ shares one client, each stored the moment it arrives. An error on one image neve
 from __future__ import annotations
 
 import logging
+import random
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from evaluation.backends.base import Backend, NotCached
 from evaluation.cache import ResponseCache, cache_key
-from evaluation.images import ImageProblem, ImageRef, LoadedImage, load_image
+from evaluation.images import AS_IS, ImageProblem, ImageRef, LoadedImage, Preparation, load_image
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class ImageOutcome:
     image_id: str | None = None
     reason: str | None = None
     error_code: str | None = None
+    orientation: int | None = None
+    changes: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -52,6 +55,8 @@ class RunStats:
     rejected: int = 0
     failed: int = 0
     missing: int = 0
+    retries: int = 0
+    throttled: int = 0
     wall_s: float = 0.0
     interrupted: bool = False
     error_codes: dict[str, int] = field(default_factory=dict)
@@ -95,20 +100,33 @@ class RateLimiter:
 
 
 def plan(
-    images: Sequence[ImageRef], backend: Backend, cache: ResponseCache
+    images: Sequence[ImageRef],
+    backend: Backend,
+    cache: ResponseCache,
+    *,
+    preparation: Preparation = AS_IS,
 ) -> tuple[list[ImageOutcome], list[int]]:
     """Check every image and find its stored answer; returns outcomes and the indexes still to call."""
     params = backend.request_params()
     outcomes: list[ImageOutcome] = []
     for ref in images:
         try:
-            loaded = load_image(ref, backend.limits)
+            loaded = load_image(ref, backend.limits, preparation)
         except ImageProblem as problem:
             outcomes.append(ImageOutcome(image=ref.uri, status=REJECTED, reason=str(problem)))
             log.warning("%s: rejected: %s", ref.uri, problem)
             continue
         key = cache_key(loaded.image_id, backend.operation, params)
-        outcomes.append(ImageOutcome(image=ref.uri, status=MISSING, cache_key=key, image_id=loaded.image_id))
+        outcomes.append(
+            ImageOutcome(
+                image=ref.uri,
+                status=MISSING,
+                cache_key=key,
+                image_id=loaded.image_id,
+                orientation=loaded.orientation,
+                changes=";".join(loaded.changes) or None,
+            )
+        )
     stored = cache.get_many(o.cache_key for o in outcomes if o.cache_key)
     to_call: list[int] = []
     seen_keys: set[str] = set()
@@ -184,6 +202,53 @@ class _Progress:
             self._bar.close()
 
 
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "InternalServerError",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+THROTTLING_CODES = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException"})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling, 5xx and dropped or timed-out connections are worth another try; nothing else is."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return code in RETRYABLE_CODES or int(status or 0) >= 500
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    return isinstance(exc, (BotoConnectionError, HTTPClientError))
+
+
+def _retry_attempts(source: Any) -> int:
+    metadata = source.get("ResponseMetadata", {}) if isinstance(source, dict) else {}
+    return int(metadata.get("RetryAttempts", 0) or 0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Rounds of retries on top of botocore's own, for outages longer than its attempts cover.
+
+    botocore's standard mode retries each call a few times within seconds and has a client-wide retry
+    quota that a long throttling burst can exhaust; a lost image costs a rerun, so the runner waits
+    longer (jittered exponential backoff) and tries again before giving up on an image.
+    """
+
+    rounds: int = 4
+    base_s: float = 1.0
+    cap_s: float = 30.0
+
+    def delay(self, round_number: int) -> float:
+        return random.uniform(0, min(self.cap_s, self.base_s * 2**round_number))
+
+
 def fetch(
     images: Sequence[ImageRef],
     backend: Backend,
@@ -192,27 +257,63 @@ def fetch(
     workers: int = 8,
     tps: float | None = None,
     progress: bool = True,
+    preparation: Preparation = AS_IS,
+    retry: RetryPolicy | None = None,
+    planned: tuple[list[ImageOutcome], list[int]] | None = None,
 ) -> tuple[list[ImageOutcome], RunStats]:
-    """Make sure every image has an answer in the cache; returns one outcome per image, in order."""
+    """Make sure every image has an answer in the cache; returns one outcome per image, in order.
+
+    `planned` is the result of `plan` for the same arguments (a dry run's), to skip reading twice.
+    """
     started = time.monotonic()
-    outcomes, to_call = plan(images, backend, cache)
+    retry = retry or RetryPolicy()
+    if planned is None:
+        planned = plan(images, backend, cache, preparation=preparation)
+    outcomes, to_call = planned
     stats = RunStats(images=len(images))
     limiter = RateLimiter(tps) if tps else None
     params = backend.request_params()
     stop = threading.Event()
+    counters_lock = threading.Lock()
+
+    def count(retries: int = 0, throttled: int = 0) -> None:
+        with counters_lock:
+            stats.retries += retries
+            stats.throttled += throttled
+
+    def call_with_retries(loaded: LoadedImage) -> dict[str, Any]:
+        for round_number in range(retry.rounds + 1):
+            if limiter is not None:
+                limiter.acquire()
+            if stop.is_set():
+                raise _Stopped
+            try:
+                response = backend.call(loaded)
+            except Exception as exc:
+                if isinstance(exc, ClientError):
+                    code = exc.response.get("Error", {}).get("Code", "")
+                    count(retries=_retry_attempts(exc.response), throttled=int(code in THROTTLING_CODES))
+                if round_number == retry.rounds or not is_retryable(exc):
+                    raise
+                count(retries=1)
+                if stop.wait(retry.delay(round_number)):
+                    raise _Stopped from None
+                continue
+            count(retries=_retry_attempts(response))
+            return response
+        raise AssertionError("unreachable")
 
     def call_one(index: int) -> None:
         outcome = outcomes[index]
         if stop.is_set():
             return
-        loaded: LoadedImage = load_image(ImageRef(outcome.image), backend.limits)
+        loaded: LoadedImage = load_image(ImageRef(outcome.image), backend.limits, preparation)
         if loaded.image_id != outcome.image_id:
             raise ImageProblem("the file changed while the run was reading it")
-        if limiter is not None:
-            limiter.acquire()
-        if stop.is_set():
+        try:
+            response = call_with_retries(loaded)
+        except _Stopped:
             return
-        response = backend.call(loaded)
         cache.put(
             outcome.cache_key or "",
             image_id=loaded.image_id,
@@ -244,6 +345,9 @@ def fetch(
         stop.set()
         executor.shutdown(wait=True, cancel_futures=True)
         bar.close()
+        for outcome in outcomes:
+            if outcome.status == MISSING and outcome.reason is None:
+                outcome.reason = "not called: the run was interrupted"
         _finish(outcomes, stats, started)
         stats.interrupted = True
         raise Interrupted(outcomes, stats) from None
@@ -252,6 +356,10 @@ def fetch(
     _copy_duplicate_answers(outcomes)
     _finish(outcomes, stats, started)
     return outcomes, stats
+
+
+class _Stopped(Exception):
+    """Raised inside a worker when the run is being interrupted; the image stays unanswered."""
 
 
 def _copy_duplicate_answers(outcomes: list[ImageOutcome]) -> None:

@@ -317,3 +317,28 @@ def test_ctrl_c_keeps_every_answer_and_a_rerun_calls_only_the_rest(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["api_calls"] + summary["cache_hits"] == 60
     assert max(fake.calls.values()) == 1, "an image answered before the interrupt was called again"
+
+
+def test_answers_cut_at_max_labels_raise_the_floor_evaluated(tmp_path, dataset, endpoint):
+    csv, _ = dataset
+    out = tmp_path / "run"
+    code = run_cli(
+        "run",
+        "--dataset",
+        str(csv),
+        "--endpoint-url",
+        endpoint.url,
+        "--max-labels",
+        "2",
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    floor = json.loads((out / "summary.json").read_text())["floor"]
+    assert floor["answers_truncated_at_max_labels"] > 0
+    assert floor["evaluated_from"] == floor["truncation_floor"] > 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["threshold"].min() == np.ceil(floor["evaluated_from"])
+    assert "hit MaxLabels" in (out / "report.md").read_text()

@@ -8,7 +8,7 @@ from evaluation.backends import RekognitionLabels, make_client
 from evaluation.cache import ResponseCache
 from evaluation.images import ImageRef
 from evaluation.protocol_server import ServiceError
-from evaluation.runner import CACHED, CALLED, FAILED, REJECTED, RateLimiter, fetch
+from evaluation.runner import CACHED, CALLED, FAILED, REJECTED, RateLimiter, RetryPolicy, fetch
 from tests.support.fake_rekognition import label
 from tests.support.images import png_bytes
 
@@ -96,7 +96,14 @@ def test_a_rerun_resumes_without_calling_any_answered_image_again(
         return ServiceError("InternalServerError", "outage", status=500)
 
     fake_rekognition.fault = outage_after_eight
-    first, stats = fetch(images, backend_for(endpoint, max_attempts=1), cache, workers=1, progress=False)
+    first, stats = fetch(
+        images,
+        backend_for(endpoint, max_attempts=1),
+        cache,
+        workers=1,
+        progress=False,
+        retry=RetryPolicy(rounds=0),
+    )
     assert stats.calls == 8 and stats.failed == 12
     assert all(o.reason.startswith("InternalServerError") for o in first if o.status == FAILED)
     fake_rekognition.fault = None
