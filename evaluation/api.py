@@ -104,6 +104,7 @@ def build_backend(
     min_confidence: float = 0.0,
     max_labels: int = 1000,
     workers: int = 8,
+    s3_client: Any = None,
 ) -> Backend:
     if not 0.0 <= min_confidence <= 100.0:
         raise UserError(f"--min-confidence must be within 0 and 100, got {min_confidence:g}")
@@ -121,7 +122,13 @@ def build_backend(
         return RekognitionLabels(client, min_confidence=min_confidence, max_labels=max_labels)
     if name == "replay":
         return ReplayLabels(min_confidence=min_confidence, max_labels=max_labels, endpoint_url=endpoint_url)
-    raise UserError(f"unknown backend {name!r}; choose one of: rekognition, replay")
+    if name == "local":
+        from evaluation.backends.local import LocalLabels
+
+        if s3_client is None and session is not None:
+            s3_client = session.client("s3", region_name=region)
+        return LocalLabels(min_confidence=min_confidence, max_labels=max_labels, s3_client=s3_client)
+    raise UserError(f"unknown backend {name!r}; choose one of: rekognition, replay, local")
 
 
 def evaluate(

@@ -107,8 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_argument(
         "--backend",
         default="rekognition",
-        choices=["rekognition", "replay"],
-        help="rekognition: call DetectLabels; replay: only stored answers, no network",
+        choices=["rekognition", "replay", "local"],
+        help=(
+            "rekognition: call DetectLabels; replay: only stored answers, no network; "
+            "local: an offline baseline model (ImageNet classes; no AWS account, pip install '.[local]')"
+        ),
     )
     calls.add_argument("--region", help="AWS region (default: from your AWS configuration)")
     calls.add_argument("--profile", help="AWS profile name")
