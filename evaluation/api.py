@@ -25,6 +25,7 @@ from evaluation.backends import Backend, RekognitionLabels, ReplayLabels, make_c
 from evaluation.cache import ResponseCache, default_cache_path
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
+from evaluation.images import Preparation
 from evaluation.labelmap import LabelMap
 from evaluation.matching import match
 from evaluation.metrics import (
@@ -35,7 +36,8 @@ from evaluation.metrics import (
     grid_table,
     micro_macro,
 )
-from evaluation.runner import ANSWERED, ImageOutcome, RunStats, fetch
+from evaluation.runner import ANSWERED, ImageOutcome, RunStats, fetch, plan
+from evaluation.tables import Estimate, PriceTable, default_tps
 from evaluation.thresholds import Objective, recommend, recommend_global, thresholds_document
 
 
@@ -131,7 +133,58 @@ def build_backend(
     raise UserError(f"unknown backend {name!r}; choose one of: rekognition, replay, local")
 
 
-def evaluate(
+@dataclass
+class RunPlan:
+    """What a run would do before any call: what a dry run prints and what --max-cost checks."""
+
+    dataset: Dataset
+    backend: Backend
+    cache_path: Path
+    preparation: Preparation
+    outcomes: list[ImageOutcome]
+    to_call: list[int]
+    estimate: Estimate | None
+    tps: float | None
+    tps_source: str
+
+    @property
+    def counts(self) -> dict[str, int]:
+        statuses = [o.status for o in self.outcomes]
+        return {
+            "images": len(statuses),
+            "cached": statuses.count("cached"),
+            "rejected": statuses.count("rejected"),
+            "to_call": len(self.to_call),
+        }
+
+    def describe(self) -> str:
+        counts = self.counts
+        lines = [
+            f"Dataset: {self.dataset.source} ({self.dataset.format}), {counts['images']} images, "
+            f"{len(self.dataset.bad_lines)} bad lines skipped",
+            f"Backend: {self.backend.name} {self.backend.operation}; request {self.backend.request_params()}",
+            f"Cache: {self.cache_path} ({counts['cached']} answers already stored)",
+            f"Rejected before any call: {counts['rejected']}",
+            f"Calls needed: {counts['to_call']}",
+            f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
+        ]
+        if self.estimate is not None and counts["to_call"]:
+            lines.append(f"Estimated cost: {self.estimate.describe()}")
+        reasons: dict[str, int] = {}
+        for outcome in self.outcomes:
+            if outcome.status == "rejected" and outcome.reason:
+                reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
+        lines += [f"  {count} x {reason}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])]
+        return "\n".join(lines)
+
+
+def _is_aws_endpoint(backend: Backend) -> bool:
+    description = backend.describe()
+    url = str(description.get("endpoint_url") or "")
+    return backend.name == "rekognition" and (".amazonaws.com" in url or ".api.aws" in url)
+
+
+def plan_run(
     dataset: str | Path | Dataset,
     *,
     backend: str | Backend = "rekognition",
@@ -145,32 +198,15 @@ def evaluate(
     cache: str | Path | None = None,
     dataset_format: str | None = None,
     skip_bad_lines: bool = False,
-    objective: str = "best-f1",
-    min_support: int = 10,
-    use_parents: bool = True,
-    label_map: str | Path | None = None,
     vocabulary: Sequence[str] | None = None,
     workers: int = 8,
     tps: float | None = None,
-    progress: bool = True,
-    out: str | Path | None = None,
+    convert: bool = False,
+    fit: bool = False,
+    price_table: str | Path | None = None,
     s3_client: Any = None,
-) -> EvaluationResult:
-    """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
-
-    Returns the result; with `out` it is also written there (metrics.csv, curves.csv, summary.json,
-    thresholds.yaml, report.md and the rest).
-    """
-    started = time.monotonic()
-    options = AnalysisOptions(
-        objective=objective,
-        min_support=min_support,
-        use_parents=use_parents,
-        label_map=str(label_map) if label_map else None,
-        vocabulary=vocabulary,
-    )
-    Objective.parse(objective)  # a bad objective fails before any call is paid for
-    _load_label_map(options.label_map)
+) -> RunPlan:
+    """Read the dataset, check every image and look up the cache, without a single call."""
     if not isinstance(dataset, Dataset):
         if s3_client is None and session is not None and str(dataset).startswith("s3://"):
             s3_client = session.client("s3", region_name=region)
@@ -193,18 +229,110 @@ def evaluate(
             max_labels=max_labels,
             workers=workers,
         )
+    preparation = Preparation(convert=convert, fit=fit)
     cache_path = Path(cache) if cache else default_cache_path()
     with ResponseCache(cache_path) as store:
+        outcomes, to_call = plan(
+            [item.image for item in dataset.items], backend, store, preparation=preparation
+        )
+    call_region = backend.describe().get("region") or region
+    if tps is not None:
+        tps_source = "--tps"
+    elif _is_aws_endpoint(backend):
+        tps, tps_source = default_tps(backend.operation, call_region)
+    else:
+        tps_source = "not an AWS endpoint"
+    estimate = None
+    if backend.name == "rekognition" and _is_aws_endpoint(backend):
+        estimate = PriceTable.load(price_table).estimate(backend.operation, call_region, len(to_call))
+    return RunPlan(dataset, backend, cache_path, preparation, outcomes, to_call, estimate, tps, tps_source)
+
+
+def evaluate(
+    dataset: str | Path | Dataset,
+    *,
+    backend: str | Backend = "rekognition",
+    client: Any = None,
+    session: Any = None,
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    min_confidence: float = 0.0,
+    max_labels: int = 1000,
+    cache: str | Path | None = None,
+    dataset_format: str | None = None,
+    skip_bad_lines: bool = False,
+    objective: str = "best-f1",
+    min_support: int = 10,
+    use_parents: bool = True,
+    label_map: str | Path | None = None,
+    vocabulary: Sequence[str] | None = None,
+    workers: int = 8,
+    tps: float | None = None,
+    convert: bool = False,
+    fit: bool = False,
+    max_cost: float | None = None,
+    price_table: str | Path | None = None,
+    progress: bool = True,
+    out: str | Path | None = None,
+    s3_client: Any = None,
+    planned: RunPlan | None = None,
+) -> EvaluationResult:
+    """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
+
+    Returns the result; with `out` it is also written there (metrics.csv, curves.csv, summary.json,
+    thresholds.yaml, report.md and the rest). `max_cost` (USD) refuses a run whose calls still needed
+    would cost more, before any call; `tps` defaults to the documented quota on AWS endpoints.
+    """
+    started = time.monotonic()
+    options = AnalysisOptions(
+        objective=objective,
+        min_support=min_support,
+        use_parents=use_parents,
+        label_map=str(label_map) if label_map else None,
+        vocabulary=vocabulary,
+    )
+    Objective.parse(objective)  # a bad objective fails before any call is paid for
+    _load_label_map(options.label_map)
+    run_plan = planned or plan_run(
+        dataset,
+        backend=backend,
+        client=client,
+        session=session,
+        region=region,
+        profile=profile,
+        endpoint_url=endpoint_url,
+        min_confidence=min_confidence,
+        max_labels=max_labels,
+        cache=cache,
+        dataset_format=dataset_format,
+        skip_bad_lines=skip_bad_lines,
+        vocabulary=vocabulary,
+        workers=workers,
+        tps=tps,
+        convert=convert,
+        fit=fit,
+        price_table=price_table,
+        s3_client=s3_client,
+    )
+    _check_cost(run_plan, max_cost)
+    dataset, chosen = run_plan.dataset, run_plan.backend
+    with ResponseCache(run_plan.cache_path) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],
-            backend,
+            chosen,
             store,
             workers=workers,
-            tps=tps,
+            tps=run_plan.tps,
             progress=progress,
+            preparation=run_plan.preparation,
+            planned=(run_plan.outcomes, run_plan.to_call),
         )
         responses = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
     stats.wall_s = round(time.monotonic() - started, 3)
+    spent = None
+    if run_plan.estimate is not None:
+        spent = PriceTable.load(price_table).estimate(chosen.operation, run_plan.estimate.region, stats.calls)
     run = {
         "tool_version": __version__,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -219,10 +347,17 @@ def evaluate(
             "machine_labeled": dataset.machine_labeled,
             "ignored_files": list(dataset.ignored_files),
         },
-        "backend": backend.describe(),
-        "request": backend.request_params(),
-        "cache": str(cache_path.resolve()),
-        "stats": _stats_dict(stats),
+        "backend": chosen.describe(),
+        "request": chosen.request_params(),
+        "cache": str(run_plan.cache_path.resolve()),
+        "stats": {**_stats_dict(stats), "tps": run_plan.tps, "tps_source": run_plan.tps_source},
+        "cost": {
+            "estimated_usd": spent.usd if spent else None,
+            "calls": stats.calls,
+            "source": spent.source if spent else None,
+            "notes": spent.notes if spent else ["no price: not an AWS endpoint"],
+        },
+        "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},
         "analysis": options.to_dict(),
     }
     images = _images_frame(dataset, outcomes, responses)
@@ -230,6 +365,23 @@ def evaluate(
     if out is not None:
         result.write(out)
     return result
+
+
+def _check_cost(run_plan: RunPlan, max_cost: float | None) -> None:
+    if max_cost is None or not run_plan.to_call:
+        return
+    estimate = run_plan.estimate
+    if estimate is None:
+        return  # not an AWS endpoint: nothing is billed
+    if estimate.usd is None:
+        raise UserError(
+            f"cannot check --max-cost: {estimate.describe()}; pass --price-table FILE with the missing prices"
+        )
+    if estimate.usd > max_cost:
+        raise UserError(
+            f"this run needs {len(run_plan.to_call)} calls, estimated USD {estimate.usd:,.4f}, "
+            f"more than --max-cost {max_cost:g}; nothing was called"
+        )
 
 
 def responses_by_key(stored: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -279,6 +431,8 @@ def _stats_dict(stats: RunStats) -> dict[str, Any]:
         "rejected": stats.rejected,
         "failed": stats.failed,
         "missing": stats.missing,
+        "retries": stats.retries,
+        "throttled": stats.throttled,
         "interrupted": stats.interrupted,
         "error_codes": stats.error_codes,
         "wall_s": stats.wall_s,
@@ -557,6 +711,11 @@ def _summary(
         "model_versions": model_versions,
         "api_calls": run["stats"]["api_calls"],
         "cache_hits": run["stats"]["cache_hits"],
+        "retries": run["stats"].get("retries", 0),
+        "throttled": run["stats"].get("throttled", 0),
+        "tps": run["stats"].get("tps"),
+        "estimated_cost_usd": run.get("cost", {}).get("estimated_usd"),
+        "cost": run.get("cost"),
         "wall_s": run["stats"]["wall_s"],
         "errors": [
             {"image": r.image, "status": r.status, "error_code": r.error_code, "reason": r.reason}

@@ -1,0 +1,1 @@
+"""Dated data tables shipped with the harness (quotas, prices)."""

@@ -1,0 +1,135 @@
+"""The dated data tables the harness ships: default TPS quotas and per-image prices.
+
+Both are snapshots of AWS pages (each file names its source and date); both can be overridden, since
+an account's quotas are often raised and prices change. A price that is not known is None, never 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from evaluation.errors import UserError
+
+DEFAULT_REGION_FOR_PRICES = "us-east-1"
+
+
+def _load_yaml(path: str | Path | None, packaged: str) -> dict[str, Any]:
+    if path is None:
+        text = resources.files("evaluation.data").joinpath(packaged).read_text(encoding="utf-8")
+        where = f"the packaged {packaged}"
+    else:
+        where = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot read {where}: {exc.strerror or exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UserError(f"{where} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{where} must be a mapping")
+    return document
+
+
+@lru_cache(maxsize=1)
+def _quotas() -> dict[str, Any]:
+    return _load_yaml(None, "quotas.yaml")
+
+
+def default_tps(operation: str, region: str | None) -> tuple[float, str]:
+    """The documented default quota for the operation in the region, and where that number came from."""
+    table = _quotas()
+    regions = table.get("regions", {})
+    value = regions.get(region or "", {}).get(operation)
+    if value is not None:
+        return float(
+            value
+        ), f"default quota for {operation} in {region} (quotas.yaml, {table.get('retrieved')})"
+    fallback = float(table.get("default_tps", 5))
+    return fallback, f"no default known for {operation} in {region}: using the smallest default, {fallback:g}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a number of calls is expected to cost; usd is None when a needed price is unknown."""
+
+    calls: int
+    usd: float | None
+    region: str
+    operation: str
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        cost = f"USD {self.usd:,.4f}" if self.usd is not None else "unknown cost"
+        text = f"{self.calls} {self.operation} call(s) in {self.region}: {cost} ({self.source})"
+        return "; ".join([text, *self.notes])
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    document: dict[str, Any]
+    where: str
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> PriceTable:
+        document = _load_yaml(path, "prices.yaml")
+        for key in ("operations", "groups"):
+            if not isinstance(document.get(key), dict):
+                raise UserError(f"{path or 'prices.yaml'}: missing the mapping '{key}'")
+        return cls(document, str(path) if path else "prices.yaml")
+
+    @property
+    def source(self) -> str:
+        return f"{self.where}, retrieved {self.document.get('retrieved', 'on an unknown date')}"
+
+    def tiers(self, operation: str, region: str) -> tuple[list[dict[str, Any]] | None, str]:
+        group = self.document["operations"].get(operation)
+        if group is None:
+            return None, f"{operation} has no price in {self.where}"
+        by_region = self.document["groups"].get(group, {})
+        if region in by_region:
+            return by_region[region], region
+        if DEFAULT_REGION_FOR_PRICES in by_region:
+            return by_region[DEFAULT_REGION_FOR_PRICES], DEFAULT_REGION_FOR_PRICES
+        return None, f"no {group} prices for {region} in {self.where}"
+
+    def estimate(
+        self, operation: str, region: str | None, calls: int, *, already_this_month: int = 0
+    ) -> Estimate:
+        """The list price of `calls` more images this month, walking the monthly volume tiers."""
+        region = region or DEFAULT_REGION_FOR_PRICES
+        tiers, priced_region = self.tiers(operation, region)
+        notes: list[str] = []
+        if tiers is None:
+            return Estimate(calls, None, region, operation, self.source, [priced_region])
+        if priced_region != region:
+            notes.append(f"prices for {region} are not in the table; {priced_region}'s are used")
+        if calls == 0:
+            return Estimate(0, 0.0, region, operation, self.source, notes)
+        total, start, remaining = 0.0, already_this_month, calls
+        lower = 0
+        for tier in tiers:
+            upper = tier.get("up_to_images")
+            room = remaining if upper is None else max(0, min(remaining, int(upper) - max(start, lower)))
+            if room:
+                price = tier.get("usd_per_image")
+                if price is None:
+                    notes.append(f"the price above {lower:,} images a month is not in the table")
+                    return Estimate(calls, None, region, operation, self.source, notes)
+                total += room * float(price)
+                remaining -= room
+                start += room
+            if upper is not None:
+                lower = int(upper)
+            if remaining == 0:
+                break
+        notes.append("list price before any free tier")
+        return Estimate(calls, round(total, 6), region, operation, self.source, notes)
