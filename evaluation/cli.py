@@ -1,4 +1,4 @@
-"""Command line: `rekognition-eval run | report | thresholds`.
+"""Command line: `rekognition-eval run | report | thresholds | compare`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from evaluation import __version__
 from evaluation.errors import UserError
@@ -130,6 +131,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calls.add_argument("--workers", type=int, default=8, help="concurrent calls (default 8)")
     calls.add_argument(
+        "--stack-outputs",
+        metavar="FILE",
+        help="`pulumi stack output --json` of this project's stack (a file, or - for stdin): run as "
+        "its role, in its region, read datasets/ from its bucket and upload the report to its reports/",
+    )
+    calls.add_argument(
+        "--no-assume-role",
+        dest="assume_role",
+        action="store_false",
+        help="with --stack-outputs: use your own credentials instead of the stack's role",
+    )
+    calls.add_argument("--no-upload", dest="upload", action="store_false", help="keep the report local")
+    checks = run.add_argument_group("images and cost")
+    checks.add_argument(
+        "--convert",
+        action="store_true",
+        help="re-encode WebP, GIF, BMP, TIFF, HEIC and CMYK JPEG as RGB JPEG",
+    )
+    checks.add_argument(
+        "--fit",
+        action="store_true",
+        help="shrink images over 5 MB or 10,000 px instead of rejecting them",
+    )
+    checks.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every image and the cache, print the calls still needed and their cost; call nothing",
+    )
+    checks.add_argument(
+        "--max-cost", type=float, metavar="USD", help="refuse to start a run estimated above this"
+    )
+    checks.add_argument(
+        "--price-table", metavar="FILE", help="your own prices.yaml (default: the packaged one)"
+    )
+    calls.add_argument(
         "--tps", type=float, help="at most this many calls per second (default: no client-side limit)"
     )
     _add_analysis_options(run, defaults=True)
@@ -166,6 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="YAML file to write (default: RUN_DIR/thresholds.yaml); - for stdout"
     )
     thresholds.add_argument("--cache", help="the response cache, if it moved since the run")
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare two runs on the same dataset, label by label",
+        description=(
+            "Compare two run folders on the same images (two backends, or two model versions): per label "
+            "AP, recommended MinConfidence, precision, recall and F1 side by side, and what changed. "
+            "Writes compare.html, compare.csv and compare.md."
+        ),
+    )
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("--out", help="folder to write (default: reports/compare-<RUN_A>-vs-<RUN_B>)")
     return parser
 
 
@@ -188,6 +237,7 @@ def _print_result(result, out_dir: Path) -> None:  # type: ignore[no-untyped-def
     summary = result.summary
     images = summary["images"]
     print(f"Report: {out_dir / 'report.md'}")
+    print(f"Page: {out_dir / 'report.html'}")
     print(
         f"Images: {images['evaluated']} evaluated of {images['total']}; "
         f"API calls: {summary['api_calls']}; cache hits: {summary['cache_hits']}"
@@ -207,8 +257,42 @@ def _exit_code(result) -> int:  # type: ignore[no-untyped-def]
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
 
 
+def _check_analysis_options(args: argparse.Namespace) -> None:
+    """Mistakes in analysis options fail before the dataset is read or any call is paid for."""
+    from evaluation.labelmap import LabelMap
+    from evaluation.thresholds import Objective
+
+    if args.objective is not None:
+        Objective.parse(args.objective)
+    if args.min_support is not None and args.min_support < 0:
+        raise UserError(f"--min-support must not be negative, got {args.min_support}")
+    if args.label_map:
+        LabelMap.load(args.label_map)
+
+
+def _stack(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(stack outputs, boto3 session) from --stack-outputs, or (None, None)."""
+    if not args.stack_outputs:
+        return None, None
+    import boto3
+
+    from evaluation.stack_outputs import assume_role_session, load_stack_outputs
+
+    outputs = load_stack_outputs(args.stack_outputs)
+    base = boto3.Session(profile_name=args.profile, region_name=args.region or outputs.region)
+    session = assume_role_session(outputs, base_session=base) if args.assume_role else base
+    return outputs, session
+
+
+def _dataset_source(text: str, outputs: Any) -> str:
+    """A dataset named relative to the stack bucket's datasets/ prefix, when it is not a local path."""
+    if outputs is None or text.startswith("s3://") or Path(text).exists():
+        return text
+    return outputs.datasets_uri + text.lstrip("/")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from evaluation.api import evaluate
+    from evaluation.api import evaluate, plan_run
     from evaluation.reports.writer import default_run_dir
     from evaluation.runner import Interrupted
 
@@ -216,25 +300,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     if args.tps is not None and args.tps <= 0:
         raise UserError(f"--tps must be positive, got {args.tps:g}")
+    if args.max_cost is not None and args.max_cost < 0:
+        raise UserError(f"--max-cost must not be negative, got {args.max_cost:g}")
+    _check_analysis_options(args)
+    outputs, session = _stack(args)
+    region = args.region or (outputs.region if outputs else None)
+    run_plan = plan_run(
+        _dataset_source(args.dataset, outputs),
+        backend=args.backend,
+        session=session,
+        region=region,
+        profile=None if session else args.profile,
+        endpoint_url=args.endpoint_url,
+        min_confidence=args.min_confidence,
+        max_labels=args.max_labels,
+        cache=args.cache,
+        dataset_format=args.format,
+        skip_bad_lines=args.skip_bad_lines,
+        vocabulary=args.labels,
+        workers=args.workers,
+        tps=args.tps,
+        convert=args.convert,
+        fit=args.fit,
+        price_table=args.price_table,
+    )
+    if args.dry_run:
+        print(run_plan.describe())
+        return EXIT_OK
     try:
         result = evaluate(
-            args.dataset,
-            backend=args.backend,
-            region=args.region,
-            profile=args.profile,
-            endpoint_url=args.endpoint_url,
-            min_confidence=args.min_confidence,
-            max_labels=args.max_labels,
-            cache=args.cache,
-            dataset_format=args.format,
-            skip_bad_lines=args.skip_bad_lines,
+            run_plan.dataset,
+            planned=run_plan,
             objective=args.objective,
             min_support=args.min_support,
             use_parents=args.use_parents,
             label_map=args.label_map,
             vocabulary=args.labels,
             workers=args.workers,
-            tps=args.tps,
+            max_cost=args.max_cost,
+            price_table=args.price_table,
             progress=not args.quiet,
         )
     except Interrupted as stop:
@@ -246,6 +350,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else default_run_dir(result.dataset_name, args.reports_dir)
     result.write(out_dir)
     _print_result(result, out_dir)
+    if outputs is not None and args.upload:
+        from evaluation.reports.upload import upload_run
+        from evaluation.stack_outputs import REPORTS_PREFIX
+
+        uri = upload_run(out_dir, session.client("s3"), bucket=outputs.bucket, prefix=REPORTS_PREFIX)
+        print(f"Uploaded: {uri}")
     return _exit_code(result)
 
 
@@ -285,7 +395,23 @@ def _cmd_thresholds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": _cmd_run, "report": _cmd_report, "thresholds": _cmd_thresholds}
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from evaluation.reports.compare import write_compare
+
+    out_dir, counts = write_compare(args.run_a, args.run_b, args.out)
+    print(f"Comparison: {out_dir / 'compare.html'} (and compare.csv, compare.md)")
+    print(
+        f"{counts['compared']} label(s) in both runs: AP better in B for {counts['better_in_b']}, "
+        f"better in A for {counts['better_in_a']}, about the same for {counts['same']}; "
+        f"recommended MinConfidence raised for {counts['thresholds_raised']}, "
+        f"lowered for {counts['thresholds_lowered']}"
+    )
+    for warning in counts["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
+
+
+COMMANDS = {"run": _cmd_run, "report": _cmd_report, "thresholds": _cmd_thresholds, "compare": _cmd_compare}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from evaluation.reports.html import write_html
 from evaluation.reports.markdown import render_markdown
 
 if TYPE_CHECKING:
@@ -48,4 +49,5 @@ def write_run(result: EvaluationResult, out_dir: Path) -> Path:
         out_dir / "thresholds.yaml", yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     )
     _atomic_write(out_dir / "report.md", render_markdown(result))
+    write_html(result, out_dir)
     return out_dir

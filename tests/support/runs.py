@@ -87,6 +87,7 @@ def synthetic_result(
     labels: Sequence[str],
     n_images: int,
     seed: int = 0,
+    answer_seed: int | None = None,
     boxes: bool = True,
     min_support: int = 10,
     image_bytes: Any = None,
@@ -98,11 +99,13 @@ def synthetic_result(
     Label frequencies fall off like a long tail (the first labels common, the last ones rare), as in
     real datasets. With `folder`, the images are written there (by `image_bytes(index) -> bytes`, small
     PNGs by default) so the report can make thumbnails; without it the images do not exist on disk.
+    The ground truth depends on `seed` only, the answers on `answer_seed` too: two results with one seed
+    and two answer seeds are two models on the same dataset.
     """
-    rng = np.random.default_rng(seed)
     n_labels = len(labels)
     prevalence = 0.3 / (1.0 + np.arange(n_labels)) ** 0.8
-    truth = rng.random((n_images, n_labels)) < prevalence
+    truth = np.random.default_rng(seed).random((n_images, n_labels)) < prevalence
+    rng = np.random.default_rng([seed, answer_seed if answer_seed is not None else 0])
     returned = rng.random((n_images, n_labels)) < np.where(truth, 0.85, np.minimum(0.5, prevalence + 0.01))
     confidence = np.where(truth, rng.uniform(40, 100, truth.shape), rng.uniform(0, 85, truth.shape))
     confidence = np.round(confidence, 2)

@@ -1,0 +1,293 @@
+"use strict";
+/* report.html: the per-label table, the threshold explorer, the plots and the errors, all from the
+   embedded data (no server, no network). Counts at a threshold come from the same per-threshold counts
+   as metrics.csv, so every number shown equals metrics.csv at that threshold. */
+
+const DATA = JSON.parse(document.getElementById("report-data").textContent);
+const T = DATA.thresholds; // ascending grid thresholds, as in metrics.csv
+const G = T.length;
+const SVG = "http://www.w3.org/2000/svg";
+
+/* Per-label counts at every grid threshold: bins hold what first appears at each threshold, so the
+   counts at T[k] are the sums of the bins at k and above. */
+const COUNTS = DATA.labels.map((label) => {
+  const tp = new Int32Array(G), fp = new Int32Array(G);
+  for (const [k, dtp, dfp] of label.bins) { tp[k] += dtp; fp[k] += dfp; }
+  for (let k = G - 2; k >= 0; k--) { tp[k] += tp[k + 1]; fp[k] += fp[k + 1]; }
+  return { tp, fp };
+});
+
+function rates(tp, fp, fn) {
+  return {
+    precision: tp + fp > 0 ? tp / (tp + fp) : NaN, // undefined when nothing is predicted
+    recall: tp + fn > 0 ? tp / (tp + fn) : NaN, // undefined when the label has no positives
+    f1: 2 * tp + fp + fn > 0 ? (2 * tp) / (2 * tp + fp + fn) : NaN,
+  };
+}
+
+function atThreshold(index, k) {
+  const label = DATA.labels[index];
+  const tp = COUNTS[index].tp[k], fp = COUNTS[index].fp[k];
+  const fn = label.support - tp, tn = DATA.n_images - label.support - fp;
+  return { threshold: T[k], tp, fp, fn, tn, ...rates(tp, fp, fn) };
+}
+
+function micro(k) {
+  let tp = 0, fp = 0, fn = 0;
+  DATA.labels.forEach((label, index) => {
+    tp += COUNTS[index].tp[k]; fp += COUNTS[index].fp[k]; fn += label.support - COUNTS[index].tp[k];
+  });
+  return { threshold: T[k], tp, fp, fn, ...rates(tp, fp, fn) };
+}
+
+/* The grid position whose counts a recommended (exact) threshold has: the highest grid value at or
+   below it; the lowest grid value when there is none. */
+function gridIndexAtOrBelow(threshold) {
+  if (isMissing(threshold)) return 0;
+  let best = 0;
+  for (let k = 0; k < G; k++) if (T[k] <= threshold + 1e-9) best = k;
+  return best;
+}
+
+function show(id, value, digits) {
+  const node = document.getElementById(id);
+  node.textContent = digits === 0 ? String(value) : fmt(value, digits);
+  node.setAttribute("data-value", isMissing(value) ? "" : String(value));
+}
+
+function showNumbers(prefix, numbers) {
+  show(prefix + "-threshold-value", numbers.threshold, 0);
+  for (const name of ["precision", "recall", "f1"]) show(`${prefix}-${name}`, numbers[name], 3);
+  for (const name of ["tp", "fp", "fn", "tn"]) {
+    if (name in numbers && document.getElementById(`${prefix}-${name}`)) show(`${prefix}-${name}`, numbers[name], 0);
+  }
+}
+
+/* ------------------------------------------------------------------------------------------- charts */
+
+function svg(tag, attributes, children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (name === "text") node.textContent = value;
+    else node.setAttribute(name, value);
+  }
+  for (const child of children || []) node.append(child);
+  return node;
+}
+
+/* A small line chart: series are arrays of [x, y]; a NaN y breaks the line. The legend sits in the
+   title row, outside the plot, so it never hides a curve. */
+function chart({ title, xLabel, yLabel, xMax, series, vlines, points }) {
+  const W = 272, H = 200, left = 34, right = 14, top = 22, bottom = 30;
+  const x = (v) => left + (v / xMax) * (W - left - right);
+  const y = (v) => top + (1 - v) * (H - top - bottom);
+  const root = svg("svg", { class: "chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img" });
+  root.append(svg("title", { text: title }));
+  root.append(svg("text", { x: 2, y: 12, "font-weight": "600", text: title }));
+  const axis = svg("g", { class: "axis" });
+  for (let i = 0; i <= 4; i++) {
+    const v = i / 4, xv = (xMax * i) / 4;
+    axis.append(svg("line", { class: "gridline", x1: left, x2: W - right, y1: y(v), y2: y(v) }));
+    axis.append(svg("text", { x: left - 4, y: y(v) + 3, "text-anchor": "end", text: v.toFixed(2) }));
+    axis.append(svg("text", { x: x(xv), y: H - bottom + 12, "text-anchor": "middle", text: xMax === 1 ? v.toFixed(2) : String(xv) }));
+  }
+  axis.append(svg("path", { d: `M${left},${top}V${H - bottom}H${W - right}`, fill: "none" }));
+  axis.append(svg("text", { x: (left + W - right) / 2, y: H - 4, "text-anchor": "middle", text: xLabel }));
+  if (yLabel) axis.append(svg("text", { x: 9, y: (top + H - bottom) / 2, "text-anchor": "middle", transform: `rotate(-90 9 ${(top + H - bottom) / 2})`, text: yLabel }));
+  root.append(axis);
+  for (const line of vlines || []) {
+    if (isMissing(line.x)) continue;
+    root.append(svg("line", { class: line.className, x1: x(line.x), x2: x(line.x), y1: top, y2: H - bottom }, [svg("title", { text: line.title })]));
+  }
+  let legendX = W - right;
+  for (const one of series.slice().reverse()) {
+    if (!one.legend) continue;
+    legendX -= 16 + 6 * one.legend.length;
+    root.append(svg("line", { class: `series ${one.className}`, x1: legendX, x2: legendX + 10, y1: 9, y2: 9 }));
+    root.append(svg("text", { class: "legend", x: legendX + 13, y: 12, text: one.legend }));
+  }
+  for (const one of series) {
+    let d = "", pen = false;
+    for (const [xv, yv] of one.points) {
+      if (isMissing(yv) || isMissing(xv)) { pen = false; continue; }
+      d += `${pen ? "L" : "M"}${x(xv).toFixed(1)},${y(yv).toFixed(1)}`;
+      pen = true;
+    }
+    if (d) root.append(svg("path", { class: `series ${one.className}`, d }));
+  }
+  for (const point of points || []) {
+    if (isMissing(point.x) || isMissing(point.y)) continue;
+    root.append(svg("circle", { class: point.className, cx: x(point.x), cy: y(point.y), r: 4 }, [svg("title", { text: point.title })]));
+  }
+  return root;
+}
+
+function curveCharts(rows, recommended, current) {
+  const pr = rows.slice().reverse().map((r) => [r.recall, r.precision]).filter(([xv]) => !isMissing(xv));
+  const mark = isMissing(recommended.threshold) ? null : `recommended ${fmt(recommended.threshold, 2)}`;
+  return [
+    chart({
+      title: "precision-recall", xLabel: "recall", yLabel: "precision", xMax: 1,
+      series: [{ className: "precision", points: pr }],
+      points: [
+        mark ? { className: "recommended", x: recommended.recall, y: recommended.precision, title: mark } : null,
+        { className: "current", x: current.recall, y: current.precision, title: `MinConfidence ${current.threshold}` },
+      ].filter(Boolean),
+    }),
+    chart({
+      title: "against MinConfidence", xLabel: "MinConfidence", yLabel: "", xMax: 100,
+      series: ["precision", "recall", "f1"].map((key) => ({
+        className: key, legend: key, points: rows.map((r) => [r.threshold, r[key]]),
+      })),
+      vlines: [
+        mark ? { className: "recommended", x: recommended.threshold, title: mark } : null,
+        { className: "current", x: current.threshold, title: `MinConfidence ${current.threshold}` },
+      ].filter(Boolean),
+    }),
+  ];
+}
+
+/* ------------------------------------------------------------------------------------------ header */
+
+const globalSlider = document.getElementById("global-threshold");
+const labelSlider = document.getElementById("label-threshold");
+for (const slider of [globalSlider, labelSlider]) { slider.min = 0; slider.max = G - 1; slider.step = 1; }
+const globalRows = () => T.map((_, k) => micro(k));
+
+function updateGlobal() {
+  const k = Number(globalSlider.value);
+  showNumbers("global", micro(k));
+  table.setTitle("live_precision", `P @ ${T[k]}`);
+  table.setTitle("live_recall", `R @ ${T[k]}`);
+  table.setTitle("live_f1", `F1 @ ${T[k]}`);
+  table.render();
+  const rows = globalRows();
+  document.getElementById("global-chart").replaceChildren(...curveCharts(rows, DATA.global, rows[k]));
+}
+
+/* ------------------------------------------------------------------------------------------- table */
+
+const STATUS_CLASS = { ok: "ok", "low-support": "warn", "at-floor": "warn", unreachable: "bad", "no-predictions": "bad", "no-positives": "bad" };
+
+function statusCell(label) {
+  const warn = label.status !== "ok";
+  const text = label.status === "low-support" ? `\u26A0 low support (${label.support} < ${DATA.min_support})` : (warn ? "\u26A0 " : "") + label.status;
+  return el("span", { className: `status ${STATUS_CLASS[label.status] || "warn"}`, title: label.note || null, text });
+}
+
+const live = (key) => (label) => atThreshold(label.index, Number(globalSlider.value))[key];
+DATA.labels.forEach((label, index) => { label.index = index; });
+
+const COLUMNS = [
+  { key: "name", title: "Label", type: "text", value: (l) => l.name },
+  { key: "support", title: "Support", type: "num", value: (l) => l.support, tip: "images with the label in the ground truth" },
+  { key: "ap", title: "AP", type: "num", value: (l) => l.ap, cell: (l) => fmt(l.ap), tip: "average precision over the exact curve" },
+  { key: "t", title: "MinConfidence", type: "num", value: (l) => l.t, cell: (l) => fmt(l.t, 2), tip: "recommended threshold" },
+  { key: "p", title: "Precision", type: "num", value: (l) => l.p, cell: (l) => fmt(l.p) },
+  { key: "r", title: "Recall", type: "num", value: (l) => l.r, cell: (l) => fmt(l.r) },
+  { key: "f1", title: "F1", type: "num", value: (l) => l.f1, cell: (l) => fmt(l.f1) },
+  { key: "status", title: "Status", type: "text", value: (l) => l.status, cell: statusCell },
+  { key: "live_precision", title: "P @", type: "num", className: "live", value: live("precision"), cell: (l) => fmt(live("precision")(l)), tip: "precision at the explorer's MinConfidence" },
+  { key: "live_recall", title: "R @", type: "num", className: "live", value: live("recall"), cell: (l) => fmt(live("recall")(l)), tip: "recall at the explorer's MinConfidence" },
+  { key: "live_f1", title: "F1 @", type: "num", className: "live", value: live("f1"), cell: (l) => fmt(live("f1")(l)), tip: "F1 at the explorer's MinConfidence" },
+];
+
+const table = makeTable(document.getElementById("labels-table"), COLUMNS, DATA.labels, {
+  sortKey: "support", sortDir: -1, rowKey: (l) => l.name, onSelect: selectLabel,
+  countNode: document.getElementById("labels-count"),
+});
+
+const statusFilter = document.getElementById("status-filter");
+for (const status of [...new Set(DATA.labels.map((l) => l.status))].sort()) {
+  statusFilter.append(el("option", { value: status, text: status }));
+}
+statusFilter.addEventListener("change", () => {
+  const wanted = statusFilter.value;
+  table.setKeep(wanted === "" ? null : wanted === "attention" ? (l) => l.status !== "ok" : (l) => l.status === wanted);
+});
+document.getElementById("label-filter").addEventListener("input", (event) => table.setText(event.target.value));
+
+/* ------------------------------------------------------------------------------------------ detail */
+
+let selected = null;
+
+function imageName(index) {
+  return DATA.images[index];
+}
+
+function thumbnail(example, kind) {
+  const [index, confidence, boxes] = example;
+  const name = imageName(index);
+  const data = DATA.thumbs[String(index)];
+  let frame;
+  if (data) {
+    frame = el("div", { className: "frame" }, [el("img", { src: data, alt: name, loading: "lazy" })]);
+    if (boxes && boxes.length) {
+      const overlay = svg("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none" });
+      for (const [l, t, w, h] of boxes) overlay.append(svg("rect", { x: l, y: t, width: w, height: h }));
+      frame.append(overlay);
+    }
+  } else {
+    frame = el("div", { className: "placeholder", text: "no thumbnail" });
+  }
+  const caption = el("figcaption", {}, [
+    el("b", { text: confidence === null ? "not returned" : fmt(confidence, 1) }),
+    document.createTextNode(" " + kind), el("br"), document.createTextNode(name),
+  ]);
+  return el("figure", { className: "thumb", title: DATA.image_prefix + name }, [frame, caption]);
+}
+
+function errorsSection(label) {
+  const box = document.getElementById("label-errors");
+  const errors = label.errors;
+  if (!errors) {
+    box.replaceChildren(el("p", { className: "note", text: "No errors to show: the label has no recommended threshold." }));
+    return;
+  }
+  const at = errors.threshold === null ? "with no threshold (never returned)" : `at the recommended MinConfidence ${fmt(errors.threshold, 2)}`;
+  const parts = [el("h3", { text: `Errors ${at}` })];
+  for (const [kind, title, list, total] of [
+    ["FP", "false positives, most confident first", errors.fp, errors.fp_total],
+    ["FN", "false negatives, nearest the threshold first", errors.fn, errors.fn_total],
+  ]) {
+    parts.push(el("p", { className: "note", text: `${total} ${title}` + (total > list.length ? ` (showing ${list.length})` : "") }));
+    if (list.length) parts.push(el("div", { className: "thumbs" }, list.map((example) => thumbnail(example, kind))));
+  }
+  if (DATA.image_prefix) parts.push(el("p", { className: "note", text: `Images under ${DATA.image_prefix}` }));
+  box.replaceChildren(...parts);
+}
+
+function updateLabel() {
+  if (!selected) return;
+  const k = Number(labelSlider.value);
+  const current = atThreshold(selected.index, k);
+  showNumbers("label", current);
+  const rows = T.map((_, i) => atThreshold(selected.index, i));
+  const recommended = { threshold: selected.t, precision: selected.p, recall: selected.r };
+  document.getElementById("label-charts").replaceChildren(...curveCharts(rows, recommended, current));
+}
+
+function selectLabel(label) {
+  selected = label;
+  document.getElementById("label-name").textContent = label.name;
+  const facts = `support ${label.support} \u00B7 AP ${fmt(label.ap)} \u00B7 recommended MinConfidence ${fmt(label.t, 2)}` +
+    ` (precision ${fmt(label.p)}, recall ${fmt(label.r)}, F1 ${fmt(label.f1)}) \u00B7 ${label.status}`;
+  document.getElementById("label-facts").textContent = facts;
+  document.getElementById("label-note").textContent = label.note || "";
+  const png = document.getElementById("label-png");
+  png.hidden = !label.png;
+  if (label.png) png.setAttribute("href", label.png);
+  labelSlider.value = gridIndexAtOrBelow(label.t);
+  updateLabel();
+  errorsSection(label);
+}
+
+/* ------------------------------------------------------------------------------------------- start */
+
+globalSlider.value = gridIndexAtOrBelow(DATA.global.threshold);
+globalSlider.addEventListener("input", updateGlobal);
+labelSlider.addEventListener("input", updateLabel);
+updateGlobal();
+const first = table.render()[0];
+if (first) table.select(first);
+else document.getElementById("label-detail").hidden = true;

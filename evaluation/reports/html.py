@@ -1,0 +1,350 @@
+"""report.html: one self-contained page to choose thresholds from (curves, table, explorer, errors).
+
+The page opens from disk with no server and no network: CSS and JavaScript are inline, thumbnails are
+data: URIs, plots are SVG drawn by the page from its embedded data, and a Content-Security-Policy forbids
+fetching anything. What is embedded (one JSON document, see `page_data`):
+- per label, the recommendation and the per-threshold counts of metrics.csv as sparse bins (what first
+  appears at each grid threshold), from which the page rebuilds tp, fp, fn, tn and the rates at every
+  threshold: the explorer's numbers are metrics.csv's, not an approximation;
+- per label, a few false positives and false negatives at the recommended threshold (thumbnails capped
+  in total, each image embedded once), see `evaluation.reports.thumbnails`.
+So the page stays small for 1,000 labels: no plot is stored in it, only the numbers to draw them.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.reports.plots import write_plots
+from evaluation.reports.thumbnails import (
+    EXAMPLES_PER_KIND,
+    MAX_THUMBNAILS,
+    LabelErrors,
+    choose_thumbnails,
+    evaluated_images,
+    label_errors,
+)
+
+if TYPE_CHECKING:
+    from evaluation.api import EvaluationResult
+
+REPORT_FILE = "report.html"
+# Nothing may be fetched: inline styles and scripts, data: images. A page that tried would fail loudly.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+)
+
+
+def asset(name: str) -> str:
+    """A stylesheet or script shipped in evaluation/reports/assets (package data)."""
+    return resources.files("evaluation.reports").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside <script>: no "</script>", no "<!--", whatever the label names hold."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(raw, escaped)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def number(value: Any, digits: int = 6) -> float | int | None:
+    """A JSON number, or None for NaN / NA (undefined, never a silent 0)."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    value = float(value)
+    return None if math.isnan(value) else round(value, digits)
+
+
+def cost_text(summary: dict[str, Any]) -> str:
+    """The run's cost if the summary carries one (a number, or a dict with a dollar amount), else "–"."""
+    cost = summary.get("cost")
+    if isinstance(cost, dict):
+        amount = next(
+            (cost[key] for key in ("usd", "total_usd", "estimated_usd", "total") if key in cost), None
+        )
+        suffix = " (estimated)" if any("estimat" in str(key) for key in cost) else ""
+    else:
+        amount, suffix = cost, ""
+    if isinstance(amount, (int, float)) and not isinstance(amount, bool) and math.isfinite(amount):
+        return f"${amount:,.2f}{suffix}"
+    return "–"
+
+
+def header_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """The page header, as (name, value) pairs in reading order."""
+    images = summary["images"]
+    where = summary.get("endpoint_url") or summary.get("region") or ""
+    backend = " · ".join(
+        str(part) for part in (summary.get("backend"), summary.get("operation"), where) if part
+    )
+    dataset = summary["dataset"]
+    return [
+        ("Dataset", f"{dataset['name']} ({dataset.get('format') or '?'}: {dataset.get('source') or '?'})"),
+        ("Backend", backend or "–"),
+        ("Model version(s)", ", ".join(summary.get("model_versions") or []) or "–"),
+        ("Images", f"{images['evaluated']} evaluated of {images['total']}"),
+        ("API calls", f"{summary.get('api_calls', 0)} made, {summary.get('cache_hits', 0)} from the cache"),
+        ("Cost", cost_text(summary)),
+        ("Date", str(summary.get("created_at") or "–")),
+        ("Objective", f"{summary.get('objective')}, minimum support {summary.get('min_support')}"),
+        ("Evaluated from", f"confidence {summary['floor']['evaluated_from']:g}"),
+    ]
+
+
+def grid_bins(result: EvaluationResult) -> tuple[list[float], list[list[list[int]]], int]:
+    """The grid thresholds (ascending), per label the sparse bins [k, tp added at k, fp added at k],
+    and the number of images, all from result.metrics (the table written as metrics.csv)."""
+    metrics = result.metrics
+    labels = list(result.labels["label"])
+    thresholds = np.sort(metrics["threshold"].unique().astype(np.float64))
+    if metrics.empty:
+        return [], [[] for _ in labels], int(result.summary["images"]["evaluated"])
+    codes = pd.Index(labels, dtype=object).get_indexer(metrics["label"].astype(object))
+    if (codes < 0).any():
+        raise ValueError("metrics name labels that result.labels does not have")
+    position = np.searchsorted(thresholds, metrics["threshold"].to_numpy(np.float64))
+    shape = (len(labels), len(thresholds))
+    tp = np.zeros(shape, np.int64)
+    fp = np.zeros(shape, np.int64)
+    tp[codes, position] = metrics["tp"].to_numpy(np.int64)
+    fp[codes, position] = metrics["fp"].to_numpy(np.int64)
+    zero = np.zeros((len(labels), 1), np.int64)
+    added_tp = tp - np.hstack([tp[:, 1:], zero])
+    added_fp = fp - np.hstack([fp[:, 1:], zero])
+    if (added_tp < 0).any() or (added_fp < 0).any():
+        raise ValueError("metrics counts must not grow with the threshold")
+    rows, columns = np.nonzero(added_tp | added_fp)
+    bins: list[list[list[int]]] = [[] for _ in labels]
+    for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+        bins[row].append([column, int(added_tp[row, column]), int(added_fp[row, column])])
+    first = metrics.iloc[0]
+    n_images = int(first["tn"] + first["fp"] + first["support"])
+    return [float(value) if value % 1 else int(value) for value in thresholds], bins, n_images
+
+
+def _image_prefix(uris: list[str]) -> str:
+    """The folder all shown images share, written once instead of in every name."""
+    if not uris:
+        return ""
+    folders = [uri.split("/")[:-1] for uri in uris]
+    shared = folders[0]
+    for parts in folders[1:]:
+        size = next(
+            (i for i, (a, b) in enumerate(zip(shared, parts, strict=False)) if a != b),
+            min(len(shared), len(parts)),
+        )
+        shared = shared[:size]
+    return "/".join(shared) + "/" if shared else ""
+
+
+def _errors_data(
+    errors: list[LabelErrors | None], thumbnails: dict[int, str], uris: list[str]
+) -> tuple[list[dict[str, Any] | None], list[str], dict[str, str], str]:
+    """Errors with images renumbered to the few that are shown; names relative to their common folder."""
+    shown = sorted(
+        {e.image for entry in errors if entry for e in (*entry.false_positives, *entry.false_negatives)}
+    )
+    renumber = {image: index for index, image in enumerate(shown)}
+    prefix = _image_prefix([uris[image] for image in shown])
+    names = [uris[image][len(prefix) :] for image in shown]
+
+    def examples(items: tuple[Any, ...]) -> list[list[Any]]:
+        return [[renumber[e.image], number(e.confidence, 4), [list(box) for box in e.boxes]] for e in items]
+
+    data = [
+        None
+        if entry is None
+        else {
+            "threshold": number(entry.threshold),
+            "fp": examples(entry.false_positives),
+            "fn": examples(entry.false_negatives),
+            "fp_total": entry.fp_total,
+            "fn_total": entry.fn_total,
+        }
+        for entry in errors
+    ]
+    thumbs = {str(renumber[image]): uri for image, uri in thumbnails.items()}
+    return data, names, thumbs, prefix
+
+
+def page_data(
+    result: EvaluationResult,
+    *,
+    plots: dict[int, str] | None = None,
+    per_kind: int = EXAMPLES_PER_KIND,
+    max_thumbnails: int = MAX_THUMBNAILS,
+) -> dict[str, Any]:
+    """Everything the page shows, as one JSON-ready dict (see the module docstring)."""
+    plots = plots or {}
+    thresholds, bins, n_images = grid_bins(result)
+    errors = label_errors(result, per_kind=per_kind)
+    uris = evaluated_images(result)
+    support = result.labels["support"].to_numpy(np.int64)
+    priority = np.lexsort((np.arange(len(support)), -support)).tolist()  # most support first
+    thumbnails = choose_thumbnails(errors, priority, uris, limit=max_thumbnails) if uris else {}
+    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, uris)
+    labels = []
+    for position, row in enumerate(result.labels.to_dict("records")):
+        labels.append(
+            {
+                "name": str(row["label"]),
+                "support": int(row["support"]),
+                "ap": number(row["ap"]),
+                "t": number(row["threshold"]),
+                "t_low": number(row["threshold_low"]),
+                "p": number(row["precision"]),
+                "r": number(row["recall"]),
+                "f1": number(row["f1"]),
+                "tp": number(row["tp"]),
+                "fp": number(row["fp"]),
+                "fn": number(row["fn"]),
+                "status": str(row["status"]),
+                "note": str(row["note"] or ""),
+                "bins": bins[position],
+                "png": plots.get(position),
+                "errors": errors_json[position],
+            }
+        )
+    best = result.global_threshold
+    return {
+        "version": 1,
+        "thresholds": thresholds,
+        "n_images": n_images,
+        "min_support": result.summary.get("min_support"),
+        "global": {name: number(best.get(name)) for name in ("threshold", "precision", "recall", "f1")}
+        | {"status": best.get("status"), "note": best.get("note") or ""},
+        "labels": labels,
+        "images": names,
+        "image_prefix": prefix,
+        "thumbs": thumbs,
+        "limits": {"examples_per_kind": per_kind, "thumbnails": max_thumbnails},
+    }
+
+
+def _global_text(result: EvaluationResult) -> str:
+    best = result.global_threshold
+    threshold = number(best.get("threshold"))
+    if threshold is None:
+        return f"No single MinConfidence meets the objective. {best.get('note') or ''}".strip()
+    rates = ", ".join(
+        f"{name} {number(best.get(name), 3) if number(best.get(name)) is not None else '–'}"
+        for name in ("precision", "recall", "f1")
+    )
+    return f"Recommended: MinConfidence {threshold:.2f} ({rates}, micro over all labels)."
+
+
+def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None, **limits: int) -> str:
+    """The page as text; `limits` are page_data's per_kind and max_thumbnails."""
+    summary = result.summary
+    data = page_data(result, plots=plots, **limits)
+    escape = html.escape
+    version = str(summary.get("tool_version") or "")
+    facts = "".join(
+        f"<div><dt>{escape(name)}</dt><dd>{escape(value)}</dd></div>" for name, value in header_facts(summary)
+    )
+    title = f"Rekognition evaluation: {summary['dataset']['name']}"
+    global_png = '<a href="plots/global.png">PNG</a>' if plots is not None else ""
+
+    def numbers(prefix: str, counts: tuple[str, ...]) -> str:
+        rates = "".join(
+            f'<span>{name} <b id="{prefix}-{key}"></b></span>'
+            for key, name in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
+        )
+        return rates + "".join(f'<span>{key.upper()} <b id="{prefix}-{key}"></b></span>' for key in counts)
+
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<link rel="icon" href="data:,">
+<style>{asset("report.css")}</style>
+</head>
+<body>
+<header class="page">
+<h1>{escape(title)}</h1>
+<dl class="facts">{facts}</dl>
+</header>
+<main>
+<noscript><p>This page needs JavaScript for its table, explorer and plots; report.md has the same
+recommendations as text.</p></noscript>
+<section id="global">
+<h2>One MinConfidence for all labels</h2>
+<p class="note">{escape(_global_text(result))} {global_png}</p>
+<div class="explorer">
+<label for="global-threshold">MinConfidence <output id="global-threshold-value"></output></label>
+<input type="range" id="global-threshold" aria-label="MinConfidence for all labels">
+<div class="numbers">{numbers("global", ("tp", "fp", "fn"))}</div>
+</div>
+<div id="global-chart" class="charts"></div>
+<p class="note">The slider also sets the table's "@" columns: each label's precision, recall and F1 at that
+MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
+</section>
+<div class="layout">
+<section id="labels">
+<h2>Labels</h2>
+<div class="controls">
+<input type="search" id="label-filter" placeholder="filter labels" aria-label="filter labels">
+<select id="status-filter" aria-label="filter by status">
+<option value="">every status</option><option value="attention">needs attention (not ok)</option>
+</select>
+<span id="labels-count" class="note"></span>
+</div>
+<div class="scroll"><table id="labels-table" class="data"></table></div>
+<p class="note">Click a column to sort, a row to see its plots and errors. A dash is an undefined value
+(no prediction, or no positive image), never a zero.</p>
+</section>
+<section id="label-detail" class="detail">
+<h2 id="label-name"></h2>
+<p id="label-facts"></p>
+<p id="label-note" class="note"></p>
+<div class="explorer">
+<label for="label-threshold">MinConfidence <output id="label-threshold-value"></output></label>
+<input type="range" id="label-threshold" aria-label="MinConfidence for this label">
+<div class="numbers">{numbers("label", ("tp", "fp", "fn", "tn"))}</div>
+</div>
+<div id="label-charts" class="charts"></div>
+<p class="note"><a id="label-png" href="#" hidden>These plots as a PNG</a></p>
+<div id="label-errors"></div>
+</section>
+</div>
+</main>
+<footer>
+The explorer's numbers are metrics.csv's at whole-number thresholds (a label is predicted when its
+confidence is at or above MinConfidence); recommended thresholds come from the exact curves (curves.csv).
+Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and false negatives per label and
+{data["limits"]["thumbnails"]} images per page, labels with the most support first. PNG plots of the
+labels with the most support are in plots/. Written by rekognition-eval {escape(version)}.
+</footer>
+<script type="application/json" id="report-data">{script_json(data)}</script>
+<script>
+{asset("table.js")}
+{asset("report.js")}
+</script>
+</body>
+</html>
+"""
+
+
+def write_html(result: EvaluationResult, out_dir: Path) -> Path:
+    """Write plots/*.png and report.html into a run folder; returns the page's path."""
+    plots = write_plots(result, out_dir)
+    target = out_dir / REPORT_FILE
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(render_html(result, plots=plots), encoding="utf-8")
+    os.replace(temporary, target)
+    return target

@@ -1,0 +1,132 @@
+"""PNG plots beside report.html (plots/), for slides, tickets and anything that cannot run the page.
+
+One figure per label: the exact precision-recall curve and precision, recall and F1 against the
+threshold, with the recommended threshold marked. Only the labels with the most support get a PNG
+(MAX_PNG_LABELS), so a 1,000-label run does not spend minutes on pictures nobody opens; the page itself
+draws every label's plots on demand from its embedded data. Uses matplotlib's object API with the Agg
+canvas, never pyplot, so writing a report does not change a notebook's backend.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from evaluation.api import EvaluationResult
+
+MAX_PNG_LABELS = 25
+PLOTS_DIR = "plots"
+GLOBAL_PNG = "global.png"
+_PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
+
+COLOURS = {"precision": "#1f6feb", "recall": "#d9480f", "f1": "#2b8a3e", "mark": "#6f42c1"}
+
+
+def png_name(position: int, label: str) -> str:
+    """A file name that is safe everywhere and unique per label (the position in the vocabulary)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:60] or "label"
+    return f"{position:04d}-{safe}.png"
+
+
+def labels_to_plot(labels: pd.DataFrame, limit: int = MAX_PNG_LABELS) -> list[int]:
+    """Positions of the labels with the most support (ties in vocabulary order), at most `limit`."""
+    support = labels["support"].to_numpy(dtype=np.int64)
+    order = np.lexsort((np.arange(len(support)), -support))
+    return [int(index) for index in order if support[index] > 0][:limit]
+
+
+def _is_number(value: Any) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _draw(
+    figure: Figure,
+    title: str,
+    curve: pd.DataFrame,
+    grid: pd.DataFrame,
+    recommended: dict[str, Any],
+    *,
+    curve_from_grid: bool = False,
+) -> None:
+    pr, by_threshold = figure.subplots(1, 2)
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.82, wspace=0.22)  # fixed: fast
+    figure.suptitle(title, fontsize=11)
+    points = curve.sort_values("threshold", ascending=False)
+    defined = points[points["precision"].notna()]
+    pr.plot(
+        defined["recall"], defined["precision"], color=COLOURS["precision"], lw=1.5, drawstyle="steps-post"
+    )
+    pr.set(
+        xlabel="recall",
+        ylabel="precision",
+        xlim=(0, 1.02),
+        ylim=(0, 1.02),
+        title="precision-recall" + (" (whole-number thresholds)" if curve_from_grid else ""),
+    )
+    grid = grid.sort_values("threshold")
+    for name in ("precision", "recall", "f1"):
+        by_threshold.plot(grid["threshold"], grid[name], color=COLOURS[name], lw=1.5, label=name)
+    by_threshold.set(xlabel="MinConfidence", ylim=(0, 1.02), xlim=(0, 100), title="against the threshold")
+    by_threshold.legend(loc="lower left", fontsize=8, frameon=False)
+    threshold = recommended.get("threshold")
+    if _is_number(threshold):
+        text = f"recommended {threshold:.2f}"
+        by_threshold.axvline(threshold, color=COLOURS["mark"], ls="--", lw=1, label=text)
+        by_threshold.annotate(text, (threshold, 1.0), xytext=(3, -10), textcoords="offset points", fontsize=8)
+        if _is_number(recommended.get("precision")) and _is_number(recommended.get("recall")):
+            pr.plot(
+                [recommended["recall"]], [recommended["precision"]], "o", color=COLOURS["mark"], label=text
+            )
+            pr.legend(loc="lower left", fontsize=8, frameon=False)
+    for axes in (pr, by_threshold):
+        axes.grid(alpha=0.3)
+
+
+def _save(figure: Figure, path: Path) -> None:
+    FigureCanvasAgg(figure)
+    figure.savefig(path, dpi=90)
+
+
+def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> dict[int, str]:
+    """Write plots/*.png; returns {label position: path relative to out_dir}. Removes PNGs this module
+    wrote earlier for labels that no longer get one, so the folder never shows a stale plot."""
+    folder = out_dir / PLOTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = result.labels
+    curves_by_label = dict(tuple(result.curves.groupby("label", observed=True, sort=False)))
+    grid_by_label = dict(tuple(result.metrics.groupby("label", observed=True, sort=False)))
+    written: dict[int, str] = {}
+    for position in labels_to_plot(labels, limit):
+        row = labels.iloc[position].to_dict()
+        name = png_name(position, row["label"])
+        empty = result.curves.iloc[0:0]
+        figure = Figure(figsize=(9, 3.6))
+        _draw(
+            figure,
+            f"{row['label']} (support {row['support']}, AP {row['ap']:.3f})",
+            curves_by_label.get(row["label"], empty),
+            grid_by_label[row["label"]],
+            row,
+        )
+        _save(figure, folder / name)
+        written[position] = f"{PLOTS_DIR}/{name}"
+    global_grid = result.averages.rename(
+        columns={"micro_precision": "precision", "micro_recall": "recall", "micro_f1": "f1"}
+    )
+    figure = Figure(figsize=(9, 3.6))
+    title = "All labels (micro average)"
+    _draw(figure, title, global_grid, global_grid, result.global_threshold, curve_from_grid=True)
+    _save(figure, folder / GLOBAL_PNG)
+    keep = {Path(path).name for path in written.values()} | {GLOBAL_PNG}
+    for stale in folder.glob("*.png"):
+        if _PNG_NAME.match(stale.name) and stale.name not in keep:
+            stale.unlink()
+    return written

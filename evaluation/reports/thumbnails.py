@@ -1,0 +1,215 @@
+"""The images behind the numbers: each label's false positives and false negatives at its recommended
+threshold, and small thumbnails of them for report.html.
+
+A person trusts a threshold once they have seen what it gets wrong, so the page shows, per label, the most
+confident false positives and the false negatives nearest the threshold (then those never returned), each
+with its confidence and the boxes of the returned labels that count for it. Thumbnails are capped per
+label and in total, and each image is embedded once however many labels it illustrates.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from evaluation.adapters import LabelsAnswer
+from evaluation.api import LABEL_SEPARATOR
+from evaluation.errors import UserError
+from evaluation.labelmap import LabelMap, normalize_name
+from evaluation.runner import ANSWERED
+
+if TYPE_CHECKING:
+    from evaluation.api import EvaluationResult
+
+EXAMPLES_PER_KIND = 4  # false positives, and false negatives, shown per label
+MAX_THUMBNAILS = 200  # distinct images embedded in one page, whatever the number of labels
+THUMBNAIL_SIDE = 96  # px, the longer side
+THUMBNAIL_QUALITY = 70  # JPEG
+
+Box = tuple[float, float, float, float]  # left, top, width, height as ratios of the image size
+
+
+@dataclass(frozen=True)
+class ErrorExample:
+    """One wrong image for one label: `confidence` is None when the label was never returned for it."""
+
+    image: int  # position among the evaluated images (ScoredPairs.image_idx)
+    confidence: float | None
+    boxes: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelErrors:
+    """A label's errors at `threshold`: the totals, and the first few examples of each kind."""
+
+    threshold: float | None
+    false_positives: tuple[ErrorExample, ...]
+    false_negatives: tuple[ErrorExample, ...]
+    fp_total: int
+    fn_total: int
+
+
+def evaluated_images(result: EvaluationResult) -> list[str]:
+    """The URIs of the evaluated images, in the order of the pairs' image_idx (the answered rows)."""
+    return result.images.loc[result.images["status"].isin(ANSWERED), "image"].astype(str).tolist()
+
+
+def positives_by_label(result: EvaluationResult) -> list[np.ndarray]:
+    """Per label of the vocabulary, the evaluated images whose ground truth has it (as matching reads it)."""
+    labels = tuple(result.labels["label"])
+    position = {normalize_name(label): index for index, label in enumerate(labels)}
+    answered = result.images.loc[result.images["status"].isin(ANSWERED), "labels"]
+    found: list[list[int]] = [[] for _ in labels]
+    for image, text in enumerate(answered):
+        for name in {part for part in str(text or "").split(LABEL_SEPARATOR) if part}:
+            index = position.get(normalize_name(name))
+            if index is not None:
+                found[index].append(image)
+    return [np.asarray(sorted(set(images)), dtype=np.int64) for images in found]
+
+
+def _label_map(result: EvaluationResult) -> LabelMap:
+    """The run's label map, to find which returned names count for a label; identity if it is gone."""
+    path = (result.run.get("analysis") or {}).get("label_map")
+    if not path:
+        return LabelMap.identity()
+    try:
+        return LabelMap.load(path)
+    except UserError:
+        return LabelMap.identity()
+
+
+def _boxes(answer: LabelsAnswer, targets: frozenset[str], use_parents: bool) -> tuple[Box, ...]:
+    """The instance boxes of every returned label that counts as the dataset label (itself, or a child
+    whose Parents or Aliases name it when parents count)."""
+    boxes: list[Box] = []
+    for predicted in answer.labels:
+        names = {predicted.name}
+        if use_parents:
+            names.update(predicted.parents, predicted.aliases)
+        if any(normalize_name(name) in targets for name in names):
+            boxes.extend(
+                (round(b.left, 4), round(b.top, 4), round(b.width, 4), round(b.height, 4))
+                for b in predicted.instances
+            )
+    return tuple(boxes)
+
+
+def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND) -> list[LabelErrors | None]:
+    """Per label (in result.labels order), its errors at the recommended threshold.
+
+    None where there is nothing to show: no pairs were kept, or the label has no threshold because it
+    has no positives or the objective cannot be met. A label never returned has every positive as a
+    false negative. False positives are the most confident first; false negatives the nearest below
+    the threshold first, then those never returned.
+    """
+    pairs = result.pairs
+    if pairs is None or len(result.answers) != pairs.n_images:
+        return [None] * len(result.labels)
+    positives = positives_by_label(result)
+    label_map = _label_map(result)
+    use_parents = bool((result.run.get("analysis") or {}).get("use_parents", True))
+    order = np.lexsort((pairs.image_idx, -pairs.confidence, pairs.label_idx))
+    sorted_label = pairs.label_idx[order]
+    starts = np.searchsorted(sorted_label, np.arange(pairs.n_labels), side="left")
+    ends = np.searchsorted(sorted_label, np.arange(pairs.n_labels), side="right")
+
+    out: list[LabelErrors | None] = []
+    for index, row in enumerate(result.labels.to_dict("records")):
+        status = row["status"]
+        threshold = float(row["threshold"])
+        no_threshold = math.isnan(threshold) and status != "no-predictions"
+        if status in ("no-positives", "unreachable") or no_threshold:
+            out.append(None)
+            continue
+        threshold_or_none = None if math.isnan(threshold) else threshold
+        entries = order[starts[index] : ends[index]]
+        confidence = pairs.confidence[entries]
+        is_true = pairs.is_true[entries]
+        image = pairs.image_idx[entries]
+        predicted = confidence >= threshold if threshold_or_none is not None else np.zeros(len(entries), bool)
+        fp_rows = np.flatnonzero(predicted & ~is_true)
+        missed_rows = np.flatnonzero(~predicted & is_true)  # returned, but below the threshold
+        never = np.setdiff1d(positives[index], image[is_true], assume_unique=True)
+        targets = frozenset(normalize_name(name) for name in label_map.targets(row["label"]))
+
+        def example(position: int, seen: float | None, targets: frozenset[str] = targets) -> ErrorExample:
+            return ErrorExample(
+                image=int(position),
+                confidence=seen,
+                boxes=_boxes(result.answers[position], targets, use_parents),
+            )
+
+        fps = [example(image[r], float(confidence[r])) for r in fp_rows[:per_kind]]
+        fns = [example(image[r], float(confidence[r])) for r in missed_rows[:per_kind]]
+        fns += [example(position, None) for position in never[: max(0, per_kind - len(fns))]]
+        out.append(
+            LabelErrors(
+                threshold=threshold_or_none,
+                false_positives=tuple(fps),
+                false_negatives=tuple(fns),
+                fp_total=int(fp_rows.size),
+                fn_total=int(missed_rows.size + never.size),
+            )
+        )
+    return out
+
+
+def thumbnail_data_uri(
+    path: str | Path, *, side: int = THUMBNAIL_SIDE, quality: int = THUMBNAIL_QUALITY
+) -> str | None:
+    """A small JPEG as a data: URI, so the page needs no file beside it; None when it cannot be read.
+
+    EXIF orientation is applied, as people see the photo (and as DetectLabels reads it).
+    """
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (side * 2, side * 2))  # JPEG: decode at a fraction of the size, much faster
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((side, side))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def choose_thumbnails(
+    errors: Sequence[LabelErrors | None],
+    priority: Sequence[int],
+    images: Sequence[str],
+    *,
+    limit: int = MAX_THUMBNAILS,
+) -> dict[int, str]:
+    """Thumbnails for the examples, labels in `priority` order, until `limit` distinct images are embedded.
+
+    An image shared by several labels is embedded once. S3 images and files that cannot be read get no
+    thumbnail (the page shows their name), and do not count against the limit.
+    """
+    thumbnails: dict[int, str] = {}
+    tried: set[int] = set()
+    for index in priority:
+        entry = errors[index]
+        if entry is None:
+            continue
+        for example in (*entry.false_positives, *entry.false_negatives):
+            if len(thumbnails) >= limit:
+                return thumbnails
+            if example.image in tried:
+                continue
+            tried.add(example.image)
+            uri = images[example.image]
+            if uri.startswith("s3://"):
+                continue
+            data = thumbnail_data_uri(uri)
+            if data is not None:
+                thumbnails[example.image] = data
+    return thumbnails
