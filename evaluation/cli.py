@@ -1,4 +1,4 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | serve`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", metavar="RUN_A")
     compare.add_argument("run_b", metavar="RUN_B")
     compare.add_argument("--out", help="folder to write (default: reports/compare-<RUN_A>-vs-<RUN_B>)")
+
+    serve = commands.add_parser(
+        "serve",
+        help="answer DetectLabels with the local model, over Rekognition's protocol",
+        description=(
+            "A Rekognition-compatible endpoint for offline development: boto3 pointed at it with "
+            "endpoint_url gets DetectLabels answers from the local baseline model (ImageNet classes; "
+            "no person class), and the service's errors for malformed requests. Ctrl-C stops it."
+        ),
+    )
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765; 0: any)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
     return parser
 
 
@@ -411,7 +426,38 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": _cmd_run, "report": _cmd_report, "thresholds": _cmd_thresholds, "compare": _cmd_compare}
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from evaluation.serve import build_server
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be within 0 and 65535, got {args.port}")
+    try:
+        server = build_server(host=args.host, port=args.port)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    print(
+        f"Serving DetectLabels ({server.handler.model.version}) at {server.url}\n"
+        f"  boto3.client('rekognition', endpoint_url='{server.url}', region_name='us-east-1')\n"
+        "Ctrl-C to stop.",
+        flush=True,
+    )
+    server.start()
+    try:
+        threading.Event().wait()  # until Ctrl-C; requests are served on the server's threads
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+    finally:
+        server.stop()
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "report": _cmd_report,
+    "thresholds": _cmd_thresholds,
+    "compare": _cmd_compare,
+    "serve": _cmd_serve,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
