@@ -213,7 +213,9 @@ def decode_image(data: bytes, target_side: int = 224) -> Any:
         return ImageOps.exif_transpose(image).convert("RGB")
     except ClientError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError:
+        raise _service_error("InvalidImageFormatException", "Request has invalid image format") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise _service_error(
             "InvalidImageFormatException", f"Request has invalid image format: {exc}"
         ) from None
