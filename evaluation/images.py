@@ -169,7 +169,7 @@ def _jpeg_dimensions(data: bytes) -> tuple[int, int] | None:
 
 
 def _megabytes(count: int) -> str:
-    return f"{count / MB:.1f} MB"
+    return f"{count / MB:.1f} MB" if count >= MB / 10 else f"{count / 1024:.0f} KB"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ class ServiceError(Exception):
         self.status = status
 
 
+class DropConnection(Exception):
+    """Raised by a handler to close the connection without an answer, as a network failure would."""
+
+
 Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
@@ -170,6 +174,10 @@ class RekognitionProtocolServer:
             if self.latency_s:
                 time.sleep(self.latency_s)
             answer = self.handler(operation, payload)
+        except DropConnection:
+            self.stats.count("errors")
+            request.close_connection = True
+            return
         except ServiceError as error:
             if error.code != "ThrottlingException":
                 self.stats.count("errors")

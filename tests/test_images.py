@@ -85,3 +85,70 @@ def test_missing_and_oversized_files(tmp_path):
 def test_s3_images_are_passed_by_reference():
     loaded = load_image(ImageRef("s3://b/k.jpg"))
     assert loaded.data is None and loaded.image_id == "s3://b/k.jpg"
+
+
+def _pillow_image(fmt: str, size=(120, 100), mode="RGB", **save) -> bytes:
+    import io
+
+    from PIL import Image
+
+    image = Image.new(mode, size, (10, 200, 30) if mode == "RGB" else (10, 20, 30, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "mode"),
+    [
+        ("a.webp", "WEBP", "RGB"),
+        ("a.gif", "GIF", "RGB"),
+        ("a.bmp", "BMP", "RGB"),
+        ("a.tif", "TIFF", "RGB"),
+        ("cmyk.jpg", "JPEG", "CMYK"),
+    ],
+)
+def test_convert_reencodes_what_rekognition_refuses(tmp_path, name, fmt, mode):
+    from evaluation.images import Preparation
+
+    ref = write(tmp_path, name, _pillow_image(fmt, mode=mode))
+    with pytest.raises(ImageProblem, match="--convert would fix it"):
+        load_image(ref)
+    loaded = load_image(ref, preparation=Preparation(convert=True))
+    assert (
+        loaded.format == "jpeg"
+        and loaded.data[:3] == b"\xff\xd8\xff"
+        and (loaded.width, loaded.height) == (120, 100)
+    )
+    assert loaded.image_id.endswith("+rgb-jpeg") and loaded.changes == ("rgb-jpeg",)
+
+
+def test_fit_shrinks_images_over_the_pixel_and_byte_limits(tmp_path):
+    from evaluation.images import ImageLimits, Preparation
+
+    import os
+
+    from PIL import Image
+
+    limits = ImageLimits(max_bytes=20_000, max_side=1000)
+    noisy_path = tmp_path / "wide.png"  # random pixels: a PNG far over 20 KB that JPEG must shrink
+    Image.frombytes("RGB", (1500, 400), os.urandom(1500 * 400 * 3)).save(noisy_path)
+    with pytest.raises(ImageProblem, match="--fit shrinks it"):
+        load_image(ImageRef(str(noisy_path)), limits)
+    loaded = load_image(ImageRef(str(noisy_path)), limits, Preparation(fit=True))
+    assert len(loaded.data) <= 20_000 and max(loaded.width, loaded.height) <= 1000
+    assert loaded.changes == ("fit-20000-1000",)
+
+
+def test_truncated_files_and_exif_orientation(tmp_path):
+    from PIL import Image
+
+    full = _pillow_image("JPEG")
+    with pytest.raises(ImageProblem, match="truncated JPEG"):
+        load_image(write(tmp_path, "cut.jpg", full[: len(full) - 1200] if len(full) > 1300 else full[:-2]))
+    image = Image.new("RGB", (120, 90))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    path = tmp_path / "rotated.jpg"
+    image.save(path, exif=exif.tobytes())
+    assert load_image(ImageRef(str(path))).orientation == 6

@@ -144,3 +144,51 @@ def test_rate_limiter_spaces_calls_at_the_rate():
     limiter.acquire()  # one token refilled after 1/tps seconds
     with pytest.raises(ValueError, match="tps"):
         RateLimiter(0)
+
+
+def test_dropped_connections_and_slow_answers_are_retried(tmp_path, fake_rekognition, cache):
+    import time
+
+    from evaluation.protocol_server import DropConnection, RekognitionProtocolServer
+
+    images = make_images(tmp_path, fake_rekognition, 8)
+
+    def fault(identity: str, attempt: int) -> ServiceError | None:
+        if attempt == 1:
+            raise DropConnection
+        if attempt == 2:
+            time.sleep(1.0)  # longer than the client's read timeout: the client gives up and retries
+        return None
+
+    fake_rekognition.fault = fault
+    with RekognitionProtocolServer(fake_rekognition) as server:
+        client = make_client(endpoint_url=server.url, region="us-east-1", read_timeout=0.3)
+        outcomes, stats = fetch(images, RekognitionLabels(client), cache, workers=4, progress=False)
+    assert [o.status for o in outcomes] == [CALLED] * 8
+    assert min(fake_rekognition.calls.values()) >= 3
+    assert stats.retries >= 16 and stats.failed == 0
+
+
+def test_two_runs_sharing_one_cache_file(tmp_path, endpoint, fake_rekognition):
+    import threading
+
+    images = make_images(tmp_path, fake_rekognition, 40)
+    path = tmp_path / "shared.sqlite"
+    results = {}
+
+    def run(name: str, subset: list[ImageRef]) -> None:
+        with ResponseCache(path) as store:
+            results[name] = fetch(subset, backend_for(endpoint), store, workers=4, progress=False)
+
+    threads = [
+        threading.Thread(target=run, args=("a", images[:30])),
+        threading.Thread(target=run, args=("b", images[10:])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(o.status in (CALLED, CACHED) for name in results for o in results[name][0])
+    with ResponseCache(path) as store:
+        assert len(store) == 40
+        assert len(store.get_many(o.cache_key for o in results["a"][0])) == 30

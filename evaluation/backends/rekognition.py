@@ -13,7 +13,9 @@ from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 DEFAULT_MAX_ATTEMPTS = 8
 
 
-def client_config(*, max_pool_connections: int = 10, max_attempts: int | None = None) -> Config:
+def client_config(
+    *, max_pool_connections: int = 10, max_attempts: int | None = None, read_timeout: float = 60.0
+) -> Config:
     """The one place that sets retries and the connection pool for every Rekognition client.
 
     botocore's standard retry mode retries throttling, 5xx and connection errors with jittered
@@ -25,6 +27,7 @@ def client_config(*, max_pool_connections: int = 10, max_attempts: int | None = 
     return Config(
         retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": max_attempts},
         max_pool_connections=max_pool_connections,
+        read_timeout=read_timeout,
         user_agent_extra="rekognition-eval",
     )
 
@@ -37,6 +40,7 @@ def make_client(
     endpoint_url: str | None = None,
     max_pool_connections: int = 10,
     max_attempts: int | None = None,
+    read_timeout: float = 60.0,
 ) -> Any:
     """A Rekognition client from the usual AWS settings (profile, region, environment)."""
     if session is None:
@@ -45,7 +49,9 @@ def make_client(
         "rekognition",
         region_name=region or session.region_name,
         endpoint_url=endpoint_url,
-        config=client_config(max_pool_connections=max_pool_connections, max_attempts=max_attempts),
+        config=client_config(
+            max_pool_connections=max_pool_connections, max_attempts=max_attempts, read_timeout=read_timeout
+        ),
     )
 
 
