@@ -124,11 +124,11 @@ def test_convert_reencodes_what_rekognition_refuses(tmp_path, name, fmt, mode):
 
 
 def test_fit_shrinks_images_over_the_pixel_and_byte_limits(tmp_path):
-    from evaluation.images import ImageLimits, Preparation
-
     import os
 
     from PIL import Image
+
+    from evaluation.images import ImageLimits, Preparation
 
     limits = ImageLimits(max_bytes=20_000, max_side=1000)
     noisy_path = tmp_path / "wide.png"  # random pixels: a PNG far over 20 KB that JPEG must shrink
