@@ -216,6 +216,7 @@ def build_hierarchy(synsets: dict[str, Synset], names: dict[str, Any]) -> dict[s
         raise SystemExit(f"classes share a name, add them to {NAMES_FILE.name} 'classes': {duplicates}")
     for wnid, name in ancestor_names.items():
         add_parents(name, named(ancestors(wnid, synsets, under)))
+    _close(parents, members)
     empty = sorted({name for name in ancestor_names.values() if name not in members})
     if empty:
         raise SystemExit(f"{NAMES_FILE.name}: no ImageNet class below these ancestors: {', '.join(empty)}")
@@ -231,6 +232,26 @@ def build_hierarchy(synsets: dict[str, Synset], names: dict[str, Any]) -> dict[s
         for name in sorted(members)
     ]
     return {"classes": classes, "labels": labels}
+
+
+def _close(parents: dict[str, dict[str, int]], members: dict[str, set[int]]) -> None:
+    """Make the named hierarchy transitive, and every label's classes a subset of each parent's.
+
+    Two synsets under one name (WordNet has two "footwear") can give the name a parent that not all of
+    its classes reach through WordNet: Shoe -> Footwear -> Clothing must still make a shoe Clothing.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for label, mine in parents.items():
+            for parent, depth in list(mine.items()):
+                for grand, more in parents.get(parent, {}).items():
+                    if grand != label and depth + more < mine.get(grand, depth + more + 1):
+                        mine[grand] = depth + more
+                        changed = True
+    for label, mine in parents.items():
+        for parent in mine:
+            members.setdefault(parent, set()).update(members.get(label, ()))
 
 
 def _duplicates(names: Iterable[str]) -> list[str]:
