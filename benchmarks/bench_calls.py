@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.backends import RekognitionLabels, make_client  # noqa: E402
-from evaluation.cache import ResponseCache  # noqa: E402
-from evaluation.images import ImageRef  # noqa: E402
-from evaluation.protocol_server import RekognitionProtocolServer, decode_image_bytes  # noqa: E402
-from evaluation.runner import ANSWERED, RetryPolicy, fetch  # noqa: E402
+from evaluation.backends import RekognitionLabels, make_client
+from evaluation.cache import ResponseCache
+from evaluation.images import ImageRef
+from evaluation.protocol_server import RekognitionProtocolServer, decode_image_bytes
+from evaluation.runner import ANSWERED, RetryPolicy, fetch
 
 
 def answer(operation: str, request: dict) -> dict:
@@ -123,14 +123,13 @@ def main() -> int:
     print(f"{'':38} {'images':>7} {'TPS':>7} {'TPS/limit':>9} {'throttled':>9} {'retries':>8} {'lost':>5}")
     for run in runs:
         print(
-            f"{run['name']:38} {run['answered'] + run['lost']:7d} {run['tps']:7.1f} {run['tps'] / args.tps:9.2f} "
-            f"{run['throttled']:9d} {run['retries']:8d} {run['lost']:5d}"
+            f"{run['name']:38} {run['answered'] + run['lost']:7d} {run['tps']:7.1f} "
+            f"{run['tps'] / args.tps:9.2f} {run['throttled']:9d} {run['retries']:8d} {run['lost']:5d}"
         )
     harness, sequential, flood = runs
     print(f"harness vs one at a time: {harness['tps'] / sequential['tps']:.1f}x the throughput")
-    print(
-        f"harness vs flooding: {flood['throttled'] / max(1, harness['throttled']):.1f}x fewer throttled responses"
-    )
+    fewer = flood["throttled"] / max(1, harness["throttled"])
+    print(f"harness vs flooding: {fewer:.1f}x fewer throttled responses")
     ok = harness["lost"] == 0 and harness["tps"] >= 0.95 * args.tps
     print("target (>= 95% of the limit, zero lost):", "met" if ok else "NOT met")
     return 0 if ok else 1
