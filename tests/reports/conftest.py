@@ -1,0 +1,56 @@
+"""Run folders made through the command line against the local endpoint, for the report tests."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evaluation.cli import main
+from tests.support.fake_rekognition import FakeRekognition
+from tests.support.runs import build_dataset
+
+
+def run_cli(*args: str) -> int:
+    return main(["--quiet", *args])
+
+
+def make_run(csv: Path, endpoint_url: str, out: Path, cache: Path, *extra: str) -> Path:
+    code = run_cli(
+        "run",
+        "--dataset",
+        str(csv),
+        "--endpoint-url",
+        endpoint_url,
+        "--cache",
+        str(cache),
+        "--out",
+        str(out),
+        "--min-support",
+        "5",
+        *extra,
+    )
+    assert code == 0
+    return out
+
+
+def embedded(page: str, element_id: str = "report-data") -> Any:
+    """The JSON a page embeds in <script type="application/json" id=...>."""
+    found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
+    assert found, f"no {element_id} in the page"
+    return json.loads(found.group(1))
+
+
+@pytest.fixture
+def boxed_dataset(tmp_path: Path, fake_rekognition: FakeRekognition):
+    """240 images with scripted answers; Cat, Dog and Car answers carry instance boxes."""
+    return build_dataset(tmp_path, fake_rekognition, boxes=True)
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path, boxed_dataset, endpoint) -> Path:
+    csv, _ = boxed_dataset
+    return make_run(csv, endpoint.url, tmp_path / "run", tmp_path / "cache.sqlite")

@@ -1,0 +1,250 @@
+"""The data behind report.html: it must say what metrics.csv says, stay small, and never run a label name."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from evaluation.reports.html import cost_text, page_data, render_html, script_json
+from evaluation.reports.plots import labels_to_plot, png_name, write_plots
+from evaluation.reports.thumbnails import label_errors, thumbnail_data_uri
+from tests.reports.conftest import embedded
+from tests.support.runs import BOXED, synthetic_result
+
+NASTY = [
+    '<script>alert("x")</script>',
+    "A & B",
+    'it\'s "quoted"',
+    "</script><!--",
+    "<img src=x onerror=alert(1)>",
+]
+
+
+def decode(data: dict) -> pd.DataFrame:
+    """The page's counts at every threshold, rebuilt in plain Python the way report.js rebuilds them."""
+    thresholds = data["thresholds"]
+    rows = []
+    for label in data["labels"]:
+        added_tp = [0] * len(thresholds)
+        added_fp = [0] * len(thresholds)
+        for k, tp, fp in label["bins"]:
+            added_tp[k] += tp
+            added_fp[k] += fp
+        for k, threshold in enumerate(thresholds):
+            tp, fp = sum(added_tp[k:]), sum(added_fp[k:])
+            fn, tn = label["support"] - tp, data["n_images"] - label["support"] - fp
+            rows.append(
+                {
+                    "label": label["name"],
+                    "threshold": float(threshold),
+                    "tp": tp,
+                    "fp": fp,
+                    "fn": fn,
+                    "tn": tn,
+                    "precision": tp / (tp + fp) if tp + fp else math.nan,
+                    "recall": tp / (tp + fn) if tp + fn else math.nan,
+                    "f1": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else math.nan,
+                    "support": label["support"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_the_embedded_counts_equal_metrics_csv_at_every_threshold(run_folder: Path) -> None:
+    page = (run_folder / "report.html").read_text(encoding="utf-8")
+    data = embedded(page)
+    metrics = pd.read_csv(run_folder / "metrics.csv")
+    rebuilt = decode(data)
+    key = ["label", "threshold"]
+    expected = metrics.sort_values(key).reset_index(drop=True)
+    rebuilt = rebuilt.sort_values(key).reset_index(drop=True)[list(metrics.columns)]
+    assert len(rebuilt) == len(expected) == 5 * 101
+    pd.testing.assert_frame_equal(rebuilt, expected, check_dtype=False, rtol=1e-12)
+
+    # and the global slider's micro numbers equal averages.csv
+    averages = pd.read_csv(run_folder / "averages.csv").set_index("threshold")
+    micro = rebuilt.groupby("threshold")[["tp", "fp", "fn"]].sum()
+    with np.errstate(invalid="ignore"):
+        precision = micro["tp"] / (micro["tp"] + micro["fp"])
+    recall = micro["tp"] / (micro["tp"] + micro["fn"])
+    np.testing.assert_allclose(averages.loc[micro.index, "micro_precision"], precision, equal_nan=True)
+    np.testing.assert_allclose(averages.loc[micro.index, "micro_recall"], recall)
+
+    # the recommendations are labels.csv's
+    labels = pd.read_csv(run_folder / "labels.csv", keep_default_na=False, na_values=[""])
+    for entry, row in zip(data["labels"], labels.to_dict("records"), strict=True):
+        assert entry["name"] == row["label"] and entry["support"] == row["support"]
+        assert entry["t"] == pytest.approx(row["threshold"]) and entry["ap"] == pytest.approx(row["ap"])
+        assert entry["status"] == row["status"]
+
+
+def test_the_header_says_what_ran(run_folder: Path) -> None:
+    page = (run_folder / "report.html").read_text(encoding="utf-8")
+    header = page[page.index("<header") : page.index("</header>")]
+    for text in ("Dataset", "rekognition", "DetectLabels", "3.0", "240 evaluated of 240", "240 made", "Cost"):
+        assert text in header
+    assert "<dt>Cost</dt><dd>–</dd>" in header  # the summary has no cost yet
+
+
+@pytest.mark.parametrize(
+    ("cost", "text"),
+    [(None, "–"), (1.234, "$1.23"), ({"estimated_usd": 0.5}, "$0.50 (estimated)"), ({"usd": "x"}, "–")],
+)
+def test_cost_is_shown_when_the_summary_has_one(cost, text) -> None:
+    assert cost_text({"cost": cost}) == text
+
+
+def test_the_page_is_self_contained(run_folder: Path) -> None:
+    page = (run_folder / "report.html").read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert not re.search(r"<(script|img|link|iframe)[^>]+(src|href)=\"(https?:)?//", page)
+    assert not re.search(r"<script[^>]+src=", page)
+    assert not re.search(r'<link[^>]+rel="stylesheet"', page)
+    assert not re.search(r"(src|href|action)=\"?(https?:)?//|url\(\s*['\"]?(https?:)?//|@import", page)
+
+
+def test_label_names_are_data_never_markup(tmp_path: Path) -> None:
+    result = synthetic_result(tmp_path, labels=[*NASTY, "Plain"], n_images=80)
+    result.summary["dataset"]["name"] = "<b>bold</b> & co"
+    page = render_html(result)
+    assert page.count("</script>") == 2 and page.count("<script") == 2  # the data and the code, nothing else
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt; &amp; co" in page
+    assert "<img src=x" not in page and "<!--" not in page
+    assert [label["name"] for label in embedded(page)["labels"]] == [*NASTY, "Plain"]
+    assert script_json({"x": "</script>\u2028"}) == '{"x":"\\u003c/script\\u003e\\u2028"}'
+    assert {png_name(i, name) for i, name in enumerate(NASTY)} == {
+        "0000-script-alert-x-script.png",
+        "0001-A-B.png",
+        "0002-it-s-quoted.png",
+        "0003-script.png",
+        "0004-img-src-x-onerror-alert-1.png",
+    }
+
+
+def test_thumbnails_are_capped_per_label_and_in_total(tmp_path: Path) -> None:
+    result = synthetic_result(tmp_path, labels=[f"L{i:02d}" for i in range(30)], n_images=300)
+    data = page_data(result, per_kind=2, max_thumbnails=10)
+    assert len(data["thumbs"]) == 10
+    shown = set()
+    for label in data["labels"]:
+        errors = label["errors"]
+        if errors is None:
+            continue
+        assert len(errors["fp"]) <= 2 and len(errors["fn"]) <= 2
+        shown.update(example[0] for example in (*errors["fp"], *errors["fn"]))
+    assert set(map(int, data["thumbs"])) <= shown == set(range(len(data["images"])))
+    assert len(data["images"]) == len(set(data["images"]))  # each image named once
+    # the labels with the most support get their thumbnails first
+    first = data["labels"][0]["errors"]
+    assert all(str(example[0]) in data["thumbs"] for example in (*first["fp"], *first["fn"]))
+    for uri in data["thumbs"].values():
+        assert uri.startswith("data:image/jpeg;base64,")
+        with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as image:
+            assert image.format == "JPEG" and max(image.size) <= 96
+
+
+def test_a_thumbnail_is_small_and_keeps_the_aspect_ratio(tmp_path: Path) -> None:
+    path = tmp_path / "wide.jpg"
+    Image.new("RGB", (800, 400), (200, 30, 30)).save(path, quality=95)
+    uri = thumbnail_data_uri(path)
+    assert uri is not None and len(uri) < 4000
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as image:
+        assert image.size == (96, 48)
+    assert thumbnail_data_uri(tmp_path / "missing.jpg") is None
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    assert thumbnail_data_uri(tmp_path / "broken.jpg") is None
+
+
+def test_unreadable_images_get_no_thumbnail_and_do_not_use_the_budget(tmp_path: Path) -> None:
+    result = synthetic_result(None, labels=list("ABCDEFGH"), n_images=200)  # the images do not exist
+    data = page_data(result, max_thumbnails=3)
+    assert data["thumbs"] == {}
+    assert any(
+        label["errors"] and (label["errors"]["fp"] or label["errors"]["fn"]) for label in data["labels"]
+    )
+    assert data["image_prefix"] == "/nowhere/images/"
+
+
+def test_errors_are_the_most_confident_false_positives_and_the_nearest_false_negatives(
+    run_folder: Path, boxed_dataset
+) -> None:
+    _, expected = boxed_dataset
+    page = (run_folder / "report.html").read_text(encoding="utf-8")
+    data = embedded(page)
+    names = [data["image_prefix"] + name for name in data["images"]]
+    for label in data["labels"]:
+        errors, threshold = label["errors"], label["t"]
+        if errors is None:
+            continue
+        # worked out independently from the scripted answers
+        scores = {image: scored.get(label["name"]) for image, (_, scored) in expected.items()}
+        truth = {image: label["name"] in labels for image, (labels, _) in expected.items()}
+        fps = sorted(
+            (
+                (-s, image)
+                for image, s in scores.items()
+                if s is not None and s >= threshold and not truth[image]
+            )
+        )
+        missed = sorted(
+            ((-s, image) for image, s in scores.items() if s is not None and s < threshold and truth[image])
+        )
+        never = sorted(image for image, s in scores.items() if s is None and truth[image])
+        assert errors["fp_total"] == len(fps) == label["fp"]
+        assert errors["fn_total"] == len(missed) + len(never) == label["fn"]
+        assert [(names[i], c) for i, c, _ in errors["fp"]] == [(image, -s) for s, image in fps[:4]]
+        expected_fn = [(image, -s) for s, image in missed] + [(image, None) for image in never]
+        assert [(names[i], c) for i, c, _ in errors["fn"]] == expected_fn[:4]
+
+
+def test_boxes_are_those_of_the_returned_labels_that_count(run_folder: Path) -> None:
+    data = embedded((run_folder / "report.html").read_text(encoding="utf-8"))
+    by_name = {label["name"]: label for label in data["labels"]}
+    for name in BOXED:
+        for image, _, boxes in by_name[name]["errors"]["fp"]:
+            index = int(re.search(r"img(\d+)", data["images"][image]).group(1))
+            assert boxes == [[round(0.05 + (index % 5) * 0.08, 4), 0.1, 0.45, 0.6]]
+    assert all(boxes == [] for _, _, boxes in by_name["Tree"]["errors"]["fp"])
+    # Animal is implied by Cat and Dog (their Parents): their boxes show where it came from
+    animal_boxes = [
+        boxes for _, _, boxes in by_name["Animal"]["errors"]["fp"] + by_name["Animal"]["errors"]["fn"]
+    ]
+    assert any(animal_boxes)
+
+
+def test_error_totals_match_labels_csv_for_every_label(tmp_path: Path) -> None:
+    result = synthetic_result(None, labels=[f"L{i}" for i in range(12)], n_images=400, min_support=30)
+    errors = label_errors(result)
+    for entry, row in zip(errors, result.labels.to_dict("records"), strict=True):
+        if row["status"] in ("no-positives", "unreachable"):
+            assert entry is None
+            continue
+        assert (entry.fp_total, entry.fn_total) == (row["fp"], row["fn"])
+        confidences = [e.confidence for e in entry.false_positives]
+        assert confidences == sorted(confidences, reverse=True)
+        assert all(c >= row["threshold"] for c in confidences)
+
+
+def test_png_plots_only_for_the_labels_with_the_most_support(tmp_path: Path) -> None:
+    result = synthetic_result(None, labels=["A", "B", "C", "D"], n_images=120)
+    support = result.labels["support"].to_numpy()
+    assert labels_to_plot(result.labels, 2) == list(np.argsort(-support, kind="stable")[:2])
+    written = write_plots(result, tmp_path, limit=3)
+    assert len(written) == 3
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == sorted(
+        [Path(path).name for path in written.values()] + ["global.png"]
+    )
+    (tmp_path / "plots" / "notes.png").write_bytes(b"not ours")
+    write_plots(result, tmp_path, limit=1)  # a later report with fewer plots leaves no stale PNG
+    assert len(list((tmp_path / "plots").glob("0*.png"))) == 1
+    assert (tmp_path / "plots" / "notes.png").exists()  # and never removes a file it did not write
+    with Image.open(tmp_path / "plots" / "global.png") as image:
+        assert image.format == "PNG"
