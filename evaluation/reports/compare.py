@@ -205,7 +205,9 @@ def compare_labels(a: RunFolder, b: RunFolder) -> pd.DataFrame:
     merged = a.labels[keep].merge(
         b.labels[keep], on="label", how="outer", suffixes=("_a", "_b"), indicator="_in", sort=False
     )
-    order = {label: index for index, label in enumerate([*a.labels["label"], *b.labels["label"]])}
+    order: dict[str, int] = {}
+    for label in [*a.labels["label"], *b.labels["label"]]:
+        order.setdefault(label, len(order))
     merged = merged.assign(_order=merged["label"].map(order)).sort_values("_order", kind="stable")
     merged["ap_change"] = _delta(merged["ap_b"], merged["ap_a"])
     merged["threshold_change"] = _delta(merged["threshold_b"], merged["threshold_a"])
