@@ -239,10 +239,10 @@ def _global_text(result: EvaluationResult) -> str:
     if threshold is None:
         return f"No single MinConfidence meets the objective. {best.get('note') or ''}".strip()
     rates = ", ".join(
-        f"{name} {number(best.get(name), 3) if number(best.get(name)) is not None else '–'}"
-        for name in ("precision", "recall", "f1")
+        f"{name} {'–' if number(best.get(key)) is None else format(best[key], '.3f')}"
+        for key, name in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
     )
-    return f"Recommended: MinConfidence {threshold:.2f} ({rates}, micro over all labels)."
+    return f"Recommended: MinConfidence {threshold:.2f} ({rates}; micro over all labels)."
 
 
 def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None, **limits: int) -> str:

@@ -13,6 +13,15 @@ from evaluation.cli import main
 from tests.support.fake_rekognition import FakeRekognition
 from tests.support.runs import build_dataset
 
+# Label names that would break a page that pasted them into its HTML or its script.
+NASTY = [
+    '<script>alert("x")</script>',
+    "A & B",
+    'it\'s "quoted"',
+    "</script><!--",
+    "<img src=x onerror=alert(1)>",
+]
+
 
 def run_cli(*args: str) -> int:
     return main(["--quiet", *args])
@@ -54,3 +63,23 @@ def boxed_dataset(tmp_path: Path, fake_rekognition: FakeRekognition):
 def run_folder(tmp_path: Path, boxed_dataset, endpoint) -> Path:
     csv, _ = boxed_dataset
     return make_run(csv, endpoint.url, tmp_path / "run", tmp_path / "cache.sqlite")
+
+
+def second_model(fake: FakeRekognition) -> None:
+    """Model 3.1: surer of cats, less sure of trees, on the very same images."""
+    fake.model_version = "3.1"
+    for answer in fake.by_digest.values():
+        for entry in answer:
+            if entry["Name"] == "Cat":
+                entry["Confidence"] = min(100.0, entry["Confidence"] + 15)
+            elif entry["Name"] == "Tree":
+                entry["Confidence"] = round(entry["Confidence"] * 0.7, 4)
+
+
+@pytest.fixture
+def two_runs(tmp_path: Path, fake_rekognition: FakeRekognition, endpoint) -> tuple[Path, Path]:
+    csv, _ = build_dataset(tmp_path, fake_rekognition)
+    run_a = make_run(csv, endpoint.url, tmp_path / "a", tmp_path / "a.sqlite")
+    second_model(fake_rekognition)
+    run_b = make_run(csv, endpoint.url, tmp_path / "b", tmp_path / "b.sqlite")
+    return run_a, run_b

@@ -18,26 +18,6 @@ from tests.support.fake_rekognition import FakeRekognition
 from tests.support.runs import build_dataset
 
 
-def second_model(fake: FakeRekognition) -> None:
-    """Model 3.1: surer of cats, less sure of trees, on the very same images."""
-    fake.model_version = "3.1"
-    for answer in fake.by_digest.values():
-        for entry in answer:
-            if entry["Name"] == "Cat":
-                entry["Confidence"] = min(100.0, entry["Confidence"] + 15)
-            elif entry["Name"] == "Tree":
-                entry["Confidence"] = round(entry["Confidence"] * 0.7, 4)
-
-
-@pytest.fixture
-def two_runs(tmp_path: Path, fake_rekognition: FakeRekognition, endpoint) -> tuple[Path, Path]:
-    csv, _ = build_dataset(tmp_path, fake_rekognition)
-    run_a = make_run(csv, endpoint.url, tmp_path / "a", tmp_path / "a.sqlite")
-    second_model(fake_rekognition)
-    run_b = make_run(csv, endpoint.url, tmp_path / "b", tmp_path / "b.sqlite")
-    return run_a, run_b
-
-
 def read_labels(run: Path) -> pd.DataFrame:
     return pd.read_csv(run / "labels.csv", keep_default_na=False, na_values=[""]).set_index("label")
 

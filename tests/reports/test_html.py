@@ -16,16 +16,8 @@ from PIL import Image
 from evaluation.reports.html import cost_text, page_data, render_html, script_json
 from evaluation.reports.plots import labels_to_plot, png_name, write_plots
 from evaluation.reports.thumbnails import label_errors, thumbnail_data_uri
-from tests.reports.conftest import embedded
+from tests.reports.conftest import NASTY, embedded
 from tests.support.runs import BOXED, synthetic_result
-
-NASTY = [
-    '<script>alert("x")</script>',
-    "A & B",
-    'it\'s "quoted"',
-    "</script><!--",
-    "<img src=x onerror=alert(1)>",
-]
 
 
 def decode(data: dict) -> pd.DataFrame:

@@ -31,7 +31,7 @@ const COMPARE_COLUMNS = [
   num("recall_a", "R A", 3), num("recall_b", "R B", 3),
   num("f1_a", "F1 A", 3), num("f1_b", "F1 B", 3), delta("f1_change", "\u0394F1", 3),
   { key: "verdict", title: "Verdict", type: "text", value: (r) => r.verdict, cell: verdictCell },
-  { key: "change", title: "What changed", type: "text", value: (r) => r.change },
+  { key: "change", title: "What changed", type: "text", className: "wrap", value: (r) => r.change },
 ];
 
 const compareTable = makeTable(document.getElementById("compare-table"), COMPARE_COLUMNS, COMPARE.rows, {

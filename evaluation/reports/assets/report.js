@@ -75,10 +75,10 @@ function svg(tag, attributes, children) {
   return node;
 }
 
-/* A small line chart: series are arrays of [x, y]; a NaN y breaks the line. The legend sits in the
-   title row, outside the plot, so it never hides a curve. */
+/* A small line chart: series are arrays of [x, y]; a NaN y breaks the line. The legend sits under the
+   title, outside the plot, so it never hides a curve. */
 function chart({ title, xLabel, yLabel, xMax, series, vlines, points }) {
-  const W = 272, H = 200, left = 34, right = 14, top = 22, bottom = 30;
+  const W = 264, H = 210, left = 40, right = 12, top = 32, bottom = 30;
   const x = (v) => left + (v / xMax) * (W - left - right);
   const y = (v) => top + (1 - v) * (H - top - bottom);
   const root = svg("svg", { class: "chart", width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img" });
@@ -103,8 +103,8 @@ function chart({ title, xLabel, yLabel, xMax, series, vlines, points }) {
   for (const one of series.slice().reverse()) {
     if (!one.legend) continue;
     legendX -= 16 + 6 * one.legend.length;
-    root.append(svg("line", { class: `series ${one.className}`, x1: legendX, x2: legendX + 10, y1: 9, y2: 9 }));
-    root.append(svg("text", { class: "legend", x: legendX + 13, y: 12, text: one.legend }));
+    root.append(svg("line", { class: `series ${one.className}`, x1: legendX, x2: legendX + 10, y1: 22, y2: 22 }));
+    root.append(svg("text", { class: "legend", x: legendX + 13, y: 25, text: one.legend }));
   }
   for (const one of series) {
     let d = "", pen = false;
@@ -152,7 +152,7 @@ function curveCharts(rows, recommended, current) {
 const globalSlider = document.getElementById("global-threshold");
 const labelSlider = document.getElementById("label-threshold");
 for (const slider of [globalSlider, labelSlider]) { slider.min = 0; slider.max = G - 1; slider.step = 1; }
-const globalRows = () => T.map((_, k) => micro(k));
+let GLOBAL_ROWS = null; // micro numbers at every grid threshold, computed once
 
 function updateGlobal() {
   const k = Number(globalSlider.value);
@@ -160,8 +160,8 @@ function updateGlobal() {
   table.setTitle("live_precision", `P @ ${T[k]}`);
   table.setTitle("live_recall", `R @ ${T[k]}`);
   table.setTitle("live_f1", `F1 @ ${T[k]}`);
-  table.render();
-  const rows = globalRows();
+  table.refresh(["live_precision", "live_recall", "live_f1"]);
+  const rows = GLOBAL_ROWS || (GLOBAL_ROWS = T.map((_, i) => micro(i)));
   document.getElementById("global-chart").replaceChildren(...curveCharts(rows, DATA.global, rows[k]));
 }
 
@@ -171,7 +171,7 @@ const STATUS_CLASS = { ok: "ok", "low-support": "warn", "at-floor": "warn", unre
 
 function statusCell(label) {
   const warn = label.status !== "ok";
-  const text = label.status === "low-support" ? `\u26A0 low support (${label.support} < ${DATA.min_support})` : (warn ? "\u26A0 " : "") + label.status;
+  const text = (warn ? "\u26A0 " : "") + label.status.replace("-", " ");
   return el("span", { className: `status ${STATUS_CLASS[label.status] || "warn"}`, title: label.note || null, text });
 }
 
@@ -182,10 +182,10 @@ const COLUMNS = [
   { key: "name", title: "Label", type: "text", value: (l) => l.name },
   { key: "support", title: "Support", type: "num", value: (l) => l.support, tip: "images with the label in the ground truth" },
   { key: "ap", title: "AP", type: "num", value: (l) => l.ap, cell: (l) => fmt(l.ap), tip: "average precision over the exact curve" },
-  { key: "t", title: "MinConfidence", type: "num", value: (l) => l.t, cell: (l) => fmt(l.t, 2), tip: "recommended threshold" },
-  { key: "p", title: "Precision", type: "num", value: (l) => l.p, cell: (l) => fmt(l.p) },
-  { key: "r", title: "Recall", type: "num", value: (l) => l.r, cell: (l) => fmt(l.r) },
-  { key: "f1", title: "F1", type: "num", value: (l) => l.f1, cell: (l) => fmt(l.f1) },
+  { key: "t", title: "MinConf", type: "num", value: (l) => l.t, cell: (l) => fmt(l.t, 2), tip: "recommended MinConfidence" },
+  { key: "p", title: "P", type: "num", value: (l) => l.p, cell: (l) => fmt(l.p), tip: "precision at the recommended MinConfidence" },
+  { key: "r", title: "R", type: "num", value: (l) => l.r, cell: (l) => fmt(l.r), tip: "recall at the recommended MinConfidence" },
+  { key: "f1", title: "F1", type: "num", value: (l) => l.f1, cell: (l) => fmt(l.f1), tip: "F1 at the recommended MinConfidence" },
   { key: "status", title: "Status", type: "text", value: (l) => l.status, cell: statusCell },
   { key: "live_precision", title: "P @", type: "num", className: "live", value: live("precision"), cell: (l) => fmt(live("precision")(l)), tip: "precision at the explorer's MinConfidence" },
   { key: "live_recall", title: "R @", type: "num", className: "live", value: live("recall"), cell: (l) => fmt(live("recall")(l)), tip: "recall at the explorer's MinConfidence" },
@@ -246,14 +246,18 @@ function errorsSection(label) {
   }
   const at = errors.threshold === null ? "with no threshold (never returned)" : `at the recommended MinConfidence ${fmt(errors.threshold, 2)}`;
   const parts = [el("h3", { text: `Errors ${at}` })];
-  for (const [kind, title, list, total] of [
-    ["FP", "false positives, most confident first", errors.fp, errors.fp_total],
-    ["FN", "false negatives, nearest the threshold first", errors.fn, errors.fn_total],
+  for (const [kind, title, order, list, total] of [
+    ["FP", "false positive", "most confident first", errors.fp, errors.fp_total],
+    ["FN", "false negative", "nearest the threshold first", errors.fn, errors.fn_total],
   ]) {
-    parts.push(el("p", { className: "note", text: `${total} ${title}` + (total > list.length ? ` (showing ${list.length})` : "") }));
+    const count = total === 0 ? `No ${title}s` : `${total} ${title}${total === 1 ? "" : "s"}`;
+    const more = total > list.length ? `, showing the first ${list.length} (${order})` : total > 1 ? ` (${order})` : "";
+    parts.push(el("p", { className: "note", text: count + more }));
     if (list.length) parts.push(el("div", { className: "thumbs" }, list.map((example) => thumbnail(example, kind))));
   }
-  if (DATA.image_prefix) parts.push(el("p", { className: "note", text: `Images under ${DATA.image_prefix}` }));
+  if (DATA.image_prefix && (errors.fp.length || errors.fn.length)) {
+    parts.push(el("p", { className: "note", text: `Images under ${DATA.image_prefix}` }));
+  }
   box.replaceChildren(...parts);
 }
 
