@@ -44,7 +44,7 @@ def find_chromium() -> str | None:
     """The browser to test with: $CHROMIUM, else the first of CHROMIUM_NAMES on PATH."""
     explicit = os.environ.get("CHROMIUM")
     if explicit:
-        return explicit
+        return shutil.which(explicit)
     return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
 
 
