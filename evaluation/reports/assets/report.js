@@ -288,10 +288,16 @@ function selectLabel(label) {
 
 /* ------------------------------------------------------------------------------------------- start */
 
-globalSlider.value = gridIndexAtOrBelow(DATA.global.threshold);
-globalSlider.addEventListener("input", updateGlobal);
-labelSlider.addEventListener("input", updateLabel);
-updateGlobal();
-const first = table.render()[0];
-if (first) table.select(first);
-else document.getElementById("label-detail").hidden = true;
+if (G === 0) { // no label, so no threshold to explore: say so rather than show empty controls
+  document.getElementById("global").replaceChildren(el("p", { text: "No label was evaluated: nothing to explore." }));
+  document.getElementById("label-detail").hidden = true;
+  table.render();
+} else {
+  globalSlider.value = gridIndexAtOrBelow(DATA.global.threshold);
+  globalSlider.addEventListener("input", updateGlobal);
+  labelSlider.addEventListener("input", updateLabel);
+  updateGlobal();
+  const first = table.render()[0];
+  if (first) table.select(first);
+  else document.getElementById("label-detail").hidden = true;
+}
