@@ -80,8 +80,8 @@ class EvaluationResult:
     out_dir: Path | None = None
     # The scored (image, label) pairs and the answers behind them (one per evaluated image, in the order
     # of `images` rows that were answered): report.html shows the images behind each label's errors.
-    pairs: ScoredPairs | None = None
-    answers: tuple[LabelsAnswer, ...] = ()
+    pairs: ScoredPairs | None = field(default=None, repr=False)
+    answers: tuple[LabelsAnswer, ...] = field(default=(), repr=False)
 
     def write(self, out_dir: str | Path) -> Path:
         from evaluation.reports import write_run

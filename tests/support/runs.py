@@ -90,6 +90,8 @@ def synthetic_result(
     answer_seed: int | None = None,
     boxes: bool = True,
     min_support: int = 10,
+    objective: str = "best-f1",
+    min_confidence: float = 0.0,
     image_bytes: Any = None,
     model_version: str = "3.0",
     backend: str = "rekognition",
@@ -109,6 +111,7 @@ def synthetic_result(
     returned = rng.random((n_images, n_labels)) < np.where(truth, 0.85, np.minimum(0.5, prevalence + 0.01))
     confidence = np.where(truth, rng.uniform(40, 100, truth.shape), rng.uniform(0, 85, truth.shape))
     confidence = np.round(confidence, 2)
+    returned &= confidence >= min_confidence  # what the service returns at that MinConfidence
     if folder is not None:
         (folder / "images").mkdir(parents=True, exist_ok=True)
     make_bytes = image_bytes or (lambda index: png_bytes(90, 90, seed=index))
@@ -154,10 +157,10 @@ def synthetic_result(
             "vocabulary": list(labels),
         },
         "backend": {"backend": backend, "operation": "DetectLabels", "region": "us-east-1"},
-        "request": {"MinConfidence": 0.0, "MaxLabels": 1000},
+        "request": {"MinConfidence": min_confidence, "MaxLabels": 1000},
         "cache": "cache.sqlite",
         "stats": {"api_calls": n_images, "cache_hits": 0, "wall_s": 1.0},
     }
-    options = AnalysisOptions(min_support=min_support, vocabulary=list(labels))
+    options = AnalysisOptions(objective=objective, min_support=min_support, vocabulary=list(labels))
     run["analysis"] = options.to_dict()
     return analyse(images, responses, run=run, options=options)

@@ -244,8 +244,10 @@ function errorsSection(label) {
     box.replaceChildren(el("p", { className: "note", text: "No errors to show: the label has no recommended threshold." }));
     return;
   }
-  const at = errors.threshold === null ? "with no threshold (never returned)" : `at the recommended MinConfidence ${fmt(errors.threshold, 2)}`;
-  const parts = [el("h3", { text: `Errors ${at}` })];
+  const heading = errors.threshold === null
+    ? "Errors: the label was never returned, so every positive image is missed"
+    : `Errors at the recommended MinConfidence ${fmt(errors.threshold, 2)}`;
+  const parts = [el("h3", { text: heading })];
   for (const [kind, title, order, list, total] of [
     ["FP", "false positive", "most confident first", errors.fp, errors.fp_total],
     ["FN", "false negative", "nearest the threshold first", errors.fn, errors.fn_total],
