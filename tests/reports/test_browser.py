@@ -161,3 +161,23 @@ def test_compare_page_opens_and_sorts(browser: Chromium, tmp_path: Path, two_run
     assert column(browser, "compare-table", 0) == sorted(table["label"])
     browser.screenshot(ARTIFACTS / "compare.png")
     assert browser.console_errors() == []
+
+
+def test_labels_of_every_status_open_without_errors(browser: Chromium, tmp_path: Path) -> None:
+    result = synthetic_result(
+        None,
+        labels=[f"L{i}" for i in range(120)],
+        n_images=60,
+        objective="recall-at-precision:0.95",
+        min_confidence=55.5,
+    )
+    result.write(tmp_path / "run")
+    browser.open(tmp_path / "run" / "report.html")
+    for status in ("no-positives", "no-predictions", "unreachable", "low-support", "at-floor"):
+        name = result.labels.loc[result.labels["status"] == status, "label"].iloc[0]
+        browser.click(f'#labels-table tbody tr[data-key="{name}"]', x_fraction=0.1)
+        assert browser.evaluate("document.getElementById('label-name').textContent") == name
+        assert status in browser.evaluate("document.getElementById('label-facts').textContent")
+    slide(browser, "#global-threshold", 0)
+    assert shown(browser, "global-threshold-value")[0] == "56"  # the floor, rounded up
+    assert browser.console_errors() == []

@@ -240,3 +240,26 @@ def test_png_plots_only_for_the_labels_with_the_most_support(tmp_path: Path) -> 
     assert (tmp_path / "plots" / "notes.png").exists()  # and never removes a file it did not write
     with Image.open(tmp_path / "plots" / "global.png") as image:
         assert image.format == "PNG"
+
+
+def test_labels_without_a_threshold_and_a_floor_above_zero(tmp_path: Path) -> None:
+    result = synthetic_result(
+        None,
+        labels=[f"L{i}" for i in range(120)],
+        n_images=60,
+        objective="recall-at-precision:0.95",
+        min_confidence=55.5,
+    )
+    data = page_data(result)
+    assert data["thresholds"][0] == 56 and data["thresholds"][-1] == 100  # nothing below the floor is known
+    statuses = {label["status"] for label in data["labels"]}
+    assert {"no-positives", "no-predictions", "unreachable", "low-support"} <= statuses
+    for label in data["labels"]:
+        if label["status"] in ("no-positives", "unreachable"):
+            assert label["errors"] is None and label["t"] is None
+        elif label["status"] == "no-predictions":
+            errors = label["errors"]
+            assert (
+                errors["threshold"] is None and errors["fp"] == [] and errors["fn_total"] == label["support"]
+            )
+            assert all(confidence is None for _, confidence, _ in errors["fn"])
