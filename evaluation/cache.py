@@ -12,7 +12,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,12 +68,34 @@ class ResponseCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._busy_timeout_s = busy_timeout_s
         self._conn = sqlite3.connect(
             str(self.path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
         )
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._while_busy(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
+        self._while_busy(lambda: self._conn.executescript(_SCHEMA))
+
+    def _while_busy(self, action: Callable[[], object]) -> None:
+        """Run a write, waiting while another process holds the lock.
+
+        SQLite's busy timeout does not cover every case: changing the journal mode, or a write whose read
+        snapshot went stale (SQLITE_BUSY_SNAPSHOT in WAL mode), fail at once with "database is locked".
+        Those are retried here until the same timeout.
+        """
+        deadline = time.monotonic() + self._busy_timeout_s
+        delay = 0.005
+        while True:
+            try:
+                action()
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
 
     def __enter__(self) -> ResponseCache:
         return self
@@ -127,21 +150,33 @@ class ResponseCache:
     ) -> None:
         """Store and commit at once: an answer that was paid for is never lost to a crash."""
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        row = (
+            key,
+            image_id,
+            operation,
+            canonical_json(params),
+            canonical_json(_without_metadata(response)),
+            model_version,
+            created,
+        )
+
+        def write() -> None:
+            # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO responses "
+                    "(key, image_id, operation, params, response, model_version, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO responses "
-                "(key, image_id, operation, params, response, model_version, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    image_id,
-                    operation,
-                    canonical_json(params),
-                    canonical_json(_without_metadata(response)),
-                    model_version,
-                    created,
-                ),
-            )
+            self._while_busy(write)
 
     def __len__(self) -> int:
         with self._lock:

@@ -58,3 +58,33 @@ def test_wal_mode_and_two_writers_on_one_file(tmp_path):
     second.close()
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_many_connections_opening_and_writing_at_once(tmp_path):
+    """Opening (WAL switch, schema) and writing race across connections; none may fail as 'locked'."""
+    path = tmp_path / "busy.sqlite"
+    errors: list[BaseException] = []
+
+    def open_and_write(prefix: str) -> None:
+        try:
+            with ResponseCache(path) as cache:
+                for index in range(50):
+                    cache.put(
+                        f"{prefix}{index}",
+                        image_id="x",
+                        operation="DetectLabels",
+                        params={},
+                        response={"Labels": []},
+                        model_version=None,
+                    )
+        except BaseException as error:  # collected: an exception in a thread would otherwise be lost
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_and_write, args=(f"t{n}-",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with ResponseCache(path) as cache:
+        assert len(cache) == 400
