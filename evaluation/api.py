@@ -178,6 +178,18 @@ class RunPlan:
         return "\n".join(lines)
 
 
+def _s3_client_if_needed(
+    backend: str, dataset: Dataset, session: Any, region: str | None, profile: str | None
+) -> Any:
+    """The local backend reads S3 images itself (Rekognition reads them in AWS); others need no client."""
+    if backend != "local" or not any(item.image.is_s3 for item in dataset.items):
+        return None
+    import boto3
+
+    session = session or boto3.Session(profile_name=profile, region_name=region)
+    return session.client("s3", region_name=region)
+
+
 def _is_aws_endpoint(backend: Backend) -> bool:
     description = backend.describe()
     url = str(description.get("endpoint_url") or "")
@@ -228,6 +240,7 @@ def plan_run(
             min_confidence=min_confidence,
             max_labels=max_labels,
             workers=workers,
+            s3_client=s3_client or _s3_client_if_needed(backend, dataset, session, region, profile),
         )
     preparation = Preparation(convert=convert, fit=fit)
     cache_path = Path(cache) if cache else default_cache_path()

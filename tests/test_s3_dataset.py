@@ -70,3 +70,27 @@ def test_s3_manifest_with_s3_images(s3, endpoint, fake_rekognition, tmp_path):
     dog = result.metrics.query("label == 'Dog' and threshold == 30").iloc[0]
     assert (dog.tp, dog.fp, dog.fn, dog.tn) == (2, 1, 0, 1)
     assert (tmp_path / "run" / "metrics.csv").is_file()
+
+
+def test_the_local_backend_reads_s3_images_itself(s3, tmp_path):
+    """Unlike Rekognition, the local model runs here: it must fetch S3 images with an S3 client."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "datasets" / "sample" / "images"
+    lines = []
+    for name, truth in (("chelsea-a.jpg", "Cat"), ("coffee-a.jpg", "Coffee")):
+        s3.put_object(Bucket=BUCKET, Key=f"datasets/pets/{name}", Body=(sample / name).read_bytes())
+        lines.append(f"s3://{BUCKET}/datasets/pets/{name},{truth}")
+    s3.put_object(
+        Bucket=BUCKET, Key="datasets/pets/data.csv", Body=("image,labels\n" + "\n".join(lines)).encode()
+    )
+    result = evaluate(
+        f"s3://{BUCKET}/datasets/pets/data.csv",
+        backend="local",
+        cache=tmp_path / "cache.sqlite",
+        min_support=1,
+        progress=False,
+    )
+    assert result.complete and result.summary["api_calls"] == 2
+    cat = result.metrics.query("label == 'Cat' and threshold == 50").iloc[0]
+    assert (cat.tp, cat.fp) == (1, 0)
