@@ -6,7 +6,7 @@ Everything downstream works on these small frozen types, so a change in the serv
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,3 +99,19 @@ def labels_from_detect_labels(response: Mapping[str, Any]) -> LabelsAnswer:
     labels = tuple(_label(raw) for raw in response.get("Labels", []))
     version = response.get("LabelModelVersion")
     return LabelsAnswer(labels=labels, model_version=str(version) if version is not None else None)
+
+
+# Operation (the API name a backend reports) -> the adapter that reads its image-level label answers.
+# A backend whose answers are image-level labels registers its reader here; analysis picks it by the
+# operation recorded with the run, so stored answers are always read by the adapter that fits them.
+LABEL_ADAPTERS: dict[str, Callable[[Mapping[str, Any]], LabelsAnswer]] = {
+    "DetectLabels": labels_from_detect_labels,
+}
+
+
+def adapter_for(operation: str) -> Callable[[Mapping[str, Any]], LabelsAnswer]:
+    try:
+        return LABEL_ADAPTERS[operation]
+    except KeyError:
+        known = ", ".join(sorted(LABEL_ADAPTERS))
+        raise ValueError(f"no label adapter for operation {operation!r} (known: {known})") from None

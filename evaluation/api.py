@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation import __version__
-from evaluation.adapters import LabelsAnswer, labels_from_detect_labels
+from evaluation.adapters import LabelsAnswer, adapter_for
 from evaluation.backends import Backend, RekognitionLabels, ReplayLabels, make_client
 from evaluation.cache import ResponseCache, default_cache_path
 from evaluation.datasets import Dataset, load_dataset
@@ -529,7 +529,8 @@ def analyse(
     objective = Objective.parse(options.objective)
     label_map = _load_label_map(options.label_map)
     answered = images[images["status"].isin(ANSWERED)].reset_index(drop=True)
-    answers = [labels_from_detect_labels(responses[key]) for key in answered["cache_key"]]
+    read_answer = adapter_for(run["backend"].get("operation", "DetectLabels"))
+    answers = [read_answer(responses[key]) for key in answered["cache_key"]]
     truths = _truths(answered)
     vocabulary = _vocabulary(options, run, images)
     request = run.get("request", {})
