@@ -93,12 +93,12 @@ def _boxes(answer: LabelsAnswer, targets: frozenset[str], use_parents: bool) -> 
     boxes: list[Box] = []
     for predicted in answer.labels:
         names = {predicted.name}
-        if use_parents:
-            names.update(predicted.parents, predicted.aliases)
+        if use_parents:  # answers of other operations may have no hierarchy and no boxes
+            names.update(getattr(predicted, "parents", ()), getattr(predicted, "aliases", ()))
         if any(normalize_name(name) in targets for name in names):
             boxes.extend(
                 (round(b.left, 4), round(b.top, 4), round(b.width, 4), round(b.height, 4))
-                for b in predicted.instances
+                for b in getattr(predicted, "instances", ())
             )
     return tuple(boxes)
 
