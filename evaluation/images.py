@@ -82,9 +82,15 @@ class ImageLimits:
     min_side: int = 80
     max_side: int = 10_000
     formats: tuple[str, ...] = ("jpeg", "png")
+    max_aspect_ratio: float | None = None  # longer side / shorter side; None: no documented limit
 
 
 DETECT_LABELS_LIMITS = ImageLimits()
+# DetectCustomLabels (Custom Labels guide, "Guidelines and quotas", Detection): 4 MB as bytes, 15 MB in S3,
+# 64 to 4096 px a side, aspect ratio at most 20:1, PNG or JPEG.
+CUSTOM_LABELS_LIMITS = ImageLimits(
+    max_bytes=4 * MB, max_s3_bytes=15 * MB, min_side=64, max_side=4096, max_aspect_ratio=20.0
+)
 
 
 class ImageProblem(Exception):
@@ -279,6 +285,10 @@ def load_image(
     width, height = dimensions
     if min(width, height) < limits.min_side:
         raise ImageProblem(f"too small: {width}x{height} px, at least {limits.min_side} px a side")
+    if limits.max_aspect_ratio and max(width, height) > limits.max_aspect_ratio * min(width, height):
+        raise ImageProblem(
+            f"too elongated: {width}x{height} px, the aspect ratio may be at most {limits.max_aspect_ratio:g}:1"
+        )
     if max(width, height) > limits.max_side or len(data) > limits.max_bytes:
         if not preparation.fit:
             if max(width, height) > limits.max_side:
