@@ -101,12 +101,47 @@ def labels_from_detect_labels(response: Mapping[str, Any]) -> LabelsAnswer:
     return LabelsAnswer(labels=labels, model_version=str(version) if version is not None else None)
 
 
+def labels_from_detect_custom_labels(response: Mapping[str, Any]) -> LabelsAnswer:
+    """Read a DetectCustomLabels response: {"CustomLabels": [{"Name", "Confidence", "Geometry"?}]}.
+
+    An object-detection model returns one entry per object, so a name can repeat: the image-level label
+    takes the highest confidence (the image is predicted at a threshold when any of its objects is), and
+    every box is kept as an instance with its own confidence. The service's answer names no model; the
+    custom-labels backend records the ProjectVersionArn that answered beside it, read here as the version.
+    """
+    entries = response.get("CustomLabels", []) if isinstance(response, Mapping) else None
+    if not isinstance(entries, Sequence) or isinstance(entries, str):
+        raise ResponseShapeError("a DetectCustomLabels response must be an object with a CustomLabels list")
+    best: dict[str, float] = {}
+    boxes: dict[str, list[PredictedBox]] = {}
+    for raw in entries:
+        if not isinstance(raw, Mapping):
+            raise ResponseShapeError(f"custom label is not an object: {raw!r}")
+        try:
+            name, confidence = str(raw["Name"]), float(raw["Confidence"])
+        except (KeyError, TypeError, ValueError) as exc:
+            problem = f"custom label without a Name and a numeric Confidence: {raw!r}"
+            raise ResponseShapeError(problem) from exc
+        best[name] = max(confidence, best.get(name, confidence))
+        geometry = raw.get("Geometry")
+        box = _box(geometry, confidence) if isinstance(geometry, Mapping) else None  # the object's own
+        if box is not None:
+            boxes.setdefault(name, []).append(box)
+    labels = tuple(
+        PredictedLabel(name=name, confidence=confidence, instances=tuple(boxes.get(name, ())))
+        for name, confidence in sorted(best.items(), key=lambda item: (-item[1], item[0]))
+    )
+    version = response.get("ProjectVersionArn")
+    return LabelsAnswer(labels=labels, model_version=str(version) if version else None)
+
+
 # Operation (the API name a backend reports) -> the adapter that reads its image-level label answers.
 # A backend whose answers are image-level labels registers its reader here; analysis picks it by the
 # operation recorded with the run, so stored answers are always read by the adapter that fits them.
 LABEL_ADAPTERS: dict[str, Callable[[Mapping[str, Any]], LabelsAnswer]] = {
     "DetectLabels": labels_from_detect_labels,
 }
+LABEL_ADAPTERS["DetectCustomLabels"] = labels_from_detect_custom_labels
 
 
 def adapter_for(operation: str) -> Callable[[Mapping[str, Any]], LabelsAnswer]:
