@@ -107,6 +107,8 @@ def build_backend(
     max_labels: int = 1000,
     workers: int = 8,
     s3_client: Any = None,
+    project_version_arn: str | None = None,
+    max_results: int | None = None,
 ) -> Backend:
     if not 0.0 <= min_confidence <= 100.0:
         raise UserError(f"--min-confidence must be within 0 and 100, got {min_confidence:g}")
@@ -130,7 +132,26 @@ def build_backend(
         if s3_client is None and session is not None:
             s3_client = session.client("s3", region_name=region)
         return LocalLabels(min_confidence=min_confidence, max_labels=max_labels, s3_client=s3_client)
-    raise UserError(f"unknown backend {name!r}; choose one of: rekognition, replay, local")
+    if name == "custom-labels":
+        from evaluation.backends.custom_labels import CustomLabels, check_version_arn
+
+        if not project_version_arn:
+            raise UserError("the custom-labels backend needs a model: --project-version-arn ARN")
+        if client is None:
+            client = make_client(
+                session=session,
+                region=region or check_version_arn(project_version_arn).split(":")[3],
+                profile=profile,
+                endpoint_url=endpoint_url,
+                max_pool_connections=max(10, workers),
+            )
+        return CustomLabels(
+            client,
+            project_version_arn=project_version_arn,
+            min_confidence=min_confidence,
+            max_results=max_results,
+        )
+    raise UserError(f"unknown backend {name!r}; choose one of: rekognition, replay, local, custom-labels")
 
 
 @dataclass
@@ -468,7 +489,7 @@ def _images_frame(
                 "labels": LABEL_SEPARATOR.join(sorted(item.labels)),
                 "status": outcome.status,
                 "cache_key": outcome.cache_key,
-                "model_version": stored.model_version if stored is not None else None,
+                "model_version": _model_version_of(stored),
                 "reason": outcome.reason,
                 "error_code": outcome.error_code,
             }
@@ -477,6 +498,13 @@ def _images_frame(
         rows,
         columns=["image", "source", "labels", "status", "cache_key", "model_version", "reason", "error_code"],
     )
+
+
+def _model_version_of(stored: Any) -> str | None:
+    """The stored version; for DetectCustomLabels (whose answers name none) the version ARN asked."""
+    if stored is None:
+        return None
+    return stored.model_version or stored.params.get("ProjectVersionArn")
 
 
 def read_images_csv(path: Path) -> pd.DataFrame:
@@ -537,7 +565,7 @@ def analyse(
     floor, floor_evidence = honoured_floor(
         answers,
         requested=float(request.get("MinConfidence", 0.0)),
-        max_labels=int(request.get("MaxLabels", 1000)),
+        max_labels=int(request.get("MaxLabels", request.get("MaxResults", 1000))),
     )
     matched = match(
         answers,
