@@ -101,6 +101,20 @@ class PriceTable:
             return by_region[DEFAULT_REGION_FOR_PRICES], DEFAULT_REGION_FOR_PRICES
         return None, f"no {group} prices for {region} in {self.where}"
 
+    def inference_unit_hour(self, region: str | None) -> tuple[float | None, str]:
+        """USD per inference-unit hour of a running Custom Labels model, and where that number came from.
+
+        None when the table has no price: callers must say "unknown", never assume free.
+        """
+        region = region or DEFAULT_REGION_FOR_PRICES
+        by_region = self.document.get("custom_labels") or {}
+        priced_region = region if region in by_region else DEFAULT_REGION_FOR_PRICES
+        price = (by_region.get(priced_region) or {}).get("inference_unit_hour")
+        if price is None:
+            return None, f"no Custom Labels inference-unit-hour price for {region} in {self.where}"
+        note = "" if priced_region == region else f"; {region} is not in the table, {priced_region}'s price"
+        return float(price), f"{self.source}{note}"
+
     def estimate(
         self, operation: str, region: str | None, calls: int, *, already_this_month: int = 0
     ) -> Estimate:
