@@ -7,6 +7,8 @@ exports are what `pulumi stack output --json > outputs.json` writes and `rekogni
 
 import pulumi
 
+from infra.batch import BatchEvaluation, BatchEvaluationArgs
+from infra.batch_definition import state_machine_name_for
 from infra.bucket import EvaluationBucket, EvaluationBucketArgs
 from infra.config import load_settings
 from infra.custom_labels import CustomLabelsProject, CustomLabelsProjectArgs, project_name_for
@@ -38,6 +40,25 @@ project = (
     else None
 )
 
+batch = (
+    BatchEvaluation(
+        "rekognition-eval",
+        BatchEvaluationArgs(
+            bucket_name=bucket.name,
+            bucket_arn=bucket.arn,
+            state_machine_name=state_machine_name_for(pulumi.get_project(), pulumi.get_stack()),
+            account_id=settings.account_id,
+            partition=settings.partition,
+            region=settings.region,
+            dns_suffix=settings.dns_suffix,
+            kms_key_arn=settings.kms_key_arn,
+            max_concurrency=settings.batch_max_concurrency,
+        ),
+    )
+    if settings.batch
+    else None
+)
+
 role = EvaluationRole(
     "rekognition-eval",
     EvaluationRoleArgs(
@@ -47,6 +68,7 @@ role = EvaluationRole(
         dns_suffix=settings.dns_suffix,
         kms_key_arn=settings.kms_key_arn,
         project_arn=project.arn if project is not None else None,
+        batch_state_machine_arn=batch.arn if batch is not None else None,
     ),
 )
 
@@ -57,5 +79,7 @@ pulumi.export("roleArn", role.arn)
 pulumi.export("region", settings.region)
 if project is not None:
     pulumi.export("projectArn", project.arn)
+if batch is not None:
+    pulumi.export("stateMachineArn", batch.arn)
 if bucket.log_bucket_name is not None:
     pulumi.export("accessLogsBucketName", bucket.log_bucket_name)

@@ -37,6 +37,10 @@ NONCURRENT_VERSION_EXPIRY_DAYS = "noncurrentVersionExpiryDays"
 TRUSTED_PRINCIPALS = "trustedPrincipals"
 ACCESS_LOGS = "accessLogs"
 FORCE_DESTROY = "forceDestroy"
+BATCH = "batch"
+BATCH_MAX_CONCURRENCY = "batchMaxConcurrency"
+# Distributed Map's ceiling on child executions at once (infra/batch_definition.py says the same).
+BATCH_MAX_CONCURRENCY_LIMIT = 10_000
 
 CONFIG_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey(
@@ -90,6 +94,21 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         "Let `pulumi destroy` delete the buckets with everything in them. Off: the buckets and their "
         "data are kept.",
     ),
+    ConfigKey(
+        BATCH,
+        "boolean",
+        False,
+        "Create a Step Functions state machine that runs DetectLabels on every image of a dataset inside "
+        "AWS (Distributed Map), writing the answers under cache/batch/, and let the role start and watch it.",
+    ),
+    ConfigKey(
+        BATCH_MAX_CONCURRENCY,
+        "integer",
+        5,
+        "Most DetectLabels calls a batch makes at once (Distributed Map MaxConcurrency, 1-10000). Keep it "
+        "near the account's DetectLabels TPS quota times the seconds one call takes; 5 is the smallest "
+        "default quota.",
+    ),
 )
 
 _KNOWN = {key.name: key for key in CONFIG_KEYS}
@@ -129,6 +148,8 @@ class Settings:
     trusted_principals: tuple[str, ...]
     access_logs: bool
     force_destroy: bool
+    batch: bool = False
+    batch_max_concurrency: int = 5
 
 
 def qualified(name: str) -> str:
@@ -179,6 +200,8 @@ def parse_settings(
         trusted_principals=principals or (f"arn:{partition}:iam::{account_id}:root",),
         access_logs=value(ACCESS_LOGS),
         force_destroy=value(FORCE_DESTROY),
+        batch=value(BATCH),
+        batch_max_concurrency=_batch_max_concurrency(value(BATCH_MAX_CONCURRENCY)),
     )
 
 
@@ -211,6 +234,16 @@ def _days(name: str, days: int, *, minimum: int) -> int:
         meaning = " (0 keeps objects forever)" if minimum == 0 else ""
         raise ConfigError(qualified(name), f"must be a number of days >= {minimum}{meaning}; got {days}")
     return days
+
+
+def _batch_max_concurrency(concurrency: int) -> int:
+    if not 1 <= concurrency <= BATCH_MAX_CONCURRENCY_LIMIT:
+        raise ConfigError(
+            qualified(BATCH_MAX_CONCURRENCY),
+            f"must be between 1 and {BATCH_MAX_CONCURRENCY_LIMIT} (Distributed Map's limit on child "
+            f"executions at once); got {concurrency}",
+        )
+    return concurrency
 
 
 def _kms_key_arn(text: str, *, partition: str, region: str) -> str | None:

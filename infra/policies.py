@@ -89,12 +89,14 @@ def evaluation_role_policy(
     dns_suffix: str = "amazonaws.com",
     kms_key_arn: str | None = None,
     project_arn: str | None = None,
+    batch_state_machine_arn: str | None = None,
 ) -> PolicyDocument:
     """What an evaluation may do, and nothing more.
 
     Read datasets; read and write the cache and reports; list only those prefixes; call the Detect
-    operations; use the bucket's KMS key only through S3; and, with a Custom Labels project, run and
-    query that project's models only. No wildcard S3 action, nothing on any other bucket.
+    operations; use the bucket's KMS key only through S3; with a Custom Labels project, run and query
+    that project's models only; with the batch state machine, start and watch its executions only. No
+    wildcard S3 action, nothing on any other bucket.
     """
     statements: list[Statement] = [
         {
@@ -154,6 +156,8 @@ def evaluation_role_policy(
                 "Resource": [project_version_arns(project_arn)],
             },
         ]
+    if batch_state_machine_arn:
+        statements += batch_submitter_statements(batch_state_machine_arn)
     return document(statements)
 
 
@@ -209,3 +213,168 @@ def access_log_bucket_policy(
             },
         ]
     )
+
+
+# --- the batch state machine (issue 9) ---------------------------------------------------------------------
+
+STATES_SERVICE = "states.amazonaws.com"
+_STATE_MACHINE_ARN = re.compile(
+    r"^(?P<head>arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}):stateMachine:(?P<name>[a-zA-Z0-9_-]{1,80})$"
+)
+
+
+def _state_machine_parts(state_machine_arn: str) -> tuple[str, str]:
+    match = _STATE_MACHINE_ARN.match(state_machine_arn)
+    if match is None:
+        raise ValueError(
+            f"not a Step Functions state machine ARN (...:states:<region>:<account>:stateMachine:<name>): "
+            f"{state_machine_arn!r}"
+        )
+    return match["head"], match["name"]
+
+
+def executions_of(state_machine_arn: str) -> str:
+    """The ARN pattern of the state machine's own executions (`execution:<name>:<execution>`)."""
+    head, name = _state_machine_parts(state_machine_arn)
+    return f"{head}:execution:{name}:*"
+
+
+def child_executions_of(state_machine_arn: str) -> str:
+    """The ARN pattern of the child executions its Distributed Map starts (`execution:<name>/<label>:...`)."""
+    head, name = _state_machine_parts(state_machine_arn)
+    return f"{head}:execution:{name}/*"
+
+
+def map_runs_of(state_machine_arn: str) -> str:
+    """The ARN pattern of its Map Runs (`mapRun:<name>/<label>:<id>`)."""
+    head, name = _state_machine_parts(state_machine_arn)
+    return f"{head}:mapRun:{name}/*"
+
+
+def batch_submitter_statements(state_machine_arn: str) -> list[Statement]:
+    """What `rekognition-eval batch submit|status|ingest` needs beyond the evaluation role's S3 access.
+
+    Start the batch state machine; read its executions and their Map Runs (progress, and where the
+    results are). Not stop, not redrive, and nothing on any other state machine.
+    """
+    return [
+        {
+            "Sid": "StartBatchEvaluations",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [state_machine_arn],
+        },
+        {
+            "Sid": "WatchBatchEvaluations",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:ListMapRuns"],
+            "Resource": [executions_of(state_machine_arn)],
+        },
+        {
+            "Sid": "WatchBatchMapRuns",
+            "Effect": "Allow",
+            "Action": ["states:DescribeMapRun"],
+            "Resource": [map_runs_of(state_machine_arn)],
+        },
+    ]
+
+
+def batch_trust_policy(state_machine_arn: str, *, account_id: str) -> PolicyDocument:
+    """Only Step Functions, acting for this account's batch state machine, may assume the batch role.
+
+    aws:SourceAccount and aws:SourceArn guard against the confused deputy: no other account's (or other
+    state machine's) executions can borrow the role. The ARN's sub-ARNs (`<name>/*`) are admitted for the
+    Distributed Map's child executions, which run as `stateMachine:<name>/<label>`.
+    """
+    _state_machine_parts(state_machine_arn)
+    return document(
+        [
+            {
+                "Sid": "AssumeForBatchExecutions",
+                "Effect": "Allow",
+                "Principal": {"Service": STATES_SERVICE},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": [state_machine_arn, f"{state_machine_arn}/*"]},
+                },
+            }
+        ]
+    )
+
+
+def batch_role_policy(
+    bucket_arn: str,
+    *,
+    state_machine_arn: str,
+    items_prefix: str,
+    results_prefix: str,
+    region: str,
+    dns_suffix: str = "amazonaws.com",
+    kms_key_arn: str | None = None,
+) -> PolicyDocument:
+    """What the batch state machine's executions may do, and nothing more.
+
+    Call DetectLabels; read images under datasets/ (Rekognition reads an S3Object with the caller's
+    permissions) and the batch's item lists (ItemReader); write its results (ResultWriter, which uploads
+    in parts); start, watch and stop its own child executions (Distributed Map, per AWS's "IAM policies
+    for using Distributed Map states"); use the bucket's KMS key only through S3. It cannot write
+    datasets/, touch the local cache's other objects or reports/, or list anything.
+    """
+    for prefix in (items_prefix, results_prefix):
+        if not prefix.startswith(CACHE_PREFIX) or not prefix.endswith("/"):
+            raise ValueError(f"batch prefixes live under {CACHE_PREFIX} and end in '/': {prefix!r}")
+    statements: list[Statement] = [
+        {
+            "Sid": "DetectLabels",
+            "Effect": "Allow",
+            "Action": ["rekognition:DetectLabels"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReadImages",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [objects_under(bucket_arn, DATASETS_PREFIX)],
+        },
+        {
+            "Sid": "ReadItemLists",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [objects_under(bucket_arn, items_prefix)],
+        },
+        {
+            "Sid": "WriteResults",
+            "Effect": "Allow",
+            "Action": [
+                "s3:AbortMultipartUpload",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:PutObject",
+            ],
+            "Resource": [objects_under(bucket_arn, results_prefix)],
+        },
+        {
+            "Sid": "StartChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": [state_machine_arn],
+        },
+        {
+            "Sid": "ManageChildExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution", "states:StopExecution"],
+            "Resource": [child_executions_of(state_machine_arn)],
+        },
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "UseBucketKeyThroughS3",
+                "Effect": "Allow",
+                "Action": list(KMS_ACTIONS),
+                "Resource": [kms_key_arn],
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.{dns_suffix}"}},
+            }
+        )
+    return document(statements)

@@ -22,6 +22,8 @@ class EvaluationRoleArgs:
     dns_suffix: str = "amazonaws.com"
     kms_key_arn: str | None = None
     project_arn: pulumi.Input[str] | None = None
+    # The batch state machine (config `batch`), which the role may start and watch.
+    batch_state_machine_arn: pulumi.Input[str] | None = None
     # One hour: long enough for a batch of calls, short enough that leaked credentials expire soon. The
     # harness refreshes its credentials, so long runs do not need more.
     max_session_duration: int = 3600
@@ -45,7 +47,7 @@ class EvaluationRole(pulumi.ComponentResource):
             max_session_duration=args.max_session_duration,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        policy = pulumi.Output.all(args.bucket_arn, args.project_arn).apply(
+        policy = pulumi.Output.all(args.bucket_arn, args.project_arn, args.batch_state_machine_arn).apply(
             lambda arns: json.dumps(
                 evaluation_role_policy(
                     arns[0],
@@ -53,6 +55,7 @@ class EvaluationRole(pulumi.ComponentResource):
                     dns_suffix=args.dns_suffix,
                     kms_key_arn=args.kms_key_arn,
                     project_arn=arns[1],
+                    batch_state_machine_arn=arns[2],
                 )
             )
         )

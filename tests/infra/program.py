@@ -119,6 +119,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             role_name = args.inputs.get("name") or f"{args.name}-4d5e6f7"
             state.update(name=role_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{role_name}")
             resource_id = role_name
+        elif args.typ == "aws:sfn/stateMachine:StateMachine":
+            state["arn"] = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{args.inputs['name']}"
         elif args.typ == "aws:rekognition/project:Project":
             state["arn"] = (
                 f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:project/{args.inputs['name']}/1700000000000"
