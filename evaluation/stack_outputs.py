@@ -30,6 +30,7 @@ BUCKET_ARN = "bucketArn"
 ROLE_ARN = "roleArn"
 REGION = "region"
 PROJECT_ARN = "projectArn"
+STATE_MACHINE_ARN = "stateMachineArn"
 REQUIRED_OUTPUTS = (BUCKET_NAME, BUCKET_ARN, ROLE_ARN, REGION)
 
 
@@ -42,6 +43,8 @@ class StackOutputs:
     role_arn: str
     region: str
     project_arn: str | None = None
+    # The batch state machine (config `batch`); `rekognition-eval batch submit` starts it.
+    state_machine_arn: str | None = None
 
     @property
     def datasets_uri(self) -> str:
@@ -93,7 +96,7 @@ def parse_stack_outputs(document: Any, *, where: str = "stack outputs") -> Stack
             f"{where}: missing stack output(s) {', '.join(missing)}; is this the output of "
             "`pulumi stack output --json` for the rekognition-eval stack, after `pulumi up`?"
         )
-    for key in (*REQUIRED_OUTPUTS, PROJECT_ARN):
+    for key in (*REQUIRED_OUTPUTS, PROJECT_ARN, STATE_MACHINE_ARN):
         value = document.get(key)
         if key in document and (not isinstance(value, str) or not value):
             raise UserError(f"{where}: stack output {key} must be a non-empty string, got {value!r}")
@@ -110,6 +113,7 @@ def parse_stack_outputs(document: Any, *, where: str = "stack outputs") -> Stack
         role_arn=document[ROLE_ARN],
         region=document[REGION],
         project_arn=document.get(PROJECT_ARN),
+        state_machine_arn=document.get(STATE_MACHINE_ARN),
     )
 
 
