@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from evaluation.ratelimit import TokenBucket
+
 TARGET_PREFIX = "RekognitionService."
 CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -57,27 +59,6 @@ def decode_image_bytes(request: dict[str, Any]) -> bytes | None:
     raise ServiceError("InvalidParameterException", "Image must have Bytes or S3Object")
 
 
-class TokenBucket:
-    """Requests beyond `tps` (with a burst of `burst`) are answered with ThrottlingException."""
-
-    def __init__(self, tps: float, burst: float | None = None) -> None:
-        self.tps = tps
-        self.capacity = burst if burst is not None else max(1.0, tps / 10)
-        self._tokens = self.capacity
-        self._last = time.monotonic()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.tps)
-            self._last = now
-            if self._tokens >= 1.0:
-                self._tokens -= 1.0
-                return True
-            return False
-
-
 @dataclass
 class ServerStats:
     requests: int = 0
@@ -110,7 +91,7 @@ class RekognitionProtocolServer:
         self.handler = handler
         self.stats = ServerStats()
         self.latency_s = latency_s
-        self.bucket = TokenBucket(tps_limit, burst) if tps_limit else None
+        self.bucket = TokenBucket(tps_limit, burst=burst) if tps_limit else None
         server = self
 
         class _RequestHandler(BaseHTTPRequestHandler):
@@ -162,7 +143,7 @@ class RekognitionProtocolServer:
             if not target.startswith(TARGET_PREFIX):
                 raise ServiceError("UnknownOperationException", f"unknown target {target!r}")
             operation = target[len(TARGET_PREFIX) :]
-            if self.bucket is not None and not self.bucket.take():
+            if self.bucket is not None and not self.bucket.try_take():
                 self.stats.count("throttled")
                 raise ServiceError("ThrottlingException", "Rate exceeded")
             try:

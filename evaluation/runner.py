@@ -12,7 +12,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from evaluation.backends.base import Backend, NotCached
 from evaluation.cache import ResponseCache, cache_key
 from evaluation.images import AS_IS, ImageProblem, ImageRef, LoadedImage, Preparation, load_image
+from evaluation.ratelimit import AdaptiveRate
 
 log = logging.getLogger(__name__)
 
@@ -69,34 +70,6 @@ class Interrupted(Exception):
         super().__init__("interrupted")
         self.outcomes = outcomes
         self.stats = stats
-
-
-class RateLimiter:
-    """A token bucket shared by all workers: at most `tps` calls start in any second, bursts of `burst`."""
-
-    def __init__(
-        self, tps: float, *, burst: float | None = None, clock: Callable[[], float] = time.monotonic
-    ):
-        if tps <= 0:
-            raise ValueError(f"tps must be positive, got {tps}")
-        self.tps = float(tps)
-        self.capacity = float(burst if burst is not None else max(1.0, tps / 10))
-        self._tokens = self.capacity
-        self._clock = clock
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.tps)
-                self._last = now
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return
-                wait_s = (1.0 - self._tokens) / self.tps
-            time.sleep(wait_s)
 
 
 def plan(
@@ -271,7 +244,7 @@ def fetch(
         planned = plan(images, backend, cache, preparation=preparation)
     outcomes, to_call = planned
     stats = RunStats(images=len(images))
-    limiter = RateLimiter(tps) if tps else None
+    limiter = AdaptiveRate(tps, burst=1.0) if tps else None  # paced, never bursting past the quota
     params = backend.request_params()
     stop = threading.Event()
     counters_lock = threading.Lock()
@@ -295,11 +268,17 @@ def fetch(
                     count(retries=_retry_attempts(exc.response), throttled=int(code in THROTTLING_CODES))
                 if round_number == retry.rounds or not is_retryable(exc):
                     raise
+                if limiter is not None:
+                    limiter.pushed_back()
                 count(retries=1)
                 if stop.wait(retry.delay(round_number)):
                     raise _Stopped from None
                 continue
-            count(retries=_retry_attempts(response))
+            retried = _retry_attempts(response)
+            count(retries=retried)
+            if limiter is not None:
+                # botocore retried inside the call: the service pushed back (throttling or 5xx)
+                limiter.pushed_back() if retried else limiter.went_through()
             return response
         raise AssertionError("unreachable")
 

@@ -8,7 +8,8 @@ from evaluation.backends import RekognitionLabels, make_client
 from evaluation.cache import ResponseCache
 from evaluation.images import ImageRef
 from evaluation.protocol_server import ServiceError
-from evaluation.runner import CACHED, CALLED, FAILED, REJECTED, RateLimiter, RetryPolicy, fetch
+from evaluation.ratelimit import TokenBucket
+from evaluation.runner import CACHED, CALLED, FAILED, REJECTED, RetryPolicy, fetch
 from tests.support.fake_rekognition import label
 from tests.support.images import png_bytes
 
@@ -136,14 +137,17 @@ def test_identical_bytes_under_two_names_cost_one_call(tmp_path, endpoint, fake_
     assert endpoint.stats.requests == 1
 
 
-def test_rate_limiter_spaces_calls_at_the_rate():
+def test_token_bucket_spaces_events_at_the_rate():
     now = [0.0]
-    limiter = RateLimiter(10.0, burst=1.0, clock=lambda: now[0])
-    limiter.acquire()  # the burst token
+    bucket = TokenBucket(10.0, burst=2.0, clock=lambda: now[0])
+    assert bucket.try_take() and bucket.try_take()  # the burst
+    assert not bucket.try_take()  # a server would throttle this one
     now[0] += 0.1
-    limiter.acquire()  # one token refilled after 1/tps seconds
+    assert bucket.try_take()  # one token refilled after 1/tps seconds
+    now[0] += 0.1
+    bucket.acquire()  # a client gets it without waiting
     with pytest.raises(ValueError, match="tps"):
-        RateLimiter(0)
+        TokenBucket(0)
 
 
 def test_dropped_connections_and_slow_answers_are_retried(tmp_path, fake_rekognition, cache):
@@ -192,3 +196,20 @@ def test_two_runs_sharing_one_cache_file(tmp_path, endpoint, fake_rekognition):
     with ResponseCache(path) as store:
         assert len(store) == 40
         assert len(store.get_many(o.cache_key for o in results["a"][0])) == 30
+
+
+def test_adaptive_rate_backs_off_on_push_back_and_recovers_to_its_ceiling():
+    from evaluation.ratelimit import AdaptiveRate
+
+    now = [0.0]
+    rate = AdaptiveRate(50.0, burst=1.0, clock=lambda: now[0])
+    rate.pushed_back()
+    assert rate.tps == pytest.approx(40.0)
+    rate.pushed_back()  # the same burst of throttles cuts once
+    assert rate.tps == pytest.approx(40.0)
+    now[0] += 1.0
+    rate.pushed_back()
+    assert rate.tps == pytest.approx(32.0)
+    for _ in range(1000):
+        rate.went_through()
+    assert rate.tps == 50.0  # never above the configured rate
