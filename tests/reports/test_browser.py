@@ -7,6 +7,7 @@ test-artifacts/ (git-ignored) for people to look at.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,8 @@ from tests.support.runs import synthetic_result
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
+if find_chromium() is None and os.environ.get("REKOGNITION_EVAL_REQUIRE_BROWSER"):
+    raise RuntimeError("REKOGNITION_EVAL_REQUIRE_BROWSER is set (CI) but chromium is not installed")
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,
     reason="chromium is not installed (apt-get install -y chromium); the real-browser test needs it",
