@@ -217,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_b", metavar="RUN_B")
     compare.add_argument("--out", help="folder to write (default: reports/compare-<RUN_A>-vs-<RUN_B>)")
 
+    from evaluation.batch_cli import add_batch_parser
+
+    add_batch_parser(commands)
+
     serve = commands.add_parser(
         "serve",
         help="answer DetectLabels with the local model, over Rekognition's protocol",
@@ -451,12 +455,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from evaluation.batch_cli import cmd_batch
+
+    return cmd_batch(args)
+
+
 COMMANDS = {
     "run": _cmd_run,
     "report": _cmd_report,
     "thresholds": _cmd_thresholds,
     "compare": _cmd_compare,
     "serve": _cmd_serve,
+    "batch": _cmd_batch,
 }
 
 
