@@ -1,4 +1,4 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare | serve`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
@@ -8,6 +8,7 @@ not evaluated (they are named in the report); 130 means interrupted (answers kep
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import threading
@@ -109,10 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     calls.add_argument(
         "--backend",
         default="rekognition",
-        choices=["rekognition", "replay", "local"],
+        choices=["rekognition", "replay", "local", "custom-labels"],
         help=(
             "rekognition: call DetectLabels; replay: only stored answers, no network; "
-            "local: an offline baseline model (ImageNet classes; no AWS account, pip install '.[local]')"
+            "local: an offline baseline model (ImageNet classes; no AWS account, pip install '.[local]'); "
+            "custom-labels: DetectCustomLabels on --project-version-arn"
         ),
     )
     calls.add_argument("--region", help="AWS region (default: from your AWS configuration)")
@@ -170,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tps", type=float, help="at most this many calls per second (default: no client-side limit)"
     )
     _add_analysis_options(run, defaults=True)
+    from evaluation.models_cli import add_models_parser, add_run_options
+
+    add_run_options(run)
     output = run.add_argument_group("output")
     output.add_argument("--out", help="run folder (default: reports/<dataset>-<time>)")
     output.add_argument(
@@ -216,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", metavar="RUN_A")
     compare.add_argument("run_b", metavar="RUN_B")
     compare.add_argument("--out", help="folder to write (default: reports/compare-<RUN_A>-vs-<RUN_B>)")
+
+    add_models_parser(commands)
 
     from evaluation.batch_cli import add_batch_parser
 
@@ -312,6 +319,7 @@ def _dataset_source(text: str, outputs: Any) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluation.api import evaluate, plan_run
+    from evaluation.models import DeadlinePassed
     from evaluation.reports.writer import default_run_dir
     from evaluation.runner import Interrupted
 
@@ -324,9 +332,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_analysis_options(args)
     outputs, session = _stack(args)
     region = args.region or (outputs.region if outputs else None)
+    custom = None
+    if args.backend == "custom-labels":
+        from evaluation.models_cli import CustomLabelsRun
+
+        project_arn = outputs.project_arn if outputs else None
+        custom = CustomLabelsRun.from_args(args, session=session, region=region, project_arn=project_arn)
     run_plan = plan_run(
         _dataset_source(args.dataset, outputs),
-        backend=args.backend,
+        backend=custom.backend if custom else args.backend,
         session=session,
         region=region,
         profile=None if session else args.profile,
@@ -345,26 +359,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         print(run_plan.describe())
+        if custom:
+            print(custom.describe_plan(len(run_plan.to_call), args.price_table))
         return EXIT_OK
+    model = (
+        custom.running(to_call=len(run_plan.to_call), max_cost=args.max_cost, price_table=args.price_table)
+        if custom
+        else contextlib.nullcontext()
+    )
     try:
-        result = evaluate(
-            run_plan.dataset,
-            planned=run_plan,
-            objective=args.objective,
-            min_support=args.min_support,
-            use_parents=args.use_parents,
-            label_map=args.label_map,
-            vocabulary=args.labels,
-            workers=args.workers,
-            max_cost=args.max_cost,
-            price_table=args.price_table,
-            progress=not args.quiet,
-        )
+        with model:
+            result = evaluate(
+                run_plan.dataset,
+                planned=run_plan,
+                objective=args.objective,
+                min_support=args.min_support,
+                use_parents=args.use_parents,
+                label_map=args.label_map,
+                vocabulary=args.labels,
+                workers=args.workers,
+                max_cost=args.max_cost,
+                price_table=args.price_table,
+                progress=not args.quiet,
+            )
     except Interrupted as stop:
+        reason = "--max-runtime passed, the model was stopped" if custom and custom.deadline_passed else ""
         print(
-            f"Interrupted: {stop.stats.calls} new answers were stored; run the same command again to resume.",
+            f"Interrupted{f' ({reason})' if reason else ''}: {stop.stats.calls} new answers were stored; "
+            "run the same command again to resume.",
             file=sys.stderr,
         )
+        return EXIT_INTERRUPTED
+    except DeadlinePassed as stop:
+        print(str(stop), file=sys.stderr)
         return EXIT_INTERRUPTED
     out_dir = Path(args.out) if args.out else default_run_dir(result.dataset_name, args.reports_dir)
     result.write(out_dir)
@@ -455,6 +482,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    from evaluation.models_cli import cmd_models
+
+    return cmd_models(args)
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from evaluation.batch_cli import cmd_batch
 
@@ -468,6 +501,7 @@ COMMANDS = {
     "compare": _cmd_compare,
     "serve": _cmd_serve,
     "batch": _cmd_batch,
+    "models": _cmd_models,
 }
 
 

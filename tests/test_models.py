@@ -1,0 +1,397 @@
+"""Custom Labels models: the guard, its watchdog, `models list|start|stop`, and `run --start-model`.
+
+Against a local Rekognition-protocol endpoint whose models move STARTING -> RUNNING and STOPPING ->
+STOPPED over a few DescribeProjectVersions calls (polled every 10 ms here instead of every 30 s); every
+test of `run` checks the model is left STOPPED, or untouched when this tool did not start it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+
+from evaluation import models_cli
+from evaluation.backends.rekognition import make_client
+from evaluation.cli import main
+from evaluation.errors import UserError
+from evaluation.models import (
+    HourlyCost,
+    ModelGuard,
+    ModelStartFailed,
+    VersionRef,
+    Waiting,
+    format_duration,
+    parse_duration,
+    request_stop,
+)
+from evaluation.protocol_server import RekognitionProtocolServer
+from tests.support.fake_custom_labels import FakeCustomLabels, custom_label, project_arn
+from tests.support.images import png_bytes
+
+FAST = Waiting(delay_s=0.01, max_attempts=500)
+LABELS = ("dent", "scratch")
+
+
+@pytest.fixture(autouse=True)
+def fast_polls(monkeypatch):
+    monkeypatch.setattr(models_cli, "WAITING", FAST)
+
+
+class Switchboard:
+    """One server for the module (stopping a server takes half a second); each test scripts its own fake."""
+
+    def __init__(self) -> None:
+        self.fake = FakeCustomLabels()
+
+    def __call__(self, operation, request):
+        return self.fake(operation, request)
+
+
+@pytest.fixture(scope="module")
+def server():
+    board = Switchboard()
+    with RekognitionProtocolServer(board) as running:
+        yield running, board
+
+
+@pytest.fixture
+def fake(server):
+    server[1].fake = FakeCustomLabels(steps=3)
+    return server[1].fake
+
+
+@pytest.fixture
+def endpoint(server, fake):
+    return server[0]
+
+
+@pytest.fixture
+def client(endpoint):
+    return make_client(endpoint_url=endpoint.url, region="us-east-1")
+
+
+def write_dataset(folder, fake, count=12):
+    """Images with ground truth and scripted answers: every even image has a dent (found at 60-95)."""
+    (folder / "images").mkdir(exist_ok=True)
+    rows = []
+    for index in range(count):
+        data = png_bytes(80, 80, seed=index)
+        (folder / "images" / f"{index}.png").write_bytes(data)
+        truth = "dent" if index % 2 == 0 else "scratch"
+        confidence = 60.0 + (index % 13) * 3 if truth == "dent" else 20.0 + index % 40
+        fake.answer_for_bytes(
+            data, [custom_label("dent", confidence), custom_label("scratch", 100 - confidence)]
+        )
+        rows.append(f"images/{index}.png,{truth}")
+    csv = folder / "data.csv"
+    csv.write_text("image,labels\n" + "\n".join(rows) + "\n")
+    return csv
+
+
+def run_args(tmp_path, csv, endpoint, arn, *extra):
+    return [
+        "--quiet",
+        "run",
+        "--dataset",
+        str(csv),
+        "--backend",
+        "custom-labels",
+        "--project-version-arn",
+        arn,
+        "--endpoint-url",
+        endpoint.url,
+        "--region",
+        "us-east-1",
+        "--cache",
+        str(tmp_path / "cache.sqlite"),
+        "--out",
+        str(tmp_path / "run"),
+        "--min-support",
+        "1",
+        *extra,
+    ]
+
+
+# --- the guard on its own -----------------------------------------------------------------------------
+
+
+def test_guard_starts_waits_and_stops_what_it_started(fake, client):
+    arn = fake.add_model("shop", "v1")
+    with ModelGuard(
+        client, arn, max_runtime_s=60, waiting=FAST, min_inference_units=2, say=lambda _: None
+    ) as guard:
+        assert fake.status(arn) == "RUNNING" and guard.started_by_us
+        assert fake.models[arn].min_inference_units == 2
+    assert fake.status(arn) == "STOPPED"
+    assert fake.models[arn].history == ["STARTING", "RUNNING", "STOPPING", "STOPPED"]
+    assert fake.calls["StartProjectVersion"] == 1 and fake.calls["StopProjectVersion"] == 1
+
+
+def test_guard_leaves_a_model_it_did_not_start_running(fake, client):
+    arn = fake.add_model("shop", "v1", status="RUNNING")
+    said = []
+    with ModelGuard(client, arn, max_runtime_s=0.05, waiting=FAST, say=said.append) as guard:
+        time.sleep(0.2)  # past the deadline: the watchdog is not armed for someone else's model
+        assert not guard.started_by_us
+    assert fake.status(arn) == "RUNNING"
+    assert fake.calls["StartProjectVersion"] == 0 and fake.calls["StopProjectVersion"] == 0
+    assert "will not stop it" in said[0]
+
+
+@pytest.mark.parametrize("ending", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_guard_stops_the_model_on_an_error_and_on_ctrl_c(fake, client, ending):
+    arn = fake.add_model("shop", "v1")
+    guard = ModelGuard(client, arn, max_runtime_s=60, waiting=FAST, say=lambda _: None)
+    with pytest.raises(type(ending)), guard:
+        raise ending
+    assert fake.status(arn) == "STOPPED"
+
+
+def test_a_model_that_fails_to_start_raises_its_status_message(fake, client):
+    arn = fake.add_model("shop", "v1", fail_to_start="Not enough capacity in us-east-1a.")
+    guard = ModelGuard(client, arn, max_runtime_s=60, waiting=FAST, say=lambda _: None)
+    with pytest.raises(ModelStartFailed, match="failed to start: Not enough capacity in us-east-1a"), guard:
+        pytest.fail("the block must not run")
+    assert fake.status(arn) == "FAILED" and fake.calls["StopProjectVersion"] == 0
+
+
+def test_watchdog_stops_the_model_at_the_deadline_and_interrupts_the_work(fake, client):
+    arn = fake.add_model("shop", "v1")
+    interrupted = threading.Event()
+    guard = ModelGuard(
+        client, arn, max_runtime_s=0.3, waiting=FAST, say=lambda _: None, interrupt=interrupted.set
+    )
+    with guard:
+        assert interrupted.wait(5), "the watchdog never fired"
+        assert guard.deadline_passed.is_set()
+        deadline = time.monotonic() + 5
+        while fake.status(arn) != "STOPPED" and time.monotonic() < deadline:
+            client.describe_project_versions(ProjectArn=project_arn("shop"), VersionNames=["v1"])
+    assert fake.status(arn) == "STOPPED"
+    assert fake.calls["StopProjectVersion"] == 1  # the exit did not stop it a second time
+
+
+def test_stopping_a_model_that_is_still_starting_waits_for_it_first():
+    client = make_client(region="us-east-1")
+    arn = "arn:aws:rekognition:us-east-1:123456789012:project/shop/version/v1/1700000000001"
+    version = VersionRef.parse(arn)
+
+    def described(status):
+        return {"ProjectVersionDescriptions": [{"ProjectVersionArn": arn, "Status": status}]}
+
+    with Stubber(client) as stubber:
+        stubber.add_client_error("stop_project_version", "ResourceInUseException", "still starting")
+        stubber.add_response("describe_project_versions", described("STARTING"))
+        stubber.add_response("describe_project_versions", described("RUNNING"))  # the waiter
+        stubber.add_response("describe_project_versions", described("RUNNING"))
+        stubber.add_response("stop_project_version", {"Status": "STOPPING"}, {"ProjectVersionArn": arn})
+        assert request_stop(client, version, project_arn("shop"), FAST) == "STOPPING"
+        stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "code", ["AccessDeniedException", "ResourceNotFoundException", "LimitExceededException"]
+)
+def test_service_errors_on_start_name_the_model_and_the_code(code):
+    client = make_client(region="us-east-1")
+    arn = "arn:aws:rekognition:us-east-1:123456789012:project/shop/version/v1/1700000000001"
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "describe_project_versions",
+            {"ProjectVersionDescriptions": [{"ProjectVersionArn": arn, "Status": "STOPPED"}]},
+        )
+        stubber.add_client_error("start_project_version", code, "no")
+        guard = ModelGuard(client, arn, max_runtime_s=60, waiting=FAST, project_arn=project_arn("shop"))
+        with pytest.raises(UserError, match=f"cannot start {arn}: {code}"):
+            guard.__enter__()
+        stubber.assert_no_pending_responses()
+    assert not guard.started_by_us
+
+
+def test_durations_and_costs():
+    assert parse_duration("2h") == 7200 and parse_duration("1h30m") == 5400 and parse_duration("0.5s") == 0.5
+    for bad in ("2", "two hours", "0m", "2h-1m"):
+        with pytest.raises(UserError, match="--max-runtime"):
+            parse_duration(bad)
+    assert format_duration(5400) == "1h30m" and format_duration(0.5) == "0.5s"
+    cost = HourlyCost(2, None, 4.0, "prices.yaml")
+    assert cost.usd_per_hour == 8.0 and cost.at_most(2) == 16.0
+    assert "USD 8.00 per hour" in cost.describe(7200) and "at most USD 16.00" in cost.describe(7200)
+    scaling = HourlyCost(1, 3, 4.0, "prices.yaml")
+    assert scaling.usd_per_hour == 12.0 and "1 to 3 inference units" in scaling.describe()
+    unknown = HourlyCost(1, None, None, "no price")
+    assert unknown.usd_per_hour is None and "unknown: pass --price-table" in unknown.describe()
+
+
+# --- models list | start | stop ----------------------------------------------------------------------
+
+
+def models(endpoint, *args):
+    return main(["--quiet", "models", *args, "--endpoint-url", endpoint.url])
+
+
+def test_models_list_shows_versions_status_units_and_the_summary(fake, endpoint, capsys, tmp_path):
+    fake.add_model("shop", "v1", status="RUNNING", min_inference_units=2)
+    fake.add_model("shop", "v2")
+    assert models(endpoint, "list", "--project-arn", project_arn("shop")) == 0
+    out = capsys.readouterr().out
+    assert "v1" in out and "RUNNING" in out and "TRAINING_COMPLETED" in out
+    assert "s3://output/EvaluationSummary-shop-v2.json" in out
+    assert "1 model(s) running: billed per inference-unit hour" in out
+    assert models(endpoint, "list") == 2
+    assert "--project-arn" in capsys.readouterr().err
+
+
+def test_models_start_prints_the_cost_first_holds_until_the_deadline_then_stops(fake, endpoint, capsys):
+    arn = fake.add_model("shop", "v1")
+    started = time.monotonic()
+    assert models(endpoint, "start", arn, "--min-inference-units", "2", "--max-runtime", "0.5s") == 0
+    assert time.monotonic() - started >= 0.5
+    out = capsys.readouterr().out
+    assert out.index("USD 8.00 per hour") < out.index("Holding the model")
+    assert fake.status(arn) == "STOPPED" and fake.models[arn].min_inference_units == 2
+
+
+def test_models_start_refuses_over_max_cost_or_with_an_unknown_price(fake, endpoint, capsys, tmp_path):
+    arn = fake.add_model("shop", "v1")
+    assert models(endpoint, "start", arn, "--max-runtime", "2h", "--max-cost", "5") == 2
+    assert "could cost USD 8.00, more than --max-cost 5" in capsys.readouterr().err
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("operations: {}\ngroups: {}\ncustom_labels: {us-east-1: {inference_unit_hour: null}}\n")
+    assert models(endpoint, "start", arn, "--max-cost", "100", "--price-table", str(prices)) == 2
+    assert "price is unknown" in capsys.readouterr().err
+    assert fake.calls["StartProjectVersion"] == 0
+
+
+def test_models_stop_waits_for_stopped(fake, endpoint, capsys):
+    arn = fake.add_model("shop", "v1", status="RUNNING")
+    assert models(endpoint, "stop", arn) == 0
+    assert fake.status(arn) == "STOPPED" and "is STOPPED" in capsys.readouterr().out
+    assert models(endpoint, "stop", arn) == 0
+    assert "nothing to stop" in capsys.readouterr().out
+
+
+def test_a_bad_arn_is_refused_before_any_call(fake, endpoint, capsys):
+    assert models(endpoint, "stop", "arn:aws:rekognition:us-east-1:123456789012:project/shop/1") == 2
+    assert "not a Custom Labels model version ARN" in capsys.readouterr().err
+    assert sum(fake.calls.values()) == 0
+
+
+# --- run --backend custom-labels --start-model: every ending leaves the model stopped --------------------
+
+
+def test_run_with_start_model_evaluates_and_stops_the_model(fake, endpoint, tmp_path, capsys):
+    arn = fake.add_model("shop", "v1")
+    csv = write_dataset(tmp_path, fake)
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model", "--min-inference-units", "1")) == 0
+    assert fake.status(arn) == "STOPPED"
+    err = capsys.readouterr().err
+    assert err.index("USD 4.00 per hour") < err.index("Starting model v1")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["operation"] == "DetectCustomLabels" and summary["model_versions"] == [arn]
+    assert summary["api_calls"] == 12
+    requests = [request for operation, request in fake.requests if operation == "DetectCustomLabels"]
+    assert all(r["MinConfidence"] == 0 and r["ProjectVersionArn"] == arn for r in requests)
+    # a rerun finds every answer cached and does not start the model at all
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model")) == 0
+    assert fake.calls["StartProjectVersion"] == 1
+    assert "not started" in capsys.readouterr().err
+
+
+def test_run_does_not_stop_a_model_it_did_not_start(fake, endpoint, tmp_path):
+    arn = fake.add_model("shop", "v1", status="RUNNING")
+    csv = write_dataset(tmp_path, fake)
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model")) == 0
+    assert fake.status(arn) == "RUNNING" and fake.calls["StopProjectVersion"] == 0
+
+
+def test_run_stops_the_model_after_an_error_mid_run(fake, endpoint, tmp_path):
+    arn = fake.add_model("shop", "v1")
+    csv = write_dataset(tmp_path, fake)
+    fake.answer_for_bytes(png_bytes(80, 80, seed=3), [{"Confidence": 50.0}])  # an answer with no Name
+    with pytest.raises(ValueError, match="without a Name"):
+        main(run_args(tmp_path, csv, endpoint, arn, "--start-model"))
+    assert fake.status(arn) == "STOPPED"
+
+
+def test_run_stops_the_model_on_ctrl_c_and_keeps_the_answers(fake, endpoint, tmp_path, capsys):
+    arn = fake.add_model("shop", "v1")
+    fake.detect_latency_s = 0.05
+    csv = write_dataset(tmp_path, fake, count=30)
+
+    def press_ctrl_c():
+        deadline = time.monotonic() + 20
+        while sum(fake.detected.values()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model", "--workers", "2")) == 130
+    assert fake.status(arn) == "STOPPED"
+    assert "again to resume" in capsys.readouterr().err
+    assert 5 <= sum(fake.detected.values()) < 30
+
+
+def test_run_watchdog_stops_the_model_mid_run_and_a_rerun_resumes(fake, endpoint, tmp_path, capsys):
+    arn = fake.add_model("shop", "v1")
+    fake.detect_latency_s = 0.05
+    csv = write_dataset(tmp_path, fake, count=30)
+    args = run_args(tmp_path, csv, endpoint, arn, "--start-model", "--workers", "2")
+    assert main([*args, "--max-runtime", "0.4s"]) == 130
+    assert fake.status(arn) == "STOPPED"
+    err = capsys.readouterr().err
+    assert "--max-runtime 0.4s passed" in err and "again to resume" in err
+    first = sum(fake.detected.values())
+    assert 0 < first < 30
+    assert main([*args, "--max-runtime", "1h"]) == 0
+    assert fake.status(arn) == "STOPPED" and fake.calls["StartProjectVersion"] == 2
+    assert max(fake.detected.values()) == 1, "an image answered before the deadline was asked again"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["api_calls"] + summary["cache_hits"] == 30
+
+
+def test_run_fails_clearly_when_the_model_fails_to_start(fake, endpoint, tmp_path, capsys):
+    arn = fake.add_model("shop", "v1", fail_to_start="The model could not be deployed.")
+    csv = write_dataset(tmp_path, fake)
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model")) == 2
+    err = capsys.readouterr().err
+    assert "failed to start: The model could not be deployed." in err and "Traceback" not in err
+    assert fake.calls["DetectCustomLabels"] == 0
+
+
+def test_run_without_start_model_refuses_a_stopped_model_before_any_call(fake, endpoint, tmp_path, capsys):
+    arn = fake.add_model("shop", "v1", status="STOPPED")
+    csv = write_dataset(tmp_path, fake)
+    assert main(run_args(tmp_path, csv, endpoint, arn)) == 2
+    assert "is STOPPED, not RUNNING: pass --start-model" in capsys.readouterr().err
+    assert fake.calls["DetectCustomLabels"] == 0 and fake.calls["StartProjectVersion"] == 0
+
+
+def test_run_refuses_to_start_a_model_over_max_cost(fake, endpoint, tmp_path, capsys):
+    arn = fake.add_model("shop", "v1")
+    csv = write_dataset(tmp_path, fake)
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model", "--max-cost", "1")) == 2
+    assert "more than --max-cost 1; nothing was started" in capsys.readouterr().err
+    assert fake.calls["StartProjectVersion"] == 0
+
+
+def test_dry_run_prints_calls_and_model_cost_and_touches_no_model(fake, endpoint, tmp_path, capsys):
+    arn = fake.add_model("shop", "v1")
+    csv = write_dataset(tmp_path, fake)
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model", "--dry-run")) == 0
+    out = capsys.readouterr().out
+    assert "Calls needed: 12" in out and "USD 4.00 per hour" in out and "at most USD 8.00" in out
+    assert sum(fake.calls.values()) == 0
+
+
+def test_a_stopped_model_answers_resource_not_ready(fake, client):
+    arn = fake.add_model("shop", "v1", status="STOPPED")
+    with pytest.raises(ClientError, match="ResourceNotReadyException"):
+        client.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": png_bytes(80, 80)})
