@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.plots import write_plots
 from evaluation.reports.thumbnails import (
     EXAMPLES_PER_KIND,
@@ -322,7 +323,7 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 <div id="label-errors"></div>
 </section>
 </div>
-</main>
+{aws_html_section(result)}</main>
 <footer>
 The explorer's numbers are metrics.csv's at whole-number thresholds (a label is predicted when its
 confidence is at or above MinConfidence); recommended thresholds come from the exact curves (curves.csv).

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from evaluation.reports.aws_section import markdown_lines as aws_lines
+
 if TYPE_CHECKING:
     from evaluation.api import EvaluationResult
 
@@ -63,6 +65,7 @@ def render_markdown(result: EvaluationResult) -> str:
     ]
     lines += _global_section(result)
     lines += _labels_section(result)
+    lines += aws_lines(result)  # Custom Labels: AWS's own evaluation beside ours (--aws-evaluation)
     lines += _problems_section(result)
     lines += _floor_section(floor)
     lines += _unjudged_section(result)

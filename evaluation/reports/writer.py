@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from evaluation.reports.aws_section import write_table as write_aws_table
 from evaluation.reports.html import write_html
 from evaluation.reports.markdown import render_markdown
 
@@ -48,6 +49,7 @@ def write_run(result: EvaluationResult, out_dir: Path) -> Path:
     _atomic_write(
         out_dir / "thresholds.yaml", yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     )
+    write_aws_table(result, out_dir)  # aws_evaluation.csv, when the run names an EvaluationSummary
     _atomic_write(out_dir / "report.md", render_markdown(result))
     write_html(result, out_dir)
     return out_dir
