@@ -1,0 +1,136 @@
+"""The "AWS's evaluation beside this run's" part of report.md and report.html, and aws_evaluation.csv.
+
+Empty unless the run names a Custom Labels EvaluationSummary (`--aws-evaluation`); the numbers come from
+evaluation/aws_evaluation.py, this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING, Any
+
+from evaluation.aws_evaluation import TABLE_FILE, comparison, evaluation_of, micro_at_aws_thresholds
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from evaluation.api import EvaluationResult
+
+HEADER = [
+    "Label",
+    "AWS threshold",
+    "AWS P",
+    "AWS R",
+    "AWS F1",
+    "Ours at AWS's threshold P",
+    "R",
+    "F1",
+    "Our MinConfidence",
+    "Ours P",
+    "R",
+    "F1",
+    "Note",
+]
+CAVEAT = (
+    "AWS's threshold is the label's assumed threshold (best F1 on AWS's test set, 0-1 shown as 0-100); "
+    "its scores come from AWS's test set, this run's from this dataset: they agree only when both are the "
+    "same images. This run counts a label as predicted at confidence >= the threshold."
+)
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{float(value):.{digits}f}"
+
+
+def _rows(result: EvaluationResult) -> list[list[str]]:
+    table = comparison(result)
+    if table is None:
+        return []
+    return [
+        [
+            str(row["label"]),
+            _number(row["aws_threshold"], 2),
+            _number(row["aws_precision"]),
+            _number(row["aws_recall"]),
+            _number(row["aws_f1"]),
+            _number(row["precision_at_aws_threshold"]),
+            _number(row["recall_at_aws_threshold"]),
+            _number(row["f1_at_aws_threshold"]),
+            _number(row["threshold"], 2),
+            _number(row["precision"]),
+            _number(row["recall"]),
+            _number(row["f1"]),
+            str(row["note"] or ""),
+        ]
+        for row in table.to_dict("records")
+    ]
+
+
+def _aggregate_text(result: EvaluationResult) -> str:
+    evaluation = evaluation_of(result)
+    table = comparison(result)
+    if evaluation is None or table is None:
+        return ""
+    micro = micro_at_aws_thresholds(table, result)
+    return (
+        f"AWS's aggregate: precision {_number(evaluation.precision)}, recall {_number(evaluation.recall)}, "
+        f"F1 {_number(evaluation.f1)}. This run with each label at AWS's threshold (micro over "
+        f"{micro['labels']} shared label(s)): precision {_number(micro['precision'])}, recall "
+        f"{_number(micro['recall'])}, F1 {_number(micro['f1'])}."
+    )
+
+
+def markdown_lines(result: EvaluationResult) -> list[str]:
+    """The report.md section, or nothing when the run has no AWS evaluation."""
+    evaluation = evaluation_of(result)
+    if evaluation is None:
+        return []
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    model = f" for `{evaluation.project_version_arn}`" if evaluation.project_version_arn else ""
+    lines = [
+        "## AWS's evaluation beside this run's",
+        "",
+        f"From `{cell(evaluation.source)}`{model}. {_aggregate_text(result)}",
+        "",
+        "| " + " | ".join(HEADER) + " |",
+        "|" + "|".join("---" for _ in HEADER) + "|",
+    ]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in _rows(result)]
+    return [*lines, "", CAVEAT, f"The same table: `{TABLE_FILE}`.", ""]
+
+
+def html_section(result: EvaluationResult) -> str:
+    """The report.html section (a static table, no script), or an empty string."""
+    evaluation = evaluation_of(result)
+    if evaluation is None:
+        return ""
+    escape = html.escape
+    head = "".join(f"<th>{escape(name)}</th>" for name in HEADER)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(value)}</td>" for value in row) + "</tr>" for row in _rows(result)
+    )
+    return (
+        "<section id=\"aws-evaluation\">\n<h2>AWS's evaluation beside this run's</h2>\n"
+        f'<p class="note">From {escape(evaluation.source)}. {escape(_aggregate_text(result))}</p>\n'
+        f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>\n"
+        f'<p class="note">{escape(CAVEAT)} The same table: {TABLE_FILE}.</p>\n</section>\n'
+    )
+
+
+def write_table(result: EvaluationResult, out_dir: Path) -> Path | None:
+    """aws_evaluation.csv beside the other tables, when the run has an AWS evaluation."""
+    table = comparison(result)
+    if table is None:
+        return None
+    target = out_dir / TABLE_FILE
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(table.to_csv(index=False), encoding="utf-8")
+    temporary.replace(target)
+    return target
