@@ -192,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", metavar="RUN_DIR")
     report.add_argument("--out", help="write here instead of overwriting RUN_DIR")
     report.add_argument("--cache", help="the response cache, if it moved since the run")
+    report.add_argument(
+        "--aws-evaluation",
+        metavar="FILE",
+        help="a Custom Labels EvaluationSummary JSON (path or s3://) to put beside this run's numbers",
+    )
     _add_analysis_options(report, defaults=False)
 
     thresholds = commands.add_parser(
@@ -310,6 +315,22 @@ def _stack(args: argparse.Namespace) -> tuple[Any, Any]:
     return outputs, session
 
 
+def _aws_evaluation(
+    source: str | None, session: Any, *, profile: str | None = None, region: str | None = None
+) -> Any:
+    """--aws-evaluation, read before any call is paid for: a bad file fails the run at once."""
+    if not source:
+        return None
+    from evaluation.aws_evaluation import read_evaluation_summary
+
+    s3_client = None
+    if source.lower().startswith("s3://"):
+        import boto3
+
+        s3_client = (session or boto3.Session(profile_name=profile, region_name=region)).client("s3")
+    return read_evaluation_summary(source, s3_client=s3_client)
+
+
 def _dataset_source(text: str, outputs: Any) -> str:
     """A dataset named relative to the stack bucket's datasets/ prefix, when it is not a local path."""
     if outputs is None or text.startswith("s3://") or Path(text).exists():
@@ -332,6 +353,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_analysis_options(args)
     outputs, session = _stack(args)
     region = args.region or (outputs.region if outputs else None)
+    aws_evaluation = _aws_evaluation(args.aws_evaluation, session, profile=args.profile, region=region)
     custom = None
     if args.backend == "custom-labels":
         from evaluation.models_cli import CustomLabelsRun
@@ -393,6 +415,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except DeadlinePassed as stop:
         print(str(stop), file=sys.stderr)
         return EXIT_INTERRUPTED
+    if aws_evaluation is not None:
+        from evaluation.aws_evaluation import attach
+
+        attach(result, aws_evaluation)
     out_dir = Path(args.out) if args.out else default_run_dir(result.dataset_name, args.reports_dir)
     result.write(out_dir)
     _print_result(result, out_dir)
@@ -417,6 +443,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
         label_map=args.label_map,
         vocabulary=args.labels,
     )
+    from evaluation.aws_evaluation import attach, evaluation_of
+
+    aws_evaluation = _aws_evaluation(args.aws_evaluation, None) or evaluation_of(result)
+    if aws_evaluation is not None:
+        attach(result, aws_evaluation)
     out_dir = Path(args.out) if args.out else Path(args.run_dir)
     result.write(out_dir)
     _print_result(result, out_dir)
