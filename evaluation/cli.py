@@ -1,4 +1,4 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models | manifest`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
@@ -228,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="folder to write (default: reports/compare-<RUN_A>-vs-<RUN_B>)")
 
     add_models_parser(commands)
+    from evaluation.manifest_cli import add_manifest_parser
+
+    add_manifest_parser(commands)
 
     from evaluation.batch_cli import add_batch_parser
 
@@ -519,6 +522,12 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return cmd_models(args)
 
 
+def _cmd_manifest(args: argparse.Namespace) -> int:
+    from evaluation.manifest_cli import cmd_manifest
+
+    return cmd_manifest(args)
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
     from evaluation.batch_cli import cmd_batch
 
@@ -533,6 +542,7 @@ COMMANDS = {
     "serve": _cmd_serve,
     "batch": _cmd_batch,
     "models": _cmd_models,
+    "manifest": _cmd_manifest,
 }
 
 
