@@ -1,9 +1,25 @@
-"""Labelled image sets: SageMaker Ground Truth / Custom Labels manifests, CSV files and label folders.
+"""Labelled image sets: SageMaker Ground Truth / Custom Labels manifests, CSV files, label folders, COCO
+object-detection JSON, and text ground truth (`image,words` CSVs, manifests with `lines`).
 
 Every reader returns the same `Dataset`, so the rest of the harness never knows which format it read.
 """
 
 from evaluation.datasets.loader import load_dataset
-from evaluation.datasets.types import FORMATS, BadLine, Dataset, DatasetItem, GroundTruthBox
+from evaluation.datasets.types import (
+    FORMATS,
+    BadLine,
+    Dataset,
+    DatasetItem,
+    GroundTruthBox,
+    GroundTruthText,
+)
 
-__all__ = ["FORMATS", "BadLine", "Dataset", "DatasetItem", "GroundTruthBox", "load_dataset"]
+__all__ = [
+    "FORMATS",
+    "BadLine",
+    "Dataset",
+    "DatasetItem",
+    "GroundTruthBox",
+    "GroundTruthText",
+    "load_dataset",
+]

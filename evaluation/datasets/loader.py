@@ -15,11 +15,18 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evaluation.datasets.coco import looks_like_coco, read_coco
 from evaluation.datasets.csvfile import read_csv
 from evaluation.datasets.entries import Entry, Ignored, ReaderOutput
 from evaluation.datasets.folders import read_local_folders, read_s3_folders
 from evaluation.datasets.manifest import read_manifest
 from evaluation.datasets.sources import dataset_name, folder_of, is_s3_uri, read_text
+from evaluation.datasets.textfile import (
+    looks_like_text_csv,
+    looks_like_text_manifest,
+    read_text_csv,
+    read_text_manifest,
+)
 from evaluation.datasets.types import FORMATS, BadLine, Dataset, DatasetItem
 from evaluation.errors import DatasetError, UserError
 from evaluation.labelmap import normalize_name
@@ -28,7 +35,12 @@ __all__ = ["EXTENSIONS", "load_dataset"]
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = {".manifest": "manifest", ".jsonl": "manifest", ".json": "manifest", ".csv": "csv"}
+EXTENSIONS = {
+    ".manifest": "manifest",
+    ".jsonl": "manifest",
+    ".json": "manifest",
+    ".csv": "csv",
+}  # .json: or coco
 
 
 def load_dataset(
@@ -51,7 +63,7 @@ def load_dataset(
     text_source = _source_text(source)
     chosen = _choose_format(text_source, format)
     declared = _check_vocabulary(vocabulary)
-    entries = _read(text_source, chosen, s3_client)
+    chosen, entries = _read(text_source, chosen, s3_client, guessed=format is None)
     items, bad_lines, machine_labeled, ignored_files = _collect(entries, skip_bad_lines=skip_bad_lines)
     if not items:
         raise DatasetError(_empty_message(text_source, chosen, bad_lines, ignored_files))
@@ -113,13 +125,18 @@ def _choose_format(source: str, format: str | None) -> str:
 def _extensions_of(format: str) -> str:
     if format == "folders":
         return "a folder, or an s3:// prefix ending in /"
+    if format == "coco":
+        return ".json holding images, annotations and categories"
     return " ".join(ext for ext, name in EXTENSIONS.items() if name == format)
 
 
-def _read(source: str, format: str, s3_client: Any) -> Iterable[ReaderOutput]:
+def _read(source: str, format: str, s3_client: Any, *, guessed: bool) -> tuple[str, Iterable[ReaderOutput]]:
+    """The format actually read and its entries. A `.json` file may be a manifest or a COCO document, so
+    a guessed format is settled from the text; CSVs and manifests of text ground truth (`image,words`,
+    `lines`) are told apart from label ones by their columns and keys."""
     if format == "folders":
         if is_s3_uri(source):
-            return read_s3_folders(source, s3_client=s3_client)
+            return format, read_s3_folders(source, s3_client=s3_client)
         root = Path(source).expanduser()
         if not root.exists():
             raise DatasetError(f"dataset not found: {source}")
@@ -127,12 +144,20 @@ def _read(source: str, format: str, s3_client: Any) -> Iterable[ReaderOutput]:
             raise DatasetError(
                 f"{source} is a file, not a folder; the folders format reads root/<label>/<images>"
             )
-        return read_local_folders(root)
+        return format, read_local_folders(root)
     text = read_text(source, s3_client)
     folder = folder_of(source)
+    if format == "manifest" and guessed and looks_like_coco(text):
+        format = "coco"
+    if format == "coco":
+        return format, read_coco(text, source=source, folder=folder)
     if format == "csv":
-        return read_csv(text, source=source, folder=folder)
-    return read_manifest(text, source=source, folder=folder)
+        if looks_like_text_csv(text):
+            return format, read_text_csv(text, source=source, folder=folder)
+        return format, read_csv(text, source=source, folder=folder)
+    if looks_like_text_manifest(text):
+        return format, read_text_manifest(text, source=source, folder=folder)
+    return format, read_manifest(text, source=source, folder=folder)
 
 
 def _collect(
@@ -155,7 +180,11 @@ def _collect(
                 items.append(entry.item)
                 machine_labeled += entry.machine_labeled
                 continue
-            if (earlier.item.labels, earlier.item.boxes) == (entry.item.labels, entry.item.boxes):
+            if (earlier.item.labels, earlier.item.boxes, earlier.item.text) == (
+                entry.item.labels,
+                entry.item.boxes,
+                entry.item.text,
+            ):
                 continue  # the same statement twice: harmless
             entry = _duplicate(entry, earlier)
         if not skip_bad_lines:
@@ -229,7 +258,7 @@ def _apply_vocabulary(
                 for box in item.boxes
                 if normalize_name(box.label) in spelling
             )
-            item = DatasetItem(item.image, kept, item.source, boxes)
+            item = DatasetItem(item.image, kept, item.source, boxes, item.text)
         kept_items.append(item)
     all_labels = {label for item in items for label in item.labels}
     missing = [label for label in vocabulary if label not in present]

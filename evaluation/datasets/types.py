@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from evaluation.images import ImageRef
 
-__all__ = ["FORMATS", "BadLine", "Dataset", "DatasetItem", "GroundTruthBox"]
+__all__ = ["FORMATS", "BadLine", "Dataset", "DatasetItem", "GroundTruthBox", "GroundTruthText"]
 
-FORMATS = ("manifest", "csv", "folders")
+FORMATS = ("manifest", "csv", "folders", "coco")
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class GroundTruthBox:
     top: float
     width: float
     height: float
+    # A COCO "iscrowd" region: one box around many objects. COCO's evaluation neither rewards nor punishes
+    # detections inside it, and it never counts as a missed object.
+    crowd: bool = False
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -37,6 +40,29 @@ class GroundTruthBox:
 
 
 @dataclass(frozen=True)
+class GroundTruthText:
+    """A line of text in an image (DetectText's ground truth), with its box as ratios when it is known.
+
+    Without a box the line still gives the image's words; with one it can be paired with a detected
+    LINE, which is what a character error rate needs.
+    """
+
+    text: str
+    box: tuple[float, float, float, float] | None = None  # left, top, width, height
+
+    def __post_init__(self) -> None:
+        if self.box is not None:
+            if len(self.box) != 4 or not all(math.isfinite(value) for value in self.box):
+                raise ValueError(
+                    f"a text box needs four finite numbers (left, top, width, height): {self.box}"
+                )
+            if self.box[2] <= 0 or self.box[3] <= 0:
+                raise ValueError(
+                    f"text box width and height must be positive, got {self.box[2]} x {self.box[3]}"
+                )
+
+
+@dataclass(frozen=True)
 class DatasetItem:
     """One image and its ground truth; an empty `labels` means "none of the labels" (a negative)."""
 
@@ -44,6 +70,7 @@ class DatasetItem:
     labels: frozenset[str]
     source: str
     boxes: tuple[GroundTruthBox, ...] = ()
+    text: tuple[GroundTruthText, ...] = ()
 
 
 @dataclass(frozen=True)

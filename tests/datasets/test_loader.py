@@ -35,10 +35,10 @@ def test_an_unknown_extension_lists_the_formats_and_the_way_out(write: Write) ->
 def test_an_unknown_format_name_is_refused(write: Write) -> None:
     path = write("a.csv", "image,labels\na.jpg,Dog\n")
     with pytest.raises(
-        UserError, match="unknown dataset format 'coco'; the formats are manifest, csv, folders"
+        UserError, match="unknown dataset format 'parquet'; the formats are manifest, csv, folders, coco"
     ):
-        load_dataset(path, format="coco")
-    assert FORMATS == ("manifest", "csv", "folders")
+        load_dataset(path, format="parquet")
+    assert FORMATS == ("manifest", "csv", "folders", "coco")
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
