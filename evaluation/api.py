@@ -82,6 +82,12 @@ class EvaluationResult:
     # of `images` rows that were answered): report.html shows the images behind each label's errors.
     pairs: ScoredPairs | None = field(default=None, repr=False)
     answers: tuple[LabelsAnswer, ...] = field(default=(), repr=False)
+    # Operations other than labels (evaluation.operations): the ground truth images.csv cannot hold, one
+    # record per `images` row (written as ground_truth.jsonl, so `report` needs no dataset), and the
+    # operation's own tables (<name>.csv) and report.md section.
+    ground_truth: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    report_section: tuple[str, ...] = field(default=(), repr=False)
 
     def write(self, out_dir: str | Path) -> Path:
         from evaluation.reports import write_run
@@ -109,11 +115,33 @@ def build_backend(
     s3_client: Any = None,
     project_version_arn: str | None = None,
     max_results: int | None = None,
+    operation: str = "labels",
 ) -> Backend:
     if not 0.0 <= min_confidence <= 100.0:
         raise UserError(f"--min-confidence must be within 0 and 100, got {min_confidence:g}")
     if not 1 <= max_labels <= 1000:
         raise UserError(f"--max-labels must be within 1 and 1000, got {max_labels}")
+    if operation != "labels":  # boxes is the same DetectLabels call; the others call their own API
+        from evaluation.operations.calls import check_backend, operation_backend
+
+        check_backend(name, operation)
+        if operation != "boxes":
+            if name == "rekognition" and client is None:
+                client = make_client(
+                    session=session,
+                    region=region,
+                    profile=profile,
+                    endpoint_url=endpoint_url,
+                    max_pool_connections=max(10, workers),
+                )
+            return operation_backend(
+                name,
+                operation,
+                client=client,
+                min_confidence=min_confidence,
+                max_labels=max_labels,
+                endpoint_url=endpoint_url,
+            )
     if name == "rekognition":
         if client is None:
             client = make_client(
@@ -167,6 +195,7 @@ class RunPlan:
     estimate: Estimate | None
     tps: float | None
     tps_source: str
+    operation: str = "labels"  # what is judged (evaluation.operations); labels unless --operation says
 
     @property
     def counts(self) -> dict[str, int]:
@@ -238,6 +267,7 @@ def plan_run(
     fit: bool = False,
     price_table: str | Path | None = None,
     s3_client: Any = None,
+    operation: str = "labels",
 ) -> RunPlan:
     """Read the dataset, check every image and look up the cache, without a single call."""
     if not isinstance(dataset, Dataset):
@@ -250,6 +280,12 @@ def plan_run(
             vocabulary=vocabulary,
             s3_client=s3_client,
         )
+    if operation != "labels":
+        from evaluation.operations import operation_for
+
+        judged = operation_for(operation)
+        if not judged.has_ground_truth(dataset):
+            raise UserError(f"--operation {operation} needs {judged.needs}; {dataset.source} has none")
     if isinstance(backend, str):
         backend = build_backend(
             backend,
@@ -262,6 +298,7 @@ def plan_run(
             max_labels=max_labels,
             workers=workers,
             s3_client=s3_client or _s3_client_if_needed(backend, dataset, session, region, profile),
+            operation=operation,
         )
     preparation = Preparation(convert=convert, fit=fit)
     cache_path = Path(cache) if cache else default_cache_path()
@@ -279,7 +316,9 @@ def plan_run(
     estimate = None
     if backend.name == "rekognition" and _is_aws_endpoint(backend):
         estimate = PriceTable.load(price_table).estimate(backend.operation, call_region, len(to_call))
-    return RunPlan(dataset, backend, cache_path, preparation, outcomes, to_call, estimate, tps, tps_source)
+    return RunPlan(
+        dataset, backend, cache_path, preparation, outcomes, to_call, estimate, tps, tps_source, operation
+    )
 
 
 def evaluate(
@@ -311,6 +350,7 @@ def evaluate(
     out: str | Path | None = None,
     s3_client: Any = None,
     planned: RunPlan | None = None,
+    operation: str = "labels",
 ) -> EvaluationResult:
     """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
 
@@ -348,6 +388,7 @@ def evaluate(
         fit=fit,
         price_table=price_table,
         s3_client=s3_client,
+        operation=operation,
     )
     _check_cost(run_plan, max_cost)
     dataset, chosen = run_plan.dataset, run_plan.backend
@@ -394,8 +435,15 @@ def evaluate(
         "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},
         "analysis": options.to_dict(),
     }
+    ground_truth = None
+    if run_plan.operation != "labels":
+        from evaluation.operations import operation_for
+
+        run["operation"] = run_plan.operation
+        judged = operation_for(run_plan.operation)
+        ground_truth = [{"image": item.image.uri, **judged.ground_truth(item)} for item in dataset.items]
     images = _images_frame(dataset, outcomes, responses)
-    result = analyse(images, responses_by_key(responses), run=run, options=options)
+    result = analyse(images, responses_by_key(responses), run=run, options=options, ground_truth=ground_truth)
     if out is not None:
         result.write(out)
     return result
@@ -450,7 +498,12 @@ def reanalyse(run_dir: str | Path, *, cache: str | Path | None = None, **changes
     options = AnalysisOptions(**{**previous, **{k: v for k, v in changes.items() if v is not None}})
     Objective.parse(options.objective)
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
-    return analyse(images, responses_by_key(stored), run=run, options=options)
+    ground_truth = None
+    if run.get("operation", "labels") != "labels":
+        from evaluation.operations.analysis import read_ground_truth
+
+        ground_truth = read_ground_truth(run_dir, images)
+    return analyse(images, responses_by_key(stored), run=run, options=options, ground_truth=ground_truth)
 
 
 def _load_label_map(path: str | None) -> LabelMap:
@@ -552,8 +605,17 @@ def analyse(
     *,
     run: dict[str, Any],
     options: AnalysisOptions,
+    ground_truth: Sequence[dict[str, Any]] | None = None,
 ) -> EvaluationResult:
-    """Pure analysis of stored answers: no calls, no files."""
+    """Pure analysis of stored answers: no calls, no files.
+
+    A run of another operation than labels (run["operation"]) is scored by that operation, with
+    `ground_truth` (one record per `images` row) for what images.csv cannot hold.
+    """
+    if run.get("operation", "labels") != "labels":
+        from evaluation.operations.analysis import analyse_operation
+
+        return analyse_operation(images, responses, run=run, options=options, ground_truth=ground_truth or ())
     objective = Objective.parse(options.objective)
     label_map = _load_label_map(options.label_map)
     answered = images[images["status"].isin(ANSWERED)].reset_index(drop=True)

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 import boto3
+from botocore import xform_name
 from botocore.config import Config
 
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
@@ -118,3 +119,57 @@ def detect_labels_params(*, min_confidence: float, max_labels: int, endpoint: st
     if endpoint:
         params["Endpoint"] = endpoint
     return params
+
+
+class RekognitionCall:
+    """Any other image operation (DetectModerationLabels, DetectText, DetectFaces) through the same client.
+
+    What it asks is the operation's business (evaluation.operations): `params` is every request parameter
+    besides the image, sent as given and part of the cache key with the API's name, so each operation's
+    answers, and each choice of parameters, are cached apart.
+    """
+
+    name = "rekognition"
+
+    def __init__(self, client: Any, *, operation: str, params: dict[str, Any], limits: ImageLimits) -> None:
+        self.client = client
+        self.operation = operation
+        self.params = dict(params)
+        self.limits = limits
+
+    @property
+    def endpoint_url(self) -> str:
+        return str(self.client.meta.endpoint_url)
+
+    def request_params(self) -> dict[str, Any]:
+        return operation_params(self.params, endpoint=custom_endpoint(self.endpoint_url))
+
+    def call(self, image: LoadedImage) -> dict[str, Any]:
+        method = getattr(self.client, xform_name(self.operation))
+        return method(Image=image_argument(image), **self.params)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "operation": self.operation,
+            "region": self.client.meta.region_name,
+            "endpoint_url": self.endpoint_url,
+            "request": self.params,
+        }
+
+
+def image_argument(image: LoadedImage) -> dict[str, Any]:
+    """Local images go as bytes, S3 images by reference (the service reads them; never downloaded)."""
+    if image.ref.is_s3:
+        return {"S3Object": {"Bucket": image.ref.bucket, "Name": image.ref.key}}
+    return {"Bytes": image.data}
+
+
+def custom_endpoint(url: str) -> str | None:
+    """A non-AWS endpoint's URL (part of the cache key), None for AWS's own."""
+    return None if url.endswith(".amazonaws.com") or ".amazonaws.com." in url else url
+
+
+def operation_params(params: dict[str, Any], *, endpoint: str | None) -> dict[str, Any]:
+    """The cache-key parameters of any operation's call; shared with replay so both find the same answers."""
+    return {**params, "Endpoint": endpoint} if endpoint else dict(params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from evaluation.backends.base import NotCached
-from evaluation.backends.rekognition import detect_labels_params
+from evaluation.backends.rekognition import detect_labels_params, operation_params
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
 
@@ -47,4 +47,35 @@ class ReplayLabels:
             "endpoint_url": self.endpoint_url,
             "min_confidence": self.min_confidence,
             "max_labels": self.max_labels,
+        }
+
+
+class ReplayCall:
+    """Replay for any other operation: the answers a `rekognition` run of it with these parameters stored."""
+
+    name = "replay"
+
+    def __init__(
+        self, *, operation: str, params: dict[str, Any], limits: ImageLimits, endpoint_url: str | None = None
+    ) -> None:
+        self.operation = operation
+        self.params = dict(params)
+        self.limits = limits
+        self.endpoint_url = endpoint_url
+
+    def request_params(self) -> dict[str, Any]:
+        return operation_params(self.params, endpoint=self.endpoint_url)
+
+    def call(self, image: LoadedImage) -> dict[str, Any]:
+        raise NotCached(
+            f"no stored {self.operation} answer for this image with these parameters ({self.params}); "
+            "run it once with --backend rekognition"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "operation": self.operation,
+            "endpoint_url": self.endpoint_url,
+            "request": self.params,
         }

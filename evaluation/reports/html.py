@@ -135,6 +135,18 @@ def grid_bins(result: EvaluationResult) -> tuple[list[float], list[list[list[int
     return [float(value) if value % 1 else int(value) for value in thresholds], bins, n_images
 
 
+def _judged_per_label(result: EvaluationResult) -> list[int]:
+    """Per label, tp + fp + fn + tn (the images, for image labels), from metrics.csv's first row of it."""
+    metrics = result.metrics
+    n_images = int(result.summary["images"]["evaluated"])
+    if metrics.empty:
+        return [n_images] * len(result.labels)
+    first = metrics.drop_duplicates("label")
+    judged = first["tn"] + first["fp"] + first["support"]
+    total = dict(zip(first["label"].astype(object), judged.astype("int64"), strict=True))
+    return [int(total.get(label, n_images)) for label in result.labels["label"].astype(object)]
+
+
 def _image_prefix(uris: list[str]) -> str:
     """The folder all shown images share, written once instead of in every name."""
     if not uris:
@@ -196,6 +208,7 @@ def page_data(
     priority = np.lexsort((np.arange(len(support)), -support)).tolist()  # most support first
     thumbnails = choose_thumbnails(errors, priority, uris, limit=max_thumbnails) if uris else {}
     errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, uris)
+    judged = _judged_per_label(result)
     labels = []
     for position, row in enumerate(result.labels.to_dict("records")):
         labels.append(
@@ -217,6 +230,9 @@ def page_data(
                 "png": plots.get(position),
                 "errors": errors_json[position],
             }
+            # Detections (boxes, faces, words) are judged per detection, not per image: each label has its
+            # own count of judged units, from which the page derives true negatives.
+            | ({"n": judged[position]} if judged[position] != n_images else {})
         )
     best = result.global_threshold
     return {

@@ -51,10 +51,7 @@ def render_markdown(result: EvaluationResult) -> str:
                     "API calls",
                     f"{summary['api_calls']} made, {summary['cache_hits']} answered from the cache",
                 ],
-                [
-                    "Request",
-                    "MinConfidence {MinConfidence}, MaxLabels {MaxLabels}".format(**summary["request"]),
-                ],
+                ["Request", _request_text(summary["request"])],
                 ["Evaluated from", f"confidence {floor['evaluated_from']:g} up (see 'Floor' below)"],
                 ["Objective", f"{summary['objective']}, minimum support {summary['min_support']}"],
                 ["Parents count as predicted", "yes" if summary["use_parents"] else "no"],
@@ -66,6 +63,7 @@ def render_markdown(result: EvaluationResult) -> str:
     lines += _global_section(result)
     lines += _labels_section(result)
     lines += aws_lines(result)  # Custom Labels: AWS's own evaluation beside ours (--aws-evaluation)
+    lines += list(getattr(result, "report_section", ()))  # an operation's own numbers (boxes, moderation...)
     lines += _problems_section(result)
     lines += _floor_section(floor)
     lines += _unjudged_section(result)
@@ -85,6 +83,15 @@ def render_markdown(result: EvaluationResult) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _request_text(request: dict[str, Any]) -> str:
+    """DetectLabels' two parameters as before; other operations' whole request (evaluation.operations)."""
+    if set(request) <= {"MinConfidence", "MaxLabels"}:
+        return "MinConfidence {MinConfidence}, MaxLabels {MaxLabels}".format(**request)
+    return ", ".join(
+        f"{key} {value}" for key, value in request.items() if value is not None and key != "Endpoint"
+    )
 
 
 def _global_section(result: EvaluationResult) -> list[str]:

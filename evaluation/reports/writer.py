@@ -49,6 +49,12 @@ def write_run(result: EvaluationResult, out_dir: Path) -> Path:
     _atomic_write(
         out_dir / "thresholds.yaml", yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     )
+    for name, table in getattr(result, "extra_tables", {}).items():  # an operation's own tables
+        _atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    if getattr(result, "ground_truth", ()):  # what images.csv cannot hold, so `report` needs no dataset
+        from evaluation.operations.analysis import GROUND_TRUTH_FILE, write_ground_truth
+
+        _atomic_write(out_dir / GROUND_TRUTH_FILE, write_ground_truth(result.ground_truth))
     write_aws_table(result, out_dir)  # aws_evaluation.csv, when the run names an EvaluationSummary
     _atomic_write(out_dir / "report.md", render_markdown(result))
     write_html(result, out_dir)

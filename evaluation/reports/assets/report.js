@@ -28,7 +28,7 @@ function rates(tp, fp, fn) {
 function atThreshold(index, k) {
   const label = DATA.labels[index];
   const tp = COUNTS[index].tp[k], fp = COUNTS[index].fp[k];
-  const fn = label.support - tp, tn = DATA.n_images - label.support - fp;
+  const fn = label.support - tp, tn = (label.n ?? DATA.n_images) - label.support - fp;
   return { threshold: T[k], tp, fp, fn, tn, ...rates(tp, fp, fn) };
 }
 

@@ -1,0 +1,164 @@
+"""What every operation provides, and the pieces they share (the confidence floor, ground-truth records).
+
+An operation is one way of judging Rekognition: which API it calls with which parameters, which images
+that API accepts, how its answer is read (its adapter, the only reader of that response shape), what
+ground truth it needs from a dataset item, and how answers and ground truth become `Scored`: the
+ScoredPairs the shared metrics, thresholds and reports work on, plus whatever only that operation knows
+(COCO's AP, a category roll-up, a character error rate), as extra columns, tables and a report section.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.datasets import Dataset, DatasetItem
+from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits
+from evaluation.labelmap import LabelMap
+from evaluation.metrics import ScoredPairs
+
+
+@dataclass(frozen=True)
+class Scored:
+    """An operation's judgement of a run, in the shape the shared analysis takes.
+
+    `negatives` is None when `pairs` are (image, label) pairs, so true negatives are images; for
+    detections (boxes, faces, words) each entry is one detection, and a threshold's true negatives are
+    the false detections it removes: `negatives` per label, minus the false positives at that threshold.
+    `image_level` says the pairs index the evaluated images (then the report can show them).
+    """
+
+    pairs: ScoredPairs
+    ap: np.ndarray  # per label: the `ap` column of labels.csv, in the operation's own definition
+    unjudged: pd.DataFrame
+    predictions: pd.DataFrame
+    negatives: np.ndarray | None = None
+    image_level: bool = False
+    label_columns: dict[str, Any] = field(default_factory=dict)  # more columns for labels.csv, after `ap`
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # more files: <name>.csv
+    details: dict[str, Any] = field(default_factory=dict)  # summary.json's "evaluation"
+    markdown: tuple[str, ...] = ()  # report.md's section for this operation
+    thresholds: dict[str, Any] = field(default_factory=dict)  # more entries for thresholds.yaml
+
+
+class Operation:
+    """The interface; each module in this package defines one subclass and one instance of it."""
+
+    name: str = ""  # what --operation says
+    api: str = ""  # the Rekognition API it calls
+    limits: ImageLimits = DETECT_LABELS_LIMITS
+    needs: str = ""  # the ground truth it needs, in words, for the message when a dataset lacks it
+
+    def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
+        """Every request parameter besides the image: the lowest floor the service honours."""
+        raise NotImplementedError
+
+    def read(self, response: Mapping[str, Any]) -> Any:
+        """The adapter: the only code that reads this API's raw response."""
+        raise NotImplementedError
+
+    def reader(self, api: str) -> Any:
+        """The adapter for answers of `api` (the API the run called); an operation reads its own API's."""
+        return self.read
+
+    def ground_truth(self, item: DatasetItem) -> dict[str, Any]:
+        """The item's ground truth as plain JSON, for the run folder's ground_truth.jsonl."""
+        raise NotImplementedError
+
+    def has_ground_truth(self, dataset: Dataset) -> bool:
+        """False when no item carries what the operation scores (e.g. boxes), so the run is refused."""
+        return True
+
+    def vocabulary(self, declared: Sequence[str], truths: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+        """The labels to report: the declared ones (dataset or --labels), or those in the ground truth."""
+        return tuple(declared)
+
+    def requested_floor(self, request: Mapping[str, Any]) -> float:
+        return float(request.get("MinConfidence", 0.0) or 0.0)
+
+    def floor(self, answers: Sequence[Any], request: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+        """The lowest threshold the answers can be trusted at (see `confidence_floor`)."""
+        return confidence_floor(
+            [answer.lowest_confidence for answer in answers],
+            [answer.lowest_confidence for answer in answers if answer.truncated],
+            requested=self.requested_floor(request),
+        )
+
+    def score(
+        self,
+        answers: Sequence[Any],
+        truths: Sequence[Mapping[str, Any]],
+        *,
+        images: Sequence[str],
+        vocabulary: Sequence[str],
+        label_map: LabelMap,
+        use_parents: bool,
+        floor: float,
+    ) -> Scored:
+        raise NotImplementedError
+
+
+def confidence_floor(
+    lowest: Sequence[float | None], truncated: Sequence[float | None], *, requested: float
+) -> tuple[float, dict[str, Any]]:
+    """The same rule as DetectLabels' (evaluation.api.honoured_floor), for any operation.
+
+    Below the requested MinConfidence nothing was asked for; when the service returned nothing below
+    some confidence it may not honour a lower request; an answer cut at the operation's own limit
+    (MaxLabels, 100 words) is complete only down to its lowest confidence. Evaluating below any of these
+    would count what was never returned as misses. The evidence uses labels' keys, so reports read both.
+    """
+    seen = [value for value in lowest if value is not None]
+    cut = [value for value in truncated if value is not None]
+    observed = min(seen) if seen else None
+    truncation_floor = max(cut) if cut else None
+    floor = float(requested)
+    if observed is not None and observed > requested:
+        floor = max(floor, float(math.floor(observed)))
+    if truncation_floor is not None:
+        floor = max(floor, float(truncation_floor))
+    return floor, {
+        "requested_min_confidence": float(requested),
+        "lowest_confidence_seen": observed,
+        "answers_truncated_at_max_labels": len(cut),
+        "truncation_floor": truncation_floor,
+        "evaluated_from": floor,
+    }
+
+
+def box_of(raw: Any) -> tuple[float, float, float, float] | None:
+    """A Rekognition BoundingBox (ratios: Left, Top, Width, Height) as a tuple; None when absent."""
+    if not isinstance(raw, Mapping):
+        return None
+    try:
+        return (
+            float(raw.get("Left", 0.0)),
+            float(raw.get("Top", 0.0)),
+            float(raw.get("Width", 0.0)),
+            float(raw.get("Height", 0.0)),
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def rounded(value: float | None, digits: int = 6) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), digits)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
