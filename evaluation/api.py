@@ -282,7 +282,9 @@ def plan_run(
         )
     if operation != "labels":
         from evaluation.operations import operation_for
+        from evaluation.operations.calls import check_backend
 
+        check_backend(backend if isinstance(backend, str) else backend.name, operation)
         judged = operation_for(operation)
         if not judged.has_ground_truth(dataset):
             raise UserError(f"--operation {operation} needs {judged.needs}; {dataset.source} has none")

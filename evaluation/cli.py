@@ -100,13 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="manifest (.manifest/.jsonl), CSV (image,labels) or folder; local or s3://",
     )
-    data.add_argument("--format", choices=["manifest", "csv", "folders"], help="override format detection")
+    data.add_argument(
+        "--format", choices=["manifest", "csv", "folders", "coco"], help="override format detection"
+    )
     data.add_argument(
         "--skip-bad-lines",
         action="store_true",
         help="skip unreadable lines (listed in the report) instead of stopping",
     )
     calls = run.add_argument_group("calls")
+    calls.add_argument(
+        "--operation",
+        default="labels",
+        choices=["labels", "boxes", "moderation", "text", "faces"],
+        help=(
+            "what is judged: labels (DetectLabels, image labels; default), boxes (DetectLabels Instances "
+            "against COCO or detection-manifest boxes, COCO AP), moderation (DetectModerationLabels), "
+            "text (DetectText words, image,words CSV), faces (DetectFaces boxes)"
+        ),
+    )
     calls.add_argument(
         "--backend",
         default="rekognition",
@@ -381,6 +393,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         convert=args.convert,
         fit=args.fit,
         price_table=args.price_table,
+        operation=args.operation,
     )
     if args.dry_run:
         print(run_plan.describe())
