@@ -50,7 +50,11 @@ _EXECUTION_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):states:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):execution:"
     r"(?P<machine>[A-Za-z0-9_-]+):(?P<name>[A-Za-z0-9_-]+)$"
 )
-_CONSOLE_HOSTS = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn"}
+_CONSOLE_HOSTS = {
+    "aws": "console.aws.amazon.com",
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
 
 
 def batch_params(min_confidence: float = BATCH_MIN_CONFIDENCE, max_labels: int = BATCH_MAX_LABELS) -> dict:
@@ -172,9 +176,7 @@ class ExecutionRef:
     @property
     def console_url(self) -> str:
         """The execution's page in the Step Functions console (the Map Run's progress is linked from it)."""
-        host = _CONSOLE_HOSTS.get(self.partition, f"console.{self.partition}.amazonaws.com")
-        if self.partition == "aws-us-gov":
-            host = "console.amazonaws-us-gov.com"
+        host = _CONSOLE_HOSTS.get(self.partition, _CONSOLE_HOSTS["aws"])
         return (
             f"https://{self.region}.{host}/states/home?region={self.region}#/v2/executions/details/{self.arn}"
         )

@@ -42,7 +42,7 @@ def add_batch_parser(commands: Any) -> None:
     submit.add_argument(
         "--dataset", required=True, help="manifest (.manifest/.jsonl) or CSV, local or s3://; images in S3"
     )
-    submit.add_argument("--format", choices=["manifest", "csv"], help="override format detection")
+    submit.add_argument("--format", help="override format detection (manifest, csv, folders, ...)")
     submit.add_argument(
         "--skip-bad-lines", action="store_true", help="skip unreadable lines instead of stopping"
     )
@@ -80,7 +80,7 @@ def add_batch_parser(commands: Any) -> None:
         "--cache", help="response cache to store the answers in (default: ~/.cache/rekognition-eval/...)"
     )
     ingest.add_argument("--dataset", help="the dataset, if not the one `batch submit` recorded")
-    ingest.add_argument("--format", choices=["manifest", "csv"], help="override format detection")
+    ingest.add_argument("--format", help="override format detection (manifest, csv, folders, ...)")
     ingest.add_argument(
         "--skip-bad-lines", action="store_true", help="skip unreadable lines instead of stopping"
     )
@@ -194,12 +194,12 @@ def _status(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from evaluation.batch import ExecutionRef, evaluate_batch, ingest, recorded_dataset
     from evaluation.cache import ResponseCache, default_cache_path
-    from evaluation.cli import EXIT_OK, _check_analysis_options, _exit_code, _print_result
+    from evaluation.cli import EXIT_OK, _check_analysis_options, _dataset_source, _exit_code, _print_result
     from evaluation.reports.writer import default_run_dir
 
     _check_analysis_options(args)
     ref = ExecutionRef.parse(args.execution_arn)
-    _, session = _session(args, ref.region)
+    outputs, session = _session(args, ref.region)
     s3 = session.client("s3", region_name=ref.region)
     cache_path = Path(args.cache) if args.cache else default_cache_path()
     with ResponseCache(cache_path) as store:
@@ -212,7 +212,9 @@ def _ingest(args: argparse.Namespace) -> int:
     request = f"--min-confidence {ingested.min_confidence:g} --max-labels {ingested.max_labels}"
     recorded = recorded_dataset(ingested)
     dataset, dataset_format, skip_bad_lines = (
-        (args.dataset, args.format, args.skip_bad_lines) if args.dataset else recorded or (None, None, False)
+        (_dataset_source(args.dataset, outputs), args.format, args.skip_bad_lines)
+        if args.dataset
+        else recorded or (None, None, False)
     )
     if not args.write_run or not dataset:
         print(

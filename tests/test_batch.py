@@ -561,6 +561,8 @@ def test_a_child_that_failed_outright_is_an_error_of_its_image(
             str(tmp_path / "c.sqlite"),
             "--reports-dir",
             str(reports),
+            "--dataset",  # the same as recorded: given explicitly, as when ingesting elsewhere
+            DATASET,
         ]
     )
 
