@@ -32,6 +32,10 @@ DETECT_ACTIONS: tuple[str, ...] = (
 )
 # Custom Labels actions and the resource type each one is authorized against.
 PROJECT_ACTIONS: tuple[str, ...] = ("rekognition:DescribeProjectVersions",)
+# DescribeProjects has no resource type in the service authorization reference, so only "*" is accepted.
+# The harness needs it to find a model version's project ARN (DescribeProjectVersions and its waiter take
+# the project's ARN, whose timestamp is not the version's); it reveals project names and status only.
+LIST_PROJECTS_ACTIONS: tuple[str, ...] = ("rekognition:DescribeProjects",)
 PROJECT_VERSION_ACTIONS: tuple[str, ...] = (
     "rekognition:DetectCustomLabels",
     "rekognition:StartProjectVersion",
@@ -154,6 +158,12 @@ def evaluation_role_policy(
                 "Effect": "Allow",
                 "Action": list(PROJECT_VERSION_ACTIONS),
                 "Resource": [project_version_arns(project_arn)],
+            },
+            {
+                "Sid": "FindCustomLabelsProjects",
+                "Effect": "Allow",
+                "Action": list(LIST_PROJECTS_ACTIONS),
+                "Resource": "*",
             },
         ]
     if batch_state_machine_arn:

@@ -146,6 +146,7 @@ def test_detect_operations_are_allowed(default: Deployed, action: str) -> None:
         "rekognition:CreateProject",
         "rekognition:DetectCustomLabels",
         "rekognition:StartProjectVersion",
+        "rekognition:DescribeProjects",
     ],
 )
 def test_other_rekognition_operations_are_denied_by_default(default: Deployed, action: str) -> None:
@@ -170,6 +171,8 @@ def test_custom_labels_models_of_the_project_only(everything_on: Deployed) -> No
         assert everything_on.as_role(action, "*") == "implicit-deny", action
     assert everything_on.as_role("rekognition:DescribeProjectVersions", project_arn) == "allow"
     assert everything_on.as_role("rekognition:DescribeProjectVersions", OTHER_PROJECT) == "implicit-deny"
+    # DescribeProjects has no resource-level permission: "*" is the only resource it can be granted on
+    assert everything_on.as_role("rekognition:DescribeProjects", "*") == "allow"
     for action in (
         "rekognition:CreateProjectVersion",
         "rekognition:DeleteProject",

@@ -315,6 +315,13 @@ def test_custom_labels_permissions_are_limited_to_the_project(with_custom_labels
     assert statements["RunCustomLabelsModels"]["Resource"] == [
         f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:project/rekognition-eval-dev/version/*"
     ]
+    # the harness finds a version's project by name (models list/start, run --start-model)
+    assert statements["FindCustomLabelsProjects"] == {
+        "Sid": "FindCustomLabelsProjects",
+        "Effect": "Allow",
+        "Action": ["rekognition:DescribeProjects"],
+        "Resource": "*",
+    }
 
 
 def test_custom_labels_adds_no_grant_to_the_rekognition_service(
