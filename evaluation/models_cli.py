@@ -163,6 +163,17 @@ def model_client(
     )
 
 
+def _project_named(project_arn: str | None, version: VersionRef) -> str | None:
+    """The stack's project ARN when the version belongs to it (saves a DescribeProjects), else None."""
+    if project_arn and project_arn.split(":project/", 1)[-1].rsplit("/", 1)[0] == version.project_name:
+        return project_arn
+    return None
+
+
+def _stack_project(outputs: Any, version: VersionRef) -> str | None:
+    return _project_named(outputs.project_arn if outputs else None, version)
+
+
 # --- the cost guard ----------------------------------------------------------------------------------
 
 
@@ -271,7 +282,7 @@ def _start(args: argparse.Namespace) -> int:
         max_runtime_s=max_runtime_s,
         min_inference_units=args.min_inference_units,
         max_inference_units=args.max_inference_units,
-        project_arn=outputs.project_arn if outputs and outputs.project_arn else None,
+        project_arn=_stack_project(outputs, version),
         waiting=_waiting(),
         interrupt=lambda: None,  # this command only waits: the watchdog's stop ends the wait below
     )
@@ -310,7 +321,7 @@ def _stop(args: argparse.Namespace) -> int:
     client = model_client(
         session=session, region=args.region, endpoint_url=args.endpoint_url, version=version
     )
-    project_arn = outputs.project_arn if outputs and outputs.project_arn else project_arn_of(client, version)
+    project_arn = _stack_project(outputs, version) or project_arn_of(client, version)
     status = request_stop(client, version, project_arn, _waiting())
     if status in NOT_RUNNING:
         print(f"Model {version.version_name} is {status}: nothing to stop.")
@@ -364,7 +375,7 @@ class CustomLabelsRun:
             min_confidence=args.min_confidence,
             max_results=args.max_results,
         )
-        return cls(backend, client, version, max_runtime_s, project_arn, args)
+        return cls(backend, client, version, max_runtime_s, _project_named(project_arn, version), args)
 
     def describe_plan(self, to_call: int, price_table: str | None) -> str:
         if not self.args.start_model:

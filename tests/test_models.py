@@ -395,3 +395,21 @@ def test_a_stopped_model_answers_resource_not_ready(fake, client):
     arn = fake.add_model("shop", "v1", status="STOPPED")
     with pytest.raises(ClientError, match="ResourceNotReadyException"):
         client.detect_custom_labels(ProjectVersionArn=arn, Image={"Bytes": png_bytes(80, 80)})
+
+
+def test_models_list_takes_the_project_from_the_stack_outputs(fake, endpoint, tmp_path, capsys):
+    fake.add_model("rekognition-eval-dev", "v1")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(
+        json.dumps(
+            {
+                "bucketName": "data",
+                "bucketArn": "arn:aws:s3:::data",
+                "roleArn": "arn:aws:iam::123456789012:role/eval",
+                "region": "us-east-1",
+                "projectArn": project_arn("rekognition-eval-dev"),
+            }
+        )
+    )
+    assert models(endpoint, "list", "--stack-outputs", str(outputs), "--no-assume-role") == 0
+    assert f"Project: {project_arn('rekognition-eval-dev')}" in capsys.readouterr().out
