@@ -8,9 +8,8 @@
 - Adapter: `read_faces` below, the only reader of its response (FaceDetails: BoundingBox, Confidence,
   AgeRange, Gender, Emotions, Smile, Eyeglasses, Sunglasses, Beard, Mustache, EyesOpen, MouthOpen,
   FaceOccluded, Pose, Quality).
-- Ground truth: face boxes from a COCO JSON or a Ground Truth detection manifest. The boxes of the
-  labels given with --labels are faces; without it, those of the dataset's only label, or of a label
-  named "face" (any case) among several.
+- Ground truth: face boxes from a COCO JSON or a Ground Truth detection manifest: the boxes of a label
+  named "face" (any case), or of the only label there is (after --labels, which keeps only its labels).
 - Scoring: evaluation.operations.detection, as for boxes (COCOeval's greedy matching, crowd regions
   ignored): precision and recall per threshold at IoU 0.5, COCO AP at 0.5 and 0.5:0.95. One label: Face.
 - Attributes are estimates without ground truth here: they are reported per face (faces_attributes.csv,
@@ -131,20 +130,19 @@ class FacesOperation(Operation):
         return any(item.boxes for item in dataset.items)
 
     def vocabulary(self, declared: Sequence[str], truths: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
-        """The labels whose boxes are faces (see the module); the report's one label is always Face."""
-        if declared and len(declared) == 1:
-            return tuple(declared)
+        """The label whose boxes are faces (see the module); the report's one label is always Face."""
         names = {str(box[0]) for truth in truths for box in truth.get("boxes", ())}
+        if declared:
+            wanted = {normalize_name(label) for label in declared}
+            names = {name for name in names if normalize_name(name) in wanted}
         faces = sorted(name for name in names if normalize_name(name) == "face")
         if faces:
             return tuple(faces)
-        if len(names) == 1:
-            return tuple(names)
-        if declared:
-            return tuple(declared)
+        if len(names) <= 1:
+            return tuple(names) or tuple(declared)
         raise UserError(
             f"which boxes are faces? The ground truth has {len(names)} labels "
-            f"({', '.join(sorted(names)[:5])}) and none is named face: pass --labels with the face label(s)"
+            f"({', '.join(sorted(names)[:5])}) and none is named face: pass --labels with the face label"
         )
 
     def score(

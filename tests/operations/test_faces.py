@@ -170,6 +170,8 @@ def test_which_boxes_are_faces():
     truths = [{"boxes": [["person", 0, 0, 1, 1, 0], ["FACE", 0, 0, 0.5, 0.5, 0]]}]
     assert OPERATION.vocabulary(("FACE", "person"), truths) == ("FACE",)
     assert OPERATION.vocabulary(("head",), [{"boxes": [["head", 0, 0, 1, 1, 0]]}]) == ("head",)
+    two = [{"boxes": [["head", 0, 0, 1, 1, 0], ["person", 0, 0, 1, 1, 0]]}]
+    assert OPERATION.vocabulary(("head",), two) == ("head",)  # --labels head: only its boxes
     with pytest.raises(UserError, match="pass --labels with the face label"):
         OPERATION.vocabulary(
             ("head", "person"), [{"boxes": [["head", 0, 0, 1, 1, 0], ["person", 0, 0, 1, 1, 0]]}]
