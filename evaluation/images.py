@@ -287,7 +287,8 @@ def load_image(
         raise ImageProblem(f"too small: {width}x{height} px, at least {limits.min_side} px a side")
     if limits.max_aspect_ratio and max(width, height) > limits.max_aspect_ratio * min(width, height):
         raise ImageProblem(
-            f"too elongated: {width}x{height} px, the aspect ratio may be at most {limits.max_aspect_ratio:g}:1"
+            f"too elongated: {width}x{height} px, the aspect ratio may be at most "
+            f"{limits.max_aspect_ratio:g}:1"
         )
     if max(width, height) > limits.max_side or len(data) > limits.max_bytes:
         if not preparation.fit:
