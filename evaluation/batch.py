@@ -302,10 +302,11 @@ class BatchStatus:
         counts = self.item_counts
         if counts:
             done = counts.get("succeeded", 0) + counts.get("failed", 0) + counts.get("timedOut", 0)
+            # A child that caught its image's error still succeeded: those errors show after ingest.
+            outright = counts.get("failed", 0) + counts.get("timedOut", 0)
             lines.append(
-                f"Images: {done:,} of {counts.get('total', 0):,} done ({counts.get('succeeded', 0):,} "
-                f"finished, of which any error is recorded per image; {counts.get('failed', 0):,} failed; "
-                f"{counts.get('running', 0):,} running; {counts.get('pending', 0):,} pending)"
+                f"Images: {done:,} of {counts.get('total', 0):,} done, {counts.get('running', 0):,} running, "
+                f"{counts.get('pending', 0):,} pending; {outright:,} failed outright"
             )
         elif "images" in self.input:
             lines.append(f"Images: {self.input['images']:,} submitted")

@@ -634,7 +634,7 @@ def test_status_shows_progress_and_the_console_link(session, capsys) -> None:
     printed = capsys.readouterr().out
     assert f"Execution: {EXECUTION_ARN}" in printed
     assert "Status: RUNNING" in printed
-    assert "Images: 3 of 6 done" in printed and "1 running; 2 pending" in printed
+    assert "Images: 3 of 6 done, 1 running, 2 pending; 0 failed outright" in printed
     assert f"#/v2/executions/details/{EXECUTION_ARN}" in printed
 
 
