@@ -172,3 +172,87 @@ def test_counts_per_threshold_equal_a_fresh_match_at_each_threshold():
         assert row.fp == int((~again.matched[0] & counted).sum())
         assert row.fn == again.support[label] - row.tp
     assert negatives.sum() == int((~match.matched[0] & ~match.ignored[0]).sum())
+
+
+def _cocoeval_ap50(truth_rows: list, det_rows: list, n_images: int, side: float = 256.0) -> float:
+    """pycocotools' AP at IoU 0.5 for one category, boxes given as ratios of square images of `side` px."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def pixels(row: list) -> list[float]:
+        return [value * side for value in row[2:6]]
+
+    truth = COCO()
+    truth.dataset = {
+        "images": [{"id": i + 1, "width": side, "height": side} for i in range(n_images)],
+        "annotations": [
+            {
+                "id": k + 1,
+                "image_id": int(r[0]) + 1,
+                "category_id": 1,
+                "bbox": pixels(r),
+                "iscrowd": int(r[6]),
+                "area": r[4] * r[5] * side * side,
+            }
+            for k, r in enumerate(truth_rows)
+        ],
+        "categories": [{"id": 1, "name": "Car"}],
+    }
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth.createIndex()
+        results = [
+            {"image_id": int(r[0]) + 1, "category_id": 1, "bbox": pixels(r), "score": r[6]} for r in det_rows
+        ]
+        evaluation = COCOeval(truth, truth.loadRes(results), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+    return float(evaluation.eval["precision"][0, :, 0, 0, 2].mean())
+
+
+@pytest.mark.parametrize(
+    "truth_rows, det_rows, n_images",
+    [
+        (  # the AP worked by hand
+            [[0, 0, 0.0, 0.0, 0.25, 0.25, 0], [1, 0, 0.5, 0.5, 0.25, 0.25, 0]],
+            [
+                [0, 0, 0.0, 0.0, 0.25, 0.25, 90],
+                [0, 0, 0.75, 0.75, 0.125, 0.125, 80],
+                [1, 0, 0.5, 0.5, 0.25, 0.25, 70],
+            ],
+            2,
+        ),
+        (  # a tie across images
+            [[1, 0, 0.0, 0.0, 0.25, 0.25, 0]],
+            [[1, 0, 0.0, 0.0, 0.25, 0.25, 80], [0, 0, 0.5, 0.5, 0.25, 0.25, 80]],
+            2,
+        ),
+        (  # a crowd region absorbing two detections beside a real box
+            [[0, 0, 0.0, 0.0, 0.25, 0.25, 0], [0, 0, 0.5, 0.5, 0.5, 0.5, 1]],
+            [
+                [0, 0, 0.0, 0.0, 0.25, 0.25, 60],
+                [0, 0, 0.5, 0.5, 0.25, 0.25, 90],
+                [0, 0, 0.75, 0.75, 0.25, 0.25, 50],
+            ],
+            1,
+        ),
+        (  # one prediction between two truths, IoU exactly 0.5 with one (exact in binary fractions)
+            [[0, 0, 0.0, 0.0, 0.5, 0.25, 0], [0, 0, 0.25, 0.0, 0.5, 0.25, 0]],
+            [[0, 0, 0.125, 0.0, 0.5, 0.25, 70]],
+            1,
+        ),
+    ],
+)
+def test_hand_cases_equal_cocoeval(truth_rows, det_rows, n_images):
+    pytest.importorskip("pycocotools", reason="pycocotools is not installed: the hand-worked answers stand")
+    match = match_boxes(
+        boxes(det_rows, detections=True),
+        boxes(truth_rows, detections=False),
+        labels=["Car"],
+        n_images=n_images,
+    )
+    assert coco_average_precision(match).ap[0, 0] == pytest.approx(
+        _cocoeval_ap50(truth_rows, det_rows, n_images), abs=1e-12
+    )

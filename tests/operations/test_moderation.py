@@ -193,3 +193,20 @@ def test_run_operation_moderation(dataset, endpoint, tmp_path):
         "MinConfidence": 0.0,
         "Endpoint": endpoint.url,
     }
+
+
+def test_replay_answers_a_moderation_run_from_the_cache(dataset, endpoint, tmp_path, fake_rekognition):
+    first = run(dataset, endpoint, tmp_path)
+    calls = sum(fake_rekognition.calls.values())
+    again = run(dataset, endpoint, tmp_path, backend="replay")
+    assert sum(fake_rekognition.calls.values()) == calls and again.summary["cache_hits"] == 5
+    pd.testing.assert_frame_equal(again.labels, first.labels)
+    labels_cache = evaluate(
+        dataset,
+        endpoint_url=endpoint.url,
+        region="us-east-1",
+        cache=tmp_path / "c.sqlite",
+        progress=False,
+        backend="replay",
+    )
+    assert labels_cache.summary["images"]["evaluated"] == 0  # DetectLabels answers are not moderation's
