@@ -355,7 +355,7 @@ def _dataset_source(text: str, outputs: Any) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluation.api import evaluate, plan_run
-    from evaluation.models import DeadlinePassed
+    from evaluation.model_guard import DeadlinePassed
     from evaluation.reports.writer import default_run_dir
     from evaluation.runner import Interrupted
 

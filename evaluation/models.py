@@ -1,24 +1,16 @@
-"""Rekognition Custom Labels models: list them, start and stop them, and never leave one running.
-
-A running model is billed per inference-unit hour whether it answers anything or not, and people have
-left models running for days by mistake. StartProjectVersion has no way to stop by itself (botocore's
-service model gives it ProjectVersionArn, MinInferenceUnits and MaxInferenceUnits, nothing else), so the
-deadline is kept here: `ModelGuard` starts a model only when it is not running, stops it again when the
-work ends (success, error or Ctrl-C), stops only what it started, and a watchdog thread stops it the
-moment `max_runtime_s` has passed, even in the middle of a run. The watchdog lives in this process: a
-process killed outright (SIGKILL, power loss) cannot stop anything, so `models list` shows what runs.
+"""Rekognition Custom Labels models: describe, start and stop them, and wait with the SDK's waiters.
 
 Every call takes the boto3 client as an argument; waits use the SDK's `project_version_running` waiter
 (and an SDK waiter built here for STOPPED, which boto3 does not ship), with delays from `Waiting`.
+StartProjectVersion has no way to stop by itself (botocore's service model gives it ProjectVersionArn,
+MinInferenceUnits and MaxInferenceUnits, nothing else): evaluation/model_guard.py keeps the deadline,
+evaluation/model_cost.py says what running costs.
 """
 
 from __future__ import annotations
 
-import _thread
 import logging
 import re
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +19,7 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 
 from evaluation.backends.custom_labels import check_version_arn
 from evaluation.errors import UserError
-from evaluation.tables import PriceTable
+from evaluation.model_cost import format_duration
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +64,6 @@ class ModelStartFailed(ModelError):
     def __init__(self, message: str, *, status: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-class DeadlinePassed(Exception):
-    """The watchdog stopped the model at --max-runtime; answers received so far are kept."""
 
 
 @dataclass(frozen=True)
@@ -205,82 +193,6 @@ def describe_version(client: Any, version: VersionRef, project_arn: str) -> Mode
     raise ModelError(f"no model version {version.arn} in project {project_arn}")
 
 
-# --- cost ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HourlyCost:
-    """What running a model costs per hour, before it is started; usd is None when the price is unknown."""
-
-    min_inference_units: int
-    max_inference_units: int | None
-    usd_per_unit_hour: float | None
-    source: str
-
-    @property
-    def usd_per_hour(self) -> float | None:
-        """At the most units the model may scale to (MaxInferenceUnits), else at MinInferenceUnits."""
-        if self.usd_per_unit_hour is None:
-            return None
-        return self.usd_per_unit_hour * (self.max_inference_units or self.min_inference_units)
-
-    def at_most(self, hours: float) -> float | None:
-        return None if self.usd_per_hour is None else self.usd_per_hour * hours
-
-    def describe(self, max_runtime_s: float | None = None) -> str:
-        units = f"{self.min_inference_units} inference unit(s)"
-        if self.max_inference_units and self.max_inference_units != self.min_inference_units:
-            units = f"{self.min_inference_units} to {self.max_inference_units} inference units (auto-scaling)"
-        if self.usd_per_unit_hour is None:
-            return (
-                f"Cost while running, {units}: unknown: pass --price-table FILE with "
-                f"custom_labels.<region>.inference_unit_hour ({self.source})"
-            )
-        text = (
-            f"Cost while running, {units}: USD {self.usd_per_hour:,.2f} per hour at most "
-            f"(USD {self.usd_per_unit_hour:,.2f} per inference-unit hour, billed while running, even idle; "
-            f"{self.source})"
-        )
-        if max_runtime_s is not None:
-            worst = self.at_most(max_runtime_s / 3600) or 0.0
-            text += f"; stopped after at most {format_duration(max_runtime_s)}: at most USD {worst:,.2f}"
-        return text
-
-
-def hourly_cost(
-    region: str | None,
-    *,
-    min_inference_units: int,
-    max_inference_units: int | None = None,
-    price_table: str | None = None,
-) -> HourlyCost:
-    price, source = PriceTable.load(price_table).inference_unit_hour(region)
-    return HourlyCost(min_inference_units, max_inference_units, price, source)
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([hms])", re.IGNORECASE)
-
-
-def parse_duration(text: str) -> float:
-    """'2h', '90m', '1h30m', '45s', '0.5s' -> seconds; a unit is required: is '2' two hours or seconds?"""
-    cleaned = str(text).strip().replace(" ", "")
-    parts = _DURATION.findall(cleaned)
-    if not parts or "".join(f"{n}{u}" for n, u in parts).lower() != cleaned.lower():
-        raise UserError(f"--max-runtime: {text!r} is not a duration like 2h, 90m, 1h30m or 45s")
-    seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u.lower()] for n, u in parts)
-    if seconds <= 0:
-        raise UserError(f"--max-runtime must be positive, got {text!r}")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:g}s"
-    hours, rest = divmod(round(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    return "".join(f"{value}{unit}" for value, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if value)
-
-
 # --- starting and stopping ---------------------------------------------------------------------------
 
 
@@ -362,195 +274,3 @@ def start_model(
         client.start_project_version(**request)
     except ClientError as error:
         raise _client_error("start", version.arn, error) from None
-
-
-# --- the guard ---------------------------------------------------------------------------------------
-
-
-class ModelGuard:
-    """`with ModelGuard(...):` the model runs inside the block and is stopped when it ends, if we started it.
-
-    - A model that is already RUNNING (or STARTING) was started by someone else: it is used, never stopped.
-    - Otherwise it is started with the inference units asked for, the watchdog is armed, and the SDK
-      waiter waits for RUNNING; a model that goes to FAILED raises ModelStartFailed with its StatusMessage.
-    - On leaving the block (normally, on an exception, on KeyboardInterrupt) a model we started is stopped
-      and waited for until STOPPED.
-    - When `max_runtime_s` passes first (counted from StartProjectVersion), the watchdog thread stops the
-      model and interrupts the main thread (as Ctrl-C would), so the runner keeps every answer received
-      and a rerun resumes; `deadline_passed` is then set. Used from another thread, the guard cannot
-      interrupt it: the model is stopped and the remaining calls fail with ResourceNotReadyException.
-    """
-
-    def __init__(
-        self,
-        client: Any,
-        version_arn: str,
-        *,
-        max_runtime_s: float,
-        min_inference_units: int = 1,
-        max_inference_units: int | None = None,
-        project_arn: str | None = None,
-        waiting: Waiting = Waiting(),
-        say: Callable[[str], None] = print,
-        interrupt: Callable[[], None] | None = None,
-    ) -> None:
-        if min_inference_units < 1:
-            raise UserError(f"--min-inference-units must be at least 1, got {min_inference_units}")
-        if max_inference_units is not None and max_inference_units < min_inference_units:
-            raise UserError(
-                f"--max-inference-units ({max_inference_units}) must not be below --min-inference-units "
-                f"({min_inference_units})"
-            )
-        if max_runtime_s <= 0:
-            raise UserError("--max-runtime must be positive")
-        self.client = client
-        self.version = VersionRef.parse(version_arn)
-        self.max_runtime_s = float(max_runtime_s)
-        self.min_inference_units = min_inference_units
-        self.max_inference_units = max_inference_units
-        self.project_arn = project_arn
-        self.waiting = waiting
-        self.say = say
-        self.interrupt = interrupt
-        self.started_by_us = False
-        self.stopped = False
-        self.deadline_passed = threading.Event()
-        self.status_before: str | None = None
-        self._lock = threading.Lock()
-        self._stop_requested = False
-        self._status_after_stop: str | None = None
-        self._active = False  # inside the block (or waiting to start): the watchdog may interrupt
-        self._timer: threading.Timer | None = None
-
-    # -- entering
-
-    def __enter__(self) -> ModelGuard:
-        if self.interrupt is None and threading.current_thread() is threading.main_thread():
-            self.interrupt = _thread.interrupt_main
-        self.project_arn = self.project_arn or project_arn_of(self.client, self.version)
-        current = describe_version(self.client, self.version, self.project_arn)
-        self.status_before = current.status
-        if current.status in (RUNNING, STARTING):
-            self.say(
-                f"Model {self.version.version_name} is already {current.status}: it was not started by this "
-                "run, and this run will not stop it."
-            )
-            if current.status == STARTING:
-                wait_running(self.client, self.version, self.project_arn, self.waiting)
-            return self
-        if current.status == STOPPING:
-            self.say(
-                f"Model {self.version.version_name} is STOPPING: waiting for STOPPED before starting it."
-            )
-            wait_stopped(self.client, self.version, self.project_arn, self.waiting)
-        elif current.status not in STARTABLE:
-            raise ModelError(
-                f"cannot start {self.version.arn}: its status is {current.status}"
-                + (f" ({current.status_message})" if current.status_message else "")
-            )
-        with self._lock:
-            self._active = True
-        try:
-            start_model(
-                self.client,
-                self.version,
-                self.project_arn,
-                min_inference_units=self.min_inference_units,
-                max_inference_units=self.max_inference_units,
-            )
-            self.started_by_us = True
-            self._arm_watchdog()
-            self.say(
-                f"Starting model {self.version.version_name} ({self.min_inference_units} inference unit(s)); "
-                f"it will be stopped when this run ends, and at the latest after "
-                f"{format_duration(self.max_runtime_s)} (--max-runtime)."
-            )
-            wait_running(self.client, self.version, self.project_arn, self.waiting)
-        except BaseException as error:
-            if isinstance(error, ModelStartFailed) and error.status in NOT_RUNNING:
-                self.stopped = True  # FAILED: nothing runs, nothing to stop
-            self.close()
-            if isinstance(error, KeyboardInterrupt) and self.deadline_passed.is_set():
-                raise DeadlinePassed(self._deadline_message()) from None
-            raise
-        self.say(f"Model {self.version.version_name} is RUNNING.")
-        return self
-
-    # -- the watchdog
-
-    def _arm_watchdog(self) -> None:
-        self._timer = threading.Timer(self.max_runtime_s, self._deadline)
-        self._timer.daemon = True
-        self._timer.name = "rekognition-eval-model-watchdog"
-        self._timer.start()
-
-    def _deadline(self) -> None:
-        """On the timer's thread: stop the model now, then interrupt the work that was using it."""
-        self.deadline_passed.set()
-        self.say(self._deadline_message())
-        try:
-            self._stop_once()
-        except Exception as error:  # the main thread retries in close(); say why it failed here
-            log.error("the watchdog could not stop %s: %s", self.version.arn, error)
-        with self._lock:
-            interrupt = self.interrupt if self._active else None
-        if interrupt is not None:
-            interrupt()
-
-    def _deadline_message(self) -> str:
-        return (
-            f"--max-runtime {format_duration(self.max_runtime_s)} passed: model {self.version.version_name} "
-            "was stopped. Answers received so far are kept; run the same command again to resume."
-        )
-
-    # -- leaving
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop what we started and wait for STOPPED; safe to call twice, and against a late Ctrl-C."""
-        with self._lock:
-            self._active = False
-        if self._timer is not None:
-            self._timer.cancel()
-        if not self.started_by_us or self.stopped:
-            return
-        interrupted = False
-        for _ in range(3):  # a KeyboardInterrupt landing here must not keep the stop from being sent
-            try:
-                self._stop_once()
-                break
-            except KeyboardInterrupt:
-                interrupted = True
-        name = self.version.version_name
-        try:
-            if self._status_after_stop in NOT_RUNNING:
-                self.say(f"Model {name} is {self._status_after_stop}: nothing left running.")
-            elif wait_stopped(self.client, self.version, self.project_arn or "", self.waiting):
-                self.say(f"Model {name} is STOPPED.")
-            else:
-                self.say(
-                    f"Model {name}: stop requested, not yet STOPPED; check `rekognition-eval models list`."
-                )
-            self.stopped = True
-        except KeyboardInterrupt:
-            interrupted = True
-            self.say(f"Model {self.version.version_name}: stop requested; not waiting for STOPPED.")
-        if interrupted and not self.deadline_passed.is_set():
-            raise KeyboardInterrupt
-
-    def _stop_once(self) -> None:
-        with self._lock:
-            if self._stop_requested:
-                return
-            self._stop_requested = True
-        try:
-            self.say(f"Stopping model {self.version.version_name} ...")
-            self._status_after_stop = request_stop(
-                self.client, self.version, self.project_arn or "", self.waiting
-            )
-        except BaseException:
-            with self._lock:
-                self._stop_requested = False
-            raise

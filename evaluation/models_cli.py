@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from evaluation.errors import UserError
 
 if TYPE_CHECKING:
-    from evaluation.models import HourlyCost, ModelGuard, VersionRef, Waiting
+    from evaluation.model_cost import HourlyCost
+    from evaluation.model_guard import ModelGuard
+    from evaluation.models import VersionRef, Waiting
 
 DEFAULT_MAX_RUNTIME = "2h"
 # The polls of DescribeProjectVersions (None: the SDK waiter's own, 30 s); tests shorten them.
@@ -186,7 +188,7 @@ def announce_cost(
     file: TextIO | None = None,
 ) -> None:
     """Print the cost per hour before anything starts; refuse when --max-cost could be exceeded."""
-    from evaluation.models import format_duration
+    from evaluation.model_cost import format_duration
 
     print(cost.describe(max_runtime_s), file=file or sys.stdout, flush=True)
     if endpoint_url:
@@ -259,7 +261,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from evaluation.models import ModelGuard, VersionRef, hourly_cost, parse_duration
+    from evaluation.model_cost import hourly_cost, parse_duration
+    from evaluation.model_guard import ModelGuard
+    from evaluation.models import VersionRef
 
     version = VersionRef.parse(args.arn)
     max_runtime_s = parse_duration(args.max_runtime)
@@ -358,7 +362,8 @@ class CustomLabelsRun:
         cls, args: argparse.Namespace, *, session: Any, region: str | None, project_arn: str | None
     ) -> CustomLabelsRun:
         from evaluation.backends.custom_labels import CustomLabels
-        from evaluation.models import VersionRef, parse_duration
+        from evaluation.model_cost import parse_duration
+        from evaluation.models import VersionRef
 
         if not args.project_version_arn:
             raise UserError(
@@ -386,7 +391,7 @@ class CustomLabelsRun:
         return f"Model: {self.version.arn}, started if not running. {cost.describe(self.max_runtime_s)}"
 
     def _cost(self, price_table: str | None) -> HourlyCost:
-        from evaluation.models import hourly_cost
+        from evaluation.model_cost import hourly_cost
 
         return hourly_cost(
             self.version.region,
@@ -406,7 +411,7 @@ class CustomLabelsRun:
             print("Every answer is cached: the model is not started.", file=sys.stderr)
             yield
             return
-        from evaluation.models import ModelGuard
+        from evaluation.model_guard import ModelGuard
 
         announce_cost(
             self._cost(price_table),

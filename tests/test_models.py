@@ -21,16 +21,9 @@ from evaluation import models_cli
 from evaluation.backends.rekognition import make_client
 from evaluation.cli import main
 from evaluation.errors import UserError
-from evaluation.models import (
-    HourlyCost,
-    ModelGuard,
-    ModelStartFailed,
-    VersionRef,
-    Waiting,
-    format_duration,
-    parse_duration,
-    request_stop,
-)
+from evaluation.model_cost import HourlyCost, format_duration, parse_duration
+from evaluation.model_guard import ModelGuard
+from evaluation.models import ModelStartFailed, VersionRef, Waiting, request_stop
 from evaluation.protocol_server import RekognitionProtocolServer
 from tests.support.fake_custom_labels import FakeCustomLabels, custom_label, project_arn
 from tests.support.images import png_bytes
