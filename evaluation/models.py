@@ -9,7 +9,6 @@ evaluation/model_cost.py says what running costs.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,6 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 from evaluation.backends.custom_labels import check_version_arn
 from evaluation.errors import UserError
 from evaluation.model_cost import format_duration
-
-log = logging.getLogger(__name__)
 
 RUNNING, STARTING, STOPPING, STOPPED, FAILED = "RUNNING", "STARTING", "STOPPING", "STOPPED", "FAILED"
 TRAINING_COMPLETED = "TRAINING_COMPLETED"
