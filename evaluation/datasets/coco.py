@@ -14,6 +14,8 @@ named by `categories[]`. Decisions where the format leaves room:
 - items come in image-id order, the order COCOeval walks images in, so detections tied on confidence
   across images are taken in the same order and AP equals COCOeval's even with ties;
 - `file_name` is resolved against the JSON's folder (or is absolute, or an s3:// URI);
+- an annotation's optional `attributes` object (a face's "age", "gender", "emotion", "smile"...) is
+  kept with its box: numbers, text and true/false only;
 - an annotation that cannot be read (no such image or category, a box of zero width) makes its image a
   bad line (`line` is the position of the image in `images[]`, counted from 1), so an image never loses
   a box silently.
@@ -160,6 +162,19 @@ def _box(
             w / width,
             h / height,
             crowd=bool(annotation.get("iscrowd", 0)),
+            attributes=_attributes(annotation.get("attributes")),
         )
     except ValueError as problem:
         raise ValueError(f"annotation {identity}: {problem}") from None
+
+
+def _attributes(raw: Any) -> tuple[tuple[str, str | float | bool], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise ValueError('"attributes" must be an object')
+    kept = []
+    for key, value in sorted(raw.items()):
+        if isinstance(value, bool | str) or (isinstance(value, int | float) and math.isfinite(value)):
+            kept.append((str(key), value if isinstance(value, bool | str) else float(value)))
+    return tuple(kept)

@@ -28,6 +28,9 @@ class GroundTruthBox:
     # A COCO "iscrowd" region: one box around many objects. COCO's evaluation neither rewards nor punishes
     # detections inside it, and it never counts as a missed object.
     crowd: bool = False
+    # What is known about the object beyond its box (a face's age, gender, emotion...), as the dataset
+    # wrote it (COCO: an annotation's "attributes" object): scored where an operation estimates them.
+    attributes: tuple[tuple[str, str | float | bool], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.label:

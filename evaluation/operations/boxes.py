@@ -197,7 +197,7 @@ def _truths(
     image, label, box, crowd = [], [], [], []
     rows = []
     for index, truth in enumerate(truths):
-        for name, left, top, width, height, is_crowd in truth.get("boxes", ()):
+        for name, left, top, width, height, is_crowd, *_ in truth.get("boxes", ()):
             label_index = position.get(normalize_name(str(name)))
             if label_index is None:
                 continue

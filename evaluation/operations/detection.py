@@ -151,6 +151,9 @@ class DetectionMatch:
     matched: np.ndarray  # (T, M) bool: took a ground-truth box (real or crowd)
     ignored: np.ndarray  # (T, M) bool: took a crowd region
     iou: np.ndarray  # (M,) IoU with the box taken at the first threshold (0 when none)
+    truth: (
+        np.ndarray
+    )  # (M,) position in the ground truth given of the box taken at the first threshold, or -1
     truth_taken: np.ndarray  # (K,) bool: the ground-truth box was taken at the first threshold
     support: np.ndarray  # (L,) real (not crowd) ground-truth boxes per label
     dropped: int  # detections beyond MAX_DETECTIONS per image and label, not evaluated
@@ -190,6 +193,7 @@ def match_boxes(
     matched = np.zeros((thresholds.shape[0], n_rows), dtype=bool)
     ignored = np.zeros((thresholds.shape[0], n_rows), dtype=bool)
     iou = np.zeros(n_rows)
+    truth_of = np.full(n_rows, -1, dtype=np.int64)
     truth_taken = np.zeros(len(truths), dtype=bool)
     row_starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]]) if n_rows else np.zeros(0, int)
     for start, end in zip(
@@ -207,6 +211,7 @@ def match_boxes(
         at_first = taken[0]
         hit = at_first >= 0
         iou[start:end][hit] = ious[np.flatnonzero(hit), at_first[hit]]
+        truth_of[start:end][hit] = truth_rows[at_first[hit]]
         truth_taken[truth_rows[at_first[hit]]] = True
     support = np.bincount(truths.label[~truths.crowd], minlength=n_labels).astype(np.int64)
     return DetectionMatch(
@@ -219,6 +224,7 @@ def match_boxes(
         matched=matched,
         ignored=ignored,
         iou=iou,
+        truth=truth_of,
         truth_taken=truth_taken,
         support=support,
         dropped=dropped,

@@ -12,8 +12,12 @@
   named "face" (any case), or of the only label there is (after --labels, which keeps only its labels).
 - Scoring: evaluation.operations.detection, as for boxes (COCOeval's greedy matching, crowd regions
   ignored): precision and recall per threshold at IoU 0.5, COCO AP at 0.5 and 0.5:0.95. One label: Face.
-- Attributes are estimates without ground truth here: they are reported per face (faces_attributes.csv,
-  with each face's outcome at IoU 0.5) and summarised, never scored.
+- Attributes are reported per face (faces_attributes.csv, with each face's outcome at IoU 0.5) and
+  summarised. They are scored only where the ground truth gives them (a COCO annotation's "attributes":
+  "age" in years, "gender", "emotion", and true/false "smile", "eyeglasses", "sunglasses", "beard",
+  "mustache", "eyes_open", "mouth_open", "face_occluded"), on the faces matched at IoU 0.5: an age is
+  right when it lies in the AgeRange (and its error is the distance to the range's middle), the others
+  when they equal the estimate's Value (the top emotion for "emotion"), without regard to case.
 """
 
 from __future__ import annotations
@@ -122,7 +126,9 @@ class FacesOperation(Operation):
     def ground_truth(self, item: DatasetItem) -> dict[str, Any]:
         return {
             "boxes": [
-                [box.label, box.left, box.top, box.width, box.height, int(box.crowd)] for box in item.boxes
+                [box.label, box.left, box.top, box.width, box.height, int(box.crowd)]
+                + ([dict(box.attributes)] if box.attributes else [])
+                for box in item.boxes
             ]
         }
 
@@ -181,6 +187,7 @@ class FacesOperation(Operation):
             np.asarray([box[1:5] for _, box in truth_rows], dtype=np.float64).reshape(-1, 4),
             crowd=np.asarray([bool(box[5]) for _, box in truth_rows], dtype=bool),
         )
+        truth_attributes = [box[6] if len(box) > 6 else {} for _, box in truth_rows]
         match = match_boxes(detections, truth_set, labels=(FACE,), n_images=len(answers))
         coco = coco_average_precision(match)
         pairs, negatives = scored_pairs(match, floor=floor)
@@ -201,6 +208,7 @@ class FacesOperation(Operation):
                 for source, iou, kind in zip(match.source, match.iou, outcome, strict=True)
             ]
         )
+        scores = _attribute_scores(match, det_rows, truth_attributes)
         details = {
             "face_labels": list(vocabulary),
             "ground_truth_faces": int(match.support[0]),
@@ -209,6 +217,10 @@ class FacesOperation(Operation):
             "ap_50": rounded(float(coco.ap[0, 0])),
             "ap_50_95": rounded(float(coco.ap_mean_over_iou[0])),
             "attributes": _attribute_summary(per_face),
+            "attributes_scored": [
+                {key: rounded(value) if isinstance(value, float) else value for key, value in row.items()}
+                for row in scores.astype(object).to_dict("records")
+            ],
         }
         return Scored(
             pairs=pairs,
@@ -227,10 +239,56 @@ class FacesOperation(Operation):
                 columns=["image", "confidence", "left", "top", "width", "height", "iou", "outcome"]
             ),
             label_columns={"ap_50_95": coco.ap_mean_over_iou, "ar_100": coco.recall_mean_over_iou},
-            tables={"faces_attributes": per_face},
+            tables={
+                "faces_attributes": per_face,
+                **({"faces_attribute_scores": scores} if len(scores) else {}),
+            },
             details=details,
             markdown=tuple(_markdown(details)),
         )
+
+
+SCORED = (
+    "gender",
+    "emotion",
+    *("".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_") for name in FLAGS),
+)
+
+
+def _key(name: str) -> str:
+    return normalize_name(name).replace(" ", "_").replace("-", "_")
+
+
+def _attribute_scores(
+    match: Any, det_rows: Sequence[tuple[int, Face]], truth_attributes: Sequence[Mapping[str, Any]]
+) -> pd.DataFrame:
+    """Per attribute the ground truth gives: matched faces judged, how many the estimate got right."""
+    found: dict[str, list[float]] = {}
+    age_errors: list[float] = []
+    for source, taken, ignored in zip(match.source, match.truth, match.ignored[0], strict=True):
+        if taken < 0 or ignored:
+            continue
+        truth = {_key(str(k)): v for k, v in truth_attributes[taken].items()}
+        estimate = det_rows[source][1].attributes
+        if "age" in truth and "age_low" in estimate and not isinstance(truth["age"], bool | str):
+            low, high, age = float(estimate["age_low"]), float(estimate["age_high"]), float(truth["age"])
+            found.setdefault("age", []).append(float(low <= age <= high))
+            age_errors.append(abs(age - (low + high) / 2))
+        for name in SCORED:
+            if name in truth and name in estimate and estimate[name] is not None:
+                right = str(truth[name]).casefold() == str(estimate[name]).casefold()
+                found.setdefault(name, []).append(float(right))
+    rows = [
+        {
+            "attribute": name,
+            "faces": len(values),
+            "correct": int(sum(values)),
+            "accuracy": round(sum(values) / len(values), 6),
+            "mean_abs_error": round(float(np.mean(age_errors)), 3) if name == "age" else None,
+        }
+        for name, values in sorted(found.items())
+    ]
+    return pd.DataFrame(rows, columns=["attribute", "faces", "correct", "accuracy", "mean_abs_error"])
 
 
 def _attribute_summary(per_face: pd.DataFrame) -> dict[str, Any]:
@@ -269,15 +327,29 @@ def _markdown(details: dict[str, Any]) -> list[str]:
             for name in ("gender", "emotion")
             if name in attributes
         ]
+        scored = details["attributes_scored"]
         lines += [
-            "Attribute estimates (AgeRange, Gender, Emotions...) are reported, not scored: the ground truth "
-            f"holds none. Over the {attributes['faces']} face(s) found: mean age range width "
+            "Attribute estimates (AgeRange, Gender, Emotions...) are reported, "
+            + (
+                "and scored where the ground truth gives them (`faces_attribute_scores.csv`). "
+                if scored
+                else "not scored: the ground truth holds none. "
+            )
+            + f"Over the {attributes['faces']} face(s) found: mean age range width "
             f"{attributes.get('age_range_width_mean', '–')} years. Every face's estimates: "
             "`faces_attributes.csv`.",
             "",
             *markdown_table(["Estimate", "Faces"], rows),
             "",
         ]
+        if scored:
+            table = [
+                [row["attribute"], row["faces"], row["accuracy"], row["mean_abs_error"]] for row in scored
+            ]
+            lines += [
+                *markdown_table(["Attribute", "Faces judged", "Accuracy", "Age error (years)"], table),
+                "",
+            ]
     return lines
 
 

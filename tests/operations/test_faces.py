@@ -176,3 +176,58 @@ def test_which_boxes_are_faces():
         OPERATION.vocabulary(
             ("head", "person"), [{"boxes": [["head", 0, 0, 1, 1, 0], ["person", 0, 0, 1, 1, 0]]}]
         )
+
+
+def test_attributes_are_scored_where_the_ground_truth_gives_them(tmp_path, fake_rekognition, endpoint):
+    """Both faces found, each estimated Female, 25-35, CALM, not smiling. Truth: a 30-year-old happy,
+    smiling woman (age and gender right, emotion and smile wrong) and a 50-year-old man (both wrong: 20
+    years from the range's middle)."""
+    data = png_bytes(256, 128, seed=8)
+    (tmp_path / "a.png").write_bytes(data)
+    fake_rekognition.script(
+        "DetectFaces",
+        data,
+        [
+            face_detail((0.125, 0.25, 0.25, 0.5), 99.0, **ATTRIBUTES),
+            face_detail((0.5, 0.25, 0.25, 0.5), 98.0, **ATTRIBUTES),
+        ],
+    )
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 256, "height": 128}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [32, 32, 64, 64],
+                "iscrowd": 0,
+                "attributes": {"age": 30, "gender": "female", "emotion": "happy", "smile": True},
+            },
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [128, 32, 64, 64],
+                "iscrowd": 0,
+                "attributes": {"age": 50, "Gender": "Male"},
+            },
+        ],
+        "categories": [{"id": 1, "name": "face"}],
+    }
+    (tmp_path / "faces.json").write_text(json.dumps(coco))
+    evaluate(
+        tmp_path / "faces.json",
+        operation="faces",
+        endpoint_url=endpoint.url,
+        region="us-east-1",
+        cache=tmp_path / "c.sqlite",
+        progress=False,
+        min_support=1,
+        out=tmp_path / "run",
+    )
+    scores = pd.read_csv(tmp_path / "run" / "faces_attribute_scores.csv").set_index("attribute")
+    assert scores.loc["age", ["faces", "correct", "mean_abs_error"]].tolist() == [2, 1, 10.0]
+    assert scores.loc["gender", ["faces", "correct"]].tolist() == [2, 1]
+    assert scores.loc["emotion", ["faces", "correct"]].tolist() == [1, 0]
+    assert scores.loc["smile", ["faces", "correct"]].tolist() == [1, 0]
+    assert "scored where the ground truth gives them" in (tmp_path / "run" / "report.md").read_text()
