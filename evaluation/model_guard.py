@@ -141,6 +141,8 @@ class ModelGuard:
                 f"{format_duration(self.max_runtime_s)} (--max-runtime)."
             )
             wait_running(self.client, self.version, self.project_arn, self.waiting)
+            if self.deadline_passed.is_set():  # it became RUNNING just as the deadline passed
+                raise KeyboardInterrupt
         except BaseException as error:
             if isinstance(error, ModelStartFailed) and error.status in NOT_RUNNING:
                 self.stopped = True  # FAILED: nothing runs, nothing to stop
@@ -160,17 +162,17 @@ class ModelGuard:
         self._timer.start()
 
     def _deadline(self) -> None:
-        """On the timer's thread: stop the model now, then interrupt the work that was using it."""
+        """On the timer's thread: interrupt the work using the model (no new call starts), then stop it."""
         self.deadline_passed.set()
+        with self._lock:
+            interrupt = self.interrupt if self._active else None
+        if interrupt is not None:
+            interrupt()
         self.say(self._deadline_message())
         try:
             self._stop_once()
         except Exception as error:  # the main thread retries in close(); say why it failed here
             log.error("the watchdog could not stop %s: %s", self.version.arn, error)
-        with self._lock:
-            interrupt = self.interrupt if self._active else None
-        if interrupt is not None:
-            interrupt()
 
     def _deadline_message(self) -> str:
         return (

@@ -406,3 +406,14 @@ def test_models_list_takes_the_project_from_the_stack_outputs(fake, endpoint, tm
     )
     assert models(endpoint, "list", "--stack-outputs", str(outputs), "--no-assume-role") == 0
     assert f"Project: {project_arn('rekognition-eval-dev')}" in capsys.readouterr().out
+
+
+def test_a_deadline_that_passes_while_the_model_starts_stops_it_before_any_call(
+    fake, endpoint, tmp_path, capsys
+):
+    fake.steps = 12  # starting takes 12 polls (about 0.3 s here): longer than --max-runtime
+    arn = fake.add_model("shop", "v1")
+    csv = write_dataset(tmp_path, fake)
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model", "--max-runtime", "0.05s")) == 130
+    assert "--max-runtime 0.05s passed" in capsys.readouterr().err
+    assert fake.status(arn) == "STOPPED" and fake.calls["DetectCustomLabels"] == 0
