@@ -334,13 +334,13 @@ def test_run_stops_the_model_on_ctrl_c_and_keeps_the_answers(fake, endpoint, tmp
 
 def test_run_watchdog_stops_the_model_mid_run_and_a_rerun_resumes(fake, endpoint, tmp_path, capsys):
     arn = fake.add_model("shop", "v1")
-    fake.detect_latency_s = 0.05
+    fake.detect_latency_s = 0.08  # 30 images on 2 workers: 1.2 s of calls; starting takes about 0.1 s
     csv = write_dataset(tmp_path, fake, count=30)
     args = run_args(tmp_path, csv, endpoint, arn, "--start-model", "--workers", "2")
-    assert main([*args, "--max-runtime", "0.4s"]) == 130
+    assert main([*args, "--max-runtime", "0.6s"]) == 130
     assert fake.status(arn) == "STOPPED"
     err = capsys.readouterr().err
-    assert "--max-runtime 0.4s passed" in err and "again to resume" in err
+    assert "--max-runtime 0.6s passed" in err and "again to resume" in err
     first = sum(fake.detected.values())
     assert 0 < first < 30
     assert main([*args, "--max-runtime", "1h"]) == 0
