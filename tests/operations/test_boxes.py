@@ -282,3 +282,16 @@ def test_the_local_model_cannot_answer_boxes(tmp_path):
     path, _ = build_coco(tmp_path, FakeRekognition(), count=2)
     with pytest.raises(UserError, match="the local backend cannot answer --operation boxes"):
         evaluate(path, operation="boxes", backend="local", cache=tmp_path / "c.sqlite", progress=False)
+
+
+def test_report_page_derives_each_labels_true_negatives_from_its_own_detections(coco_run):
+    from evaluation.reports.html import page_data
+
+    _, _, result = coco_run
+    data = page_data(result)
+    first = result.metrics.drop_duplicates("label").set_index("label")
+    for entry in data["labels"]:
+        judged = entry.get("n", data["n_images"])
+        row = first.loc[entry["name"]]
+        assert judged == row["tn"] + row["fp"] + row["support"]
+    assert any("n" in entry for entry in data["labels"])  # the labels' counts differ here
