@@ -32,42 +32,57 @@ class Matched:
 
 
 def predictions_frame(answers: Sequence[LabelsAnswer], *, use_parents: bool = True) -> pd.DataFrame:
-    """Long table of every name an answer predicts: image (position), name, display, confidence, direct."""
+    """Every name an answer predicts, one row per (image, name): image (position), name (normalised),
+    display (as the service spelled it), confidence, direct (returned on its own, not implied).
+
+    Names are handled as integer codes (a dataset has a few thousand distinct names over millions of
+    rows), so normalising and sorting cost one pass over the distinct names and one integer sort.
+    """
     images: list[int] = []
     names: list[str] = []
     confidences: list[float] = []
     kinds: list[int] = []
     for position, answer in enumerate(answers):
         for label in answer.labels:
-            images.append(position)
+            implied = (*label.parents, *label.aliases) if use_parents else ()
+            count = 1 + len(implied)
+            images.extend([position] * count)
             names.append(label.name)
-            confidences.append(label.confidence)
+            names.extend(implied)
+            confidences.extend([label.confidence] * count)
             kinds.append(DIRECT)
-            if use_parents:
-                for implied in (*label.parents, *label.aliases):
-                    images.append(position)
-                    names.append(implied)
-                    confidences.append(label.confidence)
-                    kinds.append(IMPLIED)
-    frame = pd.DataFrame(
+            kinds.extend([IMPLIED] * len(implied))
+    if not names:
+        return pd.DataFrame(
+            {
+                "image": np.zeros(0, np.int64),
+                "name": pd.Categorical([]),
+                "display": pd.Categorical([]),
+                "confidence": np.zeros(0, np.float64),
+                "direct": np.zeros(0, bool),
+            }
+        )
+    display_codes, displays = pd.factorize(pd.Series(names, dtype=object), sort=False)
+    name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
+    name_codes = name_of_display[display_codes]
+    image = np.asarray(images, dtype=np.int64)
+    confidence = np.asarray(confidences, dtype=np.float64)
+    kind = np.asarray(kinds, dtype=np.int8)
+    # own confidence wins: per (image, name) the direct row if any, else the most confident implied one
+    order = np.lexsort((-confidence, kind, name_codes, image))
+    image, name_codes, kind, confidence = image[order], name_codes[order], kind[order], confidence[order]
+    display_codes = display_codes[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (image[1:] != image[:-1]) | (name_codes[1:] != name_codes[:-1])
+    return pd.DataFrame(
         {
-            "image": np.asarray(images, dtype=np.int64),
-            "display": pd.Series(names, dtype=object),
-            "confidence": np.asarray(confidences, dtype=np.float64),
-            "kind": np.asarray(kinds, dtype=np.int8),
+            "image": image[first],
+            "name": pd.Categorical.from_codes(name_codes[first], categories=pd.Index(normalised)),
+            "display": pd.Categorical.from_codes(display_codes[first], categories=pd.Index(displays)),
+            "confidence": confidence[first],
+            "direct": kind[first] == DIRECT,
         }
     )
-    frame["name"] = frame["display"].map(normalize_name) if len(frame) else pd.Series(dtype=object)
-    return _own_confidence_wins(frame)
-
-
-def _own_confidence_wins(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (image, name): the direct confidence if returned on its own, else the best implied."""
-    if frame.empty:
-        return frame.assign(direct=pd.Series(dtype=bool)).drop(columns="kind")
-    ordered = frame.sort_values(["image", "name", "kind", "confidence"], ascending=[True, True, True, False])
-    first = ordered.drop_duplicates(["image", "name"], keep="first")
-    return first.assign(direct=first["kind"] == DIRECT).drop(columns="kind").reset_index(drop=True)
 
 
 def match(
@@ -95,9 +110,9 @@ def match(
     ).drop_duplicates()
 
     predicted = predictions_frame(answers, use_parents=use_parents)
-    joined = predicted.merge(targets, on="name", how="inner")
-    best = joined.groupby(["image", "label_idx"], sort=True)["confidence"].max().reset_index()
-    best = best[best["confidence"] >= floor]  # below the floor nothing is known: not a prediction
+    image_idx, label_idx, confidence = _best_per_image_and_label(predicted, targets)
+    keep = confidence >= floor  # below the floor nothing is known: not a prediction
+    image_idx, label_idx, confidence = image_idx[keep], label_idx[keep], confidence[keep]
 
     label_position = {normalize_name(label): index for index, label in enumerate(labels)}
     truth_codes = np.fromiter(
@@ -110,8 +125,6 @@ def match(
         dtype=np.int64,
     )
     support = np.bincount(truth_codes % n_labels, minlength=n_labels) if n_labels else np.zeros(0, np.int64)
-    image_idx = best["image"].to_numpy(np.int64)
-    label_idx = best["label_idx"].to_numpy(np.int64)
     is_true = np.isin(image_idx * n_labels + label_idx, truth_codes)
     pairs = ScoredPairs(
         labels=labels,
@@ -119,11 +132,35 @@ def match(
         support=support.astype(np.int64),
         label_idx=label_idx,
         image_idx=image_idx,
-        confidence=best["confidence"].to_numpy(np.float64),
+        confidence=confidence,
         is_true=is_true,
         floor=float(floor),
     )
     return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])))
+
+
+def _best_per_image_and_label(
+    predicted: pd.DataFrame, targets: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every (image, vocabulary label) that some predicted name counts for: its best confidence."""
+    categories = predicted["name"].cat.categories
+    position = pd.Index(categories).get_indexer(targets["name"])
+    claimed = targets[position >= 0].assign(code=position[position >= 0])
+    rows = pd.DataFrame(
+        {
+            "code": predicted["name"].cat.codes.to_numpy(np.int64),
+            "image": predicted["image"].to_numpy(np.int64),
+            "confidence": predicted["confidence"].to_numpy(np.float64),
+        }
+    ).merge(claimed[["code", "label_idx"]], on="code", how="inner")
+    image = rows["image"].to_numpy(np.int64)
+    label = rows["label_idx"].to_numpy(np.int64)
+    confidence = rows["confidence"].to_numpy(np.float64)
+    order = np.lexsort((-confidence, label, image))
+    image, label, confidence = image[order], label[order], confidence[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (image[1:] != image[:-1]) | (label[1:] != label[:-1])
+    return image[first], label[first], confidence[first]
 
 
 def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:
@@ -131,6 +168,7 @@ def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:
     direct = predicted[predicted["direct"] & ~predicted["name"].isin(judged_names)]
     if direct.empty:
         return pd.DataFrame(columns=["name", "images", "max_confidence", "mean_confidence"])
+    direct = direct.assign(name=direct["name"].astype(object), display=direct["display"].astype(object))
     grouped = direct.groupby("name").agg(
         display=("display", "first"),
         images=("image", "nunique"),
