@@ -68,10 +68,10 @@ def load_dataset(
     if not items:
         raise DatasetError(_empty_message(text_source, chosen, bad_lines, ignored_files))
     if declared is None:
-        labels = {label for item in items for label in item.labels}
-        _warn_about_spellings(labels, text_source)
-        vocabulary_used = tuple(sorted(labels, key=lambda label: (normalize_name(label), label)))
+        vocabulary_used = _merged_spellings(items, text_source)
         ignored: dict[str, int] = {}
+        if len(vocabulary_used) < len({label for item in items for label in item.labels}):
+            items, _ = _apply_vocabulary(items, vocabulary_used, text_source)
     else:
         items, ignored = _apply_vocabulary(items, declared, text_source)
         vocabulary_used = declared
@@ -283,16 +283,25 @@ def _missing_message(missing: list[str], all_labels: set[str], source: str) -> s
     )
 
 
-def _warn_about_spellings(labels: set[str], source: str) -> None:
-    """Labels differing only in case or spacing are two labels here, though a label map sees one."""
+def _merged_spellings(items: list[DatasetItem], source: str) -> tuple[str, ...]:
+    """The vocabulary, one spelling per label: 'Cat' and 'cat' are one label, as a label map sees them.
+
+    Two spellings of one name cannot be two labels: matching compares names without case or spacing,
+    so one of them would take the other's predictions. The most frequent spelling is kept.
+    """
+    counts = Counter(label for item in items for label in item.labels)
     groups: dict[str, list[str]] = {}
-    for label in labels:
+    for label in counts:
         groups.setdefault(normalize_name(label), []).append(label)
+    chosen = []
     for spellings in groups.values():
+        ordered = sorted(spellings, key=lambda label: (-counts[label], label))
+        chosen.append(ordered[0])
         if len(spellings) > 1:
             log.warning(
-                "%s: labels %s differ only in case or spacing and are counted as separate labels; "
-                "declare a vocabulary to merge them",
+                "%s: labels %s differ only in case or spacing: counted as one label, %r",
                 source,
                 ", ".join(repr(label) for label in sorted(spellings)),
+                ordered[0],
             )
+    return tuple(sorted(chosen, key=lambda label: (normalize_name(label), label)))

@@ -164,12 +164,14 @@ def test_a_bad_vocabulary_is_refused_before_reading(write: Write, vocabulary: ob
         load_dataset(path, vocabulary=vocabulary)  # type: ignore[arg-type]
 
 
-def test_labels_differing_only_in_case_are_flagged(write: Write, caplog: pytest.LogCaptureFixture) -> None:
-    path = write("c.csv", "image,labels\na.jpg,Dog\nb.jpg,dog\n")
+def test_labels_differing_only_in_case_are_one_label(write: Write, caplog: pytest.LogCaptureFixture) -> None:
+    # matching compares names without case, so two spellings as two labels would steal each other's hits
+    path = write("c.csv", "image,labels\na.jpg,Dog\nb.jpg,dog\nc.jpg,dog\n")
     with caplog.at_level(logging.WARNING):
         dataset = load_dataset(path)
-    assert dataset.vocabulary == ("Dog", "dog")
-    assert "'Dog', 'dog' differ only in case or spacing" in caplog.text
+    assert dataset.vocabulary == ("dog",)  # the most frequent spelling
+    assert [item.labels for item in dataset.items] == [frozenset({"dog"})] * 3
+    assert "'Dog', 'dog' differ only in case or spacing: counted as one label, 'dog'" in caplog.text
     merged = load_dataset(path, vocabulary=["Dog"])
     assert [item.labels for item in merged.items] == [frozenset({"Dog"}), frozenset({"Dog"})]
 
