@@ -528,12 +528,28 @@ def _stats_dict(stats: RunStats) -> dict[str, Any]:
     }
 
 
-LABEL_SEPARATOR = ";"
+PARENTS_SEPARATOR = ";"
+
+
+IMAGES_COLUMNS = [
+    "image",
+    "source",
+    "labels",
+    "status",
+    "image_id",
+    "cache_key",
+    "model_version",
+    "reason",
+    "error_code",
+    "orientation",
+    "changes",
+]
 
 
 def _images_frame(
     dataset: Dataset, outcomes: Sequence[ImageOutcome], responses: dict[str, Any]
 ) -> pd.DataFrame:
+    """One row per image. Text columns are object dtype: an absent value stays None, never NaN."""
     rows = []
     for item, outcome in zip(dataset.items, outcomes, strict=True):
         stored = responses.get(outcome.cache_key) if outcome.cache_key else None
@@ -541,18 +557,29 @@ def _images_frame(
             {
                 "image": item.image.uri,
                 "source": item.source,
-                "labels": LABEL_SEPARATOR.join(sorted(item.labels)),
+                "labels": encode_labels(item.labels),
                 "status": outcome.status,
+                "image_id": outcome.image_id,
                 "cache_key": outcome.cache_key,
                 "model_version": _model_version_of(stored),
                 "reason": outcome.reason,
                 "error_code": outcome.error_code,
+                "orientation": outcome.orientation,
+                "changes": outcome.changes,
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=["image", "source", "labels", "status", "cache_key", "model_version", "reason", "error_code"],
-    )
+    return pd.DataFrame(rows, columns=IMAGES_COLUMNS, dtype=object)
+
+
+def encode_labels(labels: frozenset[str] | set[str]) -> str:
+    """Ground-truth labels in one CSV cell: a JSON list, since a label name may contain any character."""
+    return json.dumps(sorted(labels), ensure_ascii=False)
+
+
+def decode_labels(text: str | None) -> frozenset[str]:
+    if not text:
+        return frozenset()
+    return frozenset(json.loads(text))
 
 
 def _model_version_of(stored: Any) -> str | None:
@@ -563,14 +590,12 @@ def _model_version_of(stored: Any) -> str | None:
 
 
 def read_images_csv(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return frame.replace({"": None}).assign(labels=frame["labels"])
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
+    return frame.where(frame != "", None)
 
 
 def _truths(images: pd.DataFrame) -> list[frozenset[str]]:
-    return [
-        frozenset(part for part in (text or "").split(LABEL_SEPARATOR) if part) for text in images["labels"]
-    ]
+    return [decode_labels(text) for text in images["labels"]]
 
 
 def honoured_floor(
@@ -737,11 +762,16 @@ def _above(pairs: ScoredPairs, floor: float) -> ScoredPairs:
 
 def _predictions_table(answered: pd.DataFrame, answers: Sequence[LabelsAnswer]) -> pd.DataFrame:
     rows = [
-        (image, label.name, label.confidence, LABEL_SEPARATOR.join(label.parents), len(label.instances))
+        (image, label.name, label.confidence, PARENTS_SEPARATOR.join(label.parents), len(label.instances))
         for image, answer in zip(answered["image"], answers, strict=True)
         for label in answer.labels
     ]
     return pd.DataFrame(rows, columns=["image", "label", "confidence", "parents", "instances"])
+
+
+def _text_or_none(value: Any) -> str | None:
+    """A text cell for JSON: pandas may hold a missing value as None or NaN."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _plain(value: Any) -> Any:
@@ -824,7 +854,12 @@ def _summary(
         "cost": run.get("cost"),
         "wall_s": run["stats"]["wall_s"],
         "errors": [
-            {"image": r.image, "status": r.status, "error_code": r.error_code, "reason": r.reason}
+            {
+                "image": r.image,
+                "status": r.status,
+                "error_code": _text_or_none(r.error_code),
+                "reason": _text_or_none(r.reason),
+            }
             for r in problems.itertuples()
         ],
         "floor": floor_evidence,

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from evaluation.api import LABEL_SEPARATOR, AnalysisOptions, analyse
+from evaluation.api import AnalysisOptions, analyse, encode_labels
 from evaluation.aws_evaluation import (
     attach,
     comparison,
@@ -77,7 +77,7 @@ def dent_result():
             {
                 "image": f"/data/{index}.png",
                 "source": f"data.csv:{index + 2}",
-                "labels": LABEL_SEPARATOR.join([truth] if truth else []),
+                "labels": encode_labels({truth} if truth else set()),
                 "status": "called",
                 "cache_key": f"k{index}",
                 "model_version": ARN,

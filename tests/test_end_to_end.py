@@ -22,7 +22,8 @@ from sklearn.metrics import confusion_matrix, precision_recall_curve
 
 from evaluation.cli import main
 from evaluation.protocol_server import RekognitionProtocolServer
-from tests.support.fake_rekognition import FakeRekognition
+from tests.support.fake_rekognition import FakeRekognition, label
+from tests.support.images import png_bytes
 from tests.support.runs import VOCABULARY, build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -342,3 +343,62 @@ def test_answers_cut_at_max_labels_raise_the_floor_evaluated(tmp_path, dataset, 
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["threshold"].min() == np.ceil(floor["evaluated_from"])
     assert "hit MaxLabels" in (out / "report.md").read_text()
+
+
+def test_any_character_in_a_label_and_mixed_failures_survive_the_run_folder(
+    tmp_path, endpoint, fake_rekognition
+):
+    """Labels with ';' and quotes keep their ground truth; a rejected and a refused image leave valid JSON."""
+    rows = []
+    for index, truth in enumerate(["salt; pepper", 'say "cheese"', "salt; pepper"]):
+        data = png_bytes(90, 90, seed=500 + index)
+        (tmp_path / f"{index}.png").write_bytes(data)
+        fake_rekognition.answer_for_bytes(data, [label(truth, 90.0 - index)])
+        rows.append(
+            json.dumps(
+                {
+                    "source-ref": f"{index}.png",
+                    "food": 0,
+                    "food-metadata": {"class-name": truth, "type": "groundtruth/image-classification"},
+                }
+            )
+        )
+    (tmp_path / "tiny.png").write_bytes(png_bytes(20, 20))  # rejected before any call
+    (tmp_path / "unknown.png").write_bytes(png_bytes(90, 90, seed=999))  # the service refuses it
+    for name in ("tiny.png", "unknown.png"):
+        rows.append(
+            json.dumps(
+                {
+                    "source-ref": name,
+                    "food": 0,
+                    "food-metadata": {
+                        "class-name": "salt; pepper",
+                        "type": "groundtruth/image-classification",
+                    },
+                }
+            )
+        )
+    manifest = tmp_path / "food.manifest"
+    manifest.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    code = run_cli(
+        "run",
+        "--dataset",
+        str(manifest),
+        "--endpoint-url",
+        endpoint.url,
+        "--cache",
+        str(tmp_path / "c.sqlite"),
+        "--out",
+        str(out),
+        "--min-support",
+        "1",
+    )
+    assert code == 1
+    summary = json.loads((out / "summary.json").read_text())  # valid JSON: no NaN error codes
+    assert {e["status"] for e in summary["errors"]} == {"rejected", "failed"}
+    assert summary["labels"]["salt; pepper"]["support"] == 2
+    assert summary["labels"]['say "cheese"']["support"] == 1
+    assert run_cli("report", str(out), "--out", str(tmp_path / "again")) == 1
+    for name in ("metrics.csv", "labels.csv", "curves.csv"):
+        assert (out / name).read_text() == (tmp_path / "again" / name).read_text()

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from evaluation.adapters import LabelsAnswer
-from evaluation.api import LABEL_SEPARATOR
+from evaluation.api import decode_labels
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.runner import ANSWERED
@@ -69,7 +69,7 @@ def positives_by_label(result: EvaluationResult) -> list[np.ndarray]:
     answered = result.images.loc[result.images["status"].isin(ANSWERED), "labels"]
     found: list[list[int]] = [[] for _ in labels]
     for image, text in enumerate(answered):
-        for name in {part for part in str(text or "").split(LABEL_SEPARATOR) if part}:
+        for name in decode_labels(text):
             index = position.get(normalize_name(name))
             if index is not None:
                 found[index].append(image)

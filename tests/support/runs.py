@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.api import LABEL_SEPARATOR, AnalysisOptions, EvaluationResult, analyse
+from evaluation.api import AnalysisOptions, EvaluationResult, analyse, encode_labels
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 
@@ -136,7 +136,7 @@ def synthetic_result(
             {
                 "image": uri,
                 "source": f"data.csv:{index + 2}",
-                "labels": LABEL_SEPARATOR.join(sorted(labels[j] for j in np.flatnonzero(truth[index]))),
+                "labels": encode_labels({labels[j] for j in np.flatnonzero(truth[index])}),
                 "status": "called",
                 "cache_key": key,
                 "model_version": model_version,
