@@ -35,7 +35,7 @@ def read_csv(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
     header = _read_header(csv.reader(lines[:1]), source)
     _check_header(header, source)
     start = 1  # index in `lines` where the current reader began
-    reader = csv.reader(iter(lines[start:]))
+    reader = csv.reader(iter(lines[start:]), strict=True)
     while True:
         first_line = start + reader.line_num + 1
         try:
@@ -43,11 +43,16 @@ def read_csv(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
         except StopIteration:
             return
         except csv.Error as err:
-            raise DatasetError(f"{source}:{first_line}: malformed CSV: {err}") from err
+            # strict parsing: an unclosed quote anywhere (a notes column too) ends here, not at the end of
+            # the file with every later row swallowed into one field
+            yield BadLine(source, first_line, f"malformed CSV: {err} (an unclosed quote?)")
+            start = first_line
+            reader = csv.reader(iter(lines[start:]), strict=True)
+            continue
         if any(("\n" in field or "\r" in field) for field in row[: len(HEADER)]):
             yield BadLine(source, first_line, "unclosed quote: the row runs onto the next line")
             start = first_line  # 0-based index of the line after the bad one
-            reader = csv.reader(iter(lines[start:]))
+            reader = csv.reader(iter(lines[start:]), strict=True)
             continue
         if not any(field.strip() for field in row):
             continue

@@ -127,3 +127,15 @@ def test_utf16_gets_a_hint(write: Write) -> None:
     path = write("u16.csv", "image,labels\na.jpg,Dog\n".encode("utf-16"))
     with pytest.raises(DatasetError, match="UTF-16; save it as UTF-8"):
         load_dataset(path)
+
+
+def test_an_unclosed_quote_in_a_notes_column_loses_only_its_own_row(write: Write) -> None:
+    text = (
+        'image,labels,notes\na.jpg,Cat,ok\nb.jpg,Cat,"unclosed note\nc.jpg,Dog,fine\nd.jpg,Dog,"two\nlines"\n'
+    )
+    dataset = load_dataset(write("n.csv", text), skip_bad_lines=True)
+    assert [item.image.name for item in dataset.items] == ["a.jpg", "c.jpg", "d.jpg"]
+    assert [bad.line for bad in dataset.bad_lines] == [3]
+    assert "unclosed quote" in dataset.bad_lines[0].problem
+    with pytest.raises(DatasetError, match=r"m\.csv:2: malformed CSV: unexpected end of data"):
+        load_dataset(write("m.csv", 'image,labels,notes\na.jpg,Cat,"never closed\n'), skip_bad_lines=True)
