@@ -6,9 +6,15 @@ Imported only when an image needs it, so checking ordinary JPEGs and PNGs never 
 from __future__ import annotations
 
 import io
+import warnings
 
 JPEG_QUALITY = 90
 _QUALITY_STEPS = (90, 85, 80, 70)
+
+
+# Pillow refuses images over ~179 Mpx as possible decompression bombs; a 20,000 x 10,000 drone mosaic is
+# a real photo, so fitting allows more, but not without bound (memory: 3 bytes a pixel).
+MAX_PIXELS = 400_000_000
 
 
 class ConversionError(Exception):
@@ -24,9 +30,16 @@ def _open(data: bytes):  # type: ignore[no-untyped-def]
         register_heif_opener()
     except ImportError:
         pass
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # the size is checked here, with a reason a person can act on
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_PIXELS:
+            raise ConversionError(f"{image.width}x{image.height} px is too many pixels to decode here")
         image.load()
+    except Image.DecompressionBombError as exc:
+        raise ConversionError(f"too many pixels to decode safely: {exc}") from None
     except UnidentifiedImageError:
         raise ConversionError("no installed decoder reads this format (HEIC needs pillow-heif)") from None
     except (OSError, ValueError, SyntaxError) as exc:

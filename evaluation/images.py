@@ -301,9 +301,12 @@ def load_image(
                 f"too large: {_megabytes(len(data))} as bytes, the limit is {_megabytes(limits.max_bytes)}"
                 + preparation.hint("--fit")
             )
-        from evaluation.imagefix import fit_within
+        from evaluation.imagefix import ConversionError, fit_within
 
-        data, (width, height) = fit_within(data, max_bytes=limits.max_bytes, max_side=limits.max_side)
+        try:
+            data, (width, height) = fit_within(data, max_bytes=limits.max_bytes, max_side=limits.max_side)
+        except ConversionError as exc:
+            raise ImageProblem(f"cannot fit {image_format.upper()} within the limits: {exc}") from None
         image_format = "jpeg"
         changes.append(f"fit-{limits.max_bytes}-{limits.max_side}")
     digest = hashlib.sha256(original).hexdigest()

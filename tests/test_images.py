@@ -152,3 +152,14 @@ def test_truncated_files_and_exif_orientation(tmp_path):
     path = tmp_path / "rotated.jpg"
     image.save(path, exif=exif.tobytes())
     assert load_image(ImageRef(str(path))).orientation == 6
+
+
+def test_fit_on_an_undecodable_image_is_a_reason_not_a_crash(tmp_path):
+    from evaluation.images import Preparation
+
+    header_only = write(tmp_path, "pano.jpg", jpeg_header_bytes(12000, 900))  # claims a size, has no pixels
+    with pytest.raises(ImageProblem, match="cannot fit JPEG within the limits"):
+        load_image(header_only, preparation=Preparation(fit=True))
+    bomb = write(tmp_path, "bomb.jpg", jpeg_header_bytes(30000, 20000))
+    with pytest.raises(ImageProblem, match="too many pixels"):
+        load_image(bomb, preparation=Preparation(fit=True))
