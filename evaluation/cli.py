@@ -1,8 +1,9 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models | manifest`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models | manifest | batch`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
-not evaluated (they are named in the report); 130 means interrupted (answers kept, rerun to resume).
+not evaluated (they are named in the report); 3 means a bug of ours (with its traceback); 130 means
+interrupted (answers kept, rerun to resume).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from evaluation import __version__
 from evaluation.errors import UserError
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 OBJECTIVE_HELP = (
     "what the recommended threshold optimises: best-f1 (default), recall-at-precision:P "
@@ -181,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--price-table", metavar="FILE", help="your own prices.yaml (default: the packaged one)"
     )
     calls.add_argument(
-        "--tps", type=float, help="at most this many calls per second (default: no client-side limit)"
+        "--tps",
+        type=float,
+        help="at most this many calls per second (default: on AWS endpoints, the documented default quota "
+        "for the operation in the region, from quotas.yaml; no limit on other endpoints)",
     )
     _add_analysis_options(run, defaults=True)
     from evaluation.models_cli import add_models_parser, add_run_options
@@ -574,6 +578,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `rekognition-eval ... | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return EXIT_OK
+    except Exception as error:
+        message = _aws_setup_problem(error)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            return EXIT_USAGE
+        import traceback
+
+        traceback.print_exc()  # a bug of ours: the traceback is what a report of it needs
+        print(
+            "error: an unexpected failure (a bug in rekognition-eval, not your input); answers received "
+            "so far are kept in the cache",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def _aws_setup_problem(error: Exception) -> str | None:
+    """AWS set-up mistakes (no region, no credentials, unknown profile) are the user's to fix: one line."""
+    from botocore.exceptions import (
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    if isinstance(error, NoRegionError):
+        return "no AWS region: pass --region, or set AWS_REGION (or a region in your AWS profile)"
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return f"{error}: configure AWS credentials (a profile, environment variables, or SSO)"
+    if isinstance(error, ProfileNotFound):
+        return f"{error}: check --profile or AWS_PROFILE"
+    return None
 
 
 if __name__ == "__main__":

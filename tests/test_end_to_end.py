@@ -402,3 +402,22 @@ def test_any_character_in_a_label_and_mixed_failures_survive_the_run_folder(
     assert run_cli("report", str(out), "--out", str(tmp_path / "again")) == 1
     for name in ("metrics.csv", "labels.csv", "curves.csv"):
         assert (out / name).read_text() == (tmp_path / "again" / name).read_text()
+
+
+def test_aws_setup_mistakes_are_one_line_and_bugs_exit_3(tmp_path, dataset, monkeypatch, capsys):
+    csv, _ = dataset
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    assert run_cli("run", "--dataset", str(csv), "--cache", str(tmp_path / "c.sqlite")) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no AWS region") and len(err.splitlines()) == 1
+
+    import evaluation.api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(evaluation.api, "plan_run", broken)
+    assert run_cli("run", "--dataset", str(csv), "--region", "us-east-1") == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: boom" in err and "a bug in rekognition-eval" in err
