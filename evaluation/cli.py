@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import sys
 import threading
 from collections.abc import Sequence
@@ -226,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-support", type=int, help="labels with fewer positives are flagged (default: the run's)"
     )
     thresholds.add_argument(
-        "--out", help="YAML file to write (default: RUN_DIR/thresholds.yaml); - for stdout"
+        "--out",
+        help="YAML file to write; - for stdout (default: RUN_DIR/thresholds-<objective>.yaml, beside the "
+        "run's own thresholds.yaml, which keeps agreeing with its report; `report --objective` redoes both)",
     )
     thresholds.add_argument("--cache", help="the response cache, if it moved since the run")
 
@@ -292,15 +295,29 @@ def _print_result(result, out_dir: Path) -> None:  # type: ignore[no-untyped-def
         f"Images: {images['evaluated']} evaluated of {images['total']}; "
         f"API calls: {summary['api_calls']}; cache hits: {summary['cache_hits']}"
     )
+    from evaluation.thresholds import min_confidence_to_use
+
     best = result.global_threshold
-    if best.get("threshold") is not None:
+    use = min_confidence_to_use(best.get("threshold"), best.get("threshold_low"))
+    if use is not None:
         print(
-            f"One MinConfidence for all labels ({summary['objective']}): {best['threshold']:.2f} "
+            f"One MinConfidence for all labels ({summary['objective']}): {use:g} "
             f"(precision {_fmt(best.get('precision'))}, recall {_fmt(best.get('recall'))})"
         )
-    table = result.labels[["label", "support", "threshold", "precision", "recall", "f1", "status"]]
-    print("Per label:")
-    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-"))
+    print("Per label (MinConfidence: the value to send, as in thresholds.yaml):")
+    print(_labels_table(result.labels))
+
+
+def _labels_table(labels: Any) -> str:
+    from evaluation.thresholds import min_confidence_to_use
+
+    table = labels[["label", "support", "precision", "recall", "f1", "status"]].copy()
+    uses = [
+        min_confidence_to_use(t, low)
+        for t, low in zip(labels["threshold"], labels["threshold_low"], strict=True)
+    ]
+    table.insert(2, "min_confidence", ["-" if use is None else f"{use:g}" for use in uses])
+    return table.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-")
 
 
 def _exit_code(result) -> int:  # type: ignore[no-untyped-def]
@@ -484,11 +501,14 @@ def _cmd_thresholds(args: argparse.Namespace) -> int:
     if args.out == "-":
         sys.stdout.write(text)
         return EXIT_OK
-    target = Path(args.out) if args.out else Path(args.run_dir) / "thresholds.yaml"
+    if args.out:
+        target = Path(args.out)
+    else:  # beside the run's own thresholds.yaml, which must keep agreeing with its report
+        slug = re.sub(r"[^A-Za-z0-9.]+", "-", result.summary["objective"]).strip("-")
+        target = Path(args.run_dir) / f"thresholds-{slug}.yaml"
     target.write_text(text, encoding="utf-8")
     print(f"Thresholds ({result.summary['objective']}): {target}")
-    table = result.labels[["label", "support", "threshold", "precision", "recall", "f1", "status"]]
-    print(table.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-"))
+    print(_labels_table(result.labels))
     return EXIT_OK
 
 

@@ -510,6 +510,17 @@ def safe_min_confidence(threshold: float, low: float, *, decimals: int = 4) -> f
     return float(threshold)
 
 
+def min_confidence_to_use(threshold: Any, low: Any) -> float | None:
+    """The MinConfidence to show a person (the one thresholds.yaml holds): never rounded above the point.
+
+    None where there is no threshold; `low` may be missing (then the floor of 0 is assumed).
+    """
+    if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)):
+        return None
+    low_value = 0.0 if low is None or (isinstance(low, float) and math.isnan(low)) else float(low)
+    return safe_min_confidence(float(threshold), min(low_value, float(threshold) - 1e-12))
+
+
 def _plain(value: Any, where: str) -> Any:
     """Metadata as plain Python (numpy scalars and arrays unwrapped), or a TypeError naming the key."""
     if value is None or isinstance(value, (bool, str)):

@@ -480,3 +480,13 @@ def test_document_thresholds_select_exactly_the_evaluated_predictions() -> None:
         selected = (pairs.label_idx == index) & (pairs.confidence >= min_confidence)
         assert selected.sum() == row["tp"] + row["fp"]
         assert len(repr(min_confidence)) < len(repr(row["threshold"]))  # actually shorter
+
+
+def test_min_confidence_to_use_never_rounds_above_the_point():
+    from evaluation.thresholds import min_confidence_to_use
+
+    assert min_confidence_to_use(87.1267, 80.0) == 87.1267
+    assert min_confidence_to_use(92.32631234, 1.34) == 92.3263
+    assert min_confidence_to_use(float("nan"), 1.0) is None
+    assert min_confidence_to_use(None, None) is None
+    assert min_confidence_to_use(40.0, float("nan")) == 40.0

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from evaluation.reports.aws_section import markdown_lines as aws_lines
+from evaluation.thresholds import min_confidence_to_use
 
 if TYPE_CHECKING:
     from evaluation.api import EvaluationResult
@@ -102,13 +103,26 @@ def _global_section(result: EvaluationResult) -> list[str]:
     ):
         lines += [f"No threshold meets the objective. {best.get('note') or ''}".rstrip(), ""]
         return lines
+    use = min_confidence_to_use(best["threshold"], best.get("threshold_low"))
     lines += [
-        f"**MinConfidence {best['threshold']:.2f}**: micro precision {_number(best.get('precision'))}, "
+        f"**MinConfidence {use:g}**: micro precision {_number(best.get('precision'))}, "
         f"recall {_number(best.get('recall'))}, F1 {_number(best.get('f1'))} over all labels.",
     ]
     if best.get("note"):
         lines += ["", str(best["note"])]
     return [*lines, ""]
+
+
+def _min_confidence(row: dict[str, Any]) -> str:
+    use = min_confidence_to_use(row.get("threshold"), row.get("threshold_low"))
+    return "–" if use is None else f"{use:g}"
+
+
+def _same_counts(row: dict[str, Any]) -> str:
+    low = row.get("threshold_low")
+    if _min_confidence(row) == "–" or low is None or (isinstance(low, float) and math.isnan(low)):
+        return "–"
+    return f"> {low:g}"
 
 
 def _labels_section(result: EvaluationResult) -> list[str]:
@@ -117,7 +131,8 @@ def _labels_section(result: EvaluationResult) -> list[str]:
             row["label"],
             row["support"],
             _number(row["ap"]),
-            _number(row["threshold"], 2),
+            _min_confidence(row),
+            _same_counts(row),
             _number(row["precision"]),
             _number(row["recall"]),
             _number(row["f1"]),
@@ -130,8 +145,24 @@ def _labels_section(result: EvaluationResult) -> list[str]:
         "## Recommended MinConfidence per label",
         "",
         *_table(
-            ["Label", "Support", "AP", "MinConfidence", "Precision", "Recall", "F1", "Status", "Note"], rows
+            [
+                "Label",
+                "Support",
+                "AP",
+                "MinConfidence",
+                "Same result from",
+                "Precision",
+                "Recall",
+                "F1",
+                "Status",
+                "Note",
+            ],
+            rows,
         ),
+        "",
+        "MinConfidence is the value to send (as in thresholds.yaml): a label is returned when its confidence",
+        "is at least that. Any value above 'Same result from' and up to it gives exactly the same counts,",
+        "so a rounder number in that range is just as good.",
         "",
     ]
 
