@@ -502,7 +502,7 @@ def safe_min_confidence(threshold: float, low: float, *, decimals: int = 4) -> f
     87.123456; rounding down keeps it, and more decimals are used when rounding down would fall to or
     below ``low`` and so let in predictions of the next lower confidence.
     """
-    exact = Decimal(float(threshold))
+    exact = Decimal(repr(float(threshold)))  # the shortest decimal of the float, not its binary expansion
     for places in range(decimals, 18):
         candidate = float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR))
         if low < candidate <= threshold:
