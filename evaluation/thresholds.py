@@ -240,8 +240,12 @@ def _unreachable_note(
         )
     return (
         f"recall >= {objective.target:g} is not reached at any threshold at or above the floor "
-        f"{floor:g}; the most is recall {recall:.3f} (precision {precision:.3f}) at confidence {at}; "
-        f"a lower MinConfidence floor might reach it"
+        f"{floor:g}; the most is recall {recall:.3f} (precision {precision:.3f}) at confidence {at}"
+        + (
+            "; a lower MinConfidence floor might reach it"
+            if floor > 0
+            else "; the positives it misses are never returned at any confidence"
+        )
     )
 
 
@@ -258,6 +262,7 @@ def _label_verdict(
     floor: float,
     predictions: int,
     top_confidence: float,
+    missed_at_bottom: int = 0,
 ) -> tuple[str, list[str], list[str]]:
     """(status, flags, note sentences) for one label; status is the most important flag."""
     flags: list[str] = []
@@ -289,8 +294,18 @@ def _label_verdict(
         notes.append(
             f"chosen at the lowest confidence returned for this label "
             f"({_confidence_text(float(columns['threshold'][chosen]))}); {int(columns['fn'][chosen])} of "
-            f"{support} positive(s) were never returned at or above the floor {floor:g}: "
-            f"a lower MinConfidence floor might do better"
+            f"{support} positive(s) were never returned at or above the floor {floor:g}"
+            + (
+                ": a lower MinConfidence floor might do better"
+                if floor > 0
+                else ": no MinConfidence finds them (the service never returned this label for them)"
+            )
+        )
+    elif has_curve and chosen >= 0 and (never := missed_at_bottom) > 0:
+        notes.append(
+            f"{never} of {support} positive(s) are never returned at any confidence at or above the "
+            f"floor {floor:g}: no threshold finds them, so recall cannot exceed "
+            f"{(support - never) / support:.3f}"
         )
     if not flags:
         flags.append("ok")
@@ -376,6 +391,7 @@ def recommend(
             if has_curve[index]
             else 0,
             top_confidence=float(columns["threshold"][top[index]]) if has_curve[index] else math.nan,
+            missed_at_bottom=int(columns["fn"][bottom[index]]) if has_curve[index] else label_support,
         )
         status.append(verdict)
         flags.append(",".join(label_flags))

@@ -490,3 +490,41 @@ def test_min_confidence_to_use_never_rounds_above_the_point():
     assert min_confidence_to_use(float("nan"), 1.0) is None
     assert min_confidence_to_use(None, None) is None
     assert min_confidence_to_use(40.0, float("nan")) == 40.0
+
+
+def test_notes_say_when_positives_are_never_returned_and_no_floor_can_help():
+    import numpy as np
+
+    from evaluation.metrics import ScoredPairs, exact_curves
+    from evaluation.thresholds import recommend
+
+    def notes(confidences, truths):
+        pairs = ScoredPairs(
+            labels=("Person",),
+            n_images=10,
+            support=np.array([4]),
+            label_idx=np.zeros(len(confidences), dtype=np.int64),
+            image_idx=np.arange(len(confidences), dtype=np.int64),
+            confidence=np.array(confidences, dtype=float),
+            is_true=np.array(truths),
+            floor=0.0,
+        )
+        row = recommend(
+            exact_curves(pairs),
+            labels=pairs.labels,
+            support=pairs.support,
+            objective="best-f1",
+            min_support=1,
+        ).iloc[0]
+        return row["status"], row["note"]
+
+    # chosen at 80, the lowest point: 2 of 4 positives were never returned, and the floor is already 0
+    status, note = notes([90, 85, 80], [True, False, True])
+    assert (
+        status == "at-floor" and "no MinConfidence finds them" in note and "lower MinConfidence" not in note
+    )
+    # chosen at 80 with a lower point at 10: the note says recall can never pass 0.5
+    status, note = notes([90, 85, 80, 10], [True, False, True, False])
+    assert (
+        status == "ok" and "2 of 4 positive(s) are never returned" in note and "cannot exceed 0.500" in note
+    )
