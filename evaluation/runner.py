@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from evaluation.backends.base import Backend, NotCached
 from evaluation.cache import ResponseCache, cache_key
+from evaluation.errors import UserError
 from evaluation.images import AS_IS, ImageProblem, ImageRef, LoadedImage, Preparation, load_image
 from evaluation.ratelimit import AdaptiveRate
 
@@ -308,18 +309,28 @@ def fetch(
     pending: dict[Future[None], int] = {}
     try:
         pending = {executor.submit(call_one, index): index for index in to_call}
+        answered, setup_failures = 0, []
         while pending:
             done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 index = pending.pop(future)
                 exc = future.exception()
-                if exc is not None:
+                if exc is None:
+                    answered += 1
+                else:
                     code, reason = _describe_error(exc)
                     outcome = outcomes[index]
                     outcome.status = MISSING if isinstance(exc, NotCached) else FAILED
                     outcome.reason, outcome.error_code = reason, code
                     log.error("%s %s: %s", backend.operation, outcome.image, reason)
+                    if code in SETUP_ERROR_CODES:
+                        setup_failures.append(reason)
                 bar.update(error=exc is not None)
+            if not answered and len(setup_failures) >= SETUP_FAILURES_TO_STOP:
+                stop.set()
+                executor.shutdown(wait=True, cancel_futures=True)
+                bar.close()
+                raise SetupFailure(len(setup_failures), setup_failures[0])
     except KeyboardInterrupt:
         stop.set()
         executor.shutdown(wait=True, cancel_futures=True)
@@ -335,6 +346,35 @@ def fetch(
     _copy_duplicate_answers(outcomes)
     _finish(outcomes, stats, started)
     return outcomes, stats
+
+
+# Errors that say the endpoint, the credentials or the operation are wrong, not the image: when the first
+# calls all fail with them, every other call would too, so the run stops instead of failing each image.
+SETUP_ERROR_CODES = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ConnectionClosedError",
+        "UnknownOperationException",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "AccessDeniedException",
+        "NoCredentialsError",
+    }
+)
+SETUP_FAILURES_TO_STOP = 8
+
+
+class SetupFailure(UserError):
+    """The first calls all failed in a way no image can fix; nothing more is called."""
+
+    def __init__(self, count: int, first_reason: str) -> None:
+        super().__init__(
+            f"the first {count} calls all failed, e.g. {first_reason}; this is not about the images: "
+            "check --endpoint-url, the region, the credentials and the operation (answers already "
+            "stored are kept)"
+        )
 
 
 class _Stopped(Exception):

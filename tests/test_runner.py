@@ -213,3 +213,16 @@ def test_adaptive_rate_backs_off_on_push_back_and_recovers_to_its_ceiling():
     for _ in range(1000):
         rate.went_through()
     assert rate.tps == 50.0  # never above the configured rate
+
+
+def test_a_dead_endpoint_stops_the_run_with_one_reason(tmp_path, fake_rekognition, cache):
+    from evaluation.errors import UserError
+    from evaluation.runner import SetupFailure
+
+    images = make_images(tmp_path, fake_rekognition, 40)
+    client = make_client(endpoint_url="http://127.0.0.1:9", region="us-east-1", max_attempts=1)
+    with pytest.raises(SetupFailure, match="the first 8 calls all failed") as caught:
+        fetch(
+            images, RekognitionLabels(client), cache, workers=2, progress=False, retry=RetryPolicy(rounds=0)
+        )
+    assert isinstance(caught.value, UserError) and "--endpoint-url" in str(caught.value)
