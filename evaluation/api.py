@@ -26,7 +26,7 @@ from evaluation.cache import ResponseCache, default_cache_path
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
-from evaluation.labelmap import LabelMap
+from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.matching import match
 from evaluation.metrics import (
     ScoredPairs,
@@ -498,6 +498,7 @@ def reanalyse(run_dir: str | Path, *, cache: str | Path | None = None, **changes
         raise TypeError(f"unknown analysis options: {sorted(unknown)}")
     previous = run.get("analysis", {})
     options = AnalysisOptions(**{**previous, **{k: v for k, v in changes.items() if v is not None}})
+    _check_reanalysis_vocabulary(options.vocabulary, run)
     Objective.parse(options.objective)
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
     ground_truth = None
@@ -506,6 +507,20 @@ def reanalyse(run_dir: str | Path, *, cache: str | Path | None = None, **changes
 
         ground_truth = read_ground_truth(run_dir, images)
     return analyse(images, responses_by_key(stored), run=run, options=options, ground_truth=ground_truth)
+
+
+def _check_reanalysis_vocabulary(vocabulary: Sequence[str] | None, run: dict[str, Any]) -> None:
+    """A label the run dropped (it was outside the run's --labels) has no ground truth left to judge it."""
+    if not vocabulary:
+        return
+    dropped = run.get("dataset", {}).get("ignored_labels") or {}
+    by_name = {normalize_name(name): name for name in dropped}
+    lost = [label for label in vocabulary if normalize_name(label) in by_name]
+    if lost:
+        raise UserError(
+            f"label(s) {', '.join(lost)} were left out of this run's ground truth (it was made with "
+            "--labels); run again with them in --labels to evaluate them"
+        )
 
 
 def _load_label_map(path: str | None) -> LabelMap:

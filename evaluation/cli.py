@@ -286,15 +286,30 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None or value != value else f"{value:.3f}"
 
 
-def _print_result(result, out_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def _print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  # type: ignore[no-untyped-def]
     summary = result.summary
     images = summary["images"]
     print(f"Report: {out_dir / 'report.md'}")
     print(f"Page: {out_dir / 'report.html'}")
-    print(
-        f"Images: {images['evaluated']} evaluated of {images['total']}; "
-        f"API calls: {summary['api_calls']}; cache hits: {summary['cache_hits']}"
+    calls = (
+        f"no calls made now (recomputed from stored answers; the run made {summary['api_calls']})"
+        if recomputed
+        else f"API calls: {summary['api_calls']}; cache hits: {summary['cache_hits']}"
     )
+    print(f"Images: {images['evaluated']} evaluated of {images['total']}; {calls}")
+    if images["not_evaluated"] or summary["dataset"]["bad_lines"]:
+        print(
+            f"warning: {images['not_evaluated']} image(s) not evaluated and "
+            f"{len(summary['dataset']['bad_lines'])} dataset line(s) skipped: see 'Problems' in the report",
+            file=sys.stderr,
+        )
+    floor = summary.get("floor") or {}
+    if floor.get("answers_truncated_at_max_labels"):
+        print(
+            f"warning: {floor['answers_truncated_at_max_labels']} answer(s) hit MaxLabels, so nothing below "
+            f"confidence {floor['evaluated_from']:g} is evaluated; raise --max-labels (at most 1000)",
+            file=sys.stderr,
+        )
     from evaluation.thresholds import min_confidence_to_use
 
     best = result.global_threshold
@@ -487,7 +502,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         attach(result, aws_evaluation)
     out_dir = Path(args.out) if args.out else Path(args.run_dir)
     result.write(out_dir)
-    _print_result(result, out_dir)
+    _print_result(result, out_dir, recomputed=True)
     return _exit_code(result)
 
 

@@ -421,3 +421,28 @@ def test_aws_setup_mistakes_are_one_line_and_bugs_exit_3(tmp_path, dataset, monk
     assert run_cli("run", "--dataset", str(csv), "--region", "us-east-1") == 3
     err = capsys.readouterr().err
     assert "Traceback" in err and "RuntimeError: boom" in err and "a bug in rekognition-eval" in err
+
+
+def test_report_refuses_labels_the_run_left_out(tmp_path, dataset, endpoint, capsys):
+    csv, _ = dataset
+    out = tmp_path / "run"
+    assert (
+        run_cli(
+            "run",
+            "--dataset",
+            str(csv),
+            "--endpoint-url",
+            endpoint.url,
+            "--labels",
+            "Dog,Cat",
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--out",
+            str(out),
+        )
+        == 0
+    )
+    assert run_cli("report", str(out), "--labels", "Dog,Car", "--out", str(tmp_path / "again")) == 2
+    assert "Car were left out of this run's ground truth" in capsys.readouterr().err
+    assert run_cli("report", str(out), "--labels", "Dog", "--out", str(tmp_path / "again")) == 0
+    assert "no calls made now" in capsys.readouterr().out
