@@ -38,6 +38,7 @@ class LabelsAnswer:
 
     labels: tuple[PredictedLabel, ...]
     model_version: str | None
+    entries: int | None = None  # raw entries the service returned, where one name may repeat (Custom Labels)
 
     @property
     def lowest_confidence(self) -> float | None:
@@ -45,7 +46,7 @@ class LabelsAnswer:
 
     def is_truncated(self, max_labels: int) -> bool:
         """MaxLabels cuts silently: an answer with exactly MaxLabels labels may have lost some below."""
-        return len(self.labels) >= max_labels
+        return (self.entries if self.entries is not None else len(self.labels)) >= max_labels
 
 
 class ResponseShapeError(ValueError):
@@ -132,7 +133,7 @@ def labels_from_detect_custom_labels(response: Mapping[str, Any]) -> LabelsAnswe
         for name, confidence in sorted(best.items(), key=lambda item: (-item[1], item[0]))
     )
     version = response.get("ProjectVersionArn")
-    return LabelsAnswer(labels=labels, model_version=str(version) if version else None)
+    return LabelsAnswer(labels=labels, model_version=str(version) if version else None, entries=len(entries))
 
 
 # Operation (the API name a backend reports) -> the adapter that reads its image-level label answers.

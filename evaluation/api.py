@@ -669,7 +669,7 @@ def analyse(
     floor, floor_evidence = honoured_floor(
         answers,
         requested=float(request.get("MinConfidence", 0.0)),
-        max_labels=int(request.get("MaxLabels", request.get("MaxResults", 1000))),
+        max_labels=int(request.get("MaxLabels") or request.get("MaxResults") or 1000),
     )
     matched = match(
         answers,

@@ -57,3 +57,19 @@ def test_old_and_minimal_answers():
 def test_malformed_answers_are_refused(response):
     with pytest.raises(ResponseShapeError):
         labels_from_detect_labels(response)
+
+
+def test_custom_labels_truncation_counts_raw_entries_not_names():
+    from evaluation.adapters import labels_from_detect_custom_labels
+
+    answer = labels_from_detect_custom_labels(
+        {
+            "CustomLabels": [
+                {"Name": "A", "Confidence": 90.0},
+                {"Name": "A", "Confidence": 85.0},
+                {"Name": "B", "Confidence": 70.0},
+            ]
+        }
+    )
+    assert len(answer.labels) == 2 and answer.entries == 3
+    assert answer.is_truncated(3)  # MaxResults=3 cut the raw list, whatever the names
