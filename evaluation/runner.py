@@ -382,12 +382,16 @@ class _Stopped(Exception):
 
 
 def _copy_duplicate_answers(outcomes: list[ImageOutcome]) -> None:
-    """An image whose bytes equal another's shares that one's answer (or its failure)."""
-    by_key = {o.cache_key: o for o in outcomes if o.cache_key and o.status in (CALLED, FAILED)}
+    """An image whose bytes equal another's shares that one's answer (or its failure, or its absence)."""
+    by_key = {
+        o.cache_key: o
+        for o in outcomes
+        if o.cache_key and (o.status in (CALLED, FAILED) or (o.status == MISSING and o.reason))
+    }
     for outcome in outcomes:
-        source = by_key.get(outcome.cache_key) if outcome.status == MISSING else None
+        source = by_key.get(outcome.cache_key) if outcome.status == MISSING and not outcome.reason else None
         if source is not None and source is not outcome:
-            outcome.status = CACHED if source.status == CALLED else FAILED
+            outcome.status = {CALLED: CACHED}.get(source.status, source.status)
             outcome.reason, outcome.error_code = source.reason, source.error_code
 
 

@@ -226,3 +226,17 @@ def test_a_dead_endpoint_stops_the_run_with_one_reason(tmp_path, fake_rekognitio
             images, RekognitionLabels(client), cache, workers=2, progress=False, retry=RetryPolicy(rounds=0)
         )
     assert isinstance(caught.value, UserError) and "--endpoint-url" in str(caught.value)
+
+
+def test_a_duplicate_of_an_image_replay_lacks_shares_its_reason(tmp_path, cache):
+    from evaluation.backends import ReplayLabels
+    from evaluation.runner import MISSING
+
+    data = png_bytes(90, 90, seed=77)
+    refs = []
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(data)
+        refs.append(ImageRef(str(tmp_path / name)))
+    outcomes, _ = fetch(refs, ReplayLabels(), cache, progress=False)
+    assert [o.status for o in outcomes] == [MISSING, MISSING]
+    assert all(o.reason and "--backend rekognition" in o.reason for o in outcomes)
