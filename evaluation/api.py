@@ -8,6 +8,7 @@ answers with other options, without a single call.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from evaluation.runner import ANSWERED, ImageOutcome, RunStats, fetch, plan
 from evaluation.tables import Estimate, PriceTable, default_tps
 from evaluation.thresholds import Objective, recommend, recommend_global, thresholds_document
 
+log = logging.getLogger(__name__)
 
 @dataclass
 class AnalysisOptions:
@@ -523,6 +525,17 @@ def _check_reanalysis_vocabulary(vocabulary: Sequence[str] | None, run: dict[str
         )
 
 
+def _warn_about_unused_map_entries(label_map: LabelMap, vocabulary: Sequence[str]) -> None:
+    """A label-map key that is no label of the dataset is usually a typo: its names count for nothing."""
+    known = {normalize_name(label) for label in vocabulary}
+    unused = [key for key in label_map.dataset_labels if normalize_name(key) not in known]
+    if unused:
+        log.warning(
+            "label map entries for %s match no label of the dataset and are unused (a typo?)",
+            ", ".join(repr(key) for key in unused),
+        )
+
+
 def _load_label_map(path: str | None) -> LabelMap:
     return LabelMap.load(path) if path else LabelMap.identity()
 
@@ -665,6 +678,7 @@ def analyse(
     answers = [read_answer(responses[key]) for key in answered["cache_key"]]
     truths = _truths(answered)
     vocabulary = _vocabulary(options, run, images)
+    _warn_about_unused_map_entries(label_map, vocabulary)
     request = run.get("request", {})
     floor, floor_evidence = honoured_floor(
         answers,

@@ -68,3 +68,15 @@ def test_a_label_nobody_predicted_still_has_its_support():
 def test_answers_and_truths_must_line_up():
     with pytest.raises(ValueError, match="2 answers for 1"):
         match([answer(), answer()], [frozenset()], vocabulary=["Cat"])
+
+
+def test_a_label_map_entry_for_no_dataset_label_is_reported(caplog):
+    import logging
+
+    from evaluation.api import _warn_about_unused_map_entries
+
+    with caplog.at_level(logging.WARNING):
+        _warn_about_unused_map_entries(
+            LabelMap.from_dict({"Tripd": ["Tripod"], "cat": "Cat"}), ["Cat", "Dog"]
+        )
+    assert "'Tripd' match no label of the dataset" in caplog.text and "'cat'" not in caplog.text
