@@ -26,7 +26,7 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 1
 OBJECTIVE_HELP = (
     "what the recommended threshold optimises: best-f1 (default), recall-at-precision:P "
     "(highest recall with precision >= P) or precision-at-recall:R (highest precision with recall >= R); "
-    "P and R between 0 and 1"
+    "P and R between 0 and 1 (0.9 or 90%%; precision>=P and recall>=R are shorthands)"
 )
 
 
@@ -52,7 +52,9 @@ def _labels_arg(text: str) -> list[str]:
 
 
 def _add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
-    group = parser.add_argument_group("analysis (change freely later with `report`)")
+    group = parser.add_argument_group(
+        "analysis (change freely later with `report`)" if defaults else "analysis (default: the run's own)"
+    )
     group.add_argument("--objective", default="best-f1" if defaults else None, help=OBJECTIVE_HELP)
     group.add_argument(
         "--min-support",
@@ -100,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--dataset",
         required=True,
-        help="manifest (.manifest/.jsonl), CSV (image,labels) or folder; local or s3://",
+        help="a Ground Truth manifest (.manifest/.jsonl), a CSV (image,labels), a folder of label folders, "
+        "COCO JSON (for --operation boxes/faces) or text ground truth (--operation text); local or s3://",
     )
     data.add_argument(
         "--format", choices=["manifest", "csv", "folders", "coco"], help="override format detection"
@@ -195,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     output = run.add_argument_group("output")
     output.add_argument("--out", help="run folder (default: reports/<dataset>-<time>)")
     output.add_argument(
-        "--reports-dir", default="reports", help="where run folders go when --out is not given"
+        "--reports-dir",
+        default="reports",
+        help="where run folders go when --out is not given (default: reports)",
     )
 
     report = commands.add_parser(
@@ -206,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Reads the run's images.csv and its response cache; makes no API call."
         ),
     )
-    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `run` (has run.json)")
     report.add_argument("--out", help="write here instead of overwriting RUN_DIR")
     report.add_argument("--cache", help="the response cache, if it moved since the run")
     report.add_argument(
@@ -221,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recommend thresholds for a run under an objective",
         description="Write thresholds.yaml for a finished run under another objective (no calls).",
     )
-    thresholds.add_argument("run_dir", metavar="RUN_DIR")
+    thresholds.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `run` (has run.json)")
     thresholds.add_argument("--objective", required=True, help=OBJECTIVE_HELP)
     thresholds.add_argument(
         "--min-support", type=int, help="labels with fewer positives are flagged (default: the run's)"
@@ -242,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Writes compare.html, compare.csv and compare.md."
         ),
     )
-    compare.add_argument("run_a", metavar="RUN_A")
-    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("run_a", metavar="RUN_A", help="the first run folder (the baseline)")
+    compare.add_argument("run_b", metavar="RUN_B", help="the second run folder, on the same images")
     compare.add_argument("--out", help="folder to write (default: reports/compare-<RUN_A>-vs-<RUN_B>)")
 
     add_models_parser(commands)
@@ -268,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
     )
+    for sub_parser in commands.choices.values():
+        sub_parser.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
+        )
     return parser
 
 

@@ -286,7 +286,8 @@ def _label_verdict(
     if support < min_support:
         flags.append("low-support")
         notes.append(
-            f"only {support} positive image(s), fewer than min_support={min_support}: "
+            f"only {support} positive image(s), fewer than the minimum support of {min_support} "
+            f"(--min-support): "
             f"too few to trust these numbers"
         )
     if chosen >= 0 and lowest[chosen] and columns["fn"][chosen] > 0:

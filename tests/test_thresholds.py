@@ -204,7 +204,7 @@ def test_every_status_best_f1(status_case: tuple[pd.DataFrame, list[str], list[i
 
     assert rows.loc["Ok", "threshold"] == 90.0 and rows.loc["Ok", "threshold_low"] == 80.0
     assert rows.loc["Few", "threshold"] == 97.0  # still computed, but flagged
-    assert "only 3 positive image(s), fewer than min_support=10" in rows.loc["Few", "note"]
+    assert "only 3 positive image(s), fewer than the minimum support of 10" in rows.loc["Few", "note"]
 
     empty = rows.loc["Empty"]
     assert math.isnan(empty["threshold"]) and pd.isna(empty["tp"])
@@ -227,7 +227,10 @@ def test_every_status_best_f1(status_case: tuple[pd.DataFrame, list[str], list[i
 
     few_floor = rows.loc["FewFloor"]
     assert few_floor["threshold"] == 75.0
-    assert "fewer than min_support" in few_floor["note"] and "lower MinConfidence floor" in few_floor["note"]
+    assert (
+        "fewer than the minimum support" in few_floor["note"]
+        and "lower MinConfidence floor" in few_floor["note"]
+    )
 
 
 def test_unreachable_notes_say_the_best_achievable(

@@ -188,7 +188,9 @@ def _collect(
                 continue  # the same statement twice: harmless
             entry = _duplicate(entry, earlier)
         if not skip_bad_lines:
-            raise DatasetError(f"{entry} (skip_bad_lines, --skip-bad-lines, reads the rest and lists them)")
+            raise DatasetError(
+                f"{entry} (--skip-bad-lines reads the rest and lists the bad lines in the report)"
+            )
         bad_lines.append(entry)
     return items, bad_lines, machine_labeled, ignored_files
 
