@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from evaluation.aws_evaluation import TABLE_FILE, comparison, evaluation_of, micro_at_aws_thresholds
+from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,6 +50,7 @@ def _rows(result: EvaluationResult) -> list[list[str]]:
     table = comparison(result)
     if table is None:
         return []
+    low = dict(zip(result.labels["label"], result.labels["threshold_low"], strict=True))
     return [
         [
             str(row["label"]),
@@ -59,7 +61,7 @@ def _rows(result: EvaluationResult) -> list[list[str]]:
             _number(row["precision_at_aws_threshold"]),
             _number(row["recall_at_aws_threshold"]),
             _number(row["f1_at_aws_threshold"]),
-            _number(row["threshold"], 2),
+            confidence_text(min_confidence(row["threshold"], low.get(row["label"]))),
             _number(row["precision"]),
             _number(row["recall"]),
             _number(row["f1"]),

@@ -3,9 +3,13 @@
 Two backends (Rekognition and the local baseline) or two model versions answer the same images; what a
 person wants to know is, per label, whether AP moved and how the recommended MinConfidence (and its
 precision, recall and F1) changed. Runs are only comparable on the same images with the same ground
-truth: anything else is refused with a UserError that says how many images differ. Differences that
-do not stop a comparison (other analysis options, images one run failed on, labels in one run only) are
-listed as warnings on every output: compare.csv, compare.md and compare.html.
+truth: anything else is refused with a UserError that says how many images differ. Images are matched
+by content where both runs' images.csv record it (image_id: the sha256 of the bytes; else the cache key,
+the same for the same bytes and request), so the same dataset copied to another folder is the same
+dataset; by path otherwise. Differences that do not stop a comparison (other analysis options, other
+request parameters or floors, images one run failed on, labels in one run only) are listed as warnings
+on every output: compare.csv, compare.md and compare.html. A recommended MinConfidence is shown as the
+runs' thresholds.yaml write it (see evaluation.reports.recommended).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import html
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.reports.html import CONTENT_SECURITY_POLICY, asset, number, script_json
+from evaluation.reports.recommended import confidence_text, min_confidence
 
 AP_TOLERANCE = 0.01  # an AP change smaller than this is "same": noise, not a better model
 THRESHOLD_TOLERANCE = 0.005  # MinConfidence changes smaller than this are not worth a line
@@ -38,6 +44,8 @@ COMPARE_COLUMNS = (
     "threshold_a",
     "threshold_b",
     "threshold_change",
+    "min_confidence_a",
+    "min_confidence_b",
     "precision_a",
     "precision_b",
     "recall_a",
@@ -51,6 +59,16 @@ COMPARE_COLUMNS = (
     "change",
 )
 OPTIONS_THAT_MATTER = ("objective", "min_support", "use_parents", "label_map")
+# Request parameters that name where answers come from rather than what was asked: they differ between
+# backends by design, so they are not worth a warning.
+IDENTITY_PARAMETERS = frozenset(
+    {"Endpoint", "Model", "ModelSha256", "HierarchySha256", "ReportedFloor", "ProjectVersionArn"}
+)
+MATCHED_BY = {
+    "image_id": "by content (the sha256 of each image's bytes)",
+    "cache_key": "by cache key (the same bytes asked with the same request)",
+    None: "by path",
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,7 @@ class RunFolder:
     summary: dict[str, Any]
     labels: pd.DataFrame
     images: pd.DataFrame = field(repr=False)
+    run: dict[str, Any] = field(default_factory=dict, repr=False)  # run.json: the request as sent
 
     @classmethod
     def load(cls, path: str | Path) -> RunFolder:
@@ -79,11 +98,20 @@ class RunFolder:
             if name not in labels.columns:
                 raise UserError(f"{path / 'labels.csv'} has no column {name!r}: was it written by this tool?")
             labels[name] = pd.to_numeric(labels[name].replace("", np.nan), errors="coerce")
+        if "threshold_low" in labels.columns:  # older runs have no threshold_low
+            low = labels["threshold_low"].replace("", np.nan)
+            labels["threshold_low"] = pd.to_numeric(low, errors="coerce")
         images = pd.read_csv(path / "images.csv", dtype=str, keep_default_na=False)
         for name in ("image", "labels", "status"):
             if name not in images.columns:
                 raise UserError(f"{path / 'images.csv'} has no column {name!r}: was it written by this tool?")
-        return cls(path=path, summary=summary, labels=labels, images=images)
+        run: dict[str, Any] = {}
+        if (path / "run.json").is_file():
+            try:
+                run = json.loads((path / "run.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise UserError(f"{path / 'run.json'}: cannot read it: {exc}") from None
+        return cls(path=path, summary=summary, labels=labels, images=images, run=run)
 
     @property
     def title(self) -> str:
@@ -91,14 +119,32 @@ class RunFolder:
         versions = ", ".join(self.summary.get("model_versions") or []) or "no model version"
         return f"{self.summary.get('backend') or '?'} {versions}"
 
+    @property
+    def request(self) -> dict[str, Any]:
+        """What was asked with every image (MinConfidence, MaxLabels, ...): run.json's, else summary's."""
+        return dict(self.run.get("request") or self.summary.get("request") or {})
+
+    @property
+    def evaluated_from(self) -> float | None:
+        value = (self.summary.get("floor") or {}).get("evaluated_from")
+        return float(value) if isinstance(value, (int, float)) else None
+
     def facts(self) -> list[tuple[str, str]]:
         summary = self.summary
         images = summary.get("images", {})
+        asked = ", ".join(
+            f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+            for key, value in self.request.items()
+            if key not in IDENTITY_PARAMETERS and value is not None
+        )
+        floor = self.evaluated_from
         return [
             ("Folder", str(self.path)),
             ("Backend", f"{summary.get('backend') or '–'} · {summary.get('operation') or '–'}"),
             ("Model version(s)", ", ".join(summary.get("model_versions") or []) or "–"),
             ("Images", f"{images.get('evaluated', '?')} evaluated of {images.get('total', '?')}"),
+            ("Request", asked or "–"),
+            ("Evaluated from", "–" if floor is None else f"confidence {floor:g}"),
             ("Objective", f"{summary.get('objective')}, minimum support {summary.get('min_support')}"),
             ("Date", str(summary.get("created_at") or "–")),
         ]
@@ -108,31 +154,156 @@ def _examples(names: set[str], count: int = 2) -> str:
     return ", ".join(sorted(names)[:count])
 
 
+def _shared_folder(paths: pd.Series) -> str:
+    """The folder every path of a run is under ("" when none is shared), written with a final "/"."""
+    if paths.empty:
+        return ""
+    shared = str(paths.iloc[0]).split("/")[:-1]
+    for path in paths.iloc[1:]:
+        parts = str(path).split("/")[:-1]
+        size = next(
+            (i for i, (x, y) in enumerate(zip(shared, parts, strict=False)) if x != y),
+            min(len(shared), len(parts)),
+        )
+        shared = shared[:size]
+        if not shared:
+            return ""
+    return "/".join(shared) + "/"
+
+
+def _relative(paths: pd.Series) -> pd.Series:
+    """Paths relative to the folder they share."""
+    paths = paths.astype(str)
+    return paths.str[len(_shared_folder(paths)) :]
+
+
+def _has(images: pd.DataFrame, column: str) -> bool:
+    return column in images.columns and bool((images[column] != "").any())
+
+
+def identities(images: pd.DataFrame, column: str | None) -> pd.Series:
+    """Each images.csv row's identity for matching two runs.
+
+    By `column` (image_id or cache_key): that value, and for a row without one (an image rejected before
+    it was read) its path relative to the folder all the run's images share. By path (None): the path.
+    The same content under several names gets one identity per copy, in the order of their names.
+    """
+    paths = images["image"].astype(str)
+    if column is None:
+        keys = paths
+        names = paths
+    else:
+        names = _relative(paths)
+        values = images[column].astype(str)
+        if column == "image_id":  # a converted or shrunk image is still the same image
+            values = values.map(lambda value: re.sub(r"\+.*$", "", value))
+        keys = pd.Series(np.where(values != "", "id:" + values, "name:" + names), index=images.index)
+    order = pd.DataFrame({"key": keys, "name": names}).sort_values(["key", "name"], kind="stable")
+    copy = order.groupby("key", sort=False).cumcount().reindex(images.index)
+    return keys.where(copy == 0, keys + "#" + copy.astype(str))
+
+
+def match_images(a: RunFolder, b: RunFolder) -> tuple[str | None, pd.Series, pd.Series]:
+    """(how, A's identities, B's identities): by content where both runs record it, else by path.
+
+    The first way under which both runs have the same images wins; when none does, the differences are
+    counted by content if both runs record it (other images), else by path.
+    """
+    ways: list[str | None] = [column for column in ("image_id", "cache_key") if _has(a.images, column)]
+    ways = [column for column in ways if _has(b.images, column)] + [None]
+    tried = []
+    for way in ways:
+        keys_a, keys_b = identities(a.images, way), identities(b.images, way)
+        if set(keys_a) == set(keys_b):
+            return way, keys_a, keys_b
+        tried.append((way, keys_a, keys_b))
+    return tried[0] if ways[0] == "image_id" else tried[-1]
+
+
+def _decoded_truth(text: str) -> frozenset[str]:
+    """An images.csv ground-truth cell, whether written as a JSON list or as names joined by ";"."""
+    text = (text or "").strip()
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if isinstance(value, list):
+            return frozenset(str(name) for name in value)
+    return frozenset(part for part in text.split(";") if part)
+
+
+def _request_warnings(a: RunFolder, b: RunFolder) -> list[str]:
+    """Other request parameters (MinConfidence, MaxLabels...) or another floor: the curves differ."""
+    warnings = []
+    request_a, request_b = a.request, b.request
+    for key in sorted((set(request_a) & set(request_b)) - IDENTITY_PARAMETERS):
+        if request_a[key] != request_b[key]:
+            value_a, value_b = (
+                f"{value:g}" if isinstance(value, float) else str(value)
+                for value in (request_a[key], request_b[key])
+            )
+            warnings.append(f"the runs asked with different {key} ({value_a} in A, {value_b} in B)")
+    floor_a, floor_b = a.evaluated_from, b.evaluated_from
+    if floor_a is not None and floor_b is not None and floor_a != floor_b:
+        high = max(floor_a, floor_b)
+        low_run = "A" if floor_a < floor_b else "B"
+        warnings.append(
+            f"run A was evaluated from confidence {floor_a:g}, run B from {floor_b:g}: below {high:g} only "
+            f"{low_run} has answers, so AP (which sums over every threshold evaluated) and any MinConfidence "
+            f"below {high:g} are not comparable"
+        )
+    return warnings
+
+
 def check_comparable(a: RunFolder, b: RunFolder) -> list[str]:
     """Refuse runs on different images or different ground truth; return the warnings for the rest."""
     if a.path.resolve() == b.path.resolve():
         raise UserError(f"RUN_A and RUN_B are the same folder ({a.path}): compare two different runs")
-    images_a, images_b = set(a.images["image"]), set(b.images["image"])
-    only_a, only_b = images_a - images_b, images_b - images_a
+    way, keys_a, keys_b = match_images(a, b)
+    path_a = dict(zip(keys_a, a.images["image"], strict=True))
+    path_b = dict(zip(keys_b, b.images["image"], strict=True))
+    only_a, only_b = set(keys_a) - set(keys_b), set(keys_b) - set(keys_a)
     if only_a or only_b:
+        hint = ""
+        if way is None and set(_relative(a.images["image"])) == set(_relative(b.images["image"])):
+            hint = (
+                "; they have the same file names in other folders: if these are copies of the same "
+                "images, run both again with this version (answers come from the cache, no new calls) "
+                "so that images.csv records each image's content"
+            )
         raise UserError(
             f"{a.path} and {b.path} are not runs on the same dataset: {len(only_a) + len(only_b)} of "
-            f"{len(images_a | images_b)} images differ ({len(only_a)} only in A"
-            + (f", e.g. {_examples(only_a)}" if only_a else "")
+            f"{len(only_a | only_b | (set(keys_a) & set(keys_b)))} images differ, matched "
+            f"{MATCHED_BY[way]} ({len(only_a)} only in A"
+            + (f", e.g. {_examples({path_a[key] for key in only_a})}" if only_a else "")
             + f"; {len(only_b)} only in B"
-            + (f", e.g. {_examples(only_b)}" if only_b else "")
+            + (f", e.g. {_examples({path_b[key] for key in only_b})}" if only_b else "")
             + ")"
+            + hint
         )
-    truth_a = a.images.drop_duplicates("image").set_index("image")["labels"]
-    truth_b = b.images.drop_duplicates("image").set_index("image")["labels"].reindex(truth_a.index)
-    differ = truth_a.index[truth_a != truth_b]
-    if len(differ):
+    truth_a = pd.Series([_decoded_truth(t) for t in a.images["labels"]], index=keys_a.to_numpy())
+    truth_b = pd.Series([_decoded_truth(t) for t in b.images["labels"]], index=keys_b.to_numpy())
+    truth_b = truth_b.reindex(truth_a.index)
+    differ = [key for key in truth_a.index if truth_a[key] != truth_b[key]]
+    if differ:
         first = differ[0]
+
+        def shown(truth: frozenset[str]) -> str:
+            return ";".join(sorted(truth))
+
         raise UserError(
             f"{a.path} and {b.path} have the same images but different ground truth for {len(differ)} of "
-            f"{len(truth_a)} (e.g. {first}: {truth_a[first]!r} in A, {truth_b[first]!r} in B)"
+            f"{len(truth_a)} (e.g. {path_a[first]}: {shown(truth_a[first])!r} in A, "
+            f"{shown(truth_b[first])!r} in B)"
         )
     warnings = []
+    if way is not None and set(a.images["image"]) != set(b.images["image"]):
+        warnings.append(
+            f"images matched {MATCHED_BY[way]}, not by path: A read them under "
+            f"{_shared_folder(a.images['image']) or 'several folders'}, B under "
+            f"{_shared_folder(b.images['image']) or 'several folders'}"
+        )
     for option in OPTIONS_THAT_MATTER:
         value_a, value_b = a.summary.get(option), b.summary.get(option)
         if value_a != value_b:
@@ -141,8 +312,10 @@ def check_comparable(a: RunFolder, b: RunFolder) -> list[str]:
                 "recommended thresholds differ for that reason too; `rekognition-eval report` can "
                 "recompute one with the other's options"
             )
-    evaluated_a = set(a.images.loc[a.images["status"].isin(("called", "cached")), "image"])
-    evaluated_b = set(b.images.loc[b.images["status"].isin(("called", "cached")), "image"])
+    warnings += _request_warnings(a, b)
+    answered_a = a.images["status"].isin(("called", "cached")).to_numpy()
+    answered_b = b.images["status"].isin(("called", "cached")).to_numpy()
+    evaluated_a, evaluated_b = set(keys_a[answered_a]), set(keys_b[answered_b])
     if evaluated_a != evaluated_b:
         warnings.append(
             f"{len(evaluated_a - evaluated_b)} image(s) were evaluated only in A and "
@@ -181,6 +354,12 @@ def _text(value: Any, digits: int) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
+def _signed(value: float) -> str:
+    """A change of MinConfidence with the digits it needs (at most 4 decimals): +4.5, -0.0007."""
+    text = f"{value:+.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("+0", "-0") else text
+
+
 def _change(row: dict[str, Any]) -> str:
     """What changed, in words: the AP, the recommended MinConfidence, the status."""
     if row["_in"] != "both":
@@ -192,8 +371,9 @@ def _change(row: dict[str, Any]) -> str:
     if math.isnan(before) != math.isnan(after) or (
         not math.isnan(before) and abs(after - before) >= THRESHOLD_TOLERANCE
     ):
-        moved = "" if math.isnan(before) or math.isnan(after) else f" ({after - before:+.2f})"
-        parts.append(f"MinConfidence {_text(before, 2)} → {_text(after, 2)}{moved}")
+        use_a, use_b = row["min_confidence_a"], row["min_confidence_b"]
+        moved = "" if use_a is None or use_b is None else f" ({_signed(use_b - use_a)})"
+        parts.append(f"MinConfidence {confidence_text(use_a)} → {confidence_text(use_b)}{moved}")
     if row["status_a"] != row["status_b"]:
         parts.append(f"status {row['status_a']} → {row['status_b']}")
     return "; ".join(parts) or "no change"
@@ -201,9 +381,16 @@ def _change(row: dict[str, Any]) -> str:
 
 def compare_labels(a: RunFolder, b: RunFolder) -> pd.DataFrame:
     """One row per label of either run (A's order, then B's own): both sides, the changes, a verdict."""
-    keep = ["label", *NUMERIC, "status"]
-    merged = a.labels[keep].merge(
-        b.labels[keep], on="label", how="outer", suffixes=("_a", "_b"), indicator="_in", sort=False
+    keep = ["label", *NUMERIC, "threshold_low", "status"]
+
+    def side(run: RunFolder) -> pd.DataFrame:
+        labels = run.labels
+        if "threshold_low" not in labels.columns:
+            labels = labels.assign(threshold_low=np.nan)
+        return labels[keep]
+
+    merged = side(a).merge(
+        side(b), on="label", how="outer", suffixes=("_a", "_b"), indicator="_in", sort=False
     )
     order: dict[str, int] = {}
     for label in [*a.labels["label"], *b.labels["label"]]:
@@ -216,6 +403,9 @@ def compare_labels(a: RunFolder, b: RunFolder) -> pd.DataFrame:
     merged[["status_a", "status_b"]] = merged[["status_a", "status_b"]].fillna("")
     rows = merged.to_dict("records")
     for row in rows:
+        for name in ("a", "b"):  # what each run's thresholds.yaml says to use
+            threshold, low = row[f"threshold_{name}"], row[f"threshold_low_{name}"]
+            row[f"min_confidence_{name}"] = min_confidence(threshold, low)
         row["verdict"] = _verdict(row)
         row["change"] = _change(row)
     table = pd.DataFrame(rows, columns=[*COMPARE_COLUMNS, "_in"]).drop(columns="_in")
@@ -285,8 +475,8 @@ def render_compare_markdown(a: RunFolder, b: RunFolder, table: pd.DataFrame, war
                 str(row["label"]),
                 _text(row["ap_a"], 3),
                 _text(row["ap_b"], 3),
-                _text(row["threshold_a"], 2),
-                _text(row["threshold_b"], 2),
+                confidence_text(row["min_confidence_a"]),
+                confidence_text(row["min_confidence_b"]),
                 _text(row["f1_a"], 3),
                 _text(row["f1_b"], 3),
                 row["change"],
@@ -299,11 +489,15 @@ def render_compare_markdown(a: RunFolder, b: RunFolder, table: pd.DataFrame, war
 
 def compare_data(a: RunFolder, b: RunFolder, table: pd.DataFrame, warnings: list[str]) -> dict[str, Any]:
     """What compare.html embeds: the table, the summary counts and the warnings."""
+    text = ("label", "status_a", "status_b", "verdict", "change")
+    exact = ("min_confidence_a", "min_confidence_b")  # every digit: rounding could move them out of range
     rows = [
         {
-            name: (
-                number(value) if name not in ("label", "status_a", "status_b", "verdict", "change") else value
-            )
+            name: value
+            if name in text
+            else (None if value is None else float(value))
+            if name in exact
+            else number(value)
             for name, value in row.items()
         }
         for row in table.astype(object).where(table.notna(), None).to_dict("records")
@@ -354,8 +548,9 @@ def render_compare_html(a: RunFolder, b: RunFolder, table: pd.DataFrame, warning
 <span id="labels-count" class="note"></span>
 </div>
 <div class="scroll"><table id="compare-table" class="data"></table></div>
-<p class="note">Δ is B minus A. "Better" means AP moved by at least {AP_TOLERANCE:g}. A dash is an undefined
-value, never a zero.</p>
+<p class="note">Δ is B minus A. "Better" means AP moved by at least {AP_TOLERANCE:g}. MinConf is the value
+to use, as each run's thresholds.yaml has it (rounded down, never up: it keeps every image at the recommended
+confidence). A dash is an undefined value, never a zero.</p>
 </section>
 </main>
 <script type="application/json" id="compare-data">{script_json(data)}</script>

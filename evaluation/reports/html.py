@@ -26,6 +26,7 @@ import pandas as pd
 
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.plots import write_plots
+from evaluation.reports.recommended import min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import (
     EXAMPLES_PER_KIND,
     MAX_THUMBNAILS,
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
     from evaluation.api import EvaluationResult
 
 REPORT_FILE = "report.html"
+SLIDER_NOTE = (
+    "The slider stops at every whole number (the counts of metrics.csv) and at the recommended "
+    "MinConfidence, marked \u2605 (its exact counts)."
+)
 # Nothing may be fetched: inline styles and scripts, data: images. A page that tried would fail loudly.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
@@ -83,9 +88,68 @@ def cost_text(summary: dict[str, Any]) -> str:
     return "–"
 
 
+MAX_PROBLEMS_LISTED = 200  # per kind (dataset lines, images); the rest is counted, all are in the files
+OPEN_PROBLEMS = 10  # a list this short is shown open, a longer one folded
+EVALUATED = ("called", "cached")
+
+
+def not_evaluated_by_status(summary: dict[str, Any]) -> dict[str, int]:
+    """How many images were not evaluated, by status (rejected, failed, missing), most first."""
+    images = summary.get("images") or {}
+    counts = {
+        str(status): int(count)
+        for status, count in (images.get("by_status") or {}).items()
+        if status not in EVALUATED and count
+    }
+    if not counts:
+        for error in summary.get("errors") or []:
+            status = str(error.get("status") or "not evaluated")
+            counts[status] = counts.get(status, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def images_text(summary: dict[str, Any]) -> str:
+    """ "230 evaluated of 240; 10 not evaluated: 8 rejected, 2 failed" (the header's Images)."""
+    images = summary["images"]
+    text = f"{images['evaluated']} evaluated of {images['total']}"
+    missed = int(images.get("not_evaluated") or 0)
+    if missed:
+        why = ", ".join(f"{count} {status}" for status, count in not_evaluated_by_status(summary).items())
+        text += f"; {missed} not evaluated" + (f": {why}" if why else "")
+    skipped = len(summary["dataset"].get("bad_lines") or [])
+    if skipped:
+        text += f"; {skipped} dataset line{'' if skipped == 1 else 's'} skipped"
+    return text
+
+
+def floor_warning(summary: dict[str, Any]) -> str | None:
+    """Why thresholds below the floor are not evaluated, when the floor is above the MinConfidence asked."""
+    floor = summary.get("floor") or {}
+    evaluated_from = floor.get("evaluated_from")
+    if evaluated_from is None:
+        return None
+    truncated = int(floor.get("answers_truncated_at_max_labels") or 0)
+    requested = floor.get("requested_min_confidence")
+    if truncated:
+        max_labels = (summary.get("request") or {}).get("MaxLabels")
+        limit = f" ({max_labels})" if max_labels else ""
+        return (
+            f"{truncated} answer{'' if truncated == 1 else 's'} hit MaxLabels{limit}: nothing below "
+            f"{evaluated_from:g} is evaluated (an answer cut at MaxLabels is complete only down to its "
+            "lowest label). A larger --max-labels evaluates lower thresholds."
+        )
+    if isinstance(requested, (int, float)) and evaluated_from > requested:
+        seen = floor.get("lowest_confidence_seen")
+        lowest = f"nothing below {seen:g}" if isinstance(seen, (int, float)) else "nothing that low"
+        return (
+            f"The service returned {lowest} (MinConfidence {requested:g} was asked): nothing below "
+            f"{evaluated_from:g} is evaluated."
+        )
+    return None
+
+
 def header_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The page header, as (name, value) pairs in reading order."""
-    images = summary["images"]
     where = summary.get("endpoint_url") or summary.get("region") or ""
     backend = " · ".join(
         str(part) for part in (summary.get("backend"), summary.get("operation"), where) if part
@@ -95,12 +159,16 @@ def header_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Dataset", f"{dataset['name']} ({dataset.get('format') or '?'}: {dataset.get('source') or '?'})"),
         ("Backend", backend or "–"),
         ("Model version(s)", ", ".join(summary.get("model_versions") or []) or "–"),
-        ("Images", f"{images['evaluated']} evaluated of {images['total']}"),
+        ("Images", images_text(summary)),
         ("API calls", f"{summary.get('api_calls', 0)} made, {summary.get('cache_hits', 0)} from the cache"),
         ("Cost", cost_text(summary)),
         ("Date", str(summary.get("created_at") or "–")),
         ("Objective", f"{summary.get('objective')}, minimum support {summary.get('min_support')}"),
-        ("Evaluated from", f"confidence {summary['floor']['evaluated_from']:g}"),
+        (
+            "Evaluated from",
+            f"confidence {summary['floor']['evaluated_from']:g}"
+            + (" (raised: see Problems)" if floor_warning(summary) else ""),
+        ),
     ]
 
 
@@ -192,6 +260,28 @@ def _errors_data(
     return data, names, thumbs, prefix
 
 
+def _counts_at(result: EvaluationResult, threshold: float) -> list[list[int]]:
+    """Per label [tp, fp] at an exact threshold (the global recommendation), from the exact curves: the
+    row with the lowest threshold at or above it, or nothing predicted."""
+    labels = list(result.labels["label"].astype(object))
+    curves = result.curves
+    if curves.empty:
+        return [[0, 0] for _ in labels]
+    above = curves[curves["threshold"].to_numpy(np.float64) >= threshold]
+    lowest = above.sort_values("threshold", kind="stable").drop_duplicates("label")
+    found = {
+        label: [int(tp), int(fp)]
+        for label, tp, fp in zip(lowest["label"].astype(object), lowest["tp"], lowest["fp"], strict=True)
+    }
+    return [found.get(label, [0, 0]) for label in labels]
+
+
+def _recommendation(threshold: Any, low: Any) -> dict[str, Any]:
+    """What to use (thresholds.yaml's min_confidence) and the range with the same counts."""
+    bounds = same_counts_range(threshold, low)
+    return {"mc": min_confidence(threshold, low), "range": None if bounds is None else list(bounds)}
+
+
 def page_data(
     result: EvaluationResult,
     *,
@@ -209,6 +299,9 @@ def page_data(
     thumbnails = choose_thumbnails(errors, priority, uris, limit=max_thumbnails) if uris else {}
     errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, uris)
     judged = _judged_per_label(result)
+    best = result.global_threshold
+    global_threshold = number(best.get("threshold"))
+    at_global = _counts_at(result, float(best["threshold"])) if global_threshold is not None else None
     labels = []
     for position, row in enumerate(result.labels.to_dict("records")):
         labels.append(
@@ -218,6 +311,7 @@ def page_data(
                 "ap": number(row["ap"]),
                 "t": number(row["threshold"]),
                 "t_low": number(row["threshold_low"]),
+                **_recommendation(row["threshold"], row["threshold_low"]),
                 "p": number(row["precision"]),
                 "r": number(row["recall"]),
                 "f1": number(row["f1"]),
@@ -233,14 +327,20 @@ def page_data(
             # Detections (boxes, faces, words) are judged per detection, not per image: each label has its
             # own count of judged units, from which the page derives true negatives.
             | ({"n": judged[position]} if judged[position] != n_images else {})
+            # Its counts at the global recommendation, for the table's "@" columns when the global slider
+            # is on that stop (not a whole number, so not in metrics.csv).
+            | ({"g": at_global[position]} if at_global else {})
         )
-    best = result.global_threshold
     return {
         "version": 1,
         "thresholds": thresholds,
         "n_images": n_images,
         "min_support": result.summary.get("min_support"),
-        "global": {name: number(best.get(name)) for name in ("threshold", "precision", "recall", "f1")}
+        "global": {
+            name: number(best.get(name))
+            for name in ("threshold", "threshold_low", "precision", "recall", "f1", "tp", "fp", "fn")
+        }
+        | _recommendation(best.get("threshold"), best.get("threshold_low"))
         | {"status": best.get("status"), "note": best.get("note") or ""},
         "labels": labels,
         "images": names,
@@ -252,14 +352,84 @@ def page_data(
 
 def _global_text(result: EvaluationResult) -> str:
     best = result.global_threshold
-    threshold = number(best.get("threshold"))
-    if threshold is None:
+    if number(best.get("threshold")) is None:
         return f"No single MinConfidence meets the objective. {best.get('note') or ''}".strip()
     rates = ", ".join(
         f"{name} {'–' if number(best.get(key)) is None else format(best[key], '.3f')}"
         for key, name in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
     )
-    return f"Recommended: MinConfidence {threshold:.2f} ({rates}; micro over all labels)."
+    use = use_text(best.get("threshold"), best.get("threshold_low"))
+    return f"Recommended: MinConfidence {use}: {rates}, micro over all labels."
+
+
+def _listed(total: int, shown: int, where: str) -> str:
+    rest = total - shown
+    return f'<p class="note">and {rest} more (all in {where})</p>' if rest > 0 else ""
+
+
+def problems_html(summary: dict[str, Any]) -> str:
+    """The "Problems" section: skipped dataset lines, images not evaluated, a raised floor; each list
+    folded when long and capped at MAX_PROBLEMS_LISTED entries. One line when there is none."""
+    escape = html.escape
+    bad_lines = [str(line) for line in summary["dataset"].get("bad_lines") or []]
+    errors = list(summary.get("errors") or [])
+    missed = max(int(summary["images"].get("not_evaluated") or 0), len(errors))
+    floor = floor_warning(summary)
+    if not bad_lines and not missed and floor is None:
+        return (
+            '<section id="problems" class="problems none"><h2>Problems</h2><p class="note">None: every '
+            "dataset line was read and every image evaluated.</p></section>\n"
+        )
+    parts = ['<section id="problems" class="problems"><h2>Problems</h2>']
+    if bad_lines or missed:
+        counted = []
+        if missed:
+            counted.append(f"{missed} image{'' if missed == 1 else 's'} not evaluated")
+        if bad_lines:
+            counted.append(f"{len(bad_lines)} dataset line{'' if len(bad_lines) == 1 else 's'} skipped")
+        parts.append(
+            f'<p class="warning">{escape(" and ".join(counted))}: every number on this page is over the '
+            f"{escape(str(summary['images']['evaluated']))} images evaluated, without them.</p>"
+        )
+    if floor is not None:
+        parts.append(f'<p class="warning" id="floor-warning">{escape(floor)}</p>')
+    if missed:
+        why = ", ".join(f"{count} {status}" for status, count in not_evaluated_by_status(summary).items())
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f'<td class="{kind}">{escape(str(error.get(key) or "–"))}</td>'
+                for key, kind in (
+                    ("image", "text"),
+                    ("status", "text"),
+                    ("error_code", "text"),
+                    ("reason", "text wrap"),
+                )
+            )
+            + "</tr>"
+            for error in errors[:MAX_PROBLEMS_LISTED]
+        )
+        parts.append(
+            f'<details id="images-not-evaluated"{" open" if len(errors) <= OPEN_PROBLEMS else ""}>'
+            f"<summary>{missed} image{'' if missed == 1 else 's'} not evaluated"
+            + (f" ({escape(why)})" if why else "")
+            + '</summary><div class="scroll"><table class="data problems-table"><thead><tr>'
+            '<th class="text">Image</th><th class="text">Status</th><th class="text">Error</th>'
+            f'<th class="text">Reason</th></tr></thead><tbody>{rows}</tbody></table></div>'
+            + _listed(len(errors), min(len(errors), MAX_PROBLEMS_LISTED), "images.csv and summary.json")
+            + "</details>"
+        )
+    if bad_lines:
+        items = "".join(f"<li><code>{escape(line)}</code></li>" for line in bad_lines[:MAX_PROBLEMS_LISTED])
+        parts.append(
+            f'<details id="bad-lines"{" open" if len(bad_lines) <= OPEN_PROBLEMS else ""}>'
+            f"<summary>{len(bad_lines)} dataset line{'' if len(bad_lines) == 1 else 's'} skipped "
+            f"(--skip-bad-lines)</summary><ul>{items}</ul>"
+            + _listed(len(bad_lines), min(len(bad_lines), MAX_PROBLEMS_LISTED), "summary.json")
+            + "</details>"
+        )
+    parts.append("</section>\n")
+    return "".join(parts)
 
 
 def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None, **limits: int) -> str:
@@ -297,16 +467,19 @@ def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None
 <dl class="facts">{facts}</dl>
 </header>
 <main>
+{problems_html(summary)}
 <noscript><p>This page needs JavaScript for its table, explorer and plots; report.md has the same
 recommendations as text.</p></noscript>
 <section id="global">
 <h2>One MinConfidence for all labels</h2>
 <p class="note">{escape(_global_text(result))} {global_png}</p>
 <div class="explorer">
-<label for="global-threshold">MinConfidence <output id="global-threshold-value"></output></label>
+<label for="global-threshold">MinConfidence <output id="global-threshold-value"></output>
+<span id="global-threshold-kind" class="stop-kind"></span></label>
 <input type="range" id="global-threshold" aria-label="MinConfidence for all labels">
 <div class="numbers">{numbers("global", ("tp", "fp", "fn"))}</div>
 </div>
+<p class="note">{SLIDER_NOTE}</p>
 <div id="global-chart" class="charts"></div>
 <p class="note">The slider also sets the table's "@" columns: each label's precision, recall and F1 at that
 MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
@@ -330,10 +503,12 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 <p id="label-facts"></p>
 <p id="label-note" class="note"></p>
 <div class="explorer">
-<label for="label-threshold">MinConfidence <output id="label-threshold-value"></output></label>
+<label for="label-threshold">MinConfidence <output id="label-threshold-value"></output>
+<span id="label-threshold-kind" class="stop-kind"></span></label>
 <input type="range" id="label-threshold" aria-label="MinConfidence for this label">
 <div class="numbers">{numbers("label", ("tp", "fp", "fn", "tn"))}</div>
 </div>
+<p class="note">{SLIDER_NOTE}</p>
 <div id="label-charts" class="charts"></div>
 <p class="note"><a id="label-png" href="#" hidden>These plots as a PNG</a></p>
 <div id="label-errors"></div>
@@ -341,8 +516,10 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 </div>
 {aws_html_section(result)}</main>
 <footer>
-The explorer's numbers are metrics.csv's at whole-number thresholds (a label is predicted when its
-confidence is at or above MinConfidence); recommended thresholds come from the exact curves (curves.csv).
+The explorer's numbers are metrics.csv's at whole-number thresholds and labels.csv's at the recommended
+one (a label is predicted when its confidence is at or above MinConfidence); recommended thresholds come
+from the exact curves (curves.csv) and are shown as thresholds.yaml writes them: rounded down, so that
+no prediction at the recommended confidence is lost.
 Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and false negatives per label and
 {data["limits"]["thumbnails"]} images per page, labels with the most support first. PNG plots of the
 labels with the most support are in plots/. Written by rekognition-eval {escape(version)}.

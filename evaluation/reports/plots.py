@@ -19,6 +19,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from evaluation.reports.recommended import confidence_text, min_confidence
+
 if TYPE_CHECKING:
     from evaluation.api import EvaluationResult
 
@@ -78,7 +80,8 @@ def _draw(
     by_threshold.legend(loc="lower left", fontsize=8, frameon=False)
     threshold = recommended.get("threshold")
     if _is_number(threshold):
-        text = f"recommended {threshold:.2f}"
+        use = min_confidence(threshold, recommended.get("threshold_low"))
+        text = f"recommended {confidence_text(use)}"
         by_threshold.axvline(threshold, color=COLOURS["mark"], ls="--", lw=1, label=text)
         by_threshold.annotate(text, (threshold, 1.0), xytext=(3, -10), textcoords="offset points", fontsize=8)
         if _is_number(recommended.get("precision")) and _is_number(recommended.get("recall")):

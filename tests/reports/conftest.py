@@ -11,6 +11,7 @@ import pytest
 
 from evaluation.cli import main
 from tests.support.fake_rekognition import FakeRekognition
+from tests.support.images import png_bytes
 from tests.support.runs import build_dataset
 
 # Label names that would break a page that pasted them into its HTML or its script.
@@ -83,3 +84,33 @@ def two_runs(tmp_path: Path, fake_rekognition: FakeRekognition, endpoint) -> tup
     second_model(fake_rekognition)
     run_b = make_run(csv, endpoint.url, tmp_path / "b", tmp_path / "b.sqlite")
     return run_a, run_b
+
+
+@pytest.fixture
+def problem_run(tmp_path: Path, fake_rekognition: FakeRekognition, endpoint) -> Path:
+    """A run with every kind of problem: an image too small and a missing one (rejected), one the service
+    refuses (failed), a dataset line skipped, and answers cut at MaxLabels 5 (the floor is raised)."""
+    csv, _ = build_dataset(tmp_path, fake_rekognition, count=60)
+    (tmp_path / "images" / "tiny.png").write_bytes(png_bytes(40, 40, seed=9001))
+    (tmp_path / "images" / "unknown.png").write_bytes(png_bytes(90, 90, seed=9002))  # not scripted
+    with csv.open("a") as handle:
+        handle.write("images/tiny.png,Cat\nimages/unknown.png,Dog\nimages/gone.png,\njust-one-column\n")
+    out = tmp_path / "problems"
+    code = run_cli(
+        "run",
+        "--dataset",
+        str(csv),
+        "--endpoint-url",
+        endpoint.url,
+        "--cache",
+        str(tmp_path / "cache.sqlite"),
+        "--out",
+        str(out),
+        "--min-support",
+        "5",
+        "--skip-bad-lines",
+        "--max-labels",
+        "5",
+    )
+    assert code == 1  # the report is written, and says what was not evaluated
+    return out

@@ -6,13 +6,16 @@ test-artifacts/ (git-ignored) for people to look at.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
+from evaluation.reports.recommended import confidence_text
 from tests.reports.conftest import NASTY, run_cli
 from tests.support.chromium import Chromium, find_chromium
 from tests.support.runs import synthetic_result
@@ -62,11 +65,17 @@ def assert_same(value: str, expected: float) -> None:
         assert float(value) == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
-def slide(browser: Chromium, slider: str, steps_from_lowest: int) -> None:
-    """Click the slider (it takes the focus), then Home and ArrowRight, as a keyboard user would."""
+def slide(browser: Chromium, slider: str, value: str) -> None:
+    """Click the slider (it takes the focus), then Home and ArrowRight until it shows `value`, as a
+    keyboard user would (its stops are the whole numbers and the recommended MinConfidence)."""
     browser.click(slider)
     browser.press("Home")
-    browser.press("ArrowRight", steps_from_lowest)
+    output = slider.lstrip("#") + "-value"
+    for _ in range(205):
+        if shown(browser, output)[0] == value:
+            return
+        browser.press("ArrowRight")
+    raise AssertionError(f"{slider} never showed {value}")
 
 
 def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(
@@ -91,11 +100,9 @@ def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(
     ]
 
     # the global slider: micro counts over all labels, and every label's "@" columns, at 0 then at 37
-    slide(browser, "#global-threshold", 0)
-    assert shown(browser, "global-threshold-value")[0] == "0"
+    slide(browser, "#global-threshold", "0")
     at_zero = shown(browser, "global-precision")
-    browser.press("ArrowRight", 37)
-    assert shown(browser, "global-threshold-value")[0] == "37"
+    slide(browser, "#global-threshold", "37")
     rows = metrics[metrics["threshold"] == 37]
     tp, fp, fn = rows["tp"].sum(), rows["fp"].sum(), rows["fn"].sum()
     assert [shown(browser, f"global-{name}")[0] for name in ("tp", "fp", "fn")] == [str(tp), str(fp), str(fn)]
@@ -114,8 +121,7 @@ def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(
     browser.click('#labels-table tbody tr[data-key="Cat"]', x_fraction=0.1)
     assert browser.evaluate("document.getElementById('label-name').textContent") == "Cat"
     before = shown(browser, "label-precision")
-    slide(browser, "#label-threshold", 55)
-    assert shown(browser, "label-threshold-value")[0] == "55"
+    slide(browser, "#label-threshold", "55")
     row = at.loc[("Cat", 55.0)]
     assert [shown(browser, f"label-{name}")[0] for name in ("tp", "fp", "fn", "tn")] == [
         str(int(row[name])) for name in ("tp", "fp", "fn", "tn")
@@ -181,6 +187,113 @@ def test_labels_of_every_status_open_without_errors(browser: Chromium, tmp_path:
         browser.click(f'#labels-table tbody tr[data-key="{name}"]', x_fraction=0.1)
         assert browser.evaluate("document.getElementById('label-name').textContent") == name
         assert status in browser.evaluate("document.getElementById('label-facts').textContent")
-    slide(browser, "#global-threshold", 0)
+    browser.click("#global-threshold")
+    browser.press("Home")
     assert shown(browser, "global-threshold-value")[0] == "56"  # the floor, rounded up
     assert browser.console_errors() == []
+
+
+def focus(browser: Chromium, slider: str) -> None:
+    """Give a slider the keyboard focus without moving it (a click would move it where it lands)."""
+    browser.evaluate(f"document.querySelector('{slider}').focus()")
+
+
+def test_the_sliders_start_on_the_recommendation_and_step_through_whole_numbers(
+    browser: Chromium, tmp_path: Path
+) -> None:
+    """The reviewer's case: a recommendation between two whole numbers with no whole number giving its
+    counts (Cat at 41.95, the next lower confidence 41.12). The slider starts on the recommended value
+    with labels.csv's numbers, and its other stops are whole numbers with metrics.csv's."""
+    names = ["Cat", "Dog", "Car", "Tree", "Animal", "Bird", "Boat"]
+    result = synthetic_result(tmp_path, labels=names, n_images=300, answer_seed=3)
+    run = result.write(tmp_path / "run")
+    document = yaml.safe_load((run / "thresholds.yaml").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    labels = pd.read_csv(run / "labels.csv").set_index("label")
+    metrics = pd.read_csv(run / "metrics.csv").set_index(["label", "threshold"])
+    curves = pd.read_csv(run / "curves.csv")
+    browser.open(run / "report.html")
+    assert browser.console_errors() == []
+
+    # the global slider starts on thresholds.yaml's value, beside the recommendation's own numbers
+    best = result.global_threshold  # summary.json's has 6 decimals; these are the exact numbers
+    assert [best[name] for name in ("tp", "fp", "fn")] == [summary["global"][n] for n in ("tp", "fp", "fn")]
+    use = document["global"]["min_confidence"]
+    assert use % 1 and shown(browser, "global-threshold-value")[0] == confidence_text(use)
+    assert "recommended" in browser.evaluate("document.getElementById('global-threshold-kind').textContent")
+    assert [shown(browser, f"global-{name}")[0] for name in ("tp", "fp", "fn")] == [
+        str(best[name]) for name in ("tp", "fp", "fn")
+    ]
+    for name in ("precision", "recall", "f1"):
+        assert_same(shown(browser, f"global-{name}")[1], best[name])
+    # and the table's "@" columns are each label at that MinConfidence, from the exact curves
+    shown_names = column(browser, "labels-table", 0)
+    expected = []
+    for name in shown_names:
+        curve = curves[(curves["label"] == name) & (curves["threshold"] >= best["threshold"])]
+        tp, fp = (0, 0) if curve.empty else curve.loc[curve["threshold"].idxmin(), ["tp", "fp"]]
+        expected.append(text(tp / (tp + fp) if tp + fp else math.nan))
+    assert column(browser, "labels-table", 8) == expected
+    header = "document.querySelector('#labels-table th[data-key=live_precision]').textContent"
+    assert browser.evaluate(header) == f"P @ {confidence_text(use)}"
+    # the recommended MinConfidence column is thresholds.yaml's, every digit
+    assert column(browser, "labels-table", 3) == [
+        confidence_text(document["labels"][name]["min_confidence"]) for name in shown_names
+    ]
+    # one step left is the whole number below, with metrics.csv's counts; two steps right, the one above
+    focus(browser, "#global-threshold")
+    for key, whole in (("ArrowLeft", math.floor(use)), ("ArrowRight", math.ceil(use))):
+        browser.press(key, 1 if key == "ArrowLeft" else 2)
+        assert shown(browser, "global-threshold-value")[0] == str(whole)
+        assert browser.evaluate("document.getElementById('global-threshold-kind').textContent") == ""
+        rows = metrics.xs(float(whole), level="threshold")
+        assert [shown(browser, f"global-{name}")[0] for name in ("tp", "fp", "fn")] == [
+            str(rows[name].sum()) for name in ("tp", "fp", "fn")
+        ]
+
+    # every label: the same, against labels.csv and metrics.csv
+    for name in names:
+        row = labels.loc[name]
+        use = document["labels"][name]["min_confidence"]
+        browser.click(f'#labels-table tbody tr[data-key="{name}"]', x_fraction=0.1)
+        assert shown(browser, "label-threshold-value")[0] == confidence_text(use)
+        facts = browser.evaluate("document.getElementById('label-facts').textContent")
+        assert f"recommended MinConfidence {confidence_text(use)} (any value above" in facts
+        tn = 300 - row["support"] - row["fp"]
+        assert [shown(browser, f"label-{key}")[0] for key in ("tp", "fp", "fn", "tn")] == [
+            str(int(row[key])) for key in ("tp", "fp", "fn")
+        ] + [str(int(tn))]
+        for key in ("precision", "recall", "f1"):
+            assert_same(shown(browser, f"label-{key}")[1], row[key])
+        focus(browser, "#label-threshold")
+        browser.press("ArrowLeft")
+        whole = math.floor(use)
+        assert shown(browser, "label-threshold-value")[0] == str(whole)
+        at = metrics.loc[(name, float(whole))]
+        assert [shown(browser, f"label-{key}")[0] for key in ("tp", "fp", "fn", "tn")] == [
+            str(int(at[key])) for key in ("tp", "fp", "fn", "tn")
+        ]
+        for key in ("precision", "recall", "f1"):
+            assert_same(shown(browser, f"label-{key}")[1], at[key])
+        if whole > row["threshold_low"]:  # a whole number in the range gives the very same counts
+            assert (at["tp"], at["fp"]) == (row["tp"], row["fp"])
+        if name == "Cat":
+            assert whole <= row["threshold_low"] and at["tp"] + at["fp"] > row["tp"] + row["fp"]
+            browser.press("ArrowRight")
+            browser.evaluate("window.scrollTo(0, 0)")
+            browser.screenshot(ARTIFACTS / "report-recommended.png")
+    assert browser.console_errors() == []
+
+
+def test_problems_are_shown_at_the_top_of_the_page(browser: Chromium, problem_run: Path) -> None:
+    browser.open(problem_run / "report.html")
+    assert browser.console_errors() == []
+    box = browser.evaluate(
+        "(() => { const r = document.getElementById('problems').getBoundingClientRect();"
+        " return [r.top, r.height]; })()"
+    )
+    assert box[0] < 1000 and box[1] > 100  # on the first screen, not folded away
+    rows = browser.evaluate("document.querySelectorAll('#images-not-evaluated tbody tr').length")
+    assert rows == 3
+    assert "hit MaxLabels" in browser.evaluate("document.getElementById('floor-warning').textContent")
+    browser.screenshot(ARTIFACTS / "report-problems.png")

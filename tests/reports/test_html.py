@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
+import json
 import math
 import re
 from pathlib import Path
@@ -11,10 +13,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
-from evaluation.reports.html import cost_text, page_data, render_html, script_json
+from evaluation.reports.html import (
+    MAX_PROBLEMS_LISTED,
+    cost_text,
+    header_facts,
+    page_data,
+    problems_html,
+    render_html,
+    script_json,
+)
 from evaluation.reports.plots import labels_to_plot, png_name, write_plots
+from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import label_errors, thumbnail_data_uri
 from tests.reports.conftest import NASTY, embedded
 from tests.support.runs import BOXED, synthetic_result
@@ -84,6 +96,153 @@ def test_the_header_says_what_ran(run_folder: Path) -> None:
     for text in ("Dataset", "rekognition", "DetectLabels", "3.0", "240 evaluated of 240", "240 made", "Cost"):
         assert text in header
     assert "<dt>Cost</dt><dd>–</dd>" in header  # the summary has no cost yet
+    assert "not evaluated" not in header and "raised" not in header
+    # nothing went wrong, and the page says so in one line
+    problems = page[page.index('<section id="problems"') : page.index("</section>", page.index("problems"))]
+    assert "None: every dataset line was read and every image evaluated." in problems
+    assert "<details" not in problems and 'class="warning"' not in problems
+
+
+def test_problems_are_on_the_page_not_only_in_report_md(problem_run: Path) -> None:
+    summary = json.loads((problem_run / "summary.json").read_text())
+    page = (problem_run / "report.html").read_text(encoding="utf-8")
+    header = page[page.index("<header") : page.index("</header>")]
+    assert "60 evaluated of 63; 3 not evaluated: 2 rejected, 1 failed; 1 dataset line skipped" in header
+    floor = summary["floor"]
+    assert floor["answers_truncated_at_max_labels"] > 0 and floor["evaluated_from"] > 0
+    assert f"confidence {floor['evaluated_from']:g} (raised: see Problems)" in header
+
+    start = page.index('<section id="problems"')
+    section = html.unescape(page[start : page.index("</section>", start)])
+    assert "3 images not evaluated and 1 dataset line skipped" in section
+    cut = floor["answers_truncated_at_max_labels"]
+    answers = f"{cut} answer{'s' if cut > 1 else ''}"
+    assert f"{answers} hit MaxLabels (5): nothing below {floor['evaluated_from']:g} is evaluated" in section
+    assert "3 images not evaluated (2 rejected, 1 failed)" in section
+    for error in summary["errors"]:  # every image, its status, error code and reason
+        row = "".join(
+            f'<td class="{kind}">{error[key] or "–"}</td>'
+            for key, kind in (
+                ("image", "text"),
+                ("status", "text"),
+                ("error_code", "text"),
+                ("reason", "text wrap"),
+            )
+        )
+        assert row in section
+    assert {e["reason"] for e in summary["errors"]} >= {"file not found"}
+    assert '<details id="images-not-evaluated" open>' in section  # three entries: shown open
+    (bad_line,) = summary["dataset"]["bad_lines"]
+    assert "expected at least 2 columns" in bad_line and f"<li><code>{bad_line}</code></li>" in section
+    # the section comes before the numbers it qualifies
+    assert start < page.index('<section id="global"')
+
+
+def test_long_problem_lists_are_folded_capped_and_escaped(tmp_path: Path) -> None:
+    result = synthetic_result(None, labels=["A", "B"], n_images=40)
+    summary = result.summary
+    total = MAX_PROBLEMS_LISTED + 50
+    summary["errors"] = [
+        {
+            "image": f"/x/{NASTY[i % len(NASTY)]}{i}.png",
+            "status": "rejected",
+            "error_code": None,
+            "reason": NASTY[0],
+        }
+        for i in range(total)
+    ]
+    summary["images"].update(
+        total=40 + total, not_evaluated=total, by_status={"called": 40, "rejected": total}
+    )
+    summary["dataset"]["bad_lines"] = [f"data.csv:{i}: {NASTY[0]}" for i in range(total)]
+    section = problems_html(summary)
+    assert section.count("<tr>") == 1 + MAX_PROBLEMS_LISTED and section.count("<li>") == MAX_PROBLEMS_LISTED
+    assert section.count("and 50 more (all in") == 2
+    assert (
+        '<details id="images-not-evaluated">' in section and '<details id="bad-lines">' in section
+    )  # folded
+    assert "<script>" not in section and "&lt;script&gt;" in section
+    assert f"{total} images not evaluated (250 rejected)" in section
+    assert dict(header_facts(summary))["Images"] == (
+        f"40 evaluated of {total + 40}; {total} not evaluated: {total} rejected; "
+        f"{total} dataset lines skipped"
+    )
+    page = render_html(result)
+    assert page.count("<script") == 2 and "<img src=x" not in page
+
+
+def test_a_floor_raised_by_the_service_is_a_warning(tmp_path: Path) -> None:
+    result = synthetic_result(None, labels=["A", "B"], n_images=40)
+    result.summary["floor"].update(
+        requested_min_confidence=0.0,
+        lowest_confidence_seen=50.25,
+        answers_truncated_at_max_labels=0,
+        truncation_floor=None,
+        evaluated_from=50.0,
+    )
+    section = problems_html(result.summary)
+    assert (
+        "The service returned nothing below 50.25 (MinConfidence 0 was asked): nothing below 50 is evaluated."
+        in section
+    )
+
+
+def test_the_recommended_min_confidence_is_never_rounded_up() -> None:
+    # the reviewer's case: 92.33 would lose the image at 92.3263
+    assert min_confidence(92.32634735107422, 92.1) == 92.3263
+    assert (
+        use_text(92.32634735107422, 92.1)
+        == "92.3263 (any value above 92.1 up to 92.3263 gives the same counts)"
+    )
+    assert min_confidence(50.00002, 50.00001) == 50.00002  # more decimals when 4 would fall below the range
+    assert same_counts_range(50.00002, 50.00001) == (50.00001, 50.00002)
+    assert same_counts_range(92.32634735107422, 92.10000610351562) == (92.1001, 92.3263)  # inside (low, t]
+    assert min_confidence(math.nan, math.nan) is None and use_text(None, None) == "–"
+    assert same_counts_range(None, 3.0) is None
+    assert confidence_text(60.0) == "60" and confidence_text(40.72) == "40.72"
+
+
+def test_every_recommended_min_confidence_on_the_page_is_thresholds_yaml_s(tmp_path: Path) -> None:
+    result = synthetic_result(
+        None, labels=["Cat", "Dog", "Car", "Tree", "Animal", "Bird", "Boat"], n_images=300, answer_seed=3
+    )
+    result.write(tmp_path / "run")
+    document = yaml.safe_load((tmp_path / "run" / "thresholds.yaml").read_text())
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    data = embedded(page)
+    labels = result.labels.set_index("label")
+    for label in data["labels"]:
+        expected = document["labels"][label["name"]]["min_confidence"]
+        assert label["mc"] == expected
+        above, up_to = label["range"]
+        row = labels.loc[label["name"]]
+        assert row["threshold_low"] <= above < expected <= up_to <= row["threshold"]
+    use = document["global"]["min_confidence"]
+    assert data["global"]["mc"] == use
+    best = result.global_threshold
+    assert (
+        f"Recommended: MinConfidence {use_text(best['threshold'], best['threshold_low'])}: precision"
+        in html.unescape(page)
+    )
+    assert f"MinConfidence {confidence_text(use)} (any value above" in html.unescape(page)
+
+
+def test_the_table_s_at_columns_at_the_global_recommendation_add_up_to_it(tmp_path: Path) -> None:
+    result = synthetic_result(
+        None, labels=["Cat", "Dog", "Car", "Tree", "Animal", "Bird", "Boat"], n_images=300, answer_seed=3
+    )
+    data = page_data(result)
+    best = result.global_threshold
+    counts = [label["g"] for label in data["labels"]]
+    assert sum(tp for tp, _ in counts) == best["tp"] and sum(fp for _, fp in counts) == best["fp"]
+    # each is the label's exact curve at the global threshold, worked out plainly from the curves
+    for label, (tp, fp) in zip(data["labels"], counts, strict=True):
+        curve = result.curves[
+            (result.curves["label"] == label["name"]) & (result.curves["threshold"] >= best["threshold"])
+        ]
+        assert (tp, fp) == (
+            (0, 0) if curve.empty else tuple(curve.loc[curve["threshold"].idxmin(), ["tp", "fp"]])
+        )
 
 
 @pytest.mark.parametrize(

@@ -20,13 +20,39 @@ const delta = (key, title, digits, tip) => ({
   key, title, type: "num", tip, value: (r) => r[key], cell: (r) => deltaCell(r[key], digits),
 });
 
+/* A run's recommended MinConfidence as its thresholds.yaml has it (every digit; the exact confidence on
+   hover): rounding it to nearest would drop the images at the recommended confidence. */
+const minConf = (side) => ({
+  key: `min_confidence_${side}`, title: `MinConf ${side.toUpperCase()}`, type: "num",
+  tip: `recommended MinConfidence in ${side.toUpperCase()}, as in its thresholds.yaml`,
+  value: (r) => r[`min_confidence_${side}`],
+  cell: (r) => el("span", {
+    title: isMissing(r[`threshold_${side}`]) ? null : `recommended confidence ${r[`threshold_${side}`]}`,
+    text: mcText(r[`min_confidence_${side}`]),
+  }),
+});
+
+function minConfChange(r) {
+  const a = r.min_confidence_a, b = r.min_confidence_b;
+  return isMissing(a) || isMissing(b) ? null : b - a;
+}
+
 const COMPARE_COLUMNS = [
   { key: "label", title: "Label", type: "text", value: (r) => r.label },
   num("support_a", "Support A", 0), num("support_b", "Support B", 0),
   num("ap_a", "AP A", 3), num("ap_b", "AP B", 3), delta("ap_change", "\u0394AP", 3, "AP of B minus AP of A"),
-  num("threshold_a", "MinConf A", 2, "recommended MinConfidence in A"),
-  num("threshold_b", "MinConf B", 2, "recommended MinConfidence in B"),
-  delta("threshold_change", "\u0394MinConf", 2),
+  minConf("a"), minConf("b"),
+  {
+    key: "threshold_change", title: "\u0394MinConf", type: "num", tip: "MinConf B minus MinConf A",
+    value: minConfChange,
+    cell: (r) => {
+      const change = minConfChange(r);
+      return el("span", {
+        className: isMissing(change) || change === 0 ? null : change > 0 ? "up" : "down",
+        text: isMissing(change) ? "\u2013" : signed(change, 4).replace(/\.?0+$/, ""),
+      });
+    },
+  },
   num("precision_a", "P A", 3), num("precision_b", "P B", 3),
   num("recall_a", "R A", 3), num("recall_b", "R B", 3),
   num("f1_a", "F1 A", 3), num("f1_b", "F1 B", 3), delta("f1_change", "\u0394F1", 3),

@@ -1,7 +1,8 @@
 "use strict";
 /* report.html: the per-label table, the threshold explorer, the plots and the errors, all from the
-   embedded data (no server, no network). Counts at a threshold come from the same per-threshold counts
-   as metrics.csv, so every number shown equals metrics.csv at that threshold. */
+   embedded data (no server, no network). Counts at a whole-number threshold come from the same
+   per-threshold counts as metrics.csv, so every number shown there equals metrics.csv's; at the
+   recommended MinConfidence (a stop of its own) they are the recommendation's (labels.csv). */
 
 const DATA = JSON.parse(document.getElementById("report-data").textContent);
 const T = DATA.thresholds; // ascending grid thresholds, as in metrics.csv
@@ -25,11 +26,15 @@ function rates(tp, fp, fn) {
   };
 }
 
-function atThreshold(index, k) {
+/* A label's numbers from its tp and fp at some threshold. */
+function numbersOf(index, threshold, tp, fp) {
   const label = DATA.labels[index];
-  const tp = COUNTS[index].tp[k], fp = COUNTS[index].fp[k];
   const fn = label.support - tp, tn = (label.n ?? DATA.n_images) - label.support - fp;
-  return { threshold: T[k], tp, fp, fn, tn, ...rates(tp, fp, fn) };
+  return { threshold, tp, fp, fn, tn, ...rates(tp, fp, fn) };
+}
+
+function atThreshold(index, k) {
+  return numbersOf(index, T[k], COUNTS[index].tp[k], COUNTS[index].fp[k]);
 }
 
 function micro(k) {
@@ -40,13 +45,45 @@ function micro(k) {
   return { threshold: T[k], tp, fp, fn, ...rates(tp, fp, fn) };
 }
 
-/* The grid position whose counts a recommended (exact) threshold has: the highest grid value at or
-   below it; the lowest grid value when there is none. */
-function gridIndexAtOrBelow(threshold) {
-  if (isMissing(threshold)) return 0;
-  let best = 0;
-  for (let k = 0; k < G; k++) if (T[k] <= threshold + 1e-9) best = k;
-  return best;
+/* "92.3263 (any value above 92.1 up to 92.3263 gives the same counts)" */
+function useText(recommendation) {
+  if (isMissing(recommendation.mc)) return "\u2013";
+  const range = recommendation.range;
+  if (!range) return mcText(recommendation.mc);
+  const [above, upTo] = range;
+  const span = isMissing(above) ? `any value up to ${mcText(upTo)}` : `any value above ${mcText(above)} up to ${mcText(upTo)}`;
+  return `${mcText(recommendation.mc)} (${span} gives the same counts)`;
+}
+
+/* A slider's stops: every grid (whole-number) threshold, whose counts are metrics.csv's, and the
+   recommended MinConfidence (thresholds.yaml's value), whose counts are the recommendation's. When the
+   recommended value is itself a grid value, that stop is marked instead of added. The slider starts on
+   the recommended stop, so the numbers beside it are the recommendation's. */
+function makeStops(mc) {
+  const stops = T.map((value, k) => ({ value, k, recommended: false }));
+  if (isMissing(mc)) return { stops, start: 0 };
+  const same = T.findIndex((value) => Math.abs(value - mc) < 1e-9);
+  if (same >= 0) {
+    stops[same].recommended = true;
+    return { stops, start: same };
+  }
+  let position = 0;
+  while (position < G && T[position] < mc) position++;
+  stops.splice(position, 0, { value: mc, k: -1, recommended: true });
+  return { stops, start: position };
+}
+
+function stopText(stop) {
+  return stop.recommended && stop.k < 0 ? mcText(stop.value) : String(stop.value);
+}
+
+function setStops(slider, stops) {
+  slider.min = 0; slider.max = stops.stops.length - 1; slider.step = 1;
+  slider.value = stops.start;
+}
+
+function showStop(prefix, stop) {
+  document.getElementById(prefix + "-threshold-kind").textContent = stop.recommended ? "\u2605 recommended" : "";
 }
 
 function show(id, value, digits) {
@@ -55,8 +92,11 @@ function show(id, value, digits) {
   node.setAttribute("data-value", isMissing(value) ? "" : String(value));
 }
 
-function showNumbers(prefix, numbers) {
-  show(prefix + "-threshold-value", numbers.threshold, 0);
+function showNumbers(prefix, numbers, stop) {
+  const value = document.getElementById(prefix + "-threshold-value");
+  value.textContent = stopText(stop);
+  value.setAttribute("data-value", String(stop.value));
+  showStop(prefix, stop);
   for (const name of ["precision", "recall", "f1"]) show(`${prefix}-${name}`, numbers[name], 3);
   for (const name of ["tp", "fp", "fn", "tn"]) {
     if (name in numbers && document.getElementById(`${prefix}-${name}`)) show(`${prefix}-${name}`, numbers[name], 0);
@@ -124,14 +164,14 @@ function chart({ title, xLabel, yLabel, xMax, series, vlines, points }) {
 
 function curveCharts(rows, recommended, current) {
   const pr = rows.slice().reverse().map((r) => [r.recall, r.precision]).filter(([xv]) => !isMissing(xv));
-  const mark = isMissing(recommended.threshold) ? null : `recommended ${fmt(recommended.threshold, 2)}`;
+  const mark = isMissing(recommended.threshold) ? null : `recommended ${mcText(recommended.mc)}`;
   return [
     chart({
       title: "precision-recall", xLabel: "recall", yLabel: "precision", xMax: 1,
       series: [{ className: "precision", points: pr }],
       points: [
         mark ? { className: "recommended", x: recommended.recall, y: recommended.precision, title: mark } : null,
-        { className: "current", x: current.recall, y: current.precision, title: `MinConfidence ${current.threshold}` },
+        { className: "current", x: current.recall, y: current.precision, title: `MinConfidence ${current.text}` },
       ].filter(Boolean),
     }),
     chart({
@@ -141,7 +181,7 @@ function curveCharts(rows, recommended, current) {
       })),
       vlines: [
         mark ? { className: "recommended", x: recommended.threshold, title: mark } : null,
-        { className: "current", x: current.threshold, title: `MinConfidence ${current.threshold}` },
+        { className: "current", x: current.threshold, title: `MinConfidence ${current.text}` },
       ].filter(Boolean),
     }),
   ];
@@ -151,18 +191,35 @@ function curveCharts(rows, recommended, current) {
 
 const globalSlider = document.getElementById("global-threshold");
 const labelSlider = document.getElementById("label-threshold");
-for (const slider of [globalSlider, labelSlider]) { slider.min = 0; slider.max = G - 1; slider.step = 1; }
+const GLOBAL_STOPS = makeStops(DATA.global.mc);
+let LABEL_STOPS = makeStops(null);
 let GLOBAL_ROWS = null; // micro numbers at every grid threshold, computed once
 
+/* The micro numbers at a stop of the global slider: the grid's, or the recommendation's own. */
+function microAt(stop) {
+  if (stop.k >= 0) return micro(stop.k);
+  const g = DATA.global;
+  return { threshold: stop.value, tp: g.tp, fp: g.fp, fn: g.fn, ...rates(g.tp, g.fp, g.fn) };
+}
+
+/* A label's numbers at the global slider's stop (the table's "@" columns). */
+function labelAtGlobal(index) {
+  const stop = GLOBAL_STOPS.stops[Number(globalSlider.value)];
+  if (stop.k >= 0) return atThreshold(index, stop.k);
+  const [tp, fp] = DATA.labels[index].g;
+  return numbersOf(index, stop.value, tp, fp);
+}
+
 function updateGlobal() {
-  const k = Number(globalSlider.value);
-  showNumbers("global", micro(k));
-  table.setTitle("live_precision", `P @ ${T[k]}`);
-  table.setTitle("live_recall", `R @ ${T[k]}`);
-  table.setTitle("live_f1", `F1 @ ${T[k]}`);
+  const stop = GLOBAL_STOPS.stops[Number(globalSlider.value)];
+  const current = { ...microAt(stop), text: stopText(stop) };
+  showNumbers("global", current, stop);
+  for (const [key, name] of [["live_precision", "P"], ["live_recall", "R"], ["live_f1", "F1"]]) {
+    table.setTitle(key, `${name} @ ${current.text}`);
+  }
   table.refresh(["live_precision", "live_recall", "live_f1"]);
   const rows = GLOBAL_ROWS || (GLOBAL_ROWS = T.map((_, i) => micro(i)));
-  document.getElementById("global-chart").replaceChildren(...curveCharts(rows, DATA.global, rows[k]));
+  document.getElementById("global-chart").replaceChildren(...curveCharts(rows, DATA.global, current));
 }
 
 /* ------------------------------------------------------------------------------------------- table */
@@ -175,14 +232,18 @@ function statusCell(label) {
   return el("span", { className: `status ${STATUS_CLASS[label.status] || "warn"}`, title: label.note || null, text });
 }
 
-const live = (key) => (label) => atThreshold(label.index, Number(globalSlider.value))[key];
+const live = (key) => (label) => labelAtGlobal(label.index)[key];
 DATA.labels.forEach((label, index) => { label.index = index; });
 
 const COLUMNS = [
   { key: "name", title: "Label", type: "text", value: (l) => l.name },
   { key: "support", title: "Support", type: "num", value: (l) => l.support, tip: "images with the label in the ground truth" },
   { key: "ap", title: "AP", type: "num", value: (l) => l.ap, cell: (l) => fmt(l.ap), tip: "average precision over the exact curve" },
-  { key: "t", title: "MinConf", type: "num", value: (l) => l.t, cell: (l) => fmt(l.t, 2), tip: "recommended MinConfidence" },
+  {
+    key: "t", title: "MinConf", type: "num", value: (l) => l.mc,
+    cell: (l) => el("span", { title: isMissing(l.mc) ? null : useText(l), text: mcText(l.mc) }),
+    tip: "recommended MinConfidence, as in thresholds.yaml (rounded down: it keeps every prediction at the recommended confidence)",
+  },
   { key: "p", title: "P", type: "num", value: (l) => l.p, cell: (l) => fmt(l.p), tip: "precision at the recommended MinConfidence" },
   { key: "r", title: "R", type: "num", value: (l) => l.r, cell: (l) => fmt(l.r), tip: "recall at the recommended MinConfidence" },
   { key: "f1", title: "F1", type: "num", value: (l) => l.f1, cell: (l) => fmt(l.f1), tip: "F1 at the recommended MinConfidence" },
@@ -246,7 +307,7 @@ function errorsSection(label) {
   }
   const heading = errors.threshold === null
     ? "Errors: the label was never returned, so every positive image is missed"
-    : `Errors at the recommended MinConfidence ${fmt(errors.threshold, 2)}`;
+    : `Errors at the recommended MinConfidence ${mcText(label.mc)}`;
   const parts = [el("h3", { text: heading })];
   for (const [kind, title, order, list, total] of [
     ["FP", "false positive", "most confident first", errors.fp, errors.fp_total],
@@ -265,25 +326,29 @@ function errorsSection(label) {
 
 function updateLabel() {
   if (!selected) return;
-  const k = Number(labelSlider.value);
-  const current = atThreshold(selected.index, k);
-  showNumbers("label", current);
+  const stop = LABEL_STOPS.stops[Number(labelSlider.value)];
+  const numbers = stop.k >= 0
+    ? atThreshold(selected.index, stop.k)
+    : numbersOf(selected.index, stop.value, selected.tp, selected.fp);
+  const current = { ...numbers, text: stopText(stop) };
+  showNumbers("label", current, stop);
   const rows = T.map((_, i) => atThreshold(selected.index, i));
-  const recommended = { threshold: selected.t, precision: selected.p, recall: selected.r };
+  const recommended = { threshold: selected.t, mc: selected.mc, precision: selected.p, recall: selected.r };
   document.getElementById("label-charts").replaceChildren(...curveCharts(rows, recommended, current));
 }
 
 function selectLabel(label) {
   selected = label;
   document.getElementById("label-name").textContent = label.name;
-  const facts = `support ${label.support} \u00B7 AP ${fmt(label.ap)} \u00B7 recommended MinConfidence ${fmt(label.t, 2)}` +
-    ` (precision ${fmt(label.p)}, recall ${fmt(label.r)}, F1 ${fmt(label.f1)}) \u00B7 ${label.status}`;
+  const facts = `support ${label.support} \u00B7 AP ${fmt(label.ap)} \u00B7 recommended MinConfidence ${useText(label)}:` +
+    ` precision ${fmt(label.p)}, recall ${fmt(label.r)}, F1 ${fmt(label.f1)} \u00B7 ${label.status}`;
   document.getElementById("label-facts").textContent = facts;
   document.getElementById("label-note").textContent = label.note || "";
   const png = document.getElementById("label-png");
   png.hidden = !label.png;
   if (label.png) png.setAttribute("href", label.png);
-  labelSlider.value = gridIndexAtOrBelow(label.t);
+  LABEL_STOPS = makeStops(label.mc);
+  setStops(labelSlider, LABEL_STOPS);
   updateLabel();
   errorsSection(label);
 }
@@ -295,7 +360,7 @@ if (G === 0) { // no label, so no threshold to explore: say so rather than show 
   document.getElementById("label-detail").hidden = true;
   table.render();
 } else {
-  globalSlider.value = gridIndexAtOrBelow(DATA.global.threshold);
+  setStops(globalSlider, GLOBAL_STOPS);
   globalSlider.addEventListener("input", updateGlobal);
   labelSlider.addEventListener("input", updateLabel);
   updateGlobal();

@@ -25,6 +25,11 @@ function fmt(value, digits) {
   return isMissing(value) ? "\u2013" : Number(value).toFixed(digits === undefined ? 3 : digits);
 }
 
+/* A MinConfidence with every digit it has and no more (92.3263, 60): the same number as thresholds.yaml's. */
+function mcText(value) {
+  return isMissing(value) ? "\u2013" : String(value);
+}
+
 function signed(value, digits) {
   if (isMissing(value)) return "\u2013";
   const text = Number(value).toFixed(digits === undefined ? 3 : digits);
