@@ -26,7 +26,7 @@ import pandas as pd
 
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.plots import write_plots
-from evaluation.reports.recommended import min_confidence, same_counts_range, use_text
+from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import (
     EXAMPLES_PER_KIND,
     MAX_THUMBNAILS,
@@ -135,15 +135,17 @@ def floor_warning(summary: dict[str, Any]) -> str | None:
         limit = f" ({max_labels})" if max_labels else ""
         return (
             f"{truncated} answer{'' if truncated == 1 else 's'} hit MaxLabels{limit}: nothing below "
-            f"{evaluated_from:g} is evaluated (an answer cut at MaxLabels is complete only down to its "
-            "lowest label). A larger --max-labels evaluates lower thresholds."
+            f"{confidence_text(evaluated_from)} is evaluated (an answer cut at MaxLabels is complete only "
+            "down to its lowest label). A larger --max-labels evaluates lower thresholds."
         )
     if isinstance(requested, (int, float)) and evaluated_from > requested:
         seen = floor.get("lowest_confidence_seen")
-        lowest = f"nothing below {seen:g}" if isinstance(seen, (int, float)) else "nothing that low"
+        lowest = "nothing that low"
+        if isinstance(seen, (int, float)):
+            lowest = f"nothing below {confidence_text(seen)}"
         return (
             f"The service returned {lowest} (MinConfidence {requested:g} was asked): nothing below "
-            f"{evaluated_from:g} is evaluated."
+            f"{confidence_text(evaluated_from)} is evaluated."
         )
     return None
 
@@ -166,7 +168,7 @@ def header_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("Objective", f"{summary.get('objective')}, minimum support {summary.get('min_support')}"),
         (
             "Evaluated from",
-            f"confidence {summary['floor']['evaluated_from']:g}"
+            f"confidence {confidence_text(summary['floor']['evaluated_from'])}"
             + (" (raised: see Problems)" if floor_warning(summary) else ""),
         ),
     ]
