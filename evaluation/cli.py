@@ -296,6 +296,8 @@ def _fmt(value: float | None) -> str:
 
 
 def _print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  # type: ignore[no-untyped-def]
+    from evaluation.reports.recommended import confidence_text
+
     summary = result.summary
     images = summary["images"]
     print(f"Report: {out_dir / 'report.md'}")
@@ -316,7 +318,8 @@ def _print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  
     if floor.get("answers_truncated_at_max_labels"):
         print(
             f"warning: {floor['answers_truncated_at_max_labels']} answer(s) hit MaxLabels, so nothing below "
-            f"confidence {floor['evaluated_from']:g} is evaluated; raise --max-labels (at most 1000)",
+            f"confidence {confidence_text(floor['evaluated_from'])} is evaluated; "
+            "raise --max-labels (at most 1000)",
             file=sys.stderr,
         )
     from evaluation.thresholds import min_confidence_to_use
@@ -325,7 +328,7 @@ def _print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  
     use = min_confidence_to_use(best.get("threshold"), best.get("threshold_low"))
     if use is not None:
         print(
-            f"One MinConfidence for all labels ({summary['objective']}): {use:g} "
+            f"One MinConfidence for all labels ({summary['objective']}): {confidence_text(use)} "
             f"(precision {_fmt(best.get('precision'))}, recall {_fmt(best.get('recall'))})"
         )
     print("Per label (MinConfidence: the value to send, as in thresholds.yaml):")
@@ -333,6 +336,7 @@ def _print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  
 
 
 def _labels_table(labels: Any) -> str:
+    from evaluation.reports.recommended import confidence_text
     from evaluation.thresholds import min_confidence_to_use
 
     table = labels[["label", "support", "precision", "recall", "f1", "status"]].copy()
@@ -340,7 +344,7 @@ def _labels_table(labels: Any) -> str:
         min_confidence_to_use(t, low)
         for t, low in zip(labels["threshold"], labels["threshold_low"], strict=True)
     ]
-    table.insert(2, "min_confidence", ["-" if use is None else f"{use:g}" for use in uses])
+    table.insert(2, "min_confidence", ["-" if use is None else confidence_text(use) for use in uses])
     return table.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-")
 
 

@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from evaluation.reports.aws_section import markdown_lines as aws_lines
+from evaluation.reports.recommended import confidence_text
 from evaluation.thresholds import min_confidence_to_use
 
 if TYPE_CHECKING:
@@ -53,7 +54,10 @@ def render_markdown(result: EvaluationResult) -> str:
                     f"{summary['api_calls']} made, {summary['cache_hits']} answered from the cache",
                 ],
                 ["Request", _request_text(summary["request"])],
-                ["Evaluated from", f"confidence {floor['evaluated_from']:g} up (see 'Floor' below)"],
+                [
+                    "Evaluated from",
+                    f"confidence {confidence_text(floor['evaluated_from'])} up (see 'Floor' below)",
+                ],
                 ["Objective", f"{summary['objective']}, minimum support {summary['min_support']}"],
                 ["Parents count as predicted", "yes" if summary["use_parents"] else "no"],
                 ["Created", summary.get("created_at") or "–"],
@@ -105,7 +109,7 @@ def _global_section(result: EvaluationResult) -> list[str]:
         return lines
     use = min_confidence_to_use(best["threshold"], best.get("threshold_low"))
     lines += [
-        f"**MinConfidence {use:g}**: micro precision {_number(best.get('precision'))}, "
+        f"**MinConfidence {confidence_text(use)}**: micro precision {_number(best.get('precision'))}, "
         f"recall {_number(best.get('recall'))}, F1 {_number(best.get('f1'))} over all labels.",
     ]
     if best.get("note"):
@@ -115,14 +119,14 @@ def _global_section(result: EvaluationResult) -> list[str]:
 
 def _min_confidence(row: dict[str, Any]) -> str:
     use = min_confidence_to_use(row.get("threshold"), row.get("threshold_low"))
-    return "–" if use is None else f"{use:g}"
+    return "–" if use is None else confidence_text(use)
 
 
 def _same_counts(row: dict[str, Any]) -> str:
     low = row.get("threshold_low")
     if _min_confidence(row) == "–" or low is None or (isinstance(low, float) and math.isnan(low)):
         return "–"
-    return f"> {low:g}"
+    return f"> {confidence_text(low)}"
 
 
 def _labels_section(result: EvaluationResult) -> list[str]:
@@ -190,7 +194,7 @@ def _floor_section(floor: dict[str, Any]) -> list[str]:
     lines.append(
         f"Requested MinConfidence {floor['requested_min_confidence']:g}; lowest confidence returned "
         f"{_number(floor['lowest_confidence_seen'], 2)}; "
-        f"thresholds are evaluated from {floor['evaluated_from']:g}."
+        f"thresholds are evaluated from {confidence_text(floor['evaluated_from'])}."
     )
     if floor["answers_truncated_at_max_labels"]:
         lines.append(
