@@ -567,7 +567,7 @@ def test_a_child_that_failed_outright_is_an_error_of_its_image(
     )
 
     assert code == 1
-    (summary_file,) = reports.glob("test-*/summary.json")  # reports/<dataset>-<time>, as for `run`
+    (summary_file,) = reports.glob("*test-*/summary.json")  # reports/<dataset>-<time>, as for `run`
     summary = json.loads(summary_file.read_text())
     errors = {e["image"].rsplit("/", 1)[-1]: e["error_code"] for e in summary["errors"]}
     assert errors == {

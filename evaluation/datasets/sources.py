@@ -31,16 +31,46 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+# File names that say nothing about the data: a run named after them is named after their folder too.
+GENERIC_STEMS = frozenset(
+    {
+        "manifest",
+        "output",
+        "data",
+        "dataset",
+        "labels",
+        "annotations",
+        "ground_truth",
+        "groundtruth",
+        "test",
+        "train",
+        "validation",
+        "val",
+        "images",
+        "instances",
+    }
+)
+
+
 def dataset_name(source: str) -> str:
-    """A short name for report folders: the file's stem, or the folder's (or bucket's) name."""
+    """A short name for report folders: the file's stem (with its folder's name when the stem is as
+    generic as `manifest` or `test`), or the folder's (or bucket's) name."""
     if is_s3_uri(source):
         bucket, key = split_s3_uri(source)
         key = key.rstrip("/")
         if not key:
             return bucket
-        return PurePosixPath(key).stem if not source.endswith("/") else PurePosixPath(key).name
+        if source.endswith("/"):
+            return PurePosixPath(key).name
+        return _with_folder(PurePosixPath(key).stem, PurePosixPath(key).parent.name or bucket)
     path = Path(source)
-    return path.resolve().name if path.is_dir() else path.stem
+    if path.is_dir():
+        return path.resolve().name
+    return _with_folder(path.stem, path.resolve().parent.name)
+
+
+def _with_folder(stem: str, folder: str) -> str:
+    return f"{folder}-{stem}" if stem.lower() in GENERIC_STEMS and folder else stem
 
 
 def folder_of(source: str) -> str:

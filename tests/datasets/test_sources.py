@@ -32,7 +32,7 @@ def test_an_s3_manifest_resolves_relative_refs_in_its_own_folder(s3: Any) -> Non
         ),
     )
     dataset = load_dataset(uri, s3_client=s3)
-    assert (dataset.name, dataset.source, dataset.format) == ("test", uri, "manifest")
+    assert (dataset.name, dataset.source, dataset.format) == ("pets-test", uri, "manifest")
     assert [item.image.uri for item in dataset.items] == [
         f"s3://{BUCKET}/sets/pets/images/a.jpg",
         f"s3://{BUCKET}/sets/shared/b.jpg",
@@ -125,7 +125,10 @@ def test_resolve_image_problems(text: str, problem: str) -> None:
 @pytest.mark.parametrize(
     "source, name",
     [
-        ("s3://b/sets/test.manifest", "test"),
+        ("s3://b/sets/test.manifest", "sets-test"),  # a generic file name takes its folder's
+        ("s3://b/test.manifest", "b-test"),
+        ("s3://b/sets/birds.manifest", "birds"),
+        ("datasets/sample/manifest.jsonl", "sample-manifest"),
         ("s3://b/sets/pets/", "pets"),
         ("s3://b/", "b"),
         ("s3://b", "b"),
