@@ -43,6 +43,7 @@ from evaluation.thresholds import Objective, recommend, recommend_global, thresh
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class AnalysisOptions:
     """Everything that changes the numbers but not the calls: change them freely with `reanalyse`."""
@@ -698,24 +699,9 @@ def analyse(
     metrics = grid_table(pairs)
     averages = micro_macro(metrics)
     ap = average_precision(pairs)
-    per_label = recommend(
-        curves,
-        labels=pairs.labels,
-        support=pairs.support,
-        objective=objective,
-        min_support=options.min_support,
-        floor=floor,
+    per_label, best_f1, global_threshold = recommend_all(
+        curves, pairs, objective=objective, min_support=options.min_support, floor=floor, ap=ap
     )
-    best_f1 = recommend(
-        curves,
-        labels=pairs.labels,
-        support=pairs.support,
-        objective=Objective.parse("best-f1"),
-        min_support=options.min_support,
-        floor=floor,
-    )
-    per_label.insert(1, "ap", ap)
-    global_threshold = recommend_global(global_curve(pairs), objective=objective, floor=floor)
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     summary = _summary(
         run,
@@ -737,13 +723,7 @@ def analyse(
         global_threshold,
         objective=objective,
         floor=floor,
-        metadata={
-            "dataset": run["dataset"]["name"],
-            "backend": run["backend"].get("backend"),
-            "operation": run["backend"].get("operation"),
-            "model_versions": model_versions,
-            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
+        metadata=thresholds_metadata(run, model_versions),
     )
     predictions = _predictions_table(answered, answers)
     return EvaluationResult(
@@ -762,6 +742,46 @@ def analyse(
         pairs=pairs,
         answers=tuple(answers),
     )
+
+
+def recommend_all(
+    curves: pd.DataFrame,
+    pairs: ScoredPairs,
+    *,
+    objective: Objective,
+    min_support: int,
+    floor: float,
+    ap: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Per label under the objective (with AP), per label at best F1 (the summary always gives it), and
+    the one application-wide threshold: what every operation's analysis reports."""
+
+    def per_label(chosen: Objective) -> pd.DataFrame:
+        return recommend(
+            curves,
+            labels=pairs.labels,
+            support=pairs.support,
+            objective=chosen,
+            min_support=min_support,
+            floor=floor,
+        )
+
+    chosen = per_label(objective)
+    chosen.insert(1, "ap", ap)
+    best_f1 = per_label(Objective.parse("best-f1"))
+    return chosen, best_f1, recommend_global(global_curve(pairs), objective=objective, floor=floor)
+
+
+def thresholds_metadata(run: dict[str, Any], model_versions: list[str], **extra: Any) -> dict[str, Any]:
+    """Where the thresholds in thresholds.yaml came from, for an application that loads them."""
+    return {
+        "dataset": run["dataset"]["name"],
+        "backend": run["backend"].get("backend"),
+        "operation": run["backend"].get("operation"),
+        **extra,
+        "model_versions": model_versions,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _vocabulary(options: AnalysisOptions, run: dict[str, Any], images: pd.DataFrame) -> tuple[str, ...]:

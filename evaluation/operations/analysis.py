@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +19,10 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap
-from evaluation.metrics import exact_curves, global_curve, grid_table, micro_macro
+from evaluation.metrics import exact_curves, grid_table, micro_macro
 from evaluation.operations import operation_for
 from evaluation.runner import ANSWERED
-from evaluation.thresholds import Objective, recommend, recommend_global, thresholds_document
+from evaluation.thresholds import Objective, thresholds_document
 
 if TYPE_CHECKING:
     from evaluation.api import AnalysisOptions, EvaluationResult
@@ -57,7 +56,7 @@ def analyse_operation(
     ground_truth: Sequence[Mapping[str, Any]],
 ) -> EvaluationResult:
     """Pure analysis of stored answers of one operation: no calls, no files."""
-    from evaluation.api import EvaluationResult, _plain, _summary
+    from evaluation.api import EvaluationResult, _plain, _summary, recommend_all, thresholds_metadata
 
     operation = operation_for(run["operation"])
     objective = Objective.parse(options.objective)
@@ -89,22 +88,11 @@ def analyse_operation(
     metrics = _true_negatives(grid_table(pairs), scored.negatives, pairs.labels)
     averages = micro_macro(metrics)
 
-    def recommendations(chosen: Objective) -> pd.DataFrame:
-        return recommend(
-            curves,
-            labels=pairs.labels,
-            support=pairs.support,
-            objective=chosen,
-            min_support=options.min_support,
-            floor=floor,
-        )
-
-    per_label = recommendations(objective)
-    best_f1 = recommendations(Objective.parse("best-f1"))
-    per_label.insert(1, "ap", scored.ap)
+    per_label, best_f1, global_threshold = recommend_all(
+        curves, pairs, objective=objective, min_support=options.min_support, floor=floor, ap=scored.ap
+    )
     for offset, (name, values) in enumerate(scored.label_columns.items(), start=2):
         per_label.insert(offset, name, values)
-    global_threshold = recommend_global(global_curve(pairs), objective=objective, floor=floor)
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     summary = _summary(
         run,
@@ -134,14 +122,7 @@ def analyse_operation(
         global_threshold,
         objective=objective,
         floor=floor,
-        metadata={
-            "dataset": run["dataset"]["name"],
-            "backend": run["backend"].get("backend"),
-            "operation": run["backend"].get("operation"),
-            "evaluates": operation.name,
-            "model_versions": model_versions,
-            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        },
+        metadata=thresholds_metadata(run, model_versions, evaluates=operation.name),
     )
     thresholds.update(scored.thresholds)
     return EvaluationResult(
