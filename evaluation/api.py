@@ -23,6 +23,7 @@ import pandas as pd
 from evaluation import __version__
 from evaluation.adapters import LabelsAnswer, adapter_for
 from evaluation.backends import Backend, RekognitionLabels, ReplayLabels, make_client
+from evaluation.backends.rekognition import is_aws_endpoint
 from evaluation.cache import ResponseCache, default_cache_path
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
@@ -244,9 +245,8 @@ def _s3_client_if_needed(
 
 
 def _is_aws_endpoint(backend: Backend) -> bool:
-    description = backend.describe()
-    url = str(description.get("endpoint_url") or "")
-    return backend.name == "rekognition" and (".amazonaws.com" in url or ".api.aws" in url)
+    url = str(backend.describe().get("endpoint_url") or "")
+    return backend.name == "rekognition" and is_aws_endpoint(url)
 
 
 def plan_run(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from evaluation.backends.rekognition import custom_endpoint
 from evaluation.errors import UserError
 from evaluation.images import CUSTOM_LABELS_LIMITS, ImageLimits, LoadedImage
 
@@ -63,8 +64,7 @@ class CustomLabels:
 
     def request_params(self) -> dict[str, Any]:
         """The version ARN keys the cache; MaxResults only when sent (it cuts answers like MaxLabels)."""
-        url = self.endpoint_url
-        custom = None if url.endswith(".amazonaws.com") or ".amazonaws.com." in url else url
+        custom = custom_endpoint(self.endpoint_url)
         params = {"ProjectVersionArn": self.project_version_arn, "MinConfidence": self.min_confidence}
         if self.max_results is not None:
             params["MaxResults"] = int(self.max_results)

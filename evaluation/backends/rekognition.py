@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore import xform_name
@@ -85,13 +86,10 @@ class RekognitionLabels:
 
     def request_params(self) -> dict[str, Any]:
         return detect_labels_params(
-            min_confidence=self.min_confidence, max_labels=self.max_labels, endpoint=self._custom_endpoint()
+            min_confidence=self.min_confidence,
+            max_labels=self.max_labels,
+            endpoint=custom_endpoint(self.endpoint_url),  # a local server's answers never pass for AWS's
         )
-
-    def _custom_endpoint(self) -> str | None:
-        """Answers from a non-AWS endpoint (a local server) must never be mistaken for the service's."""
-        url = self.endpoint_url
-        return None if url.endswith(".amazonaws.com") or ".amazonaws.com." in url else url
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
         if image.ref.is_s3:
@@ -165,9 +163,18 @@ def image_argument(image: LoadedImage) -> dict[str, Any]:
     return {"Bytes": image.data}
 
 
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def is_aws_endpoint(url: str) -> bool:
+    """AWS's own endpoint (billed, quota-limited) by its host name, not by text anywhere in the URL."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.endswith(AWS_HOST_SUFFIXES)
+
+
 def custom_endpoint(url: str) -> str | None:
     """A non-AWS endpoint's URL (part of the cache key), None for AWS's own."""
-    return None if url.endswith(".amazonaws.com") or ".amazonaws.com." in url else url
+    return None if is_aws_endpoint(url) else url
 
 
 def operation_params(params: dict[str, Any], *, endpoint: str | None) -> dict[str, Any]:

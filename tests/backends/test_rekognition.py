@@ -111,3 +111,14 @@ def test_retry_settings_honour_the_environment(monkeypatch):
     config = client_config(max_pool_connections=32)
     assert config.retries == {"mode": "standard", "max_attempts": 3}
     assert config.max_pool_connections == 32
+
+
+def test_aws_endpoints_are_known_by_their_host_name():
+    from evaluation.backends.rekognition import custom_endpoint, is_aws_endpoint
+
+    assert is_aws_endpoint("https://rekognition.us-east-1.amazonaws.com")
+    assert is_aws_endpoint("https://rekognition.cn-north-1.amazonaws.com.cn")
+    assert is_aws_endpoint("https://rekognition.us-east-1.api.aws")
+    assert not is_aws_endpoint("http://127.0.0.1:8765/.amazonaws.com")  # a local server, whatever its path
+    assert custom_endpoint("http://127.0.0.1:8765") == "http://127.0.0.1:8765"
+    assert custom_endpoint("https://rekognition.eu-west-1.amazonaws.com") is None
