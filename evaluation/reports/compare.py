@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
-from evaluation.reports.html import CONTENT_SECURITY_POLICY, asset, number, script_json
+from evaluation.reports.html import asset, number, page_start, script_json
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 AP_TOLERANCE = 0.01  # an AP change smaller than this is "same": noise, not a better model
@@ -515,19 +515,7 @@ def render_compare_html(a: RunFolder, b: RunFolder, table: pd.DataFrame, warning
         return f'<h2>{name}: {escape(run.title)}</h2><dl class="facts">{items}</dl>'
 
     warning_items = "".join(f"<li>{escape(text)}</li>" for text in warnings)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<link rel="icon" href="data:,">
-<style>{asset("report.css")}</style>
-</head>
-<body>
-<header class="page">
-<h1>{escape(title)}</h1>
+    return f"""{page_start(title)}
 {facts(a, "A")}
 {facts(b, "B")}
 </header>

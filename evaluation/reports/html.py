@@ -50,6 +50,23 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+def page_start(title: str) -> str:
+    """The head every page shares (self-contained: its policy forbids fetching anything) and its title."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<link rel="icon" href="data:,">
+<style>{asset("report.css")}</style>
+</head>
+<body>
+<header class="page">
+<h1>{html.escape(title)}</h1>"""
+
+
 def asset(name: str) -> str:
     """A stylesheet or script shipped in evaluation/reports/assets (package data)."""
     return resources.files("evaluation.reports").joinpath("assets", name).read_text(encoding="utf-8")
@@ -453,19 +470,7 @@ def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None
         )
         return rates + "".join(f'<span>{key.upper()} <b id="{prefix}-{key}"></b></span>' for key in counts)
 
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title>
-<link rel="icon" href="data:,">
-<style>{asset("report.css")}</style>
-</head>
-<body>
-<header class="page">
-<h1>{escape(title)}</h1>
+    return f"""{page_start(title)}
 <dl class="facts">{facts}</dl>
 </header>
 <main>
