@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.backends import RekognitionLabels, make_client
-from evaluation.cache import ResponseCache
+from evaluation.calls.backends import RekognitionLabels, make_client
+from evaluation.calls.cache import ResponseCache
+from evaluation.calls.runner import ANSWERED, RetryPolicy, fetch
 from evaluation.images import ImageRef
-from evaluation.protocol_server import RekognitionProtocolServer, decode_image_bytes
-from evaluation.runner import ANSWERED, RetryPolicy, fetch
+from evaluation.server.protocol import RekognitionProtocolServer, decode_image_bytes
 
 
 def answer(operation: str, request: dict) -> dict:

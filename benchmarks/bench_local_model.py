@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluation.backends.local import LocalModel
+from evaluation.calls.backends.local import LocalModel
 
 SAMPLE = Path(__file__).resolve().parents[1] / "datasets" / "sample" / "images"
 REPEATS = 50

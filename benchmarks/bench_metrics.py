@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
-from evaluation.metrics import ScoredPairs, average_precision, exact_curves, grid_table
+from evaluation.stats.metrics import ScoredPairs, average_precision, exact_curves, grid_table
 
 FLOOR = 50.0
 UNRETURNED = -1.0

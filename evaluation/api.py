@@ -21,16 +21,18 @@ import numpy as np
 import pandas as pd
 
 from evaluation import __version__
-from evaluation.adapters import LabelsAnswer, adapter_for
-from evaluation.backends import Backend, RekognitionLabels, ReplayLabels, make_client
-from evaluation.backends.rekognition import is_aws_endpoint
-from evaluation.cache import ResponseCache, default_cache_path
+from evaluation.calls.backends import Backend, RekognitionLabels, ReplayLabels, make_client
+from evaluation.calls.backends.rekognition import is_aws_endpoint
+from evaluation.calls.cache import ResponseCache, default_cache_path
+from evaluation.calls.prices import Estimate, PriceTable, default_tps
+from evaluation.calls.runner import ANSWERED, ImageOutcome, RunStats, fetch, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
 from evaluation.labelmap import LabelMap, normalize_name
-from evaluation.matching import match
-from evaluation.metrics import (
+from evaluation.operations.answers import LabelsAnswer, adapter_for
+from evaluation.operations.matching import match
+from evaluation.stats.metrics import (
     ScoredPairs,
     average_precision,
     exact_curves,
@@ -38,9 +40,7 @@ from evaluation.metrics import (
     grid_table,
     micro_macro,
 )
-from evaluation.runner import ANSWERED, ImageOutcome, RunStats, fetch, plan
-from evaluation.tables import Estimate, PriceTable, default_tps
-from evaluation.thresholds import Objective, recommend, recommend_global, thresholds_document
+from evaluation.stats.thresholds import Objective, recommend, recommend_global, thresholds_document
 
 log = logging.getLogger(__name__)
 
@@ -159,13 +159,13 @@ def build_backend(
     if name == "replay":
         return ReplayLabels(min_confidence=min_confidence, max_labels=max_labels, endpoint_url=endpoint_url)
     if name == "local":
-        from evaluation.backends.local import LocalLabels
+        from evaluation.calls.backends.local import LocalLabels
 
         if s3_client is None and session is not None:
             s3_client = session.client("s3", region_name=region)
         return LocalLabels(min_confidence=min_confidence, max_labels=max_labels, s3_client=s3_client)
     if name == "custom-labels":
-        from evaluation.backends.custom_labels import CustomLabels, check_version_arn
+        from evaluation.calls.backends.custom_labels import CustomLabels, check_version_arn
 
         if not project_version_arn:
             raise UserError("the custom-labels backend needs a model: --project-version-arn ARN")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation.protocol_server import RekognitionProtocolServer
+from evaluation.server.protocol import RekognitionProtocolServer
 from tests.support.fake_rekognition import FakeRekognition
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.adapters import ResponseShapeError, labels_from_detect_labels
+from evaluation.operations.answers import ResponseShapeError, labels_from_detect_labels
 
 SHARED_FIXTURE = (
     Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "detect_labels_labels_sample.json"
@@ -60,7 +60,7 @@ def test_malformed_answers_are_refused(response):
 
 
 def test_custom_labels_truncation_counts_raw_entries_not_names():
-    from evaluation.adapters import labels_from_detect_custom_labels
+    from evaluation.operations.answers import labels_from_detect_custom_labels
 
     answer = labels_from_detect_custom_labels(
         {

@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from evaluation.api import AnalysisOptions, analyse, encode_labels
-from evaluation.aws_evaluation import (
+from evaluation.aws.evaluation_summary import (
     attach,
     comparison,
     micro_at_aws_thresholds,
@@ -202,9 +202,9 @@ def test_reads_a_local_file_and_an_s3_object(tmp_path):
 
 def test_run_and_report_put_it_in_the_run_folder(tmp_path, monkeypatch):
     """`run --aws-evaluation` keeps the summary in run.json; `report` recomputes it, or takes another."""
-    from evaluation import models_cli
-    from evaluation.models import Waiting
-    from evaluation.protocol_server import RekognitionProtocolServer
+    from evaluation.aws.models import Waiting
+    from evaluation.cli import models as models_cli
+    from evaluation.server.protocol import RekognitionProtocolServer
     from tests.support.fake_custom_labels import FakeCustomLabels, custom_label
     from tests.support.images import png_bytes
 

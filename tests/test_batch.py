@@ -24,10 +24,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from evaluation import batch
 from evaluation.api import evaluate
-from evaluation.backends.rekognition import RekognitionLabels
-from evaluation.batch import (
+from evaluation.aws import batch
+from evaluation.aws.batch import (
     BatchAnswer,
     BatchResultError,
     ExecutionRef,
@@ -39,12 +38,13 @@ from evaluation.batch import (
     iter_records,
     keys_to_submit,
 )
-from evaluation.cache import ResponseCache
+from evaluation.calls.backends.rekognition import RekognitionLabels
+from evaluation.calls.cache import ResponseCache
+from evaluation.calls.runner import plan
 from evaluation.cli import main
 from evaluation.datasets import load_dataset
 from evaluation.errors import UserError
 from evaluation.images import ImageRef
-from evaluation.runner import plan
 from tests.support.fake_rekognition import label
 
 REGION = "eu-west-1"
@@ -433,7 +433,7 @@ class FakeSession:
 def session(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Route the batch commands' AWS clients to the fakes a test sets with `session.sfn = ...`."""
     fake = FakeSession(None)
-    monkeypatch.setattr("evaluation.batch_cli._session", lambda args, region: (None, fake))
+    monkeypatch.setattr("evaluation.cli.batch._session", lambda args, region: (None, fake))
     return fake
 
 
@@ -718,7 +718,7 @@ def test_submit_uploads_the_items_and_a_local_manifest_and_starts_one_execution(
 
 
 def _outputs(path: Path) -> Any:
-    from evaluation.stack_outputs import load_stack_outputs
+    from evaluation.aws.stack_outputs import load_stack_outputs
 
     return load_stack_outputs(str(path))
 

@@ -32,11 +32,11 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from evaluation import batch
 from evaluation.api import evaluate
-from evaluation.cache import ResponseCache
+from evaluation.aws import batch
+from evaluation.calls.cache import ResponseCache
 from evaluation.datasets import load_dataset
-from evaluation.protocol_server import ServiceError
+from evaluation.server.protocol import ServiceError
 from infra.batch_definition import batch_definition
 from tests.support.fake_rekognition import label
 

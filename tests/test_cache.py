@@ -1,7 +1,7 @@
 import sqlite3
 import threading
 
-from evaluation.cache import ResponseCache, cache_key
+from evaluation.calls.cache import ResponseCache, cache_key
 
 
 def test_key_depends_on_image_operation_and_params_not_their_order():

@@ -5,8 +5,8 @@ import pytest
 from botocore.stub import Stubber
 
 from evaluation.api import evaluate, plan_run
+from evaluation.calls.runner import CACHED
 from evaluation.errors import UserError
-from evaluation.runner import CACHED
 from tests.support.images import png_bytes
 
 

@@ -21,7 +21,7 @@ import yaml
 from sklearn.metrics import confusion_matrix, precision_recall_curve
 
 from evaluation.cli import main
-from evaluation.protocol_server import RekognitionProtocolServer
+from evaluation.server.protocol import RekognitionProtocolServer
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 from tests.support.runs import VOCABULARY, build_dataset

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from evaluation.adapters import LabelsAnswer, PredictedLabel
 from evaluation.labelmap import LabelMap
-from evaluation.matching import match
+from evaluation.operations.answers import LabelsAnswer, PredictedLabel
+from evaluation.operations.matching import match
 
 
 def answer(*labels: PredictedLabel) -> LabelsAnswer:

@@ -1,4 +1,4 @@
-"""Tests for evaluation.metrics, in the manner of scikit-learn's tests/test_ranking.py: hand-made cases
+"""Tests for evaluation.stats.metrics, in the manner of scikit-learn's tests/test_ranking.py: hand-made cases
 worked out on paper, a slow obviously-correct reference on random data, cross-checks with sklearn, and
 invariances."""
 
@@ -20,7 +20,7 @@ from sklearn.metrics import (
 )
 
 from evaluation.errors import UserError
-from evaluation.metrics import (
+from evaluation.stats.metrics import (
     CURVE_COLUMNS,
     F1_UNDEFINED,
     GLOBAL_COLUMNS,

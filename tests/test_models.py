@@ -17,14 +17,14 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from evaluation import models_cli
-from evaluation.backends.rekognition import make_client
+from evaluation.aws.model_cost import HourlyCost, format_duration, parse_duration
+from evaluation.aws.model_guard import ModelGuard
+from evaluation.aws.models import ModelStartFailed, VersionRef, Waiting, request_stop
+from evaluation.calls.backends.rekognition import make_client
 from evaluation.cli import main
+from evaluation.cli import models as models_cli
 from evaluation.errors import UserError
-from evaluation.model_cost import HourlyCost, format_duration, parse_duration
-from evaluation.model_guard import ModelGuard
-from evaluation.models import ModelStartFailed, VersionRef, Waiting, request_stop
-from evaluation.protocol_server import RekognitionProtocolServer
+from evaluation.server.protocol import RekognitionProtocolServer
 from tests.support.fake_custom_labels import FakeCustomLabels, custom_label, project_arn
 from tests.support.images import png_bytes
 

@@ -4,12 +4,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from evaluation.backends import RekognitionLabels, make_client
-from evaluation.cache import ResponseCache
+from evaluation.calls.backends import RekognitionLabels, make_client
+from evaluation.calls.cache import ResponseCache
+from evaluation.calls.ratelimit import TokenBucket
+from evaluation.calls.runner import CACHED, CALLED, FAILED, REJECTED, RetryPolicy, fetch
 from evaluation.images import ImageRef
-from evaluation.protocol_server import ServiceError
-from evaluation.ratelimit import TokenBucket
-from evaluation.runner import CACHED, CALLED, FAILED, REJECTED, RetryPolicy, fetch
+from evaluation.server.protocol import ServiceError
 from tests.support.fake_rekognition import label
 from tests.support.images import png_bytes
 
@@ -153,7 +153,7 @@ def test_token_bucket_spaces_events_at_the_rate():
 def test_dropped_connections_and_slow_answers_are_retried(tmp_path, fake_rekognition, cache):
     import time
 
-    from evaluation.protocol_server import DropConnection, RekognitionProtocolServer
+    from evaluation.server.protocol import DropConnection, RekognitionProtocolServer
 
     images = make_images(tmp_path, fake_rekognition, 8)
 
@@ -199,7 +199,7 @@ def test_two_runs_sharing_one_cache_file(tmp_path, endpoint, fake_rekognition):
 
 
 def test_adaptive_rate_backs_off_on_push_back_and_recovers_to_its_ceiling():
-    from evaluation.ratelimit import AdaptiveRate
+    from evaluation.calls.ratelimit import AdaptiveRate
 
     now = [0.0]
     rate = AdaptiveRate(50.0, burst=1.0, clock=lambda: now[0])
@@ -216,8 +216,8 @@ def test_adaptive_rate_backs_off_on_push_back_and_recovers_to_its_ceiling():
 
 
 def test_a_dead_endpoint_stops_the_run_with_one_reason(tmp_path, fake_rekognition, cache):
+    from evaluation.calls.runner import SetupFailure
     from evaluation.errors import UserError
-    from evaluation.runner import SetupFailure
 
     images = make_images(tmp_path, fake_rekognition, 40)
     client = make_client(endpoint_url="http://127.0.0.1:9", region="us-east-1", max_attempts=1)
@@ -229,8 +229,8 @@ def test_a_dead_endpoint_stops_the_run_with_one_reason(tmp_path, fake_rekognitio
 
 
 def test_a_duplicate_of_an_image_replay_lacks_shares_its_reason(tmp_path, cache):
-    from evaluation.backends import ReplayLabels
-    from evaluation.runner import MISSING
+    from evaluation.calls.backends import ReplayLabels
+    from evaluation.calls.runner import MISSING
 
     data = png_bytes(90, 90, seed=77)
     refs = []

@@ -14,9 +14,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from evaluation.backends.local import LocalModel
-from evaluation.protocol_server import RekognitionProtocolServer
-from evaluation.serve import build_server
+from evaluation.calls.backends.local import LocalModel
+from evaluation.server.protocol import RekognitionProtocolServer
+from evaluation.server.serve import build_server
 
 REPO = Path(__file__).resolve().parents[1]
 CAT = (REPO / "datasets" / "sample" / "images" / "chelsea-a.jpg").read_bytes()

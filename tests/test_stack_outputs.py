@@ -12,13 +12,13 @@ import pytest
 from botocore.credentials import RefreshableCredentials
 from moto import mock_aws
 
-from evaluation.errors import UserError
-from evaluation.stack_outputs import (
+from evaluation.aws.stack_outputs import (
     StackOutputs,
     assume_role_session,
     load_stack_outputs,
     parse_stack_outputs,
 )
+from evaluation.errors import UserError
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 OUTPUTS = {
@@ -193,7 +193,7 @@ def test_assume_role_refusal_is_a_user_error_naming_the_role_and_the_setting() -
 def test_prefixes_match_the_pulumi_program() -> None:
     """The harness repeats the bucket layout rather than import the Pulumi package; keep them equal."""
     policies = pytest.importorskip("infra.policies")
-    from evaluation import stack_outputs
+    from evaluation.aws import stack_outputs
 
     assert stack_outputs.DATASETS_PREFIX == policies.DATASETS_PREFIX
     assert stack_outputs.CACHE_PREFIX == policies.CACHE_PREFIX

@@ -2,8 +2,8 @@
 
 import pytest
 
+from evaluation.calls.prices import PriceTable, default_tps
 from evaluation.errors import UserError
-from evaluation.tables import PriceTable, default_tps
 
 
 def test_default_quotas_follow_the_table():

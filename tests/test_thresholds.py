@@ -1,4 +1,4 @@
-"""Tests for evaluation.thresholds: objectives, tie-breaks, every status, and the YAML document."""
+"""Tests for evaluation.stats.thresholds: objectives, tie-breaks, every status, and the YAML document."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from evaluation.errors import UserError
-from evaluation.metrics import CURVE_COLUMNS, ScoredPairs, exact_curves, global_curve
-from evaluation.thresholds import (
+from evaluation.stats.metrics import CURVE_COLUMNS, ScoredPairs, exact_curves, global_curve
+from evaluation.stats.thresholds import (
     RECOMMEND_COLUMNS,
     STATUSES,
     Objective,
@@ -486,7 +486,7 @@ def test_document_thresholds_select_exactly_the_evaluated_predictions() -> None:
 
 
 def test_min_confidence_to_use_never_rounds_above_the_point():
-    from evaluation.thresholds import min_confidence_to_use
+    from evaluation.stats.thresholds import min_confidence_to_use
 
     assert min_confidence_to_use(87.1267, 80.0) == 87.1267
     assert min_confidence_to_use(92.32631234, 1.34) == 92.3263
@@ -498,8 +498,8 @@ def test_min_confidence_to_use_never_rounds_above_the_point():
 def test_notes_say_when_positives_are_never_returned_and_no_floor_can_help():
     import numpy as np
 
-    from evaluation.metrics import ScoredPairs, exact_curves
-    from evaluation.thresholds import recommend
+    from evaluation.stats.metrics import ScoredPairs, exact_curves
+    from evaluation.stats.thresholds import recommend
 
     def notes(confidences, truths):
         pairs = ScoredPairs(

@@ -13,10 +13,10 @@ Design. A run is plan -> fetch -> analyse whatever it judges; an operation decid
 Each module here says its API, request, ImageLimits, adapter (the only reader of its raw response) and
 how its answers and the ground truth become `Scored`: ScoredPairs for the shared metrics (curves,
 metrics.csv, recommendations, thresholds.yaml, report.html), plus what only it knows. `labels` keeps its
-original path (evaluation.api.analyse, evaluation.matching) untouched; the others go through
+original path (evaluation.api.analyse, evaluation.operations.matching) untouched; the others go through
 `evaluation.operations.analysis.analyse_operation`.
 
-Backends: one client-backed backend calls any operation (evaluation.backends.rekognition); the cache key
+Backends: one client-backed backend calls any operation (evaluation.calls.backends.rekognition); the cache key
 holds the API and every request parameter, so each operation's answers are cached apart, except boxes
 and labels, which are one call. The ground truth an operation needs beyond image labels is written to
 the run folder as ground_truth.jsonl, so `report RUN_DIR` recomputes a run without the dataset.

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evaluation.calls.runner import ANSWERED
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap
-from evaluation.metrics import exact_curves, grid_table, micro_macro
 from evaluation.operations import operation_for
-from evaluation.runner import ANSWERED
-from evaluation.thresholds import Objective, thresholds_document
+from evaluation.stats.metrics import exact_curves, grid_table, micro_macro
+from evaluation.stats.thresholds import Objective, thresholds_document
 
 if TYPE_CHECKING:
     from evaluation.api import AnalysisOptions, EvaluationResult

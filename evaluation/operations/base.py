@@ -20,7 +20,7 @@ import pandas as pd
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits
 from evaluation.labelmap import LabelMap
-from evaluation.metrics import ScoredPairs
+from evaluation.stats.metrics import ScoredPairs
 
 
 @dataclass(frozen=True)

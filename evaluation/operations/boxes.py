@@ -3,8 +3,8 @@
 - API and request: DetectLabels with MinConfidence and MaxLabels, exactly as `labels` sends them, so
   both operations share one cached answer per image (the cache key is the API and its parameters).
 - Limits: DetectLabels' (DETECT_LABELS_LIMITS).
-- Adapter: `labels_from_detect_labels` (evaluation.adapters); each instance keeps its own confidence,
-  which can differ from its label's.
+- Adapter: `labels_from_detect_labels` (evaluation.operations.answers); each instance keeps its own
+  confidence, which can differ from its label's.
 - Ground truth: boxes per image, from a COCO JSON (crowd regions kept) or a Ground Truth detection
   manifest, as ratios of the image. A dataset label counts an instance of every Rekognition name the
   label map gives it (itself by default, compared without case); a parent's boxes are its own Instances
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.adapters import LabelsAnswer, adapter_for, labels_from_detect_labels
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
+from evaluation.operations.answers import LabelsAnswer, adapter_for, labels_from_detect_labels
 from evaluation.operations.base import Operation, Scored, markdown_table, rounded
 from evaluation.operations.detection import (
     IOU_THRESHOLDS,

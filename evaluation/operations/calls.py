@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluation.backends.base import Backend
-from evaluation.backends.rekognition import RekognitionCall
-from evaluation.backends.replay import ReplayCall
+from evaluation.calls.backends.base import Backend
+from evaluation.calls.backends.rekognition import RekognitionCall
+from evaluation.calls.backends.replay import ReplayCall
 from evaluation.errors import UserError
 from evaluation.operations import check_operation, operation_for
 

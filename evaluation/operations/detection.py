@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.metrics import ScoredPairs
+from evaluation.stats.metrics import ScoredPairs
 
 __all__ = [
     "IOU_THRESHOLDS",

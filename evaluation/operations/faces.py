@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.adapters import ResponseShapeError
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.errors import UserError
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
+from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Operation, Scored, box_of, markdown_table, rounded
 from evaluation.operations.detection import (
     BoxSet,

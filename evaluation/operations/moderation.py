@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.adapters import ResponseShapeError
 from evaluation.datasets import DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
-from evaluation.metrics import ScoredPairs, average_precision, exact_curves
+from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Operation, Scored, markdown_table, rounded
-from evaluation.thresholds import Objective, recommend, safe_min_confidence
+from evaluation.stats.metrics import ScoredPairs, average_precision, exact_curves
+from evaluation.stats.thresholds import Objective, recommend, safe_min_confidence
 
 FLAG = "(any label)"  # the name of the image-level decision's curve
 

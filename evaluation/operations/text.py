@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.adapters import ResponseShapeError
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap
-from evaluation.metrics import ScoredPairs
+from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Operation, Scored, box_of, markdown_table, rounded
 from evaluation.operations.detection import iou_matrix
+from evaluation.stats.metrics import ScoredPairs
 
 WORD = "word"
 MAX_WORDS = 100  # DetectText's limit per image
@@ -235,7 +235,7 @@ class TextOperation(Operation):
 
 
 def _ap(pairs: ScoredPairs) -> np.ndarray:
-    from evaluation.metrics import average_precision
+    from evaluation.stats.metrics import average_precision
 
     return average_precision(pairs)
 

@@ -10,7 +10,7 @@ import html
 import math
 from typing import TYPE_CHECKING, Any
 
-from evaluation.aws_evaluation import TABLE_FILE, comparison, evaluation_of, micro_at_aws_thresholds
+from evaluation.aws.evaluation_summary import TABLE_FILE, comparison, evaluation_of, micro_at_aws_thresholds
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from evaluation.reports.aws_section import markdown_lines as aws_lines
 from evaluation.reports.recommended import confidence_text
-from evaluation.thresholds import min_confidence_to_use
+from evaluation.stats.thresholds import min_confidence_to_use
 
 if TYPE_CHECKING:
     from evaluation.api import EvaluationResult

@@ -3,7 +3,7 @@
 A recommended threshold is a confidence on a label's exact curve (e.g. 92.32634735), and any MinConfidence
 in (threshold_low, threshold] gives the same counts. Rounded to the nearest 2 decimals (92.33) it would
 drop the image at 92.3263, so the reports show thresholds.yaml's value instead
-(:func:`evaluation.thresholds.min_confidence_to_use`, i.e. ``safe_min_confidence``: the shortest decimal
+(:func:`evaluation.stats.thresholds.min_confidence_to_use`, i.e. ``safe_min_confidence``: the shortest decimal
 rounded down that stays in that range) and, where there is room, the range itself.
 """
 
@@ -13,7 +13,7 @@ import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from evaluation.thresholds import min_confidence_to_use
+from evaluation.stats.thresholds import min_confidence_to_use
 
 __all__ = ["confidence_text", "min_confidence", "same_counts_range", "use_text"]
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from evaluation.adapters import LabelsAnswer
+from evaluation.operations.answers import LabelsAnswer
 from evaluation.api import decode_labels
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
-from evaluation.runner import ANSWERED
+from evaluation.calls.runner import ANSWERED
 
 if TYPE_CHECKING:
     from evaluation.api import EvaluationResult

@@ -10,10 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from evaluation.adapters import ResponseShapeError, adapter_for
 from evaluation.api import build_backend
-from evaluation.backends import BACKENDS, CustomLabels, make_client
-from evaluation.cache import cache_key
+from evaluation.calls.backends import BACKENDS, CustomLabels, make_client
+from evaluation.calls.cache import cache_key
 from evaluation.errors import UserError
 from evaluation.images import (
     CUSTOM_LABELS_LIMITS,
@@ -23,7 +22,8 @@ from evaluation.images import (
     LoadedImage,
     load_image,
 )
-from evaluation.protocol_server import RekognitionProtocolServer
+from evaluation.operations.answers import ResponseShapeError, adapter_for
+from evaluation.server.protocol import RekognitionProtocolServer
 from tests.support.fake_custom_labels import FakeCustomLabels, custom_label
 from tests.support.images import jpeg_header_bytes, png_bytes
 

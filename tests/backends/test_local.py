@@ -16,10 +16,10 @@ from moto import mock_aws
 from PIL import Image
 
 from evaluation.api import build_backend
-from evaluation.backends import Backend, LocalLabels, RekognitionLabels, ReplayLabels
-from evaluation.backends import local as local_module
-from evaluation.backends.local import MODEL_DIR, REPORTED_FLOOR, LocalModel, decode_image
-from evaluation.cache import cache_key
+from evaluation.calls.backends import Backend, LocalLabels, RekognitionLabels, ReplayLabels
+from evaluation.calls.backends import local as local_module
+from evaluation.calls.backends.local import MODEL_DIR, REPORTED_FLOOR, LocalModel, decode_image
+from evaluation.calls.cache import cache_key
 from evaluation.errors import UserError
 from evaluation.images import ImageRef, LoadedImage, load_image
 

@@ -8,9 +8,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from evaluation.backends import RekognitionLabels, ReplayLabels, make_client
-from evaluation.backends.base import NotCached
-from evaluation.backends.rekognition import client_config
+from evaluation.calls.backends import RekognitionLabels, ReplayLabels, make_client
+from evaluation.calls.backends.base import NotCached
+from evaluation.calls.backends.rekognition import client_config
 from evaluation.images import ImageRef, LoadedImage
 from tests.support.fake_rekognition import label
 from tests.support.images import png_bytes
@@ -114,7 +114,7 @@ def test_retry_settings_honour_the_environment(monkeypatch):
 
 
 def test_aws_endpoints_are_known_by_their_host_name():
-    from evaluation.backends.rekognition import custom_endpoint, is_aws_endpoint
+    from evaluation.calls.backends.rekognition import custom_endpoint, is_aws_endpoint
 
     assert is_aws_endpoint("https://rekognition.us-east-1.amazonaws.com")
     assert is_aws_endpoint("https://rekognition.cn-north-1.amazonaws.com.cn")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from evaluation import batch as harness
-from evaluation.backends.rekognition import RekognitionLabels
+from evaluation.aws import batch as harness
+from evaluation.calls.backends.rekognition import RekognitionLabels
 from infra.batch_definition import (
     BATCH_ITEMS_PREFIX,
     BATCH_MAX_LABELS,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.metrics import exact_curves
 from evaluation.operations.detection import (
     RECALL_POINTS,
     BoxSet,
@@ -15,6 +14,7 @@ from evaluation.operations.detection import (
     match_boxes,
     scored_pairs,
 )
+from evaluation.stats.metrics import exact_curves
 
 
 def test_iou_of_boxes_worked_by_hand():

@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from evaluation.adapters import ResponseShapeError
 from evaluation.api import evaluate
 from evaluation.cli import main
+from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.faces import read_faces
 from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import face_detail

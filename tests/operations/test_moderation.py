@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.adapters import ResponseShapeError
 from evaluation.api import evaluate, reanalyse
 from evaluation.cli import main
+from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.moderation import Taxonomy, read_moderation
 from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import moderation_label as ml

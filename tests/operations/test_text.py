@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from evaluation.adapters import ResponseShapeError
 from evaluation.api import evaluate, reanalyse
 from evaluation.cli import main
 from evaluation.errors import UserError
+from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.text import edit_distance, normalize_word, read_text, words_of
 from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import text_detection as td

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from evaluation.errors import UserError
-from evaluation.protocol_server import RekognitionProtocolServer
+from evaluation.server.protocol import RekognitionProtocolServer
 from evaluation.reports.compare import RunFolder, check_comparable, compare_labels, summarise
 from evaluation.reports.recommended import confidence_text
 from tests.reports.conftest import embedded, make_run, run_cli

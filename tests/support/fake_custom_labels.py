@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluation.protocol_server import ServiceError, decode_image_bytes
+from evaluation.server.protocol import ServiceError, decode_image_bytes
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 

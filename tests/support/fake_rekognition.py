@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from evaluation.protocol_server import ServiceError, decode_image_bytes
+from evaluation.server.protocol import ServiceError, decode_image_bytes
 
 
 def label(

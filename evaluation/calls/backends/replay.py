@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from evaluation.backends.base import NotCached
-from evaluation.backends.rekognition import detect_labels_params, operation_params
+from evaluation.calls.backends.base import NotCached
+from evaluation.calls.backends.rekognition import detect_labels_params, operation_params
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from evaluation.errors import UserError
 
 if TYPE_CHECKING:
-    from evaluation.model_cost import HourlyCost
-    from evaluation.model_guard import ModelGuard
-    from evaluation.models import VersionRef, Waiting
+    from evaluation.aws.model_cost import HourlyCost
+    from evaluation.aws.model_guard import ModelGuard
+    from evaluation.aws.models import VersionRef, Waiting
 
 DEFAULT_MAX_RUNTIME = "2h"
 # The polls of DescribeProjectVersions (None: the SDK waiter's own, 30 s); tests shorten them.
@@ -29,7 +29,7 @@ WAITING: Waiting | None = None
 
 
 def _waiting() -> Waiting:
-    from evaluation.models import Waiting
+    from evaluation.aws.models import Waiting
 
     return WAITING or Waiting()
 
@@ -142,7 +142,7 @@ def _session(args: argparse.Namespace, region: str | None) -> tuple[Any, Any]:
 
     outputs = None
     if getattr(args, "stack_outputs", None):
-        from evaluation.stack_outputs import assume_role_session, load_stack_outputs
+        from evaluation.aws.stack_outputs import assume_role_session, load_stack_outputs
 
         outputs = load_stack_outputs(args.stack_outputs)
         base = boto3.Session(profile_name=args.profile, region_name=region or outputs.region)
@@ -156,7 +156,7 @@ def model_client(
     *, session: Any, region: str | None, endpoint_url: str | None, version: VersionRef | None = None
 ) -> Any:
     """A Rekognition client in the model's region (a model lives in one region; calls elsewhere miss it)."""
-    from evaluation.backends.rekognition import make_client
+    from evaluation.calls.backends.rekognition import make_client
 
     if version is not None and region and region != version.region:
         raise UserError(f"--region {region} differs from the model's region {version.region} ({version.arn})")
@@ -188,7 +188,7 @@ def announce_cost(
     file: TextIO | None = None,
 ) -> None:
     """Print the cost per hour before anything starts; refuse when --max-cost could be exceeded."""
-    from evaluation.model_cost import format_duration
+    from evaluation.aws.model_cost import format_duration
 
     print(cost.describe(max_runtime_s), file=file or sys.stdout, flush=True)
     if endpoint_url:
@@ -224,7 +224,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from evaluation.models import RUNNING, STARTING, check_project_arn, list_versions
+    from evaluation.aws.models import RUNNING, STARTING, check_project_arn, list_versions
 
     outputs, session = _session(args, args.region)
     project_arn = args.project_arn or (outputs.project_arn if outputs else None)
@@ -261,9 +261,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from evaluation.model_cost import hourly_cost, parse_duration
-    from evaluation.model_guard import ModelGuard
-    from evaluation.models import VersionRef
+    from evaluation.aws.model_cost import hourly_cost, parse_duration
+    from evaluation.aws.model_guard import ModelGuard
+    from evaluation.aws.models import VersionRef
 
     version = VersionRef.parse(args.arn)
     max_runtime_s = parse_duration(args.max_runtime)
@@ -311,7 +311,7 @@ def _wait_for(event: threading.Event) -> None:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from evaluation.models import (
+    from evaluation.aws.models import (
         NOT_RUNNING,
         VersionRef,
         describe_version,
@@ -361,9 +361,9 @@ class CustomLabelsRun:
     def from_args(
         cls, args: argparse.Namespace, *, session: Any, region: str | None, project_arn: str | None
     ) -> CustomLabelsRun:
-        from evaluation.backends.custom_labels import CustomLabels
-        from evaluation.model_cost import parse_duration
-        from evaluation.models import VersionRef
+        from evaluation.aws.model_cost import parse_duration
+        from evaluation.aws.models import VersionRef
+        from evaluation.calls.backends.custom_labels import CustomLabels
 
         if not args.project_version_arn:
             raise UserError(
@@ -391,7 +391,7 @@ class CustomLabelsRun:
         return f"Model: {self.version.arn}, started if not running. {cost.describe(self.max_runtime_s)}"
 
     def _cost(self, price_table: str | None) -> HourlyCost:
-        from evaluation.model_cost import hourly_cost
+        from evaluation.aws.model_cost import hourly_cost
 
         return hourly_cost(
             self.version.region,
@@ -411,7 +411,7 @@ class CustomLabelsRun:
             print("Every answer is cached: the model is not started.", file=sys.stderr)
             yield
             return
-        from evaluation.model_guard import ModelGuard
+        from evaluation.aws.model_guard import ModelGuard
 
         announce_cost(
             self._cost(price_table),
@@ -439,7 +439,7 @@ class CustomLabelsRun:
 
     def _check_running(self, to_call: int) -> None:
         """Without --start-model, a model that is not running would fail every call: say so before any."""
-        from evaluation.models import RUNNING, describe_version, project_arn_of
+        from evaluation.aws.models import RUNNING, describe_version, project_arn_of
 
         if not to_call:
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from evaluation.backends.rekognition import custom_endpoint
+from evaluation.calls.backends.rekognition import custom_endpoint
 from evaluation.errors import UserError
 from evaluation.images import CUSTOM_LABELS_LIMITS, ImageLimits, LoadedImage
 

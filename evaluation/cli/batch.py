@@ -131,11 +131,11 @@ def _session(args: argparse.Namespace, region: str | None) -> tuple[Any, Any]:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from evaluation.batch import submit
-    from evaluation.cache import default_cache_path
+    from evaluation.aws.batch import submit
+    from evaluation.aws.stack_outputs import STATE_MACHINE_ARN
+    from evaluation.calls.cache import default_cache_path
     from evaluation.cli import EXIT_OK, _dataset_source
     from evaluation.datasets import load_dataset
-    from evaluation.stack_outputs import STATE_MACHINE_ARN
 
     outputs, session = _session(args, None)
     if not outputs.state_machine_arn:
@@ -181,7 +181,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from evaluation.batch import ExecutionRef, batch_status
+    from evaluation.aws.batch import ExecutionRef, batch_status
     from evaluation.cli import EXIT_OK
 
     ref = ExecutionRef.parse(args.execution_arn)
@@ -192,8 +192,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from evaluation.batch import ExecutionRef, evaluate_batch, ingest, recorded_dataset
-    from evaluation.cache import ResponseCache, default_cache_path
+    from evaluation.aws.batch import ExecutionRef, evaluate_batch, ingest, recorded_dataset
+    from evaluation.calls.cache import ResponseCache, default_cache_path
     from evaluation.cli import EXIT_OK, _check_analysis_options, _dataset_source, _exit_code, _print_result
     from evaluation.reports.writer import default_run_dir
 

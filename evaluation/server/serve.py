@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from evaluation.backends.local import SERVICE_DEFAULT_MIN_CONFIDENCE, LocalModel
+from evaluation.calls.backends.local import SERVICE_DEFAULT_MIN_CONFIDENCE, LocalModel
 from evaluation.images import MB
-from evaluation.protocol_server import RekognitionProtocolServer, ServiceError, decode_image_bytes
+from evaluation.server.protocol import RekognitionProtocolServer, ServiceError, decode_image_bytes
 
 MAX_IMAGE_BYTES = 5 * MB
 MAX_LABELS_LIMIT = 1000

@@ -42,7 +42,7 @@ from botocore.exceptions import ClientError
 from evaluation.errors import UserError
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
-MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "local_model"
+MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "local_model"
 HIERARCHY_FILE = "hierarchy.json"
 REPORTED_FLOOR = 0.1  # percent: a probability below 1e-3 is never returned
 SERVICE_DEFAULT_MIN_CONFIDENCE = 55.0  # what DetectLabels uses when MinConfidence is not sent

@@ -16,9 +16,9 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
-from evaluation.backends.custom_labels import check_version_arn
+from evaluation.aws.model_cost import format_duration
+from evaluation.calls.backends.custom_labels import check_version_arn
 from evaluation.errors import UserError
-from evaluation.model_cost import format_duration
 
 RUNNING, STARTING, STOPPING, STOPPED, FAILED = "RUNNING", "STARTING", "STOPPING", "STOPPED", "FAILED"
 TRAINING_COMPLETED = "TRAINING_COMPLETED"

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evaluation.adapters import LabelsAnswer
 from evaluation.labelmap import LabelMap, normalize_name
-from evaluation.metrics import ScoredPairs
+from evaluation.operations.answers import LabelsAnswer
+from evaluation.stats.metrics import ScoredPairs
 
 DIRECT, IMPLIED = 0, 1
 

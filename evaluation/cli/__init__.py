@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "for the operation in the region, from quotas.yaml; no limit on other endpoints)",
     )
     _add_analysis_options(run, defaults=True)
-    from evaluation.models_cli import add_models_parser, add_run_options
+    from evaluation.cli.models import add_models_parser, add_run_options
 
     add_run_options(run)
     output = run.add_argument_group("output")
@@ -252,11 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="folder to write (default: reports/compare-<RUN_A>-vs-<RUN_B>)")
 
     add_models_parser(commands)
-    from evaluation.manifest_cli import add_manifest_parser
+    from evaluation.cli.manifest import add_manifest_parser
 
     add_manifest_parser(commands)
 
-    from evaluation.batch_cli import add_batch_parser
+    from evaluation.cli.batch import add_batch_parser
 
     add_batch_parser(commands)
 
@@ -322,7 +322,7 @@ def _print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  
             "raise --max-labels (at most 1000)",
             file=sys.stderr,
         )
-    from evaluation.thresholds import min_confidence_to_use
+    from evaluation.stats.thresholds import min_confidence_to_use
 
     best = result.global_threshold
     use = min_confidence_to_use(best.get("threshold"), best.get("threshold_low"))
@@ -337,7 +337,7 @@ def _print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  
 
 def _labels_table(labels: Any) -> str:
     from evaluation.reports.recommended import confidence_text
-    from evaluation.thresholds import min_confidence_to_use
+    from evaluation.stats.thresholds import min_confidence_to_use
 
     table = labels[["label", "support", "precision", "recall", "f1", "status"]].copy()
     uses = [
@@ -355,7 +355,7 @@ def _exit_code(result) -> int:  # type: ignore[no-untyped-def]
 def _check_analysis_options(args: argparse.Namespace) -> None:
     """Mistakes in analysis options fail before the dataset is read or any call is paid for."""
     from evaluation.labelmap import LabelMap
-    from evaluation.thresholds import Objective
+    from evaluation.stats.thresholds import Objective
 
     if args.objective is not None:
         Objective.parse(args.objective)
@@ -371,7 +371,7 @@ def _stack(args: argparse.Namespace) -> tuple[Any, Any]:
         return None, None
     import boto3
 
-    from evaluation.stack_outputs import assume_role_session, load_stack_outputs
+    from evaluation.aws.stack_outputs import assume_role_session, load_stack_outputs
 
     outputs = load_stack_outputs(args.stack_outputs)
     base = boto3.Session(profile_name=args.profile, region_name=args.region or outputs.region)
@@ -385,7 +385,7 @@ def _aws_evaluation(
     """--aws-evaluation, read before any call is paid for: a bad file fails the run at once."""
     if not source:
         return None
-    from evaluation.aws_evaluation import read_evaluation_summary
+    from evaluation.aws.evaluation_summary import read_evaluation_summary
 
     s3_client = None
     if source.lower().startswith("s3://"):
@@ -404,9 +404,9 @@ def _dataset_source(text: str, outputs: Any) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from evaluation.api import evaluate, plan_run
-    from evaluation.model_guard import DeadlinePassed
+    from evaluation.aws.model_guard import DeadlinePassed
+    from evaluation.calls.runner import Interrupted
     from evaluation.reports.writer import default_run_dir
-    from evaluation.runner import Interrupted
 
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
@@ -420,7 +420,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     aws_evaluation = _aws_evaluation(args.aws_evaluation, session, profile=args.profile, region=region)
     custom = None
     if args.backend == "custom-labels":
-        from evaluation.models_cli import CustomLabelsRun
+        from evaluation.cli.models import CustomLabelsRun
 
         project_arn = outputs.project_arn if outputs else None
         custom = CustomLabelsRun.from_args(args, session=session, region=region, project_arn=project_arn)
@@ -481,15 +481,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(str(stop), file=sys.stderr)
         return EXIT_INTERRUPTED
     if aws_evaluation is not None:
-        from evaluation.aws_evaluation import attach
+        from evaluation.aws.evaluation_summary import attach
 
         attach(result, aws_evaluation)
     out_dir = Path(args.out) if args.out else default_run_dir(result.dataset_name, args.reports_dir)
     result.write(out_dir)
     _print_result(result, out_dir)
     if outputs is not None and args.upload:
-        from evaluation.reports.upload import upload_run
-        from evaluation.stack_outputs import REPORTS_PREFIX
+        from evaluation.aws.stack_outputs import REPORTS_PREFIX
+        from evaluation.aws.upload import upload_run
 
         uri = upload_run(out_dir, session.client("s3"), bucket=outputs.bucket, prefix=REPORTS_PREFIX)
         print(f"Uploaded: {uri}")
@@ -508,7 +508,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         label_map=args.label_map,
         vocabulary=args.labels,
     )
-    from evaluation.aws_evaluation import attach, evaluation_of
+    from evaluation.aws.evaluation_summary import attach, evaluation_of
 
     aws_evaluation = _aws_evaluation(args.aws_evaluation, None) or evaluation_of(result)
     if aws_evaluation is not None:
@@ -557,7 +557,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from evaluation.serve import build_server
+    from evaluation.server.serve import build_server
 
     if not 0 <= args.port <= 65535:
         raise UserError(f"--port must be within 0 and 65535, got {args.port}")
@@ -582,19 +582,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from evaluation.models_cli import cmd_models
+    from evaluation.cli.models import cmd_models
 
     return cmd_models(args)
 
 
 def _cmd_manifest(args: argparse.Namespace) -> int:
-    from evaluation.manifest_cli import cmd_manifest
+    from evaluation.cli.manifest import cmd_manifest
 
     return cmd_manifest(args)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from evaluation.batch_cli import cmd_batch
+    from evaluation.cli.batch import cmd_batch
 
     return cmd_batch(args)
 

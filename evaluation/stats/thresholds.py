@@ -1,7 +1,7 @@
 """From curves to recommended MinConfidence thresholds, per label and application-wide.
 
 An :class:`Objective` says what "best" means; :func:`recommend` picks, for every label of the
-vocabulary, the point of its exact curve (from :func:`evaluation.metrics.exact_curves`) that serves the
+vocabulary, the point of its exact curve (from :func:`evaluation.stats.metrics.exact_curves`) that serves the
 objective, and says in ``status`` and ``note`` when the answer should not be trusted or does not exist.
 :func:`thresholds_document` turns the result into a plain dict an application can load from YAML.
 """
@@ -446,7 +446,7 @@ def _plain_int(value: Any) -> int | None:
 def recommend_global(
     global_curve_df: pd.DataFrame, *, objective: Objective | str, floor: float = 0.0
 ) -> dict[str, Any]:
-    """One application-wide MinConfidence from :func:`evaluation.metrics.global_curve` (micro counts).
+    """One application-wide MinConfidence from :func:`evaluation.stats.metrics.global_curve` (micro counts).
 
     Returns plain Python values: threshold, threshold_low, precision, recall, f1, tp, fp, fn, support,
     status (no-positives, no-predictions, unreachable, at-floor or ok) and note.

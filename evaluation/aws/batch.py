@@ -24,13 +24,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from evaluation.backends.base import NotCached
-from evaluation.backends.rekognition import detect_labels_params
-from evaluation.cache import ResponseCache, cache_key
+from evaluation.aws.stack_outputs import CACHE_PREFIX, DATASETS_PREFIX
+from evaluation.calls.backends.base import NotCached
+from evaluation.calls.backends.rekognition import detect_labels_params
+from evaluation.calls.cache import ResponseCache, cache_key
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
 from evaluation.images import DETECT_LABELS_LIMITS, LoadedImage
-from evaluation.stack_outputs import CACHE_PREFIX, DATASETS_PREFIX
 
 OPERATION = "DetectLabels"
 
@@ -644,7 +644,7 @@ def evaluate_batch(
     """The batch as a run: every image of the dataset with its batch answer (from the cache) or its batch
     error, analysed exactly as `run` would; the cost is the batch's DetectLabels calls in its region."""
     from evaluation.api import evaluate
-    from evaluation.tables import PriceTable
+    from evaluation.calls.prices import PriceTable
 
     region = ingested.status.execution.region
     result = evaluate(

@@ -15,9 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from evaluation.errors import UserError
-from evaluation.model_cost import format_duration
-from evaluation.models import (
+from evaluation.aws.model_cost import format_duration
+from evaluation.aws.models import (
     NOT_RUNNING,
     RUNNING,
     STARTABLE,
@@ -34,6 +33,7 @@ from evaluation.models import (
     wait_running,
     wait_stopped,
 )
+from evaluation.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from evaluation.backends.base import Backend, NotCached
-from evaluation.cache import ResponseCache, cache_key
+from evaluation.calls.backends.base import Backend, NotCached
+from evaluation.calls.cache import ResponseCache, cache_key
+from evaluation.calls.ratelimit import AdaptiveRate
 from evaluation.errors import UserError
 from evaluation.images import AS_IS, ImageProblem, ImageRef, LoadedImage, Preparation, load_image
-from evaluation.ratelimit import AdaptiveRate
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from evaluation.calls.prices import PriceTable
 from evaluation.errors import UserError
-from evaluation.tables import PriceTable
 
 
 @dataclass(frozen=True)

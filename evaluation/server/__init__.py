@@ -1,0 +1,1 @@
+"""The local Rekognition-protocol server and the `serve` command's handler."""
