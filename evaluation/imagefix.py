@@ -1,6 +1,11 @@
 """Pillow's part in image preparation: decoding other formats, re-encoding, shrinking, EXIF.
 
 Imported only when an image needs it, so checking ordinary JPEGs and PNGs never decodes pixels.
+
+Every decoder goes through `open_for_decoding` (or, for code that opens images itself, calls
+`check_decode_size` between `Image.open` and `load`): the pixel count is read from the header and an
+image over `MAX_DECODE_PIXELS` is refused before a single pixel is decoded. A decompression bomb (a
+300 KB PNG of 10,000 x 10,000 blank pixels) then costs a header read, not gigabytes.
 """
 
 from __future__ import annotations
@@ -12,16 +17,60 @@ JPEG_QUALITY = 90
 _QUALITY_STEPS = (90, 85, 80, 70)
 
 
-# Pillow refuses images over ~179 Mpx as possible decompression bombs; a 20,000 x 10,000 drone mosaic is
-# a real photo, so fitting allows more, but not without bound (memory: 3 bytes a pixel).
+# The largest image looked at at all (its header). Pillow refuses images over ~179 Mpx as possible
+# decompression bombs; a 20,000 x 10,000 drone mosaic is a real photo, and a JPEG that large can still be
+# decoded at a reduced scale (below), so fitting allows more, but not without bound.
 MAX_PIXELS = 400_000_000
+
+# The most pixels decoded at once. The API takes at most 10,000 px a side (100 Mpx), but decoding costs
+# 3 bytes a pixel (RGB) and up to 8 while an image with transparency or a palette is flattened on white:
+# 100 Mpx would be about 800 MB for one image, several GB for a few at once. 50 Mpx (a 50 MP photo,
+# 8160 x 6120, decodes whole) keeps one decode under about 400 MB, two at once (two cores) under 1 GB.
+# A JPEG over it is decoded at 1/2, 1/4 or 1/8 scale (Pillow's draft mode, no full-size pixels ever
+# exist); any other format over it is refused, with the reason, before anything is decoded.
+MAX_DECODE_PIXELS = 50_000_000
 
 
 class ConversionError(Exception):
     """An image Pillow cannot decode (or re-encode)."""
 
 
-def _open(data: bytes):  # type: ignore[no-untyped-def]
+class TooManyPixels(ConversionError, ValueError):
+    """An image whose header promises more pixels than may be decoded; raised before any is decoded.
+
+    A ValueError too, so code that already turns Pillow's ValueErrors into a refusal refuses it as well.
+    """
+
+
+def decode_size_problem(width: int, height: int, *, max_pixels: int = MAX_DECODE_PIXELS) -> str | None:
+    """Why an image of width x height px may not be decoded (a reason for a person), or None."""
+    if width * height > max_pixels:
+        return (
+            f"{width}x{height} px is {width * height / 1e6:.1f} Mpx, over the {max_pixels / 1e6:g} Mpx "
+            "decoded at most (a possible decompression bomb): not decoded"
+        )
+    return None
+
+
+def check_decode_size(image, *, max_pixels: int = MAX_DECODE_PIXELS) -> None:  # type: ignore[no-untyped-def]
+    """Raise TooManyPixels when decoding `image` would exceed `max_pixels`.
+
+    `image` is opened and not yet loaded (`Image.open` reads only the header); call this after any
+    `draft()`, which shrinks the size a JPEG will decode at, and before `load()`, `convert()` or anything
+    else that decodes.
+    """
+    width, height = image.size
+    problem = decode_size_problem(width, height, max_pixels=max_pixels)
+    if problem is not None:
+        raise TooManyPixels(problem)
+
+
+def open_for_decoding(data: bytes, *, max_pixels: int = MAX_DECODE_PIXELS):  # type: ignore[no-untyped-def]
+    """A Pillow image opened (header only) and safe to decode: at most `max_pixels` will be decoded.
+
+    A JPEG over the bound is set to decode at the largest of 1/2, 1/4 or 1/8 scale that fits; anything
+    else over it raises TooManyPixels. Other undecodable input raises ConversionError.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:  # HEIC/HEIF decode only where pillow-heif is installed
@@ -35,27 +84,53 @@ def _open(data: bytes):  # type: ignore[no-untyped-def]
         with warnings.catch_warnings():  # the size is checked here, with a reason a person can act on
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:
-            raise ConversionError(f"{image.width}x{image.height} px is too many pixels to decode here")
-        image.load()
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise TooManyPixels(f"{width}x{height} px is too many pixels to decode here")
+        if width * height > max_pixels and image.format == "JPEG":
+            for divisor in (2, 4, 8):
+                if -(-width // divisor) * -(-height // divisor) <= max_pixels:
+                    image.draft(image.mode, (max(1, width // divisor), max(1, height // divisor)))
+                    break
+        check_decode_size(image, max_pixels=max_pixels)
     except Image.DecompressionBombError as exc:
-        raise ConversionError(f"too many pixels to decode safely: {exc}") from None
+        raise TooManyPixels(f"too many pixels to decode safely: {exc}") from None
     except UnidentifiedImageError:
         raise ConversionError("no installed decoder reads this format (HEIC needs pillow-heif)") from None
+    except ConversionError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ConversionError(f"decoding failed: {exc}") from None
+    return image
+
+
+def _open(data: bytes):  # type: ignore[no-untyped-def]
+    """Decode `data`, within `MAX_DECODE_PIXELS` (checked on the header first)."""
+    from PIL import Image
+
+    image = open_for_decoding(data)
+    try:
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise TooManyPixels(f"too many pixels to decode safely: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ConversionError(f"decoding failed: {exc}") from None
     return image
 
 
 def _rgb(image):  # type: ignore[no-untyped-def]
+    """RGB, transparency flattened on white; without copies that are not needed (memory: see above)."""
     from PIL import Image
 
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)  # an animation: its first frame
-    if image.mode in ("RGBA", "LA", "P"):
-        rgba = image.convert("RGBA")
+    if image.mode == "RGB":
+        return image
+    transparent = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    if transparent:
+        rgba = image if image.mode in ("RGBA", "LA") else image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
+        background.paste(rgba, mask=rgba)
         return background
     return image.convert("RGB")
 

@@ -6,7 +6,10 @@ dataset reader never needs to know how an image will be sent.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +37,12 @@ class ImageRef:
         path = Path(text).expanduser()
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-        return cls(str(path.resolve()))
+        try:
+            return cls(str(path.resolve()))
+        except (RuntimeError, OSError):
+            # a symlink loop (RuntimeError before Python 3.13): keep the path as written, so the entry is
+            # reported by `local_file_problem` as a bad entry instead of aborting the whole load
+            return cls(os.path.abspath(path))
 
     @property
     def is_s3(self) -> bool:
@@ -220,18 +228,50 @@ def is_truncated(data: bytes, image_format: str) -> bool:
     return False
 
 
-def _read(ref: ImageRef, limits: ImageLimits, preparation: Preparation) -> bytes:
-    path = ref.path
+def local_file_problem(path: str | Path) -> str | None:
+    """Why a local path can never be read as an image file, or None (a regular file, or a missing one).
+
+    Checked without opening the file: a FIFO named x.jpg would block an open or a read forever, and
+    /dev/zero would be read without end. A missing file is left to `load_image` ("file not found"), so
+    that a dataset can be checked before all its images exist.
+    """
     try:
-        size = path.stat().st_size
-        if size > limits.max_bytes and not preparation.fit:
-            raise ImageProblem(
-                f"too large: {_megabytes(size)} as bytes, the limit is {_megabytes(limits.max_bytes)}; "
-                f"--fit shrinks it, or put it in S3 (limit {_megabytes(limits.max_s3_bytes)})"
-            )
-        if size > READ_LIMIT_WHEN_FITTING:
-            raise ImageProblem(f"too large to read: {_megabytes(size)}")
-        return path.read_bytes()
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "a symlink loop (too many levels of symbolic links), not an image file"
+        return None  # permission and the like: load_image says so per image
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None  # a folder is load_image's "is a directory", as before
+    return f"{_file_kind(mode)}, not a regular image file"
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def read_regular_file(path: str | Path, max_bytes: int) -> bytes:
+    """At most `max_bytes` of a regular file; ImageProblem for anything else or anything longer.
+
+    The file is opened with O_NONBLOCK (a FIFO cannot block the open) and checked with fstat (a device or
+    a FIFO swapped in after a stat is still refused), then read in chunks up to `max_bytes` + 1, so a
+    file that grows, or lies about its size, is never read without bound.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
     except FileNotFoundError:
         raise ImageProblem("file not found") from None
     except IsADirectoryError:
@@ -239,7 +279,61 @@ def _read(ref: ImageRef, limits: ImageLimits, preparation: Preparation) -> bytes
     except PermissionError:
         raise ImageProblem("cannot read: permission denied") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageProblem("cannot read: a symlink loop (too many levels of symbolic links)") from None
         raise ImageProblem(f"cannot read: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise ImageProblem("is a directory, not an image file")
+        if not stat.S_ISREG(mode):
+            raise ImageProblem(f"{_file_kind(mode)}, not a regular image file: not read")
+        chunks: list[bytes] = []
+        remaining = max_bytes + 1
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, MB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        raise ImageProblem(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(descriptor)
+    if len(data) > max_bytes:
+        raise ImageProblem(f"too large to read: more than {_megabytes(max_bytes)}")
+    return data
+
+
+def _read(ref: ImageRef, limits: ImageLimits, preparation: Preparation) -> bytes:
+    path = ref.path
+    problem = local_file_problem(path)
+    if problem is not None:
+        raise ImageProblem(problem)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageProblem("file not found") from None
+    except OSError as exc:
+        raise ImageProblem(f"cannot read: {exc.strerror or exc}") from None
+    if size > limits.max_bytes and not preparation.fit:
+        raise ImageProblem(
+            f"too large: {_megabytes(size)} as bytes, the limit is {_megabytes(limits.max_bytes)}; "
+            f"--fit shrinks it, or put it in S3 (limit {_megabytes(limits.max_s3_bytes)})"
+        )
+    if size > READ_LIMIT_WHEN_FITTING:
+        raise ImageProblem(f"too large to read: {_megabytes(size)}")
+    bound = READ_LIMIT_WHEN_FITTING if preparation.fit else limits.max_bytes
+    try:
+        return read_regular_file(path, bound)
+    except ImageProblem as problem:
+        if str(problem).startswith("too large to read") and not preparation.fit:
+            raise ImageProblem(
+                f"too large: more than {_megabytes(limits.max_bytes)} as bytes (the file grew while "
+                "it was read); --fit shrinks it, or put it in S3"
+            ) from None
+        raise
 
 
 AS_IS = Preparation()

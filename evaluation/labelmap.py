@@ -10,15 +10,20 @@ formal wear: [Formal Wear, Suit]  # any of these counts as "formal wear"
 ```
 
 A dataset label that is not in the map maps to itself, so a map only needs the labels whose names differ.
-Names are compared through `normalize_name` (case-insensitive, whitespace collapsed) everywhere: in the
-map's keys, in its values and when a Rekognition answer is matched, because a dataset written by hand
-rarely spells names exactly the way Rekognition does.
+Names are compared through `normalize_name` (case-insensitive, whitespace collapsed, Unicode NFC)
+everywhere: in the map's keys, in its values and when a Rekognition answer is matched, because a dataset
+written by hand rarely spells names exactly the way Rekognition does.
+
+A label map may not use YAML aliases (`*name`): a few hundred bytes of nested aliases expand to billions
+of names (a "billion laughs" file), and a map of names never needs them.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -28,8 +33,28 @@ __all__ = ["LabelMap", "normalize_name"]
 
 
 def normalize_name(name: str) -> str:
-    """The form in which two label names are compared: "  Formal   wear" and "formal Wear" are equal."""
-    return " ".join(name.split()).casefold()
+    """The form in which two label names are compared: "  Formal   wear" and "formal Wear" are equal.
+
+    Unicode NFC before and after case folding, so "Café" typed as one code point (é) and as two (e and a
+    combining accent, as macOS writes file names) is one name.
+    """
+    folded = " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+    return folded if folded.isascii() else unicodedata.normalize("NFC", folded)
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML's safe loader without aliases: an alias bomb is refused at its first alias, in microseconds."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"YAML aliases (*{event.anchor}) are not allowed in a label map; write the names out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 class LabelMap:
@@ -44,7 +69,7 @@ class LabelMap:
             if key in self._labels:
                 raise UserError(
                     f"{source or 'label map'}: {label!r} and {self._labels[key]!r} are the same label "
-                    "(names are compared without case and extra spaces); keep one"
+                    "(names are compared without case, extra spaces or Unicode form); keep one"
                 )
             self._labels[key] = label
             self._targets[key] = tuple(targets)
@@ -81,7 +106,7 @@ class LabelMap:
         except (OSError, UnicodeDecodeError) as err:
             raise UserError(f"cannot read label map {path}: {err}") from err
         try:
-            raw = yaml.safe_load(text)
+            raw = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader without aliases
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -134,7 +159,7 @@ def _check_key(key: object, source: str) -> str:
         )
     if not isinstance(key, str):
         raise UserError(
-            f"{source}: key {key!r} is a {type(key).__name__}, not a label name; put it in quotes"
+            f"{source}: key {_short(key)} is a {type(key).__name__}, not a label name; put it in quotes"
         )
     if not key.strip():
         raise UserError(f"{source}: an empty dataset label name")
@@ -145,13 +170,21 @@ def _check_targets(label: str, value: object, source: str) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list):
         raise UserError(
-            f"{source}: {label!r}: expected a Rekognition name or a list of names, found {value!r}"
+            f"{source}: {label!r}: expected a Rekognition name or a list of names, found {_short(value)}"
         )
     if not names:
         raise UserError(f"{source}: {label!r}: the list of Rekognition names is empty")
     targets: dict[str, str] = {}
     for name in names:
         if not isinstance(name, str) or not name.strip():
-            raise UserError(f"{source}: {label!r}: {name!r} is not a Rekognition label name")
+            raise UserError(f"{source}: {label!r}: {_short(name)} is not a Rekognition label name")
         targets.setdefault(normalize_name(name), " ".join(name.split()))
     return tuple(targets.values())
+
+
+def _short(value: object, limit: int = 80) -> str:
+    """A value for a message, never longer than `limit` (a hostile map must not make a huge message)."""
+    text = (
+        repr(value) if not isinstance(value, list | dict) or len(value) < 20 else f"<{type(value).__name__}>"
+    )
+    return text if len(text) <= limit else text[: limit - 3] + "..."

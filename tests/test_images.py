@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from evaluation.images import (
@@ -163,3 +165,133 @@ def test_fit_on_an_undecodable_image_is_a_reason_not_a_crash(tmp_path):
     bomb = write(tmp_path, "bomb.jpg", jpeg_header_bytes(30000, 20000))
     with pytest.raises(ImageProblem, match="too many pixels"):
         load_image(bomb, preparation=Preparation(fit=True))
+
+
+# --- issue 18, items 9 and 10: decompression bombs, and files that are not files ------------------------
+
+
+def test_the_decode_bound_is_checked_on_the_header_before_any_pixel_is_decoded():
+    from evaluation.imagefix import MAX_DECODE_PIXELS, TooManyPixels, check_decode_size, open_for_decoding
+    from tests.hostile import png_bomb
+
+    assert MAX_DECODE_PIXELS == 50_000_000  # stated in imagefix: 50 MP photos decode whole
+    bomb = png_bomb(8000, 7000)  # 56 Mpx of blank RGB in ~170 KB
+    assert len(bomb) < 500_000
+    with pytest.raises(TooManyPixels, match=r"8000x7000 px is 56\.0 Mpx, over the 50 Mpx"):
+        open_for_decoding(bomb)
+    with pytest.raises(ValueError, match="decompression bomb"):  # a ValueError too, for existing handlers
+        open_for_decoding(png_bomb(400, 300), max_pixels=100_000)
+    opened = open_for_decoding(png_bomb(400, 300), max_pixels=120_000)
+    check_decode_size(opened, max_pixels=120_000)
+    assert opened.size == (400, 300)
+
+
+def test_a_jpeg_over_the_bound_is_decoded_at_a_reduced_scale_not_refused():
+    import io
+
+    from PIL import Image
+
+    from evaluation.imagefix import open_for_decoding
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1600, 1200), (200, 10, 10)).save(buffer, format="JPEG")
+    opened = open_for_decoding(buffer.getvalue(), max_pixels=500_000)  # 1.92 Mpx: 1/2 scale is 0.48 Mpx
+    assert opened.size == (800, 600)
+    opened.load()
+    assert opened.size == (800, 600)
+
+
+def test_fit_and_convert_refuse_a_bomb_with_its_reason(tmp_path):
+    from evaluation.images import Preparation
+    from tests.hostile import png_bomb
+
+    ref = write(tmp_path, "wide.png", png_bomb(16000, 8000, colour_type=6))  # 128 Mpx RGBA in ~0.5 MB
+    with pytest.raises(ImageProblem, match=r"cannot fit PNG within the limits: 16000x8000 px .* not decoded"):
+        load_image(ref, preparation=Preparation(fit=True, convert=True))
+
+
+def test_peak_memory_on_a_bomb_set_stays_under_1_gb():
+    """The issue's bomb set, and one image just under the bound that is decoded; in a child process whose
+    address space is capped, so that today's main fails this test rather than the machine."""
+    from tests.hostile import GB, run_bounded
+
+    code = """
+import tempfile
+from pathlib import Path
+from evaluation.images import ImageProblem, ImageRef, Preparation, load_image
+from tests.hostile import png_bomb
+
+folder = Path(tempfile.mkdtemp())
+bombs = {"grey.png": (20000, 20000, 0), "rgba.png": (12000, 9000, 6), "palette.png": (16000, 8000, 3),
+         "under-the-bound.png": (10001, 4900, 3)}
+for name, (width, height, colour) in bombs.items():
+    (folder / name).write_bytes(png_bomb(width, height, colour))
+for name in bombs:
+    try:
+        loaded = load_image(ImageRef(str(folder / name)), preparation=Preparation(fit=True, convert=True))
+        print(name, "loaded", loaded.width, loaded.height)
+    except ImageProblem as problem:
+        print(name, "rejected", problem)
+"""
+    result = run_bounded(code, memory_limit=3 * GB, timeout=120)
+    assert result["returncode"] == 0, result["stderr"][-2000:]
+    lines = result["stdout"].splitlines()
+    assert any(line.startswith("grey.png rejected") and "not decoded" in line for line in lines), lines
+    assert any(line.startswith("rgba.png rejected") and "not decoded" in line for line in lines), lines
+    assert any(line.startswith("palette.png rejected") and "not decoded" in line for line in lines), lines
+    assert "under-the-bound.png loaded 10000 4899" in lines, lines
+    assert result["peak_rss"] < 1 * GB, f"peak {result['peak_rss'] / GB:.2f} GB"
+
+
+def test_a_fifo_a_device_and_a_symlink_loop_are_rejected_without_reading_them(tmp_path):
+    """A FIFO named x.jpg blocked today's read forever and /dev/zero was read without end: run in a child
+    with a timeout and a memory cap, so that failing does not hang or exhaust the machine."""
+    from tests.hostile import GB, run_bounded
+
+    fifo = tmp_path / "x.jpg"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    code = f"""
+from evaluation.images import ImageProblem, ImageRef, Preparation, load_image
+for path in ({str(fifo)!r}, "/dev/zero", {str(loop)!r}):
+    for preparation in (Preparation(), Preparation(fit=True)):
+        try:
+            load_image(ImageRef(path), preparation=preparation)
+            print(path, "loaded")
+        except ImageProblem as problem:
+            print(path, "rejected:", problem)
+"""
+    result = run_bounded(code, memory_limit=1 * GB, timeout=30)
+    assert result["returncode"] == 0, (result["returncode"], result["stderr"][-2000:])
+    lines = result["stdout"].splitlines()
+    assert lines.count(f"{fifo} rejected: a FIFO (named pipe), not a regular image file") == 2, lines
+    assert lines.count("/dev/zero rejected: a character device, not a regular image file") == 2, lines
+    assert (
+        lines.count(f"{loop} rejected: a symlink loop (too many levels of symbolic links), not an image file")
+        == 2
+    )
+
+
+def test_a_file_is_read_only_up_to_its_bound(tmp_path):
+    from evaluation.images import read_regular_file
+
+    path = tmp_path / "a.png"
+    path.write_bytes(b"x" * 100)
+    assert read_regular_file(path, 100) == b"x" * 100
+    with pytest.raises(ImageProblem, match="too large to read"):
+        read_regular_file(path, 99)
+
+
+def test_a_symlink_loop_in_a_dataset_path_is_kept_as_written_not_a_traceback(tmp_path):
+    from evaluation.images import local_file_problem
+
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    ref = ImageRef.from_text("loop.jpg", tmp_path)
+    assert ref.uri == str(loop)
+    assert (
+        local_file_problem(ref.uri) == "a symlink loop (too many levels of symbolic links), not an image file"
+    )
+    assert local_file_problem(tmp_path / "missing.jpg") is None
+    assert local_file_problem(tmp_path) is None

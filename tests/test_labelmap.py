@@ -100,3 +100,65 @@ def test_from_dict_validates_like_load() -> None:
     assert LabelMap.from_dict({"puppy": "Dog"}).targets("puppy") == ("Dog",)
     with pytest.raises(UserError, match=r"^label map: 'puppy': the list of Rekognition names is empty"):
         LabelMap.from_dict({"puppy": []})
+
+
+# --- issue 18, items 8 and 11: Unicode spellings, and a YAML alias bomb -----------------------------------
+
+CAFE_NFC = "Caf\u00e9"
+CAFE_NFD = "Cafe\u0301"
+
+
+def test_nfc_and_nfd_spellings_are_one_name() -> None:
+    assert CAFE_NFC != CAFE_NFD
+    assert normalize_name(CAFE_NFC) == normalize_name(CAFE_NFD) == "caf\u00e9"
+    assert normalize_name("  CAFE\u0301 ") == "caf\u00e9"
+
+
+def test_a_map_written_in_nfd_matches_rekognitions_nfc_names(tmp_path: Path) -> None:
+    label_map = _load(tmp_path, f"{CAFE_NFD}: [Coffee Shop]\n")
+    assert CAFE_NFC in label_map
+    assert label_map.targets(CAFE_NFC) == ("Coffee Shop",)
+    with pytest.raises(UserError, match="are the same label"):
+        _load(tmp_path, f"{CAFE_NFD}: A\n{CAFE_NFC}: B\n")
+
+
+ALIAS_BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_naming_the_file(tmp_path: Path) -> None:
+    """Today's main spent about a minute and gigabytes on this file: run it in a child with a memory cap
+    and a timeout, so that a regression fails here instead of exhausting the machine."""
+    from tests.hostile import GB, run_bounded
+
+    path = tmp_path / "bomb.yaml"
+    path.write_text(ALIAS_BOMB, encoding="utf-8")
+    assert len(ALIAS_BOMB) < 400
+    code = f"""
+from evaluation.errors import UserError
+from evaluation.labelmap import LabelMap
+try:
+    LabelMap.load({str(path)!r})
+    print("loaded")
+except UserError as err:
+    print("refused:", err)
+"""
+    result = run_bounded(code, memory_limit=1 * GB, timeout=20)
+    assert result["returncode"] == 0, (result["returncode"], str(result["stderr"])[-1500:])
+    assert f"refused: {path}:2: invalid YAML: YAML aliases (*a) are not allowed in a label map" in str(
+        result["stdout"]
+    )
+    assert result["peak_rss"] < 200 * 1024 * 1024
+
+
+def test_anchors_without_aliases_and_plain_maps_still_load(tmp_path: Path) -> None:
+    assert _load(tmp_path, "dog: &x Dog\ncat: Cat\n").targets("dog") == ("Dog",)
