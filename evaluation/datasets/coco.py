@@ -50,6 +50,8 @@ def read_coco(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
         document = json.loads(text)
     except json.JSONDecodeError as err:
         raise DatasetError(f"{source}: invalid JSON: {err.msg} (line {err.lineno})") from None
+    except RecursionError:
+        raise DatasetError(f"{source}: invalid JSON: nested too deeply to read") from None
     if not isinstance(document, dict):
         raise DatasetError(f"{source}: a COCO file is one JSON object with images, annotations, categories")
     images = _list(document, "images", source)

@@ -13,7 +13,7 @@ import csv
 from collections.abc import Iterator
 
 from evaluation.datasets.entries import Entry, ReaderOutput
-from evaluation.datasets.sources import resolve_image
+from evaluation.datasets.sources import resolve_image, split_lines
 from evaluation.datasets.types import BadLine, DatasetItem
 from evaluation.errors import DatasetError
 
@@ -31,7 +31,7 @@ def read_csv(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
     break: such a row is an unclosed quote, reported at its first line, and reading restarts on the line
     after it, so one stray quote never swallows the rows that follow.
     """
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)  # at \n only: a label may hold U+2028 or \x1c, which are not line ends
     header = _read_header(csv.reader(lines[:1]), source)
     _check_header(header, source)
     start = 1  # index in `lines` where the current reader began

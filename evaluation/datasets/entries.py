@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from evaluation.datasets.types import BadLine, DatasetItem
 
-__all__ = ["Entry", "Ignored", "ReaderOutput"]
+__all__ = ["Entry", "Ignored", "Notice", "ReaderOutput"]
 
 
 @dataclass(frozen=True)
@@ -29,4 +29,12 @@ class Ignored:
     path: str
 
 
-ReaderOutput = Entry | BadLine | Ignored
+@dataclass(frozen=True)
+class Notice:
+    """Something a reader found and did not use, which a person should hear about (a warning): kept in
+    `Dataset.warnings` and logged, never an error."""
+
+    text: str
+
+
+ReaderOutput = Entry | BadLine | Ignored | Notice

@@ -17,7 +17,7 @@ from typing import Any
 
 from evaluation.datasets.coco import looks_like_coco, read_coco
 from evaluation.datasets.csvfile import read_csv
-from evaluation.datasets.entries import Entry, Ignored, ReaderOutput
+from evaluation.datasets.entries import Entry, Ignored, Notice, ReaderOutput
 from evaluation.datasets.folders import read_local_folders, read_s3_folders
 from evaluation.datasets.manifest import read_manifest
 from evaluation.datasets.sources import dataset_name, folder_of, is_s3_uri, read_text
@@ -29,6 +29,7 @@ from evaluation.datasets.textfile import (
 )
 from evaluation.datasets.types import FORMATS, BadLine, Dataset, DatasetItem
 from evaluation.errors import DatasetError, UserError
+from evaluation.images import local_file_problem
 from evaluation.labelmap import normalize_name
 
 __all__ = ["EXTENSIONS", "load_dataset"]
@@ -64,7 +65,9 @@ def load_dataset(
     chosen = _choose_format(text_source, format)
     declared = _check_vocabulary(vocabulary)
     chosen, entries = _read(text_source, chosen, s3_client, guessed=format is None)
-    items, bad_lines, machine_labeled, ignored_files = _collect(entries, skip_bad_lines=skip_bad_lines)
+    items, bad_lines, machine_labeled, ignored_files, warnings = _collect(
+        entries, skip_bad_lines=skip_bad_lines
+    )
     if not items:
         raise DatasetError(_empty_message(text_source, chosen, bad_lines, ignored_files))
     if declared is None:
@@ -85,6 +88,7 @@ def load_dataset(
         ignored_labels=ignored,
         machine_labeled=machine_labeled,
         ignored_files=ignored_files,
+        warnings=warnings,
     )
 
 
@@ -118,7 +122,7 @@ def _choose_format(source: str, format: str | None) -> str:
     known = ", ".join(f"{name} ({_extensions_of(name)})" for name in FORMATS)
     raise DatasetError(
         f"cannot tell the format of {source} from its extension {suffix or '(none)'!r}; the formats are "
-        f"{known}; pass format= (for example format='manifest') to choose one"
+        f"{known}; choose one with --format (for example --format manifest), or dataset_format= in Python"
     )
 
 
@@ -162,41 +166,57 @@ def _read(source: str, format: str, s3_client: Any, *, guessed: bool) -> tuple[s
 
 def _collect(
     entries: Iterable[ReaderOutput], *, skip_bad_lines: bool
-) -> tuple[list[DatasetItem], list[BadLine], int, list[str]]:
-    """Items in reading order, the bad lines, how many items are machine-labelled, and ignored files."""
+) -> tuple[list[DatasetItem], list[BadLine], int, list[str], list[str]]:
+    """Items in reading order, the bad lines, how many items are machine-labelled, ignored files, and
+    the readers' warnings (each also logged)."""
     first_seen: dict[str, Entry] = {}
     items: list[DatasetItem] = []
     bad_lines: list[BadLine] = []
     ignored_files: list[str] = []
+    warnings: list[str] = []
     machine_labeled = 0
     for entry in entries:
         if isinstance(entry, Ignored):
             ignored_files.append(entry.path)
             continue
+        if isinstance(entry, Notice):
+            log.warning("%s", entry.text)
+            warnings.append(entry.text)
+            continue
         if isinstance(entry, Entry):
-            earlier = first_seen.get(entry.item.image.uri)
-            if earlier is None:
-                first_seen[entry.item.image.uri] = entry
-                items.append(entry.item)
-                machine_labeled += entry.machine_labeled
-                continue
-            if (earlier.item.labels, earlier.item.boxes, earlier.item.text) == (
-                entry.item.labels,
-                entry.item.boxes,
-                entry.item.text,
-            ):
-                continue  # the same statement twice: harmless
-            entry = _duplicate(entry, earlier)
+            problem = None if entry.item.image.is_s3 else local_file_problem(entry.item.image.uri)
+            if problem is not None:
+                # a FIFO named x.jpg, /dev/zero, a symlink loop: a bad entry, never opened or read
+                entry = BadLine(_path_of(entry), entry.line, f"{entry.item.image.uri}: {problem}")
+            else:
+                earlier = first_seen.get(entry.item.image.uri)
+                if earlier is None:
+                    first_seen[entry.item.image.uri] = entry
+                    items.append(entry.item)
+                    machine_labeled += entry.machine_labeled
+                    continue
+                if (earlier.item.labels, earlier.item.boxes, earlier.item.text) == (
+                    entry.item.labels,
+                    entry.item.boxes,
+                    entry.item.text,
+                ):
+                    continue  # the same statement twice: harmless
+                entry = _duplicate(entry, earlier)
         if not skip_bad_lines:
             raise DatasetError(
                 f"{entry} (--skip-bad-lines reads the rest and lists the bad lines in the report)"
             )
         bad_lines.append(entry)
-    return items, bad_lines, machine_labeled, ignored_files
+    return items, bad_lines, machine_labeled, ignored_files, warnings
+
+
+def _path_of(entry: Entry) -> str:
+    """The dataset file an entry came from: its source without the ":line" (or ":images[n]") part."""
+    return entry.item.source.rsplit(":", 1)[0] if entry.line else entry.item.source
 
 
 def _duplicate(entry: Entry, earlier: Entry) -> BadLine:
-    path = entry.item.source.rsplit(":", 1)[0] if entry.line else entry.item.source  # "path:line" -> path
+    path = _path_of(entry)
     where = f"line {earlier.line}" if earlier.line else earlier.item.source
     return BadLine(
         path,
@@ -235,7 +255,7 @@ def _check_vocabulary(vocabulary: Sequence[str] | None) -> tuple[str, ...] | Non
         if key in declared:
             raise DatasetError(
                 f"vocabulary: {declared[key]!r} and {label!r} are the same label "
-                "(names are compared without case and extra spaces)"
+                "(names are compared without case, extra spaces or Unicode form)"
             )
         declared[key] = label.strip()
     if not declared:
@@ -301,7 +321,8 @@ def _merged_spellings(items: list[DatasetItem], source: str) -> tuple[str, ...]:
         chosen.append(ordered[0])
         if len(spellings) > 1:
             log.warning(
-                "%s: labels %s differ only in case or spacing: counted as one label, %r",
+                "%s: labels %s differ only in case, spacing or Unicode form (NFC/NFD): counted as one "
+                "label, %r",
                 source,
                 ", ".join(repr(label) for label in sorted(spellings)),
                 ordered[0],

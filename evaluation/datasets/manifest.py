@@ -55,6 +55,9 @@ def read_manifest(text: str, *, source: str, folder: str) -> Iterator[ReaderOutp
         except _LineProblem as problem:
             yield BadLine(source, number, str(problem))
             continue
+        except RecursionError:  # a value nested just shallow enough to parse, too deep to walk or print
+            yield BadLine(source, number, "nested too deeply to read")
+            continue
         yield Entry(item, number, machine_labeled)
 
 
@@ -64,6 +67,8 @@ def _parse_line(line: str, where: str, folder: str) -> tuple[DatasetItem, bool]:
     except json.JSONDecodeError as err:
         hint = " (one JSON object per line: is this pretty-printed JSON?)" if line in ("{", "[") else ""
         raise _LineProblem(f"invalid JSON: {err.msg} (column {err.colno}){hint}") from None
+    except RecursionError:
+        raise _LineProblem("invalid JSON: nested too deeply to read") from None
     if not isinstance(record, dict):
         raise _LineProblem(f"expected a JSON object per line (JSON Lines), found a {_json_type(record)}")
     if "source-ref" not in record:

@@ -5,7 +5,9 @@ Kept apart from the format readers so each reader parses text and never touches 
 
 from __future__ import annotations
 
+import os
 import posixpath
+import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -14,7 +16,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from evaluation.errors import DatasetError
 from evaluation.images import ImageRef
 
-__all__ = ["dataset_name", "folder_of", "is_s3_uri", "read_text", "resolve_image", "split_s3_uri"]
+__all__ = [
+    "dataset_name",
+    "folder_of",
+    "is_s3_uri",
+    "read_text",
+    "resolve_image",
+    "split_lines",
+    "split_s3_uri",
+]
 
 _NOT_FOUND_CODES = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 
@@ -109,6 +119,25 @@ def resolve_image(text: str, folder: str) -> ImageRef:
     return ImageRef.from_text(text, None if is_s3_uri(folder) else Path(folder))
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of a dataset file, each with its "\n" (or "\r\n"): split at "\n" only.
+
+    Not `str.splitlines()`, which also splits at U+2028, U+2029, U+0085, \x0b, \x0c and \x1c-\x1e:
+    characters a label or a path may hold, so a row would be cut in two and every later line number
+    shifted. Files with old Mac "\r"-only line ends are read as one line.
+    """
+    lines = text.split("\n")
+    kept = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        kept.append(lines[-1])
+    return kept
+
+
+# A dataset file is read whole; more than this is not a dataset file (or is /dev/zero or a stream that
+# never ends), and reading it would only exhaust memory. A million-image manifest is about 300 MB.
+MAX_DATASET_BYTES = 4 * 1024**3
+
+
 def read_text(source: str, s3_client: Any = None) -> str:
     """The whole text of a local file or an S3 object, as UTF-8 (a byte-order mark is dropped)."""
     if is_s3_uri(source):
@@ -116,14 +145,29 @@ def read_text(source: str, s3_client: Any = None) -> str:
     else:
         path = Path(source).expanduser()
         if path.is_dir():
-            raise DatasetError(f"{source} is a folder; pass format='folders' to read it as one")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise DatasetError(f"dataset not found: {source}") from None
-        except OSError as err:
-            raise DatasetError(f"cannot read {source}: {err.strerror or err}") from err
+            raise DatasetError(
+                f"{source} is a folder; pass --format folders (dataset_format='folders' in Python) "
+                "to read it as one"
+            )
+        data = _read_local(path, source)
     return decode_text(data, source)
+
+
+def _read_local(path: Path, source: str) -> bytes:
+    """A local dataset file's bytes: a regular file, or a pipe (`--dataset <(...)`), read with a bound."""
+    try:
+        mode = os.stat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+            raise DatasetError(f"{source} is not a regular file (a device or a socket): not read")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_DATASET_BYTES + 1)
+    except FileNotFoundError:
+        raise DatasetError(f"dataset not found: {source}") from None
+    except OSError as err:
+        raise DatasetError(f"cannot read {source}: {err.strerror or err}") from err
+    if len(data) > MAX_DATASET_BYTES:
+        raise DatasetError(f"{source}: more than {MAX_DATASET_BYTES // 1024**3} GB: not a dataset file")
+    return data
 
 
 def decode_text(data: bytes, source: str) -> str:

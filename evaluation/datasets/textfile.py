@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from evaluation.datasets.entries import Entry, ReaderOutput
-from evaluation.datasets.sources import resolve_image
+from evaluation.datasets.sources import resolve_image, split_lines
 from evaluation.datasets.types import BadLine, DatasetItem, GroundTruthText
 
 __all__ = ["looks_like_text_csv", "looks_like_text_manifest", "read_text_csv", "read_text_manifest"]
@@ -30,18 +30,21 @@ TEXT_HEADER = ("image", "words")
 
 
 def looks_like_text_csv(text: str) -> bool:
-    first = next(csv.reader(text.splitlines()[:1]), [])
+    first = next(csv.reader(split_lines(text)[:1]), [])
     return tuple(name.strip().lower() for name in first[:2]) == TEXT_HEADER
 
 
 def looks_like_text_manifest(text: str) -> bool:
-    """A manifest line with `lines` or `words` and no Ground Truth label attribute (`K-metadata`)."""
-    for raw in text.split("\n"):
+    """A manifest line with `lines` or `words` and no Ground Truth label attribute (`K-metadata`).
+
+    Decided by the first line that parses among the first 100 (a broken first line is a bad line of
+    whichever kind of manifest the rest is)."""
+    for raw in text.split("\n")[:100]:
         if raw.strip():
             try:
                 record = json.loads(raw)
-            except json.JSONDecodeError:
-                return False
+            except (json.JSONDecodeError, RecursionError):
+                continue
             return (
                 isinstance(record, dict)
                 and ("lines" in record or "words" in record)
@@ -51,7 +54,7 @@ def looks_like_text_manifest(text: str) -> bool:
 
 
 def read_text_csv(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(split_lines(text))
     next(reader, None)
     for number, row in enumerate(reader, start=2):
         if not any(field.strip() for field in row):
@@ -84,6 +87,8 @@ def _parse(raw: str, where: str, folder: str) -> DatasetItem:
         record = json.loads(raw)
     except json.JSONDecodeError as err:
         raise ValueError(f"invalid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply to read") from None
     if not isinstance(record, dict) or not isinstance(record.get("source-ref"), str):
         raise ValueError('expected a JSON object with a "source-ref" string')
     image = resolve_image(record["source-ref"], folder)

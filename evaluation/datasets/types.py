@@ -99,7 +99,8 @@ class Dataset:
     marked `"human-annotated": "no"` (SageMaker Ground Truth's automated labeling): their ground truth came
     from a model, which a report should say. `ignored_files` lists the files of a folders dataset that are
     not images (by extension), so a stray file is visible without making the load partial: `bad_lines`
-    is non-empty only when lines were skipped with `skip_bad_lines`.
+    is non-empty only when lines were skipped with `skip_bad_lines`. `warnings` says what a reader found
+    and did not use (for folders: sub-folders whose names are not labels, label folders without images).
     """
 
     name: str
@@ -111,6 +112,7 @@ class Dataset:
     ignored_labels: dict[str, int] = field(default_factory=dict)
     machine_labeled: int = 0
     ignored_files: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def support(self) -> dict[str, int]:
         """Images per vocabulary label (positives); a label with none is still listed, with 0."""

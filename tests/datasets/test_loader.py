@@ -49,7 +49,9 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 
 def test_a_folder_read_as_a_file_format_says_so(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match="is a folder; pass format='folders'"):
+    with pytest.raises(
+        DatasetError, match=r"is a folder; pass --format folders \(dataset_format='folders' in Python\)"
+    ):
         load_dataset(tmp_path, format="csv")
 
 
@@ -171,7 +173,10 @@ def test_labels_differing_only_in_case_are_one_label(write: Write, caplog: pytes
         dataset = load_dataset(path)
     assert dataset.vocabulary == ("dog",)  # the most frequent spelling
     assert [item.labels for item in dataset.items] == [frozenset({"dog"})] * 3
-    assert "'Dog', 'dog' differ only in case or spacing: counted as one label, 'dog'" in caplog.text
+    assert (
+        "'Dog', 'dog' differ only in case, spacing or Unicode form (NFC/NFD): counted as one label, 'dog'"
+        in caplog.text
+    )
     merged = load_dataset(path, vocabulary=["Dog"])
     assert [item.labels for item in merged.items] == [frozenset({"Dog"})] * 3
 
