@@ -21,7 +21,15 @@ from infra.batch_definition import (
     batch_definition,
     state_machine_arn,
 )
-from infra.policies import batch_role_policy, batch_trust_policy
+from infra.policies import batch_log_delivery_policy, batch_role_policy, batch_trust_policy
+
+# The prefix AWS recommends for log groups that receive vended logs: CloudWatch Logs then needs no
+# resource policy entry per log group (whose size is limited).
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
+
+
+def log_group_name_for(state_machine_name: str) -> str:
+    return f"{VENDED_LOGS_PREFIX}{state_machine_name}"
 
 
 @dataclass
@@ -39,6 +47,11 @@ class BatchEvaluationArgs:
     max_concurrency: int = 5
     min_confidence: float = BATCH_MIN_CONFIDENCE
     max_labels: int = BATCH_MAX_LABELS
+    # CloudWatch Logs: ERROR logs failed executions and errors only; execution data (image keys and
+    # Rekognition answers) stays out of the logs unless asked for. OFF creates no log group.
+    log_level: str = "ERROR"
+    log_execution_data: bool = False
+    log_retention_days: int = 30
 
 
 class BatchEvaluation(pulumi.ComponentResource):
@@ -52,6 +65,7 @@ class BatchEvaluation(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     name: pulumi.Output[str]
     role_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str] | None
 
     def __init__(
         self, name: str, args: BatchEvaluationArgs, opts: pulumi.ResourceOptions | None = None
@@ -88,6 +102,31 @@ class BatchEvaluation(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        permissions: list[pulumi.Resource] = [access]
+        logging: dict[str, object] = {"level": "OFF"}
+        self.log_group_name = None
+        if args.log_level != "OFF":
+            log_group = aws.cloudwatch.LogGroup(
+                f"{name}-batch",
+                name=log_group_name_for(args.state_machine_name),
+                retention_in_days=args.log_retention_days,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            permissions.append(
+                aws.iam.RolePolicy(
+                    f"{name}-batch-logs",
+                    role=role.id,
+                    policy=json.dumps(batch_log_delivery_policy()),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+            )
+            logging = {
+                "level": args.log_level,
+                "include_execution_data": args.log_execution_data,
+                # Step Functions takes the log group's ARN with its `:*` suffix.
+                "log_destination": log_group.arn.apply(lambda arn: f"{arn}:*"),
+            }
+            self.log_group_name = log_group.name
         definition = pulumi.Output.from_input(args.bucket_name).apply(
             lambda bucket: json.dumps(
                 batch_definition(
@@ -107,10 +146,12 @@ class BatchEvaluation(pulumi.ComponentResource):
             type="STANDARD",
             role_arn=role.arn,
             definition=definition,
+            logging_configuration=logging,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # An execution started right after `pulumi up` must already have its permissions.
-                depends_on=[access],
+                # An execution started right after `pulumi up` must already have its permissions, and
+                # Step Functions checks the role's log delivery permissions when logging is set.
+                depends_on=permissions,
                 # A fixed name cannot be created before the old one is gone.
                 delete_before_replace=True,
             ),
@@ -119,4 +160,11 @@ class BatchEvaluation(pulumi.ComponentResource):
         self.arn = machine.arn
         self.name = machine.name
         self.role_arn = role.arn
-        self.register_outputs({"arn": self.arn, "name": self.name, "roleArn": self.role_arn})
+        outputs: dict[str, pulumi.Output[str]] = {
+            "arn": self.arn,
+            "name": self.name,
+            "roleArn": self.role_arn,
+        }
+        if self.log_group_name is not None:
+            outputs["logGroupName"] = self.log_group_name
+        self.register_outputs(outputs)

@@ -27,7 +27,8 @@ class EvaluationBucketArgs:
     reports_expiry_days: int | None = None
     noncurrent_version_expiry_days: int = 30
     abort_incomplete_upload_days: int = 7
-    access_logs: bool = False
+    # On by default (issue 18): who read or wrote what, in a bucket of its own.
+    access_logs: bool = True
     force_destroy: bool = False
 
 
@@ -77,8 +78,23 @@ class EvaluationBucket(pulumi.ComponentResource):
 
         self.log_bucket_name = None
         if args.access_logs:
+            # SSE-S3 (no KMS key): S3 server access logging only delivers to buckets encrypted with SSE-S3.
             log_bucket, log_public_access_block = self._private_bucket(
                 f"{name}-access-logs", None, args.force_destroy
+            )
+            # Versioned, so a log object overwritten or deleted (by mistake or to hide something) can be
+            # recovered until the noncurrent-version expiry removes it.
+            log_versioning = aws.s3.BucketVersioning(
+                f"{name}-access-logs",
+                bucket=log_bucket.id,
+                versioning_configuration={"status": "Enabled"},
+                opts=self._child(),
+            )
+            aws.s3.BucketLifecycleConfiguration(
+                f"{name}-access-logs",
+                bucket=log_bucket.id,
+                rules=housekeeping_rules(args),
+                opts=self._child(depends_on=[log_versioning]),
             )
             log_policy = aws.s3.BucketPolicy(
                 f"{name}-access-logs",
@@ -154,9 +170,9 @@ def encryption_rule(kms_key_arn: str | None) -> dict[str, object]:
     return {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
 
 
-def lifecycle_rules(args: EvaluationBucketArgs) -> list[dict[str, object]]:
-    """Housekeeping that keeps a versioned bucket from growing forever, plus the optional expiries."""
-    rules: list[dict[str, object]] = [
+def housekeeping_rules(args: EvaluationBucketArgs) -> list[dict[str, object]]:
+    """What keeps a versioned bucket from growing forever: abort stale uploads, expire old versions."""
+    return [
         {
             "id": "abort-incomplete-multipart-uploads",
             "status": "Enabled",
@@ -172,6 +188,11 @@ def lifecycle_rules(args: EvaluationBucketArgs) -> list[dict[str, object]]:
             "expiration": {"expired_object_delete_marker": True},
         },
     ]
+
+
+def lifecycle_rules(args: EvaluationBucketArgs) -> list[dict[str, object]]:
+    """The data bucket's rules: housekeeping plus the optional expiries of cache/ and reports/."""
+    rules = housekeeping_rules(args)
     for prefix, days in ((CACHE_PREFIX, args.cache_expiry_days), (REPORTS_PREFIX, args.reports_expiry_days)):
         if days:
             rules.append(

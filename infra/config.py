@@ -39,6 +39,13 @@ ACCESS_LOGS = "accessLogs"
 FORCE_DESTROY = "forceDestroy"
 BATCH = "batch"
 BATCH_MAX_CONCURRENCY = "batchMaxConcurrency"
+BATCH_LOG_LEVEL = "batchLogLevel"
+BATCH_LOG_EXECUTION_DATA = "batchLogExecutionData"
+EXTERNAL_ID = "externalId"
+FACES = "faces"
+VIDEO = "video"
+# Step Functions' log levels (LoggingConfiguration.Level); OFF turns logging to CloudWatch Logs off.
+BATCH_LOG_LEVELS = ("ALL", "ERROR", "FATAL", "OFF")
 # Distributed Map's ceiling on child executions at once (infra/batch_definition.py says the same).
 BATCH_MAX_CONCURRENCY_LIMIT = 10_000
 
@@ -78,14 +85,22 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         TRUSTED_PRINCIPALS,
         "array",
         [],
-        "IAM principal ARNs (or 12-digit account IDs) allowed to assume the evaluation role. Empty: the "
-        "deploying account.",
+        "IAM user or role ARNs (or 12-digit account IDs, which need externalId) allowed to assume the "
+        "evaluation role. Empty: the IAM user or role that runs `pulumi up`, never the whole account.",
+    ),
+    ConfigKey(
+        EXTERNAL_ID,
+        "string",
+        "",
+        "An sts:ExternalId the trusted principals must present to assume the evaluation role (2 to 1224 "
+        "letters, digits and _+=,.@:/-); the harness reads it from the stack outputs. Required when "
+        "trustedPrincipals names a whole account. Empty: no ExternalId condition.",
     ),
     ConfigKey(
         ACCESS_LOGS,
         "boolean",
-        False,
-        "Write S3 server access logs of the bucket to a separate private, encrypted log bucket.",
+        True,
+        "Write S3 server access logs of the bucket to a separate private, encrypted, versioned log bucket.",
     ),
     ConfigKey(
         FORCE_DESTROY,
@@ -109,6 +124,35 @@ CONFIG_KEYS: tuple[ConfigKey, ...] = (
         "near the account's DetectLabels TPS quota times the seconds one call takes; 5 is the smallest "
         "default quota.",
     ),
+    ConfigKey(
+        BATCH_LOG_LEVEL,
+        "string",
+        "ERROR",
+        "What the batch state machine logs to CloudWatch Logs: ALL, ERROR, FATAL or OFF.",
+    ),
+    ConfigKey(
+        BATCH_LOG_EXECUTION_DATA,
+        "boolean",
+        False,
+        "Include execution input and output (image keys and Rekognition answers) in the batch state "
+        "machine's logs.",
+    ),
+    ConfigKey(
+        FACES,
+        "boolean",
+        False,
+        "Let the evaluation role run face verification, face search and liveness evaluations: face "
+        "collections named with the harness's prefix (stack output collectionPrefix), CompareFaces and "
+        "GetFaceLivenessSessionResults.",
+    ),
+    ConfigKey(
+        VIDEO,
+        "boolean",
+        False,
+        "Create what Rekognition Video's asynchronous jobs need (an encrypted SNS topic, an encrypted SQS "
+        "queue subscribed to it, the role Rekognition publishes with) and let the evaluation role start "
+        "and read label detection and content moderation jobs.",
+    ),
 )
 
 _KNOWN = {key.name: key for key in CONFIG_KEYS}
@@ -119,6 +163,9 @@ _KMS_KEY_ARN = re.compile(
 )
 _KMS_ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:root$")
+# sts:AssumeRole's ExternalId: 2-1224 characters of [\w+=,.@:/-] (STS API reference).
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _IAM_PRINCIPAL_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):iam::\d{12}:(?:root|(?:user|role)/[\w+=,.@/-]+)$"
 )
@@ -150,6 +197,11 @@ class Settings:
     force_destroy: bool
     batch: bool = False
     batch_max_concurrency: int = 5
+    batch_log_level: str = "ERROR"
+    batch_log_execution_data: bool = False
+    external_id: str | None = None
+    faces: bool = False
+    video: bool = False
 
 
 def qualified(name: str) -> str:
@@ -164,11 +216,13 @@ def parse_settings(
     partition: str,
     region: str,
     dns_suffix: str = "amazonaws.com",
+    deployer_arn: str | None = None,
 ) -> Settings:
     """Turn the project's config values (as Pulumi hands them over: strings, JSON for arrays) into Settings.
 
     Unknown keys are refused: a misspelt `kmsKeyARN` would otherwise leave the bucket on SSE-S3 without a
-    word.
+    word. `deployer_arn` is the IAM identity running `pulumi up` (the role behind an assumed-role
+    session); without trustedPrincipals the evaluation role trusts it, and nobody else.
     """
     unknown = sorted(set(raw) - set(_KNOWN))
     if unknown:
@@ -185,6 +239,16 @@ def parse_settings(
     cache_days = _days(CACHE_EXPIRY_DAYS, value(CACHE_EXPIRY_DAYS), minimum=0)
     reports_days = _days(REPORTS_EXPIRY_DAYS, value(REPORTS_EXPIRY_DAYS), minimum=0)
     principals = tuple(_principal(i, p, partition) for i, p in enumerate(value(TRUSTED_PRINCIPALS)))
+    external_id = _external_id(value(EXTERNAL_ID))
+    if not principals:
+        principals = (_deploying_principal(deployer_arn, account_id=account_id, partition=partition),)
+    whole_accounts = [p for p in principals if _ACCOUNT_ROOT.match(p)]
+    if whole_accounts and external_id is None:
+        raise ConfigError(
+            qualified(TRUSTED_PRINCIPALS),
+            f"{whole_accounts[0]} lets every principal of that account assume the role; name IAM users or "
+            f"roles instead, or also set {qualified(EXTERNAL_ID)} so only callers that know it can",
+        )
     return Settings(
         account_id=account_id,
         partition=partition,
@@ -197,11 +261,16 @@ def parse_settings(
         noncurrent_version_expiry_days=_days(
             NONCURRENT_VERSION_EXPIRY_DAYS, value(NONCURRENT_VERSION_EXPIRY_DAYS), minimum=1
         ),
-        trusted_principals=principals or (f"arn:{partition}:iam::{account_id}:root",),
+        trusted_principals=principals,
         access_logs=value(ACCESS_LOGS),
         force_destroy=value(FORCE_DESTROY),
         batch=value(BATCH),
         batch_max_concurrency=_batch_max_concurrency(value(BATCH_MAX_CONCURRENCY)),
+        batch_log_level=_batch_log_level(value(BATCH_LOG_LEVEL)),
+        batch_log_execution_data=value(BATCH_LOG_EXECUTION_DATA),
+        external_id=external_id,
+        faces=value(FACES),
+        video=value(VIDEO),
     )
 
 
@@ -244,6 +313,46 @@ def _batch_max_concurrency(concurrency: int) -> int:
             f"executions at once); got {concurrency}",
         )
     return concurrency
+
+
+def _batch_log_level(level: str) -> str:
+    if level.upper() not in BATCH_LOG_LEVELS:
+        raise ConfigError(
+            qualified(BATCH_LOG_LEVEL), f"must be one of {', '.join(BATCH_LOG_LEVELS)}; got {level!r}"
+        )
+    return level.upper()
+
+
+def _external_id(text: str) -> str | None:
+    if not text:
+        return None
+    if not _EXTERNAL_ID.match(text):
+        raise ConfigError(
+            qualified(EXTERNAL_ID),
+            f"must be 2 to 1224 letters, digits or any of _+=,.@:/- (what STS accepts); got {text!r}",
+        )
+    return text
+
+
+def _deploying_principal(deployer_arn: str | None, *, account_id: str, partition: str) -> str:
+    """The IAM user or role running `pulumi up`: the default, and only, trusted principal."""
+    key = qualified(TRUSTED_PRINCIPALS)
+    if not deployer_arn:
+        raise ConfigError(key, "is empty and the deploying identity is unknown; name the principals to trust")
+    if deployer_arn == f"arn:{partition}:iam::{account_id}:root":
+        raise ConfigError(
+            key,
+            "is empty and `pulumi up` runs as the account's root user, which would trust the whole "
+            "account; name the IAM users or roles that run evaluations",
+        )
+    match = _IAM_PRINCIPAL_ARN.match(deployer_arn)
+    if match is None or _ACCOUNT_ROOT.match(deployer_arn):
+        raise ConfigError(
+            key,
+            f"is empty and the deploying identity {deployer_arn} cannot be named in a trust policy; name the "
+            "IAM users or roles that run evaluations",
+        )
+    return deployer_arn
 
 
 def _kms_key_arn(text: str, *, partition: str, region: str) -> str | None:
@@ -338,12 +447,19 @@ def load_settings() -> Settings:
     identity = aws.get_caller_identity()
     partition = aws.get_partition()
     region = aws.get_region()
+    values = project_config_values()
+    deployer_arn = None
+    if not values.get(TRUSTED_PRINCIPALS, "").strip("[] "):
+        # An assumed-role session's ARN (sts::...:assumed-role/<role>/<session>) cannot be trusted, the
+        # role behind it can: getSessionContext names it, with its path.
+        deployer_arn = aws.iam.get_session_context(arn=identity.arn).issuer_arn
     settings = parse_settings(
-        project_config_values(),
+        values,
         account_id=identity.account_id,
         partition=partition.partition,
         region=region.region,
         dns_suffix=partition.dns_suffix,
+        deployer_arn=deployer_arn,
     )
     if settings.kms_key_arn:
         check_kms_key(settings.kms_key_arn, lambda arn: aws.kms.get_key(key_id=arn))

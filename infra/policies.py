@@ -43,6 +43,55 @@ PROJECT_VERSION_ACTIONS: tuple[str, ...] = (
 )
 KMS_ACTIONS: tuple[str, ...] = ("kms:Decrypt", "kms:GenerateDataKey")
 
+# --- faces (issue 15) ----------------------------------------------------------------------------------
+# Every face collection the harness creates is named with this prefix; the role may only use collections
+# whose names start with it. Exported as the stack output `collectionPrefix`.
+COLLECTION_PREFIX = "rekognition-eval-"
+# Actions whose resource type is `collection` (required, or optional for the two tagging actions) in the
+# service authorization reference (Amazon Rekognition, "Actions defined by"): scoped to the prefix.
+# TagResource lets CreateCollection attach tags (its API reference requires it for Tags) and
+# ListTagsForResource lets `faces cleanup` recognise the collections it created.
+COLLECTION_ACTIONS: tuple[str, ...] = (
+    "rekognition:AssociateFaces",
+    "rekognition:CreateUser",
+    "rekognition:DeleteCollection",
+    "rekognition:DeleteFaces",
+    "rekognition:DeleteUser",
+    "rekognition:DescribeCollection",
+    "rekognition:IndexFaces",
+    "rekognition:ListFaces",
+    "rekognition:ListTagsForResource",
+    "rekognition:SearchFaces",
+    "rekognition:SearchFacesByImage",
+    "rekognition:SearchUsersByImage",
+    "rekognition:TagResource",
+)
+# CreateCollection has no resource type in the reference (only aws:RequestTag / aws:TagKeys condition
+# keys), so IAM only accepts Resource "*" for it: the role can create a collection of any name, but can
+# index into, search, describe or delete only prefixed ones.
+CREATE_COLLECTION_ACTIONS: tuple[str, ...] = ("rekognition:CreateCollection",)
+# No resource type either: CompareFaces (two images, no collection), ListCollections (the account's list)
+# and GetFaceLivenessSessionResults (a session id, not an ARN).
+FACE_ACTIONS_WITHOUT_RESOURCE: tuple[str, ...] = (
+    "rekognition:CompareFaces",
+    "rekognition:GetFaceLivenessSessionResults",
+    "rekognition:ListCollections",
+)
+
+# --- stored video (issue 16) ---------------------------------------------------------------------------
+REKOGNITION_SERVICE = "rekognition.amazonaws.com"
+SNS_SERVICE = "sns.amazonaws.com"
+# Rekognition Video's documented convention (and what AWS's AmazonRekognitionServiceRole policy allows).
+VIDEO_TOPIC_PREFIX = "AmazonRekognition"
+# No resource type in the reference for any of these: Resource "*".
+VIDEO_ACTIONS: tuple[str, ...] = (
+    "rekognition:GetContentModeration",
+    "rekognition:GetLabelDetection",
+    "rekognition:StartContentModeration",
+    "rekognition:StartLabelDetection",
+)
+VIDEO_QUEUE_ACTIONS: tuple[str, ...] = ("sqs:DeleteMessage", "sqs:ReceiveMessage")
+
 _PROJECT_ARN = re.compile(
     r"^(?P<head>arn:aws[a-z-]*:rekognition:[a-z0-9-]+:\d{12}:project/[a-zA-Z0-9_.\-]{1,255})/\d+$"
 )
@@ -70,18 +119,148 @@ def project_version_arns(project_arn: str) -> str:
     return f"{match['head']}/version/*"
 
 
-def trust_policy(principals: Sequence[str]) -> PolicyDocument:
-    """Who may assume the evaluation role: exactly the configured principals, nobody else."""
+def trust_policy(principals: Sequence[str], *, external_id: str | None = None) -> PolicyDocument:
+    """Who may assume the evaluation role: exactly the configured principals, nobody else.
+
+    With an external ID, only callers that present it (sts:AssumeRole's ExternalId) may; the settings
+    require one whenever a whole account is trusted, so no default trusts an account without a condition.
+    """
     if not principals:
         raise ValueError("a trust policy needs at least one principal")
+    statement: Statement = {
+        "Sid": "AssumeForEvaluations",
+        "Effect": "Allow",
+        "Principal": {"AWS": sorted(set(principals))},
+        "Action": "sts:AssumeRole",
+    }
+    if external_id:
+        statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+    return document([statement])
+
+
+def collection_arns(*, partition: str, region: str, account_id: str) -> str:
+    """The ARN pattern of every face collection the harness may create and use: `collection/<prefix>*`."""
+    return f"arn:{partition}:rekognition:{region}:{account_id}:collection/{COLLECTION_PREFIX}*"
+
+
+def face_statements(collections_arn: str) -> list[Statement]:
+    """What face verification, face search and liveness evaluations need (issue 15), and no more."""
+    if not collections_arn.endswith(f":collection/{COLLECTION_PREFIX}*"):
+        raise ValueError(
+            f"face permissions are scoped to collection/{COLLECTION_PREFIX}*: {collections_arn!r}"
+        )
+    return [
+        {
+            "Sid": "UseEvaluationCollections",
+            "Effect": "Allow",
+            "Action": list(COLLECTION_ACTIONS),
+            "Resource": [collections_arn],
+        },
+        {
+            "Sid": "CreateCollections",
+            "Effect": "Allow",
+            "Action": list(CREATE_COLLECTION_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "FaceOperationsWithoutResourceType",
+            "Effect": "Allow",
+            "Action": list(FACE_ACTIONS_WITHOUT_RESOURCE),
+            "Resource": "*",
+        },
+    ]
+
+
+def video_statements(*, notification_role_arn: str, queue_arn: str) -> list[Statement]:
+    """What video evaluations need (issue 16): start and read jobs, hand Rekognition its publishing role
+    (to Rekognition only), and read the job notifications from the queue."""
+    return [
+        {
+            "Sid": "VideoJobs",
+            "Effect": "Allow",
+            "Action": list(VIDEO_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "PassNotificationRoleToRekognition",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [notification_role_arn],
+            "Condition": {"StringEquals": {"iam:PassedToService": REKOGNITION_SERVICE}},
+        },
+        {
+            "Sid": "ReadVideoNotifications",
+            "Effect": "Allow",
+            "Action": list(VIDEO_QUEUE_ACTIONS),
+            "Resource": [queue_arn],
+        },
+    ]
+
+
+def video_notification_trust_policy(*, account_id: str) -> PolicyDocument:
+    """Only Rekognition, acting for this account, may assume the role it publishes job notifications with.
+
+    aws:SourceAccount guards against the confused deputy: another account's Rekognition jobs cannot name
+    this role in their NotificationChannel.
+    """
     return document(
         [
             {
-                "Sid": "AssumeForEvaluations",
+                "Sid": "AssumeForVideoNotifications",
                 "Effect": "Allow",
-                "Principal": {"AWS": sorted(set(principals))},
+                "Principal": {"Service": REKOGNITION_SERVICE},
                 "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             }
+        ]
+    )
+
+
+def video_notification_role_policy(
+    topic_arn: str, *, region: str, dns_suffix: str = "amazonaws.com", kms_key_arn: str | None = None
+) -> PolicyDocument:
+    """Publish to the one topic; with a customer key on the topic, use that key through SNS only."""
+    statements: list[Statement] = [
+        {
+            "Sid": "PublishJobNotifications",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": [topic_arn],
+        }
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "UseTopicKeyThroughSns",
+                "Effect": "Allow",
+                "Action": list(KMS_ACTIONS),
+                "Resource": [kms_key_arn],
+                "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.{dns_suffix}"}},
+            }
+        )
+    return document(statements)
+
+
+def video_queue_policy(queue_arn: str, *, topic_arn: str) -> PolicyDocument:
+    """The queue's policy: TLS only, and SNS may deliver messages from the stack's topic and no other."""
+    return document(
+        [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "sqs:*",
+                "Resource": queue_arn,
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Sid": "DeliverFromTheVideoTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": SNS_SERVICE},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            },
         ]
     )
 
@@ -94,13 +273,18 @@ def evaluation_role_policy(
     kms_key_arn: str | None = None,
     project_arn: str | None = None,
     batch_state_machine_arn: str | None = None,
+    collections_arn: str | None = None,
+    video_notification_role_arn: str | None = None,
+    video_queue_arn: str | None = None,
 ) -> PolicyDocument:
     """What an evaluation may do, and nothing more.
 
     Read datasets; read and write the cache and reports; list only those prefixes; call the Detect
     operations; use the bucket's KMS key only through S3; with a Custom Labels project, run and query
-    that project's models only; with the batch state machine, start and watch its executions only. No
-    wildcard S3 action, nothing on any other bucket.
+    that project's models only; with the batch state machine, start and watch its executions only; with
+    faces, use the harness's own collections only; with video, run video jobs, pass only the notification
+    role and only to Rekognition, and read only the stack's queue. No wildcard S3 action, nothing on any
+    other bucket.
     """
     statements: list[Statement] = [
         {
@@ -168,6 +352,14 @@ def evaluation_role_policy(
         ]
     if batch_state_machine_arn:
         statements += batch_submitter_statements(batch_state_machine_arn)
+    if collections_arn:
+        statements += face_statements(collections_arn)
+    if video_notification_role_arn or video_queue_arn:
+        if not (video_notification_role_arn and video_queue_arn):
+            raise ValueError("video permissions need both the notification role and the queue")
+        statements += video_statements(
+            notification_role_arn=video_notification_role_arn, queue_arn=video_queue_arn
+        )
     return document(statements)
 
 
@@ -308,6 +500,37 @@ def batch_trust_policy(state_machine_arn: str, *, account_id: str) -> PolicyDocu
                     "StringEquals": {"aws:SourceAccount": account_id},
                     "ArnLike": {"aws:SourceArn": [state_machine_arn, f"{state_machine_arn}/*"]},
                 },
+            }
+        ]
+    )
+
+
+# Step Functions' "IAM policies for logging to CloudWatch Logs": delivery to a log group goes through
+# CloudWatch Logs' vended-log delivery, whose actions IAM authorizes on Resource "*" only.
+LOG_DELIVERY_ACTIONS: tuple[str, ...] = (
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+)
+
+
+def batch_log_delivery_policy() -> PolicyDocument:
+    """What the batch state machine's role needs so Step Functions can deliver its logs, and no more.
+
+    No logs:PutLogEvents or CreateLogStream: Step Functions writes through a log delivery, not as the role.
+    """
+    return document(
+        [
+            {
+                "Sid": "DeliverStateMachineLogs",
+                "Effect": "Allow",
+                "Action": list(LOG_DELIVERY_ACTIONS),
+                "Resource": "*",
             }
         ]
     )

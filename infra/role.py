@@ -24,6 +24,13 @@ class EvaluationRoleArgs:
     project_arn: pulumi.Input[str] | None = None
     # The batch state machine (config `batch`), which the role may start and watch.
     batch_state_machine_arn: pulumi.Input[str] | None = None
+    # An sts:ExternalId every caller must present (config `externalId`).
+    external_id: str | None = None
+    # The ARN pattern of the harness's face collections (config `faces`).
+    collections_arn: str | None = None
+    # The role Rekognition Video publishes with, and the queue its notifications land in (config `video`).
+    video_notification_role_arn: pulumi.Input[str] | None = None
+    video_queue_arn: pulumi.Input[str] | None = None
     # One hour: long enough for a batch of calls, short enough that leaked credentials expire soon. The
     # harness refreshes its credentials, so long runs do not need more.
     max_session_duration: int = 3600
@@ -43,11 +50,19 @@ class EvaluationRole(pulumi.ComponentResource):
         role = aws.iam.Role(
             name,
             description="rekognition-eval evaluations: Rekognition Detect calls, its bucket prefixes only.",
-            assume_role_policy=json.dumps(trust_policy(args.trusted_principals)),
+            assume_role_policy=json.dumps(
+                trust_policy(args.trusted_principals, external_id=args.external_id)
+            ),
             max_session_duration=args.max_session_duration,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        policy = pulumi.Output.all(args.bucket_arn, args.project_arn, args.batch_state_machine_arn).apply(
+        policy = pulumi.Output.all(
+            args.bucket_arn,
+            args.project_arn,
+            args.batch_state_machine_arn,
+            args.video_notification_role_arn,
+            args.video_queue_arn,
+        ).apply(
             lambda arns: json.dumps(
                 evaluation_role_policy(
                     arns[0],
@@ -56,6 +71,9 @@ class EvaluationRole(pulumi.ComponentResource):
                     kms_key_arn=args.kms_key_arn,
                     project_arn=arns[1],
                     batch_state_machine_arn=arns[2],
+                    collections_arn=args.collections_arn,
+                    video_notification_role_arn=arns[3],
+                    video_queue_arn=arns[4],
                 )
             )
         )

@@ -28,6 +28,15 @@ PROJECT = "rekognition-eval"
 ACCOUNT_ID = "123456789012"
 REGION = "eu-west-1"
 STACK = "dev"
+# Who runs `pulumi up` in the mocked account (aws.get_caller_identity); the evaluation role trusts the
+# IAM identity behind it by default. Tests may swap it (DEPLOYER_SESSIONS) to play an assumed role.
+DEPLOYER = f"arn:aws:iam::{ACCOUNT_ID}:user/deployer"
+# Assumed-role sessions the mocked getSessionContext resolves, as AWS would: to the role, with its path.
+DEPLOYER_SESSIONS: dict[str, str] = {
+    f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/AWSReservedSSO_Admin_0123/ana@example.com": (
+        f"arn:aws:iam::{ACCOUNT_ID}:role/aws-reserved/sso.amazonaws.com/{REGION}/AWSReservedSSO_Admin_0123"
+    ),
+}
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{KEY_ID}"
@@ -100,9 +109,10 @@ class ProgramRun:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers like AWS would, enough for the program: ARNs and names for resources, facts for invokes."""
 
-    def __init__(self) -> None:
+    def __init__(self, deployer: str = DEPLOYER) -> None:
         self.inputs: dict[tuple[str, str], dict[str, Any]] = {}
         self.invokes: list[str] = []
+        self.deployer = deployer
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.inputs[(args.typ, args.name)] = dict(args.inputs)
@@ -121,6 +131,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = role_name
         elif args.typ == "aws:sfn/stateMachine:StateMachine":
             state["arn"] = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{args.inputs['name']}"
+        elif args.typ == "aws:cloudwatch/logGroup:LogGroup":
+            # As the provider reports it: without the `:*` suffix Step Functions' LoggingConfiguration wants.
+            state["arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{args.inputs['name']}"
+        elif args.typ == "aws:sns/topic:Topic":
+            state["arn"] = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{args.inputs['name']}"
+        elif args.typ == "aws:sqs/queue:Queue":
+            queue = f"{args.name}-8a9b0c1"
+            state.update(
+                name=queue,
+                arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}",
+                url=f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{queue}",
+            )
+            resource_id = state["url"]
         elif args.typ == "aws:rekognition/project:Project":
             state["arn"] = (
                 f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:project/{args.inputs['name']}/1700000000000"
@@ -130,12 +153,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         self.invokes.append(args.token)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
-                "userId": "AIDAEXAMPLE",
-                "id": ACCOUNT_ID,
-            }
+            return {"accountId": ACCOUNT_ID, "arn": self.deployer, "userId": "AIDAEXAMPLE", "id": ACCOUNT_ID}
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            arn = args.args["arn"]
+            issuer = DEPLOYER_SESSIONS.get(arn, arn)  # non-role ARNs pass through, as the provider does
+            return {"arn": arn, "issuerArn": issuer, "id": arn}
         if args.token == "aws:index/getPartition:getPartition":
             return {
                 "partition": "aws",
@@ -209,10 +231,13 @@ def as_config_text(value: object) -> str:
     return str(value)
 
 
-def run_program(config: Mapping[str, object] | None = None, *, stack: str = STACK) -> ProgramRun:
-    """Run `__main__.py` once with this stack config (short keys are in the project's namespace)."""
+def run_program(
+    config: Mapping[str, object] | None = None, *, stack: str = STACK, deployer: str = DEPLOYER
+) -> ProgramRun:
+    """Run `__main__.py` once with this stack config (short keys are in the project's namespace), deployed
+    by `deployer` (the ARN aws.get_caller_identity reports)."""
     return contextvars.copy_context().run(
-        _run, _config_values(config), stack, RecordingMonitor(RecordingMocks())
+        _run, _config_values(config), stack, RecordingMonitor(RecordingMocks(deployer))
     )
 
 
@@ -225,9 +250,9 @@ class Failure:
     logged_errors: list[str]
 
 
-def program_error(config: Mapping[str, object]) -> Failure:
+def program_error(config: Mapping[str, object], *, deployer: str = DEPLOYER) -> Failure:
     """Run a program that must fail: the error it raised, what it declared, the errors it logged."""
-    monitor = RecordingMonitor(RecordingMocks())
+    monitor = RecordingMonitor(RecordingMocks(deployer))
     try:
         contextvars.copy_context().run(_run, _config_values(config), STACK, monitor)
     except Exception as error:

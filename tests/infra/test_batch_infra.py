@@ -24,12 +24,14 @@ from moto.core import disable_iam_authentication, enable_iam_authentication
 
 from infra.batch_definition import batch_definition
 from infra.config import ConfigError
-from infra.policies import child_executions_of
+from infra.policies import LOG_DELIVERY_ACTIONS, batch_log_delivery_policy, child_executions_of
 from tests.infra.iam_eval import Request, decide
 from tests.infra.program import ACCOUNT_ID, KEY_ARN, REGION, ProgramRun, program_error, run_program
 from tests.infra.test_moto_enforcement import denied
 
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+LOG_GROUP_NAME = "/aws/vendedlogs/states/rekognition-eval-dev-batch"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 COMPONENT = "rekognition-eval:infra:BatchEvaluation"
@@ -110,7 +112,8 @@ def test_batch_adds_exactly_the_state_machine_its_role_and_policy_in_one_compone
 ) -> None:
     extra = Counter(r.type for r in batch_on.resources) - Counter(r.type for r in default.resources)
 
-    assert extra == Counter({COMPONENT: 1, STATE_MACHINE: 1, ROLE: 1, ROLE_POLICY: 1})
+    # The role's two policies: what executions may do, and what log delivery needs; and the log group.
+    assert extra == Counter({COMPONENT: 1, STATE_MACHINE: 1, ROLE: 1, ROLE_POLICY: 2, LOG_GROUP: 1})
     for resource in batch_on.resources:
         if resource.name.startswith("rekognition-eval-batch"):
             assert resource.parent_type == COMPONENT, resource.name
@@ -134,7 +137,91 @@ def test_the_definition_is_the_pure_function_s_document(batch: BatchDeployed) ->
 def test_the_state_machine_arn_is_exported(batch: BatchDeployed) -> None:
     assert batch.machine.state["arn"] == STATE_MACHINE_ARN
     assert batch.run.outputs["stateMachineArn"] == STATE_MACHINE_ARN
-    assert set(batch.run.outputs) == {"bucketName", "bucketArn", "roleArn", "region", "stateMachineArn"}
+    assert set(batch.run.outputs) == {
+        "bucketName",
+        "bucketArn",
+        "roleArn",
+        "region",
+        "accessLogsBucketName",
+        "stateMachineArn",
+        "stateMachineLogGroupName",
+    }
+    assert batch.run.outputs["stateMachineLogGroupName"] == LOG_GROUP_NAME
+
+
+# --- logging to CloudWatch Logs (issue 18) ----------------------------------------------------------------
+
+
+def test_the_state_machine_logs_errors_without_execution_data_by_default(batch: BatchDeployed) -> None:
+    log_group = batch.run.one(LOG_GROUP)
+
+    assert log_group.inputs["name"] == LOG_GROUP_NAME
+    assert log_group.inputs["retentionInDays"] == 30
+    assert log_group.parent_type == COMPONENT
+    assert batch.machine.inputs["loggingConfiguration"] == {
+        "level": "ERROR",
+        "includeExecutionData": False,
+        "logDestination": f"{log_group.state['arn']}:*",
+    }
+
+
+def test_the_batch_role_has_exactly_the_log_delivery_permissions(batch: BatchDeployed) -> None:
+    logs_policy = batch.run.one(ROLE_POLICY, "rekognition-eval-batch-logs")
+
+    assert logs_policy.inputs["role"] == batch.role.state["name"]
+    assert logs_policy.json_input("policy") == batch_log_delivery_policy()
+    assert logs_policy.json_input("policy")["Statement"] == [
+        {
+            "Sid": "DeliverStateMachineLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies",
+                "logs:GetLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:UpdateLogDelivery",
+            ],
+            "Resource": "*",
+        }
+    ]
+    # Step Functions checks these when the state machine is created with logging.
+    assert logs_policy.urn in batch.machine.dependencies
+    policies = [batch.role_policy, logs_policy.json_input("policy")]
+    for action in LOG_DELIVERY_ACTIONS:
+        assert decide(Request(action, "*"), policies) == "allow", action
+    for action in ("logs:PutLogEvents", "logs:CreateLogStream", "logs:DeleteLogGroup", "logs:GetLogEvents"):
+        assert decide(Request(action, "*"), policies) == "implicit-deny", action
+    # The evaluation role gains nothing of it.
+    assert "logs:" not in json.dumps(batch.evaluation_policy)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"batchLogLevel": "ALL", "batchLogExecutionData": True}, ("ALL", True)),
+        ({"batchLogLevel": "fatal"}, ("FATAL", False)),
+    ],
+)
+def test_log_level_and_execution_data_follow_the_settings(config: dict, expected: tuple) -> None:
+    run = run_program({"batch": True, **config})
+    logging = run.one(STATE_MACHINE).inputs["loggingConfiguration"]
+
+    assert (logging["level"], logging["includeExecutionData"]) == expected
+
+
+def test_log_level_off_creates_no_log_group_and_no_log_permission() -> None:
+    run = run_program({"batch": True, "batchLogLevel": "OFF"})
+
+    assert run.one(STATE_MACHINE).inputs["loggingConfiguration"] == {"level": "OFF"}
+    assert run.of_type(LOG_GROUP) == []
+    assert [p.name for p in run.of_type(ROLE_POLICY)] == [
+        "rekognition-eval-batch-access",
+        "rekognition-eval-access",
+    ]
+    assert "stateMachineLogGroupName" not in run.outputs
 
 
 def test_only_step_functions_for_this_state_machine_may_assume_the_batch_role(batch: BatchDeployed) -> None:
@@ -287,6 +374,12 @@ def test_the_evaluation_role_may_start_and_watch_this_state_machine_only(batch: 
         ),
         ({"batchMaxConcurrency": "many"}, "rekognition-eval:batchMaxConcurrency", r"whole number"),
         ({"batch": "yes"}, "rekognition-eval:batch", r"true or false"),
+        (
+            {"batch": True, "batchLogLevel": "DEBUG"},
+            "rekognition-eval:batchLogLevel",
+            r"ALL, ERROR, FATAL, OFF",
+        ),
+        ({"batchLogExecutionData": "no"}, "rekognition-eval:batchLogExecutionData", r"true or false"),
     ],
 )
 def test_bad_batch_settings_fail_naming_the_key_before_anything_is_declared(

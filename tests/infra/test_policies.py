@@ -14,7 +14,7 @@ import pytest
 
 from infra.policies import evaluation_role_policy, project_version_arns, trust_policy
 from tests.infra.iam_eval import Request, decide, trust_allows
-from tests.infra.program import ACCOUNT_ID, KEY_ARN, REGION, ProgramRun, run_program
+from tests.infra.program import ACCOUNT_ID, DEPLOYER, KEY_ARN, REGION, ProgramRun, run_program
 
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 ROLE_ARN_PREFIX = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/"
@@ -218,13 +218,29 @@ def test_other_services_are_denied(everything_on: Deployed) -> None:
         )
 
 
-def test_default_trust_is_the_deploying_account(default: Deployed) -> None:
-    assert trust_allows(default.trust, f"arn:aws:iam::{ACCOUNT_ID}:user/ana")
-    assert trust_allows(default.trust, f"arn:aws:iam::{ACCOUNT_ID}:role/ci")
-    assert not trust_allows(default.trust, "arn:aws:iam::111122223333:user/ana")
-    assert not trust_allows(
-        default.trust, f"arn:aws:iam::{ACCOUNT_ID}:user/ana", action="sts:AssumeRoleWithWebIdentity"
-    )
+def test_default_trust_is_the_deploying_principal_not_the_account(default: Deployed) -> None:
+    """Issue 18: before, every principal of the account could assume the role; now only the deployer."""
+    assert trust_allows(default.trust, DEPLOYER)
+    assert not trust_allows(default.trust, f"arn:aws:iam::{ACCOUNT_ID}:user/ana")
+    assert not trust_allows(default.trust, f"arn:aws:iam::{ACCOUNT_ID}:role/ci")
+    assert not trust_allows(default.trust, "arn:aws:iam::111122223333:user/deployer")
+    assert not trust_allows(default.trust, DEPLOYER, action="sts:AssumeRoleWithWebIdentity")
+
+
+def test_a_trusted_account_must_present_the_external_id() -> None:
+    run = run_program({"trustedPrincipals": ["444455556666"], "externalId": "eval-7f3a"})
+    trust = run.one("aws:iam/role:Role").json_input("assumeRolePolicy")
+    statements = [{**s, "Resource": "*"} for s in trust["Statement"]]
+
+    def assume(principal: str, **context: str) -> str:
+        request = Request("sts:AssumeRole", "*", principal=principal, context=context)
+        return decide(request, resource_policies=[{"Statement": statements}])
+
+    ana = "arn:aws:iam::444455556666:user/ana"
+    assert assume(ana, **{"sts:ExternalId": "eval-7f3a"}) == "allow"
+    assert assume(ana) == "implicit-deny"
+    assert assume(ana, **{"sts:ExternalId": "eval-7f3b"}) == "implicit-deny"
+    assert assume(f"arn:aws:iam::{ACCOUNT_ID}:user/ana", **{"sts:ExternalId": "eval-7f3a"}) == "implicit-deny"
 
 
 def test_configured_trust_admits_exactly_those_principals() -> None:

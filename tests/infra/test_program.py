@@ -13,7 +13,16 @@ from collections import Counter
 import pytest
 
 from infra.config import ConfigError
-from tests.infra.program import ACCOUNT_ID, KEY_ARN, REGION, Declared, ProgramRun, program_error, run_program
+from tests.infra.program import (
+    ACCOUNT_ID,
+    DEPLOYER,
+    KEY_ARN,
+    REGION,
+    Declared,
+    ProgramRun,
+    program_error,
+    run_program,
+)
 
 BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -31,7 +40,8 @@ ROLE_COMPONENT = "rekognition-eval:infra:EvaluationRole"
 PROJECT_COMPONENT = "rekognition-eval:infra:CustomLabelsProject"
 
 PROTECTIONS = (PUBLIC_ACCESS_BLOCK, OWNERSHIP, ENCRYPTION, BUCKET_POLICY)
-DEFAULT_TYPES = Counter(
+# Without access logs: the data bucket, its guards, the role.
+BARE_TYPES = Counter(
     {
         BUCKET_COMPONENT: 1,
         ROLE_COMPONENT: 1,
@@ -46,6 +56,20 @@ DEFAULT_TYPES = Counter(
         ROLE_POLICY: 1,
     }
 )
+# Access logs are on by default (issue 18): a second bucket with the same guards, and the logging link.
+LOG_BUCKET_TYPES = Counter(
+    {
+        BUCKET: 1,
+        PUBLIC_ACCESS_BLOCK: 1,
+        OWNERSHIP: 1,
+        ENCRYPTION: 1,
+        VERSIONING: 1,
+        LIFECYCLE: 1,
+        BUCKET_POLICY: 1,
+        LOGGING: 1,
+    }
+)
+DEFAULT_TYPES = BARE_TYPES + LOG_BUCKET_TYPES
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +90,11 @@ def with_custom_labels() -> ProgramRun:
 @pytest.fixture(scope="module")
 def with_access_logs() -> ProgramRun:
     return run_program({"accessLogs": True})
+
+
+@pytest.fixture(scope="module")
+def without_access_logs() -> ProgramRun:
+    return run_program({"accessLogs": False})
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +119,15 @@ def role_statements(run: ProgramRun) -> dict[str, dict]:
 # --- default configuration -------------------------------------------------------------------------------
 
 
-def test_default_declares_exactly_the_bucket_its_guards_and_the_role(default: ProgramRun) -> None:
+def test_default_declares_exactly_the_buckets_their_guards_and_the_role(default: ProgramRun) -> None:
     assert Counter(r.type for r in default.resources) == DEFAULT_TYPES
+
+
+def test_access_logs_are_on_by_default(default: ProgramRun) -> None:
+    logs = default.one(BUCKET, "rekognition-eval-access-logs")
+
+    assert attached(default, LOGGING, data_bucket(default)).inputs["targetBucket"] == logs.state["bucket"]
+    assert default.outputs["accessLogsBucketName"] == logs.state["bucket"]
 
 
 def test_every_resource_belongs_to_its_component(default: ProgramRun) -> None:
@@ -170,7 +206,8 @@ def test_bucket_and_its_guards_survive_destroy_by_default(default: ProgramRun) -
         assert attached(default, type_, bucket).retain_on_delete, type_
 
 
-def test_role_is_trusted_by_the_deploying_account_only(default: ProgramRun) -> None:
+def test_role_is_trusted_by_the_deploying_principal_only(default: ProgramRun) -> None:
+    """Issue 18: no default trusts the whole account; the IAM identity that deployed is the default."""
     role = default.one(ROLE)
     trust = role.json_input("assumeRolePolicy")
 
@@ -178,11 +215,55 @@ def test_role_is_trusted_by_the_deploying_account_only(default: ProgramRun) -> N
         {
             "Sid": "AssumeForEvaluations",
             "Effect": "Allow",
-            "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT_ID}:root"]},
+            "Principal": {"AWS": [DEPLOYER]},
             "Action": "sts:AssumeRole",
         }
     ]
+    assert f"arn:aws:iam::{ACCOUNT_ID}:root" not in str(trust)
+    assert "aws:iam/getSessionContext:getSessionContext" in default.invokes
     assert role.inputs["maxSessionDuration"] == 3600
+
+
+def test_a_deployer_in_an_assumed_role_session_makes_the_role_behind_it_the_default() -> None:
+    session = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/AWSReservedSSO_Admin_0123/ana@example.com"
+    run = run_program(deployer=session)
+    trust = run.one(ROLE).json_input("assumeRolePolicy")
+
+    assert trust["Statement"][0]["Principal"] == {
+        "AWS": [
+            f"arn:aws:iam::{ACCOUNT_ID}:role/aws-reserved/sso.amazonaws.com/{REGION}/AWSReservedSSO_Admin_0123"
+        ]
+    }
+
+
+def test_deploying_as_the_account_root_without_trusted_principals_fails_before_anything_is_declared() -> None:
+    failure = program_error({}, deployer=f"arn:aws:iam::{ACCOUNT_ID}:root")
+
+    assert isinstance(failure.error, ConfigError)
+    assert failure.error.key == "rekognition-eval:trustedPrincipals"
+    assert failure.declared == []
+
+
+def test_configured_principals_need_no_session_lookup() -> None:
+    run = run_program({"trustedPrincipals": ["arn:aws:iam::111122223333:role/data-science"]})
+
+    assert "aws:iam/getSessionContext:getSessionContext" not in run.invokes
+
+
+def test_an_external_id_becomes_a_condition_of_the_trust_and_an_output() -> None:
+    run = run_program({"trustedPrincipals": ["444455556666"], "externalId": "eval-7f3a"})
+    trust = run.one(ROLE).json_input("assumeRolePolicy")
+
+    assert trust["Statement"] == [
+        {
+            "Sid": "AssumeForEvaluations",
+            "Effect": "Allow",
+            "Principal": {"AWS": ["arn:aws:iam::444455556666:root"]},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": "eval-7f3a"}},
+        }
+    ]
+    assert run.outputs["roleExternalId"] == "eval-7f3a"
 
 
 def test_role_policy_grants_exactly_the_evaluation_permissions(default: ProgramRun) -> None:
@@ -238,7 +319,7 @@ def test_no_allow_has_a_wildcard_action_or_touches_another_bucket(default: Progr
             assert all(r == arn or r.startswith(f"{arn}/") for r in resources), statement["Sid"]
 
 
-def test_exports_name_the_bucket_role_and_region(default: ProgramRun) -> None:
+def test_exports_name_the_bucket_role_region_and_log_bucket(default: ProgramRun) -> None:
     bucket = data_bucket(default)
 
     assert default.outputs == {
@@ -246,6 +327,7 @@ def test_exports_name_the_bucket_role_and_region(default: ProgramRun) -> None:
         "bucketArn": bucket.state["arn"],
         "roleArn": default.one(ROLE).state["arn"],
         "region": REGION,
+        "accessLogsBucketName": default.one(BUCKET, "rekognition-eval-access-logs").state["bucket"],
     }
 
 
@@ -360,13 +442,16 @@ def test_expiry_days_expire_cache_and_reports_only(config: dict, expected: dict)
     }
 
 
-def test_trusted_principals_replace_the_account_default() -> None:
-    run = run_program({"trustedPrincipals": ["arn:aws:iam::111122223333:role/data-science", "444455556666"]})
+def test_trusted_principals_replace_the_deployer_default() -> None:
+    principals = ["arn:aws:iam::111122223333:role/data-science", "arn:aws:iam::444455556666:user/b"]
+    run = run_program({"trustedPrincipals": principals})
     trust = run.one(ROLE).json_input("assumeRolePolicy")
 
     assert trust["Statement"][0]["Principal"] == {
-        "AWS": ["arn:aws:iam::111122223333:role/data-science", "arn:aws:iam::444455556666:root"]
+        "AWS": ["arn:aws:iam::111122223333:role/data-science", "arn:aws:iam::444455556666:user/b"]
     }
+    assert "Condition" not in trust["Statement"][0]
+    assert DEPLOYER not in str(trust)
     assert f"arn:aws:iam::{ACCOUNT_ID}:root" not in str(trust)
 
 
@@ -389,10 +474,21 @@ def test_access_logs_go_to_a_private_encrypted_log_bucket(with_access_logs: Prog
     assert logging["targetBucket"] == logs.state["bucket"]
     assert logging["targetPrefix"] == "s3-access-logs/"
     assert with_access_logs.outputs["accessLogsBucketName"] == logs.state["bucket"]
-    extra = Counter(r.type for r in with_access_logs.resources) - DEFAULT_TYPES
-    assert extra == Counter(
-        {BUCKET: 1, PUBLIC_ACCESS_BLOCK: 1, OWNERSHIP: 1, ENCRYPTION: 1, BUCKET_POLICY: 1, LOGGING: 1}
-    )
+    extra = Counter(r.type for r in with_access_logs.resources) - BARE_TYPES
+    assert extra == LOG_BUCKET_TYPES
+
+
+def test_the_log_bucket_is_versioned_and_keeps_no_old_version_forever(with_access_logs: ProgramRun) -> None:
+    logs = with_access_logs.one(BUCKET, "rekognition-eval-access-logs")
+
+    versioning = attached(with_access_logs, VERSIONING, logs)
+    assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+    lifecycle = attached(with_access_logs, LIFECYCLE, logs)
+    rules = {rule["id"]: rule for rule in lifecycle.inputs["rules"]}
+    assert set(rules) == {"abort-incomplete-multipart-uploads", "expire-noncurrent-versions"}
+    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    assert versioning.urn in lifecycle.dependencies
+    assert versioning.retain_on_delete and lifecycle.retain_on_delete
 
 
 def test_log_bucket_policy_admits_log_delivery_for_our_bucket_only(with_access_logs: ProgramRun) -> None:
@@ -415,10 +511,11 @@ def test_log_bucket_policy_admits_log_delivery_for_our_bucket_only(with_access_l
     }
 
 
-def test_without_access_logs_there_is_no_log_bucket(default: ProgramRun) -> None:
-    assert [b.name for b in default.of_type(BUCKET)] == ["rekognition-eval-data"]
-    assert default.of_type(LOGGING) == []
-    assert "accessLogsBucketName" not in default.outputs
+def test_without_access_logs_there_is_no_log_bucket(without_access_logs: ProgramRun) -> None:
+    assert [b.name for b in without_access_logs.of_type(BUCKET)] == ["rekognition-eval-data"]
+    assert without_access_logs.of_type(LOGGING) == []
+    assert "accessLogsBucketName" not in without_access_logs.outputs
+    assert Counter(r.type for r in without_access_logs.resources) == BARE_TYPES
 
 
 def test_access_logged_buckets_are_retained_too(with_access_logs: ProgramRun) -> None:
