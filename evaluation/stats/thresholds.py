@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
+from evaluation.stats.intervals import trials_to_certify, wilson_interval
 
 __all__ = [
     "OBJECTIVE_KINDS",
@@ -34,7 +35,7 @@ __all__ = [
 
 OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall")
 # Most important first: a label's status is the first that applies; its flags list every one.
-STATUSES = ("no-positives", "no-predictions", "unreachable", "low-support", "at-floor", "ok")
+STATUSES = ("no-positives", "no-predictions", "unreachable", "uncertified", "low-support", "at-floor", "ok")
 RECOMMEND_COLUMNS = (
     "label",
     "threshold",
@@ -54,8 +55,10 @@ _CURVE_NEEDS = ("label", "threshold", "tp", "fp", "fn", "precision", "recall", "
 _GLOBAL_NEEDS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
 _ALLOWED = (
     "best-f1, recall-at-precision:P, precision-at-recall:R (P and R in (0, 1], e.g. 0.9 or 90%), "
-    "or the shorthands precision>=P and recall>=R"
+    "or the shorthands precision>=P and recall>=R; add :certain to a target objective to require the "
+    "target at the interval's lower bound"
 )
+_CERTAIN_SUFFIX = re.compile(r"(.*):certain(?:@(.+))?")
 
 
 # ------------------------------------------------------------------------------------------ objective
@@ -87,17 +90,35 @@ class Objective:
     * ``precision-at-recall:R``: the highest precision with recall >= R (ties: the highest *recall*, i.e.
       the lowest of the tied thresholds: at equal precision more recall is strictly better in (P, R), and
       the user asked for recall as a floor, not a ceiling).
+
+    ``certain`` (target objectives only): the target must hold at the lower bound of the Wilson interval
+    at ``level`` (precision's over tp + fp predictions, recall's over the support), not at the point
+    estimate; among the thresholds that certify it, the choice and its ties are as above. A label where
+    the point estimate reaches the target but no lower bound does is ``uncertified``. Off by default,
+    and then nothing differs from an objective without it.
     """
 
     kind: str
     target: float | None = None
+    certain: bool = False
+    level: float = 0.95
 
     def __post_init__(self) -> None:
         if self.kind not in OBJECTIVE_KINDS:
             raise UserError(f"unknown objective kind {self.kind!r}; use {_ALLOWED}")
+        if not isinstance(self.certain, bool):
+            raise UserError(f"certain must be True or False; got {self.certain!r}")
+        level = self.level
+        if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0.0 < level < 1.0:
+            raise UserError(f"the interval level must be in (0, 1), e.g. 0.95; got {level!r}")
+        object.__setattr__(self, "level", float(level))
         if self.kind == "best-f1":
             if self.target is not None:
                 raise UserError(f"best-f1 takes no target; got {self.target!r}")
+            if self.certain:
+                raise UserError(
+                    "certain applies to recall-at-precision:P and precision-at-recall:R, not to best-f1"
+                )
             return
         target = self.target
         if not isinstance(target, numbers.Real) or isinstance(target, bool) or not 0.0 < target <= 1.0:
@@ -105,12 +126,33 @@ class Objective:
         object.__setattr__(self, "target", float(target))
 
     @classmethod
-    def parse(cls, text: str) -> Objective:
+    def parse(cls, text: str, *, certain: bool = False, level: float | None = None) -> Objective:
         """Read ``best-f1``, ``recall-at-precision:0.9``, ``precision-at-recall:0.8``, ``precision>=0.9``
-        (= recall-at-precision:0.9) or ``recall>=80%`` (= precision-at-recall:0.8)."""
+        (= recall-at-precision:0.9) or ``recall>=80%`` (= precision-at-recall:0.8).
+
+        A target objective is made certain by ``certain=True`` (a CLI option such as ``--certain``) or
+        by the suffix ``:certain`` (``:certain@0.99`` for another level), as :meth:`__str__` writes it.
+        ``level`` (default 0.95) is the interval level of a certain objective.
+        """
         if not isinstance(text, str):
             raise UserError(f"objective must be text; got {text!r}; use {_ALLOWED}")
         compact = re.sub(r"\s+", "", text).lower().replace("_", "-")
+        suffix = _CERTAIN_SUFFIX.fullmatch(compact)
+        if suffix:
+            compact, certain = suffix.group(1), True
+            if suffix.group(2) is not None:
+                written = _parse_target(suffix.group(2), text)
+                if level is not None and level != written:
+                    raise UserError(f"objective {text!r} says level {written:g}; level={level:g} was given")
+                level = written
+        if certain or level is not None:
+            plain = cls.parse(compact)
+            if plain.kind == "best-f1":
+                raise UserError(
+                    f"objective {text!r}: certain applies to recall-at-precision:P and "
+                    f"precision-at-recall:R, not to best-f1"
+                )
+            return cls(plain.kind, plain.target, certain=True, level=0.95 if level is None else level)
         if compact in ("best-f1", "f1", "max-f1"):
             return cls("best-f1")
         shorthand = re.fullmatch(r"(precision|recall)>=(.*)", compact)
@@ -127,15 +169,19 @@ class Objective:
         raise UserError(f"unknown objective {text!r}; use {_ALLOWED}")
 
     def __str__(self) -> str:
-        return self.kind if self.target is None else f"{self.kind}:{self.target!r}"
+        text = self.kind if self.target is None else f"{self.kind}:{self.target!r}"
+        if self.certain:
+            text += ":certain" if self.level == 0.95 else f":certain@{self.level!r}"
+        return text
 
     def describe(self) -> str:
         """The objective in words, for reports."""
         if self.kind == "best-f1":
             return "maximise F1"
+        certified = f" at the {self.level:.0%} lower bound" if self.certain else ""
         if self.kind == "recall-at-precision":
-            return f"maximise recall with precision >= {self.target:g}"
-        return f"maximise precision with recall >= {self.target:g}"
+            return f"maximise recall with precision >= {self.target:g}{certified}"
+        return f"maximise precision with recall >= {self.target:g}{certified}"
 
 
 # ------------------------------------------------------------------------------------------ selection
@@ -168,10 +214,10 @@ def _choose(
             feasible = f1 > 0
             keys, fallback = [f1, threshold], [f1, threshold]
         elif objective.kind == "recall-at-precision":
-            feasible = (precision >= objective.target) & (recall > 0)
+            feasible = (_certifiable(objective, columns) >= objective.target) & (recall > 0)
             keys, fallback = [recall, threshold], [precision, recall, threshold]
         else:
-            feasible = recall >= objective.target
+            feasible = _certifiable(objective, columns) >= objective.target
             keys, fallback = [precision, recall, threshold], [recall, precision, threshold]
     chosen = _first_per_group(group, n_groups, [feasible.astype(np.float64), *keys])
     meets = np.zeros(n_groups, dtype=bool)
@@ -180,6 +226,56 @@ def _choose(
     ]  # feasible rows sort first: a head that fails means none meets
     chosen[~meets] = -1
     return chosen, _first_per_group(group, n_groups, fallback)
+
+
+def _certifiable(objective: Objective, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The value the objective's target is checked against, per row: the point estimate (precision for
+    recall-at-precision, recall for precision-at-recall), or its Wilson lower bound when certain."""
+    name = "precision" if objective.kind == "recall-at-precision" else "recall"
+    if not objective.certain:
+        return columns[name]
+    tp = columns["tp"].astype(np.float64)
+    trials = tp + (columns["fp"] if name == "precision" else columns["fn"])
+    return wilson_interval(tp, trials, level=objective.level)[0]
+
+
+def _positives_to_certify(
+    objective: Objective, group: np.ndarray, n_groups: int, columns: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Per group, the fewest positives (float; inf when none would do) that would certify the target at
+    some threshold if the dataset grew with every count in proportion (the rates staying as observed).
+
+    Precision's trials are the predictions tp + fp, which grow with the dataset like the support does;
+    recall's trials are the positives themselves. The minimum is over every row of the group.
+    """
+    plain = Objective(objective.kind, objective.target)
+    estimate = _certifiable(plain, columns)
+    tp = columns["tp"].astype(np.float64)
+    support = tp + columns["fn"]
+    trials_now = tp + (columns["fp"] if objective.kind == "recall-at-precision" else columns["fn"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        trials = trials_to_certify(np.nan_to_num(estimate, nan=0.0), objective.target, level=objective.level)
+        needed = np.where(trials_now > 0, trials / trials_now * support, np.inf)
+    if objective.kind == "recall-at-precision":
+        needed = np.where(columns["recall"] > 0, needed, np.inf)
+    out = np.full(n_groups, np.inf)
+    np.minimum.at(out, group, needed)
+    return out
+
+
+def _uncertified_note(objective: Objective, support: int, needed: float) -> str:
+    measure = "precision" if objective.kind == "recall-at-precision" else "recall"
+    note = (
+        f"{measure} >= {objective.target:g} is reached by the point estimate but not certified at the "
+        f"{objective.level:.0%} Wilson lower bound at any threshold"
+    )
+    if math.isfinite(needed):
+        more = max(math.ceil(needed - 1e-9) - support, 1)
+        note += (
+            f"; about {more} more positive image(s) (and negatives in proportion), at the same rates, "
+            f"would certify it"
+        )
+    return note
 
 
 def _label_codes(curves: pd.DataFrame, labels: tuple[str, ...]) -> np.ndarray:
@@ -263,6 +359,8 @@ def _label_verdict(
     predictions: int,
     top_confidence: float,
     missed_at_bottom: int = 0,
+    reached_uncertified: bool = False,
+    positives_to_certify: float = math.inf,
 ) -> tuple[str, list[str], list[str]]:
     """(status, flags, note sentences) for one label; status is the most important flag."""
     flags: list[str] = []
@@ -280,6 +378,9 @@ def _label_verdict(
     if not has_curve:
         flags.append("no-predictions")
         notes.append(f"never returned at or above the floor {floor:g}: all {support} positive(s) are missed")
+    elif chosen < 0 and reached_uncertified:
+        flags.append("uncertified")
+        notes.append(_uncertified_note(objective, support, positives_to_certify))
     elif chosen < 0:
         flags.append("unreachable")
         notes.append(_unreachable_note(objective, columns, best, floor))
@@ -344,6 +445,12 @@ def recommend(
     and ``note`` explains each. Where there is no threshold (no-positives, no-predictions, unreachable)
     threshold, rates and counts are empty (NaN / <NA>), except that a label never predicted has tp=fp=0,
     fn=support, recall 0 and F1 0 at every threshold.
+
+    With a certain objective (``objective.certain``) a label whose point estimate reaches the target at
+    some threshold but whose Wilson lower bound does not is ``uncertified`` (no threshold, like
+    unreachable), and the frame gains a last column ``positives_to_certify``: 0 where the target is
+    certified, for an uncertified label how many more positive images (with negatives growing in
+    proportion, the rates staying as observed) would certify it at its best threshold, <NA> otherwise.
     """
     objective = _as_objective(objective)
     floor = _check_floor(floor)
@@ -366,6 +473,11 @@ def recommend(
             raise ValueError("curves' support column disagrees with the support given for the same labels")
     threshold_low, lowest = _next_lower(code, columns["threshold"], floor)
     chosen, best = _choose(code, n_labels, objective, columns)
+    reached = np.zeros(n_labels, dtype=bool)
+    to_certify = np.full(n_labels, math.inf)
+    if objective.certain:
+        reached = _choose(code, n_labels, Objective(objective.kind, objective.target), columns)[0] >= 0
+        to_certify = _positives_to_certify(objective, code, n_labels, columns)
     has_curve = np.bincount(code, minlength=n_labels) > 0
     top = _first_per_group(code, n_labels, [columns["threshold"]])
     bottom = _first_per_group(code, n_labels, [-columns["threshold"]])
@@ -393,11 +505,13 @@ def recommend(
             else 0,
             top_confidence=float(columns["threshold"][top[index]]) if has_curve[index] else math.nan,
             missed_at_bottom=int(columns["fn"][bottom[index]]) if has_curve[index] else label_support,
+            reached_uncertified=bool(reached[index] and row < 0),
+            positives_to_certify=float(to_certify[index]),
         )
         status.append(verdict)
         flags.append(",".join(label_flags))
         notes.append("; ".join(label_notes))
-        if verdict in ("no-positives", "unreachable"):
+        if verdict in ("no-positives", "unreachable", "uncertified"):
             continue
         if verdict == "no-predictions":
             counts["tp"][index], counts["fp"][index], counts["fn"][index] = 0, 0, label_support
@@ -410,7 +524,7 @@ def recommend(
         for name in counts:
             counts[name][index] = int(columns[name][row])
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "label": pd.Series(labels, dtype=object),
             "threshold": out_threshold,
@@ -424,6 +538,15 @@ def recommend(
         },
         columns=list(RECOMMEND_COLUMNS),
     )
+    if objective.certain:
+        more = pd.array([pd.NA] * n_labels, dtype="Int64")
+        for index in range(n_labels):
+            if chosen[index] >= 0:
+                more[index] = 0
+            elif status[index] == "uncertified" and math.isfinite(to_certify[index]):
+                more[index] = max(math.ceil(to_certify[index] - 1e-9) - int(support[index]), 1)
+        frame["positives_to_certify"] = more
+    return frame
 
 
 # ------------------------------------------------------------------------------------------ global
@@ -449,7 +572,8 @@ def recommend_global(
     """One application-wide MinConfidence from :func:`evaluation.stats.metrics.global_curve` (micro counts).
 
     Returns plain Python values: threshold, threshold_low, precision, recall, f1, tp, fp, fn, support,
-    status (no-positives, no-predictions, unreachable, at-floor or ok) and note.
+    status (no-positives, no-predictions, unreachable, uncertified (certain objectives only), at-floor or
+    ok) and note.
     """
     objective = _as_objective(objective)
     floor = _check_floor(floor)
@@ -483,6 +607,16 @@ def recommend_global(
             "note": "no positive (image, label) pairs in the dataset: precision and recall are undefined",
         }
     chosen, best = (int(rows[0]) for rows in _choose(group, 1, objective, columns))
+    if chosen < 0 and objective.certain:
+        plain = Objective(objective.kind, objective.target)
+        if _choose(group, 1, plain, columns)[0][0] >= 0:
+            needed = float(_positives_to_certify(objective, group, 1, columns)[0])
+            return {
+                **empty,
+                "support": support,
+                "status": "uncertified",
+                "note": _uncertified_note(objective, support, needed).replace("image(s)", "pair(s)"),
+            }
     if chosen < 0:
         return {
             **empty,
