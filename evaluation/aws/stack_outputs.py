@@ -31,6 +31,16 @@ ROLE_ARN = "roleArn"
 REGION = "region"
 PROJECT_ARN = "projectArn"
 STATE_MACHINE_ARN = "stateMachineArn"
+STATE_MACHINE_LOG_GROUP_NAME = "stateMachineLogGroupName"
+ACCESS_LOGS_BUCKET_NAME = "accessLogsBucketName"
+# sts:ExternalId the role's trust policy requires (config externalId); passed to AssumeRole.
+ROLE_EXTERNAL_ID = "roleExternalId"
+# Face collections the role may use are named with this prefix (config faces).
+COLLECTION_PREFIX = "collectionPrefix"
+# Rekognition Video's NotificationChannel and the queue its notifications land in (config video).
+VIDEO_TOPIC_ARN = "videoTopicArn"
+VIDEO_NOTIFICATION_ROLE_ARN = "videoNotificationRoleArn"
+VIDEO_QUEUE_URL = "videoQueueUrl"
 REQUIRED_OUTPUTS = (BUCKET_NAME, BUCKET_ARN, ROLE_ARN, REGION)
 
 
@@ -45,6 +55,8 @@ class StackOutputs:
     project_arn: str | None = None
     # The batch state machine (config `batch`); `rekognition-eval batch submit` starts it.
     state_machine_arn: str | None = None
+    # The ExternalId the role's trust policy requires (config `externalId`), sent with AssumeRole.
+    role_external_id: str | None = None
 
     @property
     def datasets_uri(self) -> str:
@@ -96,7 +108,7 @@ def parse_stack_outputs(document: Any, *, where: str = "stack outputs") -> Stack
             f"{where}: missing stack output(s) {', '.join(missing)}; is this the output of "
             "`pulumi stack output --json` for the rekognition-eval stack, after `pulumi up`?"
         )
-    for key in (*REQUIRED_OUTPUTS, PROJECT_ARN, STATE_MACHINE_ARN):
+    for key in (*REQUIRED_OUTPUTS, PROJECT_ARN, STATE_MACHINE_ARN, ROLE_EXTERNAL_ID):
         value = document.get(key)
         if key in document and (not isinstance(value, str) or not value):
             raise UserError(f"{where}: stack output {key} must be a non-empty string, got {value!r}")
@@ -114,6 +126,7 @@ def parse_stack_outputs(document: Any, *, where: str = "stack outputs") -> Stack
         region=document[REGION],
         project_arn=document.get(PROJECT_ARN),
         state_machine_arn=document.get(STATE_MACHINE_ARN),
+        role_external_id=document.get(ROLE_EXTERNAL_ID),
     )
 
 
@@ -156,7 +169,8 @@ def assume_role_session(
         raise UserError(f"cannot create an STS client to assume {outputs.role_arn}: {error}") from None
 
     def fetch() -> dict[str, str]:
-        response = sts.assume_role(RoleArn=outputs.role_arn, RoleSessionName=session_name)
+        extra = {"ExternalId": outputs.role_external_id} if outputs.role_external_id else {}
+        response = sts.assume_role(RoleArn=outputs.role_arn, RoleSessionName=session_name, **extra)
         credentials = response["Credentials"]
         return {
             "access_key": credentials["AccessKeyId"],

@@ -488,3 +488,38 @@ def test_in_moto_the_role_reads_and_deletes_its_queue_s_notifications_only(moto_
     assert denied(lambda: sqs.receive_message(QueueUrl=other))
     assert denied(lambda: sqs.send_message(QueueUrl=moto_account.queue_url, MessageBody="forged"))
     assert denied(lambda: sqs.purge_queue(QueueUrl=moto_account.queue_url))
+
+
+# --- the harness reads these outputs (evaluation/aws/stack_outputs.py) ----------------------------------
+
+
+def test_every_output_the_program_exports_has_the_harness_s_name(everything: ProgramRun) -> None:
+    from evaluation.aws import stack_outputs
+
+    names = {
+        value
+        for key, value in vars(stack_outputs).items()
+        if key.isupper() and isinstance(value, str) and not value.endswith("/")
+    }
+    batch_and_project = run_program({"batch": True, "customLabels": True}).outputs
+
+    assert set(everything.outputs) | set(batch_and_project) <= names
+    assert everything.outputs[stack_outputs.COLLECTION_PREFIX] == "rekognition-eval-"
+    assert everything.outputs[stack_outputs.ROLE_EXTERNAL_ID] == "eval-7f3a"
+    assert everything.outputs[stack_outputs.VIDEO_TOPIC_ARN] == TOPIC_ARN
+
+
+def test_the_harness_assumes_the_role_with_the_external_id_from_the_outputs(
+    moto_account: Deployed, everything: ProgramRun
+) -> None:
+    from evaluation.aws.stack_outputs import assume_role_session, parse_stack_outputs
+    from evaluation.errors import UserError
+
+    outputs = parse_stack_outputs(json.loads(json.dumps(everything.outputs)))
+    assert outputs.role_external_id == "eval-7f3a"
+
+    session = assume_role_session(outputs, base_session=moto_account.users["evaluator"])
+    assert ":assumed-role/" in session.client("sts").get_caller_identity()["Arn"]
+    wrong = parse_stack_outputs({**everything.outputs, "roleExternalId": "guess"})
+    with pytest.raises(UserError, match="cannot assume role"):
+        assume_role_session(wrong, base_session=moto_account.users["evaluator"])
