@@ -205,8 +205,9 @@ def test_fit_and_convert_refuse_a_bomb_with_its_reason(tmp_path):
     from evaluation.images import Preparation
     from tests.hostile import png_bomb
 
-    ref = write(tmp_path, "wide.png", png_bomb(16000, 8000, colour_type=6))  # 128 Mpx RGBA in ~0.5 MB
-    with pytest.raises(ImageProblem, match=r"cannot fit PNG within the limits: 16000x8000 px .* not decoded"):
+    # 51 Mpx of grey in ~50 KB, over the side limit so --fit must decode it (about 200 MB on today's main)
+    ref = write(tmp_path, "wide.png", png_bomb(10001, 5100, colour_type=0))
+    with pytest.raises(ImageProblem, match=r"cannot fit PNG within the limits: 10001x5100 px .* not decoded"):
         load_image(ref, preparation=Preparation(fit=True, convert=True))
 
 
@@ -295,3 +296,30 @@ def test_a_symlink_loop_in_a_dataset_path_is_kept_as_written_not_a_traceback(tmp
     )
     assert local_file_problem(tmp_path / "missing.jpg") is None
     assert local_file_problem(tmp_path) is None
+
+
+def test_concurrent_decodes_are_limited_so_threads_cannot_add_up_past_1_gb():
+    """Four threads fitting four images just under the pixel bound: without the process's decode slots
+    they would hold about 1.4 GB at once."""
+    from tests.hostile import GB, run_bounded
+
+    code = """
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from evaluation.images import ImageRef, Preparation, load_image
+from tests.hostile import png_bomb
+
+folder = Path(tempfile.mkdtemp())
+for index in range(4):
+    (folder / f"{index}.png").write_bytes(png_bomb(10001 + index, 4900, 0))
+def fit(index):
+    loaded = load_image(ImageRef(str(folder / f"{index}.png")), preparation=Preparation(fit=True))
+    return loaded.width
+with ThreadPoolExecutor(4) as pool:
+    print(sorted(pool.map(fit, range(4))))
+"""
+    result = run_bounded(code, memory_limit=3 * GB, timeout=180)
+    assert result["returncode"] == 0, str(result["stderr"])[-2000:]
+    assert "[10000, 10000, 10000, 10000]" in str(result["stdout"])
+    assert result["peak_rss"] < 1 * GB, f"peak {result['peak_rss'] / GB:.2f} GB"
