@@ -92,6 +92,7 @@ def check_decode_size(image, *, max_pixels: int = MAX_DECODE_PIXELS) -> None:  #
     `draft()`, which shrinks the size a JPEG will decode at, and before `load()`, `convert()` or anything
     else that decodes.
     """
+    _return_freed_pixels_to_the_system()
     width, height = image.size
     problem = decode_size_problem(width, height, max_pixels=max_pixels)
     if problem is not None:
