@@ -1,0 +1,82 @@
+"""How many labelled images a label needs for its recommended precision and recall to be known to +-h.
+
+Planning rule, per label at its recommendation: recall is a proportion of the positives, so it needs
+n_r positives for a Wilson half-width <= h at the observed recall; precision is a proportion of the
+predictions (tp + fp), which grow with the dataset, so it needs n_p predictions, i.e. n_p / q positives
+where q = (tp + fp) / support predictions per positive. The dataset is assumed to grow in proportion
+(positives and negatives by the same factor k, the rates as observed): positives_needed =
+max(n_r, ceil(n_p / q)) and negatives_needed = ceil(k * negatives) with k = positives_needed / support.
+An undefined rate (no recommendation) is planned at 0.5, the widest interval, with q = 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evaluation.stats.intervals import trials_for_half_width, wilson_half_width
+
+__all__ = ["ADVICE_COLUMNS", "ADVICE_STATUSES", "data_advice"]
+
+ADVICE_COLUMNS = (
+    "label",
+    "positives",
+    "negatives",
+    "positives_needed",
+    "negatives_needed",
+    "precision_half_width",
+    "recall_half_width",
+    "status",
+)
+ADVICE_STATUSES = ("no-positives", "too-few-positives", "enough")
+
+
+def _counts(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return pd.to_numeric(frame[name]).astype("Float64").to_numpy(np.float64, na_value=np.nan)
+
+
+def data_advice(
+    recommendations: pd.DataFrame, *, n_images: int, half_width: float = 0.05, level: float = 0.95
+) -> pd.DataFrame:
+    """Per label of ``recommendations`` (the frame of :func:`evaluation.stats.thresholds.recommend`:
+    label, tp, fp, fn, support, precision, recall): :data:`ADVICE_COLUMNS`.
+
+    ``precision_half_width`` / ``recall_half_width``: the Wilson half-widths now (NaN when undefined).
+    ``positives_needed`` / ``negatives_needed``: images of each kind for both half-widths to be <=
+    ``half_width`` (see the module's planning rule); negatives_needed is <NA> for a label without
+    positives. ``status``: no-positives, too-few-positives (fewer positives than needed) or enough.
+    """
+    support = recommendations["support"].to_numpy(dtype=np.int64)
+    if (support > n_images).any() or n_images < 0:
+        raise ValueError(f"support cannot exceed n_images={n_images}")
+    tp, fp = _counts(recommendations, "tp"), _counts(recommendations, "fp")
+    precision = np.where(tp + fp > 0, tp / np.where(tp + fp > 0, tp + fp, 1.0), np.nan)
+    recall = np.where(support > 0, tp / np.maximum(support, 1), np.nan)
+    recall = np.where(np.isnan(tp), np.nan, recall)
+    needed_recall = trials_for_half_width(recall, half_width, level=level)
+    needed_predictions = trials_for_half_width(precision, half_width, level=level)
+    per_positive = np.where((support > 0) & (tp + fp > 0), (tp + fp) / np.maximum(support, 1), 1.0)
+    per_positive = np.where(np.isnan(per_positive), 1.0, per_positive)
+    positives_needed = np.maximum(needed_recall, np.ceil(needed_predictions / per_positive - 1e-9)).astype(
+        np.int64
+    )
+    negatives = n_images - support
+    scale = positives_needed / np.maximum(support, 1)
+    negatives_needed = pd.array(np.ceil(scale * negatives - 1e-9).astype(np.int64), dtype="Int64")
+    negatives_needed[support == 0] = pd.NA
+    status = np.where(
+        support == 0, "no-positives", np.where(support < positives_needed, "too-few-positives", "enough")
+    )
+    return pd.DataFrame(
+        {
+            "label": recommendations["label"].astype(object).to_numpy(),
+            "positives": support,
+            "negatives": negatives,
+            "positives_needed": positives_needed,
+            "negatives_needed": negatives_needed,
+            "precision_half_width": wilson_half_width(tp, tp + fp, level=level),
+            "recall_half_width": wilson_half_width(np.where(np.isnan(tp), np.nan, tp), support, level=level),
+            "status": status.astype(object),
+        },
+        columns=list(ADVICE_COLUMNS),
+    )
