@@ -69,7 +69,8 @@ def _one_label(
         first = order[ok[order]][0]
         return int(a[first]), int(b[first]), True
     # infeasible: fewest errors within the review budget, b as large as the budget allows
-    b = np.searchsorted(predicted, predicted + max_reviews + 1e-9, side="right") - 1
+    widest = np.searchsorted(predicted, predicted + max_reviews + 1e-9, side="right") - 1
+    b = np.maximum(np.searchsorted(tp, tp[widest], side="left"), a)  # as few reviews for those errors
     errors = fp[a] + support - tp[b]
     reviews = predicted[b] - predicted[a]
     first = np.lexsort((b, a, reviews, errors))[0]
