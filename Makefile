@@ -25,6 +25,7 @@ demo: $(DEMO_VENV)/.installed
 
 test: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/ruff check .
+	$(TEST_VENV)/bin/lint-imports
 	$(TEST_VENV)/bin/python -m pytest
 
 bench: $(TEST_VENV)/.installed

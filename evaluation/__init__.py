@@ -6,14 +6,22 @@ command line and the small modules (the protocol server, the cache) start fast.
 
 from typing import Any
 
-__version__ = "0.1.0"
+from evaluation.version import __version__
 
-__all__ = ["EvaluationResult", "__version__", "evaluate", "reanalyse"]
+__all__ = [
+    "AnalysisOptions",
+    "EvaluationResult",
+    "RunRequest",
+    "__version__",
+    "evaluate",
+    "reanalyse",
+    "write_run",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"EvaluationResult", "evaluate", "reanalyse"}:
-        from evaluation import api
+    if name in __all__ and name != "__version__":
+        from evaluation import pipeline
 
-        return getattr(api, name)
+        return getattr(pipeline, name)
     raise AttributeError(f"module 'evaluation' has no attribute {name!r}")

@@ -49,11 +49,16 @@ def run_bounded(code: str, *, memory_limit: int = 3 * GB, timeout: float = 60) -
     """Run `code` in a fresh Python with at most `memory_limit` of address space.
 
     Returns {"returncode", "stdout", "stderr", "peak_rss"} (peak resident memory in bytes, as the child
-    measured it with getrusage); a timeout is returncode None.
+    measured it: /proc's VmHWM, else getrusage); a timeout is returncode None.
     """
     footer = (
         "\nimport json as _json, resource as _resource, sys as _sys\n"
-        "_peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        # VmHWM is this program's own high-water mark; ru_maxrss keeps the forking parent's across exec
+        "try:\n"
+        "    _hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "    _peak = int(_hwm.split()[1]) * 1024\n"
+        "except (OSError, IndexError):\n"
+        "    _peak = _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss * 1024\n"
         "_sys.stdout.write('\\nPEAK ' + _json.dumps(_peak))\n"
     )
 

@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from evaluation.api import AnalysisOptions, analyse, encode_labels
+from evaluation.analysis import analyse
 from evaluation.aws.evaluation_summary import (
-    attach,
     comparison,
     micro_at_aws_thresholds,
     parse_evaluation_summary,
@@ -24,6 +23,8 @@ from evaluation.aws.evaluation_summary import (
 )
 from evaluation.cli import main
 from evaluation.errors import UserError
+from evaluation.operations.labels import encode_labels
+from evaluation.options import AnalysisOptions
 from evaluation.reports.markdown import render_markdown
 
 ARN = "arn:aws:rekognition:us-east-1:123456789012:project/shop/version/shop.v1/1700000000001"
@@ -67,8 +68,9 @@ def summary_document(dent_threshold: float = 0.5) -> dict:
 IMAGES = [("dent", 90.0), ("dent", 70.0), ("", 60.0), ("dent", 40.0), ("rust", 20.0), ("dent", None)]
 
 
-def dent_result():
-    """Six images scored for `dent` (support 4) and a `rust` label AWS did not evaluate."""
+def dent_result(aws_evaluation=None):
+    """Six images scored for `dent` (support 4) and a `rust` label AWS did not evaluate; with AWS's
+    evaluation beside it when one is given."""
     rows, responses = [], {}
     for index, (truth, confidence) in enumerate(IMAGES):
         labels = [{"Name": "dent", "Confidence": confidence}] if confidence is not None else []
@@ -98,7 +100,7 @@ def dent_result():
         "cache": "cache.sqlite",
         "stats": {"api_calls": 6, "cache_hits": 0, "wall_s": 0.1},
     }
-    options = AnalysisOptions(min_support=1, vocabulary=["dent", "rust"])
+    options = AnalysisOptions.build(min_support=1, vocabulary=["dent", "rust"], aws_evaluation=aws_evaluation)
     run["analysis"] = options.to_dict()
     return analyse(pd.DataFrame(rows), responses, run=run, options=options)
 
@@ -136,8 +138,7 @@ def test_a_malformed_summary_is_refused_naming_the_key(change, message):
 
 
 def test_comparison_at_aws_thresholds_worked_by_hand():
-    result = dent_result()
-    attach(result, parse_evaluation_summary(summary_document(), source="summary.json"))
+    result = dent_result(parse_evaluation_summary(summary_document(), source="summary.json"))
     table = comparison(result).set_index("label")
     dent = table.loc["dent"]
     # at 50: predicted 90, 70 (true) and 60 (false); 40 and the unreturned positive are missed
@@ -161,14 +162,13 @@ def test_comparison_at_aws_thresholds_worked_by_hand():
 
 
 def test_thresholds_between_points_above_every_point_and_below_the_floor():
-    result = dent_result()
-    attach(result, parse_evaluation_summary(summary_document(dent_threshold=0.65), source="s.json"))
+    result = dent_result(parse_evaluation_summary(summary_document(dent_threshold=0.65), source="s.json"))
     dent = comparison(result).set_index("label").loc["dent"]
     assert (dent["precision_at_aws_threshold"], dent["recall_at_aws_threshold"]) == (1.0, 0.5)
-    attach(result, parse_evaluation_summary(summary_document(dent_threshold=0.95), source="s.json"))
+    result = dent_result(parse_evaluation_summary(summary_document(dent_threshold=0.95), source="s.json"))
     dent = comparison(result).set_index("label").loc["dent"]
     assert math.isnan(dent["precision_at_aws_threshold"]) and dent["recall_at_aws_threshold"] == 0.0
-    attach(result, parse_evaluation_summary(summary_document(dent_threshold=0.1), source="s.json"))
+    result = dent_result(parse_evaluation_summary(summary_document(dent_threshold=0.1), source="s.json"))
     dent = comparison(result).set_index("label").loc["dent"]
     assert "below the floor this run evaluated (20)" in dent["note"]
 
@@ -176,7 +176,7 @@ def test_thresholds_between_points_above_every_point_and_below_the_floor():
 def test_the_report_shows_the_table_and_a_run_without_a_summary_shows_nothing():
     result = dent_result()
     assert "AWS's evaluation" not in render_markdown(result) and comparison(result) is None
-    attach(result, parse_evaluation_summary(summary_document(), source="summary.json"))
+    result = dent_result(parse_evaluation_summary(summary_document(), source="summary.json"))
     text = render_markdown(result)
     assert "## AWS's evaluation beside this run's" in text
     assert "| dent | 50.00 | 0.750 | 0.750 | 0.750 | 0.667 | 0.500 | 0.571 |" in text

@@ -24,7 +24,6 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from evaluation.api import evaluate
 from evaluation.aws import batch
 from evaluation.aws.batch import (
     BatchAnswer,
@@ -45,6 +44,7 @@ from evaluation.cli import main
 from evaluation.datasets import load_dataset
 from evaluation.errors import UserError
 from evaluation.images import ImageRef
+from evaluation.pipeline import evaluate
 from tests.support.fake_rekognition import label
 
 REGION = "eu-west-1"
@@ -685,7 +685,7 @@ def test_submit_uploads_the_items_and_a_local_manifest_and_starts_one_execution(
 
     monkeypatch.setattr(sfn, "start_execution", recording_start)
     fake = FakeSession(sfn)
-    monkeypatch.setattr("evaluation.cli._stack", lambda args: (_outputs(outputs_file), fake))
+    monkeypatch.setattr("evaluation.cli.common.stack", lambda args: (_outputs(outputs_file), fake))
 
     code = main(
         [
@@ -734,7 +734,8 @@ def test_submit_with_everything_cached_starts_nothing(
                       response={"Labels": []}, model_version=None)  # fmt: skip
     sfn = boto3.client("stepfunctions", region_name=REGION)
     Stubber(sfn).activate()  # any call would fail: none may be made
-    monkeypatch.setattr("evaluation.cli._stack", lambda args: (_outputs(outputs_file), FakeSession(sfn)))
+    session = FakeSession(sfn)
+    monkeypatch.setattr("evaluation.cli.common.stack", lambda args: (_outputs(outputs_file), session))
 
     code = main(
         ["batch", "submit", "--dataset", DATASET, "--stack-outputs", str(outputs_file), "--cache", str(cache)]

@@ -32,10 +32,11 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from evaluation.api import evaluate
 from evaluation.aws import batch
 from evaluation.calls.cache import ResponseCache
 from evaluation.datasets import load_dataset
+from evaluation.options import AnalysisOptions, RunRequest
+from evaluation.pipeline import evaluate, evaluate_batch
 from evaluation.server.protocol import ServiceError
 from infra.batch_definition import batch_definition
 from tests.support.fake_rekognition import label
@@ -186,8 +187,11 @@ def test_a_batch_runs_on_moto_s_engine_and_ingests_to_the_local_run_s_metrics(
     assert failure.error == "Rekognition.InvalidImageFormatException"
     assert "Request has invalid image format" in failure.cause
 
-    batch_result = batch.evaluate_batch(
-        ingested, DATASET, cache=tmp_path / "batch.sqlite", s3_client=engine.s3, progress=False, min_support=1
+    batch_result = evaluate_batch(
+        ingested,
+        RunRequest(dataset=DATASET, backend="replay", cache=tmp_path / "batch.sqlite", progress=False),
+        AnalysisOptions.build(min_support=1),
+        s3_client=engine.s3,
     )
     service.fault = None
     local = evaluate(

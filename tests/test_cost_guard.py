@@ -4,9 +4,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from evaluation.api import evaluate, plan_run
 from evaluation.calls.runner import CACHED
 from evaluation.errors import UserError
+from evaluation.pipeline import evaluate, plan_run
 from tests.support.images import png_bytes
 
 

@@ -412,12 +412,12 @@ def test_aws_setup_mistakes_are_one_line_and_bugs_exit_3(tmp_path, dataset, monk
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no AWS region") and len(err.splitlines()) == 1
 
-    import evaluation.api
+    import evaluation.pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(evaluation.api, "plan_run", broken)
+    monkeypatch.setattr(evaluation.pipeline, "plan_run", broken)
     assert run_cli("run", "--dataset", str(csv), "--region", "us-east-1") == 3
     err = capsys.readouterr().err
     assert "Traceback" in err and "RuntimeError: boom" in err and "a bug in rekognition-eval" in err

@@ -73,7 +73,7 @@ def test_answers_and_truths_must_line_up():
 def test_a_label_map_entry_for_no_dataset_label_is_reported(caplog):
     import logging
 
-    from evaluation.api import _warn_about_unused_map_entries
+    from evaluation.analysis import warn_about_unused_map_entries as _warn_about_unused_map_entries
 
     with caplog.at_level(logging.WARNING):
         _warn_about_unused_map_entries(

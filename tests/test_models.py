@@ -288,7 +288,8 @@ def test_run_with_start_model_evaluates_and_stops_the_model(fake, endpoint, tmp_
     err = capsys.readouterr().err
     assert err.index("USD 4.00 per hour") < err.index("Starting model v1")
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["operation"] == "DetectCustomLabels" and summary["model_versions"] == [arn]
+    assert summary["api"] == "DetectCustomLabels" and summary["operation"] == "labels"
+    assert summary["model_versions"] == [arn]
     assert summary["api_calls"] == 12
     requests = [request for operation, request in fake.requests if operation == "DetectCustomLabels"]
     assert all(r["MinConfidence"] == 0 and r["ProjectVersionArn"] == arn for r in requests)

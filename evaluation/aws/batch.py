@@ -615,6 +615,22 @@ class BatchResults:
             "submit the dataset again to call for it"
         )
 
+    def cost(self, price_table: str | Path | None = None) -> dict[str, Any]:
+        """The batch's DetectLabels calls in its region (made in AWS, not by this process)."""
+        from evaluation.calls.prices import PriceTable
+
+        region = self.ingested.status.execution.region
+        estimate = PriceTable.load(price_table).estimate(OPERATION, region, self.ingested.calls)
+        return {
+            "estimated_usd": estimate.usd,
+            "calls": self.ingested.calls,
+            "source": estimate.source,
+            "notes": [
+                *estimate.notes,
+                "DetectLabels calls made in AWS by the batch; Step Functions state transitions not included",
+            ],
+        }
+
     def describe(self) -> dict[str, Any]:
         execution = self.ingested.status.execution
         return {
@@ -627,51 +643,6 @@ class BatchResults:
             "min_confidence": self.ingested.min_confidence,
             "max_labels": self.ingested.max_labels,
         }
-
-
-def evaluate_batch(
-    ingested: Ingested,
-    dataset: str | Dataset,
-    *,
-    cache: str | Path,
-    dataset_format: str | None = None,
-    skip_bad_lines: bool = False,
-    s3_client: Any = None,
-    price_table: str | Path | None = None,
-    progress: bool = True,
-    **analysis: Any,
-) -> Any:
-    """The batch as a run: every image of the dataset with its batch answer (from the cache) or its batch
-    error, analysed exactly as `run` would; the cost is the batch's DetectLabels calls in its region."""
-    from evaluation.api import evaluate
-    from evaluation.calls.prices import PriceTable
-
-    region = ingested.status.execution.region
-    result = evaluate(
-        dataset,
-        backend=BatchResults(ingested),
-        region=region,
-        cache=cache,
-        dataset_format=dataset_format,
-        skip_bad_lines=skip_bad_lines,
-        s3_client=s3_client,
-        progress=progress,
-        **analysis,
-    )
-    estimate = PriceTable.load(price_table).estimate(OPERATION, region, ingested.calls)
-    cost = {
-        "estimated_usd": estimate.usd,
-        "calls": ingested.calls,
-        "source": estimate.source,
-        "notes": [
-            *estimate.notes,
-            "DetectLabels calls made in AWS by the batch; Step Functions state transitions not included",
-        ],
-    }
-    result.run["cost"] = cost
-    result.summary["cost"] = cost
-    result.summary["estimated_cost_usd"] = estimate.usd
-    return result
 
 
 def recorded_dataset(ingested: Ingested) -> tuple[str, str | None, bool] | None:

@@ -37,7 +37,7 @@ from evaluation.errors import UserError
 from evaluation.labelmap import normalize_name
 
 if TYPE_CHECKING:
-    from evaluation.api import EvaluationResult
+    from evaluation.analysis import EvaluationResult
 
 RUN_KEY = "aws_evaluation"
 TABLE_FILE = "aws_evaluation.csv"
@@ -211,12 +211,6 @@ def read_evaluation_summary(source: str, *, s3_client: Any = None) -> AwsEvaluat
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UserError(f"--aws-evaluation: {source} is not JSON: {error}") from None
     return parse_evaluation_summary(document, source=source)
-
-
-def attach(result: EvaluationResult, evaluation: AwsEvaluation) -> None:
-    """Keep the summary with the run (run.json), so the report shows it now and after every `report`."""
-    result.run[RUN_KEY] = evaluation.to_record()
-    result.summary[RUN_KEY] = summary_entry(result)
 
 
 # --- comparing -----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from evaluation.errors import UserError
 
 def add_batch_parser(commands: Any) -> None:
     """The `batch` command and its three sub-commands, on the CLI's sub-command parsers."""
-    from evaluation.cli import _add_analysis_options
+    from evaluation.cli.common import add_analysis_options
 
     batch = commands.add_parser(
         "batch",
@@ -93,7 +93,7 @@ def add_batch_parser(commands: Any) -> None:
         "--price-table", metavar="FILE", help="your own prices.yaml (default: the packaged one)"
     )
     _add_aws_options(ingest, stack_required=False)
-    _add_analysis_options(ingest, defaults=True)
+    add_analysis_options(ingest, defaults=True)
 
 
 def _add_aws_options(parser: argparse.ArgumentParser, *, stack_required: bool) -> None:
@@ -120,9 +120,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def _session(args: argparse.Namespace, region: str | None) -> tuple[Any, Any]:
     """(stack outputs or None, boto3 session): the stack's role when --stack-outputs is given."""
-    from evaluation.cli import _stack
+    from evaluation.cli import common
 
-    outputs, session = _stack(args)
+    outputs, session = common.stack(args)
     if session is None:
         import boto3
 
@@ -134,7 +134,7 @@ def _submit(args: argparse.Namespace) -> int:
     from evaluation.aws.batch import submit
     from evaluation.aws.stack_outputs import STATE_MACHINE_ARN
     from evaluation.calls.cache import default_cache_path
-    from evaluation.cli import EXIT_OK, _dataset_source
+    from evaluation.cli.common import EXIT_OK, dataset_source
     from evaluation.datasets import load_dataset
 
     outputs, session = _session(args, None)
@@ -145,7 +145,7 @@ def _submit(args: argparse.Namespace) -> int:
         )
     region = args.region or outputs.region
     s3 = session.client("s3", region_name=region)
-    source = _dataset_source(args.dataset, outputs)
+    source = dataset_source(args.dataset, outputs)
     dataset = load_dataset(source, format=args.format, skip_bad_lines=args.skip_bad_lines, s3_client=s3)
     cache_path = (Path(args.cache) if args.cache else default_cache_path()) if args.skip_cached else None
     submission = submit(
@@ -182,7 +182,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from evaluation.aws.batch import ExecutionRef, batch_status
-    from evaluation.cli import EXIT_OK
+    from evaluation.cli.common import EXIT_OK
 
     ref = ExecutionRef.parse(args.execution_arn)
     _, session = _session(args, ref.region)
@@ -192,12 +192,14 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from evaluation.aws.batch import ExecutionRef, evaluate_batch, ingest, recorded_dataset
+    from evaluation.aws.batch import ExecutionRef, ingest, recorded_dataset
     from evaluation.calls.cache import ResponseCache, default_cache_path
-    from evaluation.cli import EXIT_OK, _check_analysis_options, _dataset_source, _exit_code, _print_result
-    from evaluation.reports.writer import default_run_dir
+    from evaluation.cli.common import EXIT_OK, analysis_options, dataset_source, exit_code, print_result
+    from evaluation.options import RunRequest
+    from evaluation.pipeline import evaluate_batch, write_run
+    from evaluation.runfolder import default_run_dir
 
-    _check_analysis_options(args)
+    options = analysis_options(args)
     ref = ExecutionRef.parse(args.execution_arn)
     outputs, session = _session(args, ref.region)
     s3 = session.client("s3", region_name=ref.region)
@@ -212,7 +214,7 @@ def _ingest(args: argparse.Namespace) -> int:
     request = f"--min-confidence {ingested.min_confidence:g} --max-labels {ingested.max_labels}"
     recorded = recorded_dataset(ingested)
     dataset, dataset_format, skip_bad_lines = (
-        (_dataset_source(args.dataset, outputs), args.format, args.skip_bad_lines)
+        (dataset_source(args.dataset, outputs), args.format, args.skip_bad_lines)
         if args.dataset
         else recorded or (None, None, False)
     )
@@ -222,23 +224,19 @@ def _ingest(args: argparse.Namespace) -> int:
             f"--cache {cache_path} {request}"
         )
         return EXIT_OK
-    result = evaluate_batch(
-        ingested,
-        dataset,
+    request = RunRequest(
+        dataset=dataset,
+        backend="replay",
         cache=cache_path,
         dataset_format=dataset_format,
         skip_bad_lines=skip_bad_lines,
-        s3_client=s3,
+        vocabulary=tuple(args.labels) if args.labels else None,
         price_table=args.price_table,
         progress=not args.quiet,
-        objective=args.objective,
-        min_support=args.min_support,
-        use_parents=args.use_parents,
-        label_map=args.label_map,
-        vocabulary=args.labels,
     )
+    result = evaluate_batch(ingested, request, options, s3_client=s3)
     out_dir = Path(args.out) if args.out else default_run_dir(result.dataset_name, args.reports_dir)
-    result.write(out_dir)
-    _print_result(result, out_dir)
+    write_run(result, out_dir)
+    print_result(result, out_dir)
     print(f"Reanalyse with: rekognition-eval report {out_dir}; the answers are also found by `run {request}`")
-    return _exit_code(result)
+    return exit_code(result)

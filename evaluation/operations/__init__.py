@@ -1,6 +1,6 @@
 """Operations: what a run judges. `--operation labels|boxes|moderation|text|faces` (default labels).
 
-Design. A run is plan -> fetch -> analyse whatever it judges; an operation decides only what differs:
+A run is plan -> fetch -> analyse whatever it judges; an operation decides only what differs:
 
 - labels: DetectLabels, MinConfidence 0 and MaxLabels 1000; image labels in any dataset format.
 - boxes: the same DetectLabels call (so the labels cache is reused); its Instances against boxes from a
@@ -10,45 +10,49 @@ Design. A run is plan -> fetch -> analyse whatever it judges; an operation decid
   lines with boxes (a manifest with `lines`).
 - faces: DetectFaces, Attributes ["ALL"] (it has no confidence filter); face boxes as for boxes.
 
-Each module here says its API, request, ImageLimits, adapter (the only reader of its raw response) and
-how its answers and the ground truth become `Scored`: ScoredPairs for the shared metrics (curves,
-metrics.csv, recommendations, thresholds.yaml, report.html), plus what only it knows. `labels` keeps its
-original path (evaluation.api.analyse, evaluation.operations.matching) untouched; the others go through
-`evaluation.operations.analysis.analyse_operation`.
-
-Backends: one client-backed backend calls any operation (evaluation.calls.backends.rekognition); the cache key
+Each module here defines one `Operation`: its API, request, ImageLimits, adapter (the only reader of its
+raw response), the backends that can answer it, and how its answers and the ground truth become
+`Scored`: ScoredPairs for the one analysis (evaluation.analysis), plus what only it knows. The cache key
 holds the API and every request parameter, so each operation's answers are cached apart, except boxes
-and labels, which are one call. The ground truth an operation needs beyond image labels is written to
-the run folder as ground_truth.jsonl, so `report RUN_DIR` recomputes a run without the dataset.
+and labels, which are one call.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from evaluation.errors import UserError
 from evaluation.operations.base import Operation, Scored
 
-OPERATIONS = ("labels", "boxes", "moderation", "text", "faces")
+# --operation NAME -> the module defining it (imported on first use: each pulls in its own dependencies)
+REGISTRY = {
+    "labels": "evaluation.operations.labels",
+    "boxes": "evaluation.operations.boxes",
+    "moderation": "evaluation.operations.moderation",
+    "text": "evaluation.operations.text",
+    "faces": "evaluation.operations.faces",
+}
+OPERATIONS = tuple(REGISTRY)
 
-__all__ = ["OPERATIONS", "Operation", "Scored", "check_operation", "operation_for"]
+__all__ = ["OPERATIONS", "Operation", "Scored", "check_backend", "check_operation", "operation_for"]
 
 
 def check_operation(name: str) -> str:
-    if name not in OPERATIONS:
+    if name not in REGISTRY:
         raise UserError(f"unknown operation {name!r}; choose one of: {', '.join(OPERATIONS)}")
     return name
 
 
 def operation_for(name: str) -> Operation:
-    """The operation named by --operation (not labels: its path is evaluation.api.analyse)."""
-    check_operation(name)
-    if name == "boxes":
-        from evaluation.operations.boxes import OPERATION
-    elif name == "moderation":
-        from evaluation.operations.moderation import OPERATION
-    elif name == "text":
-        from evaluation.operations.text import OPERATION
-    elif name == "faces":
-        from evaluation.operations.faces import OPERATION
-    else:
-        raise ValueError("labels is analysed by evaluation.api.analyse, not by an Operation")
-    return OPERATION
+    """The operation named by --operation."""
+    return importlib.import_module(REGISTRY[check_operation(name)]).OPERATION
+
+
+def check_backend(backend: str, operation: str) -> None:
+    """Refuse, before any call, a backend that cannot answer the operation."""
+    allowed = operation_for(operation).backends
+    if backend in {"rekognition", "replay", "local", "custom-labels"} and backend not in allowed:
+        raise UserError(
+            f"the {backend} backend cannot answer --operation {operation}; it answers: "
+            + ", ".join(name for name in OPERATIONS if backend in operation_for(name).backends)
+        )

@@ -53,6 +53,8 @@ class Operation:
     api: str = ""  # the Rekognition API it calls
     limits: ImageLimits = DETECT_LABELS_LIMITS
     needs: str = ""  # the ground truth it needs, in words, for the message when a dataset lacks it
+    backends: tuple[str, ...] = ("rekognition", "replay")  # the backends that can answer it
+    stores_ground_truth = True  # written as ground_truth.jsonl (images.csv cannot hold it)
 
     def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         """Every request parameter besides the image: the lowest floor the service honours."""
@@ -70,6 +72,10 @@ class Operation:
         """The item's ground truth as plain JSON, for the run folder's ground_truth.jsonl."""
         raise NotImplementedError
 
+    def truths(self, images: pd.DataFrame, ground_truth: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The ground truth of each images.csv row, in the shape `score` takes."""
+        return list(ground_truth)
+
     def has_ground_truth(self, dataset: Dataset) -> bool:
         """False when no item carries what the operation scores (e.g. boxes), so the run is refused."""
         return True
@@ -80,6 +86,10 @@ class Operation:
 
     def requested_floor(self, request: Mapping[str, Any]) -> float:
         return float(request.get("MinConfidence", 0.0) or 0.0)
+
+    def summary_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """summary.json's "request": what was asked with every image."""
+        return {"MinConfidence": self.requested_floor(request), "MaxLabels": None, **request}
 
     def floor(self, answers: Sequence[Any], request: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
         """The lowest threshold the answers can be trusted at (see `confidence_floor`)."""
@@ -106,7 +116,7 @@ class Operation:
 def confidence_floor(
     lowest: Sequence[float | None], truncated: Sequence[float | None], *, requested: float
 ) -> tuple[float, dict[str, Any]]:
-    """The same rule as DetectLabels' (evaluation.api.honoured_floor), for any operation.
+    """The lowest threshold the answers can be trusted at, with the evidence, for any operation.
 
     Below the requested MinConfidence nothing was asked for; when the service returned nothing below
     some confidence it may not honour a lower request; an answer cut at the operation's own limit

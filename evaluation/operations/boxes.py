@@ -38,6 +38,7 @@ from evaluation.operations.detection import (
     match_boxes,
     scored_pairs,
 )
+from evaluation.operations.labels import labels_floor
 
 IOU_THRESHOLD = 0.5  # the IoU at which precision and recall per threshold are counted
 
@@ -47,6 +48,7 @@ class BoxesOperation(Operation):
     api = "DetectLabels"
     limits = DETECT_LABELS_LIMITS
     needs = "ground-truth boxes: a COCO JSON or a Ground Truth object-detection manifest"
+    backends = ("rekognition", "replay", "custom-labels")  # a Custom Labels model's objects are boxes
 
     def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         return {"MinConfidence": float(min_confidence), "MaxLabels": int(max_labels)}
@@ -75,13 +77,7 @@ class BoxesOperation(Operation):
         return tuple(sorted(names, key=lambda name: (normalize_name(name), name)))
 
     def floor(self, answers: Sequence[Any], request: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
-        from evaluation.api import honoured_floor
-
-        return honoured_floor(
-            answers,
-            requested=float(request.get("MinConfidence", 0.0)),
-            max_labels=int(request.get("MaxLabels", 1000)),
-        )
+        return labels_floor(answers, request)
 
     def score(
         self,

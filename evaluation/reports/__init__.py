@@ -1,5 +1,5 @@
-"""Writers for a run folder: one module per format, `write_run` writes them all."""
+"""Renderers only: report.md, report.html (plots, thumbnails), compare; they never re-analyse."""
 
-from evaluation.reports.writer import write_run
+from evaluation.reports.writer import RENDERERS
 
-__all__ = ["write_run"]
+__all__ = ["RENDERERS"]

@@ -1,7 +1,7 @@
-"""The "AWS's evaluation beside this run's" part of report.md and report.html, and aws_evaluation.csv.
+"""The "AWS's evaluation beside this run's" part of report.md and report.html.
 
 Empty unless the run names a Custom Labels EvaluationSummary (`--aws-evaluation`); the numbers come from
-evaluation/aws_evaluation.py, this module only lays them out.
+the analysis (aws_evaluation.csv and summary.json), this module only lays them out.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ import html
 import math
 from typing import TYPE_CHECKING, Any
 
-from evaluation.aws.evaluation_summary import TABLE_FILE, comparison, evaluation_of, micro_at_aws_thresholds
+from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, evaluation_of
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from evaluation.api import EvaluationResult
+    from evaluation.analysis import EvaluationResult
 
 HEADER = [
     "Label",
@@ -47,7 +45,7 @@ def _number(value: Any, digits: int = 3) -> str:
 
 
 def _rows(result: EvaluationResult) -> list[list[str]]:
-    table = comparison(result)
+    table = result.extra_tables.get(TABLE_FILE.removesuffix(".csv"))
     if table is None:
         return []
     low = dict(zip(result.labels["label"], result.labels["threshold_low"], strict=True))
@@ -73,10 +71,10 @@ def _rows(result: EvaluationResult) -> list[list[str]]:
 
 def _aggregate_text(result: EvaluationResult) -> str:
     evaluation = evaluation_of(result)
-    table = comparison(result)
-    if evaluation is None or table is None:
+    entry = result.summary.get(RUN_KEY)
+    if evaluation is None or not entry:
         return ""
-    micro = micro_at_aws_thresholds(table, result)
+    micro = {**entry["ours_at_aws_thresholds"], "labels": entry["labels_compared"]}
     return (
         f"AWS's aggregate: precision {_number(evaluation.precision)}, recall {_number(evaluation.recall)}, "
         f"F1 {_number(evaluation.f1)}. This run with each label at AWS's threshold (micro over "
@@ -124,15 +122,3 @@ def html_section(result: EvaluationResult) -> str:
         f"<tbody>{body}</tbody></table></div>\n"
         f'<p class="note">{escape(CAVEAT)} The same table: {TABLE_FILE}.</p>\n</section>\n'
     )
-
-
-def write_table(result: EvaluationResult, out_dir: Path) -> Path | None:
-    """aws_evaluation.csv beside the other tables, when the run has an AWS evaluation."""
-    table = comparison(result)
-    if table is None:
-        return None
-    target = out_dir / TABLE_FILE
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(table.to_csv(index=False), encoding="utf-8")
-    temporary.replace(target)
-    return target

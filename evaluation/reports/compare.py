@@ -17,9 +17,7 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +27,11 @@ import pandas as pd
 from evaluation.errors import UserError
 from evaluation.reports.html import asset, number, page_start, script_json
 from evaluation.reports.recommended import confidence_text, min_confidence
+from evaluation.runfolder import IDENTITY_PARAMETERS, NUMERIC, RunFolder, atomic_write
 
 AP_TOLERANCE = 0.01  # an AP change smaller than this is "same": noise, not a better model
 THRESHOLD_TOLERANCE = 0.005  # MinConfidence changes smaller than this are not worth a line
 MAX_MD_ROWS = 20
-NUMERIC = ("support", "ap", "threshold", "precision", "recall", "f1")
 COMPARE_COLUMNS = (
     "label",
     "support_a",
@@ -59,95 +57,11 @@ COMPARE_COLUMNS = (
     "change",
 )
 OPTIONS_THAT_MATTER = ("objective", "min_support", "use_parents", "label_map")
-# Request parameters that name where answers come from rather than what was asked: they differ between
-# backends by design, so they are not worth a warning.
-IDENTITY_PARAMETERS = frozenset(
-    {"Endpoint", "Model", "ModelSha256", "HierarchySha256", "ReportedFloor", "ProjectVersionArn"}
-)
 MATCHED_BY = {
     "image_id": "by content (the sha256 of each image's bytes)",
     "cache_key": "by cache key (the same bytes asked with the same request)",
     None: "by path",
 }
-
-
-@dataclass(frozen=True)
-class RunFolder:
-    """What compare reads from a run folder: its summary, its recommendations and its images."""
-
-    path: Path
-    summary: dict[str, Any]
-    labels: pd.DataFrame
-    images: pd.DataFrame = field(repr=False)
-    run: dict[str, Any] = field(default_factory=dict, repr=False)  # run.json: the request as sent
-
-    @classmethod
-    def load(cls, path: str | Path) -> RunFolder:
-        path = Path(path)
-        missing = [
-            name for name in ("summary.json", "labels.csv", "images.csv") if not (path / name).is_file()
-        ]
-        if missing:
-            raise UserError(f"{path} is not a run folder (no {', '.join(missing)} in it)")
-        try:
-            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{path / 'summary.json'}: cannot read it: {exc}") from None
-        labels = pd.read_csv(path / "labels.csv", dtype=str, keep_default_na=False)  # a label "NA" stays
-        for name in NUMERIC:
-            if name not in labels.columns:
-                raise UserError(f"{path / 'labels.csv'} has no column {name!r}: was it written by this tool?")
-            labels[name] = pd.to_numeric(labels[name].replace("", np.nan), errors="coerce")
-        if "threshold_low" in labels.columns:  # older runs have no threshold_low
-            low = labels["threshold_low"].replace("", np.nan)
-            labels["threshold_low"] = pd.to_numeric(low, errors="coerce")
-        images = pd.read_csv(path / "images.csv", dtype=str, keep_default_na=False)
-        for name in ("image", "labels", "status"):
-            if name not in images.columns:
-                raise UserError(f"{path / 'images.csv'} has no column {name!r}: was it written by this tool?")
-        run: dict[str, Any] = {}
-        if (path / "run.json").is_file():
-            try:
-                run = json.loads((path / "run.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise UserError(f"{path / 'run.json'}: cannot read it: {exc}") from None
-        return cls(path=path, summary=summary, labels=labels, images=images, run=run)
-
-    @property
-    def title(self) -> str:
-        """Backend and model version(s), the usual reason to compare two runs."""
-        versions = ", ".join(self.summary.get("model_versions") or []) or "no model version"
-        return f"{self.summary.get('backend') or '?'} {versions}"
-
-    @property
-    def request(self) -> dict[str, Any]:
-        """What was asked with every image (MinConfidence, MaxLabels, ...): run.json's, else summary's."""
-        return dict(self.run.get("request") or self.summary.get("request") or {})
-
-    @property
-    def evaluated_from(self) -> float | None:
-        value = (self.summary.get("floor") or {}).get("evaluated_from")
-        return float(value) if isinstance(value, (int, float)) else None
-
-    def facts(self) -> list[tuple[str, str]]:
-        summary = self.summary
-        images = summary.get("images", {})
-        asked = ", ".join(
-            f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
-            for key, value in self.request.items()
-            if key not in IDENTITY_PARAMETERS and value is not None
-        )
-        floor = self.evaluated_from
-        return [
-            ("Folder", str(self.path)),
-            ("Backend", f"{summary.get('backend') or '–'} · {summary.get('operation') or '–'}"),
-            ("Model version(s)", ", ".join(summary.get("model_versions") or []) or "–"),
-            ("Images", f"{images.get('evaluated', '?')} evaluated of {images.get('total', '?')}"),
-            ("Request", asked or "–"),
-            ("Evaluated from", "–" if floor is None else f"confidence {floor:g}"),
-            ("Objective", f"{summary.get('objective')}, minimum support {summary.get('min_support')}"),
-            ("Date", str(summary.get("created_at") or "–")),
-        ]
 
 
 def _examples(names: set[str], count: int = 2) -> str:
@@ -555,12 +469,6 @@ def default_compare_dir(a: Path, b: Path, reports_dir: str | Path = "reports") -
     return Path(reports_dir) / f"compare-{a.resolve().name}-vs-{b.resolve().name}"
 
 
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def write_compare(
     run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None
 ) -> tuple[Path, dict]:
@@ -571,7 +479,7 @@ def write_compare(
     table = compare_labels(a, b)
     out = Path(out_dir) if out_dir else default_compare_dir(a.path, b.path)
     out.mkdir(parents=True, exist_ok=True)
-    _write(out / "compare.csv", table.to_csv(index=False))
-    _write(out / "compare.md", render_compare_markdown(a, b, table, warnings))
-    _write(out / "compare.html", render_compare_html(a, b, table, warnings))
+    atomic_write(out / "compare.csv", table.to_csv(index=False))
+    atomic_write(out / "compare.md", render_compare_markdown(a, b, table, warnings))
+    atomic_write(out / "compare.html", render_compare_html(a, b, table, warnings))
     return out, {**summarise(table), "warnings": warnings}

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.reports.aws_section import html_section as aws_html_section
+from evaluation.runfolder import api_and_operation
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import (
@@ -37,7 +38,7 @@ from evaluation.reports.thumbnails import (
 )
 
 if TYPE_CHECKING:
-    from evaluation.api import EvaluationResult
+    from evaluation.analysis import EvaluationResult
 
 REPORT_FILE = "report.html"
 SLIDER_NOTE = (
@@ -171,7 +172,7 @@ def header_facts(summary: dict[str, Any]) -> list[tuple[str, str]]:
     """The page header, as (name, value) pairs in reading order."""
     where = summary.get("endpoint_url") or summary.get("region") or ""
     backend = " · ".join(
-        str(part) for part in (summary.get("backend"), summary.get("operation"), where) if part
+        str(part) for part in (summary.get("backend"), api_and_operation(summary)[0], where) if part
     )
     dataset = summary["dataset"]
     return [

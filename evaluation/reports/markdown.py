@@ -10,7 +10,7 @@ from evaluation.reports.recommended import confidence_text
 from evaluation.stats.thresholds import min_confidence_to_use
 
 if TYPE_CHECKING:
-    from evaluation.api import EvaluationResult
+    from evaluation.analysis import EvaluationResult
 
 MAX_PROBLEMS_LISTED = 50
 MAX_UNJUDGED_LISTED = 20

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
-    from evaluation.api import EvaluationResult
+    from evaluation.analysis import EvaluationResult
 
 MAX_PNG_LABELS = 25
 PLOTS_DIR = "plots"

@@ -21,13 +21,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from evaluation.operations.answers import LabelsAnswer
-from evaluation.api import decode_labels
+from evaluation.operations.labels import decode_labels
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.calls.runner import ANSWERED
 
 if TYPE_CHECKING:
-    from evaluation.api import EvaluationResult
+    from evaluation.analysis import EvaluationResult
 
 EXAMPLES_PER_KIND = 4  # false positives, and false negatives, shown per label
 MAX_THUMBNAILS = 200  # distinct images embedded in one page, whatever the number of labels

@@ -10,7 +10,6 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from evaluation.api import build_backend
 from evaluation.calls.backends import BACKENDS, CustomLabels, make_client
 from evaluation.calls.cache import cache_key
 from evaluation.errors import UserError
@@ -23,6 +22,8 @@ from evaluation.images import (
     load_image,
 )
 from evaluation.operations.answers import ResponseShapeError, adapter_for
+from evaluation.options import RunRequest
+from evaluation.pipeline import build_backend
 from evaluation.server.protocol import RekognitionProtocolServer
 from tests.support.fake_custom_labels import FakeCustomLabels, custom_label
 from tests.support.images import jpeg_header_bytes, png_bytes
@@ -100,13 +101,19 @@ def test_the_version_is_part_of_the_cache_key_and_an_aws_endpoint_is_not():
 
 def test_build_backend_wires_the_backend_and_refuses_what_is_missing_or_malformed():
     assert "custom-labels" in BACKENDS
-    backend = build_backend("custom-labels", project_version_arn=ARN)
+    backend = build_backend(RunRequest(dataset="d.csv", backend="custom-labels", project_version_arn=ARN))
     assert isinstance(backend, CustomLabels) and backend.describe()["region"] == "eu-west-1"
     assert backend.limits == CUSTOM_LABELS_LIMITS
     with pytest.raises(UserError, match="--project-version-arn"):
-        build_backend("custom-labels")
+        build_backend(RunRequest(dataset="d.csv", backend="custom-labels"))
     with pytest.raises(UserError, match="not a Custom Labels model version ARN"):
-        build_backend("custom-labels", project_version_arn="arn:aws:rekognition:eu-west-1:1:project/x/1")
+        build_backend(
+            RunRequest(
+                dataset="d.csv",
+                backend="custom-labels",
+                project_version_arn="arn:aws:rekognition:eu-west-1:1:project/x/1",
+            )
+        )
 
 
 def test_over_the_wire_to_a_local_endpoint():

@@ -15,13 +15,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from PIL import Image
 
-from evaluation.api import build_backend
 from evaluation.calls.backends import Backend, LocalLabels, RekognitionLabels, ReplayLabels
 from evaluation.calls.backends import local as local_module
 from evaluation.calls.backends.local import MODEL_DIR, REPORTED_FLOOR, LocalModel, decode_image
 from evaluation.calls.cache import cache_key
 from evaluation.errors import UserError
 from evaluation.images import ImageRef, LoadedImage, load_image
+from evaluation.options import RunRequest
+from evaluation.pipeline import build_backend
 
 SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample" / "images"
 
@@ -205,9 +206,10 @@ def test_it_follows_the_backend_protocol_and_its_keys_never_collide(backend):
 
 
 def test_build_backend_makes_it():
-    assert isinstance(build_backend("local", min_confidence=5, max_labels=50), LocalLabels)
+    request = RunRequest(dataset="data.csv", backend="local", min_confidence=5, max_labels=50)
+    assert isinstance(build_backend(request), LocalLabels)
     with pytest.raises(UserError, match="local"):
-        build_backend("nope")
+        RunRequest(dataset="data.csv", backend="nope")
 
 
 def test_concurrent_calls_give_the_sequential_answers(backend):

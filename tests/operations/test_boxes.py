@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.api import evaluate, reanalyse
 from evaluation.errors import UserError
+from evaluation.pipeline import evaluate, reanalyse
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 

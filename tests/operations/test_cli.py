@@ -35,7 +35,7 @@ def check_run_folder(out: Path, operation: str, tmp_path: Path) -> dict:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["evaluation"]["operation"] == operation
     thresholds = yaml.safe_load((out / "thresholds.yaml").read_text())
-    assert thresholds["metadata"]["evaluates"] == operation
+    assert thresholds["metadata"]["operation"] == operation and summary["operation"] == operation
     assert not pd.read_csv(out / "metrics.csv").empty
     again = tmp_path / f"{operation}-again"
     assert run_cli("report", str(out), "--out", str(again), "--objective", "precision>=0.5") == 0
@@ -67,7 +67,7 @@ def test_run_operation_boxes(tmp_path, fake_rekognition, endpoint):
     )
     assert code == 0
     summary = check_run_folder(out, "boxes", tmp_path)
-    assert summary["operation"] == "DetectLabels"
+    assert summary["api"] == "DetectLabels"
     assert 0 <= summary["evaluation"]["map_50_95"] <= summary["evaluation"]["map_50"] <= 1
 
 

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from evaluation.api import evaluate
 from evaluation.cli import main
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.faces import read_faces
+from evaluation.pipeline import evaluate
 from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import face_detail
 from tests.support.images import png_bytes
@@ -156,7 +156,7 @@ def test_run_operation_faces(dataset, endpoint, tmp_path):
     )
     assert code == 0
     summary = check_run_folder(out, "faces", tmp_path)
-    assert summary["operation"] == "DetectFaces"
+    assert summary["api"] == "DetectFaces"
     assert json.loads((out / "run.json").read_text())["request"] == {
         "Attributes": ["ALL"],
         "Endpoint": endpoint.url,

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.api import evaluate, reanalyse
 from evaluation.cli import main
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.moderation import Taxonomy, read_moderation
+from evaluation.pipeline import evaluate, reanalyse
 from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import moderation_label as ml
 from tests.support.images import png_bytes
@@ -188,7 +188,7 @@ def test_run_operation_moderation(dataset, endpoint, tmp_path):
     )
     assert code == 0
     summary = check_run_folder(out, "moderation", tmp_path)
-    assert summary["operation"] == "DetectModerationLabels"
+    assert summary["api"] == "DetectModerationLabels"
     assert json.loads((out / "run.json").read_text())["request"] == {
         "MinConfidence": 0.0,
         "Endpoint": endpoint.url,

@@ -7,11 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from evaluation.api import evaluate, reanalyse
 from evaluation.cli import main
 from evaluation.errors import UserError
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.text import edit_distance, normalize_word, read_text, words_of
+from evaluation.pipeline import evaluate, reanalyse
 from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import text_detection as td
 from tests.support.images import png_bytes
@@ -200,6 +200,6 @@ def test_run_operation_text_and_report(dataset, endpoint, tmp_path):
     )
     assert code == 0
     summary = check_run_folder(out, "text", tmp_path)
-    assert summary["operation"] == "DetectText" and summary["model_versions"] == ["3.0"]
+    assert summary["api"] == "DetectText" and summary["model_versions"] == ["3.0"]
     dataset[0].unlink()
     assert reanalyse(out).labels["tp"].tolist() == pd.read_csv(out / "labels.csv")["tp"].tolist()

@@ -17,6 +17,7 @@ import yaml
 
 from evaluation.reports.recommended import confidence_text
 from tests.reports.conftest import NASTY, run_cli
+from evaluation.pipeline import write_run
 from tests.support.chromium import Chromium, find_chromium
 from tests.support.runs import synthetic_result
 
@@ -147,7 +148,7 @@ def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(
 
 def test_label_names_show_as_text_and_run_nothing(browser: Chromium, tmp_path: Path) -> None:
     result = synthetic_result(tmp_path, labels=[*NASTY, "Plain"], n_images=120)
-    result.write(tmp_path / "run")
+    write_run(result, tmp_path / "run")
     browser.open(tmp_path / "run" / "report.html")
     assert browser.console_errors() == []
     assert sorted(column(browser, "labels-table", 0)) == sorted([*NASTY, "Plain"])
@@ -180,7 +181,7 @@ def test_labels_of_every_status_open_without_errors(browser: Chromium, tmp_path:
         objective="recall-at-precision:0.95",
         min_confidence=55.5,
     )
-    result.write(tmp_path / "run")
+    write_run(result, tmp_path / "run")
     browser.open(tmp_path / "run" / "report.html")
     for status in ("no-positives", "no-predictions", "unreachable", "low-support", "at-floor"):
         name = result.labels.loc[result.labels["status"] == status, "label"].iloc[0]
@@ -206,7 +207,7 @@ def test_the_sliders_start_on_the_recommendation_and_step_through_whole_numbers(
     with labels.csv's numbers, and its other stops are whole numbers with metrics.csv's."""
     names = ["Cat", "Dog", "Car", "Tree", "Animal", "Bird", "Boat"]
     result = synthetic_result(tmp_path, labels=names, n_images=300, answer_seed=3)
-    run = result.write(tmp_path / "run")
+    run = write_run(result, tmp_path / "run")
     document = yaml.safe_load((run / "thresholds.yaml").read_text())
     summary = json.loads((run / "summary.json").read_text())
     labels = pd.read_csv(run / "labels.csv").set_index("label")

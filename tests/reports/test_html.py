@@ -29,6 +29,7 @@ from evaluation.reports.plots import labels_to_plot, png_name, write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import label_errors, thumbnail_data_uri
 from tests.reports.conftest import NASTY, embedded
+from evaluation.pipeline import write_run
 from tests.support.runs import BOXED, synthetic_result
 
 
@@ -206,7 +207,7 @@ def test_every_recommended_min_confidence_on_the_page_is_thresholds_yaml_s(tmp_p
     result = synthetic_result(
         None, labels=["Cat", "Dog", "Car", "Tree", "Animal", "Bird", "Boat"], n_images=300, answer_seed=3
     )
-    result.write(tmp_path / "run")
+    write_run(result, tmp_path / "run")
     document = yaml.safe_load((tmp_path / "run" / "thresholds.yaml").read_text())
     page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     data = embedded(page)

@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.api import AnalysisOptions, EvaluationResult, analyse, encode_labels
+from evaluation.analysis import EvaluationResult, analyse
+from evaluation.operations.labels import encode_labels
+from evaluation.options import AnalysisOptions
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 
@@ -161,6 +163,6 @@ def synthetic_result(
         "cache": "cache.sqlite",
         "stats": {"api_calls": n_images, "cache_hits": 0, "wall_s": 1.0},
     }
-    options = AnalysisOptions(objective=objective, min_support=min_support, vocabulary=list(labels))
+    options = AnalysisOptions.build(objective=objective, min_support=min_support, vocabulary=list(labels))
     run["analysis"] = options.to_dict()
     return analyse(images, responses, run=run, options=options)

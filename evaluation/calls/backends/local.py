@@ -40,6 +40,7 @@ import numpy as np
 from botocore.exceptions import ClientError
 
 from evaluation.errors import UserError
+from evaluation.imagefix import TooManyPixels, check_decode_size, decode_slot
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "local_model"
@@ -117,7 +118,9 @@ class LocalModel:
 
     def detect_labels(self, data: bytes, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         """A DetectLabels response for image bytes; undecodable bytes raise InvalidImageFormatException."""
-        confidence = self.confidences(self.probabilities(decode_image(data, self.image_size)))
+        with decode_slot():  # one decode at a time: concurrent bombs cannot add up
+            probabilities = self.probabilities(decode_image(data, self.image_size))
+        confidence = self.confidences(probabilities)
         keep = np.flatnonzero(confidence >= max(min_confidence, REPORTED_FLOOR))
         ordered = sorted(keep.tolist(), key=lambda i: (-confidence[i], self.label_names[i]))[:max_labels]
         return {
@@ -210,10 +213,13 @@ def decode_image(data: bytes, target_side: int = 224) -> Any:
             scale = (target_side * 8 / 7) / min(width, height)  # keep the shorter side >= 256 for a 224 crop
             if scale < 0.5:
                 image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
+        check_decode_size(image)  # a decompression bomb is refused from its header, before decoding
         image.load()
         return ImageOps.exif_transpose(image).convert("RGB")
     except ClientError:
         raise
+    except TooManyPixels as exc:
+        raise _service_error("ImageTooLargeException", str(exc)) from None
     except UnidentifiedImageError:
         raise _service_error("InvalidImageFormatException", "Request has invalid image format") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:

@@ -1,0 +1,131 @@
+"""summary.json and thresholds.yaml's metadata: what a run says about itself, built once per analysis."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.calls.runner import ANSWERED
+from evaluation.options import AnalysisOptions
+from evaluation.stats.metrics import ScoredPairs
+
+
+def plain(value: Any) -> Any:
+    """JSON has no NaN: an undefined number is written as null."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else round(float(value), 6)
+    return value
+
+
+def text_or_none(value: Any) -> str | None:
+    """A text cell for JSON: pandas may hold a missing value as None or NaN."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def thresholds_metadata(run: dict[str, Any], model_versions: list[str], *, operation: str) -> dict[str, Any]:
+    """Where the thresholds in thresholds.yaml came from, for an application that loads them: the API
+    they are sent with (`api`) and what they were judged on (`operation`)."""
+    return {
+        "dataset": run["dataset"]["name"],
+        "backend": run["backend"].get("backend"),
+        "api": run["backend"].get("operation"),
+        "operation": operation,
+        "model_versions": model_versions,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def build_summary(
+    run: dict[str, Any],
+    images: pd.DataFrame,
+    answered: pd.DataFrame,
+    pairs: ScoredPairs,
+    per_label: pd.DataFrame,
+    best_f1: pd.DataFrame,
+    global_threshold: dict[str, Any],
+    floor_evidence: dict[str, Any],
+    model_versions: list[str],
+    unjudged: pd.DataFrame,
+    options: AnalysisOptions,
+    request: dict[str, Any],
+    operation: str,
+) -> dict[str, Any]:
+    problems = images[~images["status"].isin(ANSWERED)]
+    labels = {}
+    for row, best in zip(per_label.to_dict("records"), best_f1.to_dict("records"), strict=True):
+        labels[row["label"]] = {
+            "support": plain(row["support"]),
+            "ap": plain(row["ap"]),
+            "recommended": {
+                "threshold": plain(row["threshold"]),
+                "precision": plain(row["precision"]),
+                "recall": plain(row["recall"]),
+                "f1": plain(row["f1"]),
+                "status": row["status"],
+                "note": row["note"] or None,
+            },
+            "best_f1": {
+                "threshold": plain(best["threshold"]),
+                "precision": plain(best["precision"]),
+                "recall": plain(best["recall"]),
+                "f1": plain(best["f1"]),
+            },
+        }
+    backend = run["backend"]
+    return {
+        "dataset": {
+            "name": run["dataset"]["name"],
+            "source": run["dataset"]["source"],
+            "format": run["dataset"]["format"],
+            "bad_lines": run["dataset"]["bad_lines"],
+            "ignored_labels": run["dataset"].get("ignored_labels", {}),
+            "machine_labeled": run["dataset"].get("machine_labeled", 0),
+            "ignored_files": run["dataset"].get("ignored_files", []),
+        },
+        "images": {
+            "total": len(images),
+            "evaluated": len(answered),
+            "not_evaluated": len(problems),
+            "by_status": {k: int(v) for k, v in images["status"].value_counts().sort_index().items()},
+        },
+        "backend": backend.get("backend"),
+        "api": backend.get("operation"),  # the Rekognition API called
+        "operation": operation,  # what was judged
+        "region": backend.get("region"),
+        "endpoint_url": backend.get("endpoint_url"),
+        "request": request,
+        "model_versions": model_versions,
+        "api_calls": run["stats"]["api_calls"],
+        "cache_hits": run["stats"]["cache_hits"],
+        "retries": run["stats"].get("retries", 0),
+        "throttled": run["stats"].get("throttled", 0),
+        "tps": run["stats"].get("tps"),
+        "estimated_cost_usd": run.get("cost", {}).get("estimated_usd"),
+        "cost": run.get("cost"),
+        "wall_s": run["stats"]["wall_s"],
+        "errors": [
+            {
+                "image": r.image,
+                "status": r.status,
+                "error_code": text_or_none(r.error_code),
+                "reason": text_or_none(r.reason),
+            }
+            for r in problems.itertuples()
+        ],
+        "floor": floor_evidence,
+        "objective": str(options.objective),
+        "min_support": options.min_support,
+        "use_parents": options.use_parents,
+        "label_map": options.label_map_path,
+        "global": {k: plain(v) for k, v in global_threshold.items()},
+        "labels": labels,
+        "unjudged_names": len(unjudged),
+        "tool_version": run.get("tool_version"),
+        "created_at": run.get("created_at"),
+    }

@@ -1,0 +1,184 @@
+"""What every sub-command shares: exit codes, the parser's error rule, analysis options, the stack
+behind --stack-outputs, and how a finished result is printed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from evaluation.errors import UserError
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TARGET_BROKEN = 4  # reserved for `check`: a deployed threshold's target no longer holds
+
+
+OBJECTIVE_HELP = (
+    "what the recommended threshold optimises: best-f1 (default), recall-at-precision:P "
+    "(highest recall with precision >= P) or precision-at-recall:R (highest precision with recall >= R); "
+    "P and R between 0 and 1 (0.9 or 90%%; precision>=P and recall>=R are shorthands)"
+)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def labels_arg(text: str) -> list[str]:
+    """A comma-separated list, or @FILE with one label per line."""
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise UserError(f"--labels: cannot read {path}: {exc.strerror or exc}") from None
+        labels = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    else:
+        labels = [part.strip() for part in text.split(",") if part.strip()]
+    if not labels:
+        raise UserError("--labels: no label given")
+    return labels
+
+
+def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    group = parser.add_argument_group(
+        "analysis (change freely later with `report`)" if defaults else "analysis (default: the run's own)"
+    )
+    group.add_argument("--objective", default="best-f1" if defaults else None, help=OBJECTIVE_HELP)
+    group.add_argument(
+        "--min-support",
+        type=int,
+        default=10 if defaults else None,
+        help="labels with fewer positive images are flagged low-support (default 10)",
+    )
+    group.add_argument(
+        "--label-map", help="YAML file: dataset label -> [Rekognition names that count as a hit]"
+    )
+    group.add_argument(
+        "--labels",
+        type=labels_arg,
+        help="the labels to evaluate: A,B,C or @FILE (default: every label in the dataset)",
+    )
+    parents = group.add_mutually_exclusive_group()
+    parents.add_argument(
+        "--no-parents",
+        dest="use_parents",
+        action="store_false",
+        default=True if defaults else None,
+        help="do not count a label's Parents and Aliases as predicted",
+    )
+    parents.add_argument("--parents", dest="use_parents", action="store_true", help=argparse.SUPPRESS)
+
+
+def fmt(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
+def print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  # type: ignore[no-untyped-def]
+    from evaluation.reports.recommended import confidence_text
+
+    summary = result.summary
+    images = summary["images"]
+    print(f"Report: {out_dir / 'report.md'}")
+    print(f"Page: {out_dir / 'report.html'}")
+    calls = (
+        f"no calls made now (recomputed from stored answers; the run made {summary['api_calls']})"
+        if recomputed
+        else f"API calls: {summary['api_calls']}; cache hits: {summary['cache_hits']}"
+    )
+    print(f"Images: {images['evaluated']} evaluated of {images['total']}; {calls}")
+    if images["not_evaluated"] or summary["dataset"]["bad_lines"]:
+        print(
+            f"warning: {images['not_evaluated']} image(s) not evaluated and "
+            f"{len(summary['dataset']['bad_lines'])} dataset line(s) skipped: see 'Problems' in the report",
+            file=sys.stderr,
+        )
+    floor = summary.get("floor") or {}
+    if floor.get("answers_truncated_at_max_labels"):
+        print(
+            f"warning: {floor['answers_truncated_at_max_labels']} answer(s) hit MaxLabels, so nothing below "
+            f"confidence {confidence_text(floor['evaluated_from'])} is evaluated; "
+            "raise --max-labels (at most 1000)",
+            file=sys.stderr,
+        )
+    from evaluation.stats.thresholds import min_confidence_to_use
+
+    best = result.global_threshold
+    use = min_confidence_to_use(best.get("threshold"), best.get("threshold_low"))
+    if use is not None:
+        print(
+            f"One MinConfidence for all labels ({summary['objective']}): {confidence_text(use)} "
+            f"(precision {fmt(best.get('precision'))}, recall {fmt(best.get('recall'))})"
+        )
+    print("Per label (MinConfidence: the value to send, as in thresholds.yaml):")
+    print(labels_table(result.labels))
+
+
+def labels_table(labels: Any) -> str:
+    from evaluation.reports.recommended import confidence_text
+    from evaluation.stats.thresholds import min_confidence_to_use
+
+    table = labels[["label", "support", "precision", "recall", "f1", "status"]].copy()
+    uses = [
+        min_confidence_to_use(t, low)
+        for t, low in zip(labels["threshold"], labels["threshold_low"], strict=True)
+    ]
+    table.insert(2, "min_confidence", ["-" if use is None else confidence_text(use) for use in uses])
+    return table.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-")
+
+
+def exit_code(result) -> int:  # type: ignore[no-untyped-def]
+    return EXIT_OK if result.complete else EXIT_INCOMPLETE
+
+
+def stack(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(stack outputs, boto3 session) from --stack-outputs, or (None, None)."""
+    if not args.stack_outputs:
+        return None, None
+    import boto3
+
+    from evaluation.aws.stack_outputs import assume_role_session, load_stack_outputs
+
+    outputs = load_stack_outputs(args.stack_outputs)
+    base = boto3.Session(profile_name=args.profile, region_name=args.region or outputs.region)
+    session = assume_role_session(outputs, base_session=base) if args.assume_role else base
+    return outputs, session
+
+
+def read_aws_evaluation(
+    source: str | None, session: Any, *, profile: str | None = None, region: str | None = None
+) -> Any:
+    """--aws-evaluation, read before any call is paid for: a bad file fails the run at once."""
+    if not source:
+        return None
+    from evaluation.aws.evaluation_summary import read_evaluation_summary
+
+    s3_client = None
+    if source.lower().startswith("s3://"):
+        import boto3
+
+        s3_client = (session or boto3.Session(profile_name=profile, region_name=region)).client("s3")
+    return read_evaluation_summary(source, s3_client=s3_client)
+
+
+def dataset_source(text: str, outputs: Any) -> str:
+    """A dataset named relative to the stack bucket's datasets/ prefix, when it is not a local path."""
+    if outputs is None or text.startswith("s3://") or Path(text).exists():
+        return text
+    return outputs.datasets_uri + text.lstrip("/")
+
+
+def analysis_options(args: argparse.Namespace, aws_evaluation: Any = None) -> Any:
+    """The analysis options of a command line, parsed once: mistakes fail before any call is paid for."""
+    from evaluation.options import AnalysisOptions
+
+    return AnalysisOptions.build(
+        objective=args.objective,
+        min_support=args.min_support,
+        use_parents=args.use_parents,
+        label_map=args.label_map,
+        vocabulary=args.labels,
+        aws_evaluation=aws_evaluation,
+    )

@@ -1,0 +1,448 @@
+"""The harness as functions, for notebooks and for the CLI alike: plan -> fetch -> analyse -> write.
+
+`plan_run(request)` reads the dataset, checks every image and looks up the cache without a call;
+`run_evaluation(plan, options)` calls what is missing and analyses; `reanalyse(run_dir)` recomputes a
+finished run from its stored answers. `evaluate(dataset, **keywords)` is the notebook's one call: its
+keywords are the CLI's options, mapped once onto a `RunRequest` and `AnalysisOptions`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from evaluation.analysis import EvaluationResult, analyse, operation_of
+from evaluation.aws.batch import BatchResults, Ingested
+from evaluation.calls.backends import Backend, make_client
+from evaluation.calls.backends.rekognition import RekognitionCall, RekognitionLabels, is_aws_endpoint
+from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
+from evaluation.calls.cache import ResponseCache, default_cache_path
+from evaluation.calls.prices import Estimate, PriceTable, default_tps
+from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
+from evaluation.datasets import Dataset, load_dataset
+from evaluation.errors import UserError
+from evaluation.images import Preparation
+from evaluation.operations import Operation, operation_for
+from evaluation.options import AnalysisOptions, RunRequest, split_keywords
+from evaluation.reports import RENDERERS
+from evaluation.runfolder import Recorded, images_frame, write
+from evaluation.version import __version__
+
+__all__ = [
+    "AnalysisOptions",
+    "EvaluationResult",
+    "RunPlan",
+    "RunRequest",
+    "build_backend",
+    "evaluate",
+    "plan_run",
+    "reanalyse",
+    "run_evaluation",
+    "write_run",
+]
+
+
+def build_backend(
+    request: RunRequest, *, client: Any = None, session: Any = None, s3_client: Any = None
+) -> Backend:
+    """The backend the request names, for the operation it judges (its API and request parameters)."""
+    operation = operation_for(request.operation)
+    params = operation.request(min_confidence=request.min_confidence, max_labels=request.max_labels)
+    name = request.backend
+    if name in ("rekognition", "custom-labels") and client is None:
+        region = request.region
+        if name == "custom-labels" and request.project_version_arn and not region:
+            from evaluation.calls.backends.custom_labels import check_version_arn
+
+            region = check_version_arn(request.project_version_arn).split(":")[3]
+        client = make_client(
+            session=session,
+            region=region,
+            profile=request.profile,
+            endpoint_url=request.endpoint_url,
+            max_pool_connections=max(10, request.workers),
+        )
+    if name == "rekognition":
+        if operation.api == "DetectLabels":
+            return RekognitionLabels(
+                client, min_confidence=request.min_confidence, max_labels=request.max_labels
+            )
+        return RekognitionCall(client, operation=operation.api, params=params, limits=operation.limits)
+    if name == "replay":
+        if operation.api == "DetectLabels":
+            return ReplayLabels(
+                min_confidence=request.min_confidence,
+                max_labels=request.max_labels,
+                endpoint_url=request.endpoint_url,
+            )
+        return ReplayCall(
+            operation=operation.api, params=params, limits=operation.limits, endpoint_url=request.endpoint_url
+        )
+    if name == "local":
+        from evaluation.calls.backends.local import LocalLabels
+
+        if s3_client is None and session is not None:
+            s3_client = session.client("s3", region_name=request.region)
+        return LocalLabels(
+            min_confidence=request.min_confidence, max_labels=request.max_labels, s3_client=s3_client
+        )
+    from evaluation.calls.backends.custom_labels import CustomLabels, check_version_arn
+
+    if not request.project_version_arn:
+        raise UserError("the custom-labels backend needs a model: --project-version-arn ARN")
+    check_version_arn(request.project_version_arn)
+    return CustomLabels(
+        client,
+        project_version_arn=request.project_version_arn,
+        min_confidence=request.min_confidence,
+        max_results=request.max_results,
+    )
+
+
+@dataclass
+class RunPlan:
+    """What a run would do before any call: what a dry run prints and what --max-cost checks."""
+
+    request: RunRequest
+    dataset: Dataset
+    operation: Operation
+    backend: Backend
+    cache_path: Path
+    preparation: Preparation
+    outcomes: list[ImageOutcome]
+    to_call: list[int]
+    estimate: Estimate | None
+    tps: float | None
+    tps_source: str
+
+    @property
+    def counts(self) -> dict[str, int]:
+        statuses = [o.status for o in self.outcomes]
+        return {
+            "images": len(statuses),
+            "cached": statuses.count("cached"),
+            "rejected": statuses.count("rejected"),
+            "to_call": len(self.to_call),
+        }
+
+    def describe(self) -> str:
+        counts = self.counts
+        lines = [
+            f"Dataset: {self.dataset.source} ({self.dataset.format}), {counts['images']} images, "
+            f"{len(self.dataset.bad_lines)} bad lines skipped",
+            f"Backend: {self.backend.name} {self.backend.operation}; request {self.backend.request_params()}",
+            f"Cache: {self.cache_path} ({counts['cached']} answers already stored)",
+            f"Rejected before any call: {counts['rejected']}",
+            f"Calls needed: {counts['to_call']}",
+            f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
+        ]
+        if self.estimate is not None and counts["to_call"]:
+            lines.append(f"Estimated cost: {self.estimate.describe()}")
+        reasons: dict[str, int] = {}
+        for outcome in self.outcomes:
+            if outcome.status == "rejected" and outcome.reason:
+                reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
+        lines += [f"  {count} x {reason}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])]
+        return "\n".join(lines)
+
+    def check_cost(self) -> None:
+        """--max-cost: refuse, before any call, a run whose calls still needed would cost more."""
+        max_cost, estimate = self.request.max_cost, self.estimate
+        if max_cost is None or not self.to_call or estimate is None:  # no estimate: nothing is billed
+            return
+        if estimate.usd is None:
+            raise UserError(
+                f"cannot check --max-cost: {estimate.describe()}; pass --price-table FILE with the missing "
+                "prices"
+            )
+        if estimate.usd > max_cost:
+            raise UserError(
+                f"this run needs {len(self.to_call)} calls, estimated USD {estimate.usd:,.4f}, "
+                f"more than --max-cost {max_cost:g}; nothing was called"
+            )
+
+
+def _is_aws_endpoint(backend: Backend) -> bool:
+    url = str(backend.describe().get("endpoint_url") or "")
+    return backend.name == "rekognition" and is_aws_endpoint(url)
+
+
+def plan_run(
+    request: RunRequest | str | Path | Dataset,
+    *,
+    backend: Backend | str | None = None,
+    client: Any = None,
+    session: Any = None,
+    s3_client: Any = None,
+    **keywords: Any,
+) -> RunPlan:
+    """Read the dataset, check every image and look up the cache, without a single call.
+
+    `request` is a RunRequest, or (in a notebook) the dataset with RunRequest's fields as keywords.
+    A Backend object as `backend` overrides the one the request names (a started Custom Labels model, a
+    batch's answers); `client`, `session` and `s3_client` are the AWS connections to use (default: from
+    the environment).
+    """
+    if not isinstance(request, RunRequest):
+        name = backend if isinstance(backend, str) else None
+        request = RunRequest(dataset=request, **({"backend": name} if name else {}), **keywords)
+    elif keywords:
+        raise TypeError(f"plan_run(RunRequest, ...) takes no settings as keywords: {sorted(keywords)}")
+    if isinstance(backend, str):
+        backend = None
+    dataset = request.dataset
+    if not isinstance(dataset, Dataset):
+        if s3_client is None and session is not None and str(dataset).startswith("s3://"):
+            s3_client = session.client("s3", region_name=request.region)
+        dataset = load_dataset(
+            dataset,
+            format=request.dataset_format,
+            skip_bad_lines=request.skip_bad_lines,
+            vocabulary=request.vocabulary,
+            s3_client=s3_client,
+        )
+    operation = operation_for(request.operation)
+    if not operation.has_ground_truth(dataset):
+        raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
+    if backend is None:
+        if s3_client is None and request.backend == "local" and any(i.image.is_s3 for i in dataset.items):
+            import boto3
+
+            base = session or boto3.Session(profile_name=request.profile, region_name=request.region)
+            s3_client = base.client("s3", region_name=request.region)
+        backend = build_backend(request, client=client, session=session, s3_client=s3_client)
+    preparation = Preparation(convert=request.convert, fit=request.fit)
+    cache_path = Path(request.cache) if request.cache else default_cache_path()
+    with ResponseCache(cache_path) as store:
+        outcomes, to_call = plan(
+            [item.image for item in dataset.items], backend, store, preparation=preparation
+        )
+    call_region = backend.describe().get("region") or request.region
+    tps = request.tps
+    if tps is not None:
+        tps_source = "--tps"
+    elif _is_aws_endpoint(backend):
+        tps, tps_source = default_tps(backend.operation, call_region)
+    else:
+        tps_source = "not an AWS endpoint"
+    estimate = None
+    if backend.name == "rekognition" and _is_aws_endpoint(backend):
+        estimate = PriceTable.load(request.price_table).estimate(backend.operation, call_region, len(to_call))
+    return RunPlan(
+        request,
+        dataset,
+        operation,
+        backend,
+        cache_path,
+        preparation,
+        outcomes,
+        to_call,
+        estimate,
+        tps,
+        tps_source,
+    )
+
+
+def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
+    """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
+    started = time.monotonic()
+    run_plan.check_cost()
+    request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
+    with ResponseCache(run_plan.cache_path) as store:
+        outcomes, stats = fetch(
+            [item.image for item in dataset.items],
+            backend,
+            store,
+            workers=request.workers,
+            tps=run_plan.tps,
+            progress=request.progress,
+            preparation=run_plan.preparation,
+            planned=(run_plan.outcomes, run_plan.to_call),
+        )
+        stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
+    stats.wall_s = round(time.monotonic() - started, 3)
+    run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
+    versions = {key: _model_version_of(entry) for key, entry in stored.items()}
+    images = images_frame(dataset, outcomes, versions)
+    ground_truth = (
+        [{"image": item.image.uri, **run_plan.operation.ground_truth(item)} for item in dataset.items]
+        if run_plan.operation.stores_ground_truth
+        else []
+    )
+    responses = {key: entry.response for key, entry in stored.items()}
+    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+
+
+def _cost(run_plan: RunPlan, stats: RunStats) -> dict[str, Any]:
+    """What the calls made now cost: the batch's own calls for a batch, else the estimate's price."""
+    backend = run_plan.backend
+    if isinstance(backend, BatchResults):
+        return backend.cost(run_plan.request.price_table)
+    spent = None
+    if run_plan.estimate is not None:
+        table = PriceTable.load(run_plan.request.price_table)
+        spent = table.estimate(backend.operation, run_plan.estimate.region, stats.calls)
+    return {
+        "estimated_usd": spent.usd if spent else None,
+        "calls": stats.calls,
+        "source": spent.source if spent else None,
+        "notes": spent.notes if spent else ["no price: not an AWS endpoint"],
+    }
+
+
+def _run_record(
+    run_plan: RunPlan, options: AnalysisOptions, stats: RunStats, cost: dict[str, Any]
+) -> dict[str, Any]:
+    """run.json: how the answers were obtained, so `report` can judge them again without the dataset."""
+    dataset, backend = run_plan.dataset, run_plan.backend
+    return {
+        "tool_version": __version__,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "operation": run_plan.operation.name,
+        "dataset": {
+            "name": dataset.name,
+            "source": dataset.source,
+            "format": dataset.format,
+            "items": len(dataset.items),
+            "bad_lines": [str(bad) for bad in dataset.bad_lines],
+            "vocabulary": list(dataset.vocabulary),
+            "ignored_labels": dict(dataset.ignored_labels),
+            "machine_labeled": dataset.machine_labeled,
+            "ignored_files": list(dataset.ignored_files),
+        },
+        "backend": backend.describe(),
+        "request": backend.request_params(),
+        "cache": str(run_plan.cache_path.resolve()),
+        "stats": {**_stats_dict(stats), "tps": run_plan.tps, "tps_source": run_plan.tps_source},
+        "cost": cost,
+        "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},
+        "analysis": options.to_dict(),
+    }
+
+
+def _stats_dict(stats: RunStats) -> dict[str, Any]:
+    return {
+        "images": stats.images,
+        "api_calls": stats.calls,
+        "cache_hits": stats.cache_hits,
+        "rejected": stats.rejected,
+        "failed": stats.failed,
+        "missing": stats.missing,
+        "retries": stats.retries,
+        "throttled": stats.throttled,
+        "interrupted": stats.interrupted,
+        "error_codes": stats.error_codes,
+        "wall_s": stats.wall_s,
+    }
+
+
+def _model_version_of(stored: Any) -> str | None:
+    """The stored version; for DetectCustomLabels (whose answers name none) the version ARN asked."""
+    return stored.model_version or stored.params.get("ProjectVersionArn")
+
+
+def write_run(result: EvaluationResult, out_dir: str | Path) -> Path:
+    """The run folder: every table, then report.md and report.html."""
+    return write(result, out_dir, renderers=RENDERERS)
+
+
+def evaluate(
+    dataset: str | Path | Dataset,
+    *,
+    out: str | Path | None = None,
+    client: Any = None,
+    session: Any = None,
+    s3_client: Any = None,
+    planned: RunPlan | None = None,
+    **keywords: Any,
+) -> EvaluationResult:
+    """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
+
+    The keywords are the CLI's options (backend=, operation=, endpoint_url=, region=, objective=,
+    label_map=, min_support=, vocabulary=, use_parents=, max_cost=, ...); a Backend object may be given
+    as backend=. With `out` the run folder is written there too.
+    """
+    backend = keywords.pop("backend", "rekognition")
+    run_keywords, analysis_keywords = split_keywords(keywords)
+    options = AnalysisOptions.build(**analysis_keywords)
+    if planned is None:
+        backend_object = None if isinstance(backend, str) else backend
+        request = RunRequest(
+            dataset=dataset,
+            backend=backend if isinstance(backend, str) else _backend_name(backend),
+            **run_keywords,
+        )
+        planned = plan_run(
+            request, backend=backend_object, client=client, session=session, s3_client=s3_client
+        )
+    result = run_evaluation(planned, options)
+    if out is not None:
+        write_run(result, out)
+    return result
+
+
+def _backend_name(backend: Backend) -> str:
+    """A Backend object stands for itself; the request records a known name for validation."""
+    return backend.name if backend.name in ("rekognition", "replay", "local", "custom-labels") else "replay"
+
+
+def evaluate_batch(
+    ingested: Ingested, request: RunRequest, options: AnalysisOptions, *, s3_client: Any = None
+) -> EvaluationResult:
+    """The batch as a run: every image of the dataset with its batch answer (from the cache) or its batch
+    error, analysed exactly as `run` would; the cost is the batch's DetectLabels calls in its region."""
+    region = ingested.status.execution.region
+    planned = plan_run(request.but(region=region), backend=BatchResults(ingested), s3_client=s3_client)
+    return run_evaluation(planned, options)
+
+
+def reanalyse(
+    run_dir: str | Path, *, cache: str | Path | None = None, aws_evaluation: Any = None, **changes: Any
+) -> EvaluationResult:
+    """Recompute a finished run from its stored answers with other analysis options; calls nothing and
+    writes nothing (write the result with `write_run`).
+
+    `changes` are analysis options (objective=, min_support=, use_parents=, label_map=, vocabulary=);
+    None keeps the run's own.
+    """
+    recorded = Recorded.load(run_dir)
+    run = recorded.run
+    cache_path = Path(cache) if cache else Path(run["cache"])
+    if not cache_path.is_file():
+        raise UserError(f"the run's response cache {cache_path} does not exist; pass --cache PATH")
+    keys = recorded.answered_keys
+    with ResponseCache(cache_path) as store:
+        stored = store.get_many(keys)
+    lost = sorted(set(keys) - set(stored))
+    if lost:
+        raise UserError(
+            f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
+            "pass the cache the run used with --cache"
+        )
+    options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
+    if aws_evaluation is not None:
+        options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})
+    _check_reanalysis_vocabulary(options.vocabulary, run)
+    run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
+    ground_truth = recorded.ground_truth() if operation_of(run).stores_ground_truth else []
+    responses = {key: entry.response for key, entry in stored.items()}
+    return analyse(recorded.images, responses, run=run, options=options, ground_truth=ground_truth)
+
+
+def _check_reanalysis_vocabulary(vocabulary: Any, run: dict[str, Any]) -> None:
+    """A label the run dropped (it was outside the run's --labels) has no ground truth left to judge it."""
+    if not vocabulary:
+        return
+    from evaluation.labelmap import normalize_name
+
+    dropped = run.get("dataset", {}).get("ignored_labels") or {}
+    by_name = {normalize_name(name): name for name in dropped}
+    lost = [label for label in vocabulary if normalize_name(label) in by_name]
+    if lost:
+        raise UserError(
+            f"label(s) {', '.join(lost)} were left out of this run's ground truth (it was made with "
+            "--labels); run again with them in --labels to evaluate them"
+        )

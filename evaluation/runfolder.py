@@ -1,0 +1,265 @@
+"""The one owner of a run folder: its file names and columns, the only writer and the only reader.
+
+A run folder is everything a run leaves on disk, for programs (CSV, JSON, YAML), for people (report.md,
+report.html, rendered by evaluation.reports and handed here to write) and for re-analysis (run.json,
+images.csv, ground_truth.jsonl with the response cache). Every file is written beside and renamed, so a
+reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from evaluation.analysis.result import EvaluationResult
+from evaluation.calls.runner import ANSWERED, ImageOutcome
+from evaluation.datasets import Dataset
+from evaluation.errors import UserError
+from evaluation.operations.labels import encode_labels
+
+RUN_FILE = "run.json"
+IMAGES_FILE = "images.csv"
+SUMMARY_FILE = "summary.json"
+LABELS_FILE = "labels.csv"
+THRESHOLDS_FILE = "thresholds.yaml"
+GROUND_TRUTH_FILE = "ground_truth.jsonl"
+
+METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
+IMAGES_COLUMNS = [
+    "image",
+    "source",
+    "labels",
+    "status",
+    "image_id",
+    "cache_key",
+    "model_version",
+    "reason",
+    "error_code",
+    "orientation",
+    "changes",
+]
+# Request parameters that name where answers come from rather than what was asked: they differ between
+# backends by design, so they are not worth a warning.
+IDENTITY_PARAMETERS = frozenset(
+    {"Endpoint", "Model", "ModelSha256", "HierarchySha256", "ReportedFloor", "ProjectVersionArn"}
+)
+# labels.csv columns compare reads as numbers
+NUMERIC = ("support", "ap", "threshold", "precision", "recall", "f1")
+
+Renderer = Callable[[EvaluationResult, Path], None]
+
+
+def default_run_dir(dataset_name: str, reports_dir: str | Path = "reports") -> Path:
+    """reports/<dataset>-<UTC time>: sortable, and never overwrites an earlier run."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset_name).strip("-") or "dataset"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path(reports_dir) / f"{safe}-{stamp}"
+
+
+def atomic_write(path: Path, content: str | bytes) -> None:
+    """Write beside and rename, so a reader never sees half a file."""
+    temporary = path.with_name(path.name + ".tmp")
+    if isinstance(content, bytes):
+        temporary.write_bytes(content)
+    else:
+        temporary.write_text(content, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def images_frame(
+    dataset: Dataset, outcomes: Sequence[ImageOutcome], model_versions: Mapping[str, str | None]
+) -> pd.DataFrame:
+    """images.csv: one row per image. Text columns are object dtype: an absent value stays None, not NaN.
+
+    `model_versions` maps an answered image's cache key to the model version that answered it.
+    """
+    rows = [
+        {
+            "image": item.image.uri,
+            "source": item.source,
+            "labels": encode_labels(item.labels),
+            "status": outcome.status,
+            "image_id": outcome.image_id,
+            "cache_key": outcome.cache_key,
+            "model_version": model_versions.get(outcome.cache_key) if outcome.cache_key else None,
+            "reason": outcome.reason,
+            "error_code": outcome.error_code,
+            "orientation": outcome.orientation,
+            "changes": outcome.changes,
+        }
+        for item, outcome in zip(dataset.items, outcomes, strict=True)
+    ]
+    return pd.DataFrame(rows, columns=IMAGES_COLUMNS, dtype=object)
+
+
+def read_images_csv(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
+    return frame.where(frame != "", None)
+
+
+def ground_truth_text(records: Iterable[Mapping[str, Any]]) -> str:
+    """One JSON object per images.csv row, in that order, each naming its image."""
+    return "".join(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n" for record in records)
+
+
+def read_ground_truth(run_dir: Path, images: pd.DataFrame) -> list[dict[str, Any]]:
+    """The run's ground_truth.jsonl, checked against images.csv row by row (same images, same order)."""
+    path = run_dir / GROUND_TRUTH_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir} has no {GROUND_TRUTH_FILE}: this operation's ground truth is not stored")
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    uris = [str(uri) for uri in images["image"]]
+    if [str(record.get("image")) for record in records] != uris:
+        raise UserError(f"{path} does not list the images of images.csv in the same order; rerun the run")
+    return records
+
+
+def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
+    """Write every table of `result`, then let each renderer add its documents (report.md, report.html)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
+    atomic_write(out_dir / IMAGES_FILE, result.images.to_csv(index=False))
+    atomic_write(out_dir / "predictions.csv", result.predictions.to_csv(index=False))
+    atomic_write(out_dir / "metrics.csv", result.metrics[METRICS_COLUMNS].to_csv(index=False))
+    atomic_write(out_dir / "curves.csv", result.curves.to_csv(index=False))
+    atomic_write(out_dir / "averages.csv", result.averages.to_csv(index=False))
+    atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
+    atomic_write(out_dir / "unjudged.csv", result.unjudged.to_csv(index=False))
+    atomic_write(out_dir / SUMMARY_FILE, json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
+    atomic_write(
+        out_dir / THRESHOLDS_FILE, yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
+    )
+    for name, table in result.extra_tables.items():  # an operation's own tables
+        atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
+        atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
+    for render in renderers:
+        render(result, out_dir)
+    result.out_dir = out_dir
+    return out_dir
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What re-analysis reads from a run folder: run.json and images.csv (and the run's ground truth,
+    for operations that store it, read by `ground_truth`)."""
+
+    path: Path
+    run: dict[str, Any]
+    images: pd.DataFrame
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Recorded:
+        run_dir = Path(run_dir)
+        run_file, images_file = run_dir / RUN_FILE, run_dir / IMAGES_FILE
+        if not run_file.is_file() or not images_file.is_file():
+            raise UserError(f"{run_dir} is not a run folder (no run.json and images.csv in it)")
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+        return cls(path=run_dir, run=run, images=read_images_csv(images_file))
+
+    @property
+    def answered_keys(self) -> list[str]:
+        return self.images.loc[self.images["status"].isin(ANSWERED), "cache_key"].dropna().tolist()
+
+    def ground_truth(self) -> list[dict[str, Any]]:
+        return read_ground_truth(self.path, self.images)
+
+
+def api_and_operation(summary: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(the API called, what was judged) from a summary.json, old or new.
+
+    Before the two had their own names, "operation" held the API and "evaluation"."operation" what
+    was judged (absent for labels).
+    """
+    if "api" in summary:
+        return summary.get("api"), str(summary.get("operation") or "labels")
+    judged = (summary.get("evaluation") or {}).get("operation") or "labels"
+    return summary.get("operation"), str(judged)
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """What compare reads from a run folder: its summary, its recommendations and its images."""
+
+    path: Path
+    summary: dict[str, Any]
+    labels: pd.DataFrame
+    images: pd.DataFrame = field(repr=False)
+    run: dict[str, Any] = field(default_factory=dict, repr=False)  # run.json: the request as sent
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunFolder:
+        path = Path(path)
+        missing = [name for name in (SUMMARY_FILE, LABELS_FILE, IMAGES_FILE) if not (path / name).is_file()]
+        if missing:
+            raise UserError(f"{path} is not a run folder (no {', '.join(missing)} in it)")
+        try:
+            summary = json.loads((path / SUMMARY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path / SUMMARY_FILE}: cannot read it: {exc}") from None
+        labels = pd.read_csv(path / LABELS_FILE, dtype=str, keep_default_na=False)  # a label "NA" stays
+        for name in NUMERIC:
+            if name not in labels.columns:
+                raise UserError(f"{path / LABELS_FILE} has no column {name!r}: was it written by this tool?")
+            labels[name] = pd.to_numeric(labels[name].replace("", np.nan), errors="coerce")
+        if "threshold_low" in labels.columns:  # older runs have no threshold_low
+            low = labels["threshold_low"].replace("", np.nan)
+            labels["threshold_low"] = pd.to_numeric(low, errors="coerce")
+        images = pd.read_csv(path / IMAGES_FILE, dtype=str, keep_default_na=False)
+        for name in ("image", "labels", "status"):
+            if name not in images.columns:
+                raise UserError(f"{path / IMAGES_FILE} has no column {name!r}: was it written by this tool?")
+        run: dict[str, Any] = {}
+        if (path / RUN_FILE).is_file():
+            try:
+                run = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise UserError(f"{path / RUN_FILE}: cannot read it: {exc}") from None
+        return cls(path=path, summary=summary, labels=labels, images=images, run=run)
+
+    @property
+    def title(self) -> str:
+        """Backend and model version(s), the usual reason to compare two runs."""
+        versions = ", ".join(self.summary.get("model_versions") or []) or "no model version"
+        return f"{self.summary.get('backend') or '?'} {versions}"
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """What was asked with every image (MinConfidence, MaxLabels, ...): run.json's, else summary's."""
+        return dict(self.run.get("request") or self.summary.get("request") or {})
+
+    @property
+    def evaluated_from(self) -> float | None:
+        value = (self.summary.get("floor") or {}).get("evaluated_from")
+        return float(value) if isinstance(value, (int, float)) else None
+
+    def facts(self) -> list[tuple[str, str]]:
+        summary = self.summary
+        images = summary.get("images", {})
+        asked = ", ".join(
+            f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+            for key, value in self.request.items()
+            if key not in IDENTITY_PARAMETERS and value is not None
+        )
+        floor = self.evaluated_from
+        return [
+            ("Folder", str(self.path)),
+            ("Backend", f"{summary.get('backend') or '–'} · {api_and_operation(summary)[0] or '–'}"),
+            ("Model version(s)", ", ".join(summary.get("model_versions") or []) or "–"),
+            ("Images", f"{images.get('evaluated', '?')} evaluated of {images.get('total', '?')}"),
+            ("Request", asked or "–"),
+            ("Evaluated from", "–" if floor is None else f"confidence {floor:g}"),
+            ("Objective", f"{summary.get('objective')}, minimum support {summary.get('min_support')}"),
+            ("Date", str(summary.get("created_at") or "–")),
+        ]
