@@ -111,6 +111,15 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
+    # The production request (--request FILE.yaml, or a mapping): DetectLabels Features and Settings,
+    # DetectModerationLabels ProjectVersion, as boto3 takes them; parsed and validated into `production`.
+    request: Mapping[str, Any] | str | Path | None = None
+    project_version: str | None = None  # a Custom Moderation adapter (--project-version ARN)
+    refresh: bool = False  # call again for images already in the cache
+    model_version: str | None = None  # use the stored answers of this model version only
+    canary: int | None = None  # re-call this many cached images first; stop if the model changed
+    canary_seed: int = 0
+    production: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         check_operation(self.operation)
@@ -129,13 +138,47 @@ class RunRequest:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
+        object.__setattr__(self, "production", self._production())
+        if self.canary is not None and self.canary < 1:
+            raise UserError(f"--canary must be at least 1 image, got {self.canary}")
+        if self.model_version is not None and self.refresh:
+            raise UserError("--model-version reads stored answers of one version; --refresh calls again: pick one")
+        if self.canary is not None and self.model_version is not None:
+            raise UserError("--canary checks the newest answers; it cannot be combined with --model-version")
+
+    def _production(self) -> dict[str, Any]:
+        """The request file's keys for this operation's API, checked against botocore's model."""
+        from evaluation.calls.production import load_request
+        from evaluation.operations import operation_for
+
+        api = operation_for(self.operation).api
+        production = load_request(self.request, api)
+        if self.project_version:
+            if api != "DetectModerationLabels":
+                raise UserError(
+                    "--project-version is a Custom Moderation adapter: it needs --operation moderation "
+                    "(a Custom Labels model is --backend custom-labels --project-version-arn)"
+                )
+            given = production.get("ProjectVersion")
+            if given and given != self.project_version:
+                raise UserError("--project-version and the request file name different adapters")
+            production = {**production, "ProjectVersion": self.project_version}
+            from evaluation.calls.production import validate_params
+
+            validate_params(api, production, source="--project-version")
+        if production and self.backend in ("local", "custom-labels"):
+            raise UserError(
+                f"the {self.backend} backend cannot send {', '.join(production)}: a request file is for "
+                "--backend rekognition (or replay of its answers)"
+            )
+        return production
 
     def but(self, **changes: Any) -> RunRequest:
         """A copy with some settings changed (validated again)."""
         return replace(self, **changes)
 
 
-RUN_KEYWORDS = frozenset(f.name for f in fields(RunRequest))
+RUN_KEYWORDS = frozenset(f.name for f in fields(RunRequest) if f.init)
 
 
 def split_keywords(keywords: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -48,6 +48,7 @@ IMAGES_COLUMNS = [
     "orientation",
     "changes",
 ]
+DATASET_COLUMN_PREFIX = "dataset."  # images.csv columns holding the dataset's own columns per item
 # Request parameters that name where answers come from rather than what was asked: they differ between
 # backends by design, so they are not worth a warning.
 IDENTITY_PARAMETERS = frozenset(
@@ -77,12 +78,19 @@ def atomic_write(path: Path, content: str | bytes) -> None:
 
 
 def images_frame(
-    dataset: Dataset, outcomes: Sequence[ImageOutcome], model_versions: Mapping[str, str | None]
+    dataset: Dataset,
+    outcomes: Sequence[ImageOutcome],
+    model_versions: Mapping[str, str | None],
+    answer_columns: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """images.csv: one row per image. Text columns are object dtype: an absent value stays None, not NaN.
 
-    `model_versions` maps an answered image's cache key to the model version that answered it.
+    `model_versions` maps an answered image's cache key to the model version that answered it;
+    `answer_columns` maps it to what its answer says about the image as a whole (image quality, dominant
+    colours, content types), and the dataset's own columns per item follow as `dataset.<name>`: both
+    are slice keys, and only present when some image has them (older folders keep their columns).
     """
+    answer_columns = answer_columns or {}
     rows = [
         {
             "image": item.image.uri,
@@ -96,10 +104,13 @@ def images_frame(
             "error_code": outcome.error_code,
             "orientation": outcome.orientation,
             "changes": outcome.changes,
+            **(answer_columns.get(outcome.cache_key or "") or {} if outcome.answered else {}),
+            **{f"{DATASET_COLUMN_PREFIX}{name}": value for name, value in item.attributes},
         }
         for item, outcome in zip(dataset.items, outcomes, strict=True)
     ]
-    return pd.DataFrame(rows, columns=IMAGES_COLUMNS, dtype=object)
+    extra = list(dict.fromkeys(name for row in rows for name in row if name not in IMAGES_COLUMNS))
+    return pd.DataFrame(rows, columns=[*IMAGES_COLUMNS, *extra], dtype=object)
 
 
 def read_images_csv(path: Path) -> pd.DataFrame:
@@ -171,6 +182,13 @@ class Recorded:
     @property
     def answered_keys(self) -> list[str]:
         return self.images.loc[self.images["status"].isin(ANSWERED), "cache_key"].dropna().tolist()
+
+    @property
+    def answered_versions(self) -> dict[str, str | None]:
+        """Each answered cache key with the model version that answered it (None: not recorded)."""
+        rows = self.images[self.images["status"].isin(ANSWERED) & self.images["cache_key"].notna()]
+        versions = rows["model_version"] if "model_version" in rows.columns else [None] * len(rows)
+        return {str(key): (None if v is None else str(v)) for key, v in zip(rows["cache_key"], versions, strict=True)}
 
     def ground_truth(self) -> list[dict[str, Any]]:
         return read_ground_truth(self.path, self.images)

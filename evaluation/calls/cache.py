@@ -1,5 +1,9 @@
 """The response store: every raw answer, kept once, so analysis never needs another call.
 
+`responses` holds the newest answer per cache key (what a run uses); `answer_versions` keeps every
+answer by (cache key, model version the service reported), so `--refresh` after a model update loses
+nothing and `--model-version V` can still evaluate the answers of V.
+
 SQLite in WAL mode: each answer is committed as soon as it arrives (an interrupted run keeps all it
 received), several threads of one run share a connection behind a lock, and two runs sharing one file
 do not corrupt it (SQLite's own locking; writers wait up to `busy_timeout`).
@@ -30,6 +34,13 @@ CREATE TABLE IF NOT EXISTS responses (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_image ON responses (image_id);
+CREATE TABLE IF NOT EXISTS answer_versions (
+    key TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (key, model_version)
+);
 """
 
 
@@ -147,8 +158,13 @@ class ResponseCache:
         params: Mapping[str, Any],
         response: Mapping[str, Any],
         model_version: str | None,
+        newest: bool = True,
     ) -> None:
-        """Store and commit at once: an answer that was paid for is never lost to a crash."""
+        """Store and commit at once: an answer that was paid for is never lost to a crash.
+
+        With `newest` False the answer is only kept by its model version (a canary's answer must not
+        replace the one a run uses); an answer without a model version has no version to be kept by.
+        """
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         row = (
             key,
@@ -164,12 +180,19 @@ class ResponseCache:
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO responses "
-                    "(key, image_id, operation, params, response, model_version, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
+                if newest:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO responses "
+                        "(key, image_id, operation, params, response, model_version, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+                if model_version is not None:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (key, model_version, row[4], created),
+                    )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -177,6 +200,47 @@ class ResponseCache:
 
         with self._lock:
             self._while_busy(write)
+
+    def get_versions(self, wanted: Mapping[str, str | None]) -> dict[str, CachedResponse]:
+        """Per cache key the answer of the model version asked (None: the newest); missing ones absent.
+
+        A version is found among the answers kept by version, or as the newest answer when that one is
+        of it (caches written before answers were kept by version).
+        """
+        newest = self.get_many(wanted)
+        found: dict[str, CachedResponse] = {}
+        for key, version in wanted.items():
+            entry = newest.get(key)
+            if entry is not None and (version is None or entry.model_version == version):
+                found[key] = entry
+                continue
+            if version is None:
+                continue
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT response, created_at FROM answer_versions WHERE key = ? AND model_version = ?",
+                    (key, version),
+                ).fetchone()
+            if row is not None and entry is not None:
+                found[key] = CachedResponse(
+                    key=key,
+                    image_id=entry.image_id,
+                    operation=entry.operation,
+                    params=entry.params,
+                    response=json.loads(row[0]),
+                    model_version=version,
+                    created_at=row[1],
+                )
+        return found
+
+    def versions(self, key: str) -> list[str]:
+        """Every model version an answer for `key` is kept under, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT model_version FROM answer_versions WHERE key = ? ORDER BY created_at, model_version",
+                (key,),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def __len__(self) -> int:
         with self._lock:

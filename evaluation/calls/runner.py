@@ -79,8 +79,12 @@ def plan(
     cache: ResponseCache,
     *,
     preparation: Preparation = AS_IS,
+    refresh: bool = False,
 ) -> tuple[list[ImageOutcome], list[int]]:
-    """Check every image and find its stored answer; returns outcomes and the indexes still to call."""
+    """Check every image and find its stored answer; returns outcomes and the indexes still to call.
+
+    With `refresh` every readable image is called again, stored answer or not (--refresh).
+    """
     params = backend.request_params()
     outcomes: list[ImageOutcome] = []
     for ref in images:
@@ -107,7 +111,7 @@ def plan(
     for index, outcome in enumerate(outcomes):
         if outcome.cache_key is None:
             continue
-        if outcome.cache_key in stored:
+        if outcome.cache_key in stored and not refresh:
             outcome.status = CACHED
         elif outcome.cache_key not in seen_keys:  # identical bytes under two names: one call
             seen_keys.add(outcome.cache_key)
@@ -407,6 +411,11 @@ def _finish(outcomes: list[ImageOutcome], stats: RunStats, started: float) -> No
             codes[outcome.error_code] = codes.get(outcome.error_code, 0) + 1
     stats.error_codes = codes
     stats.wall_s = round(time.monotonic() - started, 3)
+
+
+def model_version_of(response: dict[str, Any]) -> str | None:
+    """The model version an answer names (None for APIs that name none, e.g. DetectCustomLabels)."""
+    return _model_version(response)
 
 
 def _model_version(response: dict[str, Any]) -> str | None:

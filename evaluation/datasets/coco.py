@@ -125,8 +125,17 @@ def _item(
     boxes = tuple(
         _box(annotation, categories, width, height) for annotation in by_image.get(image.get("id"), ())
     )
+    attributes = tuple(
+        (str(key), str(value))
+        for key, value in image.items()
+        if key not in ("id", "file_name") and isinstance(value, (str, int, float)) and not isinstance(value, bool)
+    )
     return DatasetItem(
-        resolve_image(file_name, folder), frozenset(box.label for box in boxes), where, boxes=boxes
+        resolve_image(file_name, folder),
+        frozenset(box.label for box in boxes),
+        where,
+        boxes=boxes,
+        attributes=attributes,
     )
 
 

@@ -1,8 +1,9 @@
 """CSV datasets: a header `image,labels`, then one image per row.
 
 `labels` holds the image's labels separated by `;` (trimmed; empty parts dropped), and an empty field
-means "none of the labels": the image is a negative for every label. Columns after the first two are
-ignored, so a spreadsheet can keep notes beside the data. Image paths are relative to the CSV's folder,
+means "none of the labels": the image is a negative for every label. Columns after the first two are not
+ground truth (a spreadsheet can keep notes beside the data); they are kept per item as its attributes,
+so a run can be sliced by them (`--slice camera`). Image paths are relative to the CSV's folder,
 absolute, or s3:// URIs. A row whose fields are all empty is skipped like a blank line (spreadsheets
 write those at the end).
 """
@@ -10,6 +11,7 @@ write those at the end).
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterator
 
 from evaluation.datasets.entries import Entry, ReaderOutput
@@ -57,7 +59,13 @@ def read_csv(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
         if not any(field.strip() for field in row):
             continue
         try:
-            yield Entry(_parse_row(row, f"{source}:{first_line}", folder), first_line)
+            item = _parse_row(row, f"{source}:{first_line}", folder)
+            extra = tuple(
+                (name.strip(), value.strip())
+                for name, value in zip(header[len(HEADER) :], row[len(HEADER) :], strict=False)
+                if name.strip()
+            )
+            yield Entry(dataclasses.replace(item, attributes=extra) if extra else item, first_line)
         except ValueError as problem:
             yield BadLine(source, first_line, str(problem))
 

@@ -280,7 +280,7 @@ def _apply_vocabulary(
                 for box in item.boxes
                 if normalize_name(box.label) in spelling
             )
-            item = DatasetItem(item.image, kept, item.source, boxes, item.text)
+            item = dataclasses.replace(item, labels=kept, boxes=boxes)
         kept_items.append(item)
     all_labels = {label for item in items for label in item.labels}
     missing = [label for label in vocabulary if label not in present]

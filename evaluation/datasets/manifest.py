@@ -109,7 +109,24 @@ def _parse_line(line: str, where: str, folder: str) -> tuple[DatasetItem, bool]:
                 f"no image-label attribute; skipped attributes of other types: {', '.join(skipped)}"
             )
         raise _LineProblem('no label attribute (a key "K" with a "K-metadata" object)')
-    return DatasetItem(image, frozenset(labels), where, tuple(boxes)), machine_labeled
+    attributes = tuple(
+        (str(key), _attribute_text(value))
+        for key, value in record.items()
+        if key != "source-ref"
+        and not key.endswith(_METADATA_SUFFIX)
+        and f"{key}{_METADATA_SUFFIX}" not in record
+        and (value is None or isinstance(value, (str, int, float, bool)))
+    )
+    return DatasetItem(image, frozenset(labels), where, tuple(boxes), attributes=attributes), machine_labeled
+
+
+def _attribute_text(value: object) -> str:
+    """A manifest's plain attribute as text (a slice key): JSON's spelling for numbers and booleans."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _label_attributes(record: dict[str, object]) -> list[str]:

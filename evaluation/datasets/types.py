@@ -74,6 +74,9 @@ class DatasetItem:
     source: str
     boxes: tuple[GroundTruthBox, ...] = ()
     text: tuple[GroundTruthText, ...] = ()
+    # The dataset's own columns for this item, (name, value) in the file's order: a CSV's columns after
+    # image,labels, a manifest line's plain attributes, a COCO image's fields. They become slice keys.
+    attributes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,29 @@ def adapter_for(operation: str) -> Callable[[Mapping[str, Any]], LabelsAnswer]:
     except KeyError:
         known = ", ".join(sorted(LABEL_ADAPTERS))
         raise ValueError(f"no label adapter for operation {operation!r} (known: {known})") from None
+
+
+QUALITY_COLUMNS = ("brightness", "sharpness", "contrast")
+
+
+def image_properties(response: Mapping[str, Any]) -> dict[str, Any]:
+    """DetectLabels' ImageProperties (asked with Features IMAGE_PROPERTIES) as images.csv columns:
+    Quality's brightness, sharpness and contrast (0-100), and the dominant colours' simplified names, most
+    of the image first; {} when the answer has none."""
+    properties = response.get("ImageProperties") if isinstance(response, Mapping) else None
+    if not isinstance(properties, Mapping):
+        return {}
+    quality = properties.get("Quality") or {}
+    columns: dict[str, Any] = {}
+    for name in QUALITY_COLUMNS:
+        value = quality.get(name.capitalize()) if isinstance(quality, Mapping) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            columns[name] = round(float(value), 4)
+    colors = [c for c in properties.get("DominantColors") or () if isinstance(c, Mapping)]
+    colors.sort(key=lambda c: -float(c.get("PixelPercent") or 0.0))
+    names = [str(c.get("SimplifiedColor") or c.get("CSSColor") or c.get("HexCode") or "") for c in colors]
+    names = [name for name in dict.fromkeys(names) if name]
+    if names:
+        columns["dominant_color"] = names[0]
+        columns["dominant_colors"] = ";".join(names)
+    return columns

@@ -84,6 +84,10 @@ class Operation:
         """The labels to report: the declared ones (dataset or --labels), or those in the ground truth."""
         return tuple(declared)
 
+    def image_columns(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+        """What an answer says about the image as a whole, for images.csv (and so for slices)."""
+        return {}
+
     def requested_floor(self, request: Mapping[str, Any]) -> float:
         return float(request.get("MinConfidence", 0.0) or 0.0)
 

@@ -19,7 +19,12 @@ import pandas as pd
 from evaluation.datasets import DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap
-from evaluation.operations.answers import LabelsAnswer, adapter_for, labels_from_detect_labels
+from evaluation.operations.answers import (
+    LabelsAnswer,
+    adapter_for,
+    image_properties,
+    labels_from_detect_labels,
+)
 from evaluation.operations.base import Operation, Scored, confidence_floor
 from evaluation.operations.matching import match
 from evaluation.stats.metrics import ScoredPairs, average_precision
@@ -70,7 +75,28 @@ class LabelsOperation(Operation):
         return labels_floor(answers, request)
 
     def summary_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        return {"MinConfidence": request.get("MinConfidence"), "MaxLabels": request.get("MaxLabels")}
+        production = {key: request[key] for key in ("Features", "Settings") if key in request}
+        return {"MinConfidence": request.get("MinConfidence"), "MaxLabels": request.get("MaxLabels"), **production}
+
+    def image_columns(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+        return image_properties(response)
+
+    def label_categories(self, answers: Sequence[LabelsAnswer], vocabulary: Sequence[str], label_map: LabelMap) -> dict[str, tuple[str, ...]]:
+        """Each dataset label's Rekognition Categories, from the answers of the names that count for it."""
+        from evaluation.labelmap import normalize_name
+
+        by_name: dict[str, set[str]] = {}
+        for answer in answers:
+            for predicted in answer.labels:
+                if predicted.categories:
+                    by_name.setdefault(normalize_name(predicted.name), set()).update(predicted.categories)
+        found = {}
+        for label in vocabulary:
+            categories: set[str] = set()
+            for target in label_map.targets(label):
+                categories |= by_name.get(normalize_name(target), set())
+            found[label] = tuple(sorted(categories))
+        return found
 
     def score(
         self,

@@ -145,6 +145,17 @@ class ModerationOperation(Operation):
     def ground_truth(self, item: DatasetItem) -> dict[str, Any]:
         return {"labels": sorted(item.labels)}
 
+    def image_columns(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
+        """ContentTypes (animated, illustrated, ...) and, when an adapter was asked, who answered: the
+        adapter, or the base model (an EXPIRED adapter is ignored and the response names none)."""
+        columns: dict[str, Any] = {}
+        answer = read_moderation(response)
+        if answer.content_types:
+            columns["content_types"] = ";".join(answer.content_types)
+        if request.get("ProjectVersion"):
+            columns["answered_by"] = str(response.get("ProjectVersion") or "base model")
+        return columns
+
     def vocabulary(self, declared: Sequence[str], truths: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         if declared:
             return tuple(declared)

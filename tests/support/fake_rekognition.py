@@ -4,6 +4,16 @@ DetectLabels is scripted with `answer_for_bytes`; DetectModerationLabels, Detect
 `script`, in the shapes of the service's documentation, and their request parameters are applied as the
 service applies them (MinConfidence, Filters.WordFilter.MinConfidence, Attributes).
 
+The production request is answered as the service answers it (botocore's documented shapes):
+DetectLabels `Settings.GeneralLabels` inclusion and exclusion filters on label names and on Categories
+(a label is kept when no inclusion filter is set or it matches one, and no exclusion filter matches it),
+`Features` (no GENERAL_LABELS: no Labels; IMAGE_PROPERTIES: an `ImageProperties` with Quality and
+DominantColors, scripted with `image_properties` or measured from the pixels,
+`Settings.ImageProperties.MaxDominantColors` honoured); DetectModerationLabels `ProjectVersion` answers
+from the adapter scripted with `adapter` (the response names it), the base model when the adapter is
+expired (no ProjectVersion in the response, as documented), ResourceNotFoundException for an unknown one.
+`model_version` and `shift` (added to every confidence, clipped to 0-100) stand for a model update.
+
 Answers are looked up by the sha256 of the image bytes the request carries (or by the S3 object's key),
 so a test can say exactly what the "service" thinks of each image and check every number downstream.
 """
@@ -25,6 +35,7 @@ def label(
     parents: tuple[str, ...] = (),
     aliases: tuple[str, ...] = (),
     instances: tuple[dict, ...] = (),
+    categories: tuple[str, ...] = (),
 ) -> dict:
     return {
         "Name": name,
@@ -32,7 +43,7 @@ def label(
         "Instances": list(instances),
         "Parents": [{"Name": parent} for parent in parents],
         "Aliases": [{"Name": alias} for alias in aliases],
-        "Categories": [],
+        "Categories": [{"Name": category} for category in categories],
     }
 
 
@@ -48,7 +59,23 @@ class FakeRekognition:
         self.fault: Callable[[str, int], ServiceError | None] | None = None
         self.scripted: dict[tuple[str, str], list[dict]] = {}  # (operation, sha256) -> entries
         self.versions = {"DetectModerationLabels": "7.0", "DetectText": "3.0"}
+        self.properties: dict[str, dict] = {}  # sha256 -> ImageProperties
+        self.content_types: dict[str, list[dict]] = {}  # sha256 -> ContentTypes
+        self.adapters: dict[str, dict[str, list[dict]]] = {}  # ProjectVersion -> sha256 -> labels
+        self.expired: set[str] = set()
+        self.shift = 0.0  # added to every label confidence: a model update that moves scores
         self._lock = threading.Lock()
+
+    def image_properties(self, data: bytes, properties: dict) -> None:
+        """The ImageProperties DetectLabels returns for these bytes when IMAGE_PROPERTIES is asked."""
+        self.properties[hashlib.sha256(data).hexdigest()] = properties
+
+    def script_content_types(self, data: bytes, types: list[dict]) -> None:
+        self.content_types[hashlib.sha256(data).hexdigest()] = types
+
+    def adapter(self, project_version: str, data: bytes, entries: list[dict]) -> None:
+        """What the Custom Moderation adapter `project_version` says about these bytes."""
+        self.adapters.setdefault(project_version, {})[hashlib.sha256(data).hexdigest()] = entries
 
     def script(self, operation: str, data: bytes, entries: list[dict]) -> None:
         """What `operation` says about these image bytes: ModerationLabels, TextDetections or FaceDetails."""
@@ -87,10 +114,28 @@ class FakeRekognition:
             raise ServiceError("InvalidImageFormatException", "Request has invalid image format")
         min_confidence = float(request.get("MinConfidence", 55.0))
         max_labels = int(request.get("MaxLabels", 1000))
+        features = request.get("Features") or ["GENERAL_LABELS"]
+        settings = request.get("Settings") or {}
+        labels = [self._shifted(lb) for lb in labels if _kept_by_filters(lb, settings.get("GeneralLabels") or {})]
         kept = sorted(
             (lb for lb in labels if lb["Confidence"] >= min_confidence), key=lambda lb: -lb["Confidence"]
         )
-        return {"Labels": kept[:max_labels], "LabelModelVersion": self.model_version}
+        answer: dict[str, Any] = {"LabelModelVersion": self.model_version}
+        if "GENERAL_LABELS" in features:
+            answer["Labels"] = kept[:max_labels]
+        if "IMAGE_PROPERTIES" in features:
+            most = int((settings.get("ImageProperties") or {}).get("MaxDominantColors", 10))
+            properties = self.properties.get(identity) or measured_properties(data)
+            answer["ImageProperties"] = {
+                **properties,
+                "DominantColors": list(properties.get("DominantColors", []))[:most],
+            }
+        return answer
+
+    def _shifted(self, entry: dict) -> dict:
+        if not self.shift:
+            return entry
+        return {**entry, "Confidence": min(100.0, max(0.0, entry["Confidence"] + self.shift))}
 
     def _other(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         data = decode_image_bytes(request)
@@ -108,12 +153,71 @@ class FakeRekognition:
         return OTHER_OPERATIONS[operation](self, entries, request)
 
 
+def _kept_by_filters(entry: dict, general: dict) -> bool:
+    """GeneralLabels filters: kept when no inclusion filter is set or one matches, and no exclusion does."""
+    name = entry["Name"]
+    categories = {category["Name"] for category in entry.get("Categories") or ()}
+    include_names = general.get("LabelInclusionFilters") or []
+    include_categories = general.get("LabelCategoryInclusionFilters") or []
+    if (include_names or include_categories) and not (
+        name in include_names or categories.intersection(include_categories)
+    ):
+        return False
+    if name in (general.get("LabelExclusionFilters") or []):
+        return False
+    return not categories.intersection(general.get("LabelCategoryExclusionFilters") or [])
+
+
+def measured_properties(data: bytes | None) -> dict:
+    """ImageProperties measured from the pixels (mean luminance, its spread, edge strength), 0-100."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    if data is None:
+        return {"Quality": {"Brightness": 50.0, "Sharpness": 50.0, "Contrast": 50.0}, "DominantColors": []}
+    with Image.open(io.BytesIO(data)) as image:
+        rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+    gray = rgb.mean(axis=2)
+    edges = np.abs(np.diff(gray, axis=1)).mean() if gray.shape[1] > 1 else 0.0
+    red, green, blue = (int(v) for v in rgb.reshape(-1, 3).mean(axis=0))
+    return {
+        "Quality": {
+            "Brightness": round(float(gray.mean() / 255 * 100), 4),
+            "Sharpness": round(float(min(100.0, edges)), 4),
+            "Contrast": round(float(min(100.0, gray.std() / 128 * 100)), 4),
+        },
+        "DominantColors": [
+            {
+                "Red": red,
+                "Green": green,
+                "Blue": blue,
+                "HexCode": f"#{red:02x}{green:02x}{blue:02x}",
+                "SimplifiedColor": "red" if red >= max(green, blue) else "green" if green >= blue else "blue",
+                "PixelPercent": 100.0,
+            }
+        ],
+    }
+
+
 def _moderation(fake: FakeRekognition, entries: list[dict], request: dict[str, Any]) -> dict[str, Any]:
     floor = float(request.get("MinConfidence", 50.0))  # the service's default: 50
+    identity = hashlib.sha256(decode_image_bytes(request) or b"").hexdigest()
+    answer: dict[str, Any] = {}
+    project_version = request.get("ProjectVersion")
+    if project_version:
+        if project_version not in fake.adapters:
+            raise ServiceError("ResourceNotFoundException", f"{project_version} does not exist")
+        if project_version not in fake.expired:
+            entries = fake.adapters[project_version].get(identity, entries)
+            answer["ProjectVersion"] = project_version
+    entries = [fake._shifted(entry) for entry in entries]
     return {
         "ModerationLabels": [entry for entry in entries if entry["Confidence"] >= floor],
         "ModerationModelVersion": fake.versions["DetectModerationLabels"],
-        "ContentTypes": [],
+        "ContentTypes": fake.content_types.get(identity, []),
+        **answer,
     }
 
 

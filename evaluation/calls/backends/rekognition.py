@@ -70,6 +70,7 @@ class RekognitionLabels:
         min_confidence: float = 0.0,
         max_labels: int = 1000,
         limits: ImageLimits = DETECT_LABELS_LIMITS,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         if not 0.0 <= min_confidence <= 100.0:
             raise ValueError(f"min_confidence must be within 0-100, got {min_confidence}")
@@ -79,6 +80,7 @@ class RekognitionLabels:
         self.min_confidence = float(min_confidence)
         self.max_labels = int(max_labels)
         self.limits = limits
+        self.extra = dict(extra or {})  # the production request's Features and Settings, sent as given
 
     @property
     def endpoint_url(self) -> str:
@@ -89,6 +91,7 @@ class RekognitionLabels:
             min_confidence=self.min_confidence,
             max_labels=self.max_labels,
             endpoint=custom_endpoint(self.endpoint_url),  # a local server's answers never pass for AWS's
+            extra=self.extra,
         )
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
@@ -97,7 +100,7 @@ class RekognitionLabels:
         else:
             image_arg = {"Bytes": image.data}
         return self.client.detect_labels(
-            Image=image_arg, MinConfidence=self.min_confidence, MaxLabels=self.max_labels
+            Image=image_arg, MinConfidence=self.min_confidence, MaxLabels=self.max_labels, **self.extra
         )
 
     def describe(self) -> dict[str, Any]:
@@ -108,12 +111,20 @@ class RekognitionLabels:
             "endpoint_url": self.endpoint_url,
             "min_confidence": self.min_confidence,
             "max_labels": self.max_labels,
+            **({"request": self.extra} if self.extra else {}),
         }
 
 
-def detect_labels_params(*, min_confidence: float, max_labels: int, endpoint: str | None) -> dict[str, Any]:
-    """The cache-key parameters of a DetectLabels call; shared with replay so both find the same answers."""
+def detect_labels_params(
+    *, min_confidence: float, max_labels: int, endpoint: str | None, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The cache-key parameters of a DetectLabels call; shared with replay so both find the same answers.
+
+    `extra` (the production request's Features and Settings) joins the key only when given, so the keys
+    of runs without a request file stay what they always were.
+    """
     params: dict[str, Any] = {"MinConfidence": float(min_confidence), "MaxLabels": int(max_labels)}
+    params.update(extra or {})
     if endpoint:
         params["Endpoint"] = endpoint
     return params

@@ -22,15 +22,20 @@ class ReplayLabels:
         max_labels: int = 1000,
         endpoint_url: str | None = None,
         limits: ImageLimits = DETECT_LABELS_LIMITS,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         self.min_confidence = float(min_confidence)
         self.max_labels = int(max_labels)
         self.endpoint_url = endpoint_url
         self.limits = limits
+        self.extra = dict(extra or {})
 
     def request_params(self) -> dict[str, Any]:
         return detect_labels_params(
-            min_confidence=self.min_confidence, max_labels=self.max_labels, endpoint=self.endpoint_url
+            min_confidence=self.min_confidence,
+            max_labels=self.max_labels,
+            endpoint=self.endpoint_url,
+            extra=self.extra,
         )
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
@@ -47,6 +52,7 @@ class ReplayLabels:
             "endpoint_url": self.endpoint_url,
             "min_confidence": self.min_confidence,
             "max_labels": self.max_labels,
+            **({"request": self.extra} if self.extra else {}),
         }
 
 
