@@ -16,6 +16,7 @@ from evaluation.operations import check_backend, check_operation
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
+DEFAULT_QUALITY_BINS = (0.0, 25.0, 50.0, 75.0, 100.0)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class AnalysisOptions:
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
     aws_evaluation: Any = None
+    slices: tuple[str, ...] = ()  # --slice KEY: see evaluation.analysis.slices
+    quality_bins: tuple[float, ...] = DEFAULT_QUALITY_BINS  # bin edges of brightness, sharpness, contrast
 
     @classmethod
     def build(
@@ -45,10 +48,15 @@ class AnalysisOptions:
         label_map: str | Path | None = None,
         vocabulary: Sequence[str] | None = None,
         aws_evaluation: Any = None,
+        slices: Sequence[str] | None = None,
+        quality_bins: Sequence[float] | str | None = None,
     ) -> AnalysisOptions:
         """From plain values (None: the default); every mistake is a UserError naming the option."""
         if min_support is not None and min_support < 0:
             raise UserError(f"--min-support must not be negative, got {min_support}")
+        if isinstance(slices, str):
+            slices = [slices]
+        bins = _quality_bins(quality_bins)
         parsed = objective if isinstance(objective, Objective) else Objective.parse(objective or "best-f1")
         return cls(
             objective=parsed,
@@ -58,6 +66,8 @@ class AnalysisOptions:
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
             aws_evaluation=aws_evaluation,
+            slices=tuple(dict.fromkeys(str(key).strip() for key in slices or () if str(key).strip())),
+            quality_bins=bins,
         )
 
     @classmethod
@@ -77,11 +87,36 @@ class AnalysisOptions:
             "use_parents": self.use_parents,
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            # only when slicing, so run folders without slices read as they always did
+            **({"slices": list(self.slices), "quality_bins": list(self.quality_bins)} if self.slices else {}),
         }
 
 
+def _quality_bins(value: Sequence[float] | str | None) -> tuple[float, ...]:
+    """--quality-bins 0,40,70,100: increasing edges within 0-100 (ImageProperties' Quality scale)."""
+    if value is None:
+        return DEFAULT_QUALITY_BINS
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        edges = tuple(float(part) for part in parts)
+    except (TypeError, ValueError):
+        raise UserError(f"--quality-bins must be numbers separated by commas, e.g. 0,40,70,100; got {value!r}") from None
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+        raise UserError(f"--quality-bins needs at least two increasing edges, e.g. 0,40,70,100; got {value!r}")
+    return edges
+
+
 ANALYSIS_KEYWORDS = frozenset(
-    {"objective", "min_support", "use_parents", "label_map", "vocabulary", "aws_evaluation"}
+    {
+        "objective",
+        "min_support",
+        "use_parents",
+        "label_map",
+        "vocabulary",
+        "aws_evaluation",
+        "slices",
+        "quality_bins",
+    }
 )
 
 

@@ -24,6 +24,7 @@ import yaml
 from evaluation.analysis.result import EvaluationResult
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.datasets import Dataset
+from evaluation.datasets.types import DATASET_COLUMN_PREFIX
 from evaluation.errors import UserError
 from evaluation.operations.labels import encode_labels
 
@@ -33,6 +34,8 @@ SUMMARY_FILE = "summary.json"
 LABELS_FILE = "labels.csv"
 THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
+SCORES_FILE = "scores.csv"
+CURVES_FILE = "curves.csv"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
 IMAGES_COLUMNS = [
@@ -48,7 +51,6 @@ IMAGES_COLUMNS = [
     "orientation",
     "changes",
 ]
-DATASET_COLUMN_PREFIX = "dataset."  # images.csv columns holding the dataset's own columns per item
 # Request parameters that name where answers come from rather than what was asked: they differ between
 # backends by design, so they are not worth a warning.
 IDENTITY_PARAMETERS = frozenset(
@@ -151,6 +153,8 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     atomic_write(
         out_dir / THRESHOLDS_FILE, yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     )
+    if result.scores is not None:  # each image's confidence and truth per label: compare's paired test
+        atomic_write(out_dir / SCORES_FILE, result.scores.to_csv(index=False))
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
@@ -245,6 +249,26 @@ class RunFolder:
             except (OSError, ValueError) as exc:
                 raise UserError(f"{path / RUN_FILE}: cannot read it: {exc}") from None
         return cls(path=path, summary=summary, labels=labels, images=images, run=run)
+
+    def scores(self) -> pd.DataFrame | None:
+        """scores.csv (image, label, confidence, positive), or None for runs written without it."""
+        path = self.path / SCORES_FILE
+        if not path.is_file():
+            return None
+        frame = pd.read_csv(path, dtype={"image": str, "label": str}, keep_default_na=False, na_values={"confidence": [""]})
+        frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
+        frame["positive"] = frame["positive"].astype(int).astype(bool)
+        return frame
+
+    def curves(self) -> pd.DataFrame:
+        """curves.csv: every label's counts at each distinct confidence (threshold descending)."""
+        path = self.path / CURVES_FILE
+        if not path.is_file():
+            raise UserError(f"{self.path} has no {CURVES_FILE}: was it written by this tool?")
+        frame = pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
+        for name in ("threshold", "tp", "fp", "fn"):
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+        return frame
 
     @property
     def title(self) -> str:

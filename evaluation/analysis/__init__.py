@@ -114,6 +114,33 @@ def analyse(
         metadata=thresholds_metadata(run, model_versions, operation=operation.name),
     )
     thresholds.update(scored.thresholds)
+    tables, section = dict(scored.tables), list(scored.markdown)
+    if options.slices:
+        from evaluation.analysis.slices import slice_markdown, slice_summary, slice_table
+
+        table = slice_table(
+            operation,
+            options.slices,
+            answered=answered,
+            answers=answers,
+            truths=truths,
+            pairs=pairs,
+            per_label=per_label,
+            global_threshold=global_threshold,
+            vocabulary=vocabulary,
+            label_map=options.label_map,
+            use_parents=options.use_parents,
+            floor=floor,
+            objective=objective,
+            min_support=options.min_support,
+            bins=options.quality_bins,
+        )
+        tables["slices"] = table
+        section += slice_markdown(table, objective)
+        summary["slices"] = slice_summary(table)
+    production = run.get("production_request") or {}
+    if production:
+        summary["production_request"] = production
     result = EvaluationResult(
         dataset_name=run["dataset"]["name"],
         images=images,
@@ -130,8 +157,9 @@ def analyse(
         pairs=pairs,
         answers=tuple(answers) if scored.image_level else (),
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
-        extra_tables=dict(scored.tables),
-        report_section=tuple(scored.markdown),
+        extra_tables=tables,
+        scores=_scores(pairs, scored.positives, [str(uri) for uri in answered["image"]]),
+        report_section=tuple(section),
     )
     if aws_record:  # AWS's own evaluation of a Custom Labels model, beside this run's numbers
         result.summary[RUN_KEY] = summary_entry(result)
@@ -188,3 +216,24 @@ def _true_negatives(frame: pd.DataFrame, negatives: np.ndarray | None, labels: S
     frame = frame.copy()
     frame["tn"] = negatives[codes] - frame["fp"].to_numpy(np.int64)
     return frame
+
+
+def _scores(pairs: ScoredPairs, positives: np.ndarray | None, images: Sequence[str]) -> pd.DataFrame | None:
+    """Every (image, label) pair that was returned or is a positive: enough to judge each image's
+    decision at any threshold (compare's paired test); None for operations that judge detections."""
+    if positives is None:
+        return None
+    n_labels = max(pairs.n_labels, 1)
+    returned = pairs.image_idx * n_labels + pairs.label_idx
+    truth = positives[:, 0] * n_labels + positives[:, 1] if positives.size else np.zeros(0, np.int64)
+    codes = np.union1d(returned, truth)
+    confidence = np.full(codes.shape[0], np.nan)
+    confidence[np.searchsorted(codes, returned)] = pairs.confidence
+    return pd.DataFrame(
+        {
+            "image": np.asarray(images, dtype=object)[codes // n_labels] if codes.size else [],
+            "label": np.asarray(pairs.labels, dtype=object)[codes % n_labels] if codes.size else [],
+            "confidence": confidence,
+            "positive": np.isin(codes, truth).astype(int),
+        }
+    )

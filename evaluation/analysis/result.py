@@ -37,6 +37,8 @@ class EvaluationResult:
     ground_truth: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     report_section: tuple[str, ...] = field(default=(), repr=False)
+    # scores.csv: per evaluated image and label, its confidence (none when not returned) and its truth
+    scores: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:

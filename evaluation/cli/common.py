@@ -70,6 +70,20 @@ def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
         help="do not count a label's Parents and Aliases as predicted",
     )
     parents.add_argument("--parents", dest="use_parents", action="store_true", help=argparse.SUPPRESS)
+    group.add_argument(
+        "--slice",
+        dest="slices",
+        action="append",
+        metavar="KEY",
+        help="split the numbers by KEY (repeatable): a dataset column (CSV extra column, manifest attribute, "
+        "COCO image field), brightness/sharpness/contrast (binned; needs IMAGE_PROPERTIES), dominant_color, "
+        "content_type (moderation) or category (label categories); writes slices.csv",
+    )
+    group.add_argument(
+        "--quality-bins",
+        metavar="EDGES",
+        help="bin edges for the quality slices, e.g. 0,40,70,100 (default 0,25,50,75,100)",
+    )
 
 
 def fmt(value: float | None) -> str:
@@ -181,4 +195,6 @@ def analysis_options(args: argparse.Namespace, aws_evaluation: Any = None) -> An
         label_map=args.label_map,
         vocabulary=args.labels,
         aws_evaluation=aws_evaluation,
+        slices=getattr(args, "slices", None),
+        quality_bins=getattr(args, "quality_bins", None),
     )

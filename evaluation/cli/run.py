@@ -82,6 +82,35 @@ def add_parser(commands: Any) -> None:
         "--cache", help="response cache file (default: ~/.cache/rekognition-eval/responses.sqlite)"
     )
     calls.add_argument("--workers", type=int, default=8, help="concurrent calls (default 8)")
+    production = run.add_argument_group("what production sends, and fresh answers")
+    production.add_argument(
+        "--request",
+        metavar="FILE.yaml",
+        help="the request keys production sends, as boto3 takes them: DetectLabels Features and Settings "
+        "(label/category filters, IMAGE_PROPERTIES), DetectModerationLabels ProjectVersion; checked against "
+        "botocore's model before any call and part of the cache key",
+    )
+    production.add_argument(
+        "--project-version",
+        metavar="ARN",
+        help="with --operation moderation: the Custom Moderation adapter to evaluate (ProjectVersion)",
+    )
+    production.add_argument(
+        "--refresh",
+        action="store_true",
+        help="call the service again for images already in the cache (older answers are kept by model version)",
+    )
+    production.add_argument(
+        "--model-version",
+        metavar="VERSION",
+        help="evaluate the stored answers of this model version (nothing is called; default: the newest)",
+    )
+    production.add_argument(
+        "--canary",
+        type=int,
+        metavar="N",
+        help="first re-call a fixed, seeded sample of N cached images and stop if the model version changed",
+    )
     calls.add_argument(
         "--stack-outputs",
         metavar="FILE",
@@ -161,6 +190,11 @@ def run_request(args: argparse.Namespace, dataset: str, region: str | None, back
         progress=not args.quiet,
         project_version_arn=getattr(args, "project_version_arn", None),
         max_results=getattr(args, "max_results", None),
+        request=args.request,
+        project_version=args.project_version,
+        refresh=args.refresh,
+        model_version=args.model_version,
+        canary=args.canary,
     )
 
 

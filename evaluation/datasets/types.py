@@ -65,6 +65,9 @@ class GroundTruthText:
                 )
 
 
+DATASET_COLUMN_PREFIX = "dataset."  # images.csv columns holding an item's attributes
+
+
 @dataclass(frozen=True)
 class DatasetItem:
     """One image and its ground truth; an empty `labels` means "none of the labels" (a negative)."""

@@ -44,6 +44,9 @@ class Scored:
     details: dict[str, Any] = field(default_factory=dict)  # summary.json's "evaluation"
     markdown: tuple[str, ...] = ()  # report.md's section for this operation
     thresholds: dict[str, Any] = field(default_factory=dict)  # more entries for thresholds.yaml
+    # image-level operations: every positive (image, label) pair as rows of (image_idx, label_idx), so each
+    # image's decision per label can be judged again at any threshold (scores.csv: compare's paired test)
+    positives: np.ndarray | None = None
 
 
 class Operation:

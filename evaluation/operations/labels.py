@@ -119,6 +119,7 @@ class LabelsOperation(Operation):
             unjudged=matched.unjudged,
             predictions=predictions_table(images, answers),
             image_level=True,
+            positives=matched.positives,
         )
 
 

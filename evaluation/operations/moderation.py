@@ -257,6 +257,9 @@ class ModerationOperation(Operation):
                 "rolled_up": [label in roots for label in labels],
             },
             tables={"moderation_flag": flag_curve},
+            positives=np.asarray(
+                [(image, k) for image, found in enumerate(truth_sets) for k in sorted(found)], dtype=np.int64
+            ).reshape(-1, 2),
             details=details,
             markdown=tuple(_markdown(details, labels, levels, roots)),
             thresholds={
