@@ -4,6 +4,7 @@ keyword lists; the CLI and the notebook API build them, nothing else parses opti
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -100,9 +101,13 @@ def _quality_bins(value: Sequence[float] | str | None) -> tuple[float, ...]:
     try:
         edges = tuple(float(part) for part in parts)
     except (TypeError, ValueError):
-        raise UserError(f"--quality-bins must be numbers separated by commas, e.g. 0,40,70,100; got {value!r}") from None
-    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
-        raise UserError(f"--quality-bins needs at least two increasing edges, e.g. 0,40,70,100; got {value!r}")
+        raise UserError(
+            f"--quality-bins must be numbers separated by commas, e.g. 0,40,70,100; got {value!r}"
+        ) from None
+    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise UserError(
+            f"--quality-bins needs at least two increasing edges, e.g. 0,40,70,100; got {value!r}"
+        )
     return edges
 
 
@@ -177,7 +182,9 @@ class RunRequest:
         if self.canary is not None and self.canary < 1:
             raise UserError(f"--canary must be at least 1 image, got {self.canary}")
         if self.model_version is not None and self.refresh:
-            raise UserError("--model-version reads stored answers of one version; --refresh calls again: pick one")
+            raise UserError(
+                "--model-version reads stored answers of one version; --refresh calls again: pick one"
+            )
         if self.canary is not None and self.model_version is not None:
             raise UserError("--canary checks the newest answers; it cannot be combined with --model-version")
 

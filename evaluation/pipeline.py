@@ -271,7 +271,9 @@ def _at_model_version(outcomes: list[ImageOutcome], store: ResponseCache, versio
             outcome.status = "cached"
         else:
             outcome.status = "missing"
-            outcome.reason = f"no stored answer of model version {version} (calls answer with the current model)"
+            outcome.reason = (
+                f"no stored answer of model version {version} (calls answer with the current model)"
+            )
     return []
 
 
@@ -341,9 +343,7 @@ def _largest_confidence_change(before: dict[str, Any], after: dict[str, Any]) ->
 
     def scores(response: dict[str, Any]) -> dict[str, float]:
         entries = response.get("Labels") or response.get("ModerationLabels") or []
-        return {
-            str(e.get("Name")): float(e.get("Confidence", 0.0)) for e in entries if isinstance(e, dict)
-        }
+        return {str(e.get("Name")): float(e.get("Confidence", 0.0)) for e in entries if isinstance(e, dict)}
 
     old, new = scores(before), scores(after)
     changes = [abs(old.get(name, 0.0) - new.get(name, 0.0)) for name in set(old) | set(new)]

@@ -192,7 +192,10 @@ class Recorded:
         """Each answered cache key with the model version that answered it (None: not recorded)."""
         rows = self.images[self.images["status"].isin(ANSWERED) & self.images["cache_key"].notna()]
         versions = rows["model_version"] if "model_version" in rows.columns else [None] * len(rows)
-        return {str(key): (None if v is None else str(v)) for key, v in zip(rows["cache_key"], versions, strict=True)}
+        return {
+            str(key): (None if v is None else str(v))
+            for key, v in zip(rows["cache_key"], versions, strict=True)
+        }
 
     def ground_truth(self) -> list[dict[str, Any]]:
         return read_ground_truth(self.path, self.images)
@@ -255,9 +258,21 @@ class RunFolder:
         path = self.path / SCORES_FILE
         if not path.is_file():
             return None
-        frame = pd.read_csv(path, dtype={"image": str, "label": str}, keep_default_na=False, na_values={"confidence": [""]})
+        frame = pd.read_csv(
+            path, dtype={"image": str, "label": str}, keep_default_na=False, na_values={"confidence": [""]}
+        )
         frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
         frame["positive"] = frame["positive"].astype(int).astype(bool)
+        return frame
+
+    def metrics(self) -> pd.DataFrame | None:
+        """metrics.csv: every label at every whole-number threshold (None when absent)."""
+        path = self.path / "metrics.csv"
+        if not path.is_file():
+            return None
+        frame = pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
+        for name in ("threshold", "tp", "fp", "fn", "precision", "recall", "f1"):
+            frame[name] = pd.to_numeric(frame[name].replace("", np.nan), errors="coerce")
         return frame
 
     def curves(self) -> pd.DataFrame:

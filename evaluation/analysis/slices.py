@@ -21,6 +21,7 @@ slice's best), `too little data` when the slice has fewer positives than --min-s
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -69,7 +70,7 @@ def _bin_name(key: str, value: Any, edges: Sequence[float]) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
         return "(not measured)"
     number = float(value)
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         last = high == edges[-1]
         if low <= number < high or (last and number == high):
             return f"{key} {low:g}-{high:g}"
@@ -92,10 +93,16 @@ def image_groups(images: pd.DataFrame, key: str, bins: Sequence[float]) -> dict[
         return _groups([[str(value or "(not measured)")] for value in images[key]])
     if key == "content_type":
         column = images["content_types"] if "content_types" in images.columns else [None] * len(images)
-        return _groups([[part for part in str(value or "").split(";") if part] or ["(none)"] for value in column])
+        return _groups(
+            [[part for part in str(value or "").split(";") if part] or ["(none)"] for value in column]
+        )
     column = f"{DATASET_COLUMN_PREFIX}{key}"
     if column not in images.columns:
-        known = [name[len(DATASET_COLUMN_PREFIX) :] for name in images.columns if name.startswith(DATASET_COLUMN_PREFIX)]
+        known = [
+            name[len(DATASET_COLUMN_PREFIX) :]
+            for name in images.columns
+            if name.startswith(DATASET_COLUMN_PREFIX)
+        ]
         present = [name for name in (*QUALITY_COLUMNS, "dominant_color") if name in images.columns]
         raise UserError(
             f"--slice {key}: no such dataset column or slice key; the dataset's columns are "
@@ -129,7 +136,9 @@ def _rates(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def _verdict(objective: Objective, at_run: tuple[float, float, float], own: Mapping[str, Any]) -> tuple[str, float]:
+def _verdict(
+    objective: Objective, at_run: tuple[float, float, float], own: Mapping[str, Any]
+) -> tuple[str, float]:
     """(verdict, gap): how far the run's threshold misses the objective in the slice."""
     precision, recall, f1 = at_run
     if objective.kind == "best-f1":
@@ -162,7 +171,12 @@ def _rows_for(
 ) -> list[dict[str, Any]]:
     curves = exact_curves(pairs)
     own_labels = recommend(
-        curves, labels=pairs.labels, support=pairs.support, objective=objective, min_support=min_support, floor=floor
+        curves,
+        labels=pairs.labels,
+        support=pairs.support,
+        objective=objective,
+        min_support=min_support,
+        floor=floor,
     ).set_index("label")
     own_global = recommend_global(global_curve(pairs), objective=objective, floor=floor)
     targets: list[tuple[str, int | None, float | None, Mapping[str, Any]]] = []
@@ -181,7 +195,8 @@ def _rows_for(
         if support < max(min_support, 1):
             row.update(
                 verdict="too little data",
-                note=f"{support} positive(s) in this slice, fewer than the minimum support {max(min_support, 1)}",
+                note=f"{support} positive(s) in this slice, fewer than the minimum support "
+                f"{max(min_support, 1)}",
             )
             rows.append(row)
             continue
@@ -230,7 +245,8 @@ def _miss_note(objective: Objective, at_run: tuple[float, float, float], own: Ma
         return f"{run}; no threshold of its own meets {objective.describe()} in this slice either"
     return (
         f"{run}; its own MinConfidence {float(own['threshold']):.2f} would give precision "
-        f"{_number(own.get('precision')):.3f}, recall {_number(own.get('recall')):.3f}, F1 {_number(own.get('f1')):.3f}"
+        f"{_number(own.get('precision')):.3f}, recall {_number(own.get('recall')):.3f}, "
+        f"F1 {_number(own.get('f1')):.3f}"
     )
 
 
@@ -285,7 +301,14 @@ def slice_table(
                 keep = [k for k, label in enumerate(pairs.labels) if label in members]
                 subset = _label_subset(pairs, keep)
                 rows += _rows_for(
-                    key, category, pairs.n_images, subset, run_thresholds, run_global, per_label=False, **settings
+                    key,
+                    category,
+                    pairs.n_images,
+                    subset,
+                    run_thresholds,
+                    run_global,
+                    per_label=False,
+                    **settings,
                 )
             continue
         uris = [str(uri) for uri in answered["image"]]
@@ -304,9 +327,14 @@ def slice_table(
 
 
 def _categories(
-    operation: Operation, answers: Sequence[Any], per_label: pd.DataFrame, vocabulary: Sequence[str], label_map: LabelMap
+    operation: Operation,
+    answers: Sequence[Any],
+    per_label: pd.DataFrame,
+    vocabulary: Sequence[str],
+    label_map: LabelMap,
 ) -> dict[str, set[str]]:
-    """Category -> the dataset labels in it: moderation's level-1 category column, else the answers' Categories."""
+    """Category -> the dataset labels in it: moderation's level-1 category column, else the answers'
+    Categories."""
     found: dict[str, set[str]] = {}
     if "category" in per_label.columns:
         for label, category in zip(per_label["label"], per_label["category"], strict=True):
@@ -340,14 +368,16 @@ def slice_markdown(table: pd.DataFrame, objective: Objective) -> list[str]:
         lines += [
             f"**Warning: the run's threshold misses the objective badly in {len(misses)} slice row(s).**",
             "",
-            "| Slice | Label | Support | At the run's threshold (P / R / F1) | Slice's own threshold | Own P / R / F1 |",
+            "| Slice | Label | Support | At the run's threshold (P / R / F1) | Slice's own threshold "
+            "| Own P / R / F1 |",
             "|---|---|---|---|---|---|",
         ]
         for row in misses.sort_values("gap", ascending=False).head(30).to_dict("records"):
             lines.append(
                 f"| {_cell(row['key'])} = {_cell(row['value'])} | {_cell(row['label'])} | {row['support']} | "
                 f"{_f(row['precision_run'])} / {_f(row['recall_run'])} / {_f(row['f1_run'])} | "
-                f"{_f(row['threshold_slice'], 2)} | {_f(row['precision_slice'])} / {_f(row['recall_slice'])} / "
+                f"{_f(row['threshold_slice'], 2)} | {_f(row['precision_slice'])} / "
+                f"{_f(row['recall_slice'])} / "
                 f"{_f(row['f1_slice'])} |"
             )
         lines.append("")
@@ -366,7 +396,11 @@ def _cell(value: Any) -> str:
 
 
 def _f(value: Any, digits: int = 3) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):.{digits}f}"
+    return (
+        "–"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{float(value):.{digits}f}"
+    )
 
 
 def slice_summary(table: pd.DataFrame) -> dict[str, Any]:

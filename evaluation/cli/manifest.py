@@ -27,7 +27,28 @@ def add_manifest_parser(commands: Any) -> None:
             "checked against Custom Labels' documented limits; without --out, only the check is made."
         ),
     )
-    manifest.add_argument("dataset", metavar="DATASET")
+    manifest.add_argument(
+        "dataset", metavar="DATASET", nargs="?", help="the dataset (not with --adapter-errors)"
+    )
+    manifest.add_argument(
+        "--adapter-errors",
+        metavar="RUN_DIR",
+        help="instead of a dataset: the images a moderation run's base model got wrong, as a Custom "
+        "Moderation adapter training manifest (content-moderation-groundtruth), checked against AWS's "
+        "documented minimums",
+    )
+    manifest.add_argument(
+        "--thresholds",
+        metavar="FILE",
+        help="with --adapter-errors: judge errors at these deployed thresholds",
+    )
+    manifest.add_argument(
+        "--include-correct",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --adapter-errors: add N correctly judged images (AWS recommends some)",
+    )
     manifest.add_argument("--out", metavar="FILE", help="the manifest to write (default: only check)")
     manifest.add_argument(
         "--s3-prefix",
@@ -65,7 +86,33 @@ def add_manifest_parser(commands: Any) -> None:
     manifest.add_argument("--profile", help="AWS profile name, for S3 datasets and images")
 
 
+def cmd_adapter_manifest(args: argparse.Namespace) -> int:
+    from evaluation.reports.adapter_manifest import adapter_manifest, write_adapter_manifest
+
+    deployed = None
+    if args.thresholds:
+        from evaluation.reports.check import load_deployed
+
+        deployed = load_deployed(args.thresholds)
+    manifest = adapter_manifest(
+        args.adapter_errors, deployed=deployed, s3_prefix=args.s3_prefix, include_correct=args.include_correct
+    )
+    for problem in manifest.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if args.out:
+        write_adapter_manifest(manifest, args.out)
+        print(f"Adapter manifest: {args.out}")
+    print(manifest.describe())
+    return 0
+
+
 def cmd_manifest(args: argparse.Namespace) -> int:
+    if args.adapter_errors:
+        if args.dataset:
+            raise UserError("manifest: give DATASET or --adapter-errors RUN_DIR, not both")
+        return cmd_adapter_manifest(args)
+    if not args.dataset:
+        raise UserError("manifest: give a DATASET (or --adapter-errors RUN_DIR)")
     from evaluation.datasets import load_dataset
     from evaluation.datasets.manifest_writer import ManifestError, build_manifest, image_size, write_manifest
 

@@ -98,7 +98,8 @@ def add_parser(commands: Any) -> None:
     production.add_argument(
         "--refresh",
         action="store_true",
-        help="call the service again for images already in the cache (older answers are kept by model version)",
+        help="call the service again for images already in the cache (older answers are kept by model "
+        "version)",
     )
     production.add_argument(
         "--model-version",

@@ -128,7 +128,9 @@ def _item(
     attributes = tuple(
         (str(key), str(value))
         for key, value in image.items()
-        if key not in ("id", "file_name") and isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        if key not in ("id", "file_name")
+        and isinstance(value, (str, int, float))
+        and not isinstance(value, bool)
     )
     return DatasetItem(
         resolve_image(file_name, folder),

@@ -76,12 +76,18 @@ class LabelsOperation(Operation):
 
     def summary_request(self, request: Mapping[str, Any]) -> dict[str, Any]:
         production = {key: request[key] for key in ("Features", "Settings") if key in request}
-        return {"MinConfidence": request.get("MinConfidence"), "MaxLabels": request.get("MaxLabels"), **production}
+        return {
+            "MinConfidence": request.get("MinConfidence"),
+            "MaxLabels": request.get("MaxLabels"),
+            **production,
+        }
 
     def image_columns(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
         return image_properties(response)
 
-    def label_categories(self, answers: Sequence[LabelsAnswer], vocabulary: Sequence[str], label_map: LabelMap) -> dict[str, tuple[str, ...]]:
+    def label_categories(
+        self, answers: Sequence[LabelsAnswer], vocabulary: Sequence[str], label_map: LabelMap
+    ) -> dict[str, tuple[str, ...]]:
         """Each dataset label's Rekognition Categories, from the answers of the names that count for it."""
         from evaluation.labelmap import normalize_name
 

@@ -29,7 +29,8 @@ from evaluation.reports.html import asset, number, page_start, script_json
 from evaluation.reports.recommended import confidence_text, min_confidence
 from evaluation.runfolder import IDENTITY_PARAMETERS, NUMERIC, RunFolder, atomic_write
 
-AP_TOLERANCE = 0.01  # an AP change smaller than this is "same": noise, not a better model
+AP_TOLERANCE = 0.01  # without scores.csv (older runs): an AP change smaller than this is "same"
+SIGNIFICANCE = 0.05  # McNemar's exact p-value below this: the decisions really changed
 THRESHOLD_TOLERANCE = 0.005  # MinConfidence changes smaller than this are not worth a line
 MAX_MD_ROWS = 20
 COMPARE_COLUMNS = (
@@ -53,6 +54,12 @@ COMPARE_COLUMNS = (
     "f1_change",
     "status_a",
     "status_b",
+    "decided_at",
+    "images_paired",
+    "only_a_right",
+    "only_b_right",
+    "p_value",
+    "effect",
     "verdict",
     "change",
 )
@@ -254,6 +261,10 @@ def _delta(after: pd.Series, before: pd.Series) -> pd.Series:
 def _verdict(row: dict[str, Any]) -> str:
     if row["_in"] != "both":
         return "only in A" if row["_in"] == "left_only" else "only in B"
+    if row.get("p_value") is not None and not math.isnan(row["p_value"]):
+        if row["p_value"] >= SIGNIFICANCE:
+            return "same"
+        return "better in B" if row["effect"] > 0 else "better in A"
     change = row["ap_change"]
     if change is None or (isinstance(change, float) and math.isnan(change)):
         return "undefined"
@@ -279,6 +290,11 @@ def _change(row: dict[str, Any]) -> str:
     if row["_in"] != "both":
         return row["verdict"]
     parts = []
+    if row.get("p_value") is not None and not math.isnan(row["p_value"]) and (row["only_a_right"] or row["only_b_right"]):
+        parts.append(
+            f"decisions at the {row['decided_at']} threshold: {row['only_b_right']} image(s) right only in B, "
+            f"{row['only_a_right']} only in A (McNemar p {row['p_value']:.3g})"
+        )
     if not math.isnan(row["ap_change"]) and abs(row["ap_change"]) >= 0.0005:
         parts.append(f"AP {row['ap_change']:+.3f}")
     before, after = row["threshold_a"], row["threshold_b"]
@@ -293,8 +309,66 @@ def _change(row: dict[str, Any]) -> str:
     return "; ".join(parts) or "no change"
 
 
-def compare_labels(a: RunFolder, b: RunFolder) -> pd.DataFrame:
-    """One row per label of either run (A's order, then B's own): both sides, the changes, a verdict."""
+def paired_tests(
+    a: RunFolder, b: RunFolder, table: pd.DataFrame, deployed: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per label in both runs: McNemar's exact test on the images evaluated in both, each image judged
+    right or wrong at a threshold (the deployed one when given, else each run's recommended one). {} when
+    a run has no scores.csv (written before it existed)."""
+    scores_a, scores_b = a.scores(), b.scores()
+    if scores_a is None or scores_b is None:
+        return {}
+    from evaluation.stats.paired import paired_comparison
+
+    _, keys_a, keys_b = match_images(a, b)
+    answered_a = a.images["status"].isin(("called", "cached")).to_numpy()
+    answered_b = b.images["status"].isin(("called", "cached")).to_numpy()
+    identity_a = dict(zip(a.images["image"], keys_a, strict=True))
+    identity_b = dict(zip(b.images["image"], keys_b, strict=True))
+    common = sorted(set(keys_a[answered_a]) & set(keys_b[answered_b]))
+    position = {key: i for i, key in enumerate(common)}
+    deployed_labels = (deployed or {}).get("labels") or {}
+    results: dict[str, dict[str, Any]] = {}
+
+    def vectors(scores: pd.DataFrame, identity: dict[str, str], label: str) -> tuple[np.ndarray, np.ndarray]:
+        confidence = np.full(len(common), -np.inf)
+        positive = np.zeros(len(common), dtype=bool)
+        rows = scores[scores["label"] == label]
+        for image, score, truth in zip(rows["image"], rows["confidence"], rows["positive"], strict=True):
+            where = position.get(identity.get(image, ""))
+            if where is None:
+                continue
+            if not math.isnan(score):
+                confidence[where] = score
+            positive[where] = bool(truth)
+        return confidence, positive
+
+    for row in table.to_dict("records"):
+        label = row["label"]
+        if row["_in"] != "both":
+            continue
+        entry = deployed_labels.get(label) or {}
+        if deployed is not None and entry.get("min_confidence") is not None:
+            t_a = t_b = float(entry["min_confidence"])
+            how = "deployed"
+        elif deployed is not None:
+            continue  # not deployed: nothing to judge it at
+        else:
+            t_a = row["min_confidence_a"] if row["min_confidence_a"] is not None else math.inf
+            t_b = row["min_confidence_b"] if row["min_confidence_b"] is not None else math.inf
+            how = "recommended"
+        confidence_a, positive = vectors(scores_a, identity_a, label)
+        confidence_b, _ = vectors(scores_b, identity_b, label)
+        test = paired_comparison((confidence_a >= t_a) == positive, (confidence_b >= t_b) == positive)
+        results[label] = {**test, "decided_at": how}
+    return results
+
+
+def compare_labels(a: RunFolder, b: RunFolder, deployed: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One row per label of either run (A's order, then B's own): both sides, the changes, a verdict.
+
+    The verdict is McNemar's exact test on the images whose decision changed (see `paired_tests`): better
+    in B or A when p < SIGNIFICANCE, else same; by AP change only for runs without scores.csv."""
     keep = ["label", *NUMERIC, "threshold_low", "status"]
 
     def side(run: RunFolder) -> pd.DataFrame:
@@ -320,10 +394,21 @@ def compare_labels(a: RunFolder, b: RunFolder) -> pd.DataFrame:
         for name in ("a", "b"):  # what each run's thresholds.yaml says to use
             threshold, low = row[f"threshold_{name}"], row[f"threshold_low_{name}"]
             row[f"min_confidence_{name}"] = min_confidence(threshold, low)
+    tests = paired_tests(a, b, pd.DataFrame(rows), deployed)
+    for row in rows:
+        test = tests.get(row["label"]) if row["_in"] == "both" else None
+        row.update(
+            decided_at=test["decided_at"] if test else None,
+            images_paired=test["images"] if test else None,
+            only_a_right=test["only_a_right"] if test else None,
+            only_b_right=test["only_b_right"] if test else None,
+            p_value=test["p_value"] if test else math.nan,
+            effect=test["effect"] if test else math.nan,
+        )
         row["verdict"] = _verdict(row)
         row["change"] = _change(row)
     table = pd.DataFrame(rows, columns=[*COMPARE_COLUMNS, "_in"]).drop(columns="_in")
-    for name in ("support_a", "support_b"):
+    for name in ("support_a", "support_b", "images_paired", "only_a_right", "only_b_right"):
         table[name] = table[name].astype("Int64")
     return table.reset_index(drop=True)
 
@@ -348,9 +433,10 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
 def _summary_sentence(counts: dict[str, Any]) -> str:
     median = counts["median_ap_change"]
     return (
-        f"{counts['compared']} label(s) in both runs: AP better in B for {counts['better_in_b']}, "
+        f"{counts['compared']} label(s) in both runs: better in B for {counts['better_in_b']}, "
         f"better in A for {counts['better_in_a']}, "
-        f"about the same (within {AP_TOLERANCE:g}) for {counts['same']}"
+        f"no significant change for {counts['same']} (McNemar's exact test on the images whose decision "
+        f"changed, p < {SIGNIFICANCE:g}; by AP within {AP_TOLERANCE:g} for runs without scores.csv)"
         + (f"; median AP change {median:+.3f}" if median is not None else "")
         + f". Recommended MinConfidence raised for {counts['thresholds_raised']}, lowered for "
         f"{counts['thresholds_lowered']}; status changed for {counts['status_changed']}."
@@ -403,7 +489,7 @@ def render_compare_markdown(a: RunFolder, b: RunFolder, table: pd.DataFrame, war
 
 def compare_data(a: RunFolder, b: RunFolder, table: pd.DataFrame, warnings: list[str]) -> dict[str, Any]:
     """What compare.html embeds: the table, the summary counts and the warnings."""
-    text = ("label", "status_a", "status_b", "verdict", "change")
+    text = ("label", "status_a", "status_b", "verdict", "change", "decided_at")
     exact = ("min_confidence_a", "min_confidence_b")  # every digit: rounding could move them out of range
     rows = [
         {
@@ -450,7 +536,8 @@ def render_compare_html(a: RunFolder, b: RunFolder, table: pd.DataFrame, warning
 <span id="labels-count" class="note"></span>
 </div>
 <div class="scroll"><table id="compare-table" class="data"></table></div>
-<p class="note">Δ is B minus A. "Better" means AP moved by at least {AP_TOLERANCE:g}. MinConf is the value
+<p class="note">Δ is B minus A. "Better" means McNemar's exact test on the images whose decision changed at the
+threshold gives p &lt; {SIGNIFICANCE:g} (runs without scores.csv: AP moved by at least {AP_TOLERANCE:g}). MinConf is the value
 to use, as each run's thresholds.yaml has it (rounded down, never up: it keeps every image at the recommended
 confidence). A dash is an undefined value, never a zero.</p>
 </section>
@@ -469,17 +556,43 @@ def default_compare_dir(a: Path, b: Path, reports_dir: str | Path = "reports") -
     return Path(reports_dir) / f"compare-{a.resolve().name}-vs-{b.resolve().name}"
 
 
+def threshold_table(a: RunFolder, b: RunFolder) -> pd.DataFrame | None:
+    """Per label in both runs and per whole-number threshold: precision, recall and F1 in A and B, so
+    what a change did is visible at every threshold (e.g. an adapter, category by category)."""
+    metrics_a, metrics_b = a.metrics(), b.metrics()
+    if metrics_a is None or metrics_b is None:
+        return None
+    keep = ["label", "threshold", "tp", "fp", "fn", "precision", "recall", "f1"]
+    merged = metrics_a[keep].merge(metrics_b[keep], on=["label", "threshold"], suffixes=("_a", "_b"))
+    for name in ("precision", "recall", "f1"):
+        merged[f"{name}_change"] = merged[f"{name}_b"] - merged[f"{name}_a"]
+    return merged
+
+
 def write_compare(
-    run_a: str | Path, run_b: str | Path, out_dir: str | Path | None = None
+    run_a: str | Path,
+    run_b: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    deployed: dict[str, Any] | None = None,
 ) -> tuple[Path, dict]:
-    """Compare two run folders; writes compare.csv, compare.md and compare.html. Returns the folder and
-    the summary counts."""
+    """Compare two run folders; writes compare.csv, compare_thresholds.csv, compare.md and compare.html.
+    Returns the folder and the summary counts. `deployed` (a thresholds.yaml) fixes the thresholds the
+    paired test judges both runs at."""
     a, b = RunFolder.load(run_a), RunFolder.load(run_b)
     warnings = check_comparable(a, b)
-    table = compare_labels(a, b)
+    if a.scores() is None or b.scores() is None:
+        warnings.append(
+            "a run has no scores.csv (written by an older version): verdicts use the AP change, without a "
+            "paired test; run `rekognition-eval report RUN` to add it"
+        )
+    table = compare_labels(a, b, deployed)
     out = Path(out_dir) if out_dir else default_compare_dir(a.path, b.path)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "compare.csv", table.to_csv(index=False))
+    thresholds = threshold_table(a, b)
+    if thresholds is not None:
+        atomic_write(out / "compare_thresholds.csv", thresholds.to_csv(index=False))
     atomic_write(out / "compare.md", render_compare_markdown(a, b, table, warnings))
     atomic_write(out / "compare.html", render_compare_html(a, b, table, warnings))
     return out, {**summarise(table), "warnings": warnings}

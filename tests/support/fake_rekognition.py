@@ -116,7 +116,9 @@ class FakeRekognition:
         max_labels = int(request.get("MaxLabels", 1000))
         features = request.get("Features") or ["GENERAL_LABELS"]
         settings = request.get("Settings") or {}
-        labels = [self._shifted(lb) for lb in labels if _kept_by_filters(lb, settings.get("GeneralLabels") or {})]
+        labels = [
+            self._shifted(lb) for lb in labels if _kept_by_filters(lb, settings.get("GeneralLabels") or {})
+        ]
         kept = sorted(
             (lb for lb in labels if lb["Confidence"] >= min_confidence), key=lambda lb: -lb["Confidence"]
         )
