@@ -12,7 +12,8 @@ DominantColors, scripted with `image_properties` or measured from the pixels,
 `Settings.ImageProperties.MaxDominantColors` honoured); DetectModerationLabels `ProjectVersion` answers
 from the adapter scripted with `adapter` (the response names it), the base model when the adapter is
 expired (no ProjectVersion in the response, as documented), ResourceNotFoundException for an unknown one.
-`model_version` and `shift` (added to every confidence, clipped to 0-100) stand for a model update.
+`model_version` and `shift` (added to every confidence, or per label name; clipped to 0-100) stand for
+a model update.
 
 Answers are looked up by the sha256 of the image bytes the request carries (or by the S3 object's key),
 so a test can say exactly what the "service" thinks of each image and check every number downstream.
@@ -63,7 +64,8 @@ class FakeRekognition:
         self.content_types: dict[str, list[dict]] = {}  # sha256 -> ContentTypes
         self.adapters: dict[str, dict[str, list[dict]]] = {}  # ProjectVersion -> sha256 -> labels
         self.expired: set[str] = set()
-        self.shift = 0.0  # added to every label confidence: a model update that moves scores
+        # added to every label's confidence (a number), or per name (a dict): a model update moving scores
+        self.shift: float | dict[str, float] = 0.0
         self._lock = threading.Lock()
 
     def image_properties(self, data: bytes, properties: dict) -> None:
@@ -135,9 +137,10 @@ class FakeRekognition:
         return answer
 
     def _shifted(self, entry: dict) -> dict:
-        if not self.shift:
+        shift = self.shift.get(entry["Name"], 0.0) if isinstance(self.shift, dict) else self.shift
+        if not shift:
             return entry
-        return {**entry, "Confidence": min(100.0, max(0.0, entry["Confidence"] + self.shift))}
+        return {**entry, "Confidence": min(100.0, max(0.0, entry["Confidence"] + shift))}
 
     def _other(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         data = decode_image_bytes(request)
