@@ -4,7 +4,7 @@ The end-to-end tests put a ResultWriter output, in the shape AWS documents (mani
 SUCCEEDED_<n>.json / FAILED_<n>.json, each a JSON array of child executions whose Input and Output are
 JSON text), into moto's S3, with answers taken from the local Rekognition endpoint for the same images a
 local run calls it for; Step Functions' own API is a botocore Stubber (it checks parameter names and
-response shapes against the real service model). tests/test_batch_engine.py runs the real definition on
+response shapes against the real service model). tests/aws/test_batch_engine.py runs the real definition on
 moto's Step Functions engine.
 """
 
