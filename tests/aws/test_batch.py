@@ -685,7 +685,7 @@ def test_submit_uploads_the_items_and_a_local_manifest_and_starts_one_execution(
 
     monkeypatch.setattr(sfn, "start_execution", recording_start)
     fake = FakeSession(sfn)
-    monkeypatch.setattr("evaluation.cli.common.stack", lambda args: (_outputs(outputs_file), fake))
+    monkeypatch.setattr("evaluation.cli.common.stack", lambda *_, **__: (_outputs(outputs_file), fake))
 
     code = main(
         [
@@ -735,7 +735,7 @@ def test_submit_with_everything_cached_starts_nothing(
     sfn = boto3.client("stepfunctions", region_name=REGION)
     Stubber(sfn).activate()  # any call would fail: none may be made
     session = FakeSession(sfn)
-    monkeypatch.setattr("evaluation.cli.common.stack", lambda args: (_outputs(outputs_file), session))
+    monkeypatch.setattr("evaluation.cli.common.stack", lambda *_, **__: (_outputs(outputs_file), session))
 
     code = main(
         ["batch", "submit", "--dataset", DATASET, "--stack-outputs", str(outputs_file), "--cache", str(cache)]
