@@ -22,6 +22,7 @@ from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
 from evaluation.calls.cache import ResponseCache, default_cache_path
 from evaluation.calls.prices import Estimate, PriceTable, default_tps
 from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
+from evaluation.calls.versions import ModelChanged, at_model_version, run_canary
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
@@ -34,6 +35,7 @@ from evaluation.version import __version__
 __all__ = [
     "AnalysisOptions",
     "EvaluationResult",
+    "ModelChanged",
     "RunPlan",
     "RunRequest",
     "build_backend",
@@ -232,7 +234,7 @@ def plan_run(
             refresh=request.refresh,
         )
         if request.model_version is not None:
-            to_call = _at_model_version(outcomes, store, request.model_version)
+            to_call = at_model_version(outcomes, store, request.model_version)
     call_region = backend.describe().get("region") or request.region
     tps = request.tps
     if tps is not None:
@@ -259,103 +261,23 @@ def plan_run(
     )
 
 
-def _at_model_version(outcomes: list[ImageOutcome], store: ResponseCache, version: str) -> list[int]:
-    """--model-version: the stored answers of that version, nothing called (the service answers with its
-    current model only); an image without one is missing, and says so."""
-    keys = {o.cache_key: version for o in outcomes if o.cache_key}
-    found = store.get_versions(keys)
-    for outcome in outcomes:
-        if outcome.cache_key is None:
-            continue
-        if outcome.cache_key in found:
-            outcome.status = "cached"
-        else:
-            outcome.status = "missing"
-            outcome.reason = (
-                f"no stored answer of model version {version} (calls answer with the current model)"
-            )
-    return []
-
-
-class ModelChanged(UserError):
-    """--canary: the service answers with another model version than the cached answers were made by."""
-
-
-def run_canary(run_plan: RunPlan) -> dict[str, Any]:
-    """Re-call a fixed, seeded sample of cached images; stop before the run when the model changed.
-
-    The sample is drawn from the cached images sorted by content (image_id) with the request's seed, so
-    the same dataset gives the same canaries. Fresh answers are kept by model version only: the run
-    still uses the cached ones, which are all of one kind.
-    """
-    import random
-
-    from evaluation.calls.runner import model_version_of
-    from evaluation.images import ImageRef, load_image
-
-    request, backend = run_plan.request, run_plan.backend
-    cached = {o.cache_key: o for o in run_plan.outcomes if o.status == "cached" and o.cache_key}
-    ordered = sorted(cached.values(), key=lambda o: (o.image_id or "", o.image))
-    count = min(int(request.canary or 0), len(ordered))
-    sample = random.Random(request.canary_seed).sample(ordered, count) if count else []
-    changed, shifts, params = [], [], backend.request_params()
-    with ResponseCache(run_plan.cache_path) as store:
-        stored = store.get_many(o.cache_key for o in sample if o.cache_key)
-        for outcome in sample:
-            key = outcome.cache_key or ""
-            loaded = load_image(ImageRef(outcome.image), backend.limits, run_plan.preparation)
-            response = backend.call(loaded)
-            version = model_version_of(response)
-            store.put(
-                key,
-                image_id=loaded.image_id,
-                operation=backend.operation,
-                params=params,
-                response=response,
-                model_version=version,
-                newest=False,
-            )
-            before = stored[key]
-            if version != before.model_version:
-                changed.append((outcome.image, before.model_version, version))
-            shifts.append(_largest_confidence_change(before.response, response))
-    record = {
-        "images": count,
-        "seed": request.canary_seed,
-        "changed": len(changed),
-        "largest_confidence_change": max(shifts, default=None),
-    }
-    if changed:
-        image, old, new = changed[0]
-        cached_versions = sorted({str(c[1]) for c in changed})
-        raise ModelChanged(
-            f"canary: {len(changed)} of {count} re-called images were answered by model version {new}, "
-            f"but the cached answers are of {', '.join(cached_versions)} (e.g. {image}): the cache is "
-            f"stale. Nothing else was called. Run again with --refresh to call all "
-            f"{len(cached)} cached images anew (kept beside the old answers), or with --model-version "
-            f"{old} to evaluate the old answers on purpose."
-        )
-    return record
-
-
-def _largest_confidence_change(before: dict[str, Any], after: dict[str, Any]) -> float | None:
-    """The largest change of one name's confidence between two answers to the same request."""
-
-    def scores(response: dict[str, Any]) -> dict[str, float]:
-        entries = response.get("Labels") or response.get("ModerationLabels") or []
-        return {str(e.get("Name")): float(e.get("Confidence", 0.0)) for e in entries if isinstance(e, dict)}
-
-    old, new = scores(before), scores(after)
-    changes = [abs(old.get(name, 0.0) - new.get(name, 0.0)) for name in set(old) | set(new)]
-    return round(max(changes), 4) if changes else None
-
-
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
-    canary = run_canary(run_plan) if request.canary else None
+    canary = (
+        run_canary(
+            run_plan.outcomes,
+            backend,
+            run_plan.cache_path,
+            preparation=run_plan.preparation,
+            count=int(request.canary),
+            seed=request.canary_seed,
+        )
+        if request.canary
+        else None
+    )
     with ResponseCache(run_plan.cache_path) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],

@@ -16,6 +16,8 @@ LARGE = {
     "evaluation/stats/thresholds.py": "objectives, statuses and notes of one recommendation rule",
     "evaluation/reports/html.py": "one self-contained page: its sections and their data",
     "evaluation/aws/batch.py": "the batch's submit, status and streamed ingest, one protocol",
+    "evaluation/reports/compare.py": "two runs side by side: matching their images, what stops or warns, "
+    "the verdict, and three renderings of one table",
 }
 MAX_LINES = 500
 

@@ -211,7 +211,8 @@ class ResponseCache:
         found: dict[str, CachedResponse] = {}
         for key, version in wanted.items():
             entry = newest.get(key)
-            if entry is not None and (version is None or entry.model_version == version):
+            # an answer that names no model version (DetectCustomLabels) is the only one there is
+            if entry is not None and (version is None or entry.model_version in (version, None)):
                 found[key] = entry
                 continue
             if version is None:

@@ -46,7 +46,8 @@ class AdapterManifest:
 
     def describe(self) -> str:
         return (
-            f"{len(self.lines)} image(s): {self.false_negatives} with a false negative, {self.false_positives} "
+            f"{len(self.lines)} image(s): {self.false_negatives} with a false negative, "
+            f"{self.false_positives} "
             f"with a false positive, {self.correct} judged right; AWS's documented minimum for training is "
             f"{MIN_FALSE_NEGATIVES} false-negative OR {MIN_FALSE_POSITIVES} false-positive images "
             f"({'met' if self.meets_minimum else 'NOT met'}), and {MIN_TEST_IMAGES} test images (a test "
@@ -129,7 +130,8 @@ def adapter_manifest(
         )
     if not manifest.meets_minimum:
         manifest.problems.append(
-            f"{manifest.false_negatives} false-negative and {manifest.false_positives} false-positive image(s): "
+            f"{manifest.false_negatives} false-negative and {manifest.false_positives} "
+            "false-positive image(s): "
             f"below AWS's documented minimum of {MIN_FALSE_NEGATIVES} false negatives OR "
             f"{MIN_FALSE_POSITIVES} false positives"
         )

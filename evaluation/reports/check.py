@@ -128,7 +128,8 @@ def check_run(run_dir: str | Path, deployed: Mapping[str, Any]) -> pd.DataFrame:
                 )
             elif mode == "recorded":
                 holds = not target > high
-                note = f"the recorded {metric} {target:.3f} is {'within or below' if holds else 'above'} the interval"
+                where = "within or below" if holds else "above"
+                note = f"the recorded {metric} {target:.3f} is {where} the interval"
             elif mode == "certain":
                 holds = low >= target
                 note = f"the lower bound must reach {target:g}"

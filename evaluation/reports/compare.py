@@ -26,6 +26,7 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.reports.html import asset, number, page_start, script_json
+from evaluation.reports.paired import paired_tests, threshold_table
 from evaluation.reports.recommended import confidence_text, min_confidence
 from evaluation.runfolder import IDENTITY_PARAMETERS, NUMERIC, RunFolder, atomic_write
 
@@ -290,9 +291,11 @@ def _change(row: dict[str, Any]) -> str:
     if row["_in"] != "both":
         return row["verdict"]
     parts = []
-    if row.get("p_value") is not None and not math.isnan(row["p_value"]) and (row["only_a_right"] or row["only_b_right"]):
+    tested = row.get("p_value") is not None and not math.isnan(row["p_value"])
+    if tested and (row["only_a_right"] or row["only_b_right"]):
         parts.append(
-            f"decisions at the {row['decided_at']} threshold: {row['only_b_right']} image(s) right only in B, "
+            f"decisions at the {row['decided_at']} threshold: {row['only_b_right']} image(s) right only "
+            "in B, "
             f"{row['only_a_right']} only in A (McNemar p {row['p_value']:.3g})"
         )
     if not math.isnan(row["ap_change"]) and abs(row["ap_change"]) >= 0.0005:
@@ -307,61 +310,6 @@ def _change(row: dict[str, Any]) -> str:
     if row["status_a"] != row["status_b"]:
         parts.append(f"status {row['status_a']} → {row['status_b']}")
     return "; ".join(parts) or "no change"
-
-
-def paired_tests(
-    a: RunFolder, b: RunFolder, table: pd.DataFrame, deployed: dict[str, Any] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Per label in both runs: McNemar's exact test on the images evaluated in both, each image judged
-    right or wrong at a threshold (the deployed one when given, else each run's recommended one). {} when
-    a run has no scores.csv (written before it existed)."""
-    scores_a, scores_b = a.scores(), b.scores()
-    if scores_a is None or scores_b is None:
-        return {}
-    from evaluation.stats.paired import paired_comparison
-
-    _, keys_a, keys_b = match_images(a, b)
-    answered_a = a.images["status"].isin(("called", "cached")).to_numpy()
-    answered_b = b.images["status"].isin(("called", "cached")).to_numpy()
-    identity_a = dict(zip(a.images["image"], keys_a, strict=True))
-    identity_b = dict(zip(b.images["image"], keys_b, strict=True))
-    common = sorted(set(keys_a[answered_a]) & set(keys_b[answered_b]))
-    position = {key: i for i, key in enumerate(common)}
-    deployed_labels = (deployed or {}).get("labels") or {}
-    results: dict[str, dict[str, Any]] = {}
-
-    def vectors(scores: pd.DataFrame, identity: dict[str, str], label: str) -> tuple[np.ndarray, np.ndarray]:
-        confidence = np.full(len(common), -np.inf)
-        positive = np.zeros(len(common), dtype=bool)
-        rows = scores[scores["label"] == label]
-        for image, score, truth in zip(rows["image"], rows["confidence"], rows["positive"], strict=True):
-            where = position.get(identity.get(image, ""))
-            if where is None:
-                continue
-            if not math.isnan(score):
-                confidence[where] = score
-            positive[where] = bool(truth)
-        return confidence, positive
-
-    for row in table.to_dict("records"):
-        label = row["label"]
-        if row["_in"] != "both":
-            continue
-        entry = deployed_labels.get(label) or {}
-        if deployed is not None and entry.get("min_confidence") is not None:
-            t_a = t_b = float(entry["min_confidence"])
-            how = "deployed"
-        elif deployed is not None:
-            continue  # not deployed: nothing to judge it at
-        else:
-            t_a = row["min_confidence_a"] if row["min_confidence_a"] is not None else math.inf
-            t_b = row["min_confidence_b"] if row["min_confidence_b"] is not None else math.inf
-            how = "recommended"
-        confidence_a, positive = vectors(scores_a, identity_a, label)
-        confidence_b, _ = vectors(scores_b, identity_b, label)
-        test = paired_comparison((confidence_a >= t_a) == positive, (confidence_b >= t_b) == positive)
-        results[label] = {**test, "decided_at": how}
-    return results
 
 
 def compare_labels(a: RunFolder, b: RunFolder, deployed: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -394,7 +342,8 @@ def compare_labels(a: RunFolder, b: RunFolder, deployed: dict[str, Any] | None =
         for name in ("a", "b"):  # what each run's thresholds.yaml says to use
             threshold, low = row[f"threshold_{name}"], row[f"threshold_low_{name}"]
             row[f"min_confidence_{name}"] = min_confidence(threshold, low)
-    tests = paired_tests(a, b, pd.DataFrame(rows), deployed)
+    _, keys_a, keys_b = match_images(a, b)
+    tests = paired_tests(a, b, pd.DataFrame(rows), (keys_a, keys_b), deployed)
     for row in rows:
         test = tests.get(row["label"]) if row["_in"] == "both" else None
         row.update(
@@ -536,8 +485,9 @@ def render_compare_html(a: RunFolder, b: RunFolder, table: pd.DataFrame, warning
 <span id="labels-count" class="note"></span>
 </div>
 <div class="scroll"><table id="compare-table" class="data"></table></div>
-<p class="note">Δ is B minus A. "Better" means McNemar's exact test on the images whose decision changed at the
-threshold gives p &lt; {SIGNIFICANCE:g} (runs without scores.csv: AP moved by at least {AP_TOLERANCE:g}). MinConf is the value
+<p class="note">Δ is B minus A. "Better" means McNemar's exact test on the images whose decision changed
+at the threshold gives p &lt; {SIGNIFICANCE:g} (runs without scores.csv: AP moved by at least
+{AP_TOLERANCE:g}). MinConf is the value
 to use, as each run's thresholds.yaml has it (rounded down, never up: it keeps every image at the recommended
 confidence). A dash is an undefined value, never a zero.</p>
 </section>
@@ -554,19 +504,6 @@ confidence). A dash is an undefined value, never a zero.</p>
 
 def default_compare_dir(a: Path, b: Path, reports_dir: str | Path = "reports") -> Path:
     return Path(reports_dir) / f"compare-{a.resolve().name}-vs-{b.resolve().name}"
-
-
-def threshold_table(a: RunFolder, b: RunFolder) -> pd.DataFrame | None:
-    """Per label in both runs and per whole-number threshold: precision, recall and F1 in A and B, so
-    what a change did is visible at every threshold (e.g. an adapter, category by category)."""
-    metrics_a, metrics_b = a.metrics(), b.metrics()
-    if metrics_a is None or metrics_b is None:
-        return None
-    keep = ["label", "threshold", "tp", "fp", "fn", "precision", "recall", "f1"]
-    merged = metrics_a[keep].merge(metrics_b[keep], on=["label", "threshold"], suffixes=("_a", "_b"))
-    for name in ("precision", "recall", "f1"):
-        merged[f"{name}_change"] = merged[f"{name}_b"] - merged[f"{name}_a"]
-    return merged
 
 
 def write_compare(
