@@ -35,6 +35,10 @@ __all__ = [
 
 OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall")
 # Most important first: a label's status is the first that applies; its flags list every one.
+# The no-positives note when every image was evaluated; the analysis words it otherwise when some were not
+NO_POSITIVES_NOTE = (
+    "no positive images for this label in the dataset: precision and recall cannot be measured"
+)
 STATUSES = ("no-positives", "no-predictions", "unreachable", "uncertified", "low-support", "at-floor", "ok")
 RECOMMEND_COLUMNS = (
     "label",
@@ -367,7 +371,7 @@ def _label_verdict(
     notes: list[str] = []
     if support == 0:
         flags.append("no-positives")
-        note = "no positive images for this label in the dataset: precision and recall cannot be measured"
+        note = NO_POSITIVES_NOTE
         if has_curve:
             note += (
                 f"; it was returned for {predictions} image(s), all false positives, "

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from evaluation.calls.backends.base import NotCached
-from evaluation.calls.backends.rekognition import detect_labels_params, operation_params
+from evaluation.calls.backends.rekognition import custom_endpoint, detect_labels_params, operation_params
+from evaluation.calls.redact import redact_url
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
 
@@ -25,12 +26,14 @@ class ReplayLabels:
     ) -> None:
         self.min_confidence = float(min_confidence)
         self.max_labels = int(max_labels)
-        self.endpoint_url = endpoint_url
+        self.endpoint_url = redact_url(endpoint_url) if endpoint_url else None
         self.limits = limits
 
     def request_params(self) -> dict[str, Any]:
         return detect_labels_params(
-            min_confidence=self.min_confidence, max_labels=self.max_labels, endpoint=self.endpoint_url
+            min_confidence=self.min_confidence,
+            max_labels=self.max_labels,
+            endpoint=custom_endpoint(self.endpoint_url),
         )
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
@@ -61,10 +64,10 @@ class ReplayCall:
         self.operation = operation
         self.params = dict(params)
         self.limits = limits
-        self.endpoint_url = endpoint_url
+        self.endpoint_url = redact_url(endpoint_url) if endpoint_url else None
 
     def request_params(self) -> dict[str, Any]:
-        return operation_params(self.params, endpoint=self.endpoint_url)
+        return operation_params(self.params, endpoint=custom_endpoint(self.endpoint_url))
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
         raise NotCached(
