@@ -332,6 +332,13 @@ def fetch(
                 cache.release(key, owner)
 
     def call_one(index: int) -> str:
+        try:
+            return answer_one(index)
+        except CacheWriteError:
+            stop.set()  # no other worker starts a call whose answer could not be kept
+            raise
+
+    def answer_one(index: int) -> str:
         outcome = outcomes[index]
         key = outcome.cache_key or ""
         if stop.is_set():
