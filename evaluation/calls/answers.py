@@ -42,6 +42,7 @@ DOCUMENTED_REQUIRED = {
 NAMED = frozenset({"Label", "Parent", "LabelAlias", "LabelCategory", "ModerationLabel", "CustomLabel"})
 
 Checker = Callable[[Any, str], None]
+Test = Callable[[Any], bool]
 
 
 class BadAnswer(ValueError):
@@ -56,11 +57,14 @@ def check_answer(api: str, response: Any) -> None:
     """
     if not isinstance(response, Mapping):
         raise BadAnswer(f"malformed {api} answer: not a JSON object but {_kind(response)}")
+    result = RESULT_MEMBERS.get(api)
+    test = _test_for(api)
+    if (test is None or test(response)) and (result is None or response.get(result) is not None):
+        return  # the common case, without building a single message
     checker = _checker_for(api)
     try:
         if checker is not None:
             checker(response, "")
-        result = RESULT_MEMBERS.get(api)
         if result is not None and response.get(result) is None:
             raise BadAnswer(f"{result} is missing")
     except BadAnswer as problem:
@@ -77,16 +81,105 @@ def answer_problem(api: str, response: Any) -> str | None:
 
 
 @cache
-def _checker_for(api: str) -> Checker | None:
+def _output_shape(api: str) -> Any:
     from botocore.model import OperationNotFoundError
     from botocore.session import get_session
 
     model = get_session().get_service_model("rekognition")
     try:
-        shape = model.operation_model(api).output_shape
+        return model.operation_model(api).output_shape
     except OperationNotFoundError:
         return None
-    return _compile(shape, {})
+
+
+@cache
+def _checker_for(api: str) -> Checker | None:
+    """Finds what is wrong and where (slow: it spells every path); run only on an answer that failed."""
+    shape = _output_shape(api)
+    return None if shape is None else _compile(shape, {})
+
+
+@cache
+def _test_for(api: str) -> Test | None:
+    """The same rules as `_checker_for`, as a yes/no that builds no text: every answer read goes here."""
+    shape = _output_shape(api)
+    return None if shape is None else _compile_test(shape, {})
+
+
+def _compile_test(shape: Any, done: dict[str, Test]) -> Test:
+    key = f"{shape.type_name}:{shape.name}"
+    if key in done:
+        return done[key]
+    kind = shape.type_name
+    if kind == "structure":
+        members: dict[str, Test] = {}
+        required = tuple(set(shape.required_members) | set(DOCUMENTED_REQUIRED.get(shape.name, ())))
+        named = shape.name in NAMED
+
+        def structure(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            for name in required:
+                if value.get(name) is None:
+                    return False
+            if named:
+                name_value = value["Name"]
+                if type(name_value) is not str or not name_value.strip():
+                    return False
+            for name, item in value.items():
+                test = members.get(name)
+                if test is not None and item is not None and not test(item):
+                    return False
+            return True
+
+        done[key] = structure
+        for name, member in shape.members.items():
+            members[name] = _compile_test(member, done)
+        return structure
+    if kind == "list":
+        element: list[Test] = []
+
+        def sequence(value: Any) -> bool:
+            if type(value) is not list:
+                return False
+            test = element[0]
+            return all(item is not None and test(item) for item in value)
+
+        done[key] = sequence
+        element.append(_compile_test(shape.member, done))
+        return sequence
+    if kind == "map":
+        values: list[Test] = []
+
+        def mapping(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            test = values[0]
+            return all(item is None or test(item) for item in value.values())
+
+        done[key] = mapping
+        values.append(_compile_test(shape.value, done))
+        return mapping
+    test = _scalar_test(kind, shape.metadata)
+    done[key] = test
+    return test
+
+
+def _scalar_test(kind: str, metadata: Mapping[str, Any]) -> Test:
+    low = metadata.get("min", -math.inf)
+    high = metadata.get("max", math.inf)
+    if kind in ("float", "double"):
+        # NaN fails every comparison; the infinities fail isfinite
+        return lambda value: (type(value) is float or type(value) is int) and low <= value <= high and (
+            math.isfinite(value)
+        )
+    if kind in ("integer", "long"):
+        return lambda value: type(value) is int and low <= value <= high
+    if kind == "string":
+        return lambda value: type(value) is str
+    if kind == "boolean":
+        return lambda value: type(value) is bool
+    return lambda value: True
 
 
 def _compile(shape: Any, done: dict[str, Checker]) -> Checker:
