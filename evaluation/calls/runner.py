@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from evaluation.calls.answers import BadAnswer, answer_problem
 from evaluation.calls.backends.base import Backend, NotCached
+from evaluation.calls.backends.replay import replay_hint
 from evaluation.calls.cache import ANSWERED as CLAIM_ANSWERED
 from evaluation.calls.cache import (
     HELD_ELSEWHERE,
@@ -43,7 +44,16 @@ from evaluation.calls.cache import (
 )
 from evaluation.calls.ratelimit import AdaptiveRate
 from evaluation.calls.redact import scrub
-from evaluation.errors import UserError
+from evaluation.calls.watch import (
+    SETUP_ERROR_CODES,
+    SETUP_FAILURES_TO_STOP,
+    THROTTLING_CODES,
+    ClientWatch,
+    Heartbeat,
+    SetupFailure,
+    is_retryable,
+    stops_the_run,
+)
 from evaluation.images import AS_IS, ImageProblem, ImageRef, LoadedImage, Preparation, load_image
 
 log = logging.getLogger(__name__)
@@ -204,31 +214,6 @@ class _Progress:
             self._bar.close()
 
 
-RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "InternalServerError",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-THROTTLING_CODES = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException"})
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Throttling, 5xx and dropped or timed-out connections are worth another try; nothing else is."""
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in RETRYABLE_CODES or int(status or 0) >= 500
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import HTTPClientError
-
-    return isinstance(exc, (BotoConnectionError, HTTPClientError))
-
-
 def _retry_attempts(source: Any) -> int:
     metadata = source.get("ResponseMetadata", {}) if isinstance(source, dict) else {}
     return int(metadata.get("RetryAttempts", 0) or 0)
@@ -294,7 +279,7 @@ def fetch(
             stats.retries += retries
             stats.throttled += throttled
 
-    watch = _ClientWatch(backend, count=count, got_answer=got_answer)
+    watch = ClientWatch(backend, count=count, got_answer=got_answer)
 
     def call_with_retries(loaded: LoadedImage) -> dict[str, Any]:
         for round_number in range(retry.rounds + 1):
@@ -309,7 +294,7 @@ def fetch(
                     code = exc.response.get("Error", {}).get("Code", "")
                     throttled = 0 if watch.counts_throttles else int(code in THROTTLING_CODES)
                     count(retries=_retry_attempts(exc.response), throttled=throttled)
-                if round_number == retry.rounds or not is_retryable(exc) or _stops_the_run(exc, got_answer):
+                if round_number == retry.rounds or not is_retryable(exc) or stops_the_run(exc, got_answer):
                     raise
                 if limiter is not None:
                     limiter.pushed_back()
@@ -378,7 +363,7 @@ def fetch(
 
     bar = _Progress(len(to_call), enabled=progress, cached=sum(o.status == CACHED for o in outcomes))
     executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="rekognition-eval")
-    heartbeat = _Heartbeat(cache, owner, lease_s) if claims and to_call else None
+    heartbeat = Heartbeat(cache, owner, lease_s) if claims and to_call else None
     pending: dict[Future[str], int] = {}
 
     def halt() -> None:
@@ -414,7 +399,7 @@ def fetch(
                         exc.path, f"{str(exc).split(': ', 1)[-1]}; the run stopped calling (answers that "
                         "cannot be stored would be paid for again)"
                     ) from None
-                elif _stops_the_run(exc, got_answer):
+                elif stops_the_run(exc, got_answer):
                     halt()
                     raise SetupFailure(1, _describe_error(exc)[1], at_once=True) from None
                 else:
@@ -443,7 +428,7 @@ def fetch(
     watch.close()
     if heartbeat is not None:
         heartbeat.close()
-    _explain_replay_misses(outcomes, backend, cache, params)
+    _explain_misses(outcomes, backend, cache, params)
     _copy_duplicate_answers(outcomes)
     _finish(outcomes, stats, started)
     return outcomes, stats
@@ -458,148 +443,23 @@ def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in response.items() if name != "ResponseMetadata"}
 
 
-class _Heartbeat:
-    """Renews this run's claims while it lives, so only a dead run's claims expire."""
-
-    def __init__(self, cache: ResponseCache, owner: str, lease_s: float) -> None:
-        self._stop = threading.Event()
-
-        def beat() -> None:
-            while not self._stop.wait(lease_s / 3):
-                with contextlib.suppress(CacheError):  # an unwritable cache stops the run elsewhere
-                    cache.renew(owner, lease_s=lease_s)
-
-        self._thread = threading.Thread(target=beat, name="rekognition-eval-lease", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+class _Stopped(Exception):
+    """Raised inside a worker when the run is being interrupted; the image stays unanswered."""
 
 
-class _ClientWatch:
-    """botocore's own retries, seen through the client's event hooks.
-
-    Every throttled attempt is counted (botocore retries most of them inside one call, where the
-    runner never sees them), and before any answer has come a connection that cannot be made is not
-    retried by botocore: the run stops at once with one line instead of after a minute of backoff.
-    """
-
-    def __init__(self, backend: Backend, *, count: Any, got_answer: threading.Event) -> None:
-        client = getattr(backend, "client", None)
-        self._events = getattr(getattr(client, "meta", None), "events", None)
-        self.counts_throttles = self._events is not None
-        self._id = f"rekognition-eval-watch-{uuid.uuid4().hex}"
-        self._count = count
-        self._got_answer = got_answer
-        if self._events is not None:
-            self._events.register_first("needs-retry.rekognition", self._needs_retry, unique_id=self._id)
-
-    def _needs_retry(self, response: Any = None, caught_exception: Any = None, **_: Any) -> None:
-        if response is not None:
-            parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else {}
-            code = (parsed or {}).get("Error", {}).get("Code", "")
-            if code in THROTTLING_CODES:
-                self._count(throttled=1)
-        if caught_exception is not None and _stops_the_run(caught_exception, self._got_answer):
-            raise caught_exception
-
-    def close(self) -> None:
-        if self._events is not None:
-            self._events.unregister("needs-retry.rekognition", unique_id=self._id)
-            self._events = None
-
-
-def _stops_the_run(exc: BaseException, got_answer: threading.Event) -> bool:
-    """No credentials at all, or no connection before any answer: no image can fix it, stop at once."""
-    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, PartialCredentialsError
-
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return True
-    return isinstance(exc, EndpointConnectionError) and not got_answer.is_set()
-
-
-REPLAY_OPTIONS = {
-    "Endpoint": "--endpoint-url",
-    "MinConfidence": "--min-confidence",
-    "MaxLabels": "--max-labels",
-    "ProjectVersionArn": "--project-version-arn",
-}
-
-
-def _explain_replay_misses(
+def _explain_misses(
     outcomes: list[ImageOutcome], backend: Backend, cache: ResponseCache, params: dict[str, Any]
 ) -> None:
-    """Replay found no answer for some images: if the cache holds answers for them under another request,
-    say exactly which options find them."""
+    """Replay found no answer for some images: say which options find the answers the cache holds."""
     missed = [o for o in outcomes if o.status == MISSING and o.error_code == "NotCached" and o.image_id]
     if not missed:
         return
     stored = cache.stored_params((o.image_id or "" for o in missed), backend.operation)
     stored.pop(canonical_json(params), None)
-    hint = ""
-    if stored:
-        text, found = max(stored.items(), key=lambda item: item[1])
-        other = json.loads(text)
-        changes = []
-        for name in sorted(set(other) | set(params)):
-            if other.get(name) == params.get(name):
-                continue
-            option = REPLAY_OPTIONS.get(name, f"the request parameter {name}")
-            if name not in other:
-                changes.append(f"no {option}")
-            else:
-                value = other[name]
-                changes.append(f"{option} {value:g}" if isinstance(value, float) else f"{option} {value}")
-        hint = (
-            f"; {found} of these {len(missed)} image(s) have answers stored with {', '.join(changes)}: "
-            "pass exactly that to replay them"
-        )
-    else:
-        hint = "; no answer for them is stored under any request: run them once with --backend rekognition"
+    hint = replay_hint(params, [(json.loads(text), n) for text, n in stored.items()], len(missed))
     for outcome in missed:
-        outcome.reason = f"{(outcome.reason or '').split('; run it once')[0]}{hint}"
-    log.error("%s: %d image(s) have no stored answer%s", backend.operation, len(missed), hint)
-
-
-# Errors that say the endpoint, the credentials or the operation are wrong, not the image: when the first
-# calls all fail with them, every other call would too, so the run stops instead of failing each image.
-SETUP_ERROR_CODES = frozenset(
-    {
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ConnectionClosedError",
-        "UnknownOperationException",
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "ExpiredTokenException",
-        "AccessDeniedException",
-        "NoCredentialsError",
-    }
-)
-SETUP_FAILURES_TO_STOP = 8
-
-
-class SetupFailure(UserError):
-    """The first calls all failed in a way no image can fix; nothing more is called."""
-
-    def __init__(self, count: int, first_reason: str, *, at_once: bool = False) -> None:
-        if at_once:
-            message = (
-                f"stopped at the first call: {first_reason}; this is not about the images: check "
-                "--endpoint-url, the region and the credentials (answers already stored are kept)"
-            )
-        else:
-            message = (
-                f"the first {count} calls all failed, e.g. {first_reason}; this is not about the images: "
-                "check --endpoint-url, the region, the credentials and the operation (answers already "
-                "stored are kept)"
-            )
-        super().__init__(message)
-
-
-class _Stopped(Exception):
-    """Raised inside a worker when the run is being interrupted; the image stays unanswered."""
+        outcome.reason = f"{(outcome.reason or '').split('; run it once')[0]}; {hint}"
+    log.error("%s: %d image(s) have no stored answer; %s", backend.operation, len(missed), hint)
 
 
 def _copy_duplicate_answers(outcomes: list[ImageOutcome]) -> None:

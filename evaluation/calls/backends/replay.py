@@ -82,3 +82,31 @@ class ReplayCall:
             "endpoint_url": self.endpoint_url,
             "request": self.params,
         }
+
+
+REPLAY_OPTIONS = {
+    "Endpoint": "--endpoint-url",
+    "MinConfidence": "--min-confidence",
+    "MaxLabels": "--max-labels",
+    "ProjectVersionArn": "--project-version-arn",
+}
+
+
+def replay_hint(asked: dict[str, Any], stored: list[tuple[dict[str, Any], int]], missed: int) -> str:
+    """What to pass to replay `missed` images, given the requests (and how many of them each) their stored
+    answers were made with: the options of the request that holds the most, exactly as to type them."""
+    if not stored:
+        return "no answer for them is stored under any request: run them once with --backend rekognition"
+    other, found = max(stored, key=lambda entry: entry[1])
+    changes = []
+    for name in sorted(set(other) | set(asked)):
+        if other.get(name) == asked.get(name):
+            continue
+        option = REPLAY_OPTIONS.get(name, f"the request parameter {name}")
+        value = other.get(name)
+        if name not in other:
+            changes.append(f"no {option}")
+        else:
+            changes.append(f"{option} {value:g}" if isinstance(value, float) else f"{option} {value}")
+    stored_with = ", ".join(changes)
+    return f"{found} of these {missed} image(s) have answers stored with {stored_with}: pass exactly that"

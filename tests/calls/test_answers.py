@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from evaluation.calls.answers import BadAnswer, answer_problem, check_answer
-from evaluation.calls.redact import redact_url, scrub
 from tests.support.fake_rekognition import face_detail, label, moderation_label, text_detection
 
 BOX = {"BoundingBox": {"Left": 0.1, "Top": 0.2, "Width": 0.3, "Height": 0.4}, "Confidence": 40.0}
@@ -75,14 +74,3 @@ def test_anything_else_is_a_bad_answer_with_its_reason(api, answer, reason):
 def test_an_api_botocore_does_not_know_needs_only_an_object():
     assert answer_problem("DetectSomethingNew", {"Whatever": [1]}) is None
     assert answer_problem("DetectSomethingNew", "text") is not None
-
-
-def test_credentials_are_taken_out_of_urls_and_of_text_quoting_them():
-    assert redact_url("https://user:pw@host.example:8443/path?token=abc&x=") == (
-        "https://host.example:8443/path?token=***&x"
-    )
-    assert redact_url("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
-    assert redact_url("http://[::1]:9/") == "http://[::1]:9/"
-    message = 'Could not connect to the endpoint URL: "http://u:secret@127.0.0.1:9/?sig=s3cr3t"'
-    assert scrub(message) == 'Could not connect to the endpoint URL: "http://127.0.0.1:9/?sig=***"'
-    assert scrub("plain http://example.com/a text") == "plain http://example.com/a text"

@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 
 from evaluation.calls.cache import ResponseCache
-from evaluation.cli import main
 from evaluation.server.protocol import RawAnswer, RekognitionProtocolServer
+from tests.support.cli import run_cli
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 MALFORMED = {
     "no Labels": {"LabelModelVersion": "3.0"},
@@ -39,10 +39,6 @@ MALFORMED = {
     "empty name": {"Labels": [{"Name": "", "Confidence": 70.0}]},
     "parent without a name": {"Labels": [{"Name": "Cat", "Confidence": 70.0, "Parents": [{}]}]},
 }
-
-
-def run_cli(*args: str) -> int:
-    return main(["--quiet", *args])
 
 
 def good_dataset(folder: Path, fake: FakeRekognition, count: int) -> Path:
