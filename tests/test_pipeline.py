@@ -278,7 +278,7 @@ def test_ctrl_c_keeps_every_answer_and_a_rerun_calls_only_the_rest(tmp_path):
     fake = FakeRekognition()
     csv, _ = build_dataset(tmp_path, fake, count=60)
     cache = tmp_path / "cache.sqlite"
-    with RekognitionProtocolServer(fake, latency_s=0.05) as server:
+    with RekognitionProtocolServer(fake, latency_s=0.2) as server:
         command = [
             sys.executable,
             "-m",
