@@ -35,6 +35,8 @@ THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
+# Wilson intervals at every whole-number threshold, where the analysis computed them (older results lack them)
+METRICS_INTERVALS = ["precision_low", "precision_high", "recall_low", "recall_high"]
 IMAGES_COLUMNS = [
     "image",
     "source",
@@ -131,7 +133,8 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     atomic_write(out_dir / IMAGES_FILE, result.images.to_csv(index=False))
     atomic_write(out_dir / "predictions.csv", result.predictions.to_csv(index=False))
-    atomic_write(out_dir / "metrics.csv", result.metrics[METRICS_COLUMNS].to_csv(index=False))
+    columns = METRICS_COLUMNS + [name for name in METRICS_INTERVALS if name in result.metrics.columns]
+    atomic_write(out_dir / "metrics.csv", result.metrics[columns].to_csv(index=False))
     atomic_write(out_dir / "curves.csv", result.curves.to_csv(index=False))
     atomic_write(out_dir / "averages.csv", result.averages.to_csv(index=False))
     atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
@@ -142,6 +145,11 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     )
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
+        if name.endswith(".json"):
+            atomic_write(out_dir / name, json.dumps(document, indent=2, allow_nan=False) + "\n")
+        else:
+            atomic_write(out_dir / name, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
