@@ -183,7 +183,8 @@ def test_labels_of_every_status_open_without_errors(browser: Chromium, tmp_path:
     )
     write_run(result, tmp_path / "run")
     browser.open(tmp_path / "run" / "report.html")
-    for status in ("no-positives", "no-predictions", "unreachable", "low-support", "at-floor"):
+    # few positives everywhere: the data advice's too-few-positives outranks low-support and at-floor
+    for status in ("no-positives", "no-predictions", "unreachable", "too-few-positives"):
         name = result.labels.loc[result.labels["status"] == status, "label"].iloc[0]
         browser.click(f'#labels-table tbody tr[data-key="{name}"]', x_fraction=0.1)
         assert browser.evaluate("document.getElementById('label-name').textContent") == name
@@ -192,6 +193,7 @@ def test_labels_of_every_status_open_without_errors(browser: Chromium, tmp_path:
     browser.press("Home")
     assert shown(browser, "global-threshold-value")[0] == "56"  # the floor, rounded up
     assert browser.console_errors() == []
+    assert browser.evaluate("document.querySelectorAll('#reliability svg circle').length") > 0
 
 
 def focus(browser: Chromium, slider: str) -> None:
