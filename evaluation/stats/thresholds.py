@@ -697,14 +697,18 @@ def min_confidence_to_use(threshold: Any, low: Any) -> float | None:
     value in the range keeps exactly the evaluated predictions; the middle has the most margin on both
     sides for confidences of unseen images.
 
-    None where there is no threshold; `low` may be missing (then the floor of 0 is assumed). When the
-    range is empty (the threshold sits at the floor itself) the threshold is the only value.
+    None where there is no threshold. Where `low` is missing (labels.csv of runs written before it was
+    recorded) the range is unknown and the threshold itself is the only value known to give the counts;
+    a low of -inf (no lower confidence at all) is the floor 0. When the range is empty (the threshold sits
+    at the floor itself) the threshold is the only value.
     """
     value = _plain_float(threshold)
     if value is None:
         return None
     low_value = _plain_float(low)
-    low_value = 0.0 if low_value is None or low_value == -math.inf else low_value
+    if low_value is None:
+        return value
+    low_value = max(low_value, 0.0) if low_value == -math.inf else low_value
     if not low_value < value:
         return value
     return robust_min_confidence(value, low_value)
@@ -751,7 +755,9 @@ def _same_counts_range(threshold: Any, low: Any) -> list[float] | None:
     if high is None:
         return None
     below = _plain_float(low)
-    return [0.0 if below is None or below == -math.inf else below, high]
+    if below is None:
+        return None  # unknown (older tables)
+    return [0.0 if below == -math.inf else below, high]
 
 
 def thresholds_document(

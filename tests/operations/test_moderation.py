@@ -213,3 +213,30 @@ def test_replay_answers_a_moderation_run_from_the_cache(dataset, endpoint, tmp_p
         backend="replay",
     )
     assert labels_cache.summary["images"]["evaluated"] == 0  # DetectLabels answers are not moderation's
+
+
+def test_review_band_writes_a2i_conditions_in_the_documented_shape(dataset, endpoint, tmp_path):
+    """The notebook API's keywords map onto the same options as the CLI's."""
+    from evaluation.stats.review_band import a2i_problems
+
+    result = run(
+        dataset,
+        endpoint,
+        tmp_path,
+        out=tmp_path / "run",
+        review_band=True,
+        max_errors=0.4,
+        confidence_level=0.9,
+        resamples=50,
+        seed=4,
+    )
+    document = json.loads((tmp_path / "run" / "a2i_activation_conditions.json").read_text())
+    assert a2i_problems(document) == []
+    band = pd.read_csv(tmp_path / "run" / "review_band.csv")
+    reviewed = band[band["reviewed"] > 0]
+    names = json.dumps(document)
+    for row in reviewed.itertuples():
+        assert f'"ModerationLabelName": "{row.label}"' in names
+    assert result.summary["intervals"]["level"] == 0.9 and result.summary["intervals"]["resamples"] == 50
+    again = reanalyse(tmp_path / "run", review_band=False, cache=tmp_path / "c.sqlite")
+    assert "review_band" not in again.extra_tables and again.summary["intervals"]["seed"] == 4

@@ -498,7 +498,7 @@ def test_min_confidence_to_use_is_the_robust_value_inside_the_range():
     assert min_confidence_to_use(50.00002, 50.00001) == 50.00002  # more decimals when the range is narrow
     assert min_confidence_to_use(float("nan"), 1.0) is None
     assert min_confidence_to_use(None, None) is None
-    assert min_confidence_to_use(40.0, float("nan")) == 20.0  # a missing low is the floor 0
+    assert min_confidence_to_use(40.0, float("nan")) == 40.0  # range unknown (old labels.csv): the point
     assert min_confidence_to_use(0.0, 0.0) == 0.0  # an empty range: the threshold is the only value
 
 
