@@ -27,7 +27,6 @@ import pandas as pd
 from evaluation.stats.intervals import z_value
 
 from evaluation.reports.aws_section import html_section as aws_html_section
-from evaluation.runfolder import api_and_operation
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.sure import sure_html
@@ -39,6 +38,7 @@ from evaluation.reports.thumbnails import (
     evaluated_images,
     label_errors,
 )
+from evaluation.runfolder import api_and_operation
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult

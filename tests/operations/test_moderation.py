@@ -13,9 +13,9 @@ from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.moderation import Taxonomy, read_moderation
 from evaluation.pipeline import evaluate, reanalyse
 from evaluation.stats.thresholds import min_confidence_to_use
-from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import moderation_label as ml
 from tests.support.images import png_bytes
+from tests.support.operations import check_run_folder
 
 EXPLICIT = [
     ml("Explicit", 95.0),
