@@ -24,8 +24,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evaluation.stats.intervals import z_value
-
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
@@ -39,6 +37,7 @@ from evaluation.reports.thumbnails import (
     label_errors,
 )
 from evaluation.runfolder import api_and_operation
+from evaluation.stats.intervals import z_value
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult

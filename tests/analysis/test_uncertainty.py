@@ -15,20 +15,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.cli import main
 from evaluation.stats.bootstrap import bootstrap_recommendations
 from evaluation.stats.calibration import reliability_table
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.sample_size import data_advice
 from evaluation.stats.thresholds import min_confidence_to_use, recommend
+from tests.support.cli import run_cli as cli
 from tests.support.runs import VOCABULARY, build_dataset
 
 RESAMPLES, SEED = 200, 11
-
-
-def cli(*args: str) -> int:
-    return main(["--quiet", *args])
 
 
 @pytest.fixture
