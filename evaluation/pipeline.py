@@ -231,8 +231,12 @@ def plan_run(
             backend,
             store,
             preparation=preparation,
-            refresh=request.refresh,
         )
+        if request.refresh:  # call again for images already answered (once per distinct content)
+            for outcome in outcomes:
+                outcome.status = "missing" if outcome.status == "cached" else outcome.status
+            keys = {o.cache_key: i for i, o in reversed(list(enumerate(outcomes))) if o.cache_key}
+            to_call = sorted(keys.values())
         if request.model_version is not None:
             to_call = at_model_version(outcomes, store, request.model_version)
     call_region = backend.describe().get("region") or request.region
@@ -288,6 +292,7 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
             progress=request.progress,
             preparation=run_plan.preparation,
             planned=(run_plan.outcomes, run_plan.to_call),
+            refresh=request.refresh,
         )
         stored = store.get_versions(
             {o.cache_key: request.model_version for o in outcomes if o.answered and o.cache_key}

@@ -39,6 +39,8 @@ class EvaluationResult:
     report_section: tuple[str, ...] = field(default=(), repr=False)
     # scores.csv: per evaluated image and label, its confidence (none when not returned) and its truth
     scores: pd.DataFrame | None = field(default=None, repr=False)
+    # documents beside the tables, by file name (.json or .yaml): the review band's A2I conditions
+    documents: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def complete(self) -> bool:

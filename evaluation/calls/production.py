@@ -143,3 +143,27 @@ def label_filters(params: Mapping[str, Any]) -> dict[str, list[str]]:
     """The GeneralLabels filters a request sets (for reports: a label excluded is never predicted)."""
     general = ((params.get("Settings") or {}).get("GeneralLabels")) or {}
     return {key: list(value) for key, value in general.items() if value}
+
+
+def production_request(
+    source: Mapping[str, Any] | str | Path | None, api: str, project_version: str | None, backend: str
+) -> dict[str, Any]:
+    """RunRequest's `production`: the request file's keys for `api` with --project-version, checked."""
+    production = load_request(source, api)
+    if project_version:
+        if api != "DetectModerationLabels":
+            raise UserError(
+                "--project-version is a Custom Moderation adapter: it needs --operation moderation "
+                "(a Custom Labels model is --backend custom-labels --project-version-arn)"
+            )
+        given = production.get("ProjectVersion")
+        if given and given != project_version:
+            raise UserError("--project-version and the request file name different adapters")
+        production = {**production, "ProjectVersion": project_version}
+        validate_params(api, production, source="--project-version")
+    if production and backend in ("local", "custom-labels"):
+        raise UserError(
+            f"the {backend} backend cannot send {', '.join(production)}: a request file is for "
+            "--backend rekognition (or replay of its answers)"
+        )
+    return production

@@ -29,7 +29,6 @@ DIRECT, IMPLIED = 0, 1
 class Matched:
     pairs: ScoredPairs
     unjudged: pd.DataFrame  # name, images, max_confidence, mean_confidence
-    positives: np.ndarray | None = None  # (K, 2): every positive (image, label) pair
 
 
 def predictions_frame(answers: Sequence[LabelsAnswer], *, use_parents: bool = True) -> pd.DataFrame:
@@ -137,9 +136,7 @@ def match(
         is_true=is_true,
         floor=float(floor),
     )
-    unique_truth = np.unique(truth_codes)
-    positives = np.stack([unique_truth // max(n_labels, 1), unique_truth % max(n_labels, 1)], axis=1)
-    return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])), positives=positives)
+    return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])))
 
 
 def _best_per_image_and_label(

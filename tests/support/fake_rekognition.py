@@ -66,6 +66,7 @@ class FakeRekognition:
         self.expired: set[str] = set()
         # added to every label's confidence (a number), or per name (a dict): a model update moving scores
         self.shift: float | dict[str, float] = 0.0
+        self.verbatim: dict[str, Any] = {}  # sha256 -> a whole DetectLabels answer (or RawAnswer bytes)
         self._lock = threading.Lock()
 
     def image_properties(self, data: bytes, properties: dict) -> None:
@@ -85,6 +86,11 @@ class FakeRekognition:
 
     def answer_for_bytes(self, data: bytes, labels: list[dict]) -> None:
         self.by_digest[hashlib.sha256(data).hexdigest()] = labels
+
+    def respond_for_bytes(self, data: bytes, response: Any) -> None:
+        """Answer DetectLabels for these bytes with exactly `response`: a misbehaving service's answer,
+        a dict sent as JSON (NaN and all) or a RawAnswer body sent as it is."""
+        self.verbatim[hashlib.sha256(data).hexdigest()] = response
 
     def answer_for_s3(self, key: str, labels: list[dict]) -> None:
         self.by_s3_key[key] = labels
@@ -108,6 +114,8 @@ class FakeRekognition:
             error = self.fault(identity, attempt)
             if error is not None:
                 raise error
+        if identity in self.verbatim:
+            return self.verbatim[identity]
         if data is not None:
             labels = self.by_digest.get(identity)
         else:
