@@ -17,11 +17,16 @@ from typing import Any
 from evaluation.analysis import EvaluationResult, analyse, operation_of
 from evaluation.aws.batch import BatchResults, Ingested
 from evaluation.calls.backends import Backend, make_client
-from evaluation.calls.backends.rekognition import RekognitionCall, RekognitionLabels, is_aws_endpoint
+from evaluation.calls.backends.rekognition import (
+    RekognitionCall,
+    RekognitionLabels,
+    custom_endpoint,
+    is_aws_endpoint,
+)
 from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
 from evaluation.calls.cache import ResponseCache, default_cache_path
 from evaluation.calls.prices import Estimate, PriceTable, default_tps
-from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
+from evaluation.calls.runner import ImageOutcome, Interrupted, RunStats, fetch, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
@@ -139,6 +144,9 @@ class RunPlan:
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
+        needed = getattr(self.backend, "needed", None)
+        if needed:
+            lines.append("Calls by API: " + ", ".join(f"{count:g} {api}" for api, count in needed.items()))
         if self.estimate is not None and counts["to_call"]:
             lines.append(f"Estimated cost: {self.estimate.describe()}")
         reasons: dict[str, int] = {}
@@ -194,17 +202,28 @@ def plan_run(
     if isinstance(backend, str):
         backend = None
     dataset = request.dataset
+    operation = operation_for(request.operation)
     if not isinstance(dataset, Dataset):
         if s3_client is None and session is not None and str(dataset).startswith("s3://"):
             s3_client = session.client("s3", region_name=request.region)
-        dataset = load_dataset(
+        dataset = operation.load(
+            str(dataset),
+            format=request.dataset_format,
+            skip_bad_lines=request.skip_bad_lines,
+            s3_client=s3_client,
+        ) or load_dataset(
             dataset,
             format=request.dataset_format,
             skip_bad_lines=request.skip_bad_lines,
             vocabulary=request.vocabulary,
             s3_client=s3_client,
         )
-    operation = operation_for(request.operation)
+    if backend is None and not isinstance(backend, str):
+        fetcher = _face_fetcher(
+            request, operation, dataset, client=client, session=session, s3_client=s3_client
+        )
+        if fetcher is not None:
+            return _plan_faces(request, dataset, operation, fetcher)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
     if backend is None:
@@ -246,11 +265,102 @@ def plan_run(
     )
 
 
+def _face_fetcher(
+    request: RunRequest, operation: Operation, dataset: Dataset, *, client: Any, session: Any, s3_client: Any
+) -> Any:
+    """The fetcher of an operation that answers whole datasets (faces), with its client; None otherwise."""
+    if not operation.judges_rates:
+        return None
+    if request.backend == "rekognition" and client is None:
+        client = make_client(
+            session=session,
+            region=request.region,
+            profile=request.profile,
+            endpoint_url=request.endpoint_url,
+            max_pool_connections=max(10, request.workers),
+        )
+    endpoint = custom_endpoint(str(client.meta.endpoint_url)) if client is not None else request.endpoint_url
+    region = client.meta.region_name if client is not None else request.region
+    settings: dict[str, Any] = {
+        "dataset": dataset,
+        "endpoint": endpoint,
+        "region": region,
+        "workers": request.workers,
+        "tps": request.tps,
+        "max_runtime_s": request.max_runtime_s,
+        "max_faces": request.max_faces,
+    }
+    if operation.name == "face-search":
+        settings.update(
+            gallery=str(request.gallery) if request.gallery else None,
+            collection=request.collection,
+            users=request.users,
+            dataset_keywords={
+                "format": None,
+                "skip_bad_lines": request.skip_bad_lines,
+                "s3_client": s3_client,
+            },
+        )
+    if operation.name == "liveness":
+        settings["liveness_answers"] = str(request.liveness_answers) if request.liveness_answers else None
+    return operation.fetcher(client if request.backend == "rekognition" else None, **settings)
+
+
+def _plan_faces(request: RunRequest, dataset: Dataset, operation: Operation, fetcher: Any) -> RunPlan:
+    """A face run's plan: every item checked and looked up, and the calls of every API a fetch would make."""
+    preparation = Preparation(convert=request.convert, fit=request.fit)
+    cache_path = Path(request.cache) if request.cache else default_cache_path()
+    with ResponseCache(cache_path) as store:
+        outcomes, to_call = fetcher.plan(dataset, store, preparation)
+    needed = fetcher.calls_needed(outcomes, to_call)
+    fetcher.needed = needed
+    estimate = None
+    tps, tps_source = request.tps, "--tps" if request.tps else "not an AWS endpoint"
+    if (
+        request.backend == "rekognition"
+        and fetcher.client is not None
+        and is_aws_endpoint(str(fetcher.client.meta.endpoint_url))
+    ):
+        estimate = PriceTable.load(request.price_table).estimate_calls(needed, fetcher.region)
+        if tps is None:
+            tps, tps_source = default_tps(fetcher.operation, fetcher.region)
+    fetcher.tps = tps
+    return RunPlan(
+        request,
+        dataset,
+        operation,
+        fetcher,
+        cache_path,
+        preparation,
+        outcomes,
+        to_call,
+        estimate,
+        tps,
+        tps_source,
+    )
+
+
+def _fetch_faces(run_plan: RunPlan, store: ResponseCache) -> tuple[list[ImageOutcome], RunStats]:
+    from evaluation.aws.face_calls import FaceRunInterrupted
+
+    fetcher, dataset = run_plan.backend, run_plan.dataset
+    if run_plan.request.backend == "replay" or fetcher.client is None:
+        for index in run_plan.to_call:
+            run_plan.outcomes[index].reason = "not in the response cache (--backend replay calls nothing)"
+        return run_plan.outcomes, fetcher.finish(run_plan.outcomes, time.monotonic())
+    try:
+        return fetcher.fetch(dataset, store, (run_plan.outcomes, run_plan.to_call))
+    except FaceRunInterrupted as stop:
+        raise Interrupted(stop.outcomes, stop.stats) from None
+
+
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
+    if run_plan.operation.judges_rates:
+        return _run_faces(run_plan, options, started)
     with ResponseCache(run_plan.cache_path) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],
@@ -272,6 +382,38 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
         if run_plan.operation.stores_ground_truth
         else []
     )
+    responses = {key: entry.response for key, entry in stored.items()}
+    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+
+
+def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:
+    """A face run: the fetcher calls (and guards its collection), then the one analysis."""
+    fetcher, dataset = run_plan.backend, run_plan.dataset
+    with ResponseCache(run_plan.cache_path) as store:
+        outcomes, stats = _fetch_faces(run_plan, store)
+        stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
+    stats.wall_s = round(time.monotonic() - started, 3)
+    spent = None
+    if run_plan.estimate is not None:
+        spent = PriceTable.load(run_plan.request.price_table).estimate_calls(
+            dict(fetcher.calls), fetcher.region
+        )
+    cost = {
+        "estimated_usd": spent.usd if spent else None,
+        "calls": stats.calls,
+        "calls_by_api": dict(fetcher.calls),
+        "source": spent.source if spent else None,
+        "notes": spent.notes if spent else ["no price: not an AWS endpoint"],
+    }
+    run = _run_record(run_plan, options, stats, cost)
+    if hasattr(fetcher, "gallery_record"):
+        run["gallery"] = fetcher.gallery_record()
+    versions = {key: _model_version_of(entry) for key, entry in stored.items()}
+    images = images_frame(dataset, outcomes, versions)
+    records = run_plan.operation.dataset_ground_truth(dataset)
+    ground_truth = [
+        {"image": item.image.uri, **record} for item, record in zip(dataset.items, records, strict=True)
+    ]
     responses = {key: entry.response for key, entry in stored.items()}
     return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
 
@@ -367,6 +509,10 @@ def evaluate(
     """
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
+    if analysis_keywords.get("objective") is None:
+        analysis_keywords["objective"] = operation_for(
+            run_keywords.get("operation", "labels")
+        ).default_objective
     options = AnalysisOptions.build(**analysis_keywords)
     if planned is None:
         backend_object = None if isinstance(backend, str) else backend

@@ -17,11 +17,18 @@ from evaluation.analysis.result import EvaluationResult
 from evaluation.analysis.summary import build_summary, plain, thresholds_metadata
 from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, comparison, summary_entry
 from evaluation.calls.runner import ANSWERED
+from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations import Operation, operation_for
 from evaluation.options import AnalysisOptions
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
-from evaluation.stats.thresholds import Objective, recommend, recommend_global, thresholds_document
+from evaluation.stats.thresholds import (
+    RATE_KINDS,
+    Objective,
+    recommend,
+    recommend_global,
+    thresholds_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +68,14 @@ def analyse(
     warn_about_unused_map_entries(options.label_map, vocabulary)
     request = run.get("request", {})
     floor, floor_evidence = operation.floor(answers, request)
+    if objective.kind in RATE_KINDS and not operation.judges_rates:
+        raise UserError(
+            f"--objective {objective} judges comparisons (face-verification, face-search, liveness), not "
+            f"--operation {operation.name}"
+        )
+    rates = {"objective": objective} if operation.judges_rates else {}
+    if objective.kind in RATE_KINDS:  # per label, the shared analysis reports best F1 beside it
+        objective = Objective.parse("best-f1")
     scored = operation.score(
         answers,
         truths,
@@ -69,6 +84,7 @@ def analyse(
         label_map=options.label_map,
         use_parents=options.use_parents,
         floor=floor,
+        **rates,
     )
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
