@@ -36,10 +36,8 @@ log = logging.getLogger(__name__)
 PREFIX = "rekognition-eval-"
 CREATED_BY_TAG = ("created-by", "rekognition-eval")
 _STAMP = "%Y%m%dT%H%M%SZ"
-# prefix, a purpose (letters, digits, dashes), a UTC stamp, 8 random hex digits
-_NAME = re.compile(
-    r"^(?P<prefix>.+?)(?P<purpose>[a-z0-9-]{1,40})-(?P<stamp>\d{8}T\d{6}Z)-(?P<nonce>[0-9a-f]{8})$"
-)
+# after the prefix: a purpose (letters, digits, dashes), a UTC stamp, 8 random hex digits
+_NAME_TAIL = r"[a-z0-9-]{1,40}-\d{8}T\d{6}Z-[0-9a-f]{8}"
 
 
 class DeadlinePassed(Exception):
@@ -58,8 +56,7 @@ def collection_name(purpose: str, *, prefix: str = PREFIX, now: datetime | None 
 
 def is_harness_name(name: str, *, prefix: str = PREFIX) -> bool:
     """The name the harness gives its collections (a prefix alone is not enough: people use it too)."""
-    match = _NAME.match(name)
-    return bool(match) and match.group("prefix") == prefix
+    return re.fullmatch(re.escape(prefix) + _NAME_TAIL, name) is not None
 
 
 def _code(error: ClientError) -> str:

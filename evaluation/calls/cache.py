@@ -161,6 +161,8 @@ class ResponseCache:
         )
 
         def write() -> None:
+            if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
+                self._conn.execute("ROLLBACK")
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -170,10 +172,11 @@ class ResponseCache:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
         with self._lock:
             self._while_busy(write)

@@ -110,6 +110,11 @@ def run_tasks(
     except KeyboardInterrupt:
         stop.set()
         executor.shutdown(wait=True, cancel_futures=True)
+        for future, index in pending.items():  # calls that finished meanwhile were paid for: keep them
+            if future.done() and not future.cancelled() and not isinstance(future.exception(), _Stopped):
+                results[index].error = future.exception()
+                if on_done is not None:
+                    on_done(results[index])
         raise TasksInterrupted(results) from None
     executor.shutdown(wait=True)
     return results
