@@ -60,7 +60,8 @@ def cmd_faces(args: argparse.Namespace) -> int:
     if args.delete:
         deleted = delete_leftovers(client, found)
         print(
-            f"Deleted {len(deleted)} collection(s); {len(found) - len(deleted)} not created by the harness kept."
+            f"Deleted {len(deleted)} collection(s); {len(found) - len(deleted)} not created by the harness "
+            "kept."
         )
     elif any(leftover.ours for leftover in found):
         print("Run again with --delete to delete the collections the harness created.")

@@ -139,7 +139,8 @@ def add_parser(commands: Any) -> None:
     faces.add_argument(
         "--gallery",
         metavar="DATASET",
-        help="face-search: the enrolled images (image,identity CSV, label folders or manifest), indexed into a "
+        help="face-search: the enrolled images (image,identity CSV, label folders or manifest), indexed "
+        "into a "
         "temporary collection deleted when the run ends",
     )
     faces.add_argument(
@@ -160,7 +161,8 @@ def add_parser(commands: Any) -> None:
     faces.add_argument(
         "--liveness-answers",
         metavar="FILE",
-        help="liveness: GetFaceLivenessSessionResults answers saved earlier (JSON Lines), used instead of calls",
+        help="liveness: GetFaceLivenessSessionResults answers saved earlier (JSON Lines), used instead "
+        "of calls",
     )
     add_analysis_options(run, defaults=True)
     run.set_defaults(objective=None)  # each operation's own default (fnmr-at-fmr:0.001 for faces)

@@ -11,8 +11,8 @@ from evaluation.aws.collections import CollectionGuard, collection_name, is_harn
 from evaluation.calls.backends import make_client
 from evaluation.calls.runner import Interrupted
 from evaluation.cli import main
-from evaluation.pipeline import AnalysisOptions, plan_run, run_evaluation
 from evaluation.options import RunRequest
+from evaluation.pipeline import AnalysisOptions, plan_run, run_evaluation
 
 
 def client_for(server):
