@@ -17,16 +17,11 @@ from typing import Any
 from evaluation.analysis import EvaluationResult, analyse, operation_of
 from evaluation.aws.batch import BatchResults, Ingested
 from evaluation.calls.backends import Backend, make_client
-from evaluation.calls.backends.rekognition import (
-    RekognitionCall,
-    RekognitionLabels,
-    custom_endpoint,
-    is_aws_endpoint,
-)
+from evaluation.calls.backends.rekognition import RekognitionCall, RekognitionLabels, is_aws_endpoint
 from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
 from evaluation.calls.cache import ResponseCache, default_cache_path
 from evaluation.calls.prices import Estimate, PriceTable, default_tps
-from evaluation.calls.runner import ImageOutcome, Interrupted, RunStats, fetch, plan
+from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
@@ -206,24 +201,17 @@ def plan_run(
     if not isinstance(dataset, Dataset):
         if s3_client is None and session is not None and str(dataset).startswith("s3://"):
             s3_client = session.client("s3", region_name=request.region)
-        dataset = operation.load(
-            str(dataset),
-            format=request.dataset_format,
-            skip_bad_lines=request.skip_bad_lines,
-            s3_client=s3_client,
-        ) or load_dataset(
-            dataset,
-            format=request.dataset_format,
-            skip_bad_lines=request.skip_bad_lines,
-            vocabulary=request.vocabulary,
-            s3_client=s3_client,
+        read = {
+            "format": request.dataset_format,
+            "skip_bad_lines": request.skip_bad_lines,
+            "s3_client": s3_client,
+        }
+        dataset = operation.load(str(dataset), **read) or load_dataset(
+            dataset, vocabulary=request.vocabulary, **read
         )
-    if backend is None and not isinstance(backend, str):
-        fetcher = _face_fetcher(
-            request, operation, dataset, client=client, session=session, s3_client=s3_client
-        )
-        if fetcher is not None:
-            return _plan_faces(request, dataset, operation, fetcher)
+    if backend is None and operation.judges_rates:  # faces: whole datasets, not one call per image
+        fetcher = operation.fetcher_for(request, dataset, client=client, session=session, s3_client=s3_client)
+        return _plan_faces(request, dataset, operation, fetcher)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
     if backend is None:
@@ -265,93 +253,14 @@ def plan_run(
     )
 
 
-def _face_fetcher(
-    request: RunRequest, operation: Operation, dataset: Dataset, *, client: Any, session: Any, s3_client: Any
-) -> Any:
-    """The fetcher of an operation that answers whole datasets (faces), with its client; None otherwise."""
-    if not operation.judges_rates:
-        return None
-    if request.backend == "rekognition" and client is None:
-        client = make_client(
-            session=session,
-            region=request.region,
-            profile=request.profile,
-            endpoint_url=request.endpoint_url,
-            max_pool_connections=max(10, request.workers),
-        )
-    endpoint = custom_endpoint(str(client.meta.endpoint_url)) if client is not None else request.endpoint_url
-    region = client.meta.region_name if client is not None else request.region
-    settings: dict[str, Any] = {
-        "dataset": dataset,
-        "endpoint": endpoint,
-        "region": region,
-        "workers": request.workers,
-        "tps": request.tps,
-        "max_runtime_s": request.max_runtime_s,
-        "max_faces": request.max_faces,
-    }
-    if operation.name == "face-search":
-        settings.update(
-            gallery=str(request.gallery) if request.gallery else None,
-            collection=request.collection,
-            users=request.users,
-            dataset_keywords={
-                "format": None,
-                "skip_bad_lines": request.skip_bad_lines,
-                "s3_client": s3_client,
-            },
-        )
-    if operation.name == "liveness":
-        settings["liveness_answers"] = str(request.liveness_answers) if request.liveness_answers else None
-    return operation.fetcher(client if request.backend == "rekognition" else None, **settings)
-
-
 def _plan_faces(request: RunRequest, dataset: Dataset, operation: Operation, fetcher: Any) -> RunPlan:
     """A face run's plan: every item checked and looked up, and the calls of every API a fetch would make."""
     preparation = Preparation(convert=request.convert, fit=request.fit)
     cache_path = Path(request.cache) if request.cache else default_cache_path()
-    with ResponseCache(cache_path) as store:
-        outcomes, to_call = fetcher.plan(dataset, store, preparation)
-    needed = fetcher.calls_needed(outcomes, to_call)
-    fetcher.needed = needed
-    estimate = None
-    tps, tps_source = request.tps, "--tps" if request.tps else "not an AWS endpoint"
-    if (
-        request.backend == "rekognition"
-        and fetcher.client is not None
-        and is_aws_endpoint(str(fetcher.client.meta.endpoint_url))
-    ):
-        estimate = PriceTable.load(request.price_table).estimate_calls(needed, fetcher.region)
-        if tps is None:
-            tps, tps_source = default_tps(fetcher.operation, fetcher.region)
-    fetcher.tps = tps
-    return RunPlan(
-        request,
-        dataset,
-        operation,
-        fetcher,
-        cache_path,
-        preparation,
-        outcomes,
-        to_call,
-        estimate,
-        tps,
-        tps_source,
+    planned = fetcher.plan_run(
+        dataset, cache_path, preparation, price_table=request.price_table, tps=request.tps
     )
-
-
-def _fetch_faces(run_plan: RunPlan, store: ResponseCache) -> tuple[list[ImageOutcome], RunStats]:
-    from evaluation.aws.face_calls import FaceRunInterrupted
-
-    fetcher, dataset = run_plan.backend, run_plan.dataset
-    if run_plan.request.backend == "replay" or fetcher.client is None:
-        for index in run_plan.to_call:
-            run_plan.outcomes[index].reason = "not in the response cache (--backend replay calls nothing)"
-        return run_plan.outcomes, fetcher.finish(run_plan.outcomes, time.monotonic())
-    try:
-        return fetcher.fetch(dataset, store, (run_plan.outcomes, run_plan.to_call))
-    except FaceRunInterrupted as stop:
-        raise Interrupted(stop.outcomes, stop.stats) from None
+    return RunPlan(request, dataset, operation, fetcher, cache_path, preparation, *planned)
 
 
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
@@ -388,28 +297,19 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
 
 def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:
     """A face run: the fetcher calls (and guards its collection), then the one analysis."""
-    fetcher, dataset = run_plan.backend, run_plan.dataset
+    fetcher, dataset, request = run_plan.backend, run_plan.dataset, run_plan.request
     with ResponseCache(run_plan.cache_path) as store:
-        outcomes, stats = _fetch_faces(run_plan, store)
+        planned = (run_plan.outcomes, run_plan.to_call)
+        outcomes, stats = fetcher.fetch_or_replay(dataset, store, planned, replay=request.backend == "replay")
         stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
     stats.wall_s = round(time.monotonic() - started, 3)
-    spent = None
-    if run_plan.estimate is not None:
-        spent = PriceTable.load(run_plan.request.price_table).estimate_calls(
-            dict(fetcher.calls), fetcher.region
-        )
-    cost = {
-        "estimated_usd": spent.usd if spent else None,
-        "calls": stats.calls,
-        "calls_by_api": dict(fetcher.calls),
-        "source": spent.source if spent else None,
-        "notes": spent.notes if spent else ["no price: not an AWS endpoint"],
-    }
+    cost = fetcher.cost_record(
+        request.price_table, estimated=run_plan.estimate is not None, calls=stats.calls
+    )
     run = _run_record(run_plan, options, stats, cost)
     if hasattr(fetcher, "gallery_record"):
         run["gallery"] = fetcher.gallery_record()
-    versions = {key: _model_version_of(entry) for key, entry in stored.items()}
-    images = images_frame(dataset, outcomes, versions)
+    images = images_frame(dataset, outcomes, {key: _model_version_of(entry) for key, entry in stored.items()})
     records = run_plan.operation.dataset_ground_truth(dataset)
     ground_truth = [
         {"image": item.image.uri, **record} for item, record in zip(dataset.items, records, strict=True)

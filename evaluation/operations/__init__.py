@@ -10,7 +10,7 @@ A run is plan -> fetch -> analyse whatever it judges; an operation decides only 
   lines with boxes (a manifest with `lines`).
 - faces: DetectFaces, Attributes ["ALL"] (it has no confidence filter); face boxes as for boxes.
 - face-verification, face-search, liveness: comparisons (pairs, probes, sessions) rather than images,
-  fetched by the operation's own fetcher (evaluation.aws.face_calls: a temporary collection, guarded);
+  fetched by the operation's own fetcher (evaluation.aws.faces: a temporary collection, guarded);
   judged over FMR/FNMR, FPIR/FNIR, APCER/BPCER under a rate objective (fnmr-at-fmr:0.001 by default).
 
 Each module here defines one `Operation`: its API, request, ImageLimits, adapter (the only reader of its

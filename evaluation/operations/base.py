@@ -63,7 +63,7 @@ class Operation:
         return None
 
     def fetcher(self, client: Any, **settings: Any) -> Any:
-        """An object that fetches whole datasets (`plan`, `fetch`, `calls_needed`; evaluation.aws.face_calls)
+        """An object that fetches whole datasets (`plan`, `fetch`, `calls_needed`; evaluation.aws.faces)
         for operations whose calls are not one per image; None: the image runner and a Backend."""
         return None
 

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.calls.backends import make_client
+from evaluation.calls.backends.rekognition import custom_endpoint
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.operations.base import Operation, Scored, markdown_table
 from evaluation.stats.biometrics import recommend_at_rate
@@ -58,6 +60,36 @@ class BiometricOperation(Operation):
 
     def fetcher(self, client: Any, **settings: Any) -> Any:
         raise NotImplementedError
+
+    def fetcher_for(
+        self, request: Any, dataset: Dataset, *, client: Any, session: Any, s3_client: Any
+    ) -> Any:
+        """The fetcher for a RunRequest: its client (none for replay), endpoint, pace and face settings."""
+        if request.backend == "rekognition" and client is None:
+            client = make_client(
+                session=session,
+                region=request.region,
+                profile=request.profile,
+                endpoint_url=request.endpoint_url,
+                max_pool_connections=max(10, request.workers),
+            )
+        if request.backend != "rekognition":
+            client = None
+        settings: dict[str, Any] = {
+            "dataset": dataset,
+            "endpoint": custom_endpoint(str(client.meta.endpoint_url)) if client else request.endpoint_url,
+            "region": client.meta.region_name if client else request.region,
+            "workers": request.workers,
+            "tps": request.tps,
+            "max_runtime_s": request.max_runtime_s,
+            "max_faces": request.max_faces,
+            **self.settings_of(request, s3_client),
+        }
+        return self.fetcher(client, **settings)
+
+    def settings_of(self, request: Any, s3_client: Any) -> dict[str, Any]:
+        """The request's settings only this operation's fetcher takes."""
+        return {}
 
 
 def attributes_of(item: DatasetItem) -> dict[str, str]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.aws.face_calls import GallerySearch
+from evaluation.aws.faces import GallerySearch
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.datasets.faces import UNKNOWN, load_face_dataset
 from evaluation.labelmap import LabelMap
@@ -134,6 +134,18 @@ class FaceSearch(BiometricOperation):
             max_faces=max_faces,
             **settings,
         )
+
+    def settings_of(self, request: Any, s3_client: Any) -> dict[str, Any]:
+        return {
+            "gallery": str(request.gallery) if request.gallery else None,
+            "collection": request.collection,
+            "users": request.users,
+            "dataset_keywords": {
+                "format": None,
+                "skip_bad_lines": request.skip_bad_lines,
+                "s3_client": s3_client,
+            },
+        }
 
     def ground_truth(self, item: DatasetItem) -> dict[str, Any]:
         return {"identity": next(iter(item.labels), UNKNOWN), "attributes": dict(item.attributes)}

@@ -4,7 +4,7 @@
 - Datasets: an identity dataset (CSV `image,identity[,columns...]`, label folders named by identity, a
   manifest whose one class per image is the identity): every pair of images is compared, genuine when
   both show the same identity. Or explicit pairs (CSV `image_a,image_b,same`): only those pairs.
-- Calls (evaluation.aws.face_calls): an identity dataset goes through a temporary collection, IndexFaces
+- Calls (evaluation.aws.faces): an identity dataset goes through a temporary collection, IndexFaces
   and SearchFaces once per image (about two calls per image for all n(n-1)/2 pairs); explicit pairs
   through CompareFaces, one call per pair. Every threshold is asked as 0.
 - Adapter: `read_verification`, the only reader of these answers.
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.aws.face_calls import CollectionVerification, PairComparison, external_id
+from evaluation.aws.faces import CollectionVerification, PairComparison, external_id
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.datasets.faces import load_face_dataset
 from evaluation.errors import UserError

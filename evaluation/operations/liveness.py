@@ -3,7 +3,7 @@ people through, on sessions you recorded.
 
 - Dataset: a CSV `session_id,live[,attack_type]` (live true for a real person, false for an attack;
   attack_type e.g. printed-photo, screen-replay, mask), then any columns to slice by.
-- Calls: GetFaceLivenessSessionResults per session (evaluation.aws.face_calls.LivenessResults), stored
+- Calls: GetFaceLivenessSessionResults per session (evaluation.aws.faces.LivenessResults), stored
   without image bytes; or answers saved earlier (`--liveness-answers FILE.jsonl`, one answer a line).
 - Adapter: `read_liveness`. A session whose Status is not SUCCEEDED has no Confidence: it is not judged
   and is listed (liveness_unjudged.csv).
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.aws.face_calls import LivenessResults
+from evaluation.aws.faces import LivenessResults
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.datasets.faces import load_face_dataset
 from evaluation.labelmap import LabelMap
@@ -135,6 +135,9 @@ class Liveness(BiometricOperation):
     ) -> Any:
         settings.pop("max_faces", None)
         return LivenessResults(client, saved=liveness_answers, **settings)
+
+    def settings_of(self, request: Any, s3_client: Any) -> dict[str, Any]:
+        return {"liveness_answers": str(request.liveness_answers) if request.liveness_answers else None}
 
     def ground_truth(self, item: DatasetItem) -> dict[str, Any]:
         attributes = dict(item.attributes)
