@@ -4,7 +4,6 @@ keyword lists; the CLI and the notebook API build them, nothing else parses opti
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -17,6 +16,7 @@ from evaluation.datasets import Dataset
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap
 from evaluation.operations import check_backend, check_operation
+from evaluation.operations.answers import quality_bins_from
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
@@ -264,7 +264,7 @@ class AnalysisOptions:
         band = _review_band(review_band, max_errors, max_review_rate)
         if isinstance(slices, str):
             slices = [slices]
-        bins = _quality_bins(quality_bins)
+        bins = quality_bins_from(quality_bins, DEFAULT_QUALITY_BINS)
         return cls(
             objective=parsed,
             min_support=10 if min_support is None else int(min_support),
@@ -323,24 +323,6 @@ class AnalysisOptions:
             # only when slicing, so run folders without slices read as they always did
             **({"slices": list(self.slices), "quality_bins": list(self.quality_bins)} if self.slices else {}),
         }
-
-
-def _quality_bins(value: Sequence[float] | str | None) -> tuple[float, ...]:
-    """--quality-bins 0,40,70,100: increasing edges within 0-100 (ImageProperties' Quality scale)."""
-    if value is None:
-        return DEFAULT_QUALITY_BINS
-    parts = value.split(",") if isinstance(value, str) else list(value)
-    try:
-        edges = tuple(float(part) for part in parts)
-    except (TypeError, ValueError):
-        raise UserError(
-            f"--quality-bins must be numbers separated by commas, e.g. 0,40,70,100; got {value!r}"
-        ) from None
-    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
-        raise UserError(
-            f"--quality-bins needs at least two increasing edges, e.g. 0,40,70,100; got {value!r}"
-        )
-    return edges
 
 
 def _half_width(value: Any) -> float:
@@ -435,6 +417,14 @@ class RunRequest:
     canary: int | None = None  # re-call this many cached images first; stop if the model changed
     canary_seed: int = 0
     production: dict[str, Any] = field(init=False, default_factory=dict)
+    # face operations: face-search's gallery (an identity dataset) or an existing collection to read,
+    # users (SearchUsersByImage), matches per search, saved liveness answers, the collection's deadline
+    gallery: str | Path | None = None
+    collection: str | None = None
+    users: bool = False
+    max_faces: int | None = None
+    liveness_answers: str | Path | None = None
+    max_runtime_s: float | None = None
 
     def __post_init__(self) -> None:
         check_operation(self.operation)
@@ -451,6 +441,24 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
+        if self.max_faces is not None and not 1 <= self.max_faces <= 4096:
+            raise UserError(f"--max-faces must be within 1 and 4096, got {self.max_faces}")
+        if self.max_runtime_s is not None and self.max_runtime_s <= 0:
+            raise UserError(f"--max-runtime must be positive, got {self.max_runtime_s:g}")
+        if (
+            self.operation == "face-search"
+            and self.backend != "replay"
+            and (self.gallery is None) == (self.collection is None)
+        ):
+            raise UserError("--operation face-search needs a gallery: --gallery DATASET or --collection NAME")
+        if self.operation != "face-search" and (self.gallery or self.collection or self.users):
+            raise UserError("--gallery, --collection and --users belong to --operation face-search")
+        if self.collection is not None and self.users:
+            raise UserError(
+                "--users makes users in a temporary collection; with --collection use the collection's own"
+            )
+        if self.liveness_answers is not None and self.operation != "liveness":
+            raise UserError("--liveness-answers belongs to --operation liveness")
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
         from evaluation.calls.production import production_request

@@ -22,7 +22,7 @@ from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
 from evaluation.calls.cache import ResponseCache, default_cache_path
 from evaluation.calls.prices import Estimate, PriceTable, default_tps
 from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
-from evaluation.calls.versions import ModelChanged, at_model_version, run_canary
+from evaluation.calls.versions import run_canary, versions_to_call
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
@@ -35,7 +35,6 @@ from evaluation.version import __version__
 __all__ = [
     "AnalysisOptions",
     "EvaluationResult",
-    "ModelChanged",
     "RunPlan",
     "RunRequest",
     "build_backend",
@@ -52,10 +51,8 @@ def build_backend(
 ) -> Backend:
     """The backend the request names, for the operation it judges (its API and request parameters)."""
     operation = operation_for(request.operation)
-    params = {
-        **operation.request(min_confidence=request.min_confidence, max_labels=request.max_labels),
-        **request.production,
-    }
+    base = operation.request(min_confidence=request.min_confidence, max_labels=request.max_labels)
+    params = {**base, **request.production}  # the production request's keys, sent as given
     name = request.backend
     if name in ("rekognition", "custom-labels") and client is None:
         region = request.region
@@ -148,6 +145,9 @@ class RunPlan:
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
+        needed = getattr(self.backend, "needed", None)
+        if needed:
+            lines.append("Calls by API: " + ", ".join(f"{count:g} {api}" for api, count in needed.items()))
         if self.estimate is not None and counts["to_call"]:
             lines.append(f"Estimated cost: {self.estimate.describe()}")
         reasons: dict[str, int] = {}
@@ -203,17 +203,21 @@ def plan_run(
     if isinstance(backend, str):
         backend = None
     dataset = request.dataset
+    operation = operation_for(request.operation)
     if not isinstance(dataset, Dataset):
         if s3_client is None and session is not None and str(dataset).startswith("s3://"):
             s3_client = session.client("s3", region_name=request.region)
-        dataset = load_dataset(
-            dataset,
-            format=request.dataset_format,
-            skip_bad_lines=request.skip_bad_lines,
-            vocabulary=request.vocabulary,
-            s3_client=s3_client,
+        read = {
+            "format": request.dataset_format,
+            "skip_bad_lines": request.skip_bad_lines,
+            "s3_client": s3_client,
+        }
+        dataset = operation.load(str(dataset), **read) or load_dataset(
+            dataset, vocabulary=request.vocabulary, **read
         )
-    operation = operation_for(request.operation)
+    if backend is None and operation.judges_rates:  # faces: whole datasets, not one call per image
+        fetcher = operation.fetcher_for(request, dataset, client=client, session=session, s3_client=s3_client)
+        return _plan_faces(request, dataset, operation, fetcher)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
     if backend is None:
@@ -227,18 +231,9 @@ def plan_run(
     cache_path = Path(request.cache) if request.cache else default_cache_path()
     with ResponseCache(cache_path) as store:
         outcomes, to_call = plan(
-            [item.image for item in dataset.items],
-            backend,
-            store,
-            preparation=preparation,
+            [item.image for item in dataset.items], backend, store, preparation=preparation
         )
-        if request.refresh:  # call again for images already answered (once per distinct content)
-            for outcome in outcomes:
-                outcome.status = "missing" if outcome.status == "cached" else outcome.status
-            keys = {o.cache_key: i for i, o in reversed(list(enumerate(outcomes))) if o.cache_key}
-            to_call = sorted(keys.values())
-        if request.model_version is not None:
-            to_call = at_model_version(outcomes, store, request.model_version)
+        to_call = versions_to_call(outcomes, to_call, store, request.refresh, request.model_version)
     call_region = backend.describe().get("region") or request.region
     tps = request.tps
     if tps is not None:
@@ -265,23 +260,24 @@ def plan_run(
     )
 
 
+def _plan_faces(request: RunRequest, dataset: Dataset, operation: Operation, fetcher: Any) -> RunPlan:
+    """A face run's plan: every item checked and looked up, and the calls of every API a fetch would make."""
+    preparation = Preparation(convert=request.convert, fit=request.fit)
+    cache_path = Path(request.cache) if request.cache else default_cache_path()
+    planned = fetcher.plan_run(
+        dataset, cache_path, preparation, price_table=request.price_table, tps=request.tps
+    )
+    return RunPlan(request, dataset, operation, fetcher, cache_path, preparation, *planned)
+
+
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
-    canary = (
-        run_canary(
-            run_plan.outcomes,
-            backend,
-            run_plan.cache_path,
-            preparation=run_plan.preparation,
-            count=int(request.canary),
-            seed=request.canary_seed,
-        )
-        if request.canary
-        else None
-    )
+    if run_plan.operation.judges_rates:
+        return _run_faces(run_plan, options, started)
+    canary = run_canary(run_plan) if request.canary else None
     with ResponseCache(run_plan.cache_path) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],
@@ -294,9 +290,7 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
             planned=(run_plan.outcomes, run_plan.to_call),
             refresh=request.refresh,
         )
-        stored = store.get_versions(
-            {o.cache_key: request.model_version for o in outcomes if o.answered and o.cache_key}
-        )
+        stored = store.get_versions({o.cache_key: request.model_version for o in outcomes if o.answered})
     stats.wall_s = round(time.monotonic() - started, 3)
     run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
     if canary is not None:
@@ -310,6 +304,29 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
         if run_plan.operation.stores_ground_truth
         else []
     )
+    responses = {key: entry.response for key, entry in stored.items()}
+    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+
+
+def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:
+    """A face run: the fetcher calls (and guards its collection), then the one analysis."""
+    fetcher, dataset, request = run_plan.backend, run_plan.dataset, run_plan.request
+    with ResponseCache(run_plan.cache_path) as store:
+        planned = (run_plan.outcomes, run_plan.to_call)
+        outcomes, stats = fetcher.fetch_or_replay(dataset, store, planned, replay=request.backend == "replay")
+        stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
+    stats.wall_s = round(time.monotonic() - started, 3)
+    cost = fetcher.cost_record(
+        request.price_table, estimated=run_plan.estimate is not None, calls=stats.calls
+    )
+    run = _run_record(run_plan, options, stats, cost)
+    if hasattr(fetcher, "gallery_record"):
+        run["gallery"] = fetcher.gallery_record()
+    images = images_frame(dataset, outcomes, {key: _model_version_of(entry) for key, entry in stored.items()})
+    records = run_plan.operation.dataset_ground_truth(dataset)
+    ground_truth = [
+        {"image": item.image.uri, **record} for item, record in zip(dataset.items, records, strict=True)
+    ]
     responses = {key: entry.response for key, entry in stored.items()}
     return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
 
@@ -407,6 +424,10 @@ def evaluate(
     """
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
+    if analysis_keywords.get("objective") is None:
+        analysis_keywords["objective"] = operation_for(
+            run_keywords.get("operation", "labels")
+        ).default_objective
     options = AnalysisOptions.build(**analysis_keywords)
     if planned is None:
         backend_object = None if isinstance(backend, str) else backend

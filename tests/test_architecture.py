@@ -18,6 +18,8 @@ LARGE = {
     "evaluation/aws/batch.py": "the batch's submit, status and streamed ingest, one protocol",
     "evaluation/reports/compare.py": "two runs side by side: matching their images, what stops or warns, "
     "the verdict, and three renderings of one table",
+    "evaluation/pipeline.py": "plan, run, write and reanalyse for every operation, faces included, with "
+    "the answers' model versions (their logic lives in calls/versions.py)",
 }
 MAX_LINES = 500
 

@@ -41,7 +41,33 @@ class ModelChanged(UserError):
     """--canary: the service answers with another model version than the cached answers were made by."""
 
 
-def run_canary(
+def versions_to_call(
+    outcomes: list[ImageOutcome], to_call: list[int], store: ResponseCache, refresh: bool, version: str | None
+) -> list[int]:
+    """The images to call after `plan`: all again with --refresh (once per distinct content), none with
+    --model-version (its stored answers, see at_model_version), else those without an answer."""
+    if refresh:
+        for outcome in outcomes:
+            outcome.status = "missing" if outcome.status == "cached" else outcome.status
+        keys = {o.cache_key: i for i, o in reversed(list(enumerate(outcomes))) if o.cache_key}
+        return sorted(keys.values())
+    return at_model_version(outcomes, store, version) if version is not None else to_call
+
+
+def run_canary(run_plan: Any) -> dict[str, Any]:
+    """--canary on a pipeline RunPlan (its outcomes, backend, cache and preparation); see canary."""
+    request = run_plan.request
+    return canary(
+        run_plan.outcomes,
+        run_plan.backend,
+        run_plan.cache_path,
+        preparation=run_plan.preparation,
+        count=int(request.canary),
+        seed=request.canary_seed,
+    )
+
+
+def canary(
     outcomes: Sequence[ImageOutcome],
     backend: Backend,
     cache_path: Path,

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 from evaluation.images import ImageRef
 
-__all__ = ["FORMATS", "BadLine", "Dataset", "DatasetItem", "GroundTruthBox", "GroundTruthText"]
+__all__ = [
+    "FORMATS",
+    "BadLine",
+    "Dataset",
+    "DatasetItem",
+    "GroundTruthBox",
+    "GroundTruthText",
+    "ImagePair",
+]
 
 FORMATS = ("manifest", "csv", "folders", "coco")
 
@@ -77,9 +85,19 @@ class DatasetItem:
     source: str
     boxes: tuple[GroundTruthBox, ...] = ()
     text: tuple[GroundTruthText, ...] = ()
-    # The dataset's own columns for this item, (name, value) in the file's order: a CSV's columns after
-    # image,labels, a manifest line's plain attributes, a COCO image's fields. They become slice keys.
+    # More columns a dataset gave the item, (name, value) in the file's order: a CSV's columns after
+    # image,labels, a manifest line's plain attributes, a COCO image's fields, a face dataset's demographic
+    # group or attack type. Reports slice by them (--slice NAME).
     attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """Two items of a dataset (by position) and whether they show the same person: an explicit pair."""
+
+    first: int
+    second: int
+    same: bool
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,7 @@ class Dataset:
     machine_labeled: int = 0
     ignored_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    pairs: list[ImagePair] = field(default_factory=list)  # explicit pairs (image_a,image_b,same)
 
     def support(self) -> dict[str, int]:
         """Images per vocabulary label (positives); a label with none is still listed, with 0."""

@@ -6,9 +6,12 @@ Everything downstream works on these small frozen types, so a change in the serv
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from evaluation.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -177,3 +180,21 @@ def image_properties(response: Mapping[str, Any]) -> dict[str, Any]:
         columns["dominant_color"] = names[0]
         columns["dominant_colors"] = ";".join(names)
     return columns
+
+
+def quality_bins_from(value: Sequence[float] | str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+    """--quality-bins 0,40,70,100: increasing edges within 0-100 (ImageProperties' Quality scale)."""
+    if value is None:
+        return default
+    parts = value.split(",") if isinstance(value, str) else list(value)
+    try:
+        edges = tuple(float(part) for part in parts)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"--quality-bins must be numbers separated by commas, e.g. 0,40,70,100; got {value!r}"
+        ) from None
+    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise UserError(
+            f"--quality-bins needs at least two increasing edges, e.g. 0,40,70,100; got {value!r}"
+        )
+    return edges
