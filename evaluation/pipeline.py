@@ -9,7 +9,7 @@ keywords are the CLI's options, mapped once onto a `RunRequest` and `AnalysisOpt
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,14 @@ from evaluation.images import Preparation
 from evaluation.operations import Operation, operation_for
 from evaluation.options import AnalysisOptions, RunRequest, split_keywords
 from evaluation.reports import RENDERERS
-from evaluation.runfolder import Recorded, images_frame, write
+from evaluation.runfolder import ANSWERS_FILE, Recorded, images_frame, write
 from evaluation.version import __version__
 
 __all__ = [
     "AnalysisOptions",
+    "Evaluation",
     "EvaluationResult",
+    "Explorer",
     "RunPlan",
     "RunRequest",
     "build_backend",
@@ -349,6 +351,26 @@ def write_run(result: EvaluationResult, out_dir: str | Path) -> Path:
     return write(result, out_dir, renderers=RENDERERS)
 
 
+# The notebook's keywords by the CLI's names (--labels, --no-parents/--parents, --format), mapped once
+# onto RunRequest's and AnalysisOptions' fields; either name works, both at once is a mistake.
+CLI_NAMES = {"labels": "vocabulary", "parents": "use_parents", "format": "dataset_format"}
+
+
+def _cli_names(keywords: dict[str, Any]) -> dict[str, Any]:
+    """`labels="A,B"` / `labels=["A", "B"]`, `parents=False`, `format="csv"` onto the fields they set."""
+    mapped = dict(keywords)
+    for cli, own in CLI_NAMES.items():
+        if cli not in mapped:
+            continue
+        if own in mapped:
+            raise TypeError(f"give {cli}= or {own}=, not both (they are the same setting)")
+        mapped[own] = mapped.pop(cli)
+    labels = mapped.get("vocabulary")
+    if isinstance(labels, str):
+        mapped["vocabulary"] = [part.strip() for part in labels.split(",") if part.strip()]
+    return mapped
+
+
 def evaluate(
     dataset: str | Path | Dataset,
     *,
@@ -358,13 +380,17 @@ def evaluate(
     s3_client: Any = None,
     planned: RunPlan | None = None,
     **keywords: Any,
-) -> EvaluationResult:
+) -> Evaluation:
     """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
 
-    The keywords are the CLI's options (backend=, operation=, endpoint_url=, region=, objective=,
-    label_map=, min_support=, vocabulary=, use_parents=, max_cost=, ...); a Backend object may be given
-    as backend=. With `out` the run folder is written there too.
+    The keywords are the CLI's options with underscores: backend=, operation=, region=, profile=,
+    endpoint_url=, min_confidence=, max_labels=, cache=, format= (--format), skip_bad_lines=, labels=
+    (--labels: "A,B" or a list), label_map=, parents= (False is --no-parents), objective=, min_support=,
+    workers=, tps=, convert=, fit=, max_cost=, price_table=, progress=, project_version_arn=.
+    RunRequest's and AnalysisOptions' own field names (vocabulary=, use_parents=, dataset_format=) work
+    too. A Backend object may be given as backend=. With `out` the run folder is written there too.
     """
+    keywords = _cli_names(keywords)
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
     options = AnalysisOptions.build(**analysis_keywords)
@@ -378,10 +404,55 @@ def evaluate(
         planned = plan_run(
             request, backend=backend_object, client=client, session=session, s3_client=s3_client
         )
-    result = run_evaluation(planned, options)
+    result = Evaluation.of(run_evaluation(planned, options))
     if out is not None:
         write_run(result, out)
     return result
+
+
+class Evaluation(EvaluationResult):
+    """An EvaluationResult with what a notebook adds: `plot(label)` (a matplotlib Figure, the PNG's
+    plots) and `explore()` (report.html's table and threshold explorer, inline)."""
+
+    @classmethod
+    def of(cls, result: EvaluationResult) -> Evaluation:
+        if isinstance(result, cls):
+            return result
+        return cls(**{item.name: getattr(result, item.name) for item in fields(result)})
+
+    def plot(self, label: str | None = None) -> Any:
+        """The precision-recall curve and precision, recall, F1 against MinConfidence of `label`, with the
+        recommended MinConfidence marked; no label: the micro average over every label."""
+        from evaluation.reports.plots import label_figure
+
+        return label_figure(self, label)
+
+    def explore(self, *, height: int = 900) -> Explorer:
+        """report.html in the notebook: the sortable label table, the explorer, the curves and errors."""
+        from evaluation.reports.html import render_html
+
+        return Explorer(render_html(self), height=height)
+
+
+@dataclass(frozen=True)
+class Explorer:
+    """The report page shown inline (an iframe holding the self-contained page); `save(path)` writes it."""
+
+    page: str
+    height: int = 900
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (
+            f'<iframe srcdoc="{html.escape(self.page, quote=True)}" style="width:100%;height:{self.height}px;'
+            'border:1px solid #d8dde6" sandbox="allow-scripts"></iframe>'
+        )
+
+    def save(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.write_text(self.page, encoding="utf-8")
+        return target
 
 
 def _backend_name(backend: Backend) -> str:
@@ -400,36 +471,57 @@ def evaluate_batch(
 
 
 def reanalyse(
-    run_dir: str | Path, *, cache: str | Path | None = None, aws_evaluation: Any = None, **changes: Any
-) -> EvaluationResult:
-    """Recompute a finished run from its stored answers with other analysis options; calls nothing and
-    writes nothing (write the result with `write_run`).
+    run_dir: str | Path,
+    *,
+    cache: str | Path | None = None,
+    aws_evaluation: Any = None,
+    out: str | Path | None = None,
+    **changes: Any,
+) -> Evaluation:
+    """Recompute a finished run from its stored answers with other analysis options; calls nothing.
 
-    `changes` are analysis options (objective=, min_support=, use_parents=, label_map=, vocabulary=);
-    None keeps the run's own.
+    The answers come from the run folder's answers.jsonl.gz (so a copied folder re-analyses on its own),
+    else from the response cache the run used (`cache=` names another). `changes` are analysis options,
+    by their CLI names or their own: objective=, min_support=, label_map=, labels= (vocabulary=),
+    parents= (use_parents=), aws_evaluation=; None keeps the run's own. It writes nothing unless `out`
+    is given: then the whole run folder is written there (`out=run_dir` updates the run in place, as
+    `rekognition-eval report RUN_DIR` does) and `result.out_dir` says where.
     """
+    changes = _cli_names(changes)
     recorded = Recorded.load(run_dir)
     run = recorded.run
-    cache_path = Path(cache) if cache else Path(run["cache"])
-    if not cache_path.is_file():
-        raise UserError(f"the run's response cache {cache_path} does not exist; pass --cache PATH")
     keys = recorded.answered_keys
-    with ResponseCache(cache_path) as store:
-        stored = store.get_many(keys)
-    lost = sorted(set(keys) - set(stored))
-    if lost:
-        raise UserError(
-            f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
-            "pass the cache the run used with --cache"
-        )
+    carried = recorded.answers()
+    responses = {key: carried[key] for key in keys if key in carried}
+    wanted = [key for key in keys if key not in responses]
+    if wanted:
+        cache_path = Path(cache) if cache else Path(run["cache"])
+        if not cache_path.is_file():
+            raise UserError(
+                f"{Path(run_dir) / ANSWERS_FILE} is missing and the run's response cache {cache_path} does "
+                "not exist; pass --cache PATH"
+            )
+        with ResponseCache(cache_path) as store:
+            stored = store.get_many(wanted)
+        lost = sorted(set(wanted) - set(stored))
+        if lost:
+            raise UserError(
+                f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
+                "pass the cache the run used with --cache"
+            )
+        responses.update({key: entry.response for key, entry in stored.items()})
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
     if aws_evaluation is not None:
         options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})
     _check_reanalysis_vocabulary(options.vocabulary, run)
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
     ground_truth = recorded.ground_truth() if operation_of(run).stores_ground_truth else []
-    responses = {key: entry.response for key, entry in stored.items()}
-    return analyse(recorded.images, responses, run=run, options=options, ground_truth=ground_truth)
+    result = Evaluation.of(
+        analyse(recorded.images, responses, run=run, options=options, ground_truth=ground_truth)
+    )
+    if out is not None:
+        write_run(result, out)
+    return result
 
 
 def _check_reanalysis_vocabulary(vocabulary: Any, run: dict[str, Any]) -> None:

@@ -2,12 +2,14 @@
 
 A run folder is everything a run leaves on disk, for programs (CSV, JSON, YAML), for people (report.md,
 report.html, rendered by evaluation.reports and handed here to write) and for re-analysis (run.json,
-images.csv, ground_truth.jsonl with the response cache). Every file is written beside and renamed, so a
+images.csv, ground_truth.jsonl and answers.jsonl.gz, the answers judged: the folder re-analyses without the
+response cache). Every file is written beside and renamed, so a
 reader never sees half a file.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -33,6 +35,9 @@ SUMMARY_FILE = "summary.json"
 LABELS_FILE = "labels.csv"
 THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
+# The raw answers the run judged, one {"key", "response"} per answered image: what `report` needs when the
+# response cache is not there (a copied folder). Only this run's answers, gzipped: not the whole cache.
+ANSWERS_FILE = "answers.jsonl.gz"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
 IMAGES_COLUMNS = [
@@ -124,6 +129,29 @@ def read_ground_truth(run_dir: Path, images: pd.DataFrame) -> list[dict[str, Any
     return records
 
 
+def answers_bytes(responses: Mapping[str, Any]) -> bytes:
+    """answers.jsonl.gz: sorted by key, with no time stamp in the gzip header, so the same answers give
+    the same bytes."""
+    text = "".join(
+        json.dumps({"key": key, "response": responses[key]}, sort_keys=True, ensure_ascii=False, default=str)
+        + "\n"
+        for key in sorted(responses)
+    )
+    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def read_answers(path: Path) -> dict[str, Any]:
+    """The answers a run folder carries, by cache key (empty when it carries none: an older run)."""
+    if not path.is_file():
+        return {}
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+        return {str(record["key"]): record["response"] for record in records}
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise UserError(f"{path}: cannot read the stored answers ({exc}); rerun with --cache PATH") from None
+
+
 def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
     """Write every table of `result`, then let each renderer add its documents (report.md, report.html)."""
     out_dir = Path(out_dir)
@@ -142,6 +170,8 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     )
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    if result.responses:  # the answers judged, so `report` needs no response cache
+        atomic_write(out_dir / ANSWERS_FILE, answers_bytes(result.responses))
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
@@ -174,6 +204,10 @@ class Recorded:
 
     def ground_truth(self) -> list[dict[str, Any]]:
         return read_ground_truth(self.path, self.images)
+
+    def answers(self) -> dict[str, Any]:
+        """The answers the folder carries (answers.jsonl.gz), by cache key; empty for older runs."""
+        return read_answers(self.path / ANSWERS_FILE)
 
 
 def api_and_operation(summary: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -79,6 +79,8 @@ def analyse(
     )
     for offset, (name, values) in enumerate(scored.label_columns.items(), start=2):
         per_label.insert(offset, name, values)
+    # indexed by label (result.labels.loc["Person"]); the "label" column stays for labels.csv and joins
+    per_label.index = pd.Index(per_label["label"].astype(object).tolist())
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     aws_record = options.aws_evaluation.to_record() if options.aws_evaluation else run.get(RUN_KEY)
     if aws_record:
@@ -129,6 +131,7 @@ def analyse(
         run=run,
         pairs=pairs,
         answers=tuple(answers) if scored.image_level else (),
+        responses={key: responses[key] for key in answered["cache_key"]},
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
         extra_tables=dict(scored.tables),
         report_section=tuple(scored.markdown),

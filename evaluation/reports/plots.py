@@ -98,6 +98,36 @@ def _save(figure: Figure, path: Path) -> None:
     figure.savefig(path, dpi=90)
 
 
+def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
+    """One label's figure (the PNG's), or the micro average of every label when `label` is None; for
+    notebooks: a Figure displays itself."""
+    if label is None:
+        return _global_figure(result)
+    labels = result.labels
+    matches = np.flatnonzero(labels["label"].astype(object).to_numpy() == label)
+    if not len(matches):
+        known = ", ".join(map(str, labels["label"].head(10)))
+        raise KeyError(f"no label {label!r} in this result (labels: {known}{', ...' if len(labels) > 10 else ''})")
+    row = labels.iloc[int(matches[0])].to_dict()
+    curve = result.curves[result.curves["label"] == label]
+    grid = result.metrics[result.metrics["label"] == label]
+    figure = Figure(figsize=(9, 3.6))
+    ap = row["ap"]
+    ap_text = "–" if not _is_number(ap) else f"{ap:.3f}"
+    _draw(figure, f"{row['label']} (support {row['support']}, AP {ap_text})", curve, grid, row)
+    return figure
+
+
+def _global_figure(result: EvaluationResult) -> Figure:
+    global_grid = result.averages.rename(
+        columns={"micro_precision": "precision", "micro_recall": "recall", "micro_f1": "f1"}
+    )
+    figure = Figure(figsize=(9, 3.6))
+    title = "All labels (micro average)"
+    _draw(figure, title, global_grid, global_grid, result.global_threshold, curve_from_grid=True)
+    return figure
+
+
 def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> dict[int, str]:
     """Write plots/*.png; returns {label position: path relative to out_dir}. Removes PNGs this module
     wrote earlier for labels that no longer get one, so the folder never shows a stale plot."""
@@ -121,13 +151,7 @@ def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG
         )
         _save(figure, folder / name)
         written[position] = f"{PLOTS_DIR}/{name}"
-    global_grid = result.averages.rename(
-        columns={"micro_precision": "precision", "micro_recall": "recall", "micro_f1": "f1"}
-    )
-    figure = Figure(figsize=(9, 3.6))
-    title = "All labels (micro average)"
-    _draw(figure, title, global_grid, global_grid, result.global_threshold, curve_from_grid=True)
-    _save(figure, folder / GLOBAL_PNG)
+    _save(_global_figure(result), folder / GLOBAL_PNG)
     keep = {Path(path).name for path in written.values()} | {GLOBAL_PNG}
     for stale in folder.glob("*.png"):
         if _PNG_NAME.match(stale.name) and stale.name not in keep:
