@@ -148,7 +148,25 @@ class RunPlan:
             if outcome.status == "rejected" and outcome.reason:
                 reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
         lines += [f"  {count} x {reason}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])]
+        verdict = self.cost_verdict()
+        if verdict:
+            lines.append(verdict)
         return "\n".join(lines)
+
+    def cost_verdict(self) -> str | None:
+        """What --max-cost would do with this plan, for a dry run: start it, or refuse it and why."""
+        if self.request.max_cost is None:
+            return None
+        try:
+            self.check_cost()
+        except UserError as refused:
+            return f"--max-cost {self.request.max_cost:g}: the run would be refused ({refused})"
+        if not self.to_call or self.estimate is None:
+            return f"--max-cost {self.request.max_cost:g}: the run would start (nothing billed is called)"
+        return (
+            f"--max-cost {self.request.max_cost:g}: the run would start (estimated USD "
+            f"{self.estimate.usd:,.4f})"
+        )
 
     def check_cost(self) -> None:
         """--max-cost: refuse, before any call, a run whose calls still needed would cost more."""
