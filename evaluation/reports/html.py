@@ -248,9 +248,9 @@ def grid_bins(result: EvaluationResult) -> tuple[list[float], list[list[list[int
 def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) -> tuple[list[Any], list[bool]]:
     """Per label, [[confidence, tp added, fp added], ...] ascending over its exact curve (curves.csv) at or
     above the floor, and whether its stops were thinned. A label with more than `max_stops` distinct
-    confidences keeps `max_stops` of them (by quantile, its recommended threshold always), each bin merged
-    into the kept stop at or below it, so the counts at every kept stop (and every whole number, which
-    the page adds) stay exact."""
+    confidences keeps `max_stops` of them (by quantile), its recommended threshold and the first confidence
+    at or above each whole number; each other bin is merged into the kept stop at or below it, so the
+    counts at every kept stop and every whole number (which the page adds) stay exact."""
     labels = list(result.labels["label"].astype(object))
     floor = (result.summary.get("floor") or {}).get("evaluated_from") or 0.0
     recommended = dict(zip(labels, result.labels["threshold"], strict=True))
@@ -278,7 +278,9 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
             chosen = recommended.get(label)
             if chosen is not None and not pd.isna(chosen):
                 keep = np.union1d(keep, np.searchsorted(t, float(chosen)).clip(0, len(t) - 1))
-            keep = np.union1d(keep, [0])
+            # the first confidence at or above each whole number stays, so the counts there stay exact
+            anchors = np.searchsorted(t, np.arange(0, 101, dtype=np.float64), side="left")
+            keep = np.union1d(np.union1d(keep, anchors[anchors < len(t)]), [0])
             group = np.searchsorted(keep, np.arange(len(t)), side="right") - 1  # the kept stop at or below
             added_tp = np.bincount(group, weights=added_tp, minlength=len(keep)).astype(np.int64)
             added_fp = np.bincount(group, weights=added_fp, minlength=len(keep)).astype(np.int64)
