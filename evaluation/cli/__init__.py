@@ -1,4 +1,5 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models | manifest | batch`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | demo | serve | models | manifest |
+batch`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
@@ -13,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from evaluation.cli import batch, compare, manifest, models, report, run, serve
+from evaluation.cli import batch, compare, demo, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
     EXIT_INCOMPLETE,
@@ -42,6 +43,7 @@ COMMANDS = {
     "report": report.cmd_report,
     "thresholds": report.cmd_thresholds,
     "compare": compare.cmd_compare,
+    "demo": demo.cmd_demo,
     "serve": serve.cmd_serve,
     "batch": batch.cmd_batch,
     "models": models.cmd_models,
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(commands)
     report.add_parsers(commands)
     compare.add_parser(commands)
+    demo.add_parser(commands)
     models.add_models_parser(commands)
     manifest.add_manifest_parser(commands)
     batch.add_batch_parser(commands)

@@ -362,14 +362,15 @@ function imageName(index) {
   return DATA.images[index];
 }
 
-/* A confidence beside a threshold with the digits that matter: as few as show on which side of the
-   MinConfidence it is (41.2 under 41.95 needs one decimal, 41.949 under 41.95 three). */
+/* A confidence beside a threshold with the digits that matter: as many decimals as the MinConfidence
+   has, and more where that is needed to show on which side of it the confidence is (41.949 under
+   41.95, not 41.95). */
 function confidenceText(confidence, threshold) {
   if (isMissing(threshold)) return fmt(confidence, 1);
   const above = confidence >= threshold;
-  for (let digits = 1; digits <= 8; digits++) {
-    const shown = Number(confidence.toFixed(digits));
-    if ((shown >= threshold) === above && (shown !== threshold || confidence === threshold)) return confidence.toFixed(digits);
+  const start = Math.max(1, (String(threshold).split(".")[1] || "").length);
+  for (let digits = start; digits <= 10; digits++) {
+    if ((Number(confidence.toFixed(digits)) >= threshold) === above) return confidence.toFixed(digits);
   }
   return String(confidence);
 }
