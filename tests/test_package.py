@@ -77,7 +77,9 @@ def test_demo_runs_from_the_installed_wheel_outside_the_repo(wheel: Path, tmp_pa
     assert install.returncode == 0, install.stderr
     site = Path(
         subprocess.check_output(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True, env=env
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            text=True,
+            env=env,
         ).strip()
     )
     # the dependencies from this environment, after the wheel's own site-packages

@@ -55,7 +55,7 @@ def csv_dataset(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("max_cost", "says"),
     [
-        ("0.005", "--max-cost 0.005: the run would be refused (this run needs 10 calls, estimated USD 0.0100"),
+        ("0.005", "--max-cost 0.005: the run would be refused (this run needs 10 calls, estimated USD"),
         ("1", "--max-cost 1: the run would start (estimated USD 0.0100)"),
     ],
 )
@@ -77,9 +77,8 @@ def test_dry_run_without_max_cost_says_nothing_of_it(
 
 
 def test_thresholds_without_objective_writes_best_f1(tmp_path: Path) -> None:
-    from tests.support.runs import synthetic_result
-
     from evaluation.pipeline import write_run
+    from tests.support.runs import synthetic_result
 
     run = write_run(synthetic_result(tmp_path, labels=["Cat", "Dog"], n_images=60), tmp_path / "run")
     assert main(["thresholds", str(run)]) == 0
