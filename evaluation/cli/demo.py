@@ -5,7 +5,6 @@ nothing by itself and prints where the report is."""
 from __future__ import annotations
 
 import argparse
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,9 @@ DEFAULT_OUT = Path("reports") / "sample-demo"
 
 def sample_folder() -> Path:
     """The bundled sample (manifest.jsonl, label_map.yaml, images/) inside the installed package."""
-    folder = Path(str(resources.files("evaluation.data").joinpath("sample")))
+    from evaluation.data import sample_dataset
+
+    folder = sample_dataset()
     if not (folder / "manifest.jsonl").is_file():
         raise UserError(f"the bundled sample is missing from {folder}: reinstall rekognition-eval")
     return folder

@@ -208,8 +208,9 @@ function chart({ title, xLabel, yLabel, axis, series, vlines, points, step }) {
     for (const [xv, yv] of one.points) {
       if (isMissing(yv) || isMissing(xv)) { pen = false; continue; }
       const px = x(xv).toFixed(1), py = y(yv).toFixed(1);
-      // against the threshold a count holds until the next stop: steps, not slopes
-      if (pen && step && last !== null) d += `H${px}V${py}`;
+      // against the threshold the counts at a stop hold from the stop below it up to this one (a label
+      // is returned when its confidence is at least MinConfidence): steps, not slopes
+      if (pen && step && last !== null) d += `V${py}H${px}`;
       else d += `${pen ? "L" : "M"}${px},${py}`;
       pen = true; last = py;
     }
