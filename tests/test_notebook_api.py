@@ -15,7 +15,8 @@ import yaml
 from evaluation.errors import UserError
 from evaluation.pipeline import Evaluation, evaluate, reanalyse
 from evaluation.runfolder import ANSWERS_FILE
-from tests.reports.conftest import build_dataset, make_run
+from tests.support.reports import make_run
+from tests.support.runs import build_dataset
 
 
 @pytest.fixture

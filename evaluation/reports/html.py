@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 
 from evaluation.reports.aws_section import html_section as aws_html_section
-from evaluation.runfolder import api_and_operation
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import (
@@ -40,6 +39,7 @@ from evaluation.reports.thumbnails import (
     evaluated_images,
     label_errors,
 )
+from evaluation.runfolder import api_and_operation
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
@@ -618,9 +618,9 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 {aws_html_section(result)}</main>
 <footer>
 The explorer's numbers are metrics.csv's at whole-number thresholds, curves.csv's at every other stop
-and labels.csv's at the recommended one (a label is predicted when its confidence is at or above MinConfidence); recommended thresholds come
-from the exact curves (curves.csv) and are shown as thresholds.yaml writes them: rounded down, so that
-no prediction at the recommended confidence is lost.
+and labels.csv's at the recommended one (a label is predicted when its confidence is at or above
+MinConfidence); recommended thresholds come from the exact curves (curves.csv) and are shown as
+thresholds.yaml writes them: rounded down, so that no prediction at the recommended confidence is lost.
 Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and false negatives per label and
 {data["limits"]["thumbnails"]} images per page, labels with the most support first. The page is
 self-contained (copy it alone); PNG plots of the labels with the most support are also in the run folder's

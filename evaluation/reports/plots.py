@@ -82,7 +82,8 @@ def _draw(
         exact = exact[exact["threshold"] > 0]
         for name in ("precision", "recall", "f1"):
             by_threshold.plot(
-                exact["threshold"], exact[name], color=COLOURS[name], lw=1.5, label=name, drawstyle="steps-pre"
+                exact["threshold"], exact[name], color=COLOURS[name], lw=1.5, label=name,
+                drawstyle="steps-pre",
             )
         lowest = 10 ** math.floor(math.log10(float(confidences.min())))
         by_threshold.set_xscale("log")
@@ -134,8 +135,8 @@ def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
     labels = result.labels
     matches = np.flatnonzero(labels["label"].astype(object).to_numpy() == label)
     if not len(matches):
-        known = ", ".join(map(str, labels["label"].head(10)))
-        raise KeyError(f"no label {label!r} in this result (labels: {known}{', ...' if len(labels) > 10 else ''})")
+        known = ", ".join(map(str, labels["label"].head(10))) + (", ..." if len(labels) > 10 else "")
+        raise KeyError(f"no label {label!r} in this result (labels: {known})")
     row = labels.iloc[int(matches[0])].to_dict()
     curve = result.curves[result.curves["label"] == label]
     grid = result.metrics[result.metrics["label"] == label]

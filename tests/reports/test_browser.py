@@ -19,7 +19,8 @@ import yaml
 
 from evaluation.pipeline import evaluate, write_run
 from evaluation.reports.recommended import confidence_text
-from tests.reports.conftest import NASTY, embedded, run_cli
+from tests.support.cli import run_cli
+from tests.support.reports import NASTY, embedded
 from tests.support.runs import synthetic_result
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ class Tab:
     def __init__(self, page: Page) -> None:
         self.page = page
         self.errors: list[str] = []
-        page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        page.on("console", lambda line: self.errors.append(line.text) if line.type == "error" else None)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.requests: list[str] = []
         page.on("request", lambda request: self.requests.append(request.url))
@@ -168,7 +169,9 @@ def exact_counts(curves: pd.DataFrame, label: str, threshold: float) -> tuple[in
     return int(row["tp"]), int(row["fp"])
 
 
-def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(browser: Tab, run_folder: Path) -> None:
+def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(
+    browser: Tab, run_folder: Path
+) -> None:
     browser.open(run_folder / "report.html")
     assert browser.errors == []
     metrics = pd.read_csv(run_folder / "metrics.csv")
@@ -242,7 +245,8 @@ def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(browser: 
     assert [url for url in browser.requests if not url.startswith("data:")] == [
         (run_folder / "report.html").resolve().as_uri()
     ]
-    assert browser.evaluate("[...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href'))") == []
+    links = "[...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href'))"
+    assert browser.evaluate(links) == []
     assert browser.errors == []
 
 
@@ -254,13 +258,16 @@ def test_label_names_show_as_text_and_run_nothing(browser: Tab, tmp_path: Path) 
     browser.open(tmp_path / "run" / "report.html")
     assert browser.errors == []
     assert sorted(column(browser, "labels-table", 0)) == sorted([*NASTY, "Plain"])
-    assert browser.evaluate("document.querySelectorAll('#labels-table img, #labels-table script').length") == 0
+    inside = "document.querySelectorAll('#labels-table img, #labels-table script').length"
+    assert browser.evaluate(inside) == 0
     assert dialogs == []
     browser.page.locator("#labels-table tbody tr").filter(has_text=NASTY[4]).locator("td").first.click()
     assert browser.evaluate("document.getElementById('label-name').textContent") == NASTY[4]
 
 
-def test_compare_page_opens_sorts_and_colours_by_better_or_worse(browser: Tab, tmp_path: Path, two_runs) -> None:
+def test_compare_page_opens_sorts_and_colours_by_better_or_worse(
+    browser: Tab, tmp_path: Path, two_runs
+) -> None:
     run_a, run_b = two_runs
     assert run_cli("compare", str(run_a), str(run_b), "--out", str(tmp_path / "cmp")) == 0
     browser.open(tmp_path / "cmp" / "compare.html")
