@@ -9,7 +9,7 @@ keywords are the CLI's options, mapped once onto a `RunRequest` and `AnalysisOpt
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
 from evaluation.operations import Operation, operation_for
-from evaluation.options import AnalysisOptions, RunRequest, split_keywords
+from evaluation.options import AnalysisOptions, RunRequest, cli_names, split_keywords
 from evaluation.reports import RENDERERS
+from evaluation.reports.notebook import Evaluation, Explorer
 from evaluation.runfolder import ANSWERS_FILE, Recorded, images_frame, write
 from evaluation.version import __version__
 
@@ -369,26 +370,6 @@ def write_run(result: EvaluationResult, out_dir: str | Path) -> Path:
     return write(result, out_dir, renderers=RENDERERS)
 
 
-# The notebook's keywords by the CLI's names (--labels, --no-parents/--parents, --format), mapped once
-# onto RunRequest's and AnalysisOptions' fields; either name works, both at once is a mistake.
-CLI_NAMES = {"labels": "vocabulary", "parents": "use_parents", "format": "dataset_format"}
-
-
-def _cli_names(keywords: dict[str, Any]) -> dict[str, Any]:
-    """`labels="A,B"` / `labels=["A", "B"]`, `parents=False`, `format="csv"` onto the fields they set."""
-    mapped = dict(keywords)
-    for cli, own in CLI_NAMES.items():
-        if cli not in mapped:
-            continue
-        if own in mapped:
-            raise TypeError(f"give {cli}= or {own}=, not both (they are the same setting)")
-        mapped[own] = mapped.pop(cli)
-    labels = mapped.get("vocabulary")
-    if isinstance(labels, str):
-        mapped["vocabulary"] = [part.strip() for part in labels.split(",") if part.strip()]
-    return mapped
-
-
 def evaluate(
     dataset: str | Path | Dataset,
     *,
@@ -408,7 +389,7 @@ def evaluate(
     RunRequest's and AnalysisOptions' own field names (vocabulary=, use_parents=, dataset_format=) work
     too. A Backend object may be given as backend=. With `out` the run folder is written there too.
     """
-    keywords = _cli_names(keywords)
+    keywords = cli_names(keywords)
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
     options = AnalysisOptions.build(**analysis_keywords)
@@ -426,51 +407,6 @@ def evaluate(
     if out is not None:
         write_run(result, out)
     return result
-
-
-class Evaluation(EvaluationResult):
-    """An EvaluationResult with what a notebook adds: `plot(label)` (a matplotlib Figure, the PNG's
-    plots) and `explore()` (report.html's table and threshold explorer, inline)."""
-
-    @classmethod
-    def of(cls, result: EvaluationResult) -> Evaluation:
-        if isinstance(result, cls):
-            return result
-        return cls(**{item.name: getattr(result, item.name) for item in fields(result)})
-
-    def plot(self, label: str | None = None) -> Any:
-        """The precision-recall curve and precision, recall, F1 against MinConfidence of `label`, with the
-        recommended MinConfidence marked; no label: the micro average over every label."""
-        from evaluation.reports.plots import label_figure
-
-        return label_figure(self, label)
-
-    def explore(self, *, height: int = 900) -> Explorer:
-        """report.html in the notebook: the sortable label table, the explorer, the curves and errors."""
-        from evaluation.reports.html import render_html
-
-        return Explorer(render_html(self), height=height)
-
-
-@dataclass(frozen=True)
-class Explorer:
-    """The report page shown inline (an iframe holding the self-contained page); `save(path)` writes it."""
-
-    page: str
-    height: int = 900
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return (
-            f'<iframe srcdoc="{html.escape(self.page, quote=True)}" style="width:100%;height:{self.height}px;'
-            'border:1px solid #d8dde6" sandbox="allow-scripts"></iframe>'
-        )
-
-    def save(self, path: str | Path) -> Path:
-        target = Path(path)
-        target.write_text(self.page, encoding="utf-8")
-        return target
 
 
 def _backend_name(backend: Backend) -> str:
@@ -505,7 +441,7 @@ def reanalyse(
     is given: then the whole run folder is written there (`out=run_dir` updates the run in place, as
     `rekognition-eval report RUN_DIR` does) and `result.out_dir` says where.
     """
-    changes = _cli_names(changes)
+    changes = cli_names(changes)
     recorded = Recorded.load(run_dir)
     run = recorded.run
     keys = recorded.answered_keys
