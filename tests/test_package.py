@@ -102,5 +102,7 @@ def test_demo_runs_from_the_installed_wheel_outside_the_repo(wheel: Path, tmp_pa
     page = work / "reports" / "sample-demo" / "report.html"
     assert page.is_file() and str(page.resolve()) in done.stdout
     assert "Person" in done.stdout and "72 evaluated of 72" in done.stdout
-    # a first run says nothing but ours: no third-party chatter such as matplotlib's font cache line
-    assert done.stderr == ""
+    # a first run says nothing but ours: no third-party chatter such as matplotlib's font cache line; the
+    # warnings are the sample's labels with positives never returned
+    lines = done.stderr.splitlines()
+    assert lines and all(line.startswith("warning: ") and "never returned" in line for line in lines)

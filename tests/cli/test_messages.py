@@ -84,3 +84,16 @@ def test_thresholds_without_objective_writes_best_f1(tmp_path: Path) -> None:
     assert main(["thresholds", str(run)]) == 0
     document = yaml.safe_load((run / "thresholds-best-f1.yaml").read_text())
     assert document["objective"] == "best-f1" and set(document["labels"]) == {"Cat", "Dog"}
+
+
+def test_positives_never_returned_are_a_warning_with_the_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sample's Person and Building: half their positives get no confidence from the baseline."""
+    pytest.importorskip("onnxruntime")
+    arguments = ["demo", "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "c.sqlite")]
+    assert main(arguments) == 0
+    err = capsys.readouterr().err
+    for label in ("Building", "Person"):
+        assert f"warning: {label}: 6 of 12 positives never returned at any confidence" in err
+    assert "recall at most 0.500" in err
