@@ -66,6 +66,7 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
         "unjudged.csv",
         "predictions.csv",
         "averages.csv",
+        "calibration.csv",
     ):
         assert (out / name).is_file(), name
 
@@ -81,6 +82,10 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
         "recall",
         "f1",
         "support",
+        "precision_low",
+        "precision_high",
+        "recall_low",
+        "recall_high",
     ]
     assert sorted(metrics["label"].unique()) == VOCABULARY
     assert metrics["threshold"].min() == 0 and metrics["threshold"].max() == 100

@@ -301,7 +301,8 @@ def test_labels_of_every_status_open_without_errors(browser: Tab, tmp_path: Path
     )
     write_run(result, tmp_path / "run")
     browser.open(tmp_path / "run" / "report.html")
-    for status in ("no-positives", "no-predictions", "unreachable", "low-support", "at-floor"):
+    # few positives everywhere: the data advice's too-few-positives outranks low-support and at-floor
+    for status in ("no-positives", "no-predictions", "unreachable", "too-few-positives"):
         name = result.labels.loc[result.labels["status"] == status, "label"].iloc[0]
         click_label(browser, name)
         assert browser.evaluate("document.getElementById('label-name').textContent") == name
@@ -310,6 +311,7 @@ def test_labels_of_every_status_open_without_errors(browser: Tab, tmp_path: Path
     lowest = min([*data["thresholds"], *data["global_stops"]])
     assert lowest >= 55.5 and stop_values(browser, "#global-threshold")[0] == confidence_text(lowest)
     assert browser.errors == []
+    assert browser.evaluate("document.querySelectorAll('#reliability svg circle').length") > 0
 
 
 def test_the_sliders_start_on_the_recommendation_and_step_through_every_confidence(
