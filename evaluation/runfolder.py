@@ -25,6 +25,7 @@ import pandas as pd
 import yaml
 
 from evaluation.analysis.result import EvaluationResult
+from evaluation.calls.answers import answer_problem
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
@@ -162,16 +163,22 @@ def answers_bytes(responses: Mapping[str, Any]) -> bytes:
     return gzip.compress(text.encode("utf-8"), mtime=0)
 
 
-def read_answers(path: Path) -> dict[str, Any]:
-    """The answers a run folder carries, by cache key (empty when it carries none: an older run)."""
+def read_answers(path: Path, api: str | None = None) -> dict[str, Any]:
+    """The answers a run folder carries, by cache key (empty when it carries none: an older run); each
+    checked against `api`'s documented output shape, as the cache checks what it reads back."""
     if not path.is_file():
         return {}
     try:
         lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
         records = [json.loads(line) for line in lines if line.strip()]
-        return {str(record["key"]): record["response"] for record in records}
+        answers = {str(record["key"]): record["response"] for record in records}
     except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
         raise UserError(f"{path}: cannot read the stored answers ({exc}); rerun with --cache PATH") from None
+    for key, response in answers.items() if api else ():
+        problem = answer_problem(str(api), response)
+        if problem:
+            raise UserError(f"{path}: the answer for key {key[:12]}... is not valid ({problem})")
+    return answers
 
 
 def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
@@ -257,7 +264,7 @@ class Recorded:
 
     def answers(self) -> dict[str, Any]:
         """The answers the folder carries (answers.jsonl.gz), by cache key; empty for older runs."""
-        return read_answers(self.path / ANSWERS_FILE)
+        return read_answers(self.path / ANSWERS_FILE, (self.run.get("backend") or {}).get("operation"))
 
 
 def api_and_operation(summary: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -127,3 +127,12 @@ def test_the_answers_file_is_the_same_bytes_for_the_same_answers(run: Path, tmp_
     first = (run / ANSWERS_FILE).read_bytes()
     reanalyse(run, out=run)
     assert (run / ANSWERS_FILE).read_bytes() == first
+
+
+def test_a_tampered_answers_file_is_refused_with_its_name(run: Path) -> None:
+    path = run / ANSWERS_FILE
+    records = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    records[0]["response"] = {"Labels": "not a list"}
+    path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode()))
+    with pytest.raises(UserError, match=r"answers.jsonl.gz: the answer for key .* is not valid"):
+        reanalyse(run)
