@@ -29,7 +29,7 @@ from evaluation.operations import Operation, operation_for
 from evaluation.options import AnalysisOptions, RunRequest, cli_names, split_keywords
 from evaluation.reports import RENDERERS
 from evaluation.reports.notebook import Evaluation, Explorer
-from evaluation.runfolder import ANSWERS_FILE, Recorded, images_frame, write
+from evaluation.runfolder import Recorded, images_frame, write
 from evaluation.version import __version__
 
 __all__ = [
@@ -142,6 +142,9 @@ class RunPlan:
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
+        needed = getattr(self.backend, "needed", None)
+        if needed:
+            lines.append("Calls by API: " + ", ".join(f"{count:g} {api}" for api, count in needed.items()))
         if self.estimate is not None and counts["to_call"]:
             lines.append(f"Estimated cost: {self.estimate.describe()}")
         reasons: dict[str, int] = {}
@@ -149,25 +152,7 @@ class RunPlan:
             if outcome.status == "rejected" and outcome.reason:
                 reasons[outcome.reason] = reasons.get(outcome.reason, 0) + 1
         lines += [f"  {count} x {reason}" for reason, count in sorted(reasons.items(), key=lambda r: -r[1])]
-        verdict = self.cost_verdict()
-        if verdict:
-            lines.append(verdict)
         return "\n".join(lines)
-
-    def cost_verdict(self) -> str | None:
-        """What --max-cost would do with this plan, for a dry run: start it, or refuse it and why."""
-        if self.request.max_cost is None:
-            return None
-        try:
-            self.check_cost()
-        except UserError as refused:
-            return f"--max-cost {self.request.max_cost:g}: the run would be refused ({refused})"
-        if not self.to_call or self.estimate is None:
-            return f"--max-cost {self.request.max_cost:g}: the run would start (nothing billed is called)"
-        return (
-            f"--max-cost {self.request.max_cost:g}: the run would start (estimated USD "
-            f"{self.estimate.usd:,.4f})"
-        )
 
     def check_cost(self) -> None:
         """--max-cost: refuse, before any call, a run whose calls still needed would cost more."""
@@ -215,17 +200,21 @@ def plan_run(
     if isinstance(backend, str):
         backend = None
     dataset = request.dataset
+    operation = operation_for(request.operation)
     if not isinstance(dataset, Dataset):
         if s3_client is None and session is not None and str(dataset).startswith("s3://"):
             s3_client = session.client("s3", region_name=request.region)
-        dataset = load_dataset(
-            dataset,
-            format=request.dataset_format,
-            skip_bad_lines=request.skip_bad_lines,
-            vocabulary=request.vocabulary,
-            s3_client=s3_client,
+        read = {
+            "format": request.dataset_format,
+            "skip_bad_lines": request.skip_bad_lines,
+            "s3_client": s3_client,
+        }
+        dataset = operation.load(str(dataset), **read) or load_dataset(
+            dataset, vocabulary=request.vocabulary, **read
         )
-    operation = operation_for(request.operation)
+    if backend is None and operation.judges_rates:  # faces: whole datasets, not one call per image
+        fetcher = operation.fetcher_for(request, dataset, client=client, session=session, s3_client=s3_client)
+        return _plan_faces(request, dataset, operation, fetcher)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
     if backend is None:
@@ -267,11 +256,23 @@ def plan_run(
     )
 
 
+def _plan_faces(request: RunRequest, dataset: Dataset, operation: Operation, fetcher: Any) -> RunPlan:
+    """A face run's plan: every item checked and looked up, and the calls of every API a fetch would make."""
+    preparation = Preparation(convert=request.convert, fit=request.fit)
+    cache_path = Path(request.cache) if request.cache else default_cache_path()
+    planned = fetcher.plan_run(
+        dataset, cache_path, preparation, price_table=request.price_table, tps=request.tps
+    )
+    return RunPlan(request, dataset, operation, fetcher, cache_path, preparation, *planned)
+
+
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
+    if run_plan.operation.judges_rates:
+        return _run_faces(run_plan, options, started)
     with ResponseCache(run_plan.cache_path) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],
@@ -293,6 +294,29 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
         if run_plan.operation.stores_ground_truth
         else []
     )
+    responses = {key: entry.response for key, entry in stored.items()}
+    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+
+
+def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:
+    """A face run: the fetcher calls (and guards its collection), then the one analysis."""
+    fetcher, dataset, request = run_plan.backend, run_plan.dataset, run_plan.request
+    with ResponseCache(run_plan.cache_path) as store:
+        planned = (run_plan.outcomes, run_plan.to_call)
+        outcomes, stats = fetcher.fetch_or_replay(dataset, store, planned, replay=request.backend == "replay")
+        stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
+    stats.wall_s = round(time.monotonic() - started, 3)
+    cost = fetcher.cost_record(
+        request.price_table, estimated=run_plan.estimate is not None, calls=stats.calls
+    )
+    run = _run_record(run_plan, options, stats, cost)
+    if hasattr(fetcher, "gallery_record"):
+        run["gallery"] = fetcher.gallery_record()
+    images = images_frame(dataset, outcomes, {key: _model_version_of(entry) for key, entry in stored.items()})
+    records = run_plan.operation.dataset_ground_truth(dataset)
+    ground_truth = [
+        {"image": item.image.uri, **record} for item, record in zip(dataset.items, records, strict=True)
+    ]
     responses = {key: entry.response for key, entry in stored.items()}
     return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
 
@@ -382,16 +406,18 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
 
-    The keywords are the CLI's options with underscores: backend=, operation=, region=, profile=,
-    endpoint_url=, min_confidence=, max_labels=, cache=, format= (--format), skip_bad_lines=, labels=
-    (--labels: "A,B" or a list), label_map=, parents= (False is --no-parents), objective=, min_support=,
-    workers=, tps=, convert=, fit=, max_cost=, price_table=, progress=, project_version_arn=.
-    RunRequest's and AnalysisOptions' own field names (vocabulary=, use_parents=, dataset_format=) work
-    too. A Backend object may be given as backend=. With `out` the run folder is written there too.
+    The keywords are the CLI's options with underscores (backend=, region=, endpoint_url=, cache=,
+    labels= "A,B" or a list, parents=False for --no-parents, format=, label_map=, objective=, max_cost=,
+    ...; options.cli_names); RunRequest's and AnalysisOptions' field names work too. A Backend object
+    may be given as backend=. With `out` the run folder is written there too.
     """
     keywords = cli_names(keywords)
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
+    if analysis_keywords.get("objective") is None:
+        analysis_keywords["objective"] = operation_for(
+            run_keywords.get("operation", "labels")
+        ).default_objective
     options = AnalysisOptions.build(**analysis_keywords)
     if planned is None:
         backend_object = None if isinstance(backend, str) else backend
@@ -425,45 +451,20 @@ def evaluate_batch(
 
 
 def reanalyse(
-    run_dir: str | Path,
-    *,
-    cache: str | Path | None = None,
-    aws_evaluation: Any = None,
-    out: str | Path | None = None,
-    **changes: Any,
+    run_dir: str | Path, *, cache: Any = None, aws_evaluation: Any = None, out: Any = None, **changes: Any
 ) -> Evaluation:
     """Recompute a finished run from its stored answers with other analysis options; calls nothing.
 
-    The answers come from the run folder's answers.jsonl.gz (so a copied folder re-analyses on its own),
-    else from the response cache the run used (`cache=` names another). `changes` are analysis options,
-    by their CLI names or their own: objective=, min_support=, label_map=, labels= (vocabulary=),
-    parents= (use_parents=), aws_evaluation=; None keeps the run's own. It writes nothing unless `out`
-    is given: then the whole run folder is written there (`out=run_dir` updates the run in place, as
-    `rekognition-eval report RUN_DIR` does) and `result.out_dir` says where.
+    Answers come from the folder's answers.jsonl.gz (a copied folder re-analyses alone), else from the
+    run's response cache (`cache=` names another). `changes` are analysis options by their CLI names or
+    their own (objective=, min_support=, label_map=, labels=, parents=, ...); None keeps the run's own.
+    It writes nothing unless given `out` (then the whole run folder; `out=run_dir` updates it in place).
     """
     changes = cli_names(changes)
     recorded = Recorded.load(run_dir)
     run = recorded.run
     keys = recorded.answered_keys
-    carried = recorded.answers()
-    responses = {key: carried[key] for key in keys if key in carried}
-    wanted = [key for key in keys if key not in responses]
-    if wanted:
-        cache_path = Path(cache) if cache else Path(run["cache"])
-        if not cache_path.is_file():
-            raise UserError(
-                f"{Path(run_dir) / ANSWERS_FILE} is missing and the run's response cache {cache_path} does "
-                "not exist; pass --cache PATH"
-            )
-        with ResponseCache(cache_path) as store:
-            stored = store.get_many(wanted)
-        lost = sorted(set(wanted) - set(stored))
-        if lost:
-            raise UserError(
-                f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
-                "pass the cache the run used with --cache"
-            )
-        responses.update({key: entry.response for key, entry in stored.items()})
+    responses = recorded.responses(keys, cache)
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
     if aws_evaluation is not None:
         options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})

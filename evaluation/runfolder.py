@@ -262,6 +262,32 @@ class Recorded:
     def ground_truth(self) -> list[dict[str, Any]]:
         return read_ground_truth(self.path, self.images)
 
+    def responses(self, keys: Sequence[str], cache: str | Path | None = None) -> dict[str, Any]:
+        """The answers of `keys`: the folder's own (answers.jsonl.gz), else from the response cache the
+        run used (`cache` names another); a UserError says what to pass when neither has them."""
+        from evaluation.calls.cache import ResponseCache
+
+        carried = self.answers()
+        found = {key: carried[key] for key in keys if key in carried}
+        wanted = [key for key in keys if key not in found]
+        if not wanted:
+            return found
+        cache_path = Path(cache) if cache else Path(self.run["cache"])
+        if not cache_path.is_file():
+            raise UserError(
+                f"{self.path / ANSWERS_FILE} is missing and the run's response cache {cache_path} does not "
+                "exist; pass --cache PATH"
+            )
+        with ResponseCache(cache_path) as store:
+            stored = store.get_many(wanted)
+        lost = sorted(set(wanted) - set(stored))
+        if lost:
+            raise UserError(
+                f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
+                "pass the cache the run used with --cache"
+            )
+        return found | {key: entry.response for key, entry in stored.items()}
+
     def answers(self) -> dict[str, Any]:
         """The answers the folder carries (answers.jsonl.gz), by cache key; empty for older runs."""
         return read_answers(self.path / ANSWERS_FILE, (self.run.get("backend") or {}).get("operation"))

@@ -25,6 +25,7 @@ from evaluation.options import AnalysisOptions, Costs
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
 from evaluation.stats.thresholds import (
     NO_POSITIVES_NOTE,
+    RATE_KINDS,
     Objective,
     recommend,
     recommend_global,
@@ -69,6 +70,14 @@ def analyse(
     warn_about_unused_map_entries(options.label_map, vocabulary)
     request = run.get("request", {})
     floor, floor_evidence = operation.floor(answers, request)
+    if objective.kind in RATE_KINDS and not operation.judges_rates:
+        raise UserError(
+            f"--objective {objective} judges comparisons (face-verification, face-search, liveness), not "
+            f"--operation {operation.name}"
+        )
+    rates = {"objective": objective} if operation.judges_rates else {}
+    if objective.kind in RATE_KINDS:  # per label, the shared analysis reports best F1 beside it
+        objective = Objective.parse("best-f1")
     scored = operation.score(
         answers,
         truths,
@@ -77,6 +86,7 @@ def analyse(
         label_map=options.label_map,
         use_parents=options.use_parents,
         floor=floor,
+        **rates,
     )
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)

@@ -302,6 +302,8 @@ class ResponseCache:
         )
 
         def write() -> None:
+            if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
+                self._conn.execute("ROLLBACK")
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -313,10 +315,11 @@ class ResponseCache:
                 )
                 if owner is not None:
                     self._conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
         self._write(write)
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from evaluation.calls.redact import scrub
-from evaluation.cli import batch, compare, demo, manifest, models, report, run, serve
+from evaluation.cli import batch, compare, demo, faces, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
     EXIT_INCOMPLETE,
@@ -49,6 +49,7 @@ COMMANDS = {
     "batch": batch.cmd_batch,
     "models": models.cmd_models,
     "manifest": manifest.cmd_manifest,
+    "faces": faces.cmd_faces,
 }
 
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_manifest_parser(commands)
     batch.add_batch_parser(commands)
     serve.add_parser(commands)
+    faces.add_faces_parser(commands)
     for sub_parser in commands.choices.values():
         sub_parser.add_argument(
             "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
