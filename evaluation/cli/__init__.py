@@ -1,5 +1,5 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare | check | serve | models | manifest |
-batch`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | check | demo | serve | models |
+manifest | batch`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from evaluation.calls.redact import scrub
-from evaluation.cli import batch, check, compare, faces, manifest, models, report, run, serve
+from evaluation.cli import batch, check, compare, demo, faces, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
     EXIT_INCOMPLETE,
@@ -46,6 +46,7 @@ COMMANDS = {
     "thresholds": report.cmd_thresholds,
     "compare": compare.cmd_compare,
     "check": check.cmd_check,
+    "demo": demo.cmd_demo,
     "serve": serve.cmd_serve,
     "batch": batch.cmd_batch,
     "models": models.cmd_models,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_parsers(commands)
     compare.add_parser(commands)
     check.add_parser(commands)
+    demo.add_parser(commands)
     models.add_models_parser(commands)
     manifest.add_manifest_parser(commands)
     batch.add_batch_parser(commands)
@@ -79,15 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class MessageFormatter(logging.Formatter):
+    """One style for every message on stderr: "error: ...", "warning: ...", progress as plain lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        if record.levelno >= logging.ERROR:
+            return f"error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {message}"
+        return message
+
+
 def _configure_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(levelname)s %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(MessageFormatter())
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler], force=True)
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # third-party chatter on a first run ("Matplotlib is building the font cache") is not ours to show
+    for chatty in ("matplotlib", "PIL"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
