@@ -15,12 +15,11 @@ import yaml
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap
-from evaluation.operations import check_backend, check_operation
-from evaluation.operations.answers import quality_bins_from
+from evaluation.operations import check_backend, check_operation, operation_for
+from evaluation.operations.answers import DEFAULT_QUALITY_BINS, quality_bins_from, slice_keys
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
-DEFAULT_QUALITY_BINS = (0.0, 25.0, 50.0, 75.0, 100.0)
 
 
 PRICE_TABLE = "price-table"  # --cost-per-call price-table: the run's API at its region's list price
@@ -262,9 +261,7 @@ class AnalysisOptions:
                 "--objective min-cost needs costs: --cost-fp and --cost-fn (or a --costs FILE.yaml)"
             )
         band = _review_band(review_band, max_errors, max_review_rate)
-        if isinstance(slices, str):
-            slices = [slices]
-        bins = quality_bins_from(quality_bins, DEFAULT_QUALITY_BINS)
+        bins = quality_bins_from(quality_bins)
         return cls(
             objective=parsed,
             min_support=10 if min_support is None else int(min_support),
@@ -273,7 +270,7 @@ class AnalysisOptions:
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
             aws_evaluation=aws_evaluation,
-            slices=tuple(dict.fromkeys(str(key).strip() for key in slices or () if str(key).strip())),
+            slices=slice_keys(slices),
             quality_bins=bins,
             level=level,
             resamples=1000 if resamples is None else _number(resamples, "--resamples", high=1e6, whole=True),
@@ -320,7 +317,6 @@ class AnalysisOptions:
             "half_width": self.half_width,
             "costs": self.costs.to_dict() if self.costs else None,
             "review_band": self.review_band.to_dict() if self.review_band else None,
-            # only when slicing, so run folders without slices read as they always did
             **({"slices": list(self.slices), "quality_bins": list(self.quality_bins)} if self.slices else {}),
         }
 
@@ -408,8 +404,7 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
-    # The production request (--request FILE.yaml, or a mapping): DetectLabels Features and Settings,
-    # DetectModerationLabels ProjectVersion, as boto3 takes them; parsed and validated into `production`.
+    # The production request (--request FILE.yaml, or a mapping), checked into `production`
     request: Mapping[str, Any] | str | Path | None = None
     project_version: str | None = None  # a Custom Moderation adapter (--project-version ARN)
     refresh: bool = False  # call again for images already in the cache
@@ -462,20 +457,9 @@ class RunRequest:
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
         from evaluation.calls.production import production_request
-        from evaluation.operations import operation_for
 
-        production = production_request(
-            self.request, operation_for(self.operation).api, self.project_version, self.backend
-        )
-        object.__setattr__(self, "production", production)
-        if self.canary is not None and self.canary < 1:
-            raise UserError(f"--canary must be at least 1 image, got {self.canary}")
-        if self.model_version is not None and self.refresh:
-            raise UserError(
-                "--model-version reads stored answers of one version; --refresh calls again: pick one"
-            )
-        if self.canary is not None and self.model_version is not None:
-            raise UserError("--canary checks the newest answers; it cannot be combined with --model-version")
+        api = operation_for(self.operation).api  # the request file's keys, --refresh, --canary... checked
+        object.__setattr__(self, "production", production_request(self, api))
 
     def but(self, **changes: Any) -> RunRequest:
         """A copy with some settings changed (validated again)."""

@@ -145,11 +145,19 @@ def label_filters(params: Mapping[str, Any]) -> dict[str, list[str]]:
     return {key: list(value) for key, value in general.items() if value}
 
 
-def production_request(
-    source: Mapping[str, Any] | str | Path | None, api: str, project_version: str | None, backend: str
-) -> dict[str, Any]:
-    """RunRequest's `production`: the request file's keys for `api` with --project-version, checked."""
-    production = load_request(source, api)
+def production_request(request: Any, api: str) -> dict[str, Any]:
+    """RunRequest's `production`: its request file's keys for the operation's API with --project-version,
+    checked; and the answer options that go with them (--refresh, --model-version, --canary)."""
+    project_version, backend = request.project_version, request.backend
+    if request.canary is not None and request.canary < 1:
+        raise UserError(f"--canary must be at least 1 image, got {request.canary}")
+    if request.model_version is not None and request.refresh:
+        raise UserError(
+            "--model-version reads stored answers of one version; --refresh calls again: pick one"
+        )
+    if request.canary is not None and request.model_version is not None:
+        raise UserError("--canary checks the newest answers; it cannot be combined with --model-version")
+    production = load_request(request.request, api)
     if project_version:
         if api != "DetectModerationLabels":
             raise UserError(

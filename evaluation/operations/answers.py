@@ -182,7 +182,18 @@ def image_properties(response: Mapping[str, Any]) -> dict[str, Any]:
     return columns
 
 
-def quality_bins_from(value: Sequence[float] | str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+DEFAULT_QUALITY_BINS = (0.0, 25.0, 50.0, 75.0, 100.0)
+
+
+def slice_keys(keys: Sequence[str] | str | None) -> tuple[str, ...]:
+    """--slice KEY (repeatable), each once, in the order given."""
+    keys = [keys] if isinstance(keys, str) else list(keys or ())
+    return tuple(dict.fromkeys(str(key).strip() for key in keys if str(key).strip()))
+
+
+def quality_bins_from(
+    value: Sequence[float] | str | None, default: tuple[float, ...] = DEFAULT_QUALITY_BINS
+) -> tuple[float, ...]:
     """--quality-bins 0,40,70,100: increasing edges within 0-100 (ImageProperties' Quality scale)."""
     if value is None:
         return default
