@@ -16,6 +16,9 @@ from evaluation.operations import check_backend, check_operation
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
+# Rekognition Video samples a video a few times a second and its Timestamps are "not frame-exact":
+# half a second either side of a ground-truth edge is not judged unless the user says otherwise.
+DEFAULT_SEGMENT_TOLERANCE_MS = 500.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class AnalysisOptions:
     label_map: LabelMap = field(default_factory=LabelMap.identity)
     label_map_path: str | None = None
     vocabulary: tuple[str, ...] | None = None
+    # Videos with segment ground truth: time within this many ms of a segment's edge is not judged.
+    segment_tolerance_ms: float = DEFAULT_SEGMENT_TOLERANCE_MS
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
     aws_evaluation: Any = None
@@ -45,10 +50,15 @@ class AnalysisOptions:
         label_map: str | Path | None = None,
         vocabulary: Sequence[str] | None = None,
         aws_evaluation: Any = None,
+        segment_tolerance_ms: float | None = None,
     ) -> AnalysisOptions:
         """From plain values (None: the default); every mistake is a UserError naming the option."""
         if min_support is not None and min_support < 0:
             raise UserError(f"--min-support must not be negative, got {min_support}")
+        if segment_tolerance_ms is not None and not 0 <= float(segment_tolerance_ms) < float("inf"):
+            raise UserError(
+                f"--segment-tolerance-ms must be a non-negative number, got {segment_tolerance_ms}"
+            )
         parsed = objective if isinstance(objective, Objective) else Objective.parse(objective or "best-f1")
         return cls(
             objective=parsed,
@@ -58,6 +68,9 @@ class AnalysisOptions:
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
             aws_evaluation=aws_evaluation,
+            segment_tolerance_ms=DEFAULT_SEGMENT_TOLERANCE_MS
+            if segment_tolerance_ms is None
+            else float(segment_tolerance_ms),
         )
 
     @classmethod
@@ -77,11 +90,20 @@ class AnalysisOptions:
             "use_parents": self.use_parents,
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            "segment_tolerance_ms": self.segment_tolerance_ms,
         }
 
 
 ANALYSIS_KEYWORDS = frozenset(
-    {"objective", "min_support", "use_parents", "label_map", "vocabulary", "aws_evaluation"}
+    {
+        "objective",
+        "min_support",
+        "use_parents",
+        "label_map",
+        "vocabulary",
+        "aws_evaluation",
+        "segment_tolerance_ms",
+    }
 )
 
 
@@ -111,6 +133,14 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
+    # Stored videos (video-labels, video-moderation): an s3:// prefix local videos are uploaded to (None:
+    # a local video is refused); at most this many jobs at once (None: the account's default quota);
+    # the SNS topic, the role Rekognition publishes with, and the SQS queue subscribed to the topic
+    # (None: poll); the first wait before polling a job, in seconds (then 1.5x each time, at most 60 s).
+    upload_to: str | None = None
+    max_concurrent_jobs: int | None = None
+    notification_channel: tuple[str, str, str] | None = None
+    poll_interval_s: float = 5.0
 
     def __post_init__(self) -> None:
         check_operation(self.operation)
@@ -127,6 +157,20 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
+        if self.max_concurrent_jobs is not None and self.max_concurrent_jobs < 1:
+            raise UserError(f"--max-concurrent-jobs must be at least 1, got {self.max_concurrent_jobs}")
+        if self.poll_interval_s <= 0:
+            raise UserError(f"the poll interval must be positive, got {self.poll_interval_s:g}")
+        if self.upload_to is not None and not str(self.upload_to).startswith("s3://"):
+            raise UserError(f"videos are uploaded to an s3:// prefix, got {self.upload_to!r}")
+        if self.notification_channel is not None:
+            channel = tuple(self.notification_channel)
+            if len(channel) != 3 or not all(isinstance(part, str) and part for part in channel):
+                raise UserError(
+                    "--notification-channel needs TOPIC_ARN,ROLE_ARN,QUEUE_URL (the stack's videoTopicArn, "
+                    "videoNotificationRoleArn and videoQueueUrl)"
+                )
+            object.__setattr__(self, "notification_channel", channel)
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
 

@@ -25,7 +25,7 @@ from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
-from evaluation.operations import Operation, operation_for
+from evaluation.operations import Operation, is_video, operation_for
 from evaluation.options import AnalysisOptions, RunRequest, split_keywords
 from evaluation.reports import RENDERERS
 from evaluation.runfolder import Recorded, images_frame, write
@@ -117,6 +117,7 @@ class RunPlan:
     estimate: Estimate | None
     tps: float | None
     tps_source: str
+    video: Any = None  # evaluation.aws.video_jobs.VideoPlan for the stored-video operations
 
     @property
     def counts(self) -> dict[str, int]:
@@ -139,6 +140,8 @@ class RunPlan:
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
+        if self.video is not None:
+            lines[4:6] = self.video.describe(self.to_call)
         if self.estimate is not None and counts["to_call"]:
             lines.append(f"Estimated cost: {self.estimate.describe()}")
         reasons: dict[str, int] = {}
@@ -177,6 +180,7 @@ def plan_run(
     client: Any = None,
     session: Any = None,
     s3_client: Any = None,
+    upload_s3_client: Any = None,
     **keywords: Any,
 ) -> RunPlan:
     """Read the dataset, check every image and look up the cache, without a single call.
@@ -184,7 +188,7 @@ def plan_run(
     `request` is a RunRequest, or (in a notebook) the dataset with RunRequest's fields as keywords.
     A Backend object as `backend` overrides the one the request names (a started Custom Labels model, a
     batch's answers); `client`, `session` and `s3_client` are the AWS connections to use (default: from
-    the environment).
+    the environment); `upload_s3_client` uploads local videos (RunRequest.upload_to; default `s3_client`).
     """
     if not isinstance(request, RunRequest):
         name = backend if isinstance(backend, str) else None
@@ -207,6 +211,11 @@ def plan_run(
     operation = operation_for(request.operation)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
+    if is_video(request.operation) and backend is None:
+        return _plan_videos(
+            request, dataset, operation, client=client, session=session, s3_client=s3_client,
+            upload_s3_client=upload_s3_client,
+        )
     if backend is None:
         if s3_client is None and request.backend == "local" and any(i.image.is_s3 for i in dataset.items):
             import boto3
@@ -252,16 +261,26 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
     with ResponseCache(run_plan.cache_path) as store:
-        outcomes, stats = fetch(
-            [item.image for item in dataset.items],
-            backend,
-            store,
-            workers=request.workers,
-            tps=run_plan.tps,
-            progress=request.progress,
-            preparation=run_plan.preparation,
-            planned=(run_plan.outcomes, run_plan.to_call),
-        )
+        if run_plan.video is not None:
+            from evaluation.aws.video_jobs import fetch_videos
+
+            outcomes, stats = fetch_videos(
+                (run_plan.outcomes, run_plan.to_call, run_plan.video.videos),
+                backend,  # type: ignore[arg-type]
+                store,
+                progress=request.progress,
+            )
+        else:
+            outcomes, stats = fetch(
+                [item.image for item in dataset.items],
+                backend,
+                store,
+                workers=request.workers,
+                tps=run_plan.tps,
+                progress=request.progress,
+                preparation=run_plan.preparation,
+                planned=(run_plan.outcomes, run_plan.to_call),
+            )
         stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
     stats.wall_s = round(time.monotonic() - started, 3)
     run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
@@ -281,6 +300,8 @@ def _cost(run_plan: RunPlan, stats: RunStats) -> dict[str, Any]:
     backend = run_plan.backend
     if isinstance(backend, BatchResults):
         return backend.cost(run_plan.request.price_table)
+    if run_plan.video is not None:
+        return run_plan.video.cost(run_plan.request.price_table, run_plan.to_call, run_plan.estimate, stats)
     spent = None
     if run_plan.estimate is not None:
         table = PriceTable.load(run_plan.request.price_table)
@@ -316,6 +337,7 @@ def _run_record(
         "backend": backend.describe(),
         "request": backend.request_params(),
         "cache": str(run_plan.cache_path.resolve()),
+        **({"jobs": dict(backend.job_stats)} if getattr(backend, "job_stats", None) else {}),
         "stats": {**_stats_dict(stats), "tps": run_plan.tps, "tps_source": run_plan.tps_source},
         "cost": cost,
         "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},
@@ -337,6 +359,31 @@ def _stats_dict(stats: RunStats) -> dict[str, Any]:
         "error_codes": stats.error_codes,
         "wall_s": stats.wall_s,
     }
+
+
+def _plan_videos(
+    request: RunRequest,
+    dataset: Dataset,
+    operation: Operation,
+    *,
+    client: Any,
+    session: Any,
+    s3_client: Any,
+    upload_s3_client: Any,
+) -> RunPlan:
+    """The stored-video operations' plan: S3 checks, cache, durations and per-minute cost; no job."""
+    from evaluation.aws.video_jobs import plan_video_run
+
+    cache_path = Path(request.cache) if request.cache else default_cache_path()
+    video, outcomes, to_call, estimate = plan_video_run(
+        request, dataset, operation, cache_path, client=client, session=session, s3_client=s3_client,
+        upload_s3_client=upload_s3_client,
+    )
+    how = "jobs, at most --max-concurrent-jobs at once"
+    return RunPlan(
+        request, video.dataset, operation, video.backend, cache_path, Preparation(), outcomes, to_call,
+        estimate, None, how, video,
+    )
 
 
 def _model_version_of(stored: Any) -> str | None:

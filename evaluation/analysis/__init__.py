@@ -69,6 +69,7 @@ def analyse(
         label_map=options.label_map,
         use_parents=options.use_parents,
         floor=floor,
+        **operation.score_options(options),
     )
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
