@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +36,8 @@ THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
+# Wilson intervals at every whole-number threshold, where the analysis computed them (older results lack them)
+METRICS_INTERVALS = ["precision_low", "precision_high", "recall_low", "recall_high"]
 IMAGES_COLUMNS = [
     "image",
     "source",
@@ -64,6 +67,25 @@ def default_run_dir(dataset_name: str, reports_dir: str | Path = "reports") -> P
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset_name).strip("-") or "dataset"
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return Path(reports_dir) / f"{safe}-{stamp}"
+
+
+def check_writable(out_dir: str | Path, *, option: str = "--out") -> None:
+    """Refuse, before any call is paid for, a run folder that could not be written: a file in its place,
+    a file on its path, or a folder (or its nearest existing parent) where nothing can be created."""
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{option} {path}: exists and is not a folder")
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".rekognition-eval-probe-", dir=existing)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise UserError(f"{option} {path}: cannot write in {existing} ({error.strerror or error})") from None
 
 
 def atomic_write(path: Path, content: str | bytes) -> None:
@@ -131,7 +153,8 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     atomic_write(out_dir / IMAGES_FILE, result.images.to_csv(index=False))
     atomic_write(out_dir / "predictions.csv", result.predictions.to_csv(index=False))
-    atomic_write(out_dir / "metrics.csv", result.metrics[METRICS_COLUMNS].to_csv(index=False))
+    columns = METRICS_COLUMNS + [name for name in METRICS_INTERVALS if name in result.metrics.columns]
+    atomic_write(out_dir / "metrics.csv", result.metrics[columns].to_csv(index=False))
     atomic_write(out_dir / "curves.csv", result.curves.to_csv(index=False))
     atomic_write(out_dir / "averages.csv", result.averages.to_csv(index=False))
     atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
@@ -142,12 +165,39 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     )
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
+        _write_document(out_dir / name, document)
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
         render(result, out_dir)
     result.out_dir = out_dir
     return out_dir
+
+
+REVIEW_BAND_TABLE = "review_band"
+
+
+def write_review_band(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
+    """The review band's files alone (review_band.csv and its A2I JSON or YAML), for `thresholds`."""
+    out_dir = Path(out_dir)
+    written = []
+    if REVIEW_BAND_TABLE in result.extra_tables:
+        path = out_dir / f"{REVIEW_BAND_TABLE}.csv"
+        atomic_write(path, result.extra_tables[REVIEW_BAND_TABLE].to_csv(index=False))
+        written.append(path)
+    for name, document in result.documents.items():
+        path = out_dir / name
+        _write_document(path, document)
+        written.append(path)
+    return written
+
+
+def _write_document(path: Path, document: Any) -> None:
+    if path.suffix == ".json":
+        atomic_write(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    else:
+        atomic_write(path, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
 
 
 @dataclass(frozen=True)

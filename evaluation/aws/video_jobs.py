@@ -11,29 +11,28 @@ evaluation.calls.runner:
   through the ledger (evaluation.aws.job_guard: never twice), then polled with backoff or woken by its
   notification on the SQS queue, and its complete answer (every page, NextToken to the end) joined and
   stored with its model version. An interrupt keeps every started job in the ledger: a rerun polls them.
-- durations: from the S3 object's metadata (x-amz-meta-duration-ms or -duration seconds) when present,
-  else read from the file with PyAV (FFmpeg's demuxers: MP4, MOV and AVI, the three formats the service
-  takes, read through ranged GETs so only the container's index is downloaded); for --dry-run's
-  minutes and cost.
+
+Videos, durations and uploads: evaluation.aws.video_media; the plan of a run: evaluation.aws.video_plan.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
 import logging
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from evaluation.aws.job_guard import JobLedger
+from evaluation.aws.video_media import (
+    VideoObject,
+    head_video,
+)
 from evaluation.calls.cache import ResponseCache, cache_key
 from evaluation.calls.runner import (
     CACHED,
@@ -47,24 +46,18 @@ from evaluation.calls.runner import (
 )
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
-from evaluation.images import DETECT_LABELS_LIMITS, ImageRef
+from evaluation.images import DETECT_LABELS_LIMITS
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "VIDEO_EXTENSIONS",
     "PollPolicy",
     "VideoJobs",
     "VideoObject",
     "fetch_videos",
     "plan_videos",
-    "upload_local_videos",
-    "video_duration_ms",
 ]
 
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi")  # the Video shape's documented formats
-MAX_VIDEO_BYTES = 10 * 1024**3  # 10 GB (VideoTooLargeException)
-DURATION_METADATA = ("duration-ms", "duration")  # x-amz-meta-duration-ms (ms), x-amz-meta-duration (s)
 JOB_TAG = "rekognition-eval"
 RETRYABLE = frozenset(
     {
@@ -86,31 +79,6 @@ class PollPolicy:
     factor: float = 1.5
     cap_s: float = 60.0
     limit_rounds: int = 30  # waits for a free job slot when none of ours runs, before giving up
-
-
-@dataclass(frozen=True)
-class VideoObject:
-    """A video in S3 as the service will read it."""
-
-    uri: str
-    bucket: str
-    key: str
-    etag: str
-    size: int
-    version: str | None
-    metadata: dict[str, str]
-
-    @property
-    def video_id(self) -> str:
-        """The identity of the content: URI, ETag (and version): a changed object is another video."""
-        return f"{self.uri}#etag={self.etag}" + (f"&version={self.version}" if self.version else "")
-
-    def s3_object(self) -> dict[str, str]:
-        return {
-            "Bucket": self.bucket,
-            "Name": self.key,
-            **({"Version": self.version} if self.version else {}),
-        }
 
 
 class VideoJobs:
@@ -166,35 +134,6 @@ class VideoJobs:
             "max_concurrent_jobs": self.max_concurrent_jobs,
             "waits_by": "SNS notifications on SQS" if self.notification_channel else "polling",
         }
-
-
-# ----------------------------------------------------------------------------------------------- plan
-
-
-def head_video(uri: str, s3_client: Any) -> VideoObject:
-    """HeadObject of an s3:// video; ValueError with the reason the service would refuse it."""
-    bucket, _, key = uri[5:].partition("/")
-    if not key.lower().endswith(VIDEO_EXTENSIONS):
-        raise ValueError(f"not a video Rekognition reads (it takes {', '.join(VIDEO_EXTENSIONS)})")
-    try:
-        head = s3_client.head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        raise ValueError(f"cannot read the S3 object ({code or error})") from None
-    size = int(head.get("ContentLength", 0))
-    if size > MAX_VIDEO_BYTES:
-        raise ValueError(f"{size / 1024**3:.1f} GB, over the service's 10 GB a video")
-    if size == 0:
-        raise ValueError("the S3 object is empty")
-    return VideoObject(
-        uri,
-        bucket,
-        key,
-        str(head.get("ETag", "")).strip('"'),
-        size,
-        head.get("VersionId") or None,
-        {str(k).lower(): str(v) for k, v in (head.get("Metadata") or {}).items()},
-    )
 
 
 def plan_videos(
@@ -539,287 +478,3 @@ def _snake(api: str) -> str:
 def _message(error: ClientError) -> str:
     detail = error.response.get("Error", {})
     return f"{detail.get('Code', 'ClientError')}: {detail.get('Message', '')}".rstrip(": ")
-
-
-# --------------------------------------------------------------------------------------- durations
-
-
-def video_duration_ms(video: VideoObject | Path, s3_client: Any = None) -> tuple[float | None, str]:
-    """The video's duration and where it came from: S3 metadata, else the container read by PyAV."""
-    if isinstance(video, VideoObject):
-        for name in DURATION_METADATA:
-            value = video.metadata.get(name)
-            try:
-                if value is not None and float(value) > 0:
-                    return float(value) * (1.0 if name == "duration-ms" else 1000.0), f"x-amz-meta-{name}"
-            except ValueError:
-                pass
-        source: Any = _S3RangeReader(s3_client, video.bucket, video.key, video.size, video.version)
-    else:
-        source = str(video)
-    try:
-        import av
-    except ImportError:
-        return (
-            None,
-            "no duration in the S3 metadata and PyAV is not installed "
-            "(pip install 'rekognition-eval[video]')",
-        )
-    try:
-        with av.open(source, mode="r") as container:
-            if container.duration:
-                return container.duration / 1000.0, "container (PyAV)"
-            streams = [s for s in container.streams if s.duration and s.time_base]
-            if streams:
-                return max(float(s.duration * s.time_base) for s in streams) * 1000.0, "streams (PyAV)"
-    except (av.FFmpegError, OSError, ClientError) as error:
-        return None, f"cannot read the duration: {error}"
-    return None, "the container states no duration"
-
-
-class _S3RangeReader(io.RawIOBase):
-    """A seekable, read-only file over an S3 object by ranged GETs: a demuxer reads only what it needs
-    (an MP4's moov box, an AVI's header), not the whole video."""
-
-    def __init__(self, s3_client: Any, bucket: str, key: str, size: int, version: str | None) -> None:
-        self.client, self.bucket, self.key, self.size, self.version = s3_client, bucket, key, size, version
-        self.position = 0
-        self.bytes_read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
-        self.position = max(0, base + offset)
-        return self.position
-
-    def readinto(self, buffer: Any) -> int:
-        if self.position >= self.size or not len(buffer):
-            return 0
-        end = min(self.size, self.position + len(buffer)) - 1
-        extra = {"VersionId": self.version} if self.version else {}
-        body = self.client.get_object(
-            Bucket=self.bucket, Key=self.key, Range=f"bytes={self.position}-{end}", **extra
-        )["Body"].read()
-        buffer[: len(body)] = body
-        self.position += len(body)
-        self.bytes_read += len(body)
-        return len(body)
-
-
-def minutes_of(durations_ms: Sequence[float | None]) -> float:
-    """Minutes of video (how the service rounds a video's minutes is not documented: none here)."""
-    return sum(d for d in durations_ms if d) / 60000.0
-
-
-# ------------------------------------------------------------------------------------------- upload
-
-
-def upload_local_videos(dataset: Dataset, s3_client: Any, prefix: str) -> tuple[Dataset, list[str]]:
-    """Copy the dataset's local videos to `prefix` (s3://bucket/datasets/videos/), content-addressed:
-    s3://.../<sha256 first 16>/<file name>, with the duration in x-amz-meta-duration-ms when PyAV reads
-    it. An object already there with the same size is not sent again. Returns the dataset with S3 URIs."""
-    bucket, _, base = prefix[5:].partition("/")
-    base = base.rstrip("/") + "/" if base else ""
-    items, sent = [], []
-    for item in dataset.items:
-        if item.image.is_s3:
-            items.append(item)
-            continue
-        path = Path(item.image.uri)
-        if path.suffix.lower() not in VIDEO_EXTENSIONS:
-            raise UserError(f"{path}: not a video Rekognition reads ({', '.join(VIDEO_EXTENSIONS)})")
-        digest = _sha256(path)
-        key = f"{base}{digest[:16]}/{path.name}"
-        try:
-            head = s3_client.head_object(Bucket=bucket, Key=key)
-            present = int(head.get("ContentLength", -1)) == path.stat().st_size
-        except ClientError:
-            present = False
-        if not present:
-            duration, _ = video_duration_ms(path)
-            metadata = {"sha256": digest, **({"duration-ms": f"{duration:.0f}"} if duration else {})}
-            try:
-                with path.open("rb") as body:
-                    s3_client.upload_fileobj(body, bucket, key, ExtraArgs={"Metadata": metadata})
-            except (ClientError, BotoCoreError) as error:
-                raise UserError(f"cannot upload {path} to s3://{bucket}/{key}: {error}") from None
-            sent.append(f"s3://{bucket}/{key}")
-        items.append(dataclasses.replace(item, image=ImageRef(f"s3://{bucket}/{key}")))
-    return dataclasses.replace(dataset, items=items), sent
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# ----------------------------------------------------------------------------------------- building
-
-
-@dataclass
-class VideoPlan:
-    """What a video run would do: the backend, the videos (None: rejected), their durations."""
-
-    backend: VideoJobs
-    dataset: Dataset
-    videos: list[VideoObject | None]
-    durations_ms: list[float | None]
-    duration_sources: list[str]
-    uploaded: list[str]
-
-    def describe(self, to_call: Sequence[int]) -> list[str]:
-        """The dry run's lines about jobs, waits, minutes and uploads."""
-        known = [self.durations_ms[i] or 0.0 for i in to_call if self.durations_ms[i] is not None]
-        lines = [
-            f"Jobs needed: {len(to_call)} (at most {self.backend.max_concurrent_jobs} at once)",
-            f"Waiting for jobs by: {self.backend.describe()['waits_by']}",
-            f"Video minutes to analyse: {sum(known) / 60000:,.2f} ({len(known)} of {len(to_call)} durations "
-            "known)",
-        ]
-        unknown = sorted({self.duration_sources[i] for i in to_call if self.durations_ms[i] is None})
-        lines += [f"  duration unknown: {reason}" for reason in unknown]
-        return lines + [f"  uploaded {uri}" for uri in self.uploaded]
-
-    def cost(
-        self, price_table: Any, to_call: Sequence[int], estimate: Any, stats: RunStats
-    ) -> dict[str, Any]:
-        """Minutes of the videos this run's jobs answered, at the table's per-minute price."""
-        from evaluation.calls.prices import PriceTable
-
-        answered = [i for i in to_call if self.durations_ms[i] is not None]
-        minutes = minutes_of([self.durations_ms[i] for i in answered]) if stats.calls else 0.0
-        spent = None
-        if estimate is not None:
-            spent = PriceTable.load(price_table).estimate_video(
-                self.backend.operation, estimate.region, stats.calls, minutes
-            )
-        return {
-            "estimated_usd": spent.usd if spent else None,
-            "calls": stats.calls,
-            "minutes": round(minutes, 4),
-            "source": spent.source if spent else None,
-            "notes": spent.notes if spent else ["no price: not an AWS endpoint"],
-        }
-
-
-def plan_video_run(
-    request: Any,
-    dataset: Dataset,
-    operation: Any,
-    cache_path: Path,
-    *,
-    client: Any = None,
-    session: Any = None,
-    s3_client: Any = None,
-    upload_s3_client: Any = None,
-) -> tuple[VideoPlan, list[ImageOutcome], list[int], Any]:
-    """Upload (or refuse) local videos, check every video in S3, look up the cache, read the durations of
-    the videos still to analyse and price them; no job is started."""
-    from evaluation.calls.backends.rekognition import is_aws_endpoint
-    from evaluation.calls.prices import PriceTable
-
-    backend, dataset, uploaded = build_video_jobs(
-        request,
-        dataset,
-        operation,
-        client=client,
-        session=session,
-        s3_client=s3_client,
-        upload_s3_client=upload_s3_client,
-    )
-    with ResponseCache(cache_path) as store:
-        outcomes, to_call, videos = plan_videos(dataset, backend, store)
-    durations_ms, sources = durations(videos, backend.s3_client, to_call)
-    estimate = None
-    described = backend.describe()
-    if is_aws_endpoint(str(described.get("endpoint_url") or "")):
-        unknown = any(durations_ms[i] is None for i in to_call)
-        minutes = None if unknown else minutes_of([durations_ms[i] for i in to_call])
-        estimate = PriceTable.load(request.price_table).estimate_video(
-            operation.api, described.get("region") or request.region, len(to_call), minutes
-        )
-    return VideoPlan(backend, dataset, videos, durations_ms, sources, uploaded), outcomes, to_call, estimate
-
-
-def build_video_jobs(
-    request: Any,
-    dataset: Dataset,
-    operation: Any,
-    *,
-    client: Any = None,
-    session: Any = None,
-    s3_client: Any = None,
-    sqs_client: Any = None,
-    upload_s3_client: Any = None,
-) -> tuple[VideoJobs, Dataset, list[str]]:
-    """The video backend for a RunRequest; local videos uploaded to request.upload_to first (or refused)."""
-    import boto3
-
-    from evaluation.calls.backends import make_client
-    from evaluation.calls.prices import default_concurrent_jobs
-
-    if request.backend != "rekognition":
-        raise UserError(
-            f"--operation {operation.name} runs jobs on Rekognition Video: use --backend rekognition"
-        )
-    base = session or boto3.Session(profile_name=request.profile, region_name=request.region)
-    if s3_client is None:
-        s3_client = base.client("s3", region_name=request.region)
-    uploaded: list[str] = []
-    if request.upload_to and any(not item.image.is_s3 for item in dataset.items):
-        dataset, uploaded = upload_local_videos(dataset, upload_s3_client or s3_client, request.upload_to)
-    if client is None:
-        # one attempt per call: botocore counts LimitExceededException as throttling and would wait out
-        # the account's job quota inside one Start call; the job loop waits for a free slot instead
-        client = make_client(
-            session=session,
-            region=request.region,
-            profile=request.profile,
-            endpoint_url=request.endpoint_url,
-            max_attempts=1,
-        )
-    if request.notification_channel and sqs_client is None:
-        sqs_client = base.client("sqs", region_name=request.region)
-    jobs = request.max_concurrent_jobs or default_concurrent_jobs()[0]
-    backend = VideoJobs(
-        client,
-        operation=operation,
-        s3_client=s3_client,
-        aggregate_by=operation.aggregate_for(dataset),
-        min_confidence=request.min_confidence,
-        max_concurrent_jobs=jobs,
-        notification_channel=request.notification_channel,
-        sqs_client=sqs_client,
-        poll=PollPolicy(
-            first_s=request.poll_interval_s,
-            cap_s=max(request.poll_interval_s, 60.0)
-            if request.poll_interval_s >= 1
-            else request.poll_interval_s * 12,
-        ),
-        region=request.region,
-    )
-    return backend, dataset, uploaded
-
-
-def durations(
-    videos: Sequence[VideoObject | None], s3_client: Any, wanted: Sequence[int]
-) -> tuple[list[float | None], list[str]]:
-    """The duration of each wanted video (the others: None), and where each came from."""
-    found: list[float | None] = [None] * len(videos)
-    sources = [""] * len(videos)
-    for index in wanted:
-        video = videos[index]
-        if video is not None:
-            found[index], sources[index] = video_duration_ms(video, s3_client)
-    return found, sources

@@ -13,7 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from evaluation.cli import batch, compare, manifest, models, report, run, serve
+from evaluation.calls.redact import scrub
+from evaluation.cli import batch, compare, faces, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
     EXIT_INCOMPLETE,
@@ -46,6 +47,7 @@ COMMANDS = {
     "batch": batch.cmd_batch,
     "models": models.cmd_models,
     "manifest": manifest.cmd_manifest,
+    "faces": faces.cmd_faces,
 }
 
 
@@ -65,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_manifest_parser(commands)
     batch.add_batch_parser(commands)
     serve.add_parser(commands)
+    faces.add_faces_parser(commands)
     for sub_parser in commands.choices.values():
         sub_parser.add_argument(
             "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return COMMANDS[args.command](args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {scrub(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -104,11 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         message = _aws_setup_problem(error)
         if message is not None:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {scrub(message)}", file=sys.stderr)
             return EXIT_USAGE
         import traceback
 
-        traceback.print_exc()  # a bug of ours: the traceback is what a report of it needs
+        # a bug of ours: the traceback is what a report of it needs (never an endpoint's credentials)
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
         print(
             "error: an unexpected failure (a bug in rekognition-eval, not your input); answers received "
             "so far are kept in the cache",

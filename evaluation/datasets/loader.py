@@ -296,7 +296,7 @@ def _apply_vocabulary(
                 for segment in item.segments
                 if normalize_name(segment.label) in spelling
             )
-            item = DatasetItem(item.image, kept, item.source, boxes, item.text, segments)
+            item = dataclasses.replace(item, labels=kept, boxes=boxes, segments=segments)
         kept_items.append(item)
     all_labels = {label for item in items for label in item.labels}
     missing = [label for label in vocabulary if label not in present]

@@ -15,6 +15,7 @@ __all__ = [
     "GroundTruthBox",
     "GroundTruthSegment",
     "GroundTruthText",
+    "ImagePair",
 ]
 
 FORMATS = ("manifest", "csv", "folders", "coco")
@@ -102,6 +103,18 @@ class DatasetItem:
     text: tuple[GroundTruthText, ...] = ()
     # A video's labels in time (video datasets with segments); `labels` then holds every segment's label.
     segments: tuple[GroundTruthSegment, ...] = ()
+    # More columns a dataset gave the item (a face dataset's demographic group, an attack type): reports
+    # slice by them.
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """Two items of a dataset (by position) and whether they show the same person: an explicit pair."""
+
+    first: int
+    second: int
+    same: bool
 
 
 @dataclass(frozen=True)
@@ -141,6 +154,7 @@ class Dataset:
     machine_labeled: int = 0
     ignored_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    pairs: list[ImagePair] = field(default_factory=list)  # explicit pairs (image_a,image_b,same)
 
     def support(self) -> dict[str, int]:
         """Images per vocabulary label (positives); a label with none is still listed, with 0."""

@@ -12,6 +12,9 @@ A run is plan -> fetch -> analyse whatever it judges; an operation decides only 
 - video-labels, video-moderation: StartLabelDetection / StartContentModeration jobs on videos in S3
   (MinConfidence 0), every page of GetLabelDetection / GetContentModeration; labels per video or
   segments in time (evaluation.operations.video).
+- face-verification, face-search, liveness: comparisons (pairs, probes, sessions) rather than images,
+  fetched by the operation's own fetcher (evaluation.aws.faces: a temporary collection, guarded);
+  judged over FMR/FNMR, FPIR/FNIR, APCER/BPCER under a rate objective (fnmr-at-fmr:0.001 by default).
 
 Each module here defines one `Operation`: its API, request, ImageLimits, adapter (the only reader of its
 raw response), the backends that can answer it, and how its answers and the ground truth become
@@ -36,6 +39,9 @@ REGISTRY = {
     "faces": "evaluation.operations.faces",
     "video-labels": "evaluation.operations.video_labels",
     "video-moderation": "evaluation.operations.video_moderation",
+    "face-verification": "evaluation.operations.face_verification",
+    "face-search": "evaluation.operations.face_search",
+    "liveness": "evaluation.operations.liveness",
 }
 OPERATIONS = tuple(REGISTRY)
 
