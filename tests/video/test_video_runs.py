@@ -306,3 +306,32 @@ def test_local_videos_are_refused_or_uploaded(world, video_files):
     assert int(head["Metadata"]["duration-ms"]) > 0
     assert set(plan.video.duration_sources) == {"x-amz-meta-duration-ms"}
     assert evaluate  # the notebook API takes the same keywords
+
+
+def test_cli_dry_run_states_jobs_and_minutes(world, capsys):
+    from evaluation.cli import main
+
+    code = main(
+        [
+            "run",
+            "--operation",
+            "video-labels",
+            "--dataset",
+            str(world.dataset),
+            "--endpoint-url",
+            world.server.url,
+            "--region",
+            "us-east-1",
+            "--cache",
+            str(world.tmp / "cli.sqlite"),
+            "--max-concurrent-jobs",
+            "5",
+            "--dry-run",
+            "--quiet",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "Jobs needed: 30 (at most 5 at once)" in printed
+    assert "Video minutes to analyse:" in printed and "(30 of 30 durations known)" in printed
+    assert world.fake.started_jobs == []
