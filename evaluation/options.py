@@ -19,9 +19,7 @@ from evaluation.operations import check_backend, check_operation
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
-# Rekognition Video samples a video a few times a second and its Timestamps are "not frame-exact":
-# half a second either side of a ground-truth edge is not judged unless the user says otherwise.
-DEFAULT_SEGMENT_TOLERANCE_MS = 500.0
+DEFAULT_SEGMENT_TOLERANCE_MS = 500.0  # video Timestamps are "not frame-exact": +-0.5 s of an edge unjudged
 
 
 PRICE_TABLE = "price-table"  # --cost-per-call price-table: the run's API at its region's list price
@@ -195,7 +193,6 @@ class AnalysisOptions:
     label_map: LabelMap = field(default_factory=LabelMap.identity)
     label_map_path: str | None = None
     vocabulary: tuple[str, ...] | None = None
-    # Videos with segment ground truth: time within this many ms of a segment's edge is not judged.
     segment_tolerance_ms: float = DEFAULT_SEGMENT_TOLERANCE_MS
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
@@ -235,10 +232,6 @@ class AnalysisOptions:
         """From plain values (None: the default); every mistake is a UserError naming the option."""
         if min_support is not None and min_support < 0:
             raise UserError(f"--min-support must not be negative, got {min_support}")
-        if segment_tolerance_ms is not None and not 0 <= float(segment_tolerance_ms) < float("inf"):
-            raise UserError(
-                f"--segment-tolerance-ms must be a non-negative number, got {segment_tolerance_ms}"
-            )
         level = 0.95 if confidence_level is None else _number(confidence_level, "--confidence-level")
         if not 0.5 <= level < 1.0:
             raise UserError(f"--confidence-level must be in [0.5, 1), e.g. 0.95; got {confidence_level!r}")
@@ -274,9 +267,10 @@ class AnalysisOptions:
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
             aws_evaluation=aws_evaluation,
-            segment_tolerance_ms=DEFAULT_SEGMENT_TOLERANCE_MS
-            if segment_tolerance_ms is None
-            else float(segment_tolerance_ms),
+            segment_tolerance_ms=_number(
+                DEFAULT_SEGMENT_TOLERANCE_MS if segment_tolerance_ms is None else segment_tolerance_ms,
+                "--segment-tolerance-ms",
+            ),
             level=level,
             resamples=1000 if resamples is None else _number(resamples, "--resamples", high=1e6, whole=True),
             seed=0 if seed is None else _number(seed, "--seed", high=2**63 - 1, whole=True),
@@ -409,10 +403,8 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
-    # Stored videos (video-labels, video-moderation): an s3:// prefix local videos are uploaded to (None:
-    # a local video is refused); at most this many jobs at once (None: the account's default quota);
-    # the SNS topic, the role Rekognition publishes with, and the SQS queue subscribed to the topic
-    # (None: poll); the first wait before polling a job, in seconds (then 1.5x each time, at most 60 s).
+    # stored videos: where local videos are uploaded (None: refused), jobs at once (None: the quota),
+    # (SNS topic, role, SQS queue) to wait on (None: poll), the first wait before a poll (then 1.5x)
     upload_to: str | None = None
     max_concurrent_jobs: int | None = None
     notification_channel: tuple[str, str, str] | None = None
@@ -441,20 +433,13 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
-        if self.max_concurrent_jobs is not None and self.max_concurrent_jobs < 1:
-            raise UserError(f"--max-concurrent-jobs must be at least 1, got {self.max_concurrent_jobs}")
-        if self.poll_interval_s <= 0:
-            raise UserError(f"the poll interval must be positive, got {self.poll_interval_s:g}")
-        if self.upload_to is not None and not str(self.upload_to).startswith("s3://"):
-            raise UserError(f"videos are uploaded to an s3:// prefix, got {self.upload_to!r}")
-        if self.notification_channel is not None:
-            channel = tuple(self.notification_channel)
-            if len(channel) != 3 or not all(isinstance(part, str) and part for part in channel):
-                raise UserError(
-                    "--notification-channel needs TOPIC_ARN,ROLE_ARN,QUEUE_URL (the stack's videoTopicArn, "
-                    "videoNotificationRoleArn and videoQueueUrl)"
-                )
-            object.__setattr__(self, "notification_channel", channel)
+        _number(self.max_concurrent_jobs or 1, "--max-concurrent-jobs", low=1, whole=True)
+        if not self.poll_interval_s > 0 or not str(self.upload_to or "s3://").startswith("s3://"):
+            raise UserError(f"bad poll interval or upload prefix: {self.poll_interval_s}, {self.upload_to}")
+        channel = tuple(self.notification_channel or ("-",) * 3)
+        if len(channel) != 3 or not all(isinstance(part, str) and part for part in channel):
+            raise UserError("--notification-channel needs TOPIC_ARN,ROLE_ARN,QUEUE_URL (the stack's outputs)")
+        object.__setattr__(self, "notification_channel", channel if self.notification_channel else None)
         if self.max_faces is not None and not 1 <= self.max_faces <= 4096:
             raise UserError(f"--max-faces must be within 1 and 4096, got {self.max_faces}")
         if self.max_runtime_s is not None and self.max_runtime_s <= 0:
@@ -493,3 +478,23 @@ def split_keywords(keywords: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     run = {key: value for key, value in keywords.items() if key in RUN_KEYWORDS}
     analysis = {key: value for key, value in keywords.items() if key in ANALYSIS_KEYWORDS}
     return run, analysis
+
+
+# The notebook's keywords by the CLI's names (--labels, --no-parents/--parents, --format), mapped once
+# onto RunRequest's and AnalysisOptions' fields; either name works, both at once is a mistake.
+CLI_NAMES = {"labels": "vocabulary", "parents": "use_parents", "format": "dataset_format"}
+
+
+def cli_names(keywords: dict[str, Any]) -> dict[str, Any]:
+    """`labels="A,B"` / `labels=["A", "B"]`, `parents=False`, `format="csv"` onto the fields they set."""
+    mapped = dict(keywords)
+    for cli, own in CLI_NAMES.items():
+        if cli not in mapped:
+            continue
+        if own in mapped:
+            raise TypeError(f"give {cli}= or {own}=, not both (they are the same setting)")
+        mapped[own] = mapped.pop(cli)
+    labels = mapped.get("vocabulary")
+    if isinstance(labels, str):
+        mapped["vocabulary"] = [part.strip() for part in labels.split(",") if part.strip()]
+    return mapped

@@ -144,6 +144,8 @@ def build_video_jobs(
         )
     if request.notification_channel and sqs_client is None:
         sqs_client = base.client("sqs", region_name=request.region)
+    if request.max_concurrent_jobs is not None and request.max_concurrent_jobs < 1:
+        raise UserError(f"--max-concurrent-jobs must be at least 1, got {request.max_concurrent_jobs}")
     jobs = request.max_concurrent_jobs or default_concurrent_jobs()[0]
     backend = VideoJobs(
         client,
