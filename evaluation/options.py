@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from evaluation.calls.production import production_request
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap
@@ -20,6 +21,7 @@ from evaluation.operations.answers import DEFAULT_QUALITY_BINS, quality_bins_fro
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
+DEFAULT_SEGMENT_TOLERANCE_MS = 500.0  # video Timestamps are "not frame-exact": +-0.5 s of an edge unjudged
 
 
 PRICE_TABLE = "price-table"  # --cost-per-call price-table: the run's API at its region's list price
@@ -193,6 +195,7 @@ class AnalysisOptions:
     label_map: LabelMap = field(default_factory=LabelMap.identity)
     label_map_path: str | None = None
     vocabulary: tuple[str, ...] | None = None
+    segment_tolerance_ms: float = DEFAULT_SEGMENT_TOLERANCE_MS
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
     aws_evaluation: Any = None
@@ -217,6 +220,7 @@ class AnalysisOptions:
         aws_evaluation: Any = None,
         slices: Sequence[str] | None = None,
         quality_bins: Sequence[float] | str | None = None,
+        segment_tolerance_ms: float | None = None,
         confidence_level: float | None = None,
         resamples: int | None = None,
         seed: int | None = None,
@@ -272,6 +276,10 @@ class AnalysisOptions:
             aws_evaluation=aws_evaluation,
             slices=slice_keys(slices),
             quality_bins=bins,
+            segment_tolerance_ms=_number(
+                DEFAULT_SEGMENT_TOLERANCE_MS if segment_tolerance_ms is None else segment_tolerance_ms,
+                "--segment-tolerance-ms",
+            ),
             level=level,
             resamples=1000 if resamples is None else _number(resamples, "--resamples", high=1e6, whole=True),
             seed=0 if seed is None else _number(seed, "--seed", high=2**63 - 1, whole=True),
@@ -311,6 +319,7 @@ class AnalysisOptions:
             "use_parents": self.use_parents,
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            "segment_tolerance_ms": self.segment_tolerance_ms,
             "confidence_level": self.level,
             "resamples": self.resamples,
             "seed": self.seed,
@@ -354,6 +363,7 @@ _RECORDED_KEYWORDS = (
     "resamples",
     "seed",
     "half_width",
+    "segment_tolerance_ms",
 )
 ANALYSIS_KEYWORDS = frozenset(
     {
@@ -365,6 +375,7 @@ ANALYSIS_KEYWORDS = frozenset(
         "aws_evaluation",
         "slices",
         "quality_bins",
+        "segment_tolerance_ms",
         "confidence_level",
         "resamples",
         "seed",
@@ -412,6 +423,12 @@ class RunRequest:
     canary: int | None = None  # re-call this many cached images first; stop if the model changed
     canary_seed: int = 0
     production: dict[str, Any] = field(init=False, default_factory=dict)
+    # stored videos: where local videos are uploaded (None: refused), jobs at once (None: the quota),
+    # (SNS topic, role, SQS queue) to wait on (None: poll), the first wait before a poll (then 1.5x)
+    upload_to: str | None = None
+    max_concurrent_jobs: int | None = None
+    notification_channel: tuple[str, str, str] | None = None
+    poll_interval_s: float = 5.0
     # face operations: face-search's gallery (an identity dataset) or an existing collection to read,
     # users (SearchUsersByImage), matches per search, saved liveness answers, the collection's deadline
     gallery: str | Path | None = None
@@ -436,6 +453,13 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
+        _number(self.max_concurrent_jobs or 1, "--max-concurrent-jobs", low=1, whole=True)
+        if not self.poll_interval_s > 0 or not str(self.upload_to or "s3://").startswith("s3://"):
+            raise UserError(f"bad poll interval or upload prefix: {self.poll_interval_s}, {self.upload_to}")
+        channel = tuple(self.notification_channel or ("-",) * 3)
+        if len(channel) != 3 or not all(isinstance(part, str) and part for part in channel):
+            raise UserError("--notification-channel needs TOPIC_ARN,ROLE_ARN,QUEUE_URL (the stack's outputs)")
+        object.__setattr__(self, "notification_channel", channel if self.notification_channel else None)
         if self.max_faces is not None and not 1 <= self.max_faces <= 4096:
             raise UserError(f"--max-faces must be within 1 and 4096, got {self.max_faces}")
         if self.max_runtime_s is not None and self.max_runtime_s <= 0:
@@ -456,10 +480,7 @@ class RunRequest:
             raise UserError("--liveness-answers belongs to --operation liveness")
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
-        from evaluation.calls.production import production_request
-
-        api = operation_for(self.operation).api  # the request file's keys, --refresh, --canary... checked
-        object.__setattr__(self, "production", production_request(self, api))
+        object.__setattr__(self, "production", production_request(self, operation_for(self.operation).api))
 
     def but(self, **changes: Any) -> RunRequest:
         """A copy with some settings changed (validated again)."""

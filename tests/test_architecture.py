@@ -18,8 +18,10 @@ LARGE = {
     "evaluation/aws/batch.py": "the batch's submit, status and streamed ingest, one protocol",
     "evaluation/reports/compare.py": "two runs side by side: matching their images, what stops or warns, "
     "the verdict, and three renderings of one table",
-    "evaluation/pipeline.py": "plan, run, write and reanalyse for every operation, faces included, with "
-    "the answers' model versions (their logic lives in calls/versions.py)",
+    "evaluation/pipeline.py": "plans and runs every kind of operation: per-image calls, faces, video jobs, "
+    "and the answers' model versions (their logic lives in calls/versions.py)",
+    "evaluation/options.py": "every setting of every operation, each validated once where it is built "
+    "(the production request's checks live in calls/production.py)",
 }
 MAX_LINES = 500
 

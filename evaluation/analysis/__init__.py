@@ -86,6 +86,7 @@ def analyse(
         label_map=options.label_map,
         use_parents=options.use_parents,
         floor=floor,
+        **operation.score_options(options),
         **rates,
     )
     pairs = scored.pairs
@@ -178,6 +179,7 @@ def analyse(
             objective=objective,
             min_support=options.min_support,
             bins=options.quality_bins,
+            score_options=operation.score_options(options),
         )
         tables["slices"] = table
         section += slice_markdown(table, objective)

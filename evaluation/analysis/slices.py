@@ -285,6 +285,7 @@ def slice_table(
     min_support: int,
     bins: Sequence[float],
     level: float = 0.95,
+    score_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """slices.csv: one row per slice and label (and per slice for every label together)."""
     run_thresholds = {
@@ -321,6 +322,7 @@ def slice_table(
                 label_map=label_map,
                 use_parents=use_parents,
                 floor=floor,
+                **(score_options or {}),
             )
             rows += _rows_for(key, value, len(members), scored.pairs, run_thresholds, run_global, **settings)
     return pd.DataFrame(rows, columns=list(SLICE_COLUMNS))

@@ -73,6 +73,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         vocabulary=args.labels,
         slices=args.slices,
         quality_bins=args.quality_bins,
+        segment_tolerance_ms=args.segment_tolerance_ms,
         **uncertainty_keywords(args),
     )
     out_dir = Path(args.out) if args.out else Path(args.run_dir)

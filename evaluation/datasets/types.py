@@ -13,6 +13,7 @@ __all__ = [
     "Dataset",
     "DatasetItem",
     "GroundTruthBox",
+    "GroundTruthSegment",
     "GroundTruthText",
     "ImagePair",
 ]
@@ -77,6 +78,24 @@ DATASET_COLUMN_PREFIX = "dataset."  # images.csv columns holding an item's attri
 
 
 @dataclass(frozen=True)
+class GroundTruthSegment:
+    """A label present in a video from `start_ms` to `end_ms` (milliseconds from the start, end > start)."""
+
+    label: str
+    start_ms: int
+    end_ms: int
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ValueError("a segment needs a label")
+        if self.start_ms < 0 or self.end_ms <= self.start_ms:
+            raise ValueError(
+                f"segment {self.label!r}: start_ms must be >= 0 and end_ms > start_ms, "
+                f"got {self.start_ms} and {self.end_ms}"
+            )
+
+
+@dataclass(frozen=True)
 class DatasetItem:
     """One image and its ground truth; an empty `labels` means "none of the labels" (a negative)."""
 
@@ -85,6 +104,8 @@ class DatasetItem:
     source: str
     boxes: tuple[GroundTruthBox, ...] = ()
     text: tuple[GroundTruthText, ...] = ()
+    # A video's labels in time (video datasets with segments); `labels` then holds every segment's label.
+    segments: tuple[GroundTruthSegment, ...] = ()
     # More columns a dataset gave the item, (name, value) in the file's order: a CSV's columns after
     # image,labels, a manifest line's plain attributes, a COCO image's fields, a face dataset's demographic
     # group or attack type. Reports slice by them (--slice NAME).

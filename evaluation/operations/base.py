@@ -103,6 +103,10 @@ class Operation:
         """The labels to report: the declared ones (dataset or --labels), or those in the ground truth."""
         return tuple(declared)
 
+    def score_options(self, options: Any) -> dict[str, Any]:
+        """Analysis options only this operation's `score` takes (as keywords), from AnalysisOptions."""
+        return {}
+
     def image_columns(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
         """What an answer says about the image as a whole, for images.csv (and so for slices)."""
         return {}
