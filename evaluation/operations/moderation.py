@@ -292,14 +292,16 @@ def _flag(
         floor=floor,
         min_support=1,
     ).iloc[0]
-    threshold = rounded(chosen["threshold"])
+    exact = chosen["threshold"]
     low = chosen["threshold_low"]
     flag = {
         "objective": "best-f1",
-        "min_confidence": safe_min_confidence(float(threshold), float(low) if low == low else -np.inf)
-        if threshold is not None
+        # From the exact threshold: rounding it first (79.9999996 -> 80.0) would lift the MinConfidence
+        # above the very confidence that decides, and the safe rounding down could not undo that.
+        "min_confidence": safe_min_confidence(float(exact), float(low) if low == low else -np.inf)
+        if exact is not None and exact == exact
         else None,
-        "threshold": threshold,
+        "threshold": rounded(exact),
         "precision": rounded(chosen["precision"], 4),
         "recall": rounded(chosen["recall"], 4),
         "f1": rounded(chosen["f1"], 4),
