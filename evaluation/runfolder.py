@@ -3,14 +3,20 @@
 A run folder is everything a run leaves on disk, for programs (CSV, JSON, YAML), for people (report.md,
 report.html, rendered by evaluation.reports and handed here to write) and for re-analysis (run.json,
 images.csv, ground_truth.jsonl with the response cache). Every file is written beside and renamed, so a
-reader never sees half a file.
+reader never sees half a file; and the folder as a whole is written into a staging folder beside it and
+swapped in, so a kill while it is written leaves the old folder or the new one, never a mix. Files in an
+existing folder that the run does not write are carried over (hard links where the file system has them).
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import re
+import shutil
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -125,9 +131,33 @@ def read_ground_truth(run_dir: Path, images: pd.DataFrame) -> list[dict[str, Any
 
 
 def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
-    """Write every table of `result`, then let each renderer add its documents (report.md, report.html)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every table of `result`, then let each renderer add its documents (report.md, report.html).
+
+    All of it goes into a staging folder beside `out_dir` (a copy of the existing folder, if any), which
+    then takes `out_dir`'s place in one rename: a kill at any moment leaves the old folder or the new one.
+    """
+    given = Path(out_dir)
+    out_dir = Path(os.path.abspath(given))  # "." has no name to stage beside
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file, not a folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out_dir)
+    staging = _sibling(out_dir, "staging")
+    if out_dir.is_dir():
+        shutil.copytree(out_dir, staging, symlinks=True, copy_function=_link_or_copy)
+    else:
+        staging.mkdir()
+    try:
+        _write_into(result, staging, renderers)
+        _swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result.out_dir = given
+    return given
+
+
+def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer]) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     atomic_write(out_dir / IMAGES_FILE, result.images.to_csv(index=False))
     atomic_write(out_dir / "predictions.csv", result.predictions.to_csv(index=False))
@@ -146,8 +176,79 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
         render(result, out_dir)
-    result.out_dir = out_dir
-    return out_dir
+
+
+_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|previous)-(?P<pid>\d+)$")
+
+
+def _sibling(out_dir: Path, kind: str) -> Path:
+    """A hidden folder beside `out_dir` on the same file system, so renames between them are atomic."""
+    return out_dir.with_name(f".{out_dir.name}.{kind}-{os.getpid()}")
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard link an existing file into the staging folder (every writer here replaces a file, never writes
+    into it, so the old folder is untouched); copy where the file system has no hard links."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _recover(out_dir: Path) -> None:
+    """Undo what a killed writer left beside `out_dir`: its staging folder is dropped; an old folder moved
+    aside by the two-rename swap (where an atomic exchange is not available) is put back if `out_dir` is
+    missing, else dropped."""
+    for entry in out_dir.parent.iterdir():
+        found = _STAGING.match(entry.name)
+        if not found or found["name"] != out_dir.name or _alive(int(found["pid"])):
+            continue
+        if found["kind"] == "previous" and not out_dir.exists():
+            os.rename(entry, out_dir)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Put `staging` in `out_dir`'s place: one atomic exchange on Linux, else two renames (recovered by
+    the next write if a kill falls between them); then the old folder is removed."""
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+        return
+    if _exchange(staging, out_dir):
+        shutil.rmtree(staging, ignore_errors=True)  # now the old folder
+        return
+    previous = _sibling(out_dir, "previous")
+    os.rename(out_dir, previous)
+    os.rename(staging, out_dir)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """renameat2(RENAME_EXCHANGE): swap two paths atomically; False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    code = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    return code == 0
 
 
 @dataclass(frozen=True)

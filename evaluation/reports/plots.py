@@ -10,6 +10,7 @@ canvas, never pyplot, so writing a report does not change a notebook's backend.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,9 @@ def _draw(
 
 def _save(figure: Figure, path: Path) -> None:
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=90)
+    temporary = path.with_name(path.name + ".tmp")
+    figure.savefig(temporary, dpi=90, format="png")
+    os.replace(temporary, path)  # replaced, never written into: the old run folder's file stays as it was
 
 
 def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> dict[int, str]:
