@@ -31,7 +31,7 @@ from evaluation.datasets import Dataset, DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import LabelsAnswer, adapter_for, labels_from_detect_labels
-from evaluation.operations.base import Operation, Scored, markdown_table, rounded
+from evaluation.operations.base import Operation, Scored, markdown_table, markdown_text, rounded
 from evaluation.operations.detection import (
     IOU_THRESHOLDS,
     MAX_DETECTIONS,
@@ -285,7 +285,7 @@ def _markdown(
     if details["labels_never_boxed"]:
         lines += [
             "Never returned with a box (Rekognition gives Instances for some labels only): "
-            + ", ".join(details["labels_never_boxed"]),
+            + ", ".join(markdown_text(label) for label in details["labels_never_boxed"]),
             "",
         ]
     return [

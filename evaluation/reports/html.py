@@ -13,12 +13,15 @@ So the page stays small for 1,000 labels: no plot is stored in it, only the numb
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import math
 import os
 from importlib import resources
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,19 +48,37 @@ SLIDER_NOTE = (
     "The slider stops at every whole number (the counts of metrics.csv) and at the recommended "
     "MinConfidence, marked \u2605 (its exact counts)."
 )
-# Nothing may be fetched: inline styles and scripts, data: images. A page that tried would fail loudly.
+# Nothing may be fetched: inline styles, data: images, and only the page's own scripts, named by their
+# hashes (an injected script or event handler does not run); no <base>, no form submission.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {scripts}; "
+    "base-uri 'none'; form-action 'none'"
 )
 
 
-def page_start(title: str) -> str:
-    """The head every page shares (self-contained: its policy forbids fetching anything) and its title."""
+def script_body(*names: str) -> str:
+    """The text of one inline <script> made of shipped assets, exactly as the page holds it."""
+    return "\n" + "\n".join(asset(name) for name in names) + "\n"
+
+
+def script_hash(body: str) -> str:
+    """A CSP source for an inline script: 'sha256-' and the base64 digest of its UTF-8 text."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(scripts: Sequence[str] = ()) -> str:
+    """The policy for a page whose inline scripts are `scripts` (their bodies); none runs otherwise."""
+    return CONTENT_SECURITY_POLICY.format(scripts=" ".join(map(script_hash, scripts)) or "'none'")
+
+
+def page_start(title: str, *, scripts: Sequence[str] = ()) -> str:
+    """The head every page shares (self-contained: its policy forbids fetching anything, and allows only
+    the inline `scripts` given, by hash) and its title."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<meta http-equiv="Content-Security-Policy" content="{content_security_policy(scripts)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <link rel="icon" href="data:,">
@@ -471,7 +492,8 @@ def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None
         )
         return rates + "".join(f'<span>{key.upper()} <b id="{prefix}-{key}"></b></span>' for key in counts)
 
-    return f"""{page_start(title)}
+    script = script_body("table.js", "report.js")
+    return f"""{page_start(title, scripts=[script])}
 <dl class="facts">{facts}</dl>
 </header>
 <main>
@@ -533,10 +555,7 @@ Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and fa
 labels with the most support are in plots/. Written by rekognition-eval {escape(version)}.
 </footer>
 <script type="application/json" id="report-data">{script_json(data)}</script>
-<script>
-{asset("table.js")}
-{asset("report.js")}
-</script>
+<script>{script}</script>
 </body>
 </html>
 """
