@@ -31,6 +31,8 @@ class AnalysisOptions:
     label_map: LabelMap = field(default_factory=LabelMap.identity)
     label_map_path: str | None = None
     vocabulary: tuple[str, ...] | None = None
+    # summary.json and the reports show local paths relative to the dataset's folder unless this is set
+    absolute_paths: bool = False
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
     aws_evaluation: Any = None
@@ -44,6 +46,7 @@ class AnalysisOptions:
         use_parents: bool | None = None,
         label_map: str | Path | None = None,
         vocabulary: Sequence[str] | None = None,
+        absolute_paths: bool | None = None,
         aws_evaluation: Any = None,
     ) -> AnalysisOptions:
         """From plain values (None: the default); every mistake is a UserError naming the option."""
@@ -57,6 +60,7 @@ class AnalysisOptions:
             label_map=LabelMap.load(label_map) if label_map else LabelMap.identity(),
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
+            absolute_paths=bool(absolute_paths),
             aws_evaluation=aws_evaluation,
         )
 
@@ -77,11 +81,12 @@ class AnalysisOptions:
             "use_parents": self.use_parents,
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            "absolute_paths": self.absolute_paths,
         }
 
 
 ANALYSIS_KEYWORDS = frozenset(
-    {"objective", "min_support", "use_parents", "label_map", "vocabulary", "aws_evaluation"}
+    {"objective", "min_support", "use_parents", "label_map", "vocabulary", "absolute_paths", "aws_evaluation"}
 )
 
 

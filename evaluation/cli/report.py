@@ -68,6 +68,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         use_parents=args.use_parents,
         label_map=args.label_map,
         vocabulary=args.labels,
+        absolute_paths=args.absolute_paths,
     )
     out_dir = Path(args.out) if args.out else Path(args.run_dir)
     write_run(result, out_dir)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.summary import PathView
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.runfolder import api_and_operation
 from evaluation.reports.plots import write_plots
@@ -271,6 +272,13 @@ def _image_prefix(uris: list[str]) -> str:
     return "/".join(shared) + "/" if shared else ""
 
 
+def _shown_paths(result: EvaluationResult, uris: list[str]) -> list[str]:
+    """The images as summary.json names them: relative to the dataset's folder unless asked otherwise."""
+    dataset = result.summary.get("dataset") or {}
+    view = PathView.of(result.run.get("dataset") or {}, absolute=dataset.get("paths") == "absolute")
+    return [view.path(uri) for uri in uris]
+
+
 def _errors_data(
     errors: list[LabelErrors | None], thumbnails: dict[int, str], uris: list[str]
 ) -> tuple[list[dict[str, Any] | None], list[str], dict[str, str], str]:
@@ -338,7 +346,7 @@ def page_data(
     support = result.labels["support"].to_numpy(np.int64)
     priority = np.lexsort((np.arange(len(support)), -support)).tolist()  # most support first
     thumbnails = choose_thumbnails(errors, priority, uris, limit=max_thumbnails) if uris else {}
-    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, uris)
+    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, _shown_paths(result, uris))
     judged = _judged_per_label(result)
     best = result.global_threshold
     global_threshold = number(best.get("threshold"))
