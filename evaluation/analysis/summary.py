@@ -76,7 +76,8 @@ class PathView:
         """A message that may name paths inside the dataset's folder (a bad line, a reason)."""
         if self.absolute or self.folder is None or not isinstance(value, str):
             return value
-        return value.replace(self.folder.rstrip(os.sep) + os.sep, "")
+        folder = self.folder.rstrip(os.sep)
+        return value.replace(folder + os.sep, "").replace(folder, os.path.basename(folder) or folder)
 
 
 def thresholds_metadata(run: dict[str, Any], model_versions: list[str], *, operation: str) -> dict[str, Any]:
@@ -137,6 +138,7 @@ def build_summary(
             "paths": paths.label,
             "format": run["dataset"]["format"],
             "bad_lines": [paths.text(line) for line in run["dataset"]["bad_lines"]],
+            "warnings": [paths.text(text) for text in run["dataset"].get("warnings") or []],
             "ignored_labels": run["dataset"].get("ignored_labels", {}),
             "machine_labeled": run["dataset"].get("machine_labeled", 0),
             "ignored_files": [paths.text(name) for name in run["dataset"].get("ignored_files", [])],

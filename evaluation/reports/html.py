@@ -424,7 +424,8 @@ def problems_html(summary: dict[str, Any]) -> str:
     errors = list(summary.get("errors") or [])
     missed = max(int(summary["images"].get("not_evaluated") or 0), len(errors))
     floor = floor_warning(summary)
-    if not bad_lines and not missed and floor is None:
+    warnings = [str(text) for text in summary["dataset"].get("warnings") or []]
+    if not bad_lines and not missed and floor is None and not warnings:
         return (
             '<section id="problems" class="problems none"><h2>Problems</h2><p class="note">None: every '
             "dataset line was read and every image evaluated.</p></section>\n"
@@ -442,6 +443,9 @@ def problems_html(summary: dict[str, Any]) -> str:
         )
     if floor is not None:
         parts.append(f'<p class="warning" id="floor-warning">{escape(floor)}</p>')
+    if warnings:  # what the dataset reader found and did not use
+        items = "".join(f"<li>{escape(text)}</li>" for text in warnings[:MAX_PROBLEMS_LISTED])
+        parts.append(f'<ul class="warnings" id="dataset-warnings">{items}</ul>')
     if missed:
         why = ", ".join(f"{count} {status}" for status, count in not_evaluated_by_status(summary).items())
         rows = "".join(

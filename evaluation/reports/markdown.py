@@ -181,9 +181,14 @@ def _problems_section(result: EvaluationResult) -> list[str]:
     summary = result.summary
     errors = summary["errors"]
     bad_lines = summary["dataset"]["bad_lines"]
-    if not errors and not bad_lines:
+    warnings = summary["dataset"].get("warnings") or []
+    if not errors and not bad_lines and not warnings:
         return ["## Problems", "", "None: every line was read and every image evaluated.", ""]
     lines = ["## Problems", ""]
+    if warnings:
+        lines += ["What the dataset reader found and did not use:", ""]
+        lines += [f"- {markdown_text(text)}" for text in warnings[:MAX_PROBLEMS_LISTED]]
+        lines += [""]
     if bad_lines:
         lines += [f"{len(bad_lines)} dataset line(s) skipped:", ""]
         lines += [f"- {markdown_code(text)}" for text in bad_lines[:MAX_PROBLEMS_LISTED]]
