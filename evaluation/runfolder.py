@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -148,13 +149,31 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     else:
         staging.mkdir()
     try:
+        before = _identities(staging)
         _write_into(result, staging, renderers)
+        written = tuple(
+            name for name, identity in _identities(staging).items() if before.get(name) != identity
+        )
         _swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     result.out_dir = given
+    result.files = written
     return given
+
+
+def _identities(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every regular file under `folder` (no symlink followed) by relative POSIX path: (device, inode).
+    A file this write created or replaced has a new identity; one carried over keeps its own."""
+    found = {}
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = Path(root, name)
+            status = path.lstat()
+            if stat.S_ISREG(status.st_mode):
+                found[path.relative_to(folder).as_posix()] = (status.st_dev, status.st_ino)
+    return found
 
 
 def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer]) -> None:
