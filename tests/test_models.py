@@ -171,7 +171,9 @@ def test_watchdog_stops_the_model_at_the_deadline_and_interrupts_the_work(fake, 
     assert fake.calls["StopProjectVersion"] == 1  # the exit did not stop it a second time
 
 
-def test_stopping_a_model_that_is_still_starting_waits_for_it_first():
+def test_stopping_a_model_that_is_still_starting_asks_again_at_once_when_refused():
+    """Refused while STARTING, the stop is asked again after a short pause (not after the waiter's
+    30 s poll for RUNNING): the model is stopped the moment the service lets it be."""
     client = make_client(region="us-east-1")
     arn = "arn:aws:rekognition:us-east-1:123456789012:project/shop/version/v1/1700000000001"
     version = VersionRef.parse(arn)
@@ -182,10 +184,12 @@ def test_stopping_a_model_that_is_still_starting_waits_for_it_first():
     with Stubber(client) as stubber:
         stubber.add_client_error("stop_project_version", "ResourceInUseException", "still starting")
         stubber.add_response("describe_project_versions", described("STARTING"))
-        stubber.add_response("describe_project_versions", described("RUNNING"))  # the waiter
-        stubber.add_response("describe_project_versions", described("RUNNING"))
+        stubber.add_client_error("stop_project_version", "ResourceInUseException", "still starting")
+        stubber.add_response("describe_project_versions", described("STARTING"))
         stubber.add_response("stop_project_version", {"Status": "STOPPING"}, {"ProjectVersionArn": arn})
-        assert request_stop(client, version, project_arn("shop"), FAST) == "STOPPING"
+        started = time.monotonic()
+        assert request_stop(client, version, project_arn("shop"), Waiting(delay_s=30.0)) == "STOPPING"
+        assert time.monotonic() - started < 10.0  # two short pauses, not two 30 s polls
         stubber.assert_no_pending_responses()
 
 
