@@ -34,9 +34,16 @@ from evaluation.datasets import DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import ResponseShapeError
-from evaluation.operations.base import Operation, Scored, markdown_table, markdown_text, rounded
+from evaluation.operations.base import (
+    Operation,
+    Scored,
+    markdown_table,
+    markdown_text,
+    positive_pairs,
+    rounded,
+)
 from evaluation.stats.metrics import ScoredPairs, average_precision, exact_curves
-from evaluation.stats.thresholds import Objective, recommend, safe_min_confidence
+from evaluation.stats.thresholds import Objective, min_confidence_to_use, recommend
 
 FLAG = "(any label)"  # the name of the image-level decision's curve
 
@@ -254,6 +261,7 @@ class ModerationOperation(Operation):
                     for key in ("min_confidence", "precision", "recall", "f1", "status", "note")
                 }
             },
+            positives=positive_pairs(truth_sets),
         )
 
     @staticmethod
@@ -292,16 +300,13 @@ def _flag(
         floor=floor,
         min_support=1,
     ).iloc[0]
-    exact = chosen["threshold"]
+    exact = chosen["threshold"]  # the MinConfidence comes from it, never from a rounding of it
+    threshold = rounded(exact)
     low = chosen["threshold_low"]
     flag = {
         "objective": "best-f1",
-        # From the exact threshold: rounding it first (79.9999996 -> 80.0) would lift the MinConfidence
-        # above the very confidence that decides, and the safe rounding down could not undo that.
-        "min_confidence": safe_min_confidence(float(exact), float(low) if low == low else -np.inf)
-        if exact is not None and exact == exact
-        else None,
-        "threshold": rounded(exact),
+        "min_confidence": min_confidence_to_use(exact, low) if threshold is not None else None,
+        "threshold": threshold,
         "precision": rounded(chosen["precision"], 4),
         "recall": rounded(chosen["recall"], 4),
         "f1": rounded(chosen["f1"], 4),

@@ -20,17 +20,13 @@ import pytest
 import yaml
 from sklearn.metrics import confusion_matrix, precision_recall_curve
 
-from evaluation.cli import main
 from evaluation.server.protocol import RekognitionProtocolServer
+from tests.support.cli import run_cli
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 from tests.support.runs import VOCABULARY, build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args: str) -> int:
-    return main(["--quiet", *args])
 
 
 @pytest.fixture
@@ -70,6 +66,7 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
         "unjudged.csv",
         "predictions.csv",
         "averages.csv",
+        "calibration.csv",
     ):
         assert (out / name).is_file(), name
 
@@ -85,6 +82,10 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
         "recall",
         "f1",
         "support",
+        "precision_low",
+        "precision_high",
+        "recall_low",
+        "recall_high",
     ]
     assert sorted(metrics["label"].unique()) == VOCABULARY
     assert metrics["threshold"].min() == 0 and metrics["threshold"].max() == 100
@@ -282,7 +283,7 @@ def test_ctrl_c_keeps_every_answer_and_a_rerun_calls_only_the_rest(tmp_path):
     fake = FakeRekognition()
     csv, _ = build_dataset(tmp_path, fake, count=60)
     cache = tmp_path / "cache.sqlite"
-    with RekognitionProtocolServer(fake, latency_s=0.05) as server:
+    with RekognitionProtocolServer(fake, latency_s=0.2) as server:
         command = [
             sys.executable,
             "-m",
