@@ -22,28 +22,42 @@ from evaluation.aws import models as models_module
 from evaluation.aws.model_guard import DeadlinePassed, ModelGuard
 from evaluation.aws.model_leases import LeaseStore
 from evaluation.aws.models import Waiting
+from evaluation.calls.backends.rekognition import make_client
 from evaluation.cli import main
+from evaluation.cli import models as models_cli
+from evaluation.server.protocol import RekognitionProtocolServer
+from tests.support.custom_labels_runs import FAST, Switchboard, models, run_args, write_dataset
+from tests.support.fake_custom_labels import FakeCustomLabels
 
-# the fixtures of tests/test_models.py: one fake Custom Labels server for the module
-from tests.test_models import (  # noqa: F401
-    FAST,
-    client,
-    endpoint,
-    fake,
-    models,
-    run_args,
-    server,
-    write_dataset,
-)
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch):
-    from evaluation.cli import models as models_cli
-
     monkeypatch.setattr(models_cli, "WAITING", FAST)
+
+
+@pytest.fixture(scope="module")
+def server():
+    board = Switchboard()
+    with RekognitionProtocolServer(board) as running:
+        yield running, board
+
+
+@pytest.fixture
+def fake(server):
+    server[1].fake = FakeCustomLabels(steps=3)
+    return server[1].fake
+
+
+@pytest.fixture
+def endpoint(server, fake):
+    return server[0]
+
+
+@pytest.fixture
+def client(endpoint):
+    return make_client(endpoint_url=endpoint.url, region="us-east-1")
 
 
 CLI = textwrap.dedent(
@@ -73,7 +87,7 @@ def wait_for_detections(service, process: subprocess.Popen, count: int) -> None:
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup_stop_the_model_the_run_started(fake, endpoint, tmp_path, name):  # noqa: F811
+def test_sigterm_and_sighup_stop_the_model_the_run_started(fake, endpoint, tmp_path, name):
     arn = fake.add_model("shop", "v1")
     fake.detect_latency_s = 0.05
     csv = write_dataset(tmp_path, fake, count=40)
@@ -94,8 +108,8 @@ def test_sigterm_and_sighup_stop_the_model_the_run_started(fake, endpoint, tmp_p
 
 @pytest.mark.parametrize("recovery", ["rerun", "models stop --leftovers"])
 def test_after_a_sigkill_the_model_is_recognised_as_ours_and_stopped(
-    fake,  # noqa: F811
-    endpoint,  # noqa: F811
+    fake,
+    endpoint,
     tmp_path,
     capsys,
     recovery,
@@ -138,7 +152,7 @@ def test_after_a_sigkill_the_model_is_recognised_as_ours_and_stopped(
     assert "No leftover model" in capsys.readouterr().out
 
 
-def test_a_model_held_by_a_live_run_is_not_a_leftover(fake, endpoint, client, capsys):  # noqa: F811
+def test_a_model_held_by_a_live_run_is_not_a_leftover(fake, endpoint, client, capsys):
     """Another run of this tool still holds it: used, never stopped by this one, and not a leftover."""
     arn = fake.add_model("shop", "v1", status="RUNNING")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -160,8 +174,8 @@ def test_a_model_held_by_a_live_run_is_not_a_leftover(fake, endpoint, client, ca
 
 
 def test_a_deadline_while_the_model_starts_stops_it_promptly_and_says_so_only_then(
-    fake,  # noqa: F811
-    client,  # noqa: F811
+    fake,
+    client,
     monkeypatch,
 ):
     """The waiter polls every 2 s here (30 s on AWS): at the deadline (0.2 s) the stop is asked at once,
@@ -200,7 +214,7 @@ def test_a_deadline_while_the_model_starts_stops_it_promptly_and_says_so_only_th
     assert any("passed: stopping model v1 now" in text for text, _ in said)
 
 
-def test_models_start_counts_max_runtime_from_the_start_call(fake, endpoint, capsys):  # noqa: F811
+def test_models_start_counts_max_runtime_from_the_start_call(fake, endpoint, capsys):
     fake.steps = 8  # starting takes 8 polls of 10 ms (and their requests)
     arn = fake.add_model("shop", "v1")
     started = time.monotonic()
@@ -214,7 +228,7 @@ def test_models_start_counts_max_runtime_from_the_start_call(fake, endpoint, cap
     assert fake.status(arn) == "STOPPED" and LeaseStore().find(arn) is None
 
 
-def test_models_start_with_a_deadline_while_starting_stops_it_and_exits_cleanly(fake, endpoint, capsys):  # noqa: F811
+def test_models_start_with_a_deadline_while_starting_stops_it_and_exits_cleanly(fake, endpoint, capsys):
     fake.steps = 60  # 60 polls of 10 ms and their requests: far longer than --max-runtime
     arn = fake.add_model("shop", "v1")
     started = time.monotonic()
