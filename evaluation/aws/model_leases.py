@@ -18,10 +18,11 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from evaluation.calls.cache import default_cache_path
@@ -79,6 +80,16 @@ class Lease:
     def describe(self) -> str:
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
         return f"rekognition-eval (pid {self.pid}{where}, started {self.started_at})"
+
+
+def ownership_note(lease: Lease) -> str:
+    """What `models list` says of a running model this tool started."""
+    if lease.is_leftover():
+        return (
+            f"ours, left over: started by {lease.describe()}, which is gone "
+            "(rekognition-eval models stop --leftovers)"
+        )
+    return f"ours: held by {lease.describe()}, stopped by {lease.deadline_at} at the latest"
 
 
 class LeaseStore:
@@ -144,3 +155,45 @@ class LeaseStore:
             return Lease(**{key: raw.get(key) for key in Lease.__dataclass_fields__})
         except (OSError, ValueError, TypeError):
             return None
+
+
+def stop_leftovers(
+    store: LeaseStore,
+    client_for: Callable[[Lease], Any],
+    waiting: Any,
+    *,
+    wait: bool = True,
+    say: Callable[[str], None] = print,
+) -> int:
+    """Stop every model whose lease is a leftover (its run is gone), then drop the lease; returns how
+    many leases were handled. A model no longer running only loses its lease."""
+    from evaluation.aws.models import (
+        NOT_RUNNING,
+        RUNNING,
+        STARTING,
+        STOPPED,
+        VersionRef,
+        describe_version,
+        project_arn_of,
+        request_stop,
+        wait_stopped,
+    )
+
+    leftovers = [lease for lease in store.all() if lease.is_leftover()]
+    if not leftovers:
+        say("No leftover model: every model this tool started was stopped, or its run still holds it.")
+    for lease in leftovers:
+        version = VersionRef.parse(lease.version_arn)
+        client = client_for(lease)
+        project_arn = lease.project_arn or project_arn_of(client, version)
+        status = describe_version(client, version, project_arn).status
+        if status in (RUNNING, STARTING):
+            say(f"Model {version.version_name} is {status}, left over by {lease.describe()}: stopping it.")
+            status = request_stop(client, version, project_arn, waiting)
+            if wait and status not in NOT_RUNNING and wait_stopped(client, version, project_arn, waiting):
+                status = STOPPED
+            say(f"Model {version.version_name} is {status}.")
+        else:
+            say(f"Model {version.version_name} is {status}: nothing to stop (its lease is dropped).")
+        store.remove(version.arn, only_ours=False)
+    return len(leftovers)

@@ -223,7 +223,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from evaluation.aws.model_leases import LeaseStore
+    from evaluation.aws.model_leases import LeaseStore, ownership_note
     from evaluation.aws.models import RUNNING, STARTING, check_project_arn, list_versions
 
     outputs, session = _session(args, args.region)
@@ -254,15 +254,7 @@ def _list(args: argparse.Namespace) -> int:
             print(f"  evaluation summary: {version.summary_uri}")
         lease = leases.find(version.arn)
         if lease is not None and version.status in (RUNNING, STARTING):
-            if lease.is_leftover():
-                print(
-                    f"  ours, left over: started by {lease.describe()}, which is gone "
-                    "(rekognition-eval models stop --leftovers)"
-                )
-            else:
-                print(
-                    f"  ours: held by {lease.describe()}, stopped by it by {lease.deadline_at} at the latest"
-                )
+            print(f"  {ownership_note(lease)}")
     running = [v for v in versions if v.status in (RUNNING, STARTING)]
     if running:
         print(
@@ -374,43 +366,16 @@ def _stop(args: argparse.Namespace) -> int:
 
 def _stop_leftovers(args: argparse.Namespace) -> int:
     """Every model a run of this tool started and could not stop (it was killed): stop it, drop its lease."""
-    from evaluation.aws.model_leases import LeaseStore
-    from evaluation.aws.models import (
-        NOT_RUNNING,
-        RUNNING,
-        STARTING,
-        VersionRef,
-        describe_version,
-        project_arn_of,
-        request_stop,
-        wait_stopped,
-    )
+    from evaluation.aws.model_leases import LeaseStore, stop_leftovers
+    from evaluation.aws.models import VersionRef
 
-    store = LeaseStore()
-    leftovers = [lease for lease in store.all() if lease.is_leftover()]
-    if not leftovers:
-        print("No leftover model: every model this tool started was stopped, or its run still holds it.")
-        return 0
-    for lease in leftovers:
-        version = VersionRef.parse(lease.version_arn)
+    def client_for(lease: Any) -> Any:
         _, session = _session(args, args.region or lease.region)
-        client = model_client(
-            session=session,
-            region=args.region,
-            endpoint_url=args.endpoint_url or lease.endpoint_url,
-            version=version,
-        )
-        project_arn = lease.project_arn or project_arn_of(client, version)
-        status = describe_version(client, version, project_arn).status
-        if status in (RUNNING, STARTING):
-            print(f"Model {version.version_name} is {status}, left over by {lease.describe()}: stopping it.")
-            status = request_stop(client, version, project_arn, _waiting())
-            if args.wait and status not in NOT_RUNNING:
-                status = "STOPPED" if wait_stopped(client, version, project_arn, _waiting()) else status
-            print(f"Model {version.version_name} is {status}.")
-        else:
-            print(f"Model {version.version_name} is {status}: nothing to stop (its lease is dropped).")
-        store.remove(version.arn, only_ours=False)
+        endpoint_url = args.endpoint_url or lease.endpoint_url
+        version = VersionRef.parse(lease.version_arn)
+        return model_client(session=session, region=args.region, endpoint_url=endpoint_url, version=version)
+
+    stop_leftovers(LeaseStore(), client_for, _waiting(), wait=args.wait)
     return 0
 
 
