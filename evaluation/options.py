@@ -399,6 +399,14 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
+    # face operations: face-search's gallery (an identity dataset) or an existing collection to read,
+    # users (SearchUsersByImage), matches per search, saved liveness answers, the collection's deadline
+    gallery: str | Path | None = None
+    collection: str | None = None
+    users: bool = False
+    max_faces: int | None = None
+    liveness_answers: str | Path | None = None
+    max_runtime_s: float | None = None
 
     def __post_init__(self) -> None:
         check_operation(self.operation)
@@ -415,6 +423,24 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
+        if self.max_faces is not None and not 1 <= self.max_faces <= 4096:
+            raise UserError(f"--max-faces must be within 1 and 4096, got {self.max_faces}")
+        if self.max_runtime_s is not None and self.max_runtime_s <= 0:
+            raise UserError(f"--max-runtime must be positive, got {self.max_runtime_s:g}")
+        if (
+            self.operation == "face-search"
+            and self.backend != "replay"
+            and (self.gallery is None) == (self.collection is None)
+        ):
+            raise UserError("--operation face-search needs a gallery: --gallery DATASET or --collection NAME")
+        if self.operation != "face-search" and (self.gallery or self.collection or self.users):
+            raise UserError("--gallery, --collection and --users belong to --operation face-search")
+        if self.collection is not None and self.users:
+            raise UserError(
+                "--users makes users in a temporary collection; with --collection use the collection's own"
+            )
+        if self.liveness_answers is not None and self.operation != "liveness":
+            raise UserError("--liveness-answers belongs to --operation liveness")
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
 

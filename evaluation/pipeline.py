@@ -139,6 +139,9 @@ class RunPlan:
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
+        needed = getattr(self.backend, "needed", None)
+        if needed:
+            lines.append("Calls by API: " + ", ".join(f"{count:g} {api}" for api, count in needed.items()))
         if self.estimate is not None and counts["to_call"]:
             lines.append(f"Estimated cost: {self.estimate.describe()}")
         reasons: dict[str, int] = {}
@@ -194,17 +197,21 @@ def plan_run(
     if isinstance(backend, str):
         backend = None
     dataset = request.dataset
+    operation = operation_for(request.operation)
     if not isinstance(dataset, Dataset):
         if s3_client is None and session is not None and str(dataset).startswith("s3://"):
             s3_client = session.client("s3", region_name=request.region)
-        dataset = load_dataset(
-            dataset,
-            format=request.dataset_format,
-            skip_bad_lines=request.skip_bad_lines,
-            vocabulary=request.vocabulary,
-            s3_client=s3_client,
+        read = {
+            "format": request.dataset_format,
+            "skip_bad_lines": request.skip_bad_lines,
+            "s3_client": s3_client,
+        }
+        dataset = operation.load(str(dataset), **read) or load_dataset(
+            dataset, vocabulary=request.vocabulary, **read
         )
-    operation = operation_for(request.operation)
+    if backend is None and operation.judges_rates:  # faces: whole datasets, not one call per image
+        fetcher = operation.fetcher_for(request, dataset, client=client, session=session, s3_client=s3_client)
+        return _plan_faces(request, dataset, operation, fetcher)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
     if backend is None:
@@ -246,11 +253,23 @@ def plan_run(
     )
 
 
+def _plan_faces(request: RunRequest, dataset: Dataset, operation: Operation, fetcher: Any) -> RunPlan:
+    """A face run's plan: every item checked and looked up, and the calls of every API a fetch would make."""
+    preparation = Preparation(convert=request.convert, fit=request.fit)
+    cache_path = Path(request.cache) if request.cache else default_cache_path()
+    planned = fetcher.plan_run(
+        dataset, cache_path, preparation, price_table=request.price_table, tps=request.tps
+    )
+    return RunPlan(request, dataset, operation, fetcher, cache_path, preparation, *planned)
+
+
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
+    if run_plan.operation.judges_rates:
+        return _run_faces(run_plan, options, started)
     with ResponseCache(run_plan.cache_path) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],
@@ -272,6 +291,29 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
         if run_plan.operation.stores_ground_truth
         else []
     )
+    responses = {key: entry.response for key, entry in stored.items()}
+    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+
+
+def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:
+    """A face run: the fetcher calls (and guards its collection), then the one analysis."""
+    fetcher, dataset, request = run_plan.backend, run_plan.dataset, run_plan.request
+    with ResponseCache(run_plan.cache_path) as store:
+        planned = (run_plan.outcomes, run_plan.to_call)
+        outcomes, stats = fetcher.fetch_or_replay(dataset, store, planned, replay=request.backend == "replay")
+        stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
+    stats.wall_s = round(time.monotonic() - started, 3)
+    cost = fetcher.cost_record(
+        request.price_table, estimated=run_plan.estimate is not None, calls=stats.calls
+    )
+    run = _run_record(run_plan, options, stats, cost)
+    if hasattr(fetcher, "gallery_record"):
+        run["gallery"] = fetcher.gallery_record()
+    images = images_frame(dataset, outcomes, {key: _model_version_of(entry) for key, entry in stored.items()})
+    records = run_plan.operation.dataset_ground_truth(dataset)
+    ground_truth = [
+        {"image": item.image.uri, **record} for item, record in zip(dataset.items, records, strict=True)
+    ]
     responses = {key: entry.response for key, entry in stored.items()}
     return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
 
@@ -368,6 +410,10 @@ def evaluate(
     """
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
+    if analysis_keywords.get("objective") is None:
+        analysis_keywords["objective"] = operation_for(
+            run_keywords.get("operation", "labels")
+        ).default_objective
     options = AnalysisOptions.build(**analysis_keywords)
     if planned is None:
         backend_object = None if isinstance(backend, str) else backend

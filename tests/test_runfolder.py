@@ -143,3 +143,24 @@ def test_out_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "run").write_text("x")
     with pytest.raises(UserError, match="is a file"):
         write(synthetic_result(None, labels=["Cat"], n_images=5, min_support=1), tmp_path / "run")
+
+
+def test_the_parent_of_an_existing_out_must_take_files(tmp_path, monkeypatch):
+    """The folder is staged beside itself: a parent that takes no file is refused before any call."""
+    import tempfile
+
+    from evaluation import runfolder
+    from evaluation.errors import UserError
+
+    out = tmp_path / "reports" / "run"
+    out.mkdir(parents=True)
+    real = tempfile.mkstemp
+
+    def refuse_in_the_parent(*args, dir=None, **kwargs):
+        if Path(dir) == out.parent:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(runfolder.tempfile, "mkstemp", refuse_in_the_parent)
+    with pytest.raises(UserError, match=r"cannot write in \S*reports \(Permission denied\)"):
+        runfolder.check_writable(out)

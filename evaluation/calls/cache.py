@@ -3,6 +3,15 @@
 SQLite in WAL mode: each answer is committed as soon as it arrives (an interrupted run keeps all it
 received), several threads of one run share a connection behind a lock, and two runs sharing one file
 do not corrupt it (SQLite's own locking; writers wait up to `busy_timeout`).
+
+Only answers of the documented shape go in, and only those come out (`evaluation.calls.answers`): a bad
+row an older version stored reads as absent, so it is asked again. Runs sharing one file do not pay
+twice for an image: a run claims an image (the `claims` table) before calling it, with a lease its
+holder renews while it lives; another run skips a claimed image, and picks up its answer once stored or
+takes over the claim once the lease has expired (its holder died).
+
+A file that is not a cache (corrupt, not SQLite) or cannot be written (disk full, read-only) is the
+user's environment, not a bug: `CacheError`, a UserError naming the file.
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from evaluation.calls.answers import BadAnswer, answer_problem, check_answer
+from evaluation.errors import UserError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -30,7 +42,36 @@ CREATE TABLE IF NOT EXISTS responses (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_image ON responses (image_id);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 """
+
+# What `claim` finds: the answer is stored already, this run now holds the image, another run holds it.
+ANSWERED, CLAIMED, HELD_ELSEWHERE = "answered", "claimed", "held elsewhere"
+
+
+class CacheError(UserError):
+    """The cache file cannot be read (corrupt, not a cache) or written (disk full, read-only)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"response cache {path}: {problem}")
+        self.path = path
+
+
+class CacheWriteError(CacheError):
+    """An answer could not be stored: calling on would pay for answers that cannot be kept."""
+
+
+def _problem(error: sqlite3.Error, *, writing: bool) -> str:
+    text = str(error)
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"not a readable cache ({text}); move it aside or pass another --cache"
+    if writing or "readonly" in text or "full" in text:
+        return f"cannot be written ({text}); free space or make it writable, or pass another --cache"
+    return f"cannot be read ({text})"
 
 
 def canonical_json(value: Any) -> str:
@@ -66,15 +107,25 @@ class ResponseCache:
 
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._busy_timeout_s = busy_timeout_s
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
-        )
-        self._while_busy(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._while_busy(lambda: self._conn.executescript(_SCHEMA))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CacheError(self.path, f"cannot create its folder ({error.strerror or error})") from None
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error as error:
+            raise CacheError(self.path, _problem(error, writing=False)) from None
+        try:
+            self._while_busy(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._while_busy(lambda: self._conn.executescript(_SCHEMA))
+        except sqlite3.Error as error:
+            self._conn.close()
+            raise CacheError(self.path, _problem(error, writing=False)) from None
 
     def _while_busy(self, action: Callable[[], object]) -> None:
         """Run a write, waiting while another process holds the lock.
@@ -107,14 +158,21 @@ class ResponseCache:
         with self._lock:
             self._conn.close()
 
+    def _read(self, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+        except sqlite3.Error as error:
+            raise CacheError(self.path, _problem(error, writing=False)) from None
+
     def get(self, key: str) -> CachedResponse | None:
+        """The stored answer, or None when there is none or it is not a valid answer (ask again)."""
         with self._lock:
-            row = self._conn.execute(
+            rows = self._read(
                 "SELECT key, image_id, operation, params, response, model_version, created_at "
                 "FROM responses WHERE key = ?",
                 (key,),
-            ).fetchone()
-        return _row_to_cached(row) if row else None
+            )
+        return _row_to_cached(rows[0]) if rows else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedResponse]:
         """Responses for the keys that are stored; missing keys are simply absent."""
@@ -125,18 +183,95 @@ class ResponseCache:
             for start in range(0, len(wanted), chunk):
                 part = wanted[start : start + chunk]
                 marks = ",".join("?" * len(part))
-                rows = self._conn.execute(
+                rows = self._read(
                     "SELECT key, image_id, operation, params, response, model_version, created_at "
                     f"FROM responses WHERE key IN ({marks})",
                     part,
-                ).fetchall()
+                )
                 for row in rows:
-                    found[row[0]] = _row_to_cached(row)
+                    cached = _row_to_cached(row)
+                    if cached is not None:
+                        found[row[0]] = cached
         return found
 
     def contains(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def stored_params(self, image_ids: Iterable[str], operation: str) -> dict[str, int]:
+        """How many of these images have an answer of `operation`, by the request parameters it was
+        stored under (canonical JSON): what a replay that found nothing should have asked for."""
+        wanted = list(dict.fromkeys(image_ids))
+        counts: dict[str, int] = {}
+        chunk = 500
         with self._lock:
-            return self._conn.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+            for start in range(0, len(wanted), chunk):
+                part = wanted[start : start + chunk]
+                marks = ",".join("?" * len(part))
+                rows = self._read(
+                    f"SELECT params, COUNT(DISTINCT image_id) FROM responses WHERE operation = ? "
+                    f"AND image_id IN ({marks}) GROUP BY params",
+                    [operation, *part],
+                )
+                for params, count in rows:
+                    counts[params] = counts.get(params, 0) + int(count)
+        return counts
+
+    def claim(self, key: str, owner: str, *, lease_s: float) -> str:
+        """Before calling for `key`: ANSWERED (a valid answer is stored), CLAIMED (this owner holds it
+        now, until `lease_s` from now unless renewed) or HELD_ELSEWHERE (another live run is calling)."""
+
+        outcome: list[str] = []
+
+        def take() -> None:
+            outcome.clear()
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute(
+                    "SELECT operation, response FROM responses WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None and _valid(row[0], row[1]):
+                    outcome.append(ANSWERED)
+                else:
+                    now = time.time()
+                    holder = self._conn.execute(
+                        "SELECT owner, expires FROM claims WHERE key = ?", (key,)
+                    ).fetchone()
+                    if holder is not None and holder[0] != owner and holder[1] > now:
+                        outcome.append(HELD_ELSEWHERE)
+                    else:
+                        self._conn.execute(
+                            "INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                            (key, owner, now + lease_s),
+                        )
+                        outcome.append(CLAIMED)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+        self._write(take)
+        return outcome[0]
+
+    def release(self, key: str, owner: str) -> None:
+        """Give an image back unanswered (its call failed): another run may try it."""
+        self._write(
+            lambda: self._conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+        )
+
+    def renew(self, owner: str, *, lease_s: float) -> None:
+        """Extend every claim this owner holds: it is alive and still calling."""
+        self._write(
+            lambda: self._conn.execute(
+                "UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease_s, owner)
+            )
+        )
+
+    def _write(self, action: Callable[[], object]) -> None:
+        with self._lock:
+            try:
+                self._while_busy(action)
+            except sqlite3.Error as error:
+                raise CacheWriteError(self.path, _problem(error, writing=True)) from None
 
     def put(
         self,
@@ -147,8 +282,14 @@ class ResponseCache:
         params: Mapping[str, Any],
         response: Mapping[str, Any],
         model_version: str | None,
+        owner: str | None = None,
     ) -> None:
-        """Store and commit at once: an answer that was paid for is never lost to a crash."""
+        """Store and commit at once: an answer that was paid for is never lost to a crash.
+
+        Only an answer of the documented shape is stored (BadAnswer otherwise); `owner`'s claim on the
+        key, if any, ends with it. A file that cannot be written raises CacheWriteError.
+        """
+        check_answer(operation, _without_metadata(response))
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         row = (
             key,
@@ -161,6 +302,8 @@ class ResponseCache:
         )
 
         def write() -> None:
+            if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
+                self._conn.execute("ROLLBACK")
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -170,17 +313,19 @@ class ResponseCache:
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
+                if owner is not None:
+                    self._conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
-        with self._lock:
-            self._while_busy(write)
+        self._write(write)
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+            return int(self._read("SELECT COUNT(*) FROM responses", ())[0][0])
 
 
 def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,13 +333,44 @@ def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in response.items() if name != "ResponseMetadata"}
 
 
-def _row_to_cached(row: tuple[Any, ...]) -> CachedResponse:
+def _parsed(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _valid(operation: str, response_text: Any) -> bool:
+    return answer_problem(operation, _parsed(response_text)) is None
+
+
+def _row_to_cached(row: tuple[Any, ...]) -> CachedResponse | None:
+    """The row as an answer; None for a row whose answer is not of the documented shape (ask again)."""
+    response = _parsed(row[4])
+    params = _parsed(row[3])
+    if not isinstance(params, dict) or answer_problem(row[2], response) is not None:
+        return None
     return CachedResponse(
         key=row[0],
         image_id=row[1],
         operation=row[2],
-        params=json.loads(row[3]),
-        response=json.loads(row[4]),
+        params=params,
+        response=response,
         model_version=row[5],
         created_at=row[6],
     )
+
+
+__all__ = [
+    "ANSWERED",
+    "CLAIMED",
+    "HELD_ELSEWHERE",
+    "BadAnswer",
+    "CacheError",
+    "CacheWriteError",
+    "CachedResponse",
+    "ResponseCache",
+    "cache_key",
+    "canonical_json",
+    "default_cache_path",
+]

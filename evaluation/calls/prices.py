@@ -147,3 +147,40 @@ class PriceTable:
                 break
         notes.append("list price before any free tier")
         return Estimate(calls, round(total, 6), region, operation, self.source, notes)
+
+    def estimate_calls(self, needed: dict[str, float], region: str | None) -> Estimate:
+        """Several APIs' calls (and "FaceStorageMonth": face-months stored, "CreateUser" and the like are
+        free), added up; None when any needed price is unknown."""
+        region = region or DEFAULT_REGION_FOR_PRICES
+        total: float | None = 0.0
+        notes: list[str] = []
+        free = set(self.document.get("free_operations") or [])
+        for api, count in needed.items():
+            if not count or api in free:
+                continue
+            if api == "FaceStorageMonth":
+                price, where = self.unit_price("face_storage_month", region)
+            elif api == "FaceLivenessCheck":
+                price, where = self.unit_price("face_liveness_check", region)
+            else:
+                part = self.estimate(api, region, int(count))
+                notes += [f"{api}: {note}" for note in part.notes if "before any free tier" not in note]
+                total = None if total is None or part.usd is None else total + part.usd
+                continue
+            if price is None:
+                notes.append(where)
+                total = None
+            elif total is not None:
+                total += price * count
+        notes.append("list price before any free tier")
+        calls = int(sum(count for api, count in needed.items() if api != "FaceStorageMonth"))
+        what = ", ".join(f"{count:g} {api}" for api, count in needed.items() if count)
+        return Estimate(calls, None if total is None else round(total, 6), region, what, self.source, notes)
+
+    def unit_price(self, name: str, region: str) -> tuple[float | None, str]:
+        by_region = (self.document.get("faces") or {}).get(name) or {}
+        priced = region if region in by_region else DEFAULT_REGION_FOR_PRICES
+        price = by_region.get(priced)
+        if price is None:
+            return None, f"no {name} price for {region} in {self.where}"
+        return float(price), priced

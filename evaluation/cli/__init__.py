@@ -16,7 +16,8 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 
-from evaluation.cli import batch, compare, manifest, models, report, run, serve
+from evaluation.calls.redact import scrub
+from evaluation.cli import batch, compare, faces, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
     EXIT_INCOMPLETE,
@@ -49,6 +50,7 @@ COMMANDS = {
     "batch": batch.cmd_batch,
     "models": models.cmd_models,
     "manifest": manifest.cmd_manifest,
+    "faces": faces.cmd_faces,
 }
 
 
@@ -68,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_manifest_parser(commands)
     batch.add_batch_parser(commands)
     serve.add_parser(commands)
+    faces.add_faces_parser(commands)
     for sub_parser in commands.choices.values():
         sub_parser.add_argument(
             "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
@@ -125,7 +128,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return COMMANDS[args.command](args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {scrub(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -136,11 +139,12 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         message = _aws_setup_problem(error)
         if message is not None:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {scrub(message)}", file=sys.stderr)
             return EXIT_USAGE
         import traceback
 
-        traceback.print_exc()  # a bug of ours: the traceback is what a report of it needs
+        # a bug of ours: the traceback is what a report of it needs (never an endpoint's credentials)
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
         print(
             "error: an unexpected failure (a bug in rekognition-eval, not your input); answers received "
             "so far are kept in the cache",

@@ -55,7 +55,10 @@ def add_parser(commands: Any) -> None:
         help=(
             "what is judged: labels (DetectLabels, image labels; default), boxes (DetectLabels Instances "
             "against COCO or detection-manifest boxes, COCO AP), moderation (DetectModerationLabels), "
-            "text (DetectText words, image,words CSV), faces (DetectFaces boxes)"
+            "text (DetectText words, image,words CSV), faces (DetectFaces boxes), face-verification "
+            "(SimilarityThreshold: image,identity or image_a,image_b,same), face-search (FaceMatchThreshold "
+            "for 1:N search: probes image,identity with --gallery or --collection), liveness (Face Liveness "
+            "Confidence: session_id,live[,attack_type])"
         ),
     )
     calls.add_argument(
@@ -125,7 +128,37 @@ def add_parser(commands: Any) -> None:
         help="at most this many calls per second (default: on AWS endpoints, the documented default quota "
         "for the operation in the region, from quotas.yaml; no limit on other endpoints)",
     )
+    faces = run.add_argument_group("face operations (face-verification, face-search, liveness)")
+    faces.add_argument(
+        "--gallery",
+        metavar="DATASET",
+        help="face-search: the enrolled images (image,identity CSV, label folders or manifest), indexed "
+        "into a "
+        "temporary collection deleted when the run ends",
+    )
+    faces.add_argument(
+        "--collection",
+        metavar="NAME",
+        help="face-search: an existing collection to search instead (read, never modified; a face's "
+        "ExternalImageId is its identity)",
+    )
+    faces.add_argument(
+        "--users", action="store_true", help="face-search: one user per identity, SearchUsersByImage"
+    )
+    faces.add_argument(
+        "--max-faces",
+        type=int,
+        metavar="N",
+        help="matches per search (default: the collection's size, at most 4096; pairs beyond are scored 0)",
+    )
+    faces.add_argument(
+        "--liveness-answers",
+        metavar="FILE",
+        help="liveness: GetFaceLivenessSessionResults answers saved earlier (JSON Lines), used instead "
+        "of calls",
+    )
     add_analysis_options(run, defaults=True)
+    run.set_defaults(objective=None)  # each operation's own default (fnmr-at-fmr:0.001 for faces)
     from evaluation.cli.models import add_run_options
 
     add_run_options(run)
@@ -163,17 +196,38 @@ def run_request(args: argparse.Namespace, dataset: str, region: str | None, back
         progress=not args.quiet,
         project_version_arn=getattr(args, "project_version_arn", None),
         max_results=getattr(args, "max_results", None),
+        gallery=getattr(args, "gallery", None),
+        collection=getattr(args, "collection", None),
+        users=bool(getattr(args, "users", False)),
+        max_faces=getattr(args, "max_faces", None),
+        liveness_answers=getattr(args, "liveness_answers", None),
+        max_runtime_s=_face_runtime(args),
     )
+
+
+def _face_runtime(args: argparse.Namespace) -> float | None:
+    """--max-runtime bounds a face run's temporary collection as it bounds a Custom Labels model."""
+    if args.operation not in ("face-verification", "face-search") or not getattr(args, "max_runtime", None):
+        return None
+    from evaluation.aws.model_cost import parse_duration
+
+    return parse_duration(args.max_runtime)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from evaluation.aws.model_guard import DeadlinePassed
     from evaluation.calls.runner import Interrupted
     from evaluation.pipeline import plan_run, run_evaluation, write_run
-    from evaluation.runfolder import default_run_dir
+    from evaluation.runfolder import check_writable, default_run_dir
 
+    if args.objective is None:
+        from evaluation.operations import operation_for
+
+        args.objective = operation_for(args.operation).default_objective
     request = run_request(args, args.dataset, args.region, args.backend)  # mistakes fail first
     options = analysis_options(args)
+    if not args.dry_run:  # a folder that cannot be written is found before any call, not after all
+        check_writable(args.out) if args.out else check_writable(args.reports_dir, option="--reports-dir")
     outputs, session = common.stack(args)
     region = args.region or (outputs.region if outputs else None)
     aws_evaluation = read_aws_evaluation(args.aws_evaluation, session, profile=args.profile, region=region)

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 
 from evaluation.images import ImageRef
 
-__all__ = ["FORMATS", "BadLine", "Dataset", "DatasetItem", "GroundTruthBox", "GroundTruthText"]
+__all__ = [
+    "FORMATS",
+    "BadLine",
+    "Dataset",
+    "DatasetItem",
+    "GroundTruthBox",
+    "GroundTruthText",
+    "ImagePair",
+]
 
 FORMATS = ("manifest", "csv", "folders", "coco")
 
@@ -74,6 +82,18 @@ class DatasetItem:
     source: str
     boxes: tuple[GroundTruthBox, ...] = ()
     text: tuple[GroundTruthText, ...] = ()
+    # More columns a dataset gave the item (a face dataset's demographic group, an attack type): reports
+    # slice by them.
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """Two items of a dataset (by position) and whether they show the same person: an explicit pair."""
+
+    first: int
+    second: int
+    same: bool
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,7 @@ class Dataset:
     machine_labeled: int = 0
     ignored_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    pairs: list[ImagePair] = field(default_factory=list)  # explicit pairs (image_a,image_b,same)
 
     def support(self) -> dict[str, int]:
         """Images per vocabulary label (positives); a label with none is still listed, with 0."""

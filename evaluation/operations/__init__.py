@@ -9,6 +9,9 @@ A run is plan -> fetch -> analyse whatever it judges; an operation decides only 
 - text: DetectText, Filters.WordFilter.MinConfidence 0; words per image (an `image,words` CSV), or
   lines with boxes (a manifest with `lines`).
 - faces: DetectFaces, Attributes ["ALL"] (it has no confidence filter); face boxes as for boxes.
+- face-verification, face-search, liveness: comparisons (pairs, probes, sessions) rather than images,
+  fetched by the operation's own fetcher (evaluation.aws.faces: a temporary collection, guarded);
+  judged over FMR/FNMR, FPIR/FNIR, APCER/BPCER under a rate objective (fnmr-at-fmr:0.001 by default).
 
 Each module here defines one `Operation`: its API, request, ImageLimits, adapter (the only reader of its
 raw response), the backends that can answer it, and how its answers and the ground truth become
@@ -31,6 +34,9 @@ REGISTRY = {
     "moderation": "evaluation.operations.moderation",
     "text": "evaluation.operations.text",
     "faces": "evaluation.operations.faces",
+    "face-verification": "evaluation.operations.face_verification",
+    "face-search": "evaluation.operations.face_search",
+    "liveness": "evaluation.operations.liveness",
 }
 OPERATIONS = tuple(REGISTRY)
 

@@ -60,6 +60,21 @@ class Operation:
     needs: str = ""  # the ground truth it needs, in words, for the message when a dataset lacks it
     backends: tuple[str, ...] = ("rekognition", "replay")  # the backends that can answer it
     stores_ground_truth = True  # written as ground_truth.jsonl (images.csv cannot hold it)
+    default_objective = "best-f1"  # the objective when none is given
+    judges_rates = False  # True: score() takes the objective (a rate objective such as fnmr-at-fmr:F)
+
+    def load(self, source: str, **keywords: Any) -> Dataset | None:
+        """The operation's own dataset reader (face CSVs); None: the usual `load_dataset`."""
+        return None
+
+    def fetcher(self, client: Any, **settings: Any) -> Any:
+        """An object that fetches whole datasets (`plan`, `fetch`, `calls_needed`; evaluation.aws.faces)
+        for operations whose calls are not one per image; None: the image runner and a Backend."""
+        return None
+
+    def dataset_ground_truth(self, dataset: Dataset) -> list[dict[str, Any]]:
+        """ground_truth.jsonl's records, one per item (an operation may need the whole dataset: pairs)."""
+        return [self.ground_truth(item) for item in dataset.items]
 
     def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         """Every request parameter besides the image: the lowest floor the service honours."""
