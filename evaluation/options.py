@@ -461,3 +461,23 @@ def split_keywords(keywords: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     run = {key: value for key, value in keywords.items() if key in RUN_KEYWORDS}
     analysis = {key: value for key, value in keywords.items() if key in ANALYSIS_KEYWORDS}
     return run, analysis
+
+
+# The notebook's keywords by the CLI's names (--labels, --no-parents/--parents, --format), mapped once
+# onto RunRequest's and AnalysisOptions' fields; either name works, both at once is a mistake.
+CLI_NAMES = {"labels": "vocabulary", "parents": "use_parents", "format": "dataset_format"}
+
+
+def cli_names(keywords: dict[str, Any]) -> dict[str, Any]:
+    """`labels="A,B"` / `labels=["A", "B"]`, `parents=False`, `format="csv"` onto the fields they set."""
+    mapped = dict(keywords)
+    for cli, own in CLI_NAMES.items():
+        if cli not in mapped:
+            continue
+        if own in mapped:
+            raise TypeError(f"give {cli}= or {own}=, not both (they are the same setting)")
+        mapped[own] = mapped.pop(cli)
+    labels = mapped.get("vocabulary")
+    if isinstance(labels, str):
+        mapped["vocabulary"] = [part.strip() for part in labels.split(",") if part.strip()]
+    return mapped

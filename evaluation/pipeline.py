@@ -26,14 +26,17 @@ from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
 from evaluation.operations import Operation, operation_for
-from evaluation.options import AnalysisOptions, RunRequest, split_keywords
+from evaluation.options import AnalysisOptions, RunRequest, cli_names, split_keywords
 from evaluation.reports import RENDERERS
+from evaluation.reports.notebook import Evaluation, Explorer
 from evaluation.runfolder import Recorded, images_frame, write
 from evaluation.version import __version__
 
 __all__ = [
     "AnalysisOptions",
+    "Evaluation",
     "EvaluationResult",
+    "Explorer",
     "RunPlan",
     "RunRequest",
     "build_backend",
@@ -401,13 +404,15 @@ def evaluate(
     s3_client: Any = None,
     planned: RunPlan | None = None,
     **keywords: Any,
-) -> EvaluationResult:
+) -> Evaluation:
     """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
 
-    The keywords are the CLI's options (backend=, operation=, endpoint_url=, region=, objective=,
-    label_map=, min_support=, vocabulary=, use_parents=, max_cost=, ...); a Backend object may be given
-    as backend=. With `out` the run folder is written there too.
+    The keywords are the CLI's options with underscores (backend=, region=, endpoint_url=, cache=,
+    labels= "A,B" or a list, parents=False for --no-parents, format=, label_map=, objective=, max_cost=,
+    ...; options.cli_names); RunRequest's and AnalysisOptions' field names work too. A Backend object
+    may be given as backend=. With `out` the run folder is written there too.
     """
+    keywords = cli_names(keywords)
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
     if analysis_keywords.get("objective") is None:
@@ -425,7 +430,7 @@ def evaluate(
         planned = plan_run(
             request, backend=backend_object, client=client, session=session, s3_client=s3_client
         )
-    result = run_evaluation(planned, options)
+    result = Evaluation.of(run_evaluation(planned, options))
     if out is not None:
         write_run(result, out)
     return result
@@ -447,36 +452,32 @@ def evaluate_batch(
 
 
 def reanalyse(
-    run_dir: str | Path, *, cache: str | Path | None = None, aws_evaluation: Any = None, **changes: Any
-) -> EvaluationResult:
-    """Recompute a finished run from its stored answers with other analysis options; calls nothing and
-    writes nothing (write the result with `write_run`).
+    run_dir: str | Path, *, cache: Any = None, aws_evaluation: Any = None, out: Any = None, **changes: Any
+) -> Evaluation:
+    """Recompute a finished run from its stored answers with other analysis options; calls nothing.
 
-    `changes` are analysis options (objective=, min_support=, use_parents=, label_map=, vocabulary=);
-    None keeps the run's own.
+    Answers come from the folder's answers.jsonl.gz (a copied folder re-analyses alone), else from the
+    run's response cache (`cache=` names another). `changes` are analysis options by their CLI names or
+    their own (objective=, min_support=, label_map=, labels=, parents=, ...); None keeps the run's own.
+    It writes nothing unless given `out` (then the whole run folder; `out=run_dir` updates it in place).
     """
+    changes = cli_names(changes)
     recorded = Recorded.load(run_dir)
     run = recorded.run
-    cache_path = Path(cache) if cache else Path(run["cache"])
-    if not cache_path.is_file():
-        raise UserError(f"the run's response cache {cache_path} does not exist; pass --cache PATH")
     keys = recorded.answered_keys
-    with ResponseCache(cache_path) as store:
-        stored = store.get_many(keys)
-    lost = sorted(set(keys) - set(stored))
-    if lost:
-        raise UserError(
-            f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
-            "pass the cache the run used with --cache"
-        )
+    responses = recorded.responses(keys, cache)
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
     if aws_evaluation is not None:
         options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})
     _check_reanalysis_vocabulary(options.vocabulary, run)
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
     ground_truth = recorded.ground_truth() if operation_of(run).stores_ground_truth else []
-    responses = {key: entry.response for key, entry in stored.items()}
-    return analyse(recorded.images, responses, run=run, options=options, ground_truth=ground_truth)
+    result = Evaluation.of(
+        analyse(recorded.images, responses, run=run, options=options, ground_truth=ground_truth)
+    )
+    if out is not None:
+        write_run(result, out)
+    return result
 
 
 def _check_reanalysis_vocabulary(vocabulary: Any, run: dict[str, Any]) -> None:

@@ -2,16 +2,18 @@
 
 A run folder is everything a run leaves on disk, for programs (CSV, JSON, YAML), for people (report.md,
 report.html, rendered by evaluation.reports and handed here to write) and for re-analysis (run.json,
-images.csv, ground_truth.jsonl with the response cache). Every file is written beside and renamed, so a
-reader never sees half a file; and the folder as a whole is written into a staging folder beside it and
-swapped in, so a kill while it is written leaves the old folder or the new one, never a mix. Files in an
-existing folder that the run does not write are carried over (hard links where the file system has them).
+images.csv, ground_truth.jsonl and answers.jsonl.gz, the answers judged: the folder re-analyses without the
+response cache). Every file is written beside and renamed, so a reader never sees half a file; and the
+folder as a whole is written into a staging folder beside it and swapped in, so a kill while it is written
+leaves the old folder or the new one, never a mix. Files in an existing folder that the run does not
+write are carried over (hard links where the file system has them).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gzip
 import json
 import os
 import re
@@ -30,6 +32,7 @@ import pandas as pd
 import yaml
 
 from evaluation.analysis.result import EvaluationResult
+from evaluation.calls.answers import answer_problem
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
@@ -41,6 +44,9 @@ SUMMARY_FILE = "summary.json"
 LABELS_FILE = "labels.csv"
 THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
+# The raw answers the run judged, one {"key", "response"} per answered image: what `report` needs when the
+# response cache is not there (a copied folder). Only this run's answers, gzipped: not the whole cache.
+ANSWERS_FILE = "answers.jsonl.gz"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
 # Wilson intervals at every whole-number threshold, where the analysis computed them (older results lack them)
@@ -156,6 +162,35 @@ def read_ground_truth(run_dir: Path, images: pd.DataFrame) -> list[dict[str, Any
     return records
 
 
+def answers_bytes(responses: Mapping[str, Any]) -> bytes:
+    """answers.jsonl.gz: sorted by key, with no time stamp in the gzip header, so the same answers give
+    the same bytes."""
+    text = "".join(
+        json.dumps({"key": key, "response": responses[key]}, sort_keys=True, ensure_ascii=False, default=str)
+        + "\n"
+        for key in sorted(responses)
+    )
+    return gzip.compress(text.encode("utf-8"), mtime=0)
+
+
+def read_answers(path: Path, api: str | None = None) -> dict[str, Any]:
+    """The answers a run folder carries, by cache key (empty when it carries none: an older run); each
+    checked against `api`'s documented output shape, as the cache checks what it reads back."""
+    if not path.is_file():
+        return {}
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+        answers = {str(record["key"]): record["response"] for record in records}
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise UserError(f"{path}: cannot read the stored answers ({exc}); rerun with --cache PATH") from None
+    for key, response in answers.items() if api else ():
+        problem = answer_problem(str(api), response)
+        if problem:
+            raise UserError(f"{path}: the answer for key {key[:12]}... is not valid ({problem})")
+    return answers
+
+
 def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
     """Write every table of `result`, then let each renderer add its documents (report.md, report.html).
 
@@ -217,6 +252,8 @@ def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Ren
     )
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    if result.responses:  # the answers judged, so `report` needs no response cache
+        atomic_write(out_dir / ANSWERS_FILE, answers_bytes(result.responses))
     for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
         _write_document(out_dir / name, document)
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
@@ -347,6 +384,36 @@ class Recorded:
 
     def ground_truth(self) -> list[dict[str, Any]]:
         return read_ground_truth(self.path, self.images)
+
+    def responses(self, keys: Sequence[str], cache: str | Path | None = None) -> dict[str, Any]:
+        """The answers of `keys`: the folder's own (answers.jsonl.gz), else from the response cache the
+        run used (`cache` names another); a UserError says what to pass when neither has them."""
+        from evaluation.calls.cache import ResponseCache
+
+        carried = self.answers()
+        found = {key: carried[key] for key in keys if key in carried}
+        wanted = [key for key in keys if key not in found]
+        if not wanted:
+            return found
+        cache_path = Path(cache) if cache else Path(self.run["cache"])
+        if not cache_path.is_file():
+            raise UserError(
+                f"{self.path / ANSWERS_FILE} is missing and the run's response cache {cache_path} does not "
+                "exist; pass --cache PATH"
+            )
+        with ResponseCache(cache_path) as store:
+            stored = store.get_many(wanted)
+        lost = sorted(set(wanted) - set(stored))
+        if lost:
+            raise UserError(
+                f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
+                "pass the cache the run used with --cache"
+            )
+        return found | {key: entry.response for key, entry in stored.items()}
+
+    def answers(self) -> dict[str, Any]:
+        """The answers the folder carries (answers.jsonl.gz), by cache key; empty for older runs."""
+        return read_answers(self.path / ANSWERS_FILE, (self.run.get("backend") or {}).get("operation"))
 
 
 def api_and_operation(summary: Mapping[str, Any]) -> tuple[str | None, str]:

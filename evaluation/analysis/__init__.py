@@ -123,6 +123,8 @@ def analyse(
     )
     per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
     _word_no_positives(per_label, evaluated=len(answered), not_evaluated=len(images) - len(answered))
+    # indexed by label (result.labels.loc["Person"]); the "label" column stays for labels.csv and joins
+    per_label.index = pd.Index(per_label["label"].astype(object).tolist())
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     aws_record = options.aws_evaluation.to_record() if options.aws_evaluation else run.get(RUN_KEY)
     if aws_record:
@@ -176,6 +178,7 @@ def analyse(
         run=run,
         pairs=pairs,
         answers=tuple(answers) if scored.image_level else (),
+        responses={key: responses[key] for key in answered["cache_key"]},
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
         extra_tables={**dict(scored.tables), **sure.tables},
         documents=dict(sure.documents),

@@ -1,4 +1,5 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models | manifest | batch`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | demo | serve | models | manifest |
+batch`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from evaluation.calls.redact import scrub
-from evaluation.cli import batch, compare, faces, manifest, models, report, run, serve
+from evaluation.cli import batch, compare, demo, faces, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
     EXIT_INCOMPLETE,
@@ -46,6 +47,7 @@ COMMANDS = {
     "report": report.cmd_report,
     "thresholds": report.cmd_thresholds,
     "compare": compare.cmd_compare,
+    "demo": demo.cmd_demo,
     "serve": serve.cmd_serve,
     "batch": batch.cmd_batch,
     "models": models.cmd_models,
@@ -66,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(commands)
     report.add_parsers(commands)
     compare.add_parser(commands)
+    demo.add_parser(commands)
     models.add_models_parser(commands)
     manifest.add_manifest_parser(commands)
     batch.add_batch_parser(commands)
@@ -78,15 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class MessageFormatter(logging.Formatter):
+    """One style for every message on stderr: "error: ...", "warning: ...", progress as plain lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        if record.levelno >= logging.ERROR:
+            return f"error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {message}"
+        return message
+
+
 def _configure_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(levelname)s %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(MessageFormatter())
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler], force=True)
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # third-party chatter on a first run ("Matplotlib is building the font cache") is not ours to show
+    for chatty in ("matplotlib", "PIL"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
 
 
 # Signals that end a command the way Ctrl-C does (`kill`, `timeout`, a cancelled CI job, a container

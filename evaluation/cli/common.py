@@ -202,6 +202,14 @@ def print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  #
             "raise --max-labels (at most 1000)",
             file=sys.stderr,
         )
+    never = result.never_returned
+    for label, count in never[never > 0].items():
+        support = int(result.labels.loc[label, "support"])
+        print(
+            f"warning: {label}: {count} of {support} positives never returned at any confidence; no "
+            f"MinConfidence finds them (recall at most {(support - count) / support:.3f})",
+            file=sys.stderr,
+        )
     from evaluation.stats.thresholds import min_confidence_to_use
 
     best = result.global_threshold

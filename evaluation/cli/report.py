@@ -46,7 +46,7 @@ def add_parsers(commands: Any) -> None:
         description="Write thresholds.yaml for a finished run under another objective (no calls).",
     )
     thresholds.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `run` (has run.json)")
-    thresholds.add_argument("--objective", required=True, help=OBJECTIVE_HELP)
+    thresholds.add_argument("--objective", default="best-f1", help=OBJECTIVE_HELP)
     thresholds.add_argument(
         "--min-support", type=int, help="labels with fewer positives are flagged (default: the run's)"
     )

@@ -19,6 +19,7 @@ from evaluation.cli.common import (
     print_result,
     read_aws_evaluation,
 )
+from evaluation.errors import UserError
 from evaluation.operations import OPERATIONS
 from evaluation.options import BACKENDS
 
@@ -247,6 +248,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         print(run_plan.describe())
+        verdict = cost_verdict(run_plan)
+        if verdict:
+            print(verdict)
         if custom:
             print(custom.describe_plan(len(run_plan.to_call), args.price_table))
         return EXIT_OK
@@ -281,3 +285,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         print(f"Uploaded: {uri}")
     return exit_code(result)
+
+
+def cost_verdict(run_plan: Any) -> str | None:
+    """What --max-cost would do with a planned run, for a dry run: start it, or refuse it and why."""
+    limit = run_plan.request.max_cost
+    if limit is None:
+        return None
+    try:
+        run_plan.check_cost()
+    except UserError as refused:
+        return f"--max-cost {limit:g}: the run would be refused ({refused})"
+    if not run_plan.to_call or run_plan.estimate is None:
+        return f"--max-cost {limit:g}: the run would start (nothing billed is called)"
+    return f"--max-cost {limit:g}: the run would start (estimated USD {run_plan.estimate.usd:,.4f})"
