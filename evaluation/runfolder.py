@@ -11,15 +11,11 @@ write are carried over (hard links where the file system has them).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gzip
 import json
 import os
 import re
 import shutil
-import stat
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from evaluation import staging as swap
 from evaluation.analysis.result import EvaluationResult
 from evaluation.calls.answers import answer_problem
 from evaluation.calls.runner import ANSWERED, ImageOutcome
@@ -202,38 +199,25 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file, not a folder")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _recover(out_dir)
-    staging = _sibling(out_dir, "staging")
+    swap.recover(out_dir)
+    staging = swap.sibling(out_dir, "staging")
     if out_dir.is_dir():
-        shutil.copytree(out_dir, staging, symlinks=True, copy_function=_link_or_copy)
+        shutil.copytree(out_dir, staging, symlinks=True, copy_function=swap.link_or_copy)
     else:
         staging.mkdir()
     try:
-        before = _identities(staging)
+        before = swap.file_identities(staging)
         _write_into(result, staging, renderers)
         written = tuple(
-            name for name, identity in _identities(staging).items() if before.get(name) != identity
+            name for name, identity in swap.file_identities(staging).items() if before.get(name) != identity
         )
-        _swap_in(staging, out_dir)
+        swap.swap_in(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     result.out_dir = given
     result.files = written
     return given
-
-
-def _identities(folder: Path) -> dict[str, tuple[int, int]]:
-    """Every regular file under `folder` (no symlink followed) by relative POSIX path: (device, inode).
-    A file this write created or replaced has a new identity; one carried over keeps its own."""
-    found = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = Path(root, name)
-            status = path.lstat()
-            if stat.S_ISREG(status.st_mode):
-                found[path.relative_to(folder).as_posix()] = (status.st_dev, status.st_ino)
-    return found
 
 
 def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer]) -> None:
@@ -260,79 +244,6 @@ def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Ren
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
         render(result, out_dir)
-
-
-_STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>staging|previous)-(?P<pid>\d+)$")
-
-
-def _sibling(out_dir: Path, kind: str) -> Path:
-    """A hidden folder beside `out_dir` on the same file system, so renames between them are atomic."""
-    return out_dir.with_name(f".{out_dir.name}.{kind}-{os.getpid()}")
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    """Hard link an existing file into the staging folder (every writer here replaces a file, never writes
-    into it, so the old folder is untouched); copy where the file system has no hard links."""
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _recover(out_dir: Path) -> None:
-    """Undo what a killed writer left beside `out_dir`: its staging folder is dropped; an old folder moved
-    aside by the two-rename swap (where an atomic exchange is not available) is put back if `out_dir` is
-    missing, else dropped."""
-    for entry in out_dir.parent.iterdir():
-        found = _STAGING.match(entry.name)
-        if not found or found["name"] != out_dir.name or _alive(int(found["pid"])):
-            continue
-        if found["kind"] == "previous" and not out_dir.exists():
-            os.rename(entry, out_dir)
-        else:
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _swap_in(staging: Path, out_dir: Path) -> None:
-    """Put `staging` in `out_dir`'s place: one atomic exchange on Linux, else two renames (recovered by
-    the next write if a kill falls between them); then the old folder is removed."""
-    if not out_dir.exists():
-        os.rename(staging, out_dir)
-        return
-    if _exchange(staging, out_dir):
-        shutil.rmtree(staging, ignore_errors=True)  # now the old folder
-        return
-    previous = _sibling(out_dir, "previous")
-    os.rename(out_dir, previous)
-    os.rename(staging, out_dir)
-    shutil.rmtree(previous, ignore_errors=True)
-
-
-def _exchange(first: Path, second: Path) -> bool:
-    """renameat2(RENAME_EXCHANGE): swap two paths atomically; False where the system cannot."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    at_fdcwd, rename_exchange = -100, 2
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    code = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
-    return code == 0
 
 
 REVIEW_BAND_TABLE = "review_band"
