@@ -19,6 +19,7 @@ from evaluation.operations import check_backend, check_operation
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
+DEFAULT_SEGMENT_TOLERANCE_MS = 500.0  # video Timestamps are "not frame-exact": +-0.5 s of an edge unjudged
 
 
 PRICE_TABLE = "price-table"  # --cost-per-call price-table: the run's API at its region's list price
@@ -194,6 +195,7 @@ class AnalysisOptions:
     vocabulary: tuple[str, ...] | None = None
     # summary.json and the reports show local paths relative to the dataset's folder unless this is set
     absolute_paths: bool = False
+    segment_tolerance_ms: float = DEFAULT_SEGMENT_TOLERANCE_MS
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
     aws_evaluation: Any = None
@@ -215,6 +217,7 @@ class AnalysisOptions:
         vocabulary: Sequence[str] | None = None,
         absolute_paths: bool | None = None,
         aws_evaluation: Any = None,
+        segment_tolerance_ms: float | None = None,
         confidence_level: float | None = None,
         resamples: int | None = None,
         seed: int | None = None,
@@ -268,6 +271,10 @@ class AnalysisOptions:
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
             absolute_paths=bool(absolute_paths),
             aws_evaluation=aws_evaluation,
+            segment_tolerance_ms=_number(
+                DEFAULT_SEGMENT_TOLERANCE_MS if segment_tolerance_ms is None else segment_tolerance_ms,
+                "--segment-tolerance-ms",
+            ),
             level=level,
             resamples=1000 if resamples is None else _number(resamples, "--resamples", high=1e6, whole=True),
             seed=0 if seed is None else _number(seed, "--seed", high=2**63 - 1, whole=True),
@@ -308,6 +315,7 @@ class AnalysisOptions:
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
             "absolute_paths": self.absolute_paths,
+            "segment_tolerance_ms": self.segment_tolerance_ms,
             "confidence_level": self.level,
             "resamples": self.resamples,
             "seed": self.seed,
@@ -350,26 +358,12 @@ _RECORDED_KEYWORDS = (
     "resamples",
     "seed",
     "half_width",
+    "segment_tolerance_ms",
+    "absolute_paths",
 )
 ANALYSIS_KEYWORDS = frozenset(
-    {
-        "objective",
-        "min_support",
-        "use_parents",
-        "label_map",
-        "vocabulary",
-        "absolute_paths",
-        "aws_evaluation",
-        "confidence_level",
-        "resamples",
-        "seed",
-        "half_width",
-        "certain",
-        "review_band",
-        "max_errors",
-        "max_review_rate",
-        *_COST_KEYWORDS,
-    }
+    {*_RECORDED_KEYWORDS, "aws_evaluation", "certain", "review_band", "max_errors", "max_review_rate"}
+    | _COST_KEYWORDS
 )
 
 
@@ -399,6 +393,12 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
+    # stored videos: where local videos are uploaded (None: refused), jobs at once (None: the quota),
+    # (SNS topic, role, SQS queue) to wait on (None: poll), the first wait before a poll (then 1.5x)
+    upload_to: str | None = None
+    max_concurrent_jobs: int | None = None
+    notification_channel: tuple[str, str, str] | None = None
+    poll_interval_s: float = 5.0
     # face operations: face-search's gallery (an identity dataset) or an existing collection to read,
     # users (SearchUsersByImage), matches per search, saved liveness answers, the collection's deadline
     gallery: str | Path | None = None
@@ -423,6 +423,13 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
+        _number(self.max_concurrent_jobs or 1, "--max-concurrent-jobs", low=1, whole=True)
+        if not self.poll_interval_s > 0 or not str(self.upload_to or "s3://").startswith("s3://"):
+            raise UserError(f"bad poll interval or upload prefix: {self.poll_interval_s}, {self.upload_to}")
+        channel = tuple(self.notification_channel or ("-",) * 3)
+        if len(channel) != 3 or not all(isinstance(part, str) and part for part in channel):
+            raise UserError("--notification-channel needs TOPIC_ARN,ROLE_ARN,QUEUE_URL (the stack's outputs)")
+        object.__setattr__(self, "notification_channel", channel if self.notification_channel else None)
         if self.max_faces is not None and not 1 <= self.max_faces <= 4096:
             raise UserError(f"--max-faces must be within 1 and 4096, got {self.max_faces}")
         if self.max_runtime_s is not None and self.max_runtime_s <= 0:

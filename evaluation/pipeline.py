@@ -25,7 +25,7 @@ from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
-from evaluation.operations import Operation, operation_for
+from evaluation.operations import Operation, is_video, operation_for
 from evaluation.options import AnalysisOptions, RunRequest, cli_names, split_keywords
 from evaluation.reports import RENDERERS
 from evaluation.reports.notebook import Evaluation, Explorer
@@ -120,6 +120,7 @@ class RunPlan:
     estimate: Estimate | None
     tps: float | None
     tps_source: str
+    video: Any = None  # evaluation.aws.video_jobs.VideoPlan for the stored-video operations
 
     @property
     def counts(self) -> dict[str, int]:
@@ -142,6 +143,8 @@ class RunPlan:
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
+        if self.video is not None:
+            lines[4:6] = self.video.describe(self.to_call)
         needed = getattr(self.backend, "needed", None)
         if needed:
             lines.append("Calls by API: " + ", ".join(f"{count:g} {api}" for api, count in needed.items()))
@@ -183,6 +186,7 @@ def plan_run(
     client: Any = None,
     session: Any = None,
     s3_client: Any = None,
+    upload_s3_client: Any = None,
     **keywords: Any,
 ) -> RunPlan:
     """Read the dataset, check every image and look up the cache, without a single call.
@@ -190,7 +194,7 @@ def plan_run(
     `request` is a RunRequest, or (in a notebook) the dataset with RunRequest's fields as keywords.
     A Backend object as `backend` overrides the one the request names (a started Custom Labels model, a
     batch's answers); `client`, `session` and `s3_client` are the AWS connections to use (default: from
-    the environment).
+    the environment); `upload_s3_client` uploads local videos (RunRequest.upload_to; default `s3_client`).
     """
     if not isinstance(request, RunRequest):
         name = backend if isinstance(backend, str) else None
@@ -217,6 +221,29 @@ def plan_run(
         return _plan_faces(request, dataset, operation, fetcher)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
+    if is_video(request.operation) and backend is None:  # jobs on Rekognition Video, not calls
+        from evaluation.aws.video_plan import plan_video_run
+
+        cache_path = Path(request.cache) if request.cache else default_cache_path()
+        connections = {"client": client, "session": session, "s3_client": s3_client}
+        video, outcomes, to_call, estimate = plan_video_run(
+            request, dataset, operation, cache_path, upload_s3_client=upload_s3_client, **connections
+        )
+        how = "video jobs, at most --max-concurrent-jobs at once"
+        return RunPlan(
+            request,
+            video.dataset,
+            operation,
+            video.backend,
+            cache_path,
+            Preparation(),  # type: ignore[arg-type]
+            outcomes,
+            to_call,
+            estimate,
+            None,
+            how,
+            video=video,
+        )
     if backend is None:
         if s3_client is None and request.backend == "local" and any(i.image.is_s3 for i in dataset.items):
             import boto3
@@ -274,16 +301,26 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
     if run_plan.operation.judges_rates:
         return _run_faces(run_plan, options, started)
     with ResponseCache(run_plan.cache_path) as store:
-        outcomes, stats = fetch(
-            [item.image for item in dataset.items],
-            backend,
-            store,
-            workers=request.workers,
-            tps=run_plan.tps,
-            progress=request.progress,
-            preparation=run_plan.preparation,
-            planned=(run_plan.outcomes, run_plan.to_call),
-        )
+        if run_plan.video is not None:
+            from evaluation.aws.video_jobs import fetch_videos
+
+            outcomes, stats = fetch_videos(
+                (run_plan.outcomes, run_plan.to_call, run_plan.video.videos),
+                backend,  # type: ignore[arg-type]
+                store,
+                progress=request.progress,
+            )
+        else:
+            outcomes, stats = fetch(
+                [item.image for item in dataset.items],
+                backend,
+                store,
+                workers=request.workers,
+                tps=run_plan.tps,
+                progress=request.progress,
+                preparation=run_plan.preparation,
+                planned=(run_plan.outcomes, run_plan.to_call),
+            )
         stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
     stats.wall_s = round(time.monotonic() - started, 3)
     run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
@@ -326,6 +363,8 @@ def _cost(run_plan: RunPlan, stats: RunStats) -> dict[str, Any]:
     backend = run_plan.backend
     if isinstance(backend, BatchResults):
         return backend.cost(run_plan.request.price_table)
+    if run_plan.video is not None:
+        return run_plan.video.cost(run_plan.request.price_table, run_plan.to_call, run_plan.estimate, stats)
     spent = None
     if run_plan.estimate is not None:
         table = PriceTable.load(run_plan.request.price_table)
@@ -362,6 +401,7 @@ def _run_record(
         "backend": backend.describe(),
         "request": backend.request_params(),
         "cache": str(run_plan.cache_path.resolve()),
+        **({"jobs": dict(backend.job_stats)} if getattr(backend, "job_stats", None) else {}),
         "stats": {**_stats_dict(stats), "tps": run_plan.tps, "tps_source": run_plan.tps_source},
         "cost": cost,
         "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},

@@ -91,6 +91,7 @@ def analyse(
         label_map=options.label_map,
         use_parents=options.use_parents,
         floor=floor,
+        **operation.score_options(options),
         **rates,
     )
     pairs = scored.pairs

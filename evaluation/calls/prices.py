@@ -56,6 +56,13 @@ def default_tps(operation: str, region: str | None) -> tuple[float, str]:
     return fallback, f"no default known for {operation} in {region}: using the smallest default, {fallback:g}"
 
 
+def default_concurrent_jobs() -> tuple[int, str]:
+    """Rekognition Video's default quota of concurrent stored-video jobs per account, and its source."""
+    table = _quotas()
+    source = f"default quota of concurrent video jobs (quotas.yaml, {table.get('retrieved')})"
+    return int(table.get("video_concurrent_jobs", 20)), source
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What a number of calls is expected to cost; usd is None when a needed price is unknown."""
@@ -114,6 +121,28 @@ class PriceTable:
             return None, f"no Custom Labels inference-unit-hour price for {region} in {self.where}"
         note = "" if priced_region == region else f"; {region} is not in the table, {priced_region}'s price"
         return float(price), f"{self.source}{note}"
+
+    def estimate_video(
+        self, operation: str, region: str | None, videos: int, minutes: float | None
+    ) -> Estimate:
+        """The list price of `minutes` of stored video analysed by `operation` (per-minute pricing)."""
+        region = region or DEFAULT_REGION_FOR_PRICES
+        by_region = (self.document.get("video") or {}).get(operation) or {}
+        priced_region = region if region in by_region else DEFAULT_REGION_FOR_PRICES
+        price = (by_region.get(priced_region) or {}).get("usd_per_minute")
+        notes = [] if minutes is None else [f"{minutes:,.2f} minutes of video"]
+        if priced_region != region and by_region:
+            notes.append(f"prices for {region} are not in the table; {priced_region}'s are used")
+        if videos == 0:
+            return Estimate(0, 0.0, region, operation, self.source, notes)
+        if minutes is None:
+            notes.append("the duration of some videos is unknown")
+            return Estimate(videos, None, region, operation, self.source, notes)
+        if price is None:
+            notes.append(f"no per-minute price for {operation} in {self.where}")
+            return Estimate(videos, None, region, operation, self.source, notes)
+        notes.append("list price before any free tier")
+        return Estimate(videos, round(minutes * float(price), 6), region, operation, self.source, notes)
 
     def estimate(
         self, operation: str, region: str | None, calls: int, *, already_this_month: int = 0

@@ -153,6 +153,13 @@ def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
         type=labels_arg,
         help="the labels to evaluate: A,B,C or @FILE (default: every label in the dataset)",
     )
+    group.add_argument(
+        "--segment-tolerance-ms",
+        type=float,
+        metavar="MS",
+        help="videos with segment ground truth: time within MS of a segment's edge is not judged "
+        "(default 500)",
+    )
     parents = group.add_mutually_exclusive_group()
     parents.add_argument(
         "--no-parents",
@@ -300,5 +307,6 @@ def analysis_options(args: argparse.Namespace, aws_evaluation: Any = None) -> An
         vocabulary=args.labels,
         absolute_paths=args.absolute_paths,
         aws_evaluation=aws_evaluation,
+        segment_tolerance_ms=getattr(args, "segment_tolerance_ms", None),
         **uncertainty_keywords(args),
     )

@@ -72,6 +72,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         label_map=args.label_map,
         vocabulary=args.labels,
         absolute_paths=args.absolute_paths,
+        segment_tolerance_ms=args.segment_tolerance_ms,
         **uncertainty_keywords(args),
     )
     out_dir = Path(args.out) if args.out else Path(args.run_dir)

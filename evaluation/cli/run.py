@@ -59,7 +59,9 @@ def add_parser(commands: Any) -> None:
             "text (DetectText words, image,words CSV), faces (DetectFaces boxes), face-verification "
             "(SimilarityThreshold: image,identity or image_a,image_b,same), face-search (FaceMatchThreshold "
             "for 1:N search: probes image,identity with --gallery or --collection), liveness (Face Liveness "
-            "Confidence: session_id,live[,attack_type])"
+            "Confidence: session_id,live[,attack_type]), video-labels and video-moderation (stored videos in "
+            "S3: StartLabelDetection / StartContentModeration jobs; a video,labels CSV or JSON Lines with "
+            "segments)"
         ),
     )
     calls.add_argument(
@@ -101,6 +103,27 @@ def add_parser(commands: Any) -> None:
         help="with --stack-outputs: use your own credentials instead of the stack's role",
     )
     calls.add_argument("--no-upload", dest="upload", action="store_false", help="keep the report local")
+    video = run.add_argument_group("stored videos (--operation video-labels / video-moderation)")
+    video.add_argument(
+        "--upload",
+        dest="upload_videos",
+        action="store_true",
+        help="copy local videos to the stack bucket's datasets/videos/ (with --stack-outputs; your own "
+        "credentials); without it a local video is refused: Rekognition Video reads only S3",
+    )
+    video.add_argument(
+        "--max-concurrent-jobs",
+        type=int,
+        metavar="N",
+        help="at most N video jobs at once (default: the account's default quota, 20)",
+    )
+    video.add_argument(
+        "--notification-channel",
+        metavar="TOPIC_ARN,ROLE_ARN,QUEUE_URL",
+        help="wait for jobs on this SNS topic through its SQS queue instead of polling (default with "
+        "--stack-outputs: the stack's videoTopicArn, videoNotificationRoleArn, videoQueueUrl if it has "
+        "them); 'none' polls",
+    )
     checks = run.add_argument_group("images and cost")
     checks.add_argument(
         "--convert",
@@ -197,6 +220,8 @@ def run_request(args: argparse.Namespace, dataset: str, region: str | None, back
         progress=not args.quiet,
         project_version_arn=getattr(args, "project_version_arn", None),
         max_results=getattr(args, "max_results", None),
+        max_concurrent_jobs=getattr(args, "max_concurrent_jobs", None),
+        notification_channel=_channel(getattr(args, "notification_channel", None)),
         gallery=getattr(args, "gallery", None),
         collection=getattr(args, "collection", None),
         users=bool(getattr(args, "users", False)),
@@ -204,6 +229,29 @@ def run_request(args: argparse.Namespace, dataset: str, region: str | None, back
         liveness_answers=getattr(args, "liveness_answers", None),
         max_runtime_s=_face_runtime(args),
     )
+
+
+def _channel(text: str | None) -> tuple[str, ...] | None:
+    if not text or text.lower() == "none":
+        return None
+    return tuple(part.strip() for part in text.split(","))
+
+
+def video_settings(args: argparse.Namespace, outputs: Any) -> dict[str, Any]:
+    """--upload and the notification channel, from the command line or the stack's outputs."""
+    from evaluation.errors import UserError
+
+    settings: dict[str, Any] = {}
+    if getattr(args, "upload_videos", False):
+        if outputs is None:
+            raise UserError(
+                "--upload copies local videos to the stack's bucket: it needs --stack-outputs FILE"
+            )
+        settings["upload_to"] = outputs.datasets_uri + "videos/"
+    given = getattr(args, "notification_channel", None)
+    if given is None and outputs is not None and outputs.video_channel:
+        settings["notification_channel"] = outputs.video_channel
+    return settings
 
 
 def _face_runtime(args: argparse.Namespace) -> float | None:
@@ -234,17 +282,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     aws_evaluation = read_aws_evaluation(args.aws_evaluation, session, profile=args.profile, region=region)
     if aws_evaluation is not None:
         options = analysis_options(args, aws_evaluation)
-    request = request.but(dataset=dataset_source(args.dataset, outputs), region=region)
+    request = request.but(
+        dataset=dataset_source(args.dataset, outputs), region=region, **video_settings(args, outputs)
+    )
     custom = None
     if args.backend == "custom-labels":
         from evaluation.cli.models import CustomLabelsRun
 
         project_arn = outputs.project_arn if outputs else None
         custom = CustomLabelsRun.from_args(args, session=session, region=region, project_arn=project_arn)
+    uploader = None
+    if request.upload_to and session is not None and args.assume_role:
+        import boto3  # datasets/ is written with your own credentials: the stack's role only reads it
+
+        uploader = boto3.Session(profile_name=args.profile, region_name=region).client("s3")
     run_plan = plan_run(
         request.but(profile=None if session else args.profile),
         backend=custom.backend if custom else None,
         session=session,
+        upload_s3_client=uploader,
     )
     if args.dry_run:
         print(run_plan.describe())

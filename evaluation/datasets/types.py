@@ -13,6 +13,7 @@ __all__ = [
     "Dataset",
     "DatasetItem",
     "GroundTruthBox",
+    "GroundTruthSegment",
     "GroundTruthText",
     "ImagePair",
 ]
@@ -74,6 +75,24 @@ class GroundTruthText:
 
 
 @dataclass(frozen=True)
+class GroundTruthSegment:
+    """A label present in a video from `start_ms` to `end_ms` (milliseconds from the start, end > start)."""
+
+    label: str
+    start_ms: int
+    end_ms: int
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ValueError("a segment needs a label")
+        if self.start_ms < 0 or self.end_ms <= self.start_ms:
+            raise ValueError(
+                f"segment {self.label!r}: start_ms must be >= 0 and end_ms > start_ms, "
+                f"got {self.start_ms} and {self.end_ms}"
+            )
+
+
+@dataclass(frozen=True)
 class DatasetItem:
     """One image and its ground truth; an empty `labels` means "none of the labels" (a negative)."""
 
@@ -82,6 +101,8 @@ class DatasetItem:
     source: str
     boxes: tuple[GroundTruthBox, ...] = ()
     text: tuple[GroundTruthText, ...] = ()
+    # A video's labels in time (video datasets with segments); `labels` then holds every segment's label.
+    segments: tuple[GroundTruthSegment, ...] = ()
     # More columns a dataset gave the item (a face dataset's demographic group, an attack type): reports
     # slice by them.
     attributes: tuple[tuple[str, str], ...] = ()

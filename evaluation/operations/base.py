@@ -104,6 +104,10 @@ class Operation:
         """The labels to report: the declared ones (dataset or --labels), or those in the ground truth."""
         return tuple(declared)
 
+    def score_options(self, options: Any) -> dict[str, Any]:
+        """Analysis options only this operation's `score` takes (as keywords), from AnalysisOptions."""
+        return {}
+
     def requested_floor(self, request: Mapping[str, Any]) -> float:
         return float(request.get("MinConfidence", 0.0) or 0.0)
 

@@ -221,7 +221,7 @@ class ModerationOperation(Operation):
             is_true=np.asarray([key[1] in truth_sets[key[0]] for key in keys], dtype=bool),
             floor=floor,
         )
-        flag_curve, flag = _flag(judged_best, truth_sets, len(answers), floor)
+        flag_curve, flag = image_flag(judged_best, truth_sets, len(answers), floor)
         unknown = sorted(
             {
                 str(name)
@@ -275,7 +275,7 @@ class ModerationOperation(Operation):
         return found
 
 
-def _flag(
+def image_flag(
     judged_best: dict[int, float], truth_sets: list[set[int]], n_images: int, floor: float
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The image-level decision: flag an image when any judged label reaches t; positive when unsafe."""
