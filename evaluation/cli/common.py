@@ -169,6 +169,12 @@ def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
         help="do not count a label's Parents and Aliases as predicted",
     )
     parents.add_argument("--parents", dest="use_parents", action="store_true", help=argparse.SUPPRESS)
+    group.add_argument(
+        "--absolute-paths",
+        action="store_true",
+        default=False if defaults else None,
+        help="show absolute local paths in summary.json and the reports (default: relative to the dataset)",
+    )
     add_uncertainty_options(parser, defaults=defaults)
 
 
@@ -299,6 +305,7 @@ def analysis_options(args: argparse.Namespace, aws_evaluation: Any = None) -> An
         use_parents=args.use_parents,
         label_map=args.label_map,
         vocabulary=args.labels,
+        absolute_paths=args.absolute_paths,
         aws_evaluation=aws_evaluation,
         segment_tolerance_ms=getattr(args, "segment_tolerance_ms", None),
         **uncertainty_keywords(args),

@@ -71,6 +71,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         use_parents=args.use_parents,
         label_map=args.label_map,
         vocabulary=args.labels,
+        absolute_paths=args.absolute_paths,
         segment_tolerance_ms=args.segment_tolerance_ms,
         **uncertainty_keywords(args),
     )
