@@ -195,6 +195,8 @@ class AnalysisOptions:
     label_map: LabelMap = field(default_factory=LabelMap.identity)
     label_map_path: str | None = None
     vocabulary: tuple[str, ...] | None = None
+    # summary.json and the reports show local paths relative to the dataset's folder unless this is set
+    absolute_paths: bool = False
     segment_tolerance_ms: float = DEFAULT_SEGMENT_TOLERANCE_MS
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
@@ -217,6 +219,7 @@ class AnalysisOptions:
         use_parents: bool | None = None,
         label_map: str | Path | None = None,
         vocabulary: Sequence[str] | None = None,
+        absolute_paths: bool | None = None,
         aws_evaluation: Any = None,
         slices: Sequence[str] | None = None,
         quality_bins: Sequence[float] | str | None = None,
@@ -273,6 +276,7 @@ class AnalysisOptions:
             label_map=LabelMap.load(label_map) if label_map else LabelMap.identity(),
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
+            absolute_paths=bool(absolute_paths),
             aws_evaluation=aws_evaluation,
             slices=slice_keys(slices),
             quality_bins=bins,
@@ -319,6 +323,7 @@ class AnalysisOptions:
             "use_parents": self.use_parents,
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            "absolute_paths": self.absolute_paths,
             "segment_tolerance_ms": self.segment_tolerance_ms,
             "confidence_level": self.level,
             "resamples": self.resamples,
@@ -364,28 +369,13 @@ _RECORDED_KEYWORDS = (
     "seed",
     "half_width",
     "segment_tolerance_ms",
+    "absolute_paths",
+    "slices",
+    "quality_bins",
 )
 ANALYSIS_KEYWORDS = frozenset(
-    {
-        "objective",
-        "min_support",
-        "use_parents",
-        "label_map",
-        "vocabulary",
-        "aws_evaluation",
-        "slices",
-        "quality_bins",
-        "segment_tolerance_ms",
-        "confidence_level",
-        "resamples",
-        "seed",
-        "half_width",
-        "certain",
-        "review_band",
-        "max_errors",
-        "max_review_rate",
-        *_COST_KEYWORDS,
-    }
+    {*_RECORDED_KEYWORDS, "aws_evaluation", "certain", "review_band", "max_errors", "max_review_rate"}
+    | _COST_KEYWORDS
 )
 
 

@@ -409,6 +409,7 @@ def _run_record(
             "ignored_labels": dict(dataset.ignored_labels),
             "machine_labeled": dataset.machine_labeled,
             "ignored_files": list(dataset.ignored_files),
+            "warnings": list(dataset.warnings),
         },
         "backend": backend.describe(),
         "request": backend.request_params(),

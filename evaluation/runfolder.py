@@ -3,8 +3,10 @@
 A run folder is everything a run leaves on disk, for programs (CSV, JSON, YAML), for people (report.md,
 report.html, rendered by evaluation.reports and handed here to write) and for re-analysis (run.json,
 images.csv, ground_truth.jsonl and answers.jsonl.gz, the answers judged: the folder re-analyses without the
-response cache). Every file is written beside and renamed, so a
-reader never sees half a file.
+response cache). Every file is written beside and renamed, so a reader never sees half a file; and the
+folder as a whole is written into a staging folder beside it and swapped in, so a kill while it is written
+leaves the old folder or the new one, never a mix. Files in an existing folder that the run does not
+write are carried over (hard links where the file system has them).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from evaluation import staging as swap
 from evaluation.analysis.result import EvaluationResult
 from evaluation.calls.answers import answer_problem
 from evaluation.calls.runner import ANSWERED, ImageOutcome
@@ -89,12 +93,15 @@ def check_writable(out_dir: str | Path, *, option: str = "--out") -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise UserError(f"{option} {path}: {existing} is not a folder")
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".rekognition-eval-probe-", dir=existing)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        raise UserError(f"{option} {path}: cannot write in {existing} ({error.strerror or error})") from None
+    # the folder is staged beside itself and swapped in (see `write`): its parent must take files too
+    places = [existing, Path(os.path.abspath(path)).parent] if path.exists() else [existing]
+    for place in places:
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".rekognition-eval-probe-", dir=place)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as error:
+            raise UserError(f"{option} {path}: cannot write in {place} ({error.strerror or error})") from None
 
 
 def atomic_write(path: Path, content: str | bytes) -> None:
@@ -195,9 +202,38 @@ def read_answers(path: Path, api: str | None = None) -> dict[str, Any]:
 
 
 def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
-    """Write every table of `result`, then let each renderer add its documents (report.md, report.html)."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write every table of `result`, then let each renderer add its documents (report.md, report.html).
+
+    All of it goes into a staging folder beside `out_dir` (a copy of the existing folder, if any), which
+    then takes `out_dir`'s place in one rename: a kill at any moment leaves the old folder or the new one.
+    """
+    given = Path(out_dir)
+    out_dir = Path(os.path.abspath(given))  # "." has no name to stage beside
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file, not a folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    swap.recover(out_dir)
+    staging = swap.sibling(out_dir, "staging")
+    if out_dir.is_dir():
+        shutil.copytree(out_dir, staging, symlinks=True, copy_function=swap.link_or_copy)
+    else:
+        staging.mkdir()
+    try:
+        before = swap.file_identities(staging)
+        _write_into(result, staging, renderers)
+        written = tuple(
+            name for name, identity in swap.file_identities(staging).items() if before.get(name) != identity
+        )
+        swap.swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result.out_dir = given
+    result.files = written
+    return given
+
+
+def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer]) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     atomic_write(out_dir / IMAGES_FILE, result.images.to_csv(index=False))
     atomic_write(out_dir / "predictions.csv", result.predictions.to_csv(index=False))
@@ -223,8 +259,6 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
         render(result, out_dir)
-    result.out_dir = out_dir
-    return out_dir
 
 
 REVIEW_BAND_TABLE = "review_band"

@@ -67,7 +67,12 @@ def analyse(
     answers = [read(responses[key]) for key in answered["cache_key"]]
     declared = options.vocabulary if options.vocabulary is not None else run["dataset"].get("vocabulary")
     vocabulary = operation.vocabulary(tuple(declared or ()), truths_all)
-    warn_about_unused_map_entries(options.label_map, vocabulary)
+    in_dataset = (
+        *operation.vocabulary((), truths_all),  # every label of the ground truth, judged or not
+        *(run["dataset"].get("vocabulary") or ()),
+        *(run["dataset"].get("ignored_labels") or {}),  # left out of the items with --labels
+    )
+    warn_about_unused_map_entries(options.label_map, (*vocabulary, *in_dataset))
     request = run.get("request", {})
     floor, floor_evidence = operation.floor(answers, request)
     if objective.kind in RATE_KINDS and not operation.judges_rates:
@@ -222,7 +227,7 @@ def analyse(
 
 
 def _word_no_positives(per_label: pd.DataFrame, *, evaluated: int, not_evaluated: int) -> None:
-    """"No positive images in the dataset" is only true when every image was evaluated: otherwise the
+    """ "No positive images in the dataset" is only true when every image was evaluated: otherwise the
     label's positives may be among the images that were not (failed, missing, rejected)."""
     if not not_evaluated or per_label.empty or "note" not in per_label:
         return
@@ -275,7 +280,10 @@ def recommend_all(
 
 
 def warn_about_unused_map_entries(label_map: LabelMap, vocabulary: Sequence[str]) -> None:
-    """A label-map key that is no label of the dataset is usually a typo: its names count for nothing."""
+    """A label-map key that is no label of the dataset is usually a typo: its names count for nothing.
+
+    `vocabulary` is every label of the dataset, not only those judged: a key for a label left out with
+    --labels is no typo."""
     known = {normalize_name(label) for label in vocabulary}
     unused = [key for key in label_map.dataset_labels if normalize_name(key) not in known]
     if unused:

@@ -38,6 +38,8 @@ class EvaluationResult:
     summary: dict[str, Any]
     run: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+    # The files the last write put in out_dir (relative POSIX paths): what may be uploaded, and no more.
+    files: tuple[str, ...] = field(default=(), repr=False)
     # The scored (image, label) pairs and the answers behind them (one per evaluated image, in the order
     # of `images` rows that were answered): report.html shows the images behind each label's errors.
     pairs: ScoredPairs | None = field(default=None, repr=False)

@@ -5,15 +5,18 @@ main(argv) -> int. A user's mistake is one UserError: one line on stderr and exi
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
 not evaluated (they are named in the report); 3 means a bug of ours (with its traceback); 4 means `check`
 found a deployed threshold whose target no longer holds; 130 means interrupted (answers kept, rerun to
-resume).
+resume), by Ctrl-C, SIGTERM or SIGHUP alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from evaluation.calls.redact import scrub
 from evaluation.cli import batch, check, compare, demo, faces, manifest, models, report, run, serve
@@ -106,7 +109,36 @@ def _configure_logging(quiet: bool) -> None:
         logging.getLogger(chatty).setLevel(logging.ERROR)
 
 
+# Signals that end a command the way Ctrl-C does (`kill`, `timeout`, a cancelled CI job, a container
+# stop, a closed terminal): answers are kept and whatever this run started is stopped on the way out.
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _as_interrupt(signum: int, frame: object) -> None:
+    print(f"{signal.Signals(signum).name} received: stopping as Ctrl-C would.", file=sys.stderr, flush=True)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminating_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread while a command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, _as_interrupt) for number in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _terminating_signals_interrupt():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

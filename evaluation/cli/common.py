@@ -183,6 +183,12 @@ def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
         metavar="EDGES",
         help="bin edges for the quality slices, e.g. 0,40,70,100 (default 0,25,50,75,100)",
     )
+    group.add_argument(
+        "--absolute-paths",
+        action="store_true",
+        default=False if defaults else None,
+        help="show absolute local paths in summary.json and the reports (default: relative to the dataset)",
+    )
     add_uncertainty_options(parser, defaults=defaults)
 
 
@@ -313,6 +319,7 @@ def analysis_options(args: argparse.Namespace, aws_evaluation: Any = None) -> An
         use_parents=args.use_parents,
         label_map=args.label_map,
         vocabulary=args.labels,
+        absolute_paths=args.absolute_paths,
         aws_evaluation=aws_evaluation,
         slices=getattr(args, "slices", None),
         quality_bins=getattr(args, "quality_bins", None),

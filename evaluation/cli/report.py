@@ -73,6 +73,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         vocabulary=args.labels,
         slices=args.slices,
         quality_bins=args.quality_bins,
+        absolute_paths=args.absolute_paths,
         segment_tolerance_ms=args.segment_tolerance_ms,
         **uncertainty_keywords(args),
     )

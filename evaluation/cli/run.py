@@ -371,7 +371,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         from evaluation.aws.stack_outputs import REPORTS_PREFIX
         from evaluation.aws.upload import upload_run
 
-        uri = upload_run(out_dir, session.client("s3"), bucket=outputs.bucket, prefix=REPORTS_PREFIX)
+        uri = upload_run(
+            out_dir, session.client("s3"), bucket=outputs.bucket, prefix=REPORTS_PREFIX, files=result.files
+        )
         print(f"Uploaded: {uri}")
     return exit_code(result)
 

@@ -10,6 +10,7 @@ ScoredPairs the shared metrics, thresholds and reports work on, plus whatever on
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,13 +211,46 @@ def rounded(value: float | None, digits: int = 6) -> float | None:
     return round(float(value), digits)
 
 
+# Characters that make Markdown structure inline (emphasis, code, links, tables, strikethrough, escapes).
+_MARKDOWN_PUNCTUATION = frozenset("\\`*_[]|~")
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def markdown_text(value: Any) -> str:
+    """Any text (a label, a name, a path, a reason) as literal Markdown: HTML can neither start nor be
+    spelt with entities (< > & become entities), inline structure is backslash-escaped, and line breaks
+    (every kind a renderer may honour) become spaces, so the text stays in its table cell or line."""
+    text = "" if value is None else str(value)
+    out = []
+    for char in text:
+        if char in _HTML_ENTITIES:
+            out.append(_HTML_ENTITIES[char])
+        elif char in _MARKDOWN_PUNCTUATION:
+            out.append("\\" + char)
+        elif char in "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029":
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def markdown_code(value: Any) -> str:
+    """Any text as an inline code span: a fence longer than any run of backticks in it, so it cannot end
+    the span early (nothing inside a code span is HTML or Markdown). Not for table cells (a `|` splits)."""
+    text = " ".join(str(value).splitlines()) if value is not None else ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     def cell(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
         if isinstance(value, float):
             return f"{value:.3f}"
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return markdown_text(value)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]

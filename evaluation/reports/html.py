@@ -17,10 +17,13 @@ links to no other file (the PNGs under plots/ are for slides; the page draws its
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import math
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.summary import PathView
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
@@ -69,19 +73,37 @@ EXPLAINED = {
     "Macro": "the plain mean of the labels' own numbers: every label counts the same, rare or common.",
     "TP, FP, FN, TN": "returned and right, returned but wrong, missed, and rightly not returned.",
 }
-# Nothing may be fetched: inline styles and scripts, data: images. A page that tried would fail loudly.
+# Nothing may be fetched: inline styles, data: images, and only the page's own scripts, named by their
+# hashes (an injected script or event handler does not run); no <base>, no form submission.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {scripts}; "
+    "base-uri 'none'; form-action 'none'"
 )
 
 
-def page_start(title: str) -> str:
-    """The head every page shares (self-contained: its policy forbids fetching anything) and its title."""
+def script_body(*names: str) -> str:
+    """The text of one inline <script> made of shipped assets, exactly as the page holds it."""
+    return "\n" + "\n".join(asset(name) for name in names) + "\n"
+
+
+def script_hash(body: str) -> str:
+    """A CSP source for an inline script: 'sha256-' and the base64 digest of its UTF-8 text."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(scripts: Sequence[str] = ()) -> str:
+    """The policy for a page whose inline scripts are `scripts` (their bodies); none runs otherwise."""
+    return CONTENT_SECURITY_POLICY.format(scripts=" ".join(map(script_hash, scripts)) or "'none'")
+
+
+def page_start(title: str, *, scripts: Sequence[str] = ()) -> str:
+    """The head every page shares (self-contained: its policy forbids fetching anything, and allows only
+    the inline `scripts` given, by hash) and its title."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<meta http-equiv="Content-Security-Policy" content="{content_security_policy(scripts)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <link rel="icon" href="data:,">
@@ -328,6 +350,13 @@ def _image_prefix(uris: list[str]) -> str:
     return "/".join(shared) + "/" if shared else ""
 
 
+def _shown_paths(result: EvaluationResult, uris: list[str]) -> list[str]:
+    """The images as summary.json names them: relative to the dataset's folder unless asked otherwise."""
+    dataset = result.summary.get("dataset") or {}
+    view = PathView.of(result.run.get("dataset") or {}, absolute=dataset.get("paths") == "absolute")
+    return [view.path(uri) for uri in uris]
+
+
 def _errors_data(
     errors: list[LabelErrors | None], thumbnails: dict[int, str], uris: list[str]
 ) -> tuple[list[dict[str, Any] | None], list[str], dict[str, str], str]:
@@ -418,7 +447,7 @@ def page_data(
     support = result.labels["support"].to_numpy(np.int64)
     priority = np.lexsort((np.arange(len(support)), -support)).tolist()  # most support first
     thumbnails = choose_thumbnails(errors, priority, uris, limit=max_thumbnails) if uris else {}
-    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, uris)
+    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, _shown_paths(result, uris))
     judged = _judged_per_label(result)
     best = result.global_threshold
     global_threshold = number(best.get("threshold"))
@@ -503,7 +532,8 @@ def problems_html(summary: dict[str, Any]) -> str:
     errors = list(summary.get("errors") or [])
     missed = max(int(summary["images"].get("not_evaluated") or 0), len(errors))
     floor = floor_warning(summary)
-    if not bad_lines and not missed and floor is None:
+    warnings = [str(text) for text in summary["dataset"].get("warnings") or []]
+    if not bad_lines and not missed and floor is None and not warnings:
         return (
             '<section id="problems" class="problems none"><h2>Problems</h2><p class="note">None: every '
             "dataset line was read and every image evaluated.</p></section>\n"
@@ -521,6 +551,9 @@ def problems_html(summary: dict[str, Any]) -> str:
         )
     if floor is not None:
         parts.append(f'<p class="warning" id="floor-warning">{escape(floor)}</p>')
+    if warnings:  # what the dataset reader found and did not use
+        items = "".join(f"<li>{escape(text)}</li>" for text in warnings[:MAX_PROBLEMS_LISTED])
+        parts.append(f'<ul class="warnings" id="dataset-warnings">{items}</ul>')
     if missed:
         why = ", ".join(f"{count} {status}" for status, count in not_evaluated_by_status(summary).items())
         rows = "".join(
@@ -581,7 +614,8 @@ def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None
         )
         return rates + "".join(f'<span>{key.upper()} <b id="{prefix}-{key}"></b></span>' for key in counts)
 
-    return f"""{page_start(title)}
+    script = script_body("table.js", "report.js")
+    return f"""{page_start(title, scripts=[script])}
 <dl class="facts">{facts}</dl>
 </header>
 <main>
@@ -652,10 +686,7 @@ self-contained (copy it alone); PNG plots of the labels with the most support ar
 plots/, for slides. Written by rekognition-eval {escape(version)}.
 </footer>
 <script type="application/json" id="report-data">{script_json(data)}</script>
-<script>
-{asset("table.js")}
-{asset("report.js")}
-</script>
+<script>{script}</script>
 </body>
 </html>
 """

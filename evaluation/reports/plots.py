@@ -10,6 +10,7 @@ canvas, never pyplot, so writing a report does not change a notebook's backend.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,7 +83,11 @@ def _draw(
         exact = exact[exact["threshold"] > 0]
         for name in ("precision", "recall", "f1"):
             by_threshold.plot(
-                exact["threshold"], exact[name], color=COLOURS[name], lw=1.5, label=name,
+                exact["threshold"],
+                exact[name],
+                color=COLOURS[name],
+                lw=1.5,
+                label=name,
                 drawstyle="steps-pre",
             )
         lowest = 10 ** math.floor(math.log10(float(confidences.min())))
@@ -112,7 +117,9 @@ def _draw(
 
 def _save(figure: Figure, path: Path) -> None:
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=90)
+    temporary = path.with_name(path.name + ".tmp")
+    figure.savefig(temporary, dpi=90, format="png")
+    os.replace(temporary, path)  # replaced, never written into: the old run folder's file stays as it was
 
 
 class NotebookFigure(Figure):
