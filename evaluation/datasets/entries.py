@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from evaluation.datasets.types import BadLine, DatasetItem
 
-__all__ = ["Entry", "Ignored", "Notice", "ReaderOutput"]
+__all__ = ["Entry", "Ignored", "Notice", "ReaderOutput", "json_line", "read_json_lines"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,27 @@ class Notice:
 
 
 ReaderOutput = Entry | BadLine | Ignored | Notice
+
+
+def json_line(raw: str) -> Any:
+    """One JSON Lines record; a line that is not JSON (or nests too deeply to read) is a ValueError."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"invalid JSON: {err.msg} (column {err.colno})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply to read") from None
+
+
+def read_json_lines(
+    text: str, *, source: str, parse: Callable[[str, str], DatasetItem]
+) -> Iterator[ReaderOutput]:
+    """Every non-empty line through `parse(raw, "source:line")`; a ValueError makes that line a bad line.
+    Lines end at \n only (str.splitlines would also cut at U+2028 and friends inside a label)."""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            yield Entry(parse(raw, f"{source}:{number}"), number)
+        except ValueError as problem:
+            yield BadLine(source, number, str(problem))

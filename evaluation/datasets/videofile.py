@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from evaluation.datasets.entries import Entry, ReaderOutput
+from evaluation.datasets.entries import Entry, ReaderOutput, json_line, read_json_lines
 from evaluation.datasets.sources import resolve_image, split_lines
 from evaluation.datasets.types import BadLine, DatasetItem, GroundTruthSegment
 
@@ -63,22 +63,11 @@ def read_video_csv(text: str, *, source: str, folder: str) -> Iterator[ReaderOut
 
 
 def read_video_manifest(text: str, *, source: str, folder: str) -> Iterator[ReaderOutput]:
-    for number, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield Entry(_parse(raw, f"{source}:{number}", folder), number)
-        except ValueError as problem:
-            yield BadLine(source, number, str(problem))
+    return read_json_lines(text, source=source, parse=lambda raw, where: _parse(raw, where, folder))
 
 
 def _parse(raw: str, where: str, folder: str) -> DatasetItem:
-    try:
-        record = json.loads(raw)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"invalid JSON: {err.msg} (column {err.colno})") from None
-    except RecursionError:
-        raise ValueError("invalid JSON: nested too deeply to read") from None
+    record = json_line(raw)
     if not isinstance(record, dict) or not isinstance(record.get("video"), str):
         raise ValueError('expected a JSON object with a "video" string')
     video = resolve_image(record["video"], folder)
