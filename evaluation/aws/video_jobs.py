@@ -197,6 +197,7 @@ class _Counts:
     notifications: int = 0
     failed_jobs: int = 0
     started_jobs: list[str] = field(default_factory=list)
+    job_videos: list[int] = field(default_factory=list)  # dataset indexes of the jobs started or resumed
 
 
 def fetch_videos(
@@ -239,6 +240,7 @@ def fetch_videos(
         record = ledger.get(key)
         if record is not None and record.reusable and record.job_id:
             counts.resumed += 1
+            counts.job_videos.append(index)
             return _Job(index, key, record.job_id, backend.poll.first_s, clock(), True)
         if record is None or not record.reusable:
             attempt = 1 if record is None else record.attempt + 1
@@ -273,6 +275,7 @@ def fetch_videos(
             return None
         job_id = str(answer["JobId"])
         ledger.started(key, job_id)
+        counts.job_videos.append(index)
         if fresh:
             counts.started += 1
             counts.started_jobs.append(job_id)

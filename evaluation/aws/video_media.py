@@ -27,7 +27,6 @@ __all__ = [
     "VideoObject",
     "durations",
     "head_video",
-    "minutes_of",
     "upload_local_videos",
     "video_duration_ms",
 ]
@@ -159,11 +158,6 @@ class _S3RangeReader(io.RawIOBase):
         self.position += len(body)
         self.bytes_read += len(body)
         return len(body)
-
-
-def minutes_of(durations_ms: Sequence[float | None]) -> float:
-    """Minutes of video (how the service rounds a video's minutes is not documented: none here)."""
-    return sum(d for d in durations_ms if d) / 60000.0
 
 
 # ------------------------------------------------------------------------------------------- upload

@@ -6,13 +6,19 @@ their per-minute price; what --dry-run prints and --max-cost checks. No job is s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evaluation.aws.video_jobs import PollPolicy, VideoJobs, plan_videos
-from evaluation.aws.video_media import VideoObject, durations, minutes_of, upload_local_videos
+from evaluation.aws.video_media import VideoObject, durations, upload_local_videos
 from evaluation.calls.cache import ResponseCache
+from evaluation.calls.prices import (
+    DEFAULT_VIDEO_ROUNDING,
+    VIDEO_ROUNDING,
+    PriceTable,
+    billed_minutes,
+)
 from evaluation.calls.runner import ImageOutcome, RunStats
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
@@ -22,7 +28,9 @@ __all__ = ["VideoPlan", "build_video_jobs", "plan_video_run"]
 
 @dataclass
 class VideoPlan:
-    """What a video run would do: the backend, the videos (None: rejected), their durations."""
+    """What a video run would do: the backend, the videos (None: rejected), their durations, and what
+    each job is billed: `billed_minutes` under the price table's `rounding`, at `usd_per_minute` (None:
+    no price, or not AWS's endpoint). A video of unknown duration has unknown cost, never zero."""
 
     backend: VideoJobs
     dataset: Dataset
@@ -30,39 +38,127 @@ class VideoPlan:
     durations_ms: list[float | None]
     duration_sources: list[str]
     uploaded: list[str]
+    rounding: str = DEFAULT_VIDEO_ROUNDING
+    billed_minutes: list[float | None] = field(default_factory=list)
+    usd_per_minute: float | None = None
+    priced: bool = False  # AWS's endpoint: the jobs are billed (a local endpoint's are not)
+
+    def video_costs(self, indexes: Sequence[int]) -> list[dict[str, Any]]:
+        """One row per video: its URI, duration, billed minutes and list price (None: unknown)."""
+        rows = []
+        for i in indexes:
+            minutes = self.billed_minutes[i] if i < len(self.billed_minutes) else None
+            usd = None
+            if minutes is not None and self.usd_per_minute is not None:
+                usd = round(minutes * self.usd_per_minute, 6)
+            duration = self.durations_ms[i]
+            rows.append(
+                {
+                    "video": self.dataset.items[i].image.uri,
+                    "duration_s": None if duration is None else round(duration / 1000.0, 3),
+                    "billed_minutes": minutes,
+                    "usd": usd if self.priced else None,
+                    **({"unknown": self.duration_sources[i]} if minutes is None else {}),
+                }
+            )
+        return rows
+
+    def totals(self, indexes: Sequence[int]) -> dict[str, Any]:
+        """Billed minutes and cost of jobs on `indexes` (one API), the unknown ones named, never free."""
+        rows = self.video_costs(indexes)
+        known = [row for row in rows if row["billed_minutes"] is not None]
+        billed = sum(row["billed_minutes"] for row in known)
+        unknown = [row["video"] for row in rows if row["billed_minutes"] is None]
+        usd = None
+        if self.priced and self.usd_per_minute is not None and not unknown:
+            usd = round(billed * self.usd_per_minute, 6)
+        return {
+            "api": self.backend.operation,
+            "videos": len(rows),
+            "video_minutes": round(sum((self.durations_ms[i] or 0.0) for i in indexes) / 60000.0, 4),
+            "billed_minutes": round(billed, 4),
+            "usd_per_minute": self.usd_per_minute if self.priced else None,
+            "estimated_usd": usd,
+            "known_usd": round(billed * self.usd_per_minute, 6)
+            if self.priced and self.usd_per_minute is not None
+            else None,
+            "unknown_cost_videos": unknown,
+            "rounding": self.rounding,
+            "rounding_rule": VIDEO_ROUNDING[self.rounding],
+        }
 
     def describe(self, to_call: Sequence[int]) -> list[str]:
-        """The dry run's lines about jobs, waits, minutes and uploads."""
+        """The dry run's lines about jobs, waits, minutes and cost, per video and in total."""
         known = [self.durations_ms[i] or 0.0 for i in to_call if self.durations_ms[i] is not None]
+        totals = self.totals(to_call)
+        api = self.backend.operation
         lines = [
             f"Jobs needed: {len(to_call)} (at most {self.backend.max_concurrent_jobs} at once)",
             f"Waiting for jobs by: {self.backend.describe()['waits_by']}",
             f"Video minutes to analyse: {sum(known) / 60000:,.2f} ({len(known)} of {len(to_call)} durations "
-            "known)",
+            f"known), billed as {totals['billed_minutes']:,.4g} minute(s) of {api}: "
+            f"{totals['rounding_rule']} (prices.yaml video.rounding: {self.rounding})",
         ]
-        unknown = sorted({self.duration_sources[i] for i in to_call if self.durations_ms[i] is None})
-        lines += [f"  duration unknown: {reason}" for reason in unknown]
+        if to_call:
+            price = (
+                f"USD {self.usd_per_minute:g} a billed minute"
+                if self.priced and self.usd_per_minute is not None
+                else "no per-minute price"
+                if self.priced
+                else "not AWS's endpoint: not billed"
+            )
+            lines.append(f"Per video ({api}, {price}):")
+        for row in self.video_costs(to_call):
+            if row["billed_minutes"] is None:
+                lines.append(f"  {row['video']}: duration unknown ({row['unknown']}): cost unknown")
+                continue
+            cost = f", USD {row['usd']:,.4f}" if row["usd"] is not None else ""
+            lines.append(
+                f"  {row['video']}: {row['duration_s']:,.3f} s -> {row['billed_minutes']:g} billed "
+                f"minute(s){cost}"
+            )
+        if self.priced and to_call:
+            unknown = totals["unknown_cost_videos"]
+            if totals["known_usd"] is None:
+                total = "unknown (no per-minute price: pass --price-table FILE)"
+            elif unknown:
+                total = (
+                    f"unknown: USD {totals['known_usd']:,.4f} for the {len(to_call) - len(unknown)} videos "
+                    f"of known duration, plus {len(unknown)} video(s) of unknown duration (not free)"
+                )
+            else:
+                total = f"USD {totals['estimated_usd']:,.4f}"
+            lines.append(f"Video cost in total: {total}")
         return lines + [f"  uploaded {uri}" for uri in self.uploaded]
 
     def cost(
         self, price_table: Any, to_call: Sequence[int], estimate: Any, stats: RunStats
     ) -> dict[str, Any]:
-        """Minutes of the videos this run's jobs answered, at the table's per-minute price."""
-        from evaluation.calls.prices import PriceTable
-
-        answered = [i for i in to_call if self.durations_ms[i] is not None]
-        minutes = minutes_of([self.durations_ms[i] for i in answered]) if stats.calls else 0.0
-        spent = None
-        if estimate is not None:
-            spent = PriceTable.load(price_table).estimate_video(
-                self.backend.operation, estimate.region, stats.calls, minutes
-            )
+        """What this run's jobs are billed: the videos whose jobs it started or resumed, in billed minutes
+        (the price table's rounding, per video and per API) at the table's per-minute price."""
+        ran = self.backend.job_stats.get("job_videos")
+        if ran is None:
+            ran = list(to_call) if stats.calls else []
+        ran = sorted(set(ran))
+        totals = self.totals(ran)
+        notes = [f"billed minutes: {totals['rounding_rule']} (assumed: AWS does not document it)"]
+        if not self.priced:
+            notes.append("no price: not an AWS endpoint")
+        elif totals["unknown_cost_videos"]:
+            notes.append(f"{len(totals['unknown_cost_videos'])} video(s) of unknown duration: cost unknown")
+        elif self.usd_per_minute is None:
+            notes.append(f"no per-minute price for {self.backend.operation}")
+        source = estimate.source if estimate is not None else None
         return {
-            "estimated_usd": spent.usd if spent else None,
+            "estimated_usd": totals["estimated_usd"],
             "calls": stats.calls,
-            "minutes": round(minutes, 4),
-            "source": spent.source if spent else None,
-            "notes": spent.notes if spent else ["no price: not an AWS endpoint"],
+            "minutes": totals["video_minutes"],
+            "billed_minutes": totals["billed_minutes"],
+            "rounding": self.rounding,
+            "by_api": {self.backend.operation: totals},
+            "videos": self.video_costs(ran),
+            "source": source,
+            "notes": notes,
         }
 
 
@@ -80,7 +176,6 @@ def plan_video_run(
     """Upload (or refuse) local videos, check every video in S3, look up the cache, read the durations of
     the videos still to analyse and price them; no job is started."""
     from evaluation.calls.backends.rekognition import is_aws_endpoint
-    from evaluation.calls.prices import PriceTable
 
     backend, dataset, uploaded = build_video_jobs(
         request,
@@ -94,15 +189,22 @@ def plan_video_run(
     with ResponseCache(cache_path) as store:
         outcomes, to_call, videos = plan_videos(dataset, backend, store)
     durations_ms, sources = durations(videos, backend.s3_client, to_call)
-    estimate = None
+    table = PriceTable.load(request.price_table)
+    rounding = table.video_rounding()
+    billed = [billed_minutes(duration, rounding) for duration in durations_ms]
     described = backend.describe()
-    if is_aws_endpoint(str(described.get("endpoint_url") or "")):
-        unknown = any(durations_ms[i] is None for i in to_call)
-        minutes = None if unknown else minutes_of([durations_ms[i] for i in to_call])
-        estimate = PriceTable.load(request.price_table).estimate_video(
-            operation.api, described.get("region") or request.region, len(to_call), minutes
-        )
-    return VideoPlan(backend, dataset, videos, durations_ms, sources, uploaded), outcomes, to_call, estimate
+    region = described.get("region") or request.region
+    priced = is_aws_endpoint(str(described.get("endpoint_url") or ""))
+    price, _ = table.video_price(operation.api, region)
+    plan = VideoPlan(
+        backend, dataset, videos, durations_ms, sources, uploaded, rounding, billed, price, priced
+    )
+    estimate = None
+    if priced:
+        unknown = any(billed[i] is None for i in to_call)
+        minutes = None if unknown else sum(billed[i] or 0.0 for i in to_call)
+        estimate = table.estimate_video(operation.api, region, len(to_call), minutes, rounding=rounding)
+    return plan, outcomes, to_call, estimate
 
 
 def build_video_jobs(

@@ -6,6 +6,7 @@ an account's quotas are often raised and prices change. A price that is not know
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -61,6 +62,30 @@ def default_concurrent_jobs() -> tuple[int, str]:
     table = _quotas()
     source = f"default quota of concurrent video jobs (quotas.yaml, {table.get('retrieved')})"
     return int(table.get("video_concurrent_jobs", 20)), source
+
+
+# How a video's duration becomes billed minutes. AWS does not document it (prices.yaml says what was
+# looked for): the packaged table assumes the conservative rule, whole minutes rounded up per video.
+VIDEO_ROUNDING = {
+    "per-video-next-minute": "each video's duration rounded up to the next whole minute, per API",
+    "per-second": "each video's duration rounded up to the next whole second, per API",
+    "exact": "each video's duration as it is, per API",
+}
+DEFAULT_VIDEO_ROUNDING = "per-video-next-minute"
+
+
+def billed_minutes(duration_ms: float | None, rounding: str = DEFAULT_VIDEO_ROUNDING) -> float | None:
+    """The minutes one job on one video is billed under `rounding`; None when the duration is unknown
+    (an unknown duration is an unknown cost, never a free one)."""
+    if rounding not in VIDEO_ROUNDING:
+        raise UserError(f"unknown video rounding {rounding!r}; one of {', '.join(VIDEO_ROUNDING)}")
+    if duration_ms is None or math.isnan(duration_ms) or duration_ms < 0:
+        return None
+    if rounding == "per-video-next-minute":
+        return float(math.ceil(duration_ms / 60000.0 - 1e-9)) if duration_ms > 0 else 0.0
+    if rounding == "per-second":
+        return math.ceil(duration_ms / 1000.0 - 1e-9) / 60.0
+    return duration_ms / 60000.0
 
 
 @dataclass(frozen=True)
@@ -122,27 +147,51 @@ class PriceTable:
         note = "" if priced_region == region else f"; {region} is not in the table, {priced_region}'s price"
         return float(price), f"{self.source}{note}"
 
-    def estimate_video(
-        self, operation: str, region: str | None, videos: int, minutes: float | None
-    ) -> Estimate:
-        """The list price of `minutes` of stored video analysed by `operation` (per-minute pricing)."""
+    def video_rounding(self) -> str:
+        """The table's rule turning a video's duration into billed minutes (prices.yaml video.rounding)."""
+        rule = str((self.document.get("video") or {}).get("rounding") or DEFAULT_VIDEO_ROUNDING)
+        if rule not in VIDEO_ROUNDING:
+            raise UserError(
+                f"{self.where}: video.rounding is {rule!r}, not one of {', '.join(VIDEO_ROUNDING)}"
+            )
+        return rule
+
+    def video_price(self, operation: str, region: str | None) -> tuple[float | None, str]:
+        """USD per billed minute of `operation` in `region` (None: not in the table), and its region."""
         region = region or DEFAULT_REGION_FOR_PRICES
         by_region = (self.document.get("video") or {}).get(operation) or {}
         priced_region = region if region in by_region else DEFAULT_REGION_FOR_PRICES
         price = (by_region.get(priced_region) or {}).get("usd_per_minute")
-        notes = [] if minutes is None else [f"{minutes:,.2f} minutes of video"]
+        return (None if price is None else float(price)), priced_region
+
+    def estimate_video(
+        self,
+        operation: str,
+        region: str | None,
+        videos: int,
+        minutes: float | None,
+        *,
+        rounding: str | None = None,
+    ) -> Estimate:
+        """The list price of `minutes` billed minutes of stored video analysed by `operation` (per-minute
+        pricing; `rounding` names the rule that made them, see `billed_minutes`)."""
+        region = region or DEFAULT_REGION_FOR_PRICES
+        price, priced_region = self.video_price(operation, region)
+        by_region = (self.document.get("video") or {}).get(operation) or {}
+        how = f" ({rounding})" if rounding else ""
+        notes = [] if minutes is None else [f"{minutes:,.4g} billed minutes of video{how}"]
         if priced_region != region and by_region:
             notes.append(f"prices for {region} are not in the table; {priced_region}'s are used")
         if videos == 0:
             return Estimate(0, 0.0, region, operation, self.source, notes)
         if minutes is None:
-            notes.append("the duration of some videos is unknown")
+            notes.append("the duration of some videos is unknown: their cost is unknown, not zero")
             return Estimate(videos, None, region, operation, self.source, notes)
         if price is None:
             notes.append(f"no per-minute price for {operation} in {self.where}")
             return Estimate(videos, None, region, operation, self.source, notes)
         notes.append("list price before any free tier")
-        return Estimate(videos, round(minutes * float(price), 6), region, operation, self.source, notes)
+        return Estimate(videos, round(minutes * price, 6), region, operation, self.source, notes)
 
     def estimate(
         self, operation: str, region: str | None, calls: int, *, already_this_month: int = 0
