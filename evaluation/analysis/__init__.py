@@ -165,6 +165,14 @@ def analyse(
     )
     thresholds.update(scored.thresholds)
     tables, section = dict(scored.tables), list(scored.markdown)
+    if scored.after_thresholds is not None:  # e.g. video time lines at the recommended thresholds
+        chosen = {
+            str(row.label): None if pd.isna(row.threshold) else float(row.threshold)
+            for row in per_label[["label", "threshold"]].itertuples()
+        }
+        later_tables, later_lines = scored.after_thresholds(chosen)
+        tables.update(later_tables)
+        section += later_lines
     if options.slices:
         from evaluation.analysis.slices import slice_markdown, slice_summary, slice_table
 

@@ -182,16 +182,18 @@ class PriceTable:
         notes = [] if minutes is None else [f"{minutes:,.4g} billed minutes of video{how}"]
         if priced_region != region and by_region:
             notes.append(f"prices for {region} are not in the table; {priced_region}'s are used")
+        retrieved = (self.document.get("video") or {}).get("retrieved")
+        source = f"{self.where}, video prices retrieved {retrieved}" if retrieved else self.source
         if videos == 0:
-            return Estimate(0, 0.0, region, operation, self.source, notes)
+            return Estimate(0, 0.0, region, operation, source, notes)
         if minutes is None:
             notes.append("the duration of some videos is unknown: their cost is unknown, not zero")
-            return Estimate(videos, None, region, operation, self.source, notes)
+            return Estimate(videos, None, region, operation, source, notes)
         if price is None:
             notes.append(f"no per-minute price for {operation} in {self.where}")
-            return Estimate(videos, None, region, operation, self.source, notes)
+            return Estimate(videos, None, region, operation, source, notes)
         notes.append("list price before any free tier")
-        return Estimate(videos, round(minutes * price, 6), region, operation, self.source, notes)
+        return Estimate(videos, round(minutes * price, 6), region, operation, source, notes)
 
     def estimate(
         self, operation: str, region: str | None, calls: int, *, already_this_month: int = 0

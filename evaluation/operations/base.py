@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,11 @@ class Scored:
     # images needs to know which images the positives are. None for detections (each entry is its own
     # unit there, and the analysis derives them from the pairs: see `unit_positives`).
     positives: tuple[np.ndarray, np.ndarray] | None = None
+    # More tables and report.md lines that need the recommended thresholds ({label: threshold, None when
+    # there is none}); the analysis calls it once, after recommending (video time lines).
+    after_thresholds: (
+        Callable[[Mapping[str, float | None]], tuple[dict[str, pd.DataFrame], list[str]]] | None
+    ) = None
 
 
 class Operation:

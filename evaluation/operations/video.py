@@ -12,9 +12,10 @@ Get* answers, and scoring per video and per segment.
   the tolerance (--segment-tolerance-ms) of a ground-truth segment's edge left unjudged. Written as
   segment_curves.csv; each label's time-weighted best-F1 threshold is in labels.csv (segment_*) and in
   thresholds.yaml (segments).
-- The report shows, for the videos behind the errors at each label's best-F1 video-level threshold, a
-  time line: ground-truth segments against detections at or above that threshold (timelines.csv holds
-  them as rows).
+- The report shows, for the videos behind the errors at each label's recommended threshold (labels.csv's
+  `threshold`, known only after the analysis recommends: `Timelines.at` is Scored.after_thresholds), a
+  time line: ground-truth segments against detections at or above that threshold, with the time missed
+  and the time falsely detected (timelines.csv holds them as rows; report.html draws them).
 """
 
 from __future__ import annotations
@@ -30,11 +31,24 @@ import pandas as pd
 from evaluation.datasets import Dataset, DatasetItem
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Operation, markdown_table, rounded
-from evaluation.stats.metrics import ScoredPairs, exact_curves
-from evaluation.stats.thresholds import Objective, recommend
+from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.timeline import SEGMENT_COLUMNS, Pieces, best_f1, pieces, time_curve
 
-TIMELINE_COLUMNS = ["video", "label", "kind", "start_ms", "end_ms", "confidence"]
+# kind: "video" (one row per (video, label) drawn: 0 to the video's duration, `error` "missed" or "false
+# alarm" when the label is wrong in the video at `threshold`, "" when right), "truth" (a ground-truth
+# segment), "detection" (a detection at or above `threshold`), "missed" (truth time no detection covers),
+# "false" (detected time outside the truth; for a label absent from the video, all its detected time).
+TIMELINE_COLUMNS = [
+    "video",
+    "label",
+    "kind",
+    "start_ms",
+    "end_ms",
+    "confidence",
+    "threshold",
+    "error",
+    "duration_ms",
+]
 TIMELINE_WIDTH = 60
 TIMELINES_SHOWN = 12
 
@@ -181,9 +195,7 @@ class VideoScore:
     segment_curves: pd.DataFrame
     segment_best: list[dict[str, float] | None]
     segment_present_s: list[float]
-    timelines: pd.DataFrame
-    timeline_markdown: list[str]
-    chosen: list[float | None]
+    timelines: Timelines
     has_segments: bool
     note: str
 
@@ -233,7 +245,6 @@ def score_videos(
         is_true=np.asarray([k in positives[v] for v, k in keys], dtype=bool),
         floor=floor,
     )
-    chosen = _best_f1_thresholds(pairs, floor)
     has_segments = bool(truths) and all("segments" in truth for truth in truths)
     curves, seg_best, present = [], [], []
     note = ""
@@ -275,9 +286,7 @@ def score_videos(
     segment_curves = (
         pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["label", *SEGMENT_COLUMNS])
     )
-    timelines, markdown = _timelines(
-        answers, truths, videos, labels, chosen, best, positives, spans, truth_claims
-    )
+    timelines = Timelines(answers, truths, videos, labels, best, positives, spans, truth_claims)
     return VideoScore(
         pairs,
         best,
@@ -286,91 +295,136 @@ def score_videos(
         seg_best,
         present,
         timelines,
-        markdown,
-        chosen,
         has_segments,
         note,
     )
 
 
-def _best_f1_thresholds(pairs: ScoredPairs, floor: float) -> list[float | None]:
-    chosen = recommend(
-        exact_curves(pairs),
-        labels=pairs.labels,
-        support=pairs.support,
-        objective=Objective.parse("best-f1"),
-        floor=floor,
-        min_support=1,
-    )
-    return [None if value != value else float(value) for value in chosen["threshold"]]
+@dataclass(frozen=True)
+class Timelines:
+    """What a time line needs, kept from scoring until the thresholds are recommended: `at(thresholds)`
+    gives timelines.csv and report.md's text for the videos wrong at those thresholds."""
 
+    answers: Sequence[VideoAnswer]
+    truths: Sequence[Mapping[str, Any]]
+    videos: Sequence[str]
+    labels: Sequence[str]
+    best: Mapping[tuple[int, int], float]
+    positives: Sequence[set[int]]
+    spans: Sequence[Mapping[int, list[tuple[float, float, float]]]]
+    truth_claims: Callable[[str], set[int]]
 
-def _timelines(
-    answers: Sequence[VideoAnswer],
-    truths: Sequence[Mapping[str, Any]],
-    videos: Sequence[str],
-    labels: Sequence[str],
-    chosen: Sequence[float | None],
-    best: Mapping[tuple[int, int], float],
-    positives: Sequence[set[int]],
-    spans: Sequence[Mapping[int, list[tuple[float, float, float]]]],
-    truth_claims: Callable[[str], set[int]],
-) -> tuple[pd.DataFrame, list[str]]:
-    """Rows and text time lines for every (video, label) wrong at the label's best-F1 threshold."""
-    rows: list[tuple[Any, ...]] = []
-    drawn: list[str] = []
-    shown = 0
-    for video, answer in enumerate(answers):
-        wrong = []
-        for k, threshold in enumerate(chosen):
-            if threshold is None and k not in positives[video]:
+    def at(self, thresholds: Mapping[str, float | None]) -> tuple[dict[str, pd.DataFrame], list[str]]:
+        """Rows for every video wrong at the labels' `thresholds` (None: no threshold, never predicted):
+        each label with truth or detections in it, its segments, its detections at or above the
+        threshold, the time missed and the time falsely detected; and report.md's text time lines."""
+        chosen = [thresholds.get(label) for label in self.labels]
+        rows: list[tuple[Any, ...]] = []
+        drawn: list[str] = []
+        shown = 0
+        for video, answer in enumerate(self.answers):
+            errors: dict[int, str] = {}
+            for k, threshold in enumerate(chosen):
+                present = k in self.positives[video]
+                predicted = threshold is not None and self.best.get((video, k), -math.inf) >= threshold
+                if predicted != present:
+                    errors[k] = "missed" if present else "false alarm"
+            if not errors:
                 continue
-            predicted = threshold is not None and best.get((video, k), -math.inf) >= threshold
-            if predicted != (k in positives[video]):
-                wrong.append(k)
-        if not wrong:
-            continue
-        segments = truths[video].get("segments")
-        for k in wrong:
-            threshold = chosen[k]
-            truth_spans = [
-                (float(s["start_ms"]), float(s["end_ms"]))
-                for s in segments or ()
-                if k in truth_claims(str(s["label"]))
-            ]
-            detected = [
-                span for span in spans[video].get(k, []) if threshold is not None and span[2] >= threshold
-            ]
-            rows += [(videos[video], labels[k], "truth", s, e, None) for s, e in truth_spans]
-            rows += [(videos[video], labels[k], "detection", s, e, c) for s, e, c in detected]
-            if shown < TIMELINES_SHOWN:
-                duration = answer.duration_ms or max(
-                    [e for _, e in truth_spans] + [e for _, e, _ in detected] + [1.0]
-                )
-                kind = "missed" if k in positives[video] else "false alarm"
-                at = "no threshold" if threshold is None else f">= {threshold:.2f}"
-                drawn += [
-                    f"{videos[video]}: {labels[k]} ({kind}; {duration / 1000:.1f} s)",
-                    f"  truth    |{_bar(truth_spans, duration) if segments is not None else ' video only'}|",
-                    f"  {at:<8} |{_bar([(s, e) for s, e, _ in detected], duration)}|",
+            segments = self.truths[video].get("segments")
+            lanes = []
+            for k, threshold in enumerate(chosen):
+                truth_spans = [
+                    (float(s["start_ms"]), float(s["end_ms"]))
+                    for s in segments or ()
+                    if k in self.truth_claims(str(s["label"]))
                 ]
-        shown += 1
-    frame = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
-    markdown = []
-    if drawn:
-        markdown = [
-            "### Time lines of the videos behind the errors",
-            "",
-            "Each label wrong in a video at its best-F1 video-level threshold: ground-truth segments against "
-            f"detections at or above that threshold ({TIMELINE_WIDTH} columns span the video; all rows in "
-            f"`timelines.csv`; at most {TIMELINES_SHOWN} videos shown).",
-            "",
-            "```",
-            *drawn,
-            "```",
-            "",
-        ]
-    return frame, markdown
+                detected = [
+                    span
+                    for span in self.spans[video].get(k, [])
+                    if threshold is not None and span[2] >= threshold
+                ]
+                if k in errors or truth_spans or detected or k in self.positives[video]:
+                    lanes.append((k, threshold, truth_spans, detected))
+            duration = answer.duration_ms or max(
+                [e for _, _, truth_spans, _ in lanes for _, e in truth_spans]
+                + [e for _, _, _, detected in lanes for _, e, _ in detected]
+                + [1.0]
+            )
+            for k, threshold, truth_spans, detected in lanes:
+                error = errors.get(k, "")
+                where = (self.videos[video], self.labels[k])
+                rows.append((*where, "video", 0.0, duration, None, threshold, error, duration))
+                rows += [(*where, "truth", s, e, None, threshold, error, duration) for s, e in truth_spans]
+                rows += [(*where, "detection", s, e, c, threshold, error, duration) for s, e, c in detected]
+                known = segments is not None or k not in self.positives[video]  # absent: all time is false
+                if known:
+                    truth_union = union(truth_spans)
+                    detected_union = union([(s, e) for s, e, _ in detected])
+                    rows += [
+                        (*where, "missed", s, e, None, threshold, error, duration)
+                        for s, e in subtract(truth_union, detected_union)
+                    ]
+                    rows += [
+                        (*where, "false", s, e, None, threshold, error, duration)
+                        for s, e in subtract(detected_union, truth_union)
+                    ]
+                if error and shown < TIMELINES_SHOWN:
+                    at = "no threshold" if threshold is None else f">= {threshold:.2f}"
+                    truth_bar = _bar(truth_spans, duration) if segments is not None else " video only"
+                    drawn += [
+                        f"{self.videos[video]}: {self.labels[k]} ({error}; {duration / 1000:.1f} s)",
+                        f"  truth    |{truth_bar}|",
+                        f"  {at:<8} |{_bar([(s, e) for s, e, _ in detected], duration)}|",
+                    ]
+            shown += 1
+        frame = pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
+        markdown = []
+        if drawn:
+            markdown = [
+                "### Time lines of the videos behind the errors",
+                "",
+                "Each label wrong in a video at its recommended threshold (labels.csv): ground-truth "
+                "segments against detections at or above that threshold "
+                f"({TIMELINE_WIDTH} columns span the video; all rows, with the time missed and falsely "
+                f"detected, in `timelines.csv`; at most {TIMELINES_SHOWN} videos shown, report.html draws "
+                "them).",
+                "",
+                "```",
+                *drawn,
+                "```",
+                "",
+            ]
+        return {"timelines": frame}, markdown
+
+
+def union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sorted, disjoint intervals covering the same time (zero-length ones cover none)."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted((s, e) for s, e in intervals if e > s):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def subtract(
+    kept: Sequence[tuple[float, float]], removed: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """The time of `kept` outside `removed` (both disjoint and sorted, as `union` returns them)."""
+    out = []
+    for start, end in kept:
+        cursor = start
+        for r_start, r_end in removed:
+            if r_end <= cursor or r_start >= end:
+                continue
+            if r_start > cursor:
+                out.append((cursor, r_start))
+            cursor = max(cursor, r_end)
+        if cursor < end:
+            out.append((cursor, end))
+    return out
 
 
 def _bar(intervals: Sequence[tuple[float, float]], duration: float) -> str:
@@ -461,4 +515,4 @@ def segment_markdown(score: VideoScore, labels: Sequence[str], tolerance_ms: flo
             rows,
         )
         lines.append("")
-    return [*lines, *score.timeline_markdown]
+    return lines

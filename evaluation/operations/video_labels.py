@@ -93,9 +93,8 @@ class VideoLabelsOperation(VideoOperation):
             ),
             predictions=_predictions(images, answers),
             label_columns=segment_columns(score, len(labels)),
-            tables={"segment_curves": score.segment_curves, "timelines": score.timelines}
-            if score.has_segments
-            else {"timelines": score.timelines},
+            tables={"segment_curves": score.segment_curves} if score.has_segments else {},
+            after_thresholds=score.timelines.at,
             details={
                 "videos": len(answers),
                 "aggregate_by": sorted({a.aggregate_by for a in answers if a.aggregate_by}),

@@ -102,7 +102,7 @@ class VideoModerationOperation(VideoOperation):
             "rolled_up": [label in roots for label in labels],
             **segment_columns(score, len(labels)),
         }
-        tables = {"moderation_flag": flag_curve, "timelines": score.timelines}
+        tables = {"moderation_flag": flag_curve}
         if score.has_segments:
             tables["segment_curves"] = score.segment_curves
         flag_line = (
@@ -129,6 +129,7 @@ class VideoModerationOperation(VideoOperation):
             ),
             label_columns=columns,
             tables=tables,
+            after_thresholds=score.timelines.at,
             details={
                 "videos": len(answers),
                 "aggregate_by": sorted({a.aggregate_by for a in answers if a.aggregate_by}),

@@ -44,6 +44,7 @@ from evaluation.reports.thumbnails import (
     evaluated_images,
     label_errors,
 )
+from evaluation.reports.video_section import html_section as video_html_section
 from evaluation.runfolder import api_and_operation
 from evaluation.stats.intervals import z_value
 
@@ -673,7 +674,7 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 <div id="label-errors"></div>
 </section>
 </div>
-{sure_html(result)}{aws_html_section(result)}</main>
+{sure_html(result)}{aws_html_section(result)}{video_html_section(result)}</main>
 <footer>
 The explorer's numbers are metrics.csv's at whole-number thresholds, curves.csv's at every other stop
 and labels.csv's at the recommended one (a label is predicted when its confidence is at or above

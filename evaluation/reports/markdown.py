@@ -10,6 +10,7 @@ import pandas as pd
 from evaluation.operations.base import markdown_code, markdown_text
 from evaluation.reports.aws_section import markdown_lines as aws_lines
 from evaluation.reports.recommended import confidence_text
+from evaluation.reports.video_section import markdown_lines as video_cost_lines
 from evaluation.stats.thresholds import min_confidence_to_use
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ def render_markdown(result: EvaluationResult) -> str:
     lines += _calibration_section(result)
     lines += aws_lines(result)  # Custom Labels: AWS's own evaluation beside ours (--aws-evaluation)
     lines += list(getattr(result, "report_section", ()))  # an operation's own numbers (boxes, moderation...)
+    lines += video_cost_lines(result)  # stored videos: billed minutes and cost
     lines += _problems_section(result)
     lines += _floor_section(floor)
     lines += _unjudged_section(result)

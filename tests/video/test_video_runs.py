@@ -102,7 +102,7 @@ def test_video_labels_metrics_equal_brute_force_and_one_job_per_video(world):
     report = (folder / "report.md").read_text()
     assert "Time lines of the videos behind the errors" in report
     timelines = pd.read_csv(folder / "timelines.csv")
-    assert set(timelines["kind"]) <= {"truth", "detection"} and len(timelines) > 0
+    assert set(timelines["kind"]) <= {"video", "truth", "detection", "missed", "false"} and len(timelines) > 0
     run_json = json.loads((folder / "run.json").read_text())
     assert run_json["jobs"]["started"] == 30 and len(run_json["jobs"]["started_jobs"]) == 30
 
