@@ -111,6 +111,7 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
+    answers: str | Path | None = None  # recorded answers (JSON lines) to store before a replay run
 
     def __post_init__(self) -> None:
         check_operation(self.operation)
@@ -127,6 +128,10 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
+        if self.answers is not None and self.backend != "replay":
+            raise UserError(
+                "--answers FILE takes recorded answers for --backend replay; add --backend replay"
+            )
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
 

@@ -21,7 +21,8 @@ from evaluation.calls.backends.rekognition import RekognitionCall, RekognitionLa
 from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
 from evaluation.calls.cache import ResponseCache, default_cache_path
 from evaluation.calls.prices import Estimate, PriceTable, default_tps
-from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
+from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
+from evaluation.calls.runner import ImageOutcome, RunStats, fetch, model_version, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
@@ -117,6 +118,7 @@ class RunPlan:
     estimate: Estimate | None
     tps: float | None
     tps_source: str
+    recorded: RecordedAnswers | None = None  # what --answers FILE stored
 
     @property
     def counts(self) -> dict[str, int]:
@@ -136,6 +138,14 @@ class RunPlan:
             f"Backend: {self.backend.name} {self.backend.operation}; request {self.backend.request_params()}",
             f"Cache: {self.cache_path} ({counts['cached']} answers already stored)",
             f"Rejected before any call: {counts['rejected']}",
+            *(
+                [
+                    f"Recorded answers: {self.recorded.stored} stored from {self.recorded.path}, "
+                    f"{self.recorded.bad} bad lines skipped"
+                ]
+                if self.recorded
+                else []
+            ),
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
@@ -216,10 +226,13 @@ def plan_run(
         backend = build_backend(request, client=client, session=session, s3_client=s3_client)
     preparation = Preparation(convert=request.convert, fit=request.fit)
     cache_path = Path(request.cache) if request.cache else default_cache_path()
-    with ResponseCache(cache_path) as store:
+    recorded = None
+    with ResponseCache(cache_path, codecs=_codecs(operation, backend.operation)) as store:
         outcomes, to_call = plan(
             [item.image for item in dataset.items], backend, store, preparation=preparation
         )
+        if request.answers is not None:
+            recorded, to_call = _store_recorded(request.answers, operation, backend, store, outcomes, to_call)
     call_region = backend.describe().get("region") or request.region
     tps = request.tps
     if tps is not None:
@@ -243,7 +256,36 @@ def plan_run(
         estimate,
         tps,
         tps_source,
+        recorded,
     )
+
+
+def _store_recorded(
+    path: str | Path,
+    operation: Operation,
+    backend: Backend,
+    store: ResponseCache,
+    outcomes: list[ImageOutcome],
+    to_call: list[int],
+) -> tuple[RecordedAnswers, list[int]]:
+    """--answers FILE: store the recorded answers under the keys planned, so nothing is left to call
+    for the images they answer (see evaluation.calls.recorded)."""
+    keys_by_image, image_ids = images_to_store(outcomes)
+    recorded = store_recorded(
+        path,
+        keys_by_image=keys_by_image,
+        image_ids=image_ids,
+        operation=backend.operation,
+        params=backend.request_params(),
+        cache=store,
+        validate=operation.reader(backend.operation),
+        model_version_of=model_version,
+    )
+    stored = store.stored_keys(outcomes[index].cache_key or "" for index in to_call)
+    for outcome in outcomes:
+        if outcome.status == "missing" and outcome.cache_key in stored:
+            outcome.status = "cached"
+    return recorded, [index for index in to_call if outcomes[index].cache_key not in stored]
 
 
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
@@ -251,7 +293,8 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
-    with ResponseCache(run_plan.cache_path) as store:
+    operation = run_plan.operation
+    with ResponseCache(run_plan.cache_path, codecs=_codecs(operation, backend.operation)) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],
             backend,
@@ -262,18 +305,53 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
             preparation=run_plan.preparation,
             planned=(run_plan.outcomes, run_plan.to_call),
         )
-        stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
-    stats.wall_s = round(time.monotonic() - started, 3)
-    run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
-    versions = {key: _model_version_of(entry) for key, entry in stored.items()}
-    images = images_frame(dataset, outcomes, versions)
+        stats.wall_s = round(time.monotonic() - started, 3)
+        run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
+        versions = _model_versions(store, [o.cache_key for o in outcomes if o.answered and o.cache_key])
+        images = images_frame(dataset, outcomes, versions)
+        read = _read_answers(store, operation, backend.operation, images)
     ground_truth = (
-        [{"image": item.image.uri, **run_plan.operation.ground_truth(item)} for item in dataset.items]
-        if run_plan.operation.stores_ground_truth
+        [{"image": item.image.uri, **operation.ground_truth(item)} for item in dataset.items]
+        if operation.stores_ground_truth
         else []
     )
-    responses = {key: entry.response for key, entry in stored.items()}
-    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+    return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
+
+
+def _codecs(operation: Operation, api: str) -> tuple[Any, ...]:
+    """The column codec of the operation when the store keeps its answers as columns (labels)."""
+    codec = operation.codec
+    return (codec,) if codec is not None and codec.handles(api) else ()
+
+
+def _read_answers(store: ResponseCache, operation: Operation, api: str, images: Any) -> dict[str, Any]:
+    """The answered rows' answers: from the store's columns where it keeps them (parsed once, when
+    stored), else the raw responses for the operation's adapter."""
+    from evaluation.calls.runner import ANSWERED
+
+    keys = images.loc[images["status"].isin(ANSWERED), "cache_key"].tolist()
+    codecs = _codecs(operation, api)
+    if codecs:
+        return {"answers": operation.answers_from_columns(store.read_columns(codecs[0], keys))}
+    return {"responses": {key: entry.response for key, entry in store.get_many(keys).items()}}
+
+
+def _model_versions(store: ResponseCache, keys: list[str]) -> dict[str, str | None]:
+    """key -> the stored model version; for DetectCustomLabels (whose answers name none) the version
+    ARN asked. No answer is read."""
+    import json
+
+    params_of: dict[str, dict[str, Any]] = {}
+    versions: dict[str, str | None] = {}
+    for key, (version, params_text) in store.versions(keys).items():
+        if version:
+            versions[key] = version
+            continue
+        params = params_of.get(params_text)
+        if params is None:
+            params = params_of[params_text] = json.loads(params_text)
+        versions[key] = params.get("ProjectVersionArn")
+    return versions
 
 
 def _cost(run_plan: RunPlan, stats: RunStats) -> dict[str, Any]:
@@ -320,6 +398,7 @@ def _run_record(
         "cost": cost,
         "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},
         "analysis": options.to_dict(),
+        **({"recorded_answers": run_plan.recorded.to_record()} if run_plan.recorded else {}),
     }
 
 
@@ -339,14 +418,10 @@ def _stats_dict(stats: RunStats) -> dict[str, Any]:
     }
 
 
-def _model_version_of(stored: Any) -> str | None:
-    """The stored version; for DetectCustomLabels (whose answers name none) the version ARN asked."""
-    return stored.model_version or stored.params.get("ProjectVersionArn")
-
-
-def write_run(result: EvaluationResult, out_dir: str | Path) -> Path:
-    """The run folder: every table, then report.md and report.html."""
-    return write(result, out_dir, renderers=RENDERERS)
+def write_run(result: EvaluationResult, out_dir: str | Path, *, curves_csv: bool = False) -> Path:
+    """The run folder: every table, then report.md and report.html (`curves_csv`: curves.csv besides
+    curves.parquet)."""
+    return write(result, out_dir, renderers=RENDERERS, curves_csv=curves_csv)
 
 
 def evaluate(
@@ -414,22 +489,23 @@ def reanalyse(
     if not cache_path.is_file():
         raise UserError(f"the run's response cache {cache_path} does not exist; pass --cache PATH")
     keys = recorded.answered_keys
-    with ResponseCache(cache_path) as store:
-        stored = store.get_many(keys)
-    lost = sorted(set(keys) - set(stored))
-    if lost:
-        raise UserError(
-            f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
-            "pass the cache the run used with --cache"
-        )
+    operation = operation_of(run)
+    api = str(run.get("backend", {}).get("operation") or operation.api)
+    with ResponseCache(cache_path, codecs=_codecs(operation, api)) as store:
+        lost = sorted(set(keys) - store.stored_keys(keys))
+        if lost:
+            raise UserError(
+                f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
+                "pass the cache the run used with --cache"
+            )
+        read = _read_answers(store, operation, api, recorded.images)
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
     if aws_evaluation is not None:
         options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})
     _check_reanalysis_vocabulary(options.vocabulary, run)
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
     ground_truth = recorded.ground_truth() if operation_of(run).stores_ground_truth else []
-    responses = {key: entry.response for key, entry in stored.items()}
-    return analyse(recorded.images, responses, run=run, options=options, ground_truth=ground_truth)
+    return analyse(recorded.images, **read, run=run, options=options, ground_truth=ground_truth)
 
 
 def _check_reanalysis_vocabulary(vocabulary: Any, run: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ from evaluation.analysis.result import EvaluationResult
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
+from evaluation.operations.base import ChunkedFrame
 from evaluation.operations.labels import encode_labels
 
 RUN_FILE = "run.json"
@@ -33,6 +34,9 @@ SUMMARY_FILE = "summary.json"
 LABELS_FILE = "labels.csv"
 THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
+PREDICTIONS_FILE = "predictions.csv"
+CURVES_FILE = "curves.parquet"
+CURVES_CSV_FILE = "curves.csv"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
 IMAGES_COLUMNS = [
@@ -102,6 +106,53 @@ def images_frame(
     return pd.DataFrame(rows, columns=IMAGES_COLUMNS, dtype=object)
 
 
+CSV_CHUNK_ROWS = 200_000
+
+
+def write_csv(path: Path, table: pd.DataFrame | ChunkedFrame) -> None:
+    """A CSV written a bounded number of rows at a time (the same bytes as one `to_csv`), then renamed."""
+    temporary = path.with_name(path.name + ".tmp")
+    if isinstance(table, pd.DataFrame):
+        chunks: Iterable[pd.DataFrame] = (
+            table.iloc[start : start + CSV_CHUNK_ROWS]
+            for start in range(0, max(len(table), 1), CSV_CHUNK_ROWS)
+        )
+    else:
+        chunks = table.chunks()
+    with temporary.open("w", encoding="utf-8", newline="") as handle:
+        header = True
+        for chunk in chunks:
+            chunk.to_csv(handle, index=False, header=header)
+            header = False
+        if header:  # no chunk at all: the header alone, as an empty table writes it
+            pd.DataFrame(columns=table.columns).to_csv(handle, index=False)
+    os.replace(temporary, path)
+
+
+def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> None:
+    """curves.parquet: one row per distinct confidence per label, millions at scale, so a columnar file
+    (a fraction of CSV's size and write time, read back exactly); curves.csv too when asked for, else a
+    curves.csv left by an earlier write is removed so the folder never holds two different curves."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    temporary = out_dir / (CURVES_FILE + ".tmp")
+    pq.write_table(pa.Table.from_pandas(curves, preserve_index=False), temporary, compression="zstd")
+    os.replace(temporary, out_dir / CURVES_FILE)
+    if csv:
+        write_csv(out_dir / CURVES_CSV_FILE, curves)
+    else:
+        (out_dir / CURVES_CSV_FILE).unlink(missing_ok=True)
+
+
+def read_curves(run_dir: str | Path) -> pd.DataFrame:
+    """The exact curves of a run folder: curves.parquet, or curves.csv in folders written before it."""
+    run_dir = Path(run_dir)
+    if (run_dir / CURVES_FILE).is_file():
+        return pd.read_parquet(run_dir / CURVES_FILE)
+    return pd.read_csv(run_dir / CURVES_CSV_FILE, keep_default_na=False, na_values=[""])
+
+
 def read_images_csv(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
     return frame.where(frame != "", None)
@@ -124,15 +175,24 @@ def read_ground_truth(run_dir: Path, images: pd.DataFrame) -> list[dict[str, Any
     return records
 
 
-def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
-    """Write every table of `result`, then let each renderer add its documents (report.md, report.html)."""
+def write(
+    result: EvaluationResult,
+    out_dir: str | Path,
+    *,
+    renderers: Sequence[Renderer] = (),
+    curves_csv: bool = False,
+) -> Path:
+    """Write every table of `result`, then let each renderer add its documents (report.md, report.html).
+
+    The exact curves go to curves.parquet (with `curves_csv`, to curves.csv as well).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
-    atomic_write(out_dir / IMAGES_FILE, result.images.to_csv(index=False))
-    atomic_write(out_dir / "predictions.csv", result.predictions.to_csv(index=False))
+    write_csv(out_dir / IMAGES_FILE, result.images)
+    write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
     atomic_write(out_dir / "metrics.csv", result.metrics[METRICS_COLUMNS].to_csv(index=False))
-    atomic_write(out_dir / "curves.csv", result.curves.to_csv(index=False))
+    write_curves(out_dir, result.curves, csv=curves_csv)
     atomic_write(out_dir / "averages.csv", result.averages.to_csv(index=False))
     atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
     atomic_write(out_dir / "unjudged.csv", result.unjudged.to_csv(index=False))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from evaluation.operations.base import ChunkedFrame
 from evaluation.stats.metrics import ScoredPairs
 
 
@@ -17,7 +19,7 @@ class EvaluationResult:
 
     dataset_name: str
     images: pd.DataFrame
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame | ChunkedFrame  # ChunkedFrame.to_frame() for the whole table
     metrics: pd.DataFrame
     curves: pd.DataFrame
     averages: pd.DataFrame
@@ -31,7 +33,8 @@ class EvaluationResult:
     # The scored (image, label) pairs and the answers behind them (one per evaluated image, in the order
     # of `images` rows that were answered): report.html shows the images behind each label's errors.
     pairs: ScoredPairs | None = field(default=None, repr=False)
-    answers: tuple[Any, ...] = field(default=(), repr=False)
+    # (for labels a lazy sequence over the store's columns: each answer is built when it is looked at)
+    answers: Sequence[Any] = field(default=(), repr=False)
     # The ground truth images.csv cannot hold, one record per `images` row (ground_truth.jsonl, so
     # `report` needs no dataset), and the operation's own tables (<name>.csv) and report.md section.
     ground_truth: tuple[dict[str, Any], ...] = field(default=(), repr=False)

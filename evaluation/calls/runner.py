@@ -12,7 +12,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +101,7 @@ def plan(
                 changes=";".join(loaded.changes) or None,
             )
         )
-    stored = cache.get_many(o.cache_key for o in outcomes if o.cache_key)
+    stored = cache.stored_keys(o.cache_key for o in outcomes if o.cache_key)  # indexed, nothing parsed
     to_call: list[int] = []
     seen_keys: set[str] = set()
     for index, outcome in enumerate(outcomes):
@@ -300,7 +300,7 @@ def fetch(
             operation=backend.operation,
             params=params,
             response=response,
-            model_version=_model_version(response),
+            model_version=model_version(response),
         )
         outcome.status = CALLED
 
@@ -409,7 +409,8 @@ def _finish(outcomes: list[ImageOutcome], stats: RunStats, started: float) -> No
     stats.wall_s = round(time.monotonic() - started, 3)
 
 
-def _model_version(response: dict[str, Any]) -> str | None:
+def model_version(response: Mapping[str, Any]) -> str | None:
+    """The model version an answer names (each API calls the field its own way)."""
     for field_name in ("LabelModelVersion", "ModerationModelVersion", "TextModelVersion", "FaceModelVersion"):
         if response.get(field_name):
             return str(response[field_name])

@@ -10,7 +10,7 @@ ScoredPairs the shared metrics, thresholds and reports work on, plus whatever on
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,22 @@ from evaluation.datasets import Dataset, DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits
 from evaluation.labelmap import LabelMap
 from evaluation.stats.metrics import ScoredPairs
+
+
+class ChunkedFrame:
+    """A table too large to hold as one DataFrame (predictions.csv at a million images): made a bounded
+    number of rows at a time by `chunks()`, written so by the run folder; `to_frame()` builds it whole."""
+
+    def __init__(self, columns: Sequence[str], chunks: Callable[[], Iterator[pd.DataFrame]]) -> None:
+        self.columns = list(columns)
+        self._chunks = chunks
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        return self._chunks()
+
+    def to_frame(self) -> pd.DataFrame:
+        parts = list(self.chunks())
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=self.columns)
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,7 @@ class Scored:
     pairs: ScoredPairs
     ap: np.ndarray  # per label: the `ap` column of labels.csv, in the operation's own definition
     unjudged: pd.DataFrame
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame | ChunkedFrame
     negatives: np.ndarray | None = None
     image_level: bool = False
     label_columns: dict[str, Any] = field(default_factory=dict)  # more columns for labels.csv, after `ap`
@@ -55,6 +71,13 @@ class Operation:
     needs: str = ""  # the ground truth it needs, in words, for the message when a dataset lacks it
     backends: tuple[str, ...] = ("rekognition", "replay")  # the backends that can answer it
     stores_ground_truth = True  # written as ground_truth.jsonl (images.csv cannot hold it)
+    # how the response store keeps this operation's answers as columns (evaluation.calls.cache), or None:
+    # then the analysis reads the raw answers with `reader`
+    codec: Any = None
+
+    def answers_from_columns(self, columns: Any) -> Sequence[Any]:
+        """The answers, in order, from the store's columns of them (operations with a `codec`)."""
+        raise NotImplementedError
 
     def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         """Every request parameter besides the image: the lowest floor the service honours."""

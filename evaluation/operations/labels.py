@@ -14,13 +14,21 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evaluation.datasets import DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap
 from evaluation.operations.answers import LabelsAnswer, adapter_for, labels_from_detect_labels
-from evaluation.operations.base import Operation, Scored, confidence_floor
+from evaluation.operations.base import ChunkedFrame, Operation, Scored, confidence_floor
+from evaluation.operations.label_columns import (
+    LABELS_CODEC,
+    LabelColumns,
+    LazyAnswers,
+    as_columns,
+    predictions_chunks,
+)
 from evaluation.operations.matching import match
 from evaluation.stats.metrics import ScoredPairs, average_precision
 
@@ -45,6 +53,7 @@ class LabelsOperation(Operation):
     needs = "image labels"
     backends = ("rekognition", "replay", "local", "custom-labels")
     stores_ground_truth = False  # images.csv's labels column holds it
+    codec = LABELS_CODEC  # the store keeps its answers as columns (evaluation.operations.label_columns)
 
     def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         return {"MinConfidence": float(min_confidence), "MaxLabels": int(max_labels)}
@@ -54,6 +63,10 @@ class LabelsOperation(Operation):
 
     def reader(self, api: str) -> Any:
         return adapter_for(api)
+
+    def answers_from_columns(self, columns: Any) -> LazyAnswers:
+        """The run's answers from the store's columns (evaluation.calls.cache.Columns)."""
+        return LazyAnswers(LabelColumns.from_store(columns))
 
     def ground_truth(self, item: DatasetItem) -> dict[str, Any]:
         return {"labels": sorted(item.labels)}
@@ -83,26 +96,33 @@ class LabelsOperation(Operation):
         use_parents: bool,
         floor: float,
     ) -> Scored:
+        columns = as_columns(answers)
         matched = match(
-            answers, truths, vocabulary=vocabulary, label_map=label_map, use_parents=use_parents, floor=floor
+            columns, truths, vocabulary=vocabulary, label_map=label_map, use_parents=use_parents, floor=floor
         )
         pairs = above(matched.pairs, floor)
         return Scored(
             pairs=pairs,
             ap=average_precision(pairs),
             unjudged=matched.unjudged,
-            predictions=predictions_table(images, answers),
+            predictions=predictions_table(images, columns),
             image_level=True,
         )
 
 
-def labels_floor(answers: Sequence[LabelsAnswer], request: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+def labels_floor(
+    answers: Sequence[LabelsAnswer] | LabelColumns, request: Mapping[str, Any]
+) -> tuple[float, dict[str, Any]]:
     """The confidence floor of label answers: an answer cut at MaxLabels (MaxResults for Custom Labels)
     is complete only down to its own lowest confidence (see `confidence_floor`)."""
     max_labels = int(request.get("MaxLabels") or request.get("MaxResults") or 1000)
+    columns = as_columns(answers)
+    lowest = columns.lowest_confidence()
+    answered = ~np.isnan(lowest)
+    truncated = answered & (columns.returned() >= max_labels)
     return confidence_floor(
-        [answer.lowest_confidence for answer in answers],
-        [answer.lowest_confidence for answer in answers if answer.is_truncated(max_labels) and answer.labels],
+        lowest[answered].tolist(),
+        lowest[truncated].tolist(),
         requested=float(request.get("MinConfidence", 0.0) or 0.0),
     )
 
@@ -123,13 +143,18 @@ def above(pairs: ScoredPairs, floor: float) -> ScoredPairs:
     )
 
 
-def predictions_table(images: Sequence[str], answers: Sequence[LabelsAnswer]) -> pd.DataFrame:
-    rows = [
-        (image, label.name, label.confidence, PARENTS_SEPARATOR.join(label.parents), len(label.instances))
-        for image, answer in zip(images, answers, strict=True)
-        for label in answer.labels
-    ]
-    return pd.DataFrame(rows, columns=["image", "label", "confidence", "parents", "instances"])
+PREDICTIONS_COLUMNS = ("image", "label", "confidence", "parents", "instances")
+
+
+def predictions_table(images: Sequence[str], answers: Sequence[LabelsAnswer] | LabelColumns) -> ChunkedFrame:
+    """predictions.csv: one row per label an answer returned, made (and written) in bounded chunks."""
+    columns = as_columns(answers)
+    if len(images) != len(columns):
+        raise ValueError(f"{len(images)} images for {len(columns)} answers")
+    return ChunkedFrame(
+        PREDICTIONS_COLUMNS,
+        lambda: predictions_chunks(images, columns, separator=PARENTS_SEPARATOR),
+    )
 
 
 OPERATION = LabelsOperation()
