@@ -218,7 +218,8 @@ class ResponseCache:
 
     def put_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
         """Store several answers (each a mapping of `put`'s arguments) in one transaction, with their
-        columns: what a replay of recorded answers uses, where a commit per answer would dominate."""
+        columns: what a replay of recorded answers uses, where a commit per answer would dominate.
+        An entry may bring its columns already encoded (`columns`, for the cache's one codec)."""
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [
             (
@@ -235,7 +236,15 @@ class ResponseCache:
         encoded = [
             (
                 codec,
-                [(entry["key"], _encode(codec, entry["operation"], entry["response"])) for entry in entries],
+                [
+                    (
+                        entry["key"],
+                        entry["columns"]
+                        if "columns" in entry  # encoded by the caller (who checked the answer with it)
+                        else _encode(codec, entry["operation"], entry["response"]),
+                    )
+                    for entry in entries
+                ],
             )
             for codec in self.codecs
         ]

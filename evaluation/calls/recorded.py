@@ -68,6 +68,9 @@ def store_recorded(
     if not path.is_file():
         raise UserError(f"--answers {path}: no such file")
     report = RecordedAnswers(path=str(path))
+    # the store's codec reads the answer with the operation's adapter: that one reading checks it too
+    codecs = [codec for codec in cache.codecs if codec.handles(operation)]
+    encode = codecs[0].encode if len(codecs) == 1 and len(cache.codecs) == 1 else None
     seen: dict[str, int] = {}
     batch: list[dict[str, Any]] = []
     with path.open("r", encoding="utf-8") as lines:
@@ -80,7 +83,7 @@ def store_recorded(
                 continue
             image, response, version = entry
             try:
-                validate(response)
+                columns = encode(operation, response) if encode else validate(response)
             except Exception as exc:  # the adapter's ResponseShapeError, or any other sign of a bad shape
                 report.bad_line(number, f"{image}: not a {operation} answer: {exc}")
                 continue
@@ -93,6 +96,7 @@ def store_recorded(
                     "params": params,
                     "response": response,
                     "model_version": version if version is not None else model_version_of(response),
+                    **({"columns": columns} if encode else {}),
                 }
             )
             if len(batch) >= BATCH:

@@ -11,6 +11,7 @@ the few places that show a single image (report.html's examples).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -166,24 +167,33 @@ class LabelColumns:
         API counts them (Custom Labels), else its labels, as `LabelsAnswer.is_truncated` reads them."""
         return np.where(self.entries >= 0, self.entries, self.labels_per_answer)
 
+    @functools.cached_property
+    def _offsets(self) -> dict[str, np.ndarray]:
+        """Where each answer's labels, and each label's parents, aliases, categories and boxes, start."""
+        return {
+            "label": _offsets(self.labels_per_answer),
+            "parent": _offsets(self.parent_count),
+            "alias": _offsets(self.alias_count),
+            "category": _offsets(self.category_count),
+            "instance": _offsets(self.instance_count),
+        }
+
     def answer(self, position: int) -> LabelsAnswer:
         """One answer as the adapter read it (for the few places that show one image)."""
-        label_offsets = _offsets(self.labels_per_answer)
-        start, end = int(label_offsets[position]), int(label_offsets[position + 1])
+        offsets = self._offsets
+        start, end = int(offsets["label"][position]), int(offsets["label"][position + 1])
         names = self.names
 
-        def spans(counts: np.ndarray, values: np.ndarray) -> list[tuple[str, ...]]:
-            first = int(counts[:start].sum())
-            out, cursor = [], first
+        def spans(kind: str) -> list[tuple[str, ...]]:
+            counts, values = getattr(self, f"{kind}_count"), getattr(self, kind)
+            out, cursor = [], int(offsets[kind][start])
             for count in counts[start:end]:
                 out.append(tuple(names[code] for code in values[cursor : cursor + int(count)]))
                 cursor += int(count)
             return out
 
-        parents = spans(self.parent_count, self.parent)
-        aliases = spans(self.alias_count, self.alias)
-        categories = spans(self.category_count, self.category)
-        box_cursor = int(self.instance_count[:start].sum())
+        parents, aliases, categories = spans("parent"), spans("alias"), spans("category")
+        box_cursor = int(offsets["instance"][start])
         labels = []
         for offset, index in enumerate(range(start, end)):
             count = int(self.instance_count[index])

@@ -13,7 +13,7 @@ from tests.operations.test_boxes import _label_map, build_coco
 
 RUN_FILES = (
     "metrics.csv",
-    "curves.csv",
+    "curves.parquet",
     "labels.csv",
     "thresholds.yaml",
     "summary.json",

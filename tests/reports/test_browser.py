@@ -212,7 +212,7 @@ def test_the_sliders_start_on_the_recommendation_and_step_through_whole_numbers(
     summary = json.loads((run / "summary.json").read_text())
     labels = pd.read_csv(run / "labels.csv").set_index("label")
     metrics = pd.read_csv(run / "metrics.csv").set_index(["label", "threshold"])
-    curves = pd.read_csv(run / "curves.csv")
+    curves = pd.read_parquet(run / "curves.parquet")
     browser.open(run / "report.html")
     assert browser.console_errors() == []
 
