@@ -526,7 +526,7 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 <footer>
 The explorer's numbers are metrics.csv's at whole-number thresholds and labels.csv's at the recommended
 one (a label is predicted when its confidence is at or above MinConfidence); recommended thresholds come
-from the exact curves (curves.csv) and are shown as thresholds.yaml writes them: rounded down, so that
+from the exact curves (curves.parquet) and are shown as thresholds.yaml writes them: rounded down, so that
 no prediction at the recommended confidence is lost.
 Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and false negatives per label and
 {data["limits"]["thumbnails"]} images per page, labels with the most support first. PNG plots of the
