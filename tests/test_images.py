@@ -172,7 +172,7 @@ def test_fit_on_an_undecodable_image_is_a_reason_not_a_crash(tmp_path):
 
 def test_the_decode_bound_is_checked_on_the_header_before_any_pixel_is_decoded():
     from evaluation.imagefix import MAX_DECODE_PIXELS, TooManyPixels, check_decode_size, open_for_decoding
-    from tests.hostile import png_bomb
+    from tests.support.hostile import png_bomb
 
     assert MAX_DECODE_PIXELS == 50_000_000  # stated in imagefix: 50 MP photos decode whole
     bomb = png_bomb(8000, 7000)  # 56 Mpx of blank RGB in ~170 KB
@@ -203,7 +203,7 @@ def test_a_jpeg_over_the_bound_is_decoded_at_a_reduced_scale_not_refused():
 
 def test_fit_and_convert_refuse_a_bomb_with_its_reason(tmp_path):
     from evaluation.images import Preparation
-    from tests.hostile import png_bomb
+    from tests.support.hostile import png_bomb
 
     # 51 Mpx of grey in ~50 KB, over the side limit so --fit must decode it (about 200 MB on today's main)
     ref = write(tmp_path, "wide.png", png_bomb(10001, 5100, colour_type=0))
@@ -214,13 +214,13 @@ def test_fit_and_convert_refuse_a_bomb_with_its_reason(tmp_path):
 def test_peak_memory_on_a_bomb_set_stays_under_1_gb():
     """The issue's bomb set, and one image just under the bound that is decoded; in a child process whose
     address space is capped, so that today's main fails this test rather than the machine."""
-    from tests.hostile import GB, run_bounded
+    from tests.support.hostile import GB, run_bounded
 
     code = """
 import tempfile
 from pathlib import Path
 from evaluation.images import ImageProblem, ImageRef, Preparation, load_image
-from tests.hostile import png_bomb
+from tests.support.hostile import png_bomb
 
 folder = Path(tempfile.mkdtemp())
 bombs = {"grey.png": (20000, 20000, 0), "rgba.png": (12000, 9000, 6), "palette.png": (16000, 8000, 3),
@@ -247,7 +247,7 @@ for name in bombs:
 def test_a_fifo_a_device_and_a_symlink_loop_are_rejected_without_reading_them(tmp_path):
     """A FIFO named x.jpg blocked today's read forever and /dev/zero was read without end: run in a child
     with a timeout and a memory cap, so that failing does not hang or exhaust the machine."""
-    from tests.hostile import GB, run_bounded
+    from tests.support.hostile import GB, run_bounded
 
     fifo = tmp_path / "x.jpg"
     os.mkfifo(fifo)
@@ -301,14 +301,14 @@ def test_a_symlink_loop_in_a_dataset_path_is_kept_as_written_not_a_traceback(tmp
 def test_concurrent_decodes_are_limited_so_threads_cannot_add_up_past_1_gb():
     """Four threads fitting four images just under the pixel bound: without the process's decode slots
     they would hold about 1.4 GB at once."""
-    from tests.hostile import GB, run_bounded
+    from tests.support.hostile import GB, run_bounded
 
     code = """
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from evaluation.images import ImageRef, Preparation, load_image
-from tests.hostile import png_bomb
+from tests.support.hostile import png_bomb
 
 folder = Path(tempfile.mkdtemp())
 for index in range(4):

@@ -138,7 +138,7 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 def test_a_yaml_alias_bomb_is_refused_at_once_naming_the_file(tmp_path: Path) -> None:
     """Today's main spent about a minute and gigabytes on this file: run it in a child with a memory cap
     and a timeout, so that a regression fails here instead of exhausting the machine."""
-    from tests.hostile import GB, run_bounded
+    from tests.support.hostile import GB, run_bounded
 
     path = tmp_path / "bomb.yaml"
     path.write_text(ALIAS_BOMB, encoding="utf-8")

@@ -122,12 +122,7 @@ def _session(args: argparse.Namespace, region: str | None) -> tuple[Any, Any]:
     """(stack outputs or None, boto3 session): the stack's role when --stack-outputs is given."""
     from evaluation.cli import common
 
-    outputs, session = common.stack(args)
-    if session is None:
-        import boto3
-
-        session = boto3.Session(profile_name=args.profile, region_name=args.region or region)
-    return outputs, session
+    return common.stack(args, region, own_session=True)
 
 
 def _submit(args: argparse.Namespace) -> int:

@@ -133,16 +133,27 @@ def exit_code(result) -> int:  # type: ignore[no-untyped-def]
     return EXIT_OK if result.complete else EXIT_INCOMPLETE
 
 
-def stack(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(stack outputs, boto3 session) from --stack-outputs, or (None, None)."""
-    if not args.stack_outputs:
-        return None, None
+def stack(
+    args: argparse.Namespace, region: str | None = None, *, own_session: bool = False
+) -> tuple[Any, Any]:
+    """(stack outputs, boto3 session) from --stack-outputs: the stack's role (unless --no-assume-role)
+    in `region`, else the command's --region, else the stack's. Without --stack-outputs: (None, None),
+    or (None, your own session) with `own_session`. The one place a command turns a stack into a session.
+    """
     import boto3
 
+    if not getattr(args, "stack_outputs", None):
+        if not own_session:
+            return None, None
+        return None, boto3.Session(
+            profile_name=args.profile, region_name=region or getattr(args, "region", None)
+        )
     from evaluation.aws.stack_outputs import assume_role_session, load_stack_outputs
 
     outputs = load_stack_outputs(args.stack_outputs)
-    base = boto3.Session(profile_name=args.profile, region_name=args.region or outputs.region)
+    base = boto3.Session(
+        profile_name=args.profile, region_name=region or getattr(args, "region", None) or outputs.region
+    )
     session = assume_role_session(outputs, base_session=base) if args.assume_role else base
     return outputs, session
 

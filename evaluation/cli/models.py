@@ -138,18 +138,9 @@ def add_models_parser(commands: Any) -> None:
 
 def _session(args: argparse.Namespace, region: str | None) -> tuple[Any, Any]:
     """(stack outputs, boto3 session): the stack's role and region with --stack-outputs, else your own."""
-    import boto3
+    from evaluation.cli import common
 
-    outputs = None
-    if getattr(args, "stack_outputs", None):
-        from evaluation.aws.stack_outputs import assume_role_session, load_stack_outputs
-
-        outputs = load_stack_outputs(args.stack_outputs)
-        base = boto3.Session(profile_name=args.profile, region_name=region or outputs.region)
-        if args.assume_role:
-            return outputs, assume_role_session(outputs, base_session=base)
-        return outputs, base
-    return outputs, boto3.Session(profile_name=args.profile, region_name=region)
+    return common.stack(args, region, own_session=True)
 
 
 def model_client(

@@ -19,6 +19,8 @@ from evaluation.cli.common import (
     print_result,
     read_aws_evaluation,
 )
+from evaluation.operations import OPERATIONS
+from evaluation.options import BACKENDS
 
 
 def add_parser(commands: Any) -> None:
@@ -49,7 +51,7 @@ def add_parser(commands: Any) -> None:
     calls.add_argument(
         "--operation",
         default="labels",
-        choices=["labels", "boxes", "moderation", "text", "faces"],
+        choices=OPERATIONS,
         help=(
             "what is judged: labels (DetectLabels, image labels; default), boxes (DetectLabels Instances "
             "against COCO or detection-manifest boxes, COCO AP), moderation (DetectModerationLabels), "
@@ -59,7 +61,7 @@ def add_parser(commands: Any) -> None:
     calls.add_argument(
         "--backend",
         default="rekognition",
-        choices=["rekognition", "replay", "local", "custom-labels"],
+        choices=BACKENDS,
         help=(
             "rekognition: call DetectLabels; replay: only stored answers, no network; "
             "local: an offline baseline model (ImageNet classes; no AWS account, pip install '.[local]'); "

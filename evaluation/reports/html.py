@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from evaluation.reports.aws_section import html_section as aws_html_section
-from evaluation.runfolder import api_and_operation
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import (
@@ -36,6 +35,7 @@ from evaluation.reports.thumbnails import (
     evaluated_images,
     label_errors,
 )
+from evaluation.runfolder import api_and_operation
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from evaluation.operations.answers import LabelsAnswer
-from evaluation.operations.labels import decode_labels
+from evaluation.calls.runner import ANSWERED
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
-from evaluation.calls.runner import ANSWERED
+from evaluation.operations.answers import LabelsAnswer
+from evaluation.operations.labels import decode_labels
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult

@@ -234,7 +234,7 @@ def test_a_deeply_nested_coco_document_names_the_file(write: Write) -> None:
 
 
 def test_a_device_given_as_the_dataset_file_is_refused_without_reading_it() -> None:
-    from tests.hostile import GB, run_bounded
+    from tests.support.hostile import GB, run_bounded
 
     code = """
 from evaluation.datasets import load_dataset

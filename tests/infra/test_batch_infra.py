@@ -25,9 +25,9 @@ from moto.core import disable_iam_authentication, enable_iam_authentication
 from infra.batch_definition import batch_definition
 from infra.config import ConfigError
 from infra.policies import LOG_DELIVERY_ACTIONS, batch_log_delivery_policy, child_executions_of
-from tests.infra.iam_eval import Request, decide
 from tests.infra.program import ACCOUNT_ID, KEY_ARN, REGION, ProgramRun, program_error, run_program
-from tests.infra.test_moto_enforcement import denied
+from tests.support.iam_eval import Request, decide
+from tests.support.moto_iam import denied
 
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"

@@ -29,9 +29,9 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from moto.rekognition.responses import RekognitionResponse
 
 from infra.policies import COLLECTION_PREFIX
-from tests.infra.iam_eval import Request, decide
 from tests.infra.program import ACCOUNT_ID, KEY_ARN, REGION, ProgramRun, run_program
-from tests.infra.test_moto_enforcement import EVALUATOR, _allow_assume, denied
+from tests.support.iam_eval import Request, decide
+from tests.support.moto_iam import EVALUATOR, allow_assume, denied
 
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -416,7 +416,7 @@ def moto_account(everything: ProgramRun, monkeypatch: pytest.MonkeyPatch) -> Ite
                 PolicyDocument=json.dumps(policy_of(everything)),
             )
             role_arn = everything.outputs["roleArn"]
-            users = {name: _allow_assume(iam, name, role_arn) for name in ("evaluator", "outsider")}
+            users = {name: allow_assume(iam, name, role_arn) for name in ("evaluator", "outsider")}
             sns = boto3.client("sns", region_name=REGION)
             sqs = boto3.client("sqs", region_name=REGION)
             topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]

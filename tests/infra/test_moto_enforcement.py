@@ -27,14 +27,13 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import disable_iam_authentication, enable_iam_authentication
 
-from tests.infra.iam_eval import Request, decide
 from tests.infra.program import ACCOUNT_ID, REGION, ProgramRun, run_program
+from tests.support.iam_eval import Request, decide
+from tests.support.moto_iam import EVALUATOR, allow_assume, denied
 
-EVALUATOR = f"arn:aws:iam::{ACCOUNT_ID}:user/evaluator"
 OTHER_BUCKET = "someone-elses-bucket"
 OBJECTS = (
     "datasets/birds/1.jpg",
@@ -43,7 +42,6 @@ OBJECTS = (
     "secrets/key.txt",
     "datasets.bak/1.jpg",
 )
-ASSUME_ROLE = "AssumeTheEvaluationRole"
 
 
 @pytest.fixture(scope="module")
@@ -61,25 +59,6 @@ class Account:
     role_policy: dict[str, Any]
     as_role: boto3.Session
     session_for: Callable[[str], boto3.Session]
-
-
-def _allow_assume(iam: Any, user: str, role_arn: str) -> boto3.Session:
-    """A user allowed to call sts:AssumeRole on the role; whether the role trusts them is the role's say."""
-    iam.create_user(UserName=user)
-    iam.put_user_policy(
-        UserName=user,
-        PolicyName=ASSUME_ROLE,
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}],
-            }
-        ),
-    )
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    return boto3.Session(
-        aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
-    )
 
 
 @pytest.fixture
@@ -112,7 +91,7 @@ def account(program: ProgramRun, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ac
             iam.put_role_policy(
                 RoleName=role.state["name"], PolicyName="access", PolicyDocument=json.dumps(role_policy)
             )
-            users = {name: _allow_assume(iam, name, role_arn) for name in ("evaluator", "outsider")}
+            users = {name: allow_assume(iam, name, role_arn) for name in ("evaluator", "outsider")}
 
         with enable_iam_authentication():
             credentials = (
@@ -127,24 +106,6 @@ def account(program: ProgramRun, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ac
                 region_name=REGION,
             )
             yield Account(bucket, role_arn, role_policy, as_role, users.__getitem__)
-
-
-def denied(call: Callable[[], Any]) -> bool:
-    """Whether moto refused the call for lack of permission (any other error fails the test).
-
-    moto answers an IAM refusal with AccessDenied, except for JSON-protocol services (Rekognition, SQS)
-    where botocore cannot parse its XML error body and reports the HTTP status with moto's message.
-    """
-    try:
-        call()
-    except ClientError as error:
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = error.response["Error"].get("Code", "")
-        message = error.response["Error"].get("Message", "")
-        if status == 403 and (code.startswith("AccessDenied") or "is not authorized to perform" in message):
-            return True
-        raise
-    return False
 
 
 def test_the_trusted_user_assumed_the_role(account: Account) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from infra.policies import evaluation_role_policy, project_version_arns, trust_policy
-from tests.infra.iam_eval import Request, decide, trust_allows
 from tests.infra.program import ACCOUNT_ID, DEPLOYER, KEY_ARN, REGION, ProgramRun, run_program
+from tests.support.iam_eval import Request, decide, trust_allows
 
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 ROLE_ARN_PREFIX = f"arn:aws:sts::{ACCOUNT_ID}:assumed-role/"

@@ -11,9 +11,9 @@ from evaluation.cli import main
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.faces import read_faces
 from evaluation.pipeline import evaluate
-from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import face_detail
 from tests.support.images import png_bytes
+from tests.support.operations import check_run_folder
 
 ATTRIBUTES = {
     "AgeRange": {"Low": 25, "High": 35},

@@ -12,9 +12,9 @@ from evaluation.cli import main
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.moderation import Taxonomy, read_moderation
 from evaluation.pipeline import evaluate, reanalyse
-from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import moderation_label as ml
 from tests.support.images import png_bytes
+from tests.support.operations import check_run_folder
 
 EXPLICIT = [
     ml("Explicit", 95.0),

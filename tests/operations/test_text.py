@@ -12,9 +12,9 @@ from evaluation.errors import UserError
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.text import edit_distance, normalize_word, read_text, words_of
 from evaluation.pipeline import evaluate, reanalyse
-from tests.operations.test_cli import check_run_folder
 from tests.support.fake_rekognition import text_detection as td
 from tests.support.images import png_bytes
+from tests.support.operations import check_run_folder
 
 
 @pytest.mark.parametrize(

@@ -2,56 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from evaluation.cli import main
+from tests.support.cli import run_cli
 from tests.support.fake_rekognition import FakeRekognition
 from tests.support.images import png_bytes
+from tests.support.reports import make_run
 from tests.support.runs import build_dataset
 
 # Label names that would break a page that pasted them into its HTML or its script.
-NASTY = [
-    '<script>alert("x")</script>',
-    "A & B",
-    'it\'s "quoted"',
-    "</script><!--",
-    "<img src=x onerror=alert(1)>",
-]
-
-
-def run_cli(*args: str) -> int:
-    return main(["--quiet", *args])
-
-
-def make_run(csv: Path, endpoint_url: str, out: Path, cache: Path, *extra: str) -> Path:
-    code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        endpoint_url,
-        "--cache",
-        str(cache),
-        "--out",
-        str(out),
-        "--min-support",
-        "5",
-        *extra,
-    )
-    assert code == 0
-    return out
-
-
-def embedded(page: str, element_id: str = "report-data") -> Any:
-    """The JSON a page embeds in <script type="application/json" id=...>."""
-    found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', page, re.S)
-    assert found, f"no {element_id} in the page"
-    return json.loads(found.group(1))
 
 
 @pytest.fixture

@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.reports.recommended import confidence_text
-from tests.reports.conftest import NASTY, run_cli
 from evaluation.pipeline import write_run
+from evaluation.reports.recommended import confidence_text
 from tests.support.chromium import Chromium, find_chromium
+from tests.support.cli import run_cli
+from tests.support.reports import NASTY
 from tests.support.runs import synthetic_result
 
 REPO = Path(__file__).resolve().parents[2]

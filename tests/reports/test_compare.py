@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from evaluation.errors import UserError
-from evaluation.server.protocol import RekognitionProtocolServer
 from evaluation.reports.compare import RunFolder, check_comparable, compare_labels, summarise
 from evaluation.reports.recommended import confidence_text
-from tests.reports.conftest import embedded, make_run, run_cli
+from evaluation.server.protocol import RekognitionProtocolServer
+from tests.support.cli import run_cli
 from tests.support.fake_rekognition import FakeRekognition
+from tests.support.reports import embedded, make_run
 from tests.support.runs import build_dataset
 
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from evaluation.pipeline import write_run
 from evaluation.reports.html import (
     MAX_PROBLEMS_LISTED,
     cost_text,
@@ -28,8 +29,7 @@ from evaluation.reports.html import (
 from evaluation.reports.plots import labels_to_plot, png_name, write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.thumbnails import label_errors, thumbnail_data_uri
-from tests.reports.conftest import NASTY, embedded
-from evaluation.pipeline import write_run
+from tests.support.reports import NASTY, embedded
 from tests.support.runs import BOXED, synthetic_result
 
 

@@ -19,30 +19,7 @@ from evaluation.stats.bootstrap import (
 )
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve
 from evaluation.stats.thresholds import Objective, recommend, recommend_global
-
-
-def random_case(
-    seed: int, n_images: int = 30, n_labels: int = 4, floor: float = 0.0
-) -> tuple[ScoredPairs, np.ndarray, np.ndarray]:
-    """Pairs with ties in confidence, positives never returned, a label without positives."""
-    rng = np.random.default_rng(seed)
-    truth = rng.random((n_images, n_labels)) < np.linspace(0.5, 0.0, n_labels)
-    returned = rng.random((n_images, n_labels)) < np.where(truth, 0.8, 0.5)
-    confidence = np.round(np.clip(rng.normal(np.where(truth, 70, 50), 15), 0, 100) / 5) * 5
-    returned &= confidence >= floor
-    image_idx, label_idx = np.nonzero(returned)
-    positive_image, positive_label = np.nonzero(truth)
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(n_labels)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence[image_idx, label_idx],
-        is_true=truth[image_idx, label_idx],
-        floor=floor,
-    )
-    return pairs, positive_image, positive_label
+from tests.support.scored import random_case
 
 
 def resampled_pairs(

@@ -15,7 +15,7 @@ from evaluation.stats.costs import (
     per_label_costs,
 )
 from evaluation.stats.metrics import ScoredPairs, exact_curves
-from tests.stats.test_bootstrap import random_case
+from tests.support.scored import random_case
 
 
 @pytest.mark.parametrize("seed", range(4))

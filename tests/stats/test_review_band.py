@@ -15,7 +15,7 @@ from evaluation.stats.review_band import (
     a2i_problems,
     review_band,
 )
-from tests.stats.test_bootstrap import random_case
+from tests.support.scored import random_case
 
 
 def brute_force(pairs, index: int, max_errors: float, max_reviews: float):

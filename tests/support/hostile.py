@@ -74,7 +74,7 @@ def run_bounded(code: str, *, memory_limit: int = 3 * GB, timeout: float = 60) -
             timeout=timeout,
             preexec_fn=limit,
             env=env,
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=Path(__file__).resolve().parents[2],
         )
     except subprocess.TimeoutExpired as expired:
         return {

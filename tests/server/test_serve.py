@@ -18,7 +18,7 @@ from evaluation.calls.backends.local import LocalModel
 from evaluation.server.protocol import RekognitionProtocolServer
 from evaluation.server.serve import build_server
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CAT = (REPO / "datasets" / "sample" / "images" / "chelsea-a.jpg").read_bytes()
 
 

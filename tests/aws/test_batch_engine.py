@@ -11,7 +11,7 @@ What moto's engine lacks, and how this test stands in for it (each patch is appl
   - ResultWriter: moto writes manifest.json with empty ResultFiles and drops the children's results. The
     patch below writes them as SUCCEEDED_0.json in AWS's documented shape (each child's Output as JSON
     text; its Input rebuilt from the item the Output carries, since moto does not hand inputs over).
-    The shape itself, with FAILED files too, is tested in tests/test_batch.py.
+    The shape itself, with FAILED files too, is tested in tests/aws/test_batch.py.
   - Error names: moto names an SDK integration's errors with the lower-case service name
     ("rekognition.ThrottlingException") unless it knows the service; AWS names them
     "Rekognition.ThrottlingException", as the definition's Retry expects. The test registers the name.

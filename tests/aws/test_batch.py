@@ -4,7 +4,7 @@ The end-to-end tests put a ResultWriter output, in the shape AWS documents (mani
 SUCCEEDED_<n>.json / FAILED_<n>.json, each a JSON array of child executions whose Input and Output are
 JSON text), into moto's S3, with answers taken from the local Rekognition endpoint for the same images a
 local run calls it for; Step Functions' own API is a botocore Stubber (it checks parameter names and
-response shapes against the real service model). tests/test_batch_engine.py runs the real definition on
+response shapes against the real service model). tests/aws/test_batch_engine.py runs the real definition on
 moto's Step Functions engine.
 """
 
@@ -685,7 +685,7 @@ def test_submit_uploads_the_items_and_a_local_manifest_and_starts_one_execution(
 
     monkeypatch.setattr(sfn, "start_execution", recording_start)
     fake = FakeSession(sfn)
-    monkeypatch.setattr("evaluation.cli.common.stack", lambda args: (_outputs(outputs_file), fake))
+    monkeypatch.setattr("evaluation.cli.common.stack", lambda *_, **__: (_outputs(outputs_file), fake))
 
     code = main(
         [
@@ -735,7 +735,7 @@ def test_submit_with_everything_cached_starts_nothing(
     sfn = boto3.client("stepfunctions", region_name=REGION)
     Stubber(sfn).activate()  # any call would fail: none may be made
     session = FakeSession(sfn)
-    monkeypatch.setattr("evaluation.cli.common.stack", lambda args: (_outputs(outputs_file), session))
+    monkeypatch.setattr("evaluation.cli.common.stack", lambda *_, **__: (_outputs(outputs_file), session))
 
     code = main(
         ["batch", "submit", "--dataset", DATASET, "--stack-outputs", str(outputs_file), "--cache", str(cache)]

@@ -20,17 +20,13 @@ import pytest
 import yaml
 from sklearn.metrics import confusion_matrix, precision_recall_curve
 
-from evaluation.cli import main
 from evaluation.server.protocol import RekognitionProtocolServer
+from tests.support.cli import run_cli
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 from tests.support.runs import VOCABULARY, build_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def run_cli(*args: str) -> int:
-    return main(["--quiet", *args])
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from evaluation.images import ImageRef, LoadedImage, load_image
 from evaluation.options import RunRequest
 from evaluation.pipeline import build_backend
 
-SAMPLE = Path(__file__).resolve().parents[2] / "datasets" / "sample" / "images"
+SAMPLE = Path(__file__).resolve().parents[3] / "datasets" / "sample" / "images"
 
 
 def photo(name: str) -> LoadedImage:

@@ -6,9 +6,9 @@ import pytest
 from evaluation.operations.answers import ResponseShapeError, labels_from_detect_labels
 
 SHARED_FIXTURE = (
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "detect_labels_labels_sample.json"
+    Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "detect_labels_labels_sample.json"
 )
-LOCAL_FIXTURE = Path(__file__).parent / "fixtures" / "detect_labels_labels_sample.json"
+LOCAL_FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "detect_labels_labels_sample.json"
 
 
 def real_labels() -> list[dict]:

@@ -76,7 +76,7 @@ def test_the_local_backend_reads_s3_images_itself(s3, tmp_path):
     """Unlike Rekognition, the local model runs here: it must fetch S3 images with an S3 client."""
     from pathlib import Path
 
-    sample = Path(__file__).resolve().parents[1] / "datasets" / "sample" / "images"
+    sample = Path(__file__).resolve().parents[2] / "datasets" / "sample" / "images"
     lines = []
     for name, truth in (("chelsea-a.jpg", "Cat"), ("coffee-a.jpg", "Coffee")):
         s3.put_object(Bucket=BUCKET, Key=f"datasets/pets/{name}", Body=(sample / name).read_bytes())
