@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.analysis import EvaluationResult, analyse, operation_of
+from evaluation.analysis.stored import codecs_for, model_versions, read_answers, store_recorded_answers
 from evaluation.aws.batch import BatchResults, Ingested
 from evaluation.calls.backends import Backend, make_client
 from evaluation.calls.backends.rekognition import RekognitionCall, RekognitionLabels, is_aws_endpoint
 from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
 from evaluation.calls.cache import ResponseCache, default_cache_path
 from evaluation.calls.prices import Estimate, PriceTable, default_tps
-from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
-from evaluation.calls.runner import ImageOutcome, RunStats, fetch, model_version, plan
+from evaluation.calls.recorded import RecordedAnswers
+from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
@@ -227,12 +228,14 @@ def plan_run(
     preparation = Preparation(convert=request.convert, fit=request.fit)
     cache_path = Path(request.cache) if request.cache else default_cache_path()
     recorded = None
-    with ResponseCache(cache_path, codecs=_codecs(operation, backend.operation)) as store:
+    with ResponseCache(cache_path, codecs=codecs_for(operation, backend.operation)) as store:
         outcomes, to_call = plan(
             [item.image for item in dataset.items], backend, store, preparation=preparation
         )
         if request.answers is not None:
-            recorded, to_call = _store_recorded(request.answers, operation, backend, store, outcomes, to_call)
+            recorded, to_call = store_recorded_answers(
+                request.answers, operation, backend, store, outcomes, to_call
+            )
     call_region = backend.describe().get("region") or request.region
     tps = request.tps
     if tps is not None:
@@ -260,41 +263,13 @@ def plan_run(
     )
 
 
-def _store_recorded(
-    path: str | Path,
-    operation: Operation,
-    backend: Backend,
-    store: ResponseCache,
-    outcomes: list[ImageOutcome],
-    to_call: list[int],
-) -> tuple[RecordedAnswers, list[int]]:
-    """--answers FILE: store the recorded answers under the keys planned, so nothing is left to call
-    for the images they answer (see evaluation.calls.recorded)."""
-    keys_by_image, image_ids = images_to_store(outcomes)
-    recorded = store_recorded(
-        path,
-        keys_by_image=keys_by_image,
-        image_ids=image_ids,
-        operation=backend.operation,
-        params=backend.request_params(),
-        cache=store,
-        validate=operation.reader(backend.operation),
-        model_version_of=model_version,
-    )
-    stored = store.stored_keys(outcomes[index].cache_key or "" for index in to_call)
-    for outcome in outcomes:
-        if outcome.status == "missing" and outcome.cache_key in stored:
-            outcome.status = "cached"
-    return recorded, [index for index in to_call if outcomes[index].cache_key not in stored]
-
-
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
     operation = run_plan.operation
-    with ResponseCache(run_plan.cache_path, codecs=_codecs(operation, backend.operation)) as store:
+    with ResponseCache(run_plan.cache_path, codecs=codecs_for(operation, backend.operation)) as store:
         outcomes, stats = fetch(
             [item.image for item in dataset.items],
             backend,
@@ -307,51 +282,15 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
         )
         stats.wall_s = round(time.monotonic() - started, 3)
         run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
-        versions = _model_versions(store, [o.cache_key for o in outcomes if o.answered and o.cache_key])
+        versions = model_versions(store, [o.cache_key for o in outcomes if o.answered and o.cache_key])
         images = images_frame(dataset, outcomes, versions)
-        read = _read_answers(store, operation, backend.operation, images)
+        read = read_answers(store, operation, backend.operation, images)
     ground_truth = (
         [{"image": item.image.uri, **operation.ground_truth(item)} for item in dataset.items]
         if operation.stores_ground_truth
         else []
     )
     return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
-
-
-def _codecs(operation: Operation, api: str) -> tuple[Any, ...]:
-    """The column codec of the operation when the store keeps its answers as columns (labels)."""
-    codec = operation.codec
-    return (codec,) if codec is not None and codec.handles(api) else ()
-
-
-def _read_answers(store: ResponseCache, operation: Operation, api: str, images: Any) -> dict[str, Any]:
-    """The answered rows' answers: from the store's columns where it keeps them (parsed once, when
-    stored), else the raw responses for the operation's adapter."""
-    from evaluation.calls.runner import ANSWERED
-
-    keys = images.loc[images["status"].isin(ANSWERED), "cache_key"].tolist()
-    codecs = _codecs(operation, api)
-    if codecs:
-        return {"answers": operation.answers_from_columns(store.read_columns(codecs[0], keys))}
-    return {"responses": {key: entry.response for key, entry in store.get_many(keys).items()}}
-
-
-def _model_versions(store: ResponseCache, keys: list[str]) -> dict[str, str | None]:
-    """key -> the stored model version; for DetectCustomLabels (whose answers name none) the version
-    ARN asked. No answer is read."""
-    import json
-
-    params_of: dict[str, dict[str, Any]] = {}
-    versions: dict[str, str | None] = {}
-    for key, (version, params_text) in store.versions(keys).items():
-        if version:
-            versions[key] = version
-            continue
-        params = params_of.get(params_text)
-        if params is None:
-            params = params_of[params_text] = json.loads(params_text)
-        versions[key] = params.get("ProjectVersionArn")
-    return versions
 
 
 def _cost(run_plan: RunPlan, stats: RunStats) -> dict[str, Any]:
@@ -491,14 +430,14 @@ def reanalyse(
     keys = recorded.answered_keys
     operation = operation_of(run)
     api = str(run.get("backend", {}).get("operation") or operation.api)
-    with ResponseCache(cache_path, codecs=_codecs(operation, api)) as store:
+    with ResponseCache(cache_path, codecs=codecs_for(operation, api)) as store:
         lost = sorted(set(keys) - store.stored_keys(keys))
         if lost:
             raise UserError(
                 f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
                 "pass the cache the run used with --cache"
             )
-        read = _read_answers(store, operation, api, recorded.images)
+        read = read_answers(store, operation, api, recorded.images)
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
     if aws_evaluation is not None:
         options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})

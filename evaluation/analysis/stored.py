@@ -1,0 +1,79 @@
+"""The answers of a run as the analysis reads them from the response store, and answers recorded
+elsewhere stored into it (`run --backend replay --answers FILE`).
+
+Operations with a column codec (labels) are read from the store's columns (parsed once, when stored);
+the others from their raw answers through the operation's adapter. Nothing here parses an answer to
+learn what is stored or which model version answered: those are indexed lookups.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from evaluation.calls.backends import Backend
+from evaluation.calls.cache import ResponseCache
+from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
+from evaluation.calls.runner import ANSWERED, ImageOutcome, model_version
+from evaluation.operations import Operation
+
+
+def codecs_for(operation: Operation, api: str) -> tuple[Any, ...]:
+    """The column codec of the operation when the store keeps its answers as columns (labels)."""
+    codec = operation.codec
+    return (codec,) if codec is not None and codec.handles(api) else ()
+
+
+def read_answers(store: ResponseCache, operation: Operation, api: str, images: Any) -> dict[str, Any]:
+    """The answered rows' answers: from the store's columns where it keeps them (parsed once, when
+    stored), else the raw responses for the operation's adapter."""
+    keys = images.loc[images["status"].isin(ANSWERED), "cache_key"].tolist()
+    codecs = codecs_for(operation, api)
+    if codecs:
+        return {"answers": operation.answers_from_columns(store.read_columns(codecs[0], keys))}
+    return {"responses": {key: entry.response for key, entry in store.get_many(keys).items()}}
+
+
+def model_versions(store: ResponseCache, keys: list[str]) -> dict[str, str | None]:
+    """key -> the stored model version; for DetectCustomLabels (whose answers name none) the version
+    ARN asked. No answer is read."""
+    params_of: dict[str, dict[str, Any]] = {}
+    versions: dict[str, str | None] = {}
+    for key, (version, params_text) in store.versions(keys).items():
+        if version:
+            versions[key] = version
+            continue
+        params = params_of.get(params_text)
+        if params is None:
+            params = params_of[params_text] = json.loads(params_text)
+        versions[key] = params.get("ProjectVersionArn")
+    return versions
+
+
+def store_recorded_answers(
+    path: str | Path,
+    operation: Operation,
+    backend: Backend,
+    store: ResponseCache,
+    outcomes: list[ImageOutcome],
+    to_call: list[int],
+) -> tuple[RecordedAnswers, list[int]]:
+    """--answers FILE: store the recorded answers under the keys planned, so nothing is left to call
+    for the images they answer (see evaluation.calls.recorded)."""
+    keys_by_image, image_ids = images_to_store(outcomes)
+    recorded = store_recorded(
+        path,
+        keys_by_image=keys_by_image,
+        image_ids=image_ids,
+        operation=backend.operation,
+        params=backend.request_params(),
+        cache=store,
+        validate=operation.reader(backend.operation),
+        model_version_of=model_version,
+    )
+    stored = store.stored_keys(outcomes[index].cache_key or "" for index in to_call)
+    for outcome in outcomes:
+        if outcome.status == "missing" and outcome.cache_key in stored:
+            outcome.status = "cached"
+    return recorded, [index for index in to_call if outcomes[index].cache_key not in stored]
