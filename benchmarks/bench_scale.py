@@ -133,6 +133,8 @@ def bench_calls(count: int, url: str, workers: int) -> float:
     from evaluation.calls.runner import fetch
     from evaluation.images import ImageRef
 
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        os.environ.setdefault(name, value)  # the local endpoint checks no signature; botocore wants one
     images = [ImageRef(f"s3://bench-bucket/calls/{count}/{index:07d}.jpg") for index in range(count)]
     client = make_client(endpoint_url=url, region="us-east-1", max_pool_connections=workers)
     with tempfile.TemporaryDirectory() as tmp, ResponseCache(Path(tmp) / "cache.sqlite") as cache:
