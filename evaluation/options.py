@@ -4,10 +4,13 @@ keyword lists; the CLI and the notebook API build them, nothing else parses opti
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
@@ -18,11 +21,169 @@ from evaluation.stats.thresholds import Objective
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
 
 
+PRICE_TABLE = "price-table"  # --cost-per-call price-table: the run's API at its region's list price
+
+
+def _number(value: Any, option: str, *, low: float = 0.0, high: float = math.inf, whole: bool = False) -> Any:
+    """A number within [low, high] from text or a number, or a UserError naming the option."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{option} must be a number; got {value!r}") from None
+    if not low <= number <= high or math.isnan(number):
+        bounds = f"at least {low:g}" if high == math.inf else f"within {low:g} and {high:g}"
+        raise UserError(f"{option} must be {bounds}; got {value!r}")
+    if whole:
+        if number != int(number):
+            raise UserError(f"{option} must be a whole number; got {value!r}")
+        return int(number)
+    return number
+
+
+def _rate(value: Any, option: str) -> float:
+    """A rate per image: 0.01 or 1%."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return _number(value.strip()[:-1], option, high=100.0) / 100.0
+    return _number(value, option, high=1.0)
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What errors cost, for `--objective min-cost` and the review band's cost: per false positive and
+    per false negative (one number, or per label with a "*" default), per human review of a prediction,
+    and per call (paid once per image, for the whole application)."""
+
+    fp: float | Mapping[str, float]
+    fn: float | Mapping[str, float]
+    review: float | Mapping[str, float] = 0.0
+    call: float | str = (
+        0.0  # a number, or PRICE_TABLE: resolved by the analysis from the run's API and region
+    )
+    path: str | None = None  # the --costs file, as given
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        cost_fp: Any = None,
+        cost_fn: Any = None,
+        costs: str | Path | Mapping[str, Any] | None = None,
+        cost_per_call: Any = None,
+        cost_per_review: Any = None,
+    ) -> Costs | None:
+        """From the options (None when none is given). A --costs file (YAML) gives costs per label:
+        ``Cat: {fp: 2, fn: 10, review: 0.5}``, with ``"*"`` for every other label; --cost-fp/--cost-fn
+        /--cost-per-review are the defaults it falls back on."""
+        given = (cost_fp, cost_fn, costs, cost_per_call, cost_per_review)
+        if all(value is None for value in given):
+            return None
+        defaults = {
+            "fp": None if cost_fp is None else _number(cost_fp, "--cost-fp"),
+            "fn": None if cost_fn is None else _number(cost_fn, "--cost-fn"),
+            "review": 0.0 if cost_per_review is None else _number(cost_per_review, "--cost-per-review"),
+        }
+        per_label: dict[str, dict[str, float]] = {}
+        path = None
+        if costs is not None:
+            path = None if isinstance(costs, Mapping) else str(costs)
+            per_label = _read_costs(costs)
+        values: dict[str, Any] = {}
+        for kind, default in defaults.items():
+            named = {label: entry[kind] for label, entry in per_label.items() if kind in entry}
+            if not named:
+                values[kind] = default
+                continue
+            if default is not None and "*" not in named:
+                named["*"] = default
+            values[kind] = named
+        if values["fp"] is None or values["fn"] is None:
+            missing = [f"--cost-{kind}" for kind in ("fp", "fn") if values[kind] is None]
+            raise UserError(
+                f"costs need a cost per false positive and per false negative: give {' and '.join(missing)} "
+                "(or fp/fn in a --costs file)"
+            )
+        call: float | str = 0.0
+        if cost_per_call is not None:
+            text = str(cost_per_call).strip().lower()
+            call = (
+                PRICE_TABLE
+                if text in (PRICE_TABLE, "prices", "list-price")
+                else _number(cost_per_call, "--cost-per-call")
+            )
+        return cls(fp=values["fp"], fn=values["fn"], review=values["review"], call=call, path=path)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(value: Any) -> Any:
+            return dict(value) if isinstance(value, Mapping) else value
+
+        return {
+            "fp": plain(self.fp),
+            "fn": plain(self.fn),
+            "review": plain(self.review),
+            "call": self.call,
+            "path": self.path,
+        }
+
+    @classmethod
+    def from_dict(cls, recorded: Mapping[str, Any] | None) -> Costs | None:
+        if not recorded:
+            return None
+        return cls(
+            fp=recorded["fp"],
+            fn=recorded["fn"],
+            review=recorded.get("review", 0.0),
+            call=recorded.get("call", 0.0),
+            path=recorded.get("path"),
+        )
+
+
+def _read_costs(source: str | Path | Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """A --costs file: label -> {fp, fn, review} (any of them), "*" for every other label."""
+    where = "costs" if isinstance(source, Mapping) else str(source)
+    if isinstance(source, Mapping):
+        document: Any = source
+    else:
+        try:
+            document = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise UserError(f"--costs: cannot read {source}: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise UserError(f"--costs: {source} is not YAML: {exc}") from None
+    if not isinstance(document, Mapping) or not document:
+        raise UserError(f"{where}: expected a mapping label -> {{fp: ..., fn: ..., review: ...}}")
+    out: dict[str, dict[str, float]] = {}
+    for label, entry in document.items():
+        if not isinstance(entry, Mapping) or not entry:
+            raise UserError(
+                f"{where}: {label!r} must map to {{fp: ..., fn: ..., review: ...}}; got {entry!r}"
+            )
+        unknown = sorted(set(map(str, entry)) - {"fp", "fn", "review"})
+        if unknown:
+            raise UserError(f"{where}: {label!r} has unknown key(s) {unknown}; use fp, fn, review")
+        out[str(label)] = {str(k): _number(v, f"{where}: {label}.{k}") for k, v in entry.items()}
+    return out
+
+
+@dataclass(frozen=True)
+class ReviewBand:
+    """`--review-band`: two thresholds per label, a person checks what falls between them; the band
+    must leave an error rate per image of at most `max_errors` and send at most `max_review_rate`."""
+
+    max_errors: float = 0.01
+    max_review_rate: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_errors": self.max_errors, "max_review_rate": self.max_review_rate}
+
+
 @dataclass(frozen=True)
 class AnalysisOptions:
     """Everything that changes the numbers but not the calls: change them freely with `reanalyse`.
 
     `objective` and `label_map` accept text (an objective, a YAML path) and are parsed here, once.
+    `level` is the level of every interval (Wilson and bootstrap) and of a certain objective; `resamples`
+    bootstrap resamples (0: no bootstrap) drawn from `seed`; `half_width` the interval half-width the
+    data advice plans for.
     """
 
     objective: Objective = field(default_factory=lambda: Objective.parse("best-f1"))
@@ -34,6 +195,12 @@ class AnalysisOptions:
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
     aws_evaluation: Any = None
+    level: float = 0.95
+    resamples: int = 1000
+    seed: int = 0
+    half_width: float = 0.05
+    costs: Costs | None = None
+    review_band: ReviewBand | None = None
 
     @classmethod
     def build(
@@ -45,11 +212,50 @@ class AnalysisOptions:
         label_map: str | Path | None = None,
         vocabulary: Sequence[str] | None = None,
         aws_evaluation: Any = None,
+        confidence_level: float | None = None,
+        resamples: int | None = None,
+        seed: int | None = None,
+        half_width: float | None = None,
+        certain: bool | None = None,
+        cost_fp: Any = None,
+        cost_fn: Any = None,
+        costs: Any = None,
+        cost_per_call: Any = None,
+        cost_per_review: Any = None,
+        review_band: bool | Mapping[str, Any] | ReviewBand | None = None,
+        max_errors: Any = None,
+        max_review_rate: Any = None,
     ) -> AnalysisOptions:
         """From plain values (None: the default); every mistake is a UserError naming the option."""
         if min_support is not None and min_support < 0:
             raise UserError(f"--min-support must not be negative, got {min_support}")
-        parsed = objective if isinstance(objective, Objective) else Objective.parse(objective or "best-f1")
+        level = 0.95 if confidence_level is None else _number(confidence_level, "--confidence-level")
+        if not 0.5 <= level < 1.0:
+            raise UserError(f"--confidence-level must be in [0.5, 1), e.g. 0.95; got {confidence_level!r}")
+        if isinstance(objective, Objective):
+            parsed = objective
+            if certain and not parsed.certain:
+                parsed = Objective.parse(str(parsed), certain=True, level=level)
+        else:
+            text = objective or "best-f1"
+            certain_given = bool(certain) or ":certain" in str(text).lower()
+            parsed = Objective.parse(text, certain=bool(certain), level=level if certain_given else None)
+        cost_settings = (
+            costs
+            if isinstance(costs, Costs)
+            else Costs.build(
+                cost_fp=cost_fp,
+                cost_fn=cost_fn,
+                costs=costs,
+                cost_per_call=cost_per_call,
+                cost_per_review=cost_per_review,
+            )
+        )
+        if parsed.kind == "min-cost" and cost_settings is None:
+            raise UserError(
+                "--objective min-cost needs costs: --cost-fp and --cost-fn (or a --costs FILE.yaml)"
+            )
+        band = _review_band(review_band, max_errors, max_review_rate)
         return cls(
             objective=parsed,
             min_support=10 if min_support is None else int(min_support),
@@ -58,6 +264,12 @@ class AnalysisOptions:
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
             aws_evaluation=aws_evaluation,
+            level=level,
+            resamples=1000 if resamples is None else _number(resamples, "--resamples", high=1e6, whole=True),
+            seed=0 if seed is None else _number(seed, "--seed", high=2**63 - 1, whole=True),
+            half_width=0.05 if half_width is None else _half_width(half_width),
+            costs=cost_settings,
+            review_band=band,
         )
 
     @classmethod
@@ -66,8 +278,22 @@ class AnalysisOptions:
         unknown = set(changes) - ANALYSIS_KEYWORDS
         if unknown:
             raise TypeError(f"unknown analysis options: {sorted(unknown)}")
-        values = {key: recorded.get(key) for key in ANALYSIS_KEYWORDS if key != "aws_evaluation"}
-        values.update({key: value for key, value in changes.items() if value is not None})
+        values = {key: recorded.get(key) for key in _RECORDED_KEYWORDS}
+        values["costs"] = Costs.from_dict(recorded.get("costs"))
+        band = recorded.get("review_band")
+        values["review_band"] = ReviewBand(**band) if band else None
+        given = {key: value for key, value in changes.items() if value is not None}
+        if given.keys() & _COST_KEYWORDS:  # new costs replace the run's as a whole
+            values["costs"] = None
+        if given.keys() & {"max_errors", "max_review_rate"} and values["review_band"] is not None:
+            old = values["review_band"]
+            given.setdefault("max_errors", old.max_errors)
+            given.setdefault("max_review_rate", old.max_review_rate)
+            values["review_band"] = None
+        if given.get("review_band") is False:
+            given["review_band"] = None
+            values["review_band"] = None
+        values.update(given)
         return cls.build(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -77,11 +303,67 @@ class AnalysisOptions:
             "use_parents": self.use_parents,
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            "confidence_level": self.level,
+            "resamples": self.resamples,
+            "seed": self.seed,
+            "half_width": self.half_width,
+            "costs": self.costs.to_dict() if self.costs else None,
+            "review_band": self.review_band.to_dict() if self.review_band else None,
         }
 
 
+def _half_width(value: Any) -> float:
+    width = _number(value, "--half-width")
+    if not 0.0 < width < 0.5:
+        raise UserError(f"--half-width must be in (0, 0.5), e.g. 0.05; got {value!r}")
+    return width
+
+
+def _review_band(enabled: Any, max_errors: Any, max_review_rate: Any) -> ReviewBand | None:
+    if isinstance(enabled, ReviewBand):
+        return enabled
+    if isinstance(enabled, Mapping):
+        return ReviewBand(**{key: _rate(value, key) for key, value in enabled.items()})
+    if not enabled:
+        if max_errors is not None or max_review_rate is not None:
+            raise UserError("--max-errors and --max-review-rate constrain --review-band: add --review-band")
+        return None
+    return ReviewBand(
+        max_errors=0.01 if max_errors is None else _rate(max_errors, "--max-errors"),
+        max_review_rate=1.0 if max_review_rate is None else _rate(max_review_rate, "--max-review-rate"),
+    )
+
+
+_COST_KEYWORDS = frozenset({"cost_fp", "cost_fn", "costs", "cost_per_call", "cost_per_review"})
+_RECORDED_KEYWORDS = (
+    "objective",
+    "min_support",
+    "use_parents",
+    "label_map",
+    "vocabulary",
+    "confidence_level",
+    "resamples",
+    "seed",
+    "half_width",
+)
 ANALYSIS_KEYWORDS = frozenset(
-    {"objective", "min_support", "use_parents", "label_map", "vocabulary", "aws_evaluation"}
+    {
+        "objective",
+        "min_support",
+        "use_parents",
+        "label_map",
+        "vocabulary",
+        "aws_evaluation",
+        "confidence_level",
+        "resamples",
+        "seed",
+        "half_width",
+        "certain",
+        "review_band",
+        "max_errors",
+        "max_review_rate",
+        *_COST_KEYWORDS,
+    }
 )
 
 

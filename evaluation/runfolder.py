@@ -39,6 +39,8 @@ CURVES_FILE = "curves.parquet"
 CURVES_CSV_FILE = "curves.csv"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
+# Wilson intervals at every whole-number threshold, where the analysis computed them (older results lack them)
+METRICS_INTERVALS = ["precision_low", "precision_high", "recall_low", "recall_high"]
 IMAGES_COLUMNS = [
     "image",
     "source",
@@ -191,7 +193,8 @@ def write(
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     write_csv(out_dir / IMAGES_FILE, result.images)
     write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
-    atomic_write(out_dir / "metrics.csv", result.metrics[METRICS_COLUMNS].to_csv(index=False))
+    columns = METRICS_COLUMNS + [name for name in METRICS_INTERVALS if name in result.metrics.columns]
+    atomic_write(out_dir / "metrics.csv", result.metrics[columns].to_csv(index=False))
     write_curves(out_dir, result.curves, csv=curves_csv)
     atomic_write(out_dir / "averages.csv", result.averages.to_csv(index=False))
     atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
@@ -202,12 +205,39 @@ def write(
     )
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
+        _write_document(out_dir / name, document)
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
         render(result, out_dir)
     result.out_dir = out_dir
     return out_dir
+
+
+REVIEW_BAND_TABLE = "review_band"
+
+
+def write_review_band(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
+    """The review band's files alone (review_band.csv and its A2I JSON or YAML), for `thresholds`."""
+    out_dir = Path(out_dir)
+    written = []
+    if REVIEW_BAND_TABLE in result.extra_tables:
+        path = out_dir / f"{REVIEW_BAND_TABLE}.csv"
+        atomic_write(path, result.extra_tables[REVIEW_BAND_TABLE].to_csv(index=False))
+        written.append(path)
+    for name, document in result.documents.items():
+        path = out_dir / name
+        _write_document(path, document)
+        written.append(path)
+    return written
+
+
+def _write_document(path: Path, document: Any) -> None:
+    if path.suffix == ".json":
+        atomic_write(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    else:
+        atomic_write(path, yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
 
 
 @dataclass(frozen=True)

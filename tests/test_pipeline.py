@@ -66,6 +66,7 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
         "unjudged.csv",
         "predictions.csv",
         "averages.csv",
+        "calibration.csv",
     ):
         assert (out / name).is_file(), name
 
@@ -81,6 +82,10 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
         "recall",
         "f1",
         "support",
+        "precision_low",
+        "precision_high",
+        "recall_low",
+        "recall_high",
     ]
     assert sorted(metrics["label"].unique()) == VOCABULARY
     assert metrics["threshold"].min() == 0 and metrics["threshold"].max() == 100
@@ -278,7 +283,7 @@ def test_ctrl_c_keeps_every_answer_and_a_rerun_calls_only_the_rest(tmp_path):
     fake = FakeRekognition()
     csv, _ = build_dataset(tmp_path, fake, count=60)
     cache = tmp_path / "cache.sqlite"
-    with RekognitionProtocolServer(fake, latency_s=0.05) as server:
+    with RekognitionProtocolServer(fake, latency_s=0.2) as server:
         command = [
             sys.executable,
             "-m",

@@ -15,11 +15,13 @@ import pandas as pd
 
 from evaluation.analysis.result import EvaluationResult
 from evaluation.analysis.summary import build_summary, plain, thresholds_metadata
+from evaluation.analysis.uncertainty import min_cost_recommendations, price_per_call, with_uncertainty
 from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, comparison, summary_entry
 from evaluation.calls.runner import ANSWERED
+from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations import Operation, operation_for
-from evaluation.options import AnalysisOptions
+from evaluation.options import AnalysisOptions, Costs
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
 from evaluation.stats.thresholds import Objective, recommend, recommend_global, thresholds_document
 
@@ -83,10 +85,30 @@ def analyse(
     metrics = _true_negatives(grid_table(pairs), scored.negatives, pairs.labels)
     averages = micro_macro(metrics)
     per_label, best_f1, global_threshold = recommend_all(
-        curves, pairs, objective=objective, min_support=options.min_support, floor=floor, ap=scored.ap
+        curves,
+        pairs,
+        objective=objective,
+        min_support=options.min_support,
+        floor=floor,
+        ap=scored.ap,
+        costs=options.costs,
+        call=price_per_call(options.costs, run) if options.costs else 0.0,
     )
     for offset, (name, values) in enumerate(scored.label_columns.items(), start=2):
         per_label.insert(offset, name, values)
+    sure = with_uncertainty(
+        per_label=per_label,
+        global_threshold=global_threshold,
+        metrics=metrics,
+        curves=curves,
+        scored=scored,
+        options=options,
+        floor=floor,
+        image_names=[str(uri) for uri in answered["image"]] if scored.image_level else None,
+        operation=operation.name,
+        run=run,
+    )
+    per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     aws_record = options.aws_evaluation.to_record() if options.aws_evaluation else run.get(RUN_KEY)
     if aws_record:
@@ -114,12 +136,15 @@ def analyse(
                 for key, value in scored.details.items()
             },
         }
+    summary["intervals"] = sure.intervals
+    summary.update(sure.summary)
     thresholds = thresholds_document(
         per_label,
         global_threshold,
         objective=objective,
         floor=floor,
         metadata=thresholds_metadata(run, model_versions, operation=operation.name),
+        intervals=sure.intervals,
     )
     thresholds.update(scored.thresholds)
     result = EvaluationResult(
@@ -138,7 +163,8 @@ def analyse(
         pairs=pairs,
         answers=(answers if not isinstance(answers, list) else tuple(answers)) if scored.image_level else (),
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
-        extra_tables=dict(scored.tables),
+        extra_tables={**dict(scored.tables), **sure.tables},
+        documents=dict(sure.documents),
         report_section=tuple(scored.markdown),
     )
     if aws_record:  # AWS's own evaluation of a Custom Labels model, beside this run's numbers
@@ -157,9 +183,11 @@ def recommend_all(
     min_support: int,
     floor: float,
     ap: np.ndarray,
+    costs: Costs | None = None,
+    call: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Per label under the objective (with AP), per label at best F1 (the summary always gives it), and
-    the one application-wide threshold."""
+    the one application-wide threshold. min-cost needs `costs` (and the cost per `call`)."""
 
     def per_label(chosen: Objective) -> pd.DataFrame:
         return recommend(
@@ -171,9 +199,17 @@ def recommend_all(
             floor=floor,
         )
 
+    best_f1 = per_label(Objective.parse("best-f1"))
+    if objective.kind == "min-cost":
+        if costs is None:
+            raise UserError("--objective min-cost needs costs: --cost-fp and --cost-fn (or --costs FILE)")
+        chosen, application = min_cost_recommendations(
+            curves, pairs, costs, floor=floor, min_support=min_support, call=call
+        )
+        chosen.insert(1, "ap", ap)
+        return chosen, best_f1, application
     chosen = per_label(objective)
     chosen.insert(1, "ap", ap)
-    best_f1 = per_label(Objective.parse("best-f1"))
     return chosen, best_f1, recommend_global(global_curve(pairs), objective=objective, floor=floor)
 
 

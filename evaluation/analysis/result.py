@@ -40,6 +40,8 @@ class EvaluationResult:
     ground_truth: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     report_section: tuple[str, ...] = field(default=(), repr=False)
+    # documents beside the tables, by file name (.json or .yaml): the review band's A2I conditions
+    documents: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def complete(self) -> bool:

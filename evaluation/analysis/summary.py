@@ -12,6 +12,7 @@ import pandas as pd
 from evaluation.calls.runner import ANSWERED
 from evaluation.options import AnalysisOptions
 from evaluation.stats.metrics import ScoredPairs
+from evaluation.stats.thresholds import min_confidence_to_use
 
 
 def plain(value: Any) -> Any:
@@ -41,6 +42,32 @@ def thresholds_metadata(run: dict[str, Any], model_versions: list[str], *, opera
     }
 
 
+_INTERVAL_KEYS = (
+    "threshold_low",
+    "min_confidence",
+    "min_confidence_low",
+    "min_confidence_high",
+    "precision_low",
+    "precision_high",
+    "recall_low",
+    "recall_high",
+    "f1_low",
+    "f1_high",
+    "cost_per_1000",
+    "cost_low",
+    "cost_high",
+)
+_ADVICE_KEYS = ("positives_needed", "negatives_needed", "positives_to_certify")
+
+
+def _count(value: Any) -> int | None:
+    return (
+        None
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+        else int(value)
+    )
+
+
 def build_summary(
     run: dict[str, Any],
     images: pd.DataFrame,
@@ -58,6 +85,12 @@ def build_summary(
 ) -> dict[str, Any]:
     problems = images[~images["status"].isin(ANSWERED)]
     labels = {}
+    per_label = per_label.assign(
+        min_confidence=[
+            min_confidence_to_use(t, low)
+            for t, low in zip(per_label["threshold"], per_label["threshold_low"], strict=True)
+        ]
+    )
     for row, best in zip(per_label.to_dict("records"), best_f1.to_dict("records"), strict=True):
         labels[row["label"]] = {
             "support": plain(row["support"]),
@@ -67,6 +100,8 @@ def build_summary(
                 "precision": plain(row["precision"]),
                 "recall": plain(row["recall"]),
                 "f1": plain(row["f1"]),
+                **{name: plain(row[name]) for name in _INTERVAL_KEYS if name in row},
+                **{name: _count(row[name]) for name in _ADVICE_KEYS if name in row},
                 "status": row["status"],
                 "note": row["note"] or None,
             },
@@ -123,7 +158,12 @@ def build_summary(
         "min_support": options.min_support,
         "use_parents": options.use_parents,
         "label_map": options.label_map_path,
-        "global": {k: plain(v) for k, v in global_threshold.items()},
+        "global": {
+            **{k: plain(v) for k, v in global_threshold.items()},
+            "min_confidence": min_confidence_to_use(
+                global_threshold.get("threshold"), global_threshold.get("threshold_low")
+            ),
+        },
         "labels": labels,
         "unjudged_names": len(unjudged),
         "tool_version": run.get("tool_version"),

@@ -17,8 +17,100 @@ EXIT_TARGET_BROKEN = 4  # reserved for `check`: a deployed threshold's target no
 OBJECTIVE_HELP = (
     "what the recommended threshold optimises: best-f1 (default), recall-at-precision:P "
     "(highest recall with precision >= P) or precision-at-recall:R (highest precision with recall >= R); "
-    "P and R between 0 and 1 (0.9 or 90%%; precision>=P and recall>=R are shorthands)"
+    "P and R between 0 and 1 (0.9 or 90%%; precision>=P and recall>=R are shorthands); min-cost (the "
+    "least expected cost per 1,000 images, with --cost-fp and --cost-fn or --costs)"
 )
+# the options every analysing sub-command shares beyond the objective: name on the command line -> keyword
+UNCERTAINTY_KEYWORDS = (
+    "confidence_level",
+    "resamples",
+    "seed",
+    "half_width",
+    "certain",
+    "cost_fp",
+    "cost_fn",
+    "costs",
+    "cost_per_call",
+    "cost_per_review",
+    "review_band",
+    "max_errors",
+    "max_review_rate",
+)
+
+
+def add_uncertainty_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Intervals, data advice, costs and the review band (README: "How sure is a recommendation")."""
+    keep = "" if defaults else "; default: the run's"
+    sure = parser.add_argument_group("how sure (intervals and data advice)")
+    sure.add_argument(
+        "--confidence-level",
+        type=float,
+        metavar="LEVEL",
+        help=f"level of every interval and of --certain, in [0.5, 1) (default 0.95{keep})",
+    )
+    sure.add_argument(
+        "--resamples",
+        type=int,
+        metavar="N",
+        help=f"bootstrap resamples for the F1 and MinConfidence intervals, 0 for none (default 1000{keep})",
+    )
+    sure.add_argument("--seed", type=int, help=f"the bootstrap's seed (default 0{keep})")
+    sure.add_argument(
+        "--half-width",
+        type=float,
+        metavar="H",
+        help="the data advice plans the images needed for precision and recall intervals within +-H "
+        f"(default 0.05{keep})",
+    )
+    sure.add_argument(
+        "--certain",
+        action="store_const",
+        const=True,
+        default=None,
+        help="recall-at-precision:P / precision-at-recall:R must hold at the interval's lower bound, not at "
+        "the point estimate (a label that cannot is 'uncertified', with the positives needed)",
+    )
+    costs = parser.add_argument_group("costs (for --objective min-cost, and reported beside any objective)")
+    costs.add_argument("--cost-fp", type=float, metavar="COST", help="cost of one false positive")
+    costs.add_argument("--cost-fn", type=float, metavar="COST", help="cost of one false negative (a miss)")
+    costs.add_argument(
+        "--costs",
+        metavar="FILE.yaml",
+        help="costs per label: 'Cat: {fp: 1, fn: 5, review: 0.2}', '\"*\"' for every other label",
+    )
+    costs.add_argument(
+        "--cost-per-call",
+        metavar="COST|price-table",
+        help="what one call costs (added once per image to the application's cost); 'price-table': the "
+        "list price of the run's API in its region from prices.yaml (first volume tier)",
+    )
+    costs.add_argument(
+        "--cost-per-review", type=float, metavar="COST", help="what a person checking one prediction costs"
+    )
+    band = parser.add_argument_group("human review band")
+    band.add_argument(
+        "--review-band",
+        action="store_const",
+        const=True,
+        default=None,
+        help="choose two MinConfidences per label: accept at or above the upper, a person checks between, "
+        "reject below; writes review_band.csv and a2i_activation_conditions.json (moderation) or "
+        "review_band.yaml",
+    )
+    band.add_argument(
+        "--max-errors",
+        metavar="RATE",
+        help="errors left after review per image evaluated, e.g. 0.01 or 1%% (default 0.01)",
+    )
+    band.add_argument(
+        "--max-review-rate",
+        metavar="RATE",
+        help="predictions sent to a person per image evaluated, e.g. 0.1 or 10%% (default: no limit)",
+    )
+
+
+def uncertainty_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name, None) for name in UNCERTAINTY_KEYWORDS}
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,6 +162,7 @@ def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
         help="do not count a label's Parents and Aliases as predicted",
     )
     parents.add_argument("--parents", dest="use_parents", action="store_true", help=argparse.SUPPRESS)
+    add_uncertainty_options(parser, defaults=defaults)
 
 
 def fmt(value: float | None) -> str:
@@ -192,4 +285,5 @@ def analysis_options(args: argparse.Namespace, aws_evaluation: Any = None) -> An
         label_map=args.label_map,
         vocabulary=args.labels,
         aws_evaluation=aws_evaluation,
+        **uncertainty_keywords(args),
     )

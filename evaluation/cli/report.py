@@ -12,10 +12,12 @@ from evaluation.cli.common import (
     EXIT_OK,
     OBJECTIVE_HELP,
     add_analysis_options,
+    add_uncertainty_options,
     exit_code,
     labels_table,
     print_result,
     read_aws_evaluation,
+    uncertainty_keywords,
 )
 
 
@@ -59,6 +61,7 @@ def add_parsers(commands: Any) -> None:
         "run's own thresholds.yaml, which keeps agreeing with its report; `report --objective` redoes both)",
     )
     thresholds.add_argument("--cache", help="the response cache, if it moved since the run")
+    add_uncertainty_options(thresholds, defaults=False)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -73,6 +76,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         use_parents=args.use_parents,
         label_map=args.label_map,
         vocabulary=args.labels,
+        **uncertainty_keywords(args),
     )
     out_dir = Path(args.out) if args.out else Path(args.run_dir)
     write_run(result, out_dir, curves_csv=args.curves_csv)
@@ -85,7 +89,13 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
 
     from evaluation.pipeline import reanalyse
 
-    result = reanalyse(args.run_dir, cache=args.cache, objective=args.objective, min_support=args.min_support)
+    result = reanalyse(
+        args.run_dir,
+        cache=args.cache,
+        objective=args.objective,
+        min_support=args.min_support,
+        **uncertainty_keywords(args),
+    )
     text = yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     if args.out == "-":
         sys.stdout.write(text)
@@ -97,5 +107,9 @@ def cmd_thresholds(args: argparse.Namespace) -> int:
         target = Path(args.run_dir) / f"thresholds-{slug}.yaml"
     target.write_text(text, encoding="utf-8")
     print(f"Thresholds ({result.summary['objective']}): {target}")
+    from evaluation.runfolder import write_review_band
+
+    for path in write_review_band(result, target.parent):
+        print(f"Review band: {path}")
     print(labels_table(result.labels))
     return EXIT_OK

@@ -10,7 +10,7 @@ ScoredPairs the shared metrics, thresholds and reports work on, plus whatever on
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,10 @@ class Scored:
     details: dict[str, Any] = field(default_factory=dict)  # summary.json's "evaluation"
     markdown: tuple[str, ...] = ()  # report.md's section for this operation
     thresholds: dict[str, Any] = field(default_factory=dict)  # more entries for thresholds.yaml
+    # Every ground-truth positive (image_idx, label_idx) of `pairs`, returned or not: the bootstrap over
+    # images needs to know which images the positives are. None for detections (each entry is its own
+    # unit there, and the analysis derives them from the pairs: see `unit_positives`).
+    positives: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class Operation:
@@ -134,6 +138,27 @@ class Operation:
         floor: float,
     ) -> Scored:
         raise NotImplementedError
+
+
+def positive_pairs(positive_labels: Sequence[Iterable[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(image_idx, label_idx) of every positive, from each image's set of positive label indices."""
+    image = [index for index, labels in enumerate(positive_labels) for _ in set(labels)]
+    label = [label for labels in positive_labels for label in sorted(set(labels))]
+    return np.asarray(image, dtype=np.int64), np.asarray(label, dtype=np.int64)
+
+
+def unit_positives(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray]:
+    """The positives of detection pairs (each entry its own unit; real boxes or words never returned are
+    the units after the entries, label by label): the true entries and those missed units."""
+    n_entries = pairs.n_pairs
+    found = np.bincount(pairs.label_idx[pairs.is_true], minlength=pairs.n_labels)
+    missed = pairs.support - found
+    if pairs.n_images != n_entries + int(missed.sum()):
+        raise ValueError("detection pairs must number missed positives after their entries")
+    missed_label = np.repeat(np.arange(pairs.n_labels, dtype=np.int64), missed)
+    image = np.concatenate((pairs.image_idx[pairs.is_true], n_entries + np.arange(missed_label.size)))
+    label = np.concatenate((pairs.label_idx[pairs.is_true], missed_label))
+    return image.astype(np.int64), label.astype(np.int64)
 
 
 def confidence_floor(

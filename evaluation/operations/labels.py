@@ -19,9 +19,9 @@ import pandas as pd
 
 from evaluation.datasets import DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
-from evaluation.labelmap import LabelMap
+from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import LabelsAnswer, adapter_for, labels_from_detect_labels
-from evaluation.operations.base import ChunkedFrame, Operation, Scored, confidence_floor
+from evaluation.operations.base import ChunkedFrame, Operation, Scored, confidence_floor, positive_pairs
 from evaluation.operations.label_columns import (
     LABELS_CODEC,
     LabelColumns,
@@ -101,12 +101,17 @@ class LabelsOperation(Operation):
             columns, truths, vocabulary=vocabulary, label_map=label_map, use_parents=use_parents, floor=floor
         )
         pairs = above(matched.pairs, floor)
+        position = {normalize_name(label): index for index, label in enumerate(pairs.labels)}
+        positives = positive_pairs(
+            [[position[key] for key in map(normalize_name, truth) if key in position] for truth in truths]
+        )
         return Scored(
             pairs=pairs,
             ap=average_precision(pairs),
             unjudged=matched.unjudged,
             predictions=predictions_table(images, columns),
             image_level=True,
+            positives=positives,
         )
 
 

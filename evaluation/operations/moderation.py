@@ -34,9 +34,9 @@ from evaluation.datasets import DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import ResponseShapeError
-from evaluation.operations.base import Operation, Scored, markdown_table, rounded
+from evaluation.operations.base import Operation, Scored, markdown_table, positive_pairs, rounded
 from evaluation.stats.metrics import ScoredPairs, average_precision, exact_curves
-from evaluation.stats.thresholds import Objective, recommend, safe_min_confidence
+from evaluation.stats.thresholds import Objective, min_confidence_to_use, recommend
 
 FLAG = "(any label)"  # the name of the image-level decision's curve
 
@@ -254,6 +254,7 @@ class ModerationOperation(Operation):
                     for key in ("min_confidence", "precision", "recall", "f1", "status", "note")
                 }
             },
+            positives=positive_pairs(truth_sets),
         )
 
     @staticmethod
@@ -296,9 +297,7 @@ def _flag(
     low = chosen["threshold_low"]
     flag = {
         "objective": "best-f1",
-        "min_confidence": safe_min_confidence(float(threshold), float(low) if low == low else -np.inf)
-        if threshold is not None
-        else None,
+        "min_confidence": min_confidence_to_use(chosen["threshold"], low) if threshold is not None else None,
         "threshold": threshold,
         "precision": rounded(chosen["precision"], 4),
         "recall": rounded(chosen["recall"], 4),

@@ -27,6 +27,7 @@ import pandas as pd
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
+from evaluation.reports.sure import sure_html
 from evaluation.reports.thumbnails import (
     EXAMPLES_PER_KIND,
     MAX_THUMBNAILS,
@@ -36,6 +37,7 @@ from evaluation.reports.thumbnails import (
     label_errors,
 )
 from evaluation.runfolder import api_and_operation
+from evaluation.stats.intervals import z_value
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
@@ -296,6 +298,24 @@ def _counts_at(result: EvaluationResult, threshold: float) -> list[list[int]]:
     return [found.get(label, [0, 0]) for label in labels]
 
 
+def _intervals(row: Any) -> dict[str, Any]:
+    """The page's intervals of one recommendation: [low, high] pairs (absent when not computed)."""
+    out: dict[str, Any] = {}
+    for key, name in (
+        ("p_ci", "precision"),
+        ("r_ci", "recall"),
+        ("f1_ci", "f1"),
+        ("mc_ci", "min_confidence"),
+    ):
+        low, high = number(row.get(f"{name}_low")), number(row.get(f"{name}_high"))
+        if low is not None and high is not None:
+            out[key] = [low, high]
+    needed = row.get("positives_needed")
+    if needed is not None and needed is not pd.NA and not (isinstance(needed, float) and math.isnan(needed)):
+        out["needed"] = int(needed)
+    return out
+
+
 def _recommendation(threshold: Any, low: Any) -> dict[str, Any]:
     """What to use (thresholds.yaml's min_confidence) and the range with the same counts."""
     bounds = same_counts_range(threshold, low)
@@ -338,6 +358,7 @@ def page_data(
                 "tp": number(row["tp"]),
                 "fp": number(row["fp"]),
                 "fn": number(row["fn"]),
+                **_intervals(row),
                 "status": str(row["status"]),
                 "note": str(row["note"] or ""),
                 "bins": bins[position],
@@ -361,12 +382,15 @@ def page_data(
             for name in ("threshold", "threshold_low", "precision", "recall", "f1", "tp", "fp", "fn")
         }
         | _recommendation(best.get("threshold"), best.get("threshold_low"))
+        | _intervals(best)
         | {"status": best.get("status"), "note": best.get("note") or ""},
         "labels": labels,
         "images": names,
         "image_prefix": prefix,
         "thumbs": thumbs,
         "limits": {"examples_per_kind": per_kind, "thumbnails": max_thumbnails},
+        # the z of the intervals' level, so the page's Wilson bands equal metrics.csv's intervals
+        "z": z_value(float((result.summary.get("intervals") or {}).get("level") or 0.95)),
     }
 
 
@@ -522,12 +546,12 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 <div id="label-errors"></div>
 </section>
 </div>
-{aws_html_section(result)}</main>
+{sure_html(result)}{aws_html_section(result)}</main>
 <footer>
 The explorer's numbers are metrics.csv's at whole-number thresholds and labels.csv's at the recommended
 one (a label is predicted when its confidence is at or above MinConfidence); recommended thresholds come
-from the exact curves (curves.parquet) and are shown as thresholds.yaml writes them: rounded down, so that
-no prediction at the recommended confidence is lost.
+from the exact curves (curves.parquet) and are shown as thresholds.yaml writes them: the middle of the range
+of MinConfidences that give the recommended counts, so unseen confidences have margin on both sides.
 Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and false negatives per label and
 {data["limits"]["thumbnails"]} images per page, labels with the most support first. PNG plots of the
 labels with the most support are in plots/. Written by rekognition-eval {escape(version)}.

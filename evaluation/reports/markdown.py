@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from evaluation.reports.aws_section import markdown_lines as aws_lines
 from evaluation.reports.recommended import confidence_text
 from evaluation.stats.thresholds import min_confidence_to_use
@@ -14,6 +16,19 @@ if TYPE_CHECKING:
 
 MAX_PROBLEMS_LISTED = 50
 MAX_UNJUDGED_LISTED = 20
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _with_interval(value: Any, low: Any, high: Any, digits: int = 3) -> str:
+    """0.900 [0.700, 0.970]: the number and its interval (the interval left out where it is undefined)."""
+    if _missing(value):
+        return "–"
+    if _missing(low) or _missing(high):
+        return _number(value, digits)
+    return f"{_number(value, digits)} [{_number(low, digits)}, {_number(high, digits)}]"
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -67,6 +82,10 @@ def render_markdown(result: EvaluationResult) -> str:
     ]
     lines += _global_section(result)
     lines += _labels_section(result)
+    lines += _sure_section(result)
+    lines += _cost_section(result)
+    lines += _band_section(result)
+    lines += _calibration_section(result)
     lines += aws_lines(result)  # Custom Labels: AWS's own evaluation beside ours (--aws-evaluation)
     lines += list(getattr(result, "report_section", ()))  # an operation's own numbers (boxes, moderation...)
     lines += _problems_section(result)
@@ -108,13 +127,35 @@ def _global_section(result: EvaluationResult) -> list[str]:
         lines += [f"No threshold meets the objective. {best.get('note') or ''}".rstrip(), ""]
         return lines
     use = min_confidence_to_use(best["threshold"], best.get("threshold_low"))
+    level = _level(result)
     lines += [
-        f"**MinConfidence {confidence_text(use)}**: micro precision {_number(best.get('precision'))}, "
-        f"recall {_number(best.get('recall'))}, F1 {_number(best.get('f1'))} over all labels.",
+        f"**MinConfidence {confidence_text(use)}**: micro precision "
+        f"{_with_interval(best.get('precision'), best.get('precision_low'), best.get('precision_high'))}, "
+        f"recall {_with_interval(best.get('recall'), best.get('recall_low'), best.get('recall_high'))}, "
+        f"F1 {_with_interval(best.get('f1'), best.get('f1_low'), best.get('f1_high'))} over all labels "
+        f"({level} intervals in brackets).",
     ]
+    moves = _moves(best)
+    if moves:
+        lines += ["", f"On another sample of the same size the recommendation would move {moves}."]
+    if not _missing(best.get("application_cost_per_1000")):
+        lines += ["", f"Expected cost per 1,000 images: {best['application_cost_per_1000']:.4g}."]
     if best.get("note"):
         lines += ["", str(best["note"])]
     return [*lines, ""]
+
+
+def _level(result: EvaluationResult) -> str:
+    level = (result.summary.get("intervals") or {}).get("level")
+    return f"{level:.0%}" if isinstance(level, float) else "95%"
+
+
+def _moves(row: dict[str, Any]) -> str:
+    """'within 40 to 61.5 (95% bootstrap interval)', or '' when the bootstrap did not run."""
+    low, high = row.get("min_confidence_low"), row.get("min_confidence_high")
+    if _missing(low) or _missing(high):
+        return ""
+    return f"within {confidence_text(round(float(low), 4))} to {confidence_text(round(float(high), 4))}"
 
 
 def _min_confidence(row: dict[str, Any]) -> str:
@@ -137,9 +178,11 @@ def _labels_section(result: EvaluationResult) -> list[str]:
             _number(row["ap"]),
             _min_confidence(row),
             _same_counts(row),
-            _number(row["precision"]),
-            _number(row["recall"]),
-            _number(row["f1"]),
+            _moves(row) or "–",
+            _with_interval(row["precision"], row.get("precision_low"), row.get("precision_high")),
+            _with_interval(row["recall"], row.get("recall_low"), row.get("recall_high")),
+            _with_interval(row["f1"], row.get("f1_low"), row.get("f1_high")),
+            _number(row.get("positives_needed")),
             row["status"],
             row.get("note") or "",
         ]
@@ -155,9 +198,11 @@ def _labels_section(result: EvaluationResult) -> list[str]:
                 "AP",
                 "MinConfidence",
                 "Same result from",
-                "Precision",
+                "On another sample",
+                f"Precision [{_level(result)} interval]",
                 "Recall",
                 "F1",
+                "Positives needed",
                 "Status",
                 "Note",
             ],
@@ -165,8 +210,136 @@ def _labels_section(result: EvaluationResult) -> list[str]:
         ),
         "",
         "MinConfidence is the value to send (as in thresholds.yaml): a label is returned when its confidence",
-        "is at least that. Any value above 'Same result from' and up to it gives exactly the same counts,",
-        "so a rounder number in that range is just as good.",
+        "is at least that. Any value above 'Same result from' and up to the next confidence returned gives",
+        "exactly the same counts; the value shown is the middle of that range, rounded to the fewest digits",
+        "that stay inside it, so unseen images have the most margin on both sides.",
+        "",
+    ]
+
+
+def _sure_section(result: EvaluationResult) -> list[str]:
+    intervals = result.summary.get("intervals")
+    if not intervals:
+        return []
+    level = _level(result)
+    return [
+        "## How sure these numbers are",
+        "",
+        f"- Precision and recall: {level} Wilson score intervals over the exact counts.",
+        f"- F1 and 'On another sample' (where the recommended MinConfidence would land): {level} "
+        f"{intervals['f1_min_confidence']}.",
+        f"- Positives needed: the positive images a label needs for both intervals to be within "
+        f"+-{intervals['half_width']:g} at its recommendation, the dataset growing in proportion; a label "
+        "with fewer is `too-few-positives` (label more images with it before trusting the number).",
+        "",
+    ]
+
+
+def _cost_section(result: EvaluationResult) -> list[str]:
+    costs = result.summary.get("costs")
+    if not costs or "cost_per_1000" not in result.labels.columns:
+        return []
+    rows = [
+        [
+            row["label"],
+            _min_confidence(row),
+            _with_interval(row["cost_per_1000"], row.get("cost_low"), row.get("cost_high"), 4),
+            row["status"],
+        ]
+        for row in result.labels.to_dict("records")
+    ]
+    total = _with_interval(
+        costs["application_cost_per_1000"],
+        costs.get("application_cost_low"),
+        costs.get("application_cost_high"),
+        4,
+    )
+    return [
+        "## Costs",
+        "",
+        f"Objective {result.summary['objective']}. Cost per false positive {_costs_text(costs['fp'])}, per "
+        f"false negative {_costs_text(costs['fn'])}, per review {_costs_text(costs['review'])}, per call "
+        f"{costs['call_resolved']:.6g}"
+        + (" (the list price from prices.yaml)" if costs["call"] == "price-table" else "")
+        + f". Expected cost per 1,000 images for the whole application, calls included: {total}.",
+        "",
+        *_table(["Label", "MinConfidence", f"Cost per 1,000 images [{_level(result)}]", "Status"], rows),
+        "",
+    ]
+
+
+def _costs_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {float(cost):g}" for key, cost in value.items())
+    return f"{float(value):g}"
+
+
+def _band_section(result: EvaluationResult) -> list[str]:
+    band = result.extra_tables.get("review_band")
+    settings = result.summary.get("review_band")
+    if band is None or not settings:
+        return []
+    rows = [
+        [
+            row["label"],
+            confidence_text(row["upper_min_confidence"])
+            if math.isfinite(row["upper_min_confidence"])
+            else "never",
+            confidence_text(row["lower_min_confidence"])
+            if math.isfinite(row["lower_min_confidence"])
+            else "–",
+            row["accepted"],
+            row["reviewed"],
+            f"{row['review_rate']:.3f}",
+            row["errors_left"],
+            f"{row['error_rate']:.3f}",
+            _number(row.get("cost_per_1000"), 4),
+            row["status"],
+        ]
+        for row in band.to_dict("records")
+    ]
+    return [
+        "## Human review band",
+        "",
+        f"Accept at or above 'Accept from', a person checks from 'Review from' up to it, reject below; "
+        f"at most "
+        f"{settings['max_errors']:g} errors left and {settings['max_review_rate']:g} reviews per image "
+        f"evaluated. Written to `review_band.csv` and `{settings['file']}`.",
+        "",
+        *_table(
+            [
+                "Label",
+                "Accept from",
+                "Review from",
+                "Accepted",
+                "Reviewed",
+                "Review rate",
+                "Errors left",
+                "Error rate",
+                "Cost per 1,000",
+                "Status",
+            ],
+            rows,
+        ),
+        "",
+    ]
+
+
+def _calibration_section(result: EvaluationResult) -> list[str]:
+    table = result.extra_tables.get("calibration")
+    if table is None or table.empty:
+        return []
+    filled = table[table["predictions"] > 0]
+    weights = filled["predictions"] / max(int(filled["predictions"].sum()), 1)
+    gap = float((filled["gap"].abs() * weights).sum())
+    over = filled[filled["precision_high"] < filled["mean_confidence"] / 100.0]
+    return [
+        "## Calibration",
+        "",
+        f"`calibration.csv` bins each label's returned confidences by ten and sets the observed precision "
+        f"(with its {_level(result)} interval) beside the mean confidence: the mean gap between the two is "
+        f"{gap:.3f} (0: 'Confidence 90' means right 90% of the time). {len(over)} bin(s) are over-confident "
+        "beyond their interval.",
         "",
     ]
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from evaluation.stats.intervals import trials_for_half_width, wilson_half_width
 
-__all__ = ["ADVICE_COLUMNS", "ADVICE_STATUSES", "data_advice"]
+__all__ = ["ADVICE_COLUMNS", "ADVICE_STATUSES", "advice_note", "apply_advice", "data_advice"]
 
 ADVICE_COLUMNS = (
     "label",
@@ -80,3 +80,65 @@ def data_advice(
         },
         columns=list(ADVICE_COLUMNS),
     )
+
+
+_SUPERSEDED = ("low-support", "at-floor", "ok")  # statuses the advice outranks (see thresholds.STATUSES)
+
+
+def advice_note(
+    label: str, positives: int, needed: int, negatives_needed: int | None, half_width: float, level: float
+) -> str:
+    """The advice in words, as report.html and labels.csv's note give it."""
+    more = max(needed - positives, 0)
+    negatives = "" if negatives_needed is None else f" and about {negatives_needed} negatives in all"
+    return (
+        f"{positives} positive image(s); about {needed} are needed{negatives} for the {level:.0%} intervals "
+        f"on precision and recall to be within +-{half_width:g}: label about {more} more images with {label}"
+    )
+
+
+def apply_advice(
+    recommendations: pd.DataFrame, advice: pd.DataFrame, *, half_width: float, level: float
+) -> pd.DataFrame:
+    """``recommendations`` with ``positives_needed`` and ``negatives_needed`` from ``advice`` (rows in the
+    same label order) and the status ``too-few-positives`` where the data cannot support the numbers.
+
+    The status replaces low-support, at-floor and ok (it is more important than those: a number the data
+    cannot support is the first thing to know), and joins the flags in every case; the advice is
+    added to the note in words ("label about N more images with Cat").
+    """
+    if list(recommendations["label"]) != list(advice["label"]):
+        raise ValueError("advice must have one row per label of recommendations, in the same order")
+    out = recommendations.copy()
+    out["positives_needed"] = advice["positives_needed"].to_numpy()
+    out["negatives_needed"] = advice["negatives_needed"].array
+    status, flags, notes = [], [], []
+    for row, advised in zip(out.to_dict("records"), advice.to_dict("records"), strict=True):
+        current = str(row["status"])
+        row_flags = [flag for flag in str(row.get("flags") or "").split(",") if flag]
+        row_notes = [str(row.get("note") or "")] if row.get("note") else []
+        if advised["status"] == "too-few-positives":
+            row_flags = [flag for flag in row_flags if flag != "ok"]
+            row_flags.insert(0 if current in _SUPERSEDED else 1, "too-few-positives")
+            if current in _SUPERSEDED:
+                current = "too-few-positives"
+            needed_negatives = advised["negatives_needed"]
+            row_notes.insert(
+                0,
+                advice_note(
+                    str(row["label"]),
+                    int(advised["positives"]),
+                    int(advised["positives_needed"]),
+                    None if pd.isna(needed_negatives) else int(needed_negatives),
+                    half_width,
+                    level,
+                ),
+            )
+        status.append(current)
+        flags.append(",".join(row_flags) or current)
+        notes.append("; ".join(row_notes))
+    out["status"] = pd.Series(status, dtype=object, index=out.index)
+    if "flags" in out.columns:
+        out["flags"] = pd.Series(flags, dtype=object, index=out.index)
+    out["note"] = pd.Series(notes, dtype=object, index=out.index)
+    return out

@@ -21,6 +21,7 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.stats.intervals import trials_to_certify, wilson_interval
+from evaluation.stats.robust import robust_min_confidence
 
 __all__ = [
     "OBJECTIVE_KINDS",
@@ -33,9 +34,21 @@ __all__ = [
     "thresholds_document",
 ]
 
-OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall")
+OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall", "min-cost")
 # Most important first: a label's status is the first that applies; its flags list every one.
-STATUSES = ("no-positives", "no-predictions", "unreachable", "uncertified", "low-support", "at-floor", "ok")
+# too-few-positives comes from the data advice (evaluation.stats.sample_size.apply_advice), predict-nothing
+# from the min-cost objective (evaluation.stats.costs); recommend() itself gives the others.
+STATUSES = (
+    "no-positives",
+    "no-predictions",
+    "unreachable",
+    "uncertified",
+    "predict-nothing",
+    "too-few-positives",
+    "low-support",
+    "at-floor",
+    "ok",
+)
 RECOMMEND_COLUMNS = (
     "label",
     "threshold",
@@ -55,6 +68,7 @@ _CURVE_NEEDS = ("label", "threshold", "tp", "fp", "fn", "precision", "recall", "
 _GLOBAL_NEEDS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
 _ALLOWED = (
     "best-f1, recall-at-precision:P, precision-at-recall:R (P and R in (0, 1], e.g. 0.9 or 90%), "
+    "min-cost (with costs per false positive and false negative), "
     "or the shorthands precision>=P and recall>=R; add :certain to a target objective to require the "
     "target at the interval's lower bound"
 )
@@ -91,6 +105,10 @@ class Objective:
       the lowest of the tied thresholds: at equal precision more recall is strictly better in (P, R), and
       the user asked for recall as a floor, not a ceiling).
 
+    * ``min-cost``: the least expected cost per 1,000 images (costs per false positive, false negative
+      and review, given apart: :func:`evaluation.stats.costs.min_cost_thresholds` chooses, not
+      :func:`recommend`).
+
     ``certain`` (target objectives only): the target must hold at the lower bound of the Wilson interval
     at ``level`` (precision's over tp + fp predictions, recall's over the support), not at the point
     estimate; among the thresholds that certify it, the choice and its ties are as above. A label where
@@ -112,12 +130,12 @@ class Objective:
         if not isinstance(level, numbers.Real) or isinstance(level, bool) or not 0.0 < level < 1.0:
             raise UserError(f"the interval level must be in (0, 1), e.g. 0.95; got {level!r}")
         object.__setattr__(self, "level", float(level))
-        if self.kind == "best-f1":
+        if self.kind in ("best-f1", "min-cost"):
             if self.target is not None:
-                raise UserError(f"best-f1 takes no target; got {self.target!r}")
+                raise UserError(f"{self.kind} takes no target; got {self.target!r}")
             if self.certain:
                 raise UserError(
-                    "certain applies to recall-at-precision:P and precision-at-recall:R, not to best-f1"
+                    f"certain applies to recall-at-precision:P and precision-at-recall:R, not to {self.kind}"
                 )
             return
         target = self.target
@@ -147,14 +165,16 @@ class Objective:
                 level = written
         if certain or level is not None:
             plain = cls.parse(compact)
-            if plain.kind == "best-f1":
+            if plain.kind in ("best-f1", "min-cost"):
                 raise UserError(
                     f"objective {text!r}: certain applies to recall-at-precision:P and "
-                    f"precision-at-recall:R, not to best-f1"
+                    f"precision-at-recall:R, not to {plain.kind}"
                 )
             return cls(plain.kind, plain.target, certain=True, level=0.95 if level is None else level)
         if compact in ("best-f1", "f1", "max-f1"):
             return cls("best-f1")
+        if compact in ("min-cost", "cost", "least-cost"):
+            return cls("min-cost")
         shorthand = re.fullmatch(r"(precision|recall)>=(.*)", compact)
         if shorthand:
             if not shorthand.group(2):
@@ -178,6 +198,8 @@ class Objective:
         """The objective in words, for reports."""
         if self.kind == "best-f1":
             return "maximise F1"
+        if self.kind == "min-cost":
+            return "minimise the expected cost per 1,000 images"
         certified = f" at the {self.level:.0%} lower bound" if self.certain else ""
         if self.kind == "recall-at-precision":
             return f"maximise recall with precision >= {self.target:g}{certified}"
@@ -425,6 +447,11 @@ def _as_objective(objective: Objective | str) -> Objective:
     return Objective.parse(objective) if isinstance(objective, str) else objective
 
 
+def _check_not_min_cost(objective: Objective) -> None:
+    if objective.kind == "min-cost":
+        raise ValueError("min-cost needs costs: choose with evaluation.stats.costs.min_cost_thresholds")
+
+
 # ------------------------------------------------------------------------------------------ per label
 
 
@@ -453,6 +480,7 @@ def recommend(
     proportion, the rates staying as observed) would certify it at its best threshold, <NA> otherwise.
     """
     objective = _as_objective(objective)
+    _check_not_min_cost(objective)
     floor = _check_floor(floor)
     labels = tuple(labels)
     n_labels = len(labels)
@@ -576,6 +604,7 @@ def recommend_global(
     ok) and note.
     """
     objective = _as_objective(objective)
+    _check_not_min_cost(objective)
     floor = _check_floor(floor)
     missing = [name for name in _GLOBAL_NEEDS if name not in global_curve_df.columns]
     if missing:
@@ -662,14 +691,27 @@ def safe_min_confidence(threshold: float, low: float, *, decimals: int = 4) -> f
 
 
 def min_confidence_to_use(threshold: Any, low: Any) -> float | None:
-    """The MinConfidence to show a person (the one thresholds.yaml holds): never rounded above the point.
+    """The MinConfidence to send (the one thresholds.yaml holds and every report shows): the robust value
+    inside the equally-good range (low, threshold], i.e. its middle on the confidence scale rounded to
+    the fewest decimals that stay inside (:func:`evaluation.stats.robust.robust_min_confidence`). Any
+    value in the range keeps exactly the evaluated predictions; the middle has the most margin on both
+    sides for confidences of unseen images.
 
-    None where there is no threshold; `low` may be missing (then the floor of 0 is assumed).
+    None where there is no threshold. Where `low` is missing (labels.csv of runs written before it was
+    recorded) the range is unknown and the threshold itself is the only value known to give the counts;
+    a low of -inf (no lower confidence at all) is the floor 0. When the range is empty (the threshold sits
+    at the floor itself) the threshold is the only value.
     """
-    if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)):
+    value = _plain_float(threshold)
+    if value is None:
         return None
-    low_value = 0.0 if low is None or (isinstance(low, float) and math.isnan(low)) else float(low)
-    return safe_min_confidence(float(threshold), min(low_value, float(threshold) - 1e-12))
+    low_value = _plain_float(low)
+    if low_value is None:
+        return value
+    low_value = max(low_value, 0.0) if low_value == -math.inf else low_value
+    if not low_value < value:
+        return value
+    return robust_min_confidence(value, low_value)
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -687,6 +729,37 @@ def _plain(value: Any, where: str) -> Any:
     raise TypeError(f"{where} is a {type(value).__name__}; metadata must be plain YAML values")
 
 
+# in thresholds.yaml when the analysis computed them (intervals at the level in "intervals")
+_DOCUMENT_NUMBERS = (
+    "precision",
+    "precision_low",
+    "precision_high",
+    "recall",
+    "recall_low",
+    "recall_high",
+    "f1",
+    "f1_low",
+    "f1_high",
+    "min_confidence_low",
+    "min_confidence_high",
+    "cost_per_1000",
+    "cost_low",
+    "cost_high",
+)
+_DOCUMENT_COUNTS = ("positives_needed", "negatives_needed", "positives_to_certify")
+
+
+def _same_counts_range(threshold: Any, low: Any) -> list[float] | None:
+    """[above, up_to]: any MinConfidence v with above < v <= up_to keeps the evaluated predictions."""
+    high = _plain_float(threshold)
+    if high is None:
+        return None
+    below = _plain_float(low)
+    if below is None:
+        return None  # unknown (older tables)
+    return [0.0 if below == -math.inf else below, high]
+
+
 def thresholds_document(
     per_label_df: pd.DataFrame,
     global_rec: Mapping[str, Any],
@@ -694,46 +767,45 @@ def thresholds_document(
     objective: Objective | str,
     floor: float,
     metadata: Mapping[str, Any],
+    intervals: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A plain dict for ``yaml.safe_dump`` that an application loads to filter labels client-side.
 
-    ``min_confidence`` is None where there is no threshold; otherwise it is rounded down (see
-    :func:`safe_min_confidence`) so that it still selects exactly the predictions that were evaluated.
-    Rates are rounded to 4 decimals, undefined rates are None. ``metadata`` goes under its own key.
+    ``min_confidence`` is None where there is no threshold; otherwise the robust value inside the
+    equally-good range (:func:`min_confidence_to_use`), so that it still selects exactly the predictions
+    that were evaluated; ``same_counts_range`` is that range. Rates are rounded to 4 decimals, undefined
+    rates are None; intervals and data advice are written where the frame has them, and ``intervals``
+    (level, resamples, seed, methods) under its own key. ``metadata`` goes under its own key.
     """
     objective = _as_objective(objective)
 
     def min_confidence(threshold: Any, low: Any) -> float | None:
-        if _plain_float(threshold) is None:
-            return None
-        return safe_min_confidence(
-            float(threshold), float(low) if _plain_float(low) is not None else -math.inf
-        )
+        return min_confidence_to_use(threshold, low)
 
-    labels: dict[str, Any] = {}
-    for row in per_label_df.to_dict("records"):
-        labels[str(row["label"])] = {
-            "min_confidence": min_confidence(row["threshold"], row.get("threshold_low")),
-            "precision": _plain_float(row["precision"], 4),
-            "recall": _plain_float(row["recall"], 4),
-            "f1": _plain_float(row["f1"], 4),
-            "support": _plain_int(row["support"]),
-            "status": str(row["status"]),
-            "note": str(row["note"]),
+    def entry(row: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "min_confidence": min_confidence(row.get("threshold"), row.get("threshold_low")),
+            # every MinConfidence above the first and up to the second gives the same counts
+            "same_counts_range": _same_counts_range(row.get("threshold"), row.get("threshold_low")),
         }
-    global_entry = {
-        "min_confidence": min_confidence(global_rec.get("threshold"), global_rec.get("threshold_low")),
-        "precision": _plain_float(global_rec.get("precision"), 4),
-        "recall": _plain_float(global_rec.get("recall"), 4),
-        "f1": _plain_float(global_rec.get("f1"), 4),
-        "support": _plain_int(global_rec.get("support")),
-        "status": str(global_rec.get("status", "")),
-        "note": str(global_rec.get("note", "")),
-    }
+        for name in _DOCUMENT_NUMBERS:
+            if name in ("precision", "recall", "f1") or name in row:
+                out[name] = _plain_float(row.get(name), 4)
+        out["support"] = _plain_int(row.get("support"))
+        for name in _DOCUMENT_COUNTS:
+            if name in row:
+                out[name] = _plain_int(row.get(name))
+        out["status"] = str(row.get("status", ""))
+        out["note"] = str(row.get("note", ""))
+        return out
+
+    labels = {str(row["label"]): entry(row) for row in per_label_df.to_dict("records")}
+    global_entry = entry(dict(global_rec))
     return {
         "objective": str(objective),
         "floor": float(floor),
         "metadata": _plain(dict(metadata), "metadata"),
+        **({"intervals": _plain(dict(intervals), "intervals")} if intervals else {}),
         "global": global_entry,
         "labels": labels,
     }

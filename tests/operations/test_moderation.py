@@ -12,6 +12,7 @@ from evaluation.cli import main
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.moderation import Taxonomy, read_moderation
 from evaluation.pipeline import evaluate, reanalyse
+from evaluation.stats.thresholds import min_confidence_to_use
 from tests.support.fake_rekognition import moderation_label as ml
 from tests.support.images import png_bytes
 from tests.support.operations import check_run_folder
@@ -133,7 +134,9 @@ def test_the_image_flag_worked_by_hand(dataset, endpoint, tmp_path):
     F1 0.4; at 95: F1 0.5."""
     result = run(dataset, endpoint, tmp_path, out=tmp_path / "run")
     flag = result.summary["evaluation"]["image_flag"]
-    assert flag["threshold"] == 30.0 and flag["min_confidence"] == 30.0
+    # the value sent is the robust middle of the range that gives these counts, (0, 30]
+    assert flag["threshold"] == 30.0 and 0.0 < flag["min_confidence"] <= 30.0
+    assert flag["min_confidence"] == min_confidence_to_use(30.0, result.summary["floor"]["evaluated_from"])
     assert flag["precision"] == pytest.approx(2 / 3, abs=1e-4) and flag["recall"] == pytest.approx(
         2 / 3, abs=1e-4
     )
@@ -141,7 +144,7 @@ def test_the_image_flag_worked_by_hand(dataset, endpoint, tmp_path):
     curve = pd.read_csv(tmp_path / "run" / "moderation_flag.csv").set_index("threshold")
     assert curve.loc[70.0, "f1"] == pytest.approx(0.4) and curve.loc[95.0, "f1"] == pytest.approx(0.5)
     thresholds = yaml.safe_load((tmp_path / "run" / "thresholds.yaml").read_text())
-    assert thresholds["image_flag"]["min_confidence"] == 30.0
+    assert thresholds["image_flag"]["min_confidence"] == flag["min_confidence"]
     assert thresholds["labels"]["Explicit"]["min_confidence"] is not None  # the threshold per category
     assert (
         "flag an image when any label reaches MinConfidence" in (tmp_path / "run" / "report.md").read_text()
@@ -210,3 +213,30 @@ def test_replay_answers_a_moderation_run_from_the_cache(dataset, endpoint, tmp_p
         backend="replay",
     )
     assert labels_cache.summary["images"]["evaluated"] == 0  # DetectLabels answers are not moderation's
+
+
+def test_review_band_writes_a2i_conditions_in_the_documented_shape(dataset, endpoint, tmp_path):
+    """The notebook API's keywords map onto the same options as the CLI's."""
+    from evaluation.stats.review_band import a2i_problems
+
+    result = run(
+        dataset,
+        endpoint,
+        tmp_path,
+        out=tmp_path / "run",
+        review_band=True,
+        max_errors=0.4,
+        confidence_level=0.9,
+        resamples=50,
+        seed=4,
+    )
+    document = json.loads((tmp_path / "run" / "a2i_activation_conditions.json").read_text())
+    assert a2i_problems(document) == []
+    band = pd.read_csv(tmp_path / "run" / "review_band.csv")
+    reviewed = band[band["reviewed"] > 0]
+    names = json.dumps(document)
+    for row in reviewed.itertuples():
+        assert f'"ModerationLabelName": "{row.label}"' in names
+    assert result.summary["intervals"]["level"] == 0.9 and result.summary["intervals"]["resamples"] == 50
+    again = reanalyse(tmp_path / "run", review_band=False, cache=tmp_path / "c.sqlite")
+    assert "review_band" not in again.extra_tables and again.summary["intervals"]["seed"] == 4

@@ -142,7 +142,7 @@ def test_the_cli_serves_until_ctrl_c(tmp_path):
         answer = client_for(url).detect_labels(Image={"Bytes": CAT}, MaxLabels=3)
         assert len(answer["Labels"]) == 3
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
+        assert process.wait(timeout=90) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -434,10 +434,13 @@ def test_thresholds_document_loads_back_with_plain_types(
     assert loaded == document
     assert loaded["objective"] == "best-f1" and loaded["floor"] == 50.0
     assert loaded["metadata"] == {"label_model_version": "3.0", "n_images": 6, "run": {"seeds": [1, 2]}}
-    assert loaded["global"]["min_confidence"] == 70.0
+    # the robust value: the middle of the equally-good range (60, 70], (80, 90] (it was the top before)
+    assert loaded["global"]["min_confidence"] == 65.0
+    assert loaded["global"]["same_counts_range"] == [60.0, 70.0]
     assert list(loaded["labels"]) == labels
     assert loaded["labels"]["Ok"] == {
-        "min_confidence": 90.0,
+        "min_confidence": 85.0,
+        "same_counts_range": [80.0, 90.0],
         "precision": 0.9,
         "recall": 0.9,
         "f1": 0.9,
@@ -485,14 +488,18 @@ def test_document_thresholds_select_exactly_the_evaluated_predictions() -> None:
         assert len(repr(min_confidence)) < len(repr(row["threshold"]))  # actually shorter
 
 
-def test_min_confidence_to_use_never_rounds_above_the_point():
+def test_min_confidence_to_use_is_the_robust_value_inside_the_range():
     from evaluation.stats.thresholds import min_confidence_to_use
 
-    assert min_confidence_to_use(87.1267, 80.0) == 87.1267
-    assert min_confidence_to_use(92.32631234, 1.34) == 92.3263
+    # the middle of (low, threshold], with the fewest digits that stay inside: never above the point
+    assert min_confidence_to_use(87.1267, 80.0) == 84.0
+    assert min_confidence_to_use(92.32631234, 1.34) == 47.0  # the demo case: 1.34..92.3263
+    assert min_confidence_to_use(92.32634735107422, 92.1) == 92.2
+    assert min_confidence_to_use(50.00002, 50.00001) == 50.00002  # more decimals when the range is narrow
     assert min_confidence_to_use(float("nan"), 1.0) is None
     assert min_confidence_to_use(None, None) is None
-    assert min_confidence_to_use(40.0, float("nan")) == 40.0
+    assert min_confidence_to_use(40.0, float("nan")) == 40.0  # range unknown (old labels.csv): the point
+    assert min_confidence_to_use(0.0, 0.0) == 0.0  # an empty range: the threshold is the only value
 
 
 def test_notes_say_when_positives_are_never_returned_and_no_floor_can_help():

@@ -97,6 +97,7 @@ def synthetic_result(
     image_bytes: Any = None,
     model_version: str = "3.0",
     backend: str = "rekognition",
+    options: AnalysisOptions | None = None,
 ) -> EvaluationResult:
     """A finished run over scripted answers, analysed by the real `analyse` (no endpoint, no cache).
 
@@ -104,7 +105,8 @@ def synthetic_result(
     real datasets. With `folder`, the images are written there (by `image_bytes(index) -> bytes`, small
     PNGs by default) so the report can make thumbnails; without it the images do not exist on disk.
     The ground truth depends on `seed` only, the answers on `answer_seed` too: two results with one seed
-    and two answer seeds are two models on the same dataset.
+    and two answer seeds are two models on the same dataset. `options` replaces the analysis options
+    built from `objective` and `min_support`.
     """
     n_labels = len(labels)
     prevalence = 0.3 / (1.0 + np.arange(n_labels)) ** 0.8
@@ -163,6 +165,8 @@ def synthetic_result(
         "cache": "cache.sqlite",
         "stats": {"api_calls": n_images, "cache_hits": 0, "wall_s": 1.0},
     }
-    options = AnalysisOptions.build(objective=objective, min_support=min_support, vocabulary=list(labels))
+    options = options or AnalysisOptions.build(
+        objective=objective, min_support=min_support, vocabulary=list(labels)
+    )
     run["analysis"] = options.to_dict()
     return analyse(images, responses, run=run, options=options)

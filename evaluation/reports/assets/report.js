@@ -18,6 +18,23 @@ const COUNTS = DATA.labels.map((label) => {
   return { tp, fp };
 });
 
+/* The Wilson score interval of s successes in n trials at the page's level (DATA.z), as labels.csv and
+   metrics.csv compute it; [NaN, NaN] with no trial. */
+function wilson(s, n) {
+  if (!(n > 0)) return [NaN, NaN];
+  const z = DATA.z ?? 1.959963984540054, p = s / n, z2 = z * z, d = 1 + z2 / n;
+  const centre = (p + z2 / (2 * n)) / d;
+  const half = (z * Math.sqrt(Math.max(p * (1 - p) / n + z2 / (4 * n * n), 0))) / d;
+  return [p <= 0 ? 0 : Math.max(0, centre - half), p >= 1 ? 1 : Math.min(1, centre + half)];
+}
+
+/* "0.900 [0.700, 0.970]" */
+function intervalText(value, ci) {
+  if (isMissing(value)) return "\u2013";
+  if (!ci || isMissing(ci[0]) || isMissing(ci[1])) return fmt(value);
+  return `${fmt(value)} [${fmt(ci[0])}, ${fmt(ci[1])}]`;
+}
+
 function rates(tp, fp, fn) {
   return {
     precision: tp + fp > 0 ? tp / (tp + fp) : NaN, // undefined when nothing is predicted
@@ -117,7 +134,7 @@ function svg(tag, attributes, children) {
 
 /* A small line chart: series are arrays of [x, y]; a NaN y breaks the line. The legend sits under the
    title, outside the plot, so it never hides a curve. */
-function chart({ title, xLabel, yLabel, xMax, series, vlines, points }) {
+function chart({ title, xLabel, yLabel, xMax, series, vlines, points, bands, spans }) {
   const W = 264, H = 210, left = 40, right = 12, top = 32, bottom = 30;
   const x = (v) => left + (v / xMax) * (W - left - right);
   const y = (v) => top + (1 - v) * (H - top - bottom);
@@ -135,6 +152,18 @@ function chart({ title, xLabel, yLabel, xMax, series, vlines, points }) {
   axis.append(svg("text", { x: (left + W - right) / 2, y: H - 4, "text-anchor": "middle", text: xLabel }));
   if (yLabel) axis.append(svg("text", { x: 9, y: (top + H - bottom) / 2, "text-anchor": "middle", transform: `rotate(-90 9 ${(top + H - bottom) / 2})`, text: yLabel }));
   root.append(axis);
+  /* shaded intervals: a band between low and high along a series, a span between two x values */
+  for (const span of spans || []) {
+    if (isMissing(span.from) || isMissing(span.to)) continue;
+    root.append(svg("rect", { class: `span ${span.className}`, x: x(span.from), y: top, width: Math.max(x(span.to) - x(span.from), 1), height: H - top - bottom }, [svg("title", { text: span.title })]));
+  }
+  for (const band of bands || []) {
+    const kept = band.points.filter(([xv, lo, hi]) => !isMissing(xv) && !isMissing(lo) && !isMissing(hi));
+    if (kept.length < 2) continue;
+    const upper = kept.map(([xv, , hi]) => `${x(xv).toFixed(1)},${y(hi).toFixed(1)}`);
+    const lower = kept.slice().reverse().map(([xv, lo]) => `${x(xv).toFixed(1)},${y(lo).toFixed(1)}`);
+    root.append(svg("path", { class: `band ${band.className}`, d: `M${upper.join("L")}L${lower.join("L")}Z` }, [svg("title", { text: band.title })]));
+  }
   for (const line of vlines || []) {
     if (isMissing(line.x)) continue;
     root.append(svg("line", { class: line.className, x1: x(line.x), x2: x(line.x), y1: top, y2: H - bottom }, [svg("title", { text: line.title })]));
@@ -157,6 +186,12 @@ function chart({ title, xLabel, yLabel, xMax, series, vlines, points }) {
   }
   for (const point of points || []) {
     if (isMissing(point.x) || isMissing(point.y)) continue;
+    if (point.xci && !isMissing(point.xci[0]) && !isMissing(point.xci[1])) {
+      root.append(svg("line", { class: `errorbar ${point.className}`, x1: x(point.xci[0]), x2: x(point.xci[1]), y1: y(point.y), y2: y(point.y) }));
+    }
+    if (point.yci && !isMissing(point.yci[0]) && !isMissing(point.yci[1])) {
+      root.append(svg("line", { class: `errorbar ${point.className}`, x1: x(point.x), x2: x(point.x), y1: y(point.yci[0]), y2: y(point.yci[1]) }));
+    }
     root.append(svg("circle", { class: point.className, cx: x(point.x), cy: y(point.y), r: 4 }, [svg("title", { text: point.title })]));
   }
   return root;
@@ -170,7 +205,7 @@ function curveCharts(rows, recommended, current) {
       title: "precision-recall", xLabel: "recall", yLabel: "precision", xMax: 1,
       series: [{ className: "precision", points: pr }],
       points: [
-        mark ? { className: "recommended", x: recommended.recall, y: recommended.precision, title: mark } : null,
+        mark ? { className: "recommended", x: recommended.recall, y: recommended.precision, title: mark, xci: recommended.r_ci, yci: recommended.p_ci } : null,
         { className: "current", x: current.recall, y: current.precision, title: `MinConfidence ${current.text}` },
       ].filter(Boolean),
     }),
@@ -179,6 +214,13 @@ function curveCharts(rows, recommended, current) {
       series: ["precision", "recall", "f1"].map((key) => ({
         className: key, legend: key, points: rows.map((r) => [r.threshold, r[key]]),
       })),
+      /* Wilson intervals at every whole-number threshold (metrics.csv's), and where the recommendation
+         would land on another sample of the same size (the bootstrap's MinConfidence interval) */
+      bands: [
+        { className: "precision", title: "precision interval", points: rows.map((r) => [r.threshold, ...wilson(r.tp, r.tp + r.fp)]) },
+        { className: "recall", title: "recall interval", points: rows.map((r) => [r.threshold, ...wilson(r.tp, r.tp + r.fn)]) },
+      ],
+      spans: recommended.mc_ci ? [{ className: "recommended", from: recommended.mc_ci[0], to: recommended.mc_ci[1], title: `the recommendation on another sample: ${mcText(recommended.mc_ci[0])} to ${mcText(recommended.mc_ci[1])}` }] : [],
       vlines: [
         mark ? { className: "recommended", x: recommended.threshold, title: mark } : null,
         { className: "current", x: current.threshold, title: `MinConfidence ${current.text}` },
@@ -224,7 +266,7 @@ function updateGlobal() {
 
 /* ------------------------------------------------------------------------------------------- table */
 
-const STATUS_CLASS = { ok: "ok", "low-support": "warn", "at-floor": "warn", unreachable: "bad", "no-predictions": "bad", "no-positives": "bad" };
+const STATUS_CLASS = { ok: "ok", "low-support": "warn", "too-few-positives": "warn", "at-floor": "warn", "predict-nothing": "warn", unreachable: "bad", uncertified: "bad", "no-predictions": "bad", "no-positives": "bad" };
 
 function statusCell(label) {
   const warn = label.status !== "ok";
@@ -242,7 +284,7 @@ const COLUMNS = [
   {
     key: "t", title: "MinConf", type: "num", value: (l) => l.mc,
     cell: (l) => el("span", { title: isMissing(l.mc) ? null : useText(l), text: mcText(l.mc) }),
-    tip: "recommended MinConfidence, as in thresholds.yaml (rounded down: it keeps every prediction at the recommended confidence)",
+    tip: "recommended MinConfidence, as in thresholds.yaml: the middle of the range that gives the recommended counts",
   },
   { key: "p", title: "P", type: "num", value: (l) => l.p, cell: (l) => fmt(l.p), tip: "precision at the recommended MinConfidence" },
   { key: "r", title: "R", type: "num", value: (l) => l.r, cell: (l) => fmt(l.r), tip: "recall at the recommended MinConfidence" },
@@ -251,6 +293,11 @@ const COLUMNS = [
   { key: "live_precision", title: "P @", type: "num", className: "live", value: live("precision"), cell: (l) => fmt(live("precision")(l)), tip: "precision at the explorer's MinConfidence" },
   { key: "live_recall", title: "R @", type: "num", className: "live", value: live("recall"), cell: (l) => fmt(live("recall")(l)), tip: "recall at the explorer's MinConfidence" },
   { key: "live_f1", title: "F1 @", type: "num", className: "live", value: live("f1"), cell: (l) => fmt(live("f1")(l)), tip: "F1 at the explorer's MinConfidence" },
+  { key: "p_ci", title: "P interval", type: "num", value: (l) => (l.p_ci ? l.p_ci[0] : NaN), cell: (l) => intervalText(l.p, l.p_ci), tip: "precision with its Wilson interval (sorts by the lower bound)" },
+  { key: "r_ci", title: "R interval", type: "num", value: (l) => (l.r_ci ? l.r_ci[0] : NaN), cell: (l) => intervalText(l.r, l.r_ci), tip: "recall with its Wilson interval (sorts by the lower bound)" },
+  { key: "f1_ci", title: "F1 interval", type: "num", value: (l) => (l.f1_ci ? l.f1_ci[0] : NaN), cell: (l) => intervalText(l.f1, l.f1_ci), tip: "F1 with its bootstrap interval (sorts by the lower bound)" },
+  { key: "mc_ci", title: "MinConf on resamples", type: "num", value: (l) => (l.mc_ci ? l.mc_ci[0] : NaN), cell: (l) => (l.mc_ci && !isMissing(l.mc_ci[0]) ? `${mcText(l.mc_ci[0])} \u2013 ${mcText(l.mc_ci[1])}` : "\u2013"), tip: "where the recommendation would land on another sample of the same size (bootstrap interval)" },
+  { key: "needed", title: "Positives needed", type: "num", value: (l) => l.needed, cell: (l) => (isMissing(l.needed) ? "\u2013" : String(l.needed)), tip: "positive images needed for precision and recall intervals within the half-width (see 'How sure')" },
 ];
 
 const table = makeTable(document.getElementById("labels-table"), COLUMNS, DATA.labels, {
