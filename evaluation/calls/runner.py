@@ -116,18 +116,12 @@ def plan(
     return outcomes, to_call
 
 
-def _drain(finished: queue.SimpleQueue[Future[None]], *, timeout: float) -> list[Future[None]]:
-    """The futures finished since the last look: waits up to `timeout` for the first (so Ctrl-C and
-    the setup-failure check are seen), then takes what else is there without waiting."""
+def _next_finished(finished: queue.SimpleQueue[Future[None]], *, timeout: float) -> list[Future[None]]:
+    """The next finished future, waiting up to `timeout` (so Ctrl-C is seen); none when none finished."""
     try:
-        done = [finished.get(timeout=timeout)]
+        return [finished.get(timeout=timeout)]
     except queue.Empty:
         return []
-    while True:
-        try:
-            done.append(finished.get_nowait())
-        except queue.Empty:
-            return done
 
 
 def _describe_error(exc: BaseException) -> tuple[str, str]:
@@ -332,8 +326,8 @@ def fetch(
             future.add_done_callback(finished.put)
         answered, setup_failures = 0, []
         while pending:
-            done = _drain(finished, timeout=0.5)
-            for future in done:
+            # one at a time, so the setup-failure check below sees each failure as it comes
+            for future in _next_finished(finished, timeout=0.5):
                 index = pending.pop(future)
                 exc = future.exception()
                 if exc is None:
