@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -70,6 +71,25 @@ def default_run_dir(dataset_name: str, reports_dir: str | Path = "reports") -> P
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset_name).strip("-") or "dataset"
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return Path(reports_dir) / f"{safe}-{stamp}"
+
+
+def check_writable(out_dir: str | Path, *, option: str = "--out") -> None:
+    """Refuse, before any call is paid for, a run folder that could not be written: a file in its place,
+    a file on its path, or a folder (or its nearest existing parent) where nothing can be created."""
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{option} {path}: exists and is not a folder")
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"{option} {path}: {existing} is not a folder")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".rekognition-eval-probe-", dir=existing)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise UserError(f"{option} {path}: cannot write in {existing} ({error.strerror or error})") from None
 
 
 def atomic_write(path: Path, content: str | bytes) -> None:

@@ -23,7 +23,13 @@ from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations import Operation, operation_for
 from evaluation.options import AnalysisOptions, Costs
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
-from evaluation.stats.thresholds import Objective, recommend, recommend_global, thresholds_document
+from evaluation.stats.thresholds import (
+    NO_POSITIVES_NOTE,
+    Objective,
+    recommend,
+    recommend_global,
+    thresholds_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +115,7 @@ def analyse(
         run=run,
     )
     per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
+    _word_no_positives(per_label, evaluated=len(answered), not_evaluated=len(images) - len(answered))
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     aws_record = options.aws_evaluation.to_record() if options.aws_evaluation else run.get(RUN_KEY)
     if aws_record:
@@ -173,6 +180,21 @@ def analyse(
         if table is not None:
             result.extra_tables[TABLE_FILE.removesuffix(".csv")] = table
     return result
+
+
+def _word_no_positives(per_label: pd.DataFrame, *, evaluated: int, not_evaluated: int) -> None:
+    """"No positive images in the dataset" is only true when every image was evaluated: otherwise the
+    label's positives may be among the images that were not (failed, missing, rejected)."""
+    if not not_evaluated or per_label.empty or "note" not in per_label:
+        return
+    instead = (
+        f"no positive images for this label among the {evaluated} evaluated image(s); {not_evaluated} "
+        "image(s) of the dataset were not evaluated (see Problems), its positives may be among them"
+    )
+    per_label["note"] = [
+        note.replace(NO_POSITIVES_NOTE, instead) if isinstance(note, str) else note
+        for note in per_label["note"]
+    ]
 
 
 def recommend_all(

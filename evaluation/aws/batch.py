@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from evaluation.aws.stack_outputs import CACHE_PREFIX, DATASETS_PREFIX
+from evaluation.calls.answers import answer_problem
 from evaluation.calls.backends.base import NotCached
 from evaluation.calls.backends.rekognition import detect_labels_params
 from evaluation.calls.cache import ResponseCache, cache_key
@@ -513,6 +514,9 @@ def store_answers(answers: Iterable[BatchAnswer], cache: ResponseCache, ingested
                 f"{(ingested.min_confidence, ingested.max_labels)}: one request per batch"
             )
         ingested.min_confidence, ingested.max_labels = request
+        problem = None if answer.response is None else answer_problem(OPERATION, answer.response)
+        if problem is not None:  # never stored: a run reports it as a failed image, a rerun asks again
+            answer = replace(answer, response=None, error="MalformedAnswer", cause=problem)
         if answer.response is None:
             ingested.failures[answer.image] = answer
             continue

@@ -4,6 +4,15 @@ SQLite in WAL mode: each answer is committed as soon as it arrives (an interrupt
 received), several threads of one run share a connection behind a lock, and two runs sharing one file
 do not corrupt it (SQLite's own locking; writers wait up to `busy_timeout`).
 
+Only answers of the documented shape go in, and only those come out (`evaluation.calls.answers`): a bad
+row an older version stored reads as absent, so it is asked again. Runs sharing one file do not pay
+twice for an image: a run claims an image (the `claims` table) before calling it, with a lease its
+holder renews while it lives; another run skips a claimed image, and picks up its answer once stored or
+takes over the claim once the lease has expired (its holder died).
+
+A file that is not a cache (corrupt, not SQLite) or cannot be written (disk full, read-only) is the
+user's environment, not a bug: `CacheError`, a UserError naming the file.
+
 Beside the raw answers (the record) the store keeps what the analysis reads of them as compact columns
 (`ColumnCodec`): one row per answer in a table of its own, each field a packed array (names as interned
 integer codes, from the `names` table), written in the same transaction as the raw answer, so the two
@@ -31,6 +40,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from evaluation.calls.answers import BadAnswer, answer_problem, check_answer
+from evaluation.errors import UserError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
     key TEXT PRIMARY KEY,
@@ -42,11 +54,17 @@ CREATE TABLE IF NOT EXISTS responses (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS responses_image ON responses (image_id);
+CREATE TABLE IF NOT EXISTS claims (
+    key TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS names (
     code INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE
 );
 """
+
 _PUT_SQL = (
     "INSERT OR REPLACE INTO responses "
     "(key, image_id, operation, params, response, model_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -79,6 +97,31 @@ class Columns:
     fields: dict[str, np.ndarray]
     counts: dict[str, np.ndarray]
     names: tuple[str, ...]
+
+
+# What `claim` finds: the answer is stored already, this run now holds the image, another run holds it.
+ANSWERED, CLAIMED, HELD_ELSEWHERE = "answered", "claimed", "held elsewhere"
+
+
+class CacheError(UserError):
+    """The cache file cannot be read (corrupt, not a cache) or written (disk full, read-only)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"response cache {path}: {problem}")
+        self.path = path
+
+
+class CacheWriteError(CacheError):
+    """An answer could not be stored: calling on would pay for answers that cannot be kept."""
+
+
+def _problem(error: sqlite3.Error, *, writing: bool) -> str:
+    text = str(error)
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return f"not a readable cache ({text}); move it aside or pass another --cache"
+    if writing or "readonly" in text or "full" in text:
+        return f"cannot be written ({text}); free space or make it writable, or pass another --cache"
+    return f"cannot be read ({text})"
 
 
 def canonical_json(value: Any) -> str:
@@ -118,17 +161,27 @@ class ResponseCache:
         self.path = Path(path)
         self.codecs = tuple(codecs)
         self._name_codes: dict[str, int] = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._busy_timeout_s = busy_timeout_s
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
-        )
-        self._while_busy(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._while_busy(lambda: self._conn.executescript(_SCHEMA))
-        for codec in self.codecs:
-            self._while_busy(lambda codec=codec: self._conn.execute(_columns_schema(codec)))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CacheError(self.path, f"cannot create its folder ({error.strerror or error})") from None
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), timeout=busy_timeout_s, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error as error:
+            raise CacheError(self.path, _problem(error, writing=False)) from None
+        try:
+            self._while_busy(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._while_busy(lambda: self._conn.executescript(_SCHEMA))
+            for codec in self.codecs:
+                self._while_busy(lambda codec=codec: self._conn.execute(_columns_schema(codec)))
+        except sqlite3.Error as error:
+            self._conn.close()
+            raise CacheError(self.path, _problem(error, writing=False)) from None
 
     def _while_busy(self, action: Callable[[], object]) -> None:
         """Run a write, waiting while another process holds the lock.
@@ -161,14 +214,21 @@ class ResponseCache:
         with self._lock:
             self._conn.close()
 
+    def _read(self, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+        except sqlite3.Error as error:
+            raise CacheError(self.path, _problem(error, writing=False)) from None
+
     def get(self, key: str) -> CachedResponse | None:
+        """The stored answer, or None when there is none or it is not a valid answer (ask again)."""
         with self._lock:
-            row = self._conn.execute(
+            rows = self._read(
                 "SELECT key, image_id, operation, params, response, model_version, created_at "
                 "FROM responses WHERE key = ?",
                 (key,),
-            ).fetchone()
-        return _row_to_cached(row) if row else None
+            )
+        return _row_to_cached(rows[0]) if rows else None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedResponse]:
         """Responses for the keys that are stored; missing keys are simply absent."""
@@ -179,18 +239,95 @@ class ResponseCache:
             for start in range(0, len(wanted), chunk):
                 part = wanted[start : start + chunk]
                 marks = ",".join("?" * len(part))
-                rows = self._conn.execute(
+                rows = self._read(
                     "SELECT key, image_id, operation, params, response, model_version, created_at "
                     f"FROM responses WHERE key IN ({marks})",
                     part,
-                ).fetchall()
+                )
                 for row in rows:
-                    found[row[0]] = _row_to_cached(row)
+                    cached = _row_to_cached(row)
+                    if cached is not None:
+                        found[row[0]] = cached
         return found
 
     def contains(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def stored_params(self, image_ids: Iterable[str], operation: str) -> dict[str, int]:
+        """How many of these images have an answer of `operation`, by the request parameters it was
+        stored under (canonical JSON): what a replay that found nothing should have asked for."""
+        wanted = list(dict.fromkeys(image_ids))
+        counts: dict[str, int] = {}
+        chunk = 500
         with self._lock:
-            return self._conn.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+            for start in range(0, len(wanted), chunk):
+                part = wanted[start : start + chunk]
+                marks = ",".join("?" * len(part))
+                rows = self._read(
+                    f"SELECT params, COUNT(DISTINCT image_id) FROM responses WHERE operation = ? "
+                    f"AND image_id IN ({marks}) GROUP BY params",
+                    [operation, *part],
+                )
+                for params, count in rows:
+                    counts[params] = counts.get(params, 0) + int(count)
+        return counts
+
+    def claim(self, key: str, owner: str, *, lease_s: float) -> str:
+        """Before calling for `key`: ANSWERED (a valid answer is stored), CLAIMED (this owner holds it
+        now, until `lease_s` from now unless renewed) or HELD_ELSEWHERE (another live run is calling)."""
+
+        outcome: list[str] = []
+
+        def take() -> None:
+            outcome.clear()
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._conn.execute(
+                    "SELECT operation, response FROM responses WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None and _valid(row[0], row[1]):
+                    outcome.append(ANSWERED)
+                else:
+                    now = time.time()
+                    holder = self._conn.execute(
+                        "SELECT owner, expires FROM claims WHERE key = ?", (key,)
+                    ).fetchone()
+                    if holder is not None and holder[0] != owner and holder[1] > now:
+                        outcome.append(HELD_ELSEWHERE)
+                    else:
+                        self._conn.execute(
+                            "INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
+                            (key, owner, now + lease_s),
+                        )
+                        outcome.append(CLAIMED)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+        self._write(take)
+        return outcome[0]
+
+    def release(self, key: str, owner: str) -> None:
+        """Give an image back unanswered (its call failed): another run may try it."""
+        self._write(
+            lambda: self._conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
+        )
+
+    def renew(self, owner: str, *, lease_s: float) -> None:
+        """Extend every claim this owner holds: it is alive and still calling."""
+        self._write(
+            lambda: self._conn.execute(
+                "UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease_s, owner)
+            )
+        )
+
+    def _write(self, action: Callable[[], object]) -> None:
+        with self._lock:
+            try:
+                self._while_busy(action)
+            except sqlite3.Error as error:
+                raise CacheWriteError(self.path, _problem(error, writing=True)) from None
 
     def put(
         self,
@@ -201,8 +338,13 @@ class ResponseCache:
         params: Mapping[str, Any],
         response: Mapping[str, Any],
         model_version: str | None,
+        owner: str | None = None,
     ) -> None:
-        """Store and commit at once: an answer that was paid for is never lost to a crash."""
+        """Store and commit at once: an answer that was paid for is never lost to a crash.
+
+        Only an answer of the documented shape is stored (BadAnswer otherwise); `owner`'s claim on the
+        key, if any, ends with it. A file that cannot be written raises CacheWriteError.
+        """
         self.put_many(
             [
                 {
@@ -213,13 +355,17 @@ class ResponseCache:
                     "response": response,
                     "model_version": model_version,
                 }
-            ]
+            ],
+            owner=owner,
         )
 
-    def put_many(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    def put_many(self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None) -> None:
         """Store several answers (each a mapping of `put`'s arguments) in one transaction, with their
         columns: what a replay of recorded answers uses, where a commit per answer would dominate.
-        An entry may bring its columns already encoded (`columns`, for the cache's one codec)."""
+        An entry may bring its columns already encoded (`columns`, for the cache's one codec). Every
+        answer is checked first (BadAnswer: nothing of the batch is stored)."""
+        for entry in entries:
+            check_answer(entry["operation"], _without_metadata(entry["response"]))
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [
             (
@@ -259,24 +405,43 @@ class ResponseCache:
                     gone = [(key,) for key, value in values if value is None]
                     if gone:  # an answer the codec cannot read keeps no stale columns of an older answer
                         self._conn.executemany(f"DELETE FROM columns_{codec.kind} WHERE key = ?", gone)
+                if owner is not None:  # the claims on these keys end with their answers
+                    self._conn.executemany(
+                        "DELETE FROM claims WHERE key = ? AND owner = ?", [(row[0], owner) for row in rows]
+                    )
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
-        with self._lock:
-            self._while_busy(write)
+        self._write(write)
 
     # ------------------------------------------------------------------ what is stored, without parsing
 
     def stored_keys(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` have an answer: one indexed lookup per key, no answer read or parsed."""
+        """Which of `keys` have a valid answer, by indexed lookups: an answer with current columns was
+        checked when it was stored, so it is not read; only a row without them (stored by an older
+        harness, or of an operation without columns) is parsed and checked, as `get` would."""
         found: set[str] = set()
         with self._lock:
             for part in _chunks(list(dict.fromkeys(keys)), 900):
                 marks = ",".join("?" * len(part))
-                rows = self._conn.execute(f"SELECT key FROM responses WHERE key IN ({marks})", part)
-                found.update(row[0] for row in rows)
+                present = {
+                    row[0] for row in self._read(f"SELECT key FROM responses WHERE key IN ({marks})", part)
+                }
+                for codec in self.codecs:
+                    checked = self._read(
+                        f"SELECT key FROM columns_{codec.kind} WHERE version = ? AND key IN ({marks})",
+                        [codec.version, *part],
+                    )
+                    found.update(row[0] for row in checked)
+                unchecked = list(present - found)
+                if unchecked:
+                    marks = ",".join("?" * len(unchecked))
+                    rows = self._read(
+                        f"SELECT key, operation, response FROM responses WHERE key IN ({marks})", unchecked
+                    )
+                    found.update(key for key, operation, response in rows if _valid(operation, response))
         return found
 
     def versions(self, keys: Iterable[str]) -> dict[str, tuple[str | None, str]]:
@@ -387,7 +552,11 @@ class ResponseCache:
             raw = self._conn.execute(
                 f"SELECT key, operation, response FROM responses WHERE key IN ({marks})", list(keys)
             ).fetchall()
-        values = [(key, codec.encode(operation, json.loads(response))) for key, operation, response in raw]
+        values = [
+            (key, codec.encode(operation, _parsed(response)))
+            for key, operation, response in raw
+            if _valid(operation, response)  # a bad row reads as absent, as `get` has it
+        ]
 
         def write() -> None:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -398,12 +567,11 @@ class ResponseCache:
                 raise
             self._conn.execute("COMMIT")
 
-        with self._lock:
-            self._while_busy(write)
+        self._write(write)
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
+            return int(self._read("SELECT COUNT(*) FROM responses", ())[0][0])
 
 
 def _columns_schema(codec: ColumnCodec) -> str:
@@ -432,13 +600,46 @@ def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in response.items() if name != "ResponseMetadata"}
 
 
-def _row_to_cached(row: tuple[Any, ...]) -> CachedResponse:
+def _parsed(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _valid(operation: str, response_text: Any) -> bool:
+    return answer_problem(operation, _parsed(response_text)) is None
+
+
+def _row_to_cached(row: tuple[Any, ...]) -> CachedResponse | None:
+    """The row as an answer; None for a row whose answer is not of the documented shape (ask again)."""
+    response = _parsed(row[4])
+    params = _parsed(row[3])
+    if not isinstance(params, dict) or answer_problem(row[2], response) is not None:
+        return None
     return CachedResponse(
         key=row[0],
         image_id=row[1],
         operation=row[2],
-        params=json.loads(row[3]),
-        response=json.loads(row[4]),
+        params=params,
+        response=response,
         model_version=row[5],
         created_at=row[6],
     )
+
+
+__all__ = [
+    "ANSWERED",
+    "CLAIMED",
+    "HELD_ELSEWHERE",
+    "BadAnswer",
+    "CacheError",
+    "CacheWriteError",
+    "CachedResponse",
+    "ColumnCodec",
+    "Columns",
+    "ResponseCache",
+    "cache_key",
+    "canonical_json",
+    "default_cache_path",
+]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evaluation.calls.answers import check_answer
 from evaluation.calls.cache import ResponseCache
 from evaluation.errors import UserError
 
@@ -83,6 +84,7 @@ def store_recorded(
                 continue
             image, response, version = entry
             try:
+                check_answer(operation, response)  # the documented shape, as a live answer is checked
                 columns = encode(operation, response) if encode else validate(response)
             except Exception as exc:  # the adapter's ResponseShapeError, or any other sign of a bad shape
                 report.bad_line(number, f"{image}: not a {operation} answer: {exc}")

@@ -2,17 +2,28 @@
 
 Two phases: first every image is read, checked and given its cache key (no call), so a dry run knows
 exactly what is still to be paid for; then the missing answers are fetched by a thread pool that
-shares one client, each stored the moment it arrives. An error on one image never stops the others.
+shares one client, each checked (evaluation.calls.answers) and stored the moment it arrives. An error on
+one image never stops the others; three things stop the run at once, with one line:
+- the cache cannot be written (disk full, read-only): every further answer would be paid for and lost;
+- no connection can be made, or no credentials found, before any answer came: no image can fix that;
+- the first calls all fail with a set-up error (wrong operation, credentials refused).
+Runs sharing one cache claim each image before calling it (ResponseCache.claim), so no image is paid
+for twice: an image another live run holds is skipped, then picked up once its answer is stored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
 import queue
 import random
+import socket
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,10 +31,30 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from evaluation.calls.answers import BadAnswer, answer_problem
 from evaluation.calls.backends.base import Backend, NotCached
-from evaluation.calls.cache import ResponseCache, cache_key
+from evaluation.calls.backends.replay import replay_hint
+from evaluation.calls.cache import ANSWERED as CLAIM_ANSWERED
+from evaluation.calls.cache import (
+    HELD_ELSEWHERE,
+    CacheError,
+    CacheWriteError,
+    ResponseCache,
+    cache_key,
+    canonical_json,
+)
 from evaluation.calls.ratelimit import AdaptiveRate
-from evaluation.errors import UserError
+from evaluation.calls.redact import scrub
+from evaluation.calls.watch import (
+    SETUP_ERROR_CODES,
+    SETUP_FAILURES_TO_STOP,
+    THROTTLING_CODES,
+    ClientWatch,
+    Heartbeat,
+    SetupFailure,
+    is_retryable,
+    stops_the_run,
+)
 from evaluation.images import AS_IS, ImageProblem, ImageRef, LoadedImage, Preparation, load_image
 
 log = logging.getLogger(__name__)
@@ -116,7 +147,7 @@ def plan(
     return outcomes, to_call
 
 
-def _next_finished(finished: queue.SimpleQueue[Future[None]], *, timeout: float) -> list[Future[None]]:
+def _next_finished(finished: queue.SimpleQueue[Future[str]], *, timeout: float) -> list[Future[str]]:
     """The next finished future, waiting up to `timeout` (so Ctrl-C is seen); none when none finished."""
     try:
         return [finished.get(timeout=timeout)]
@@ -125,10 +156,17 @@ def _next_finished(finished: queue.SimpleQueue[Future[None]], *, timeout: float)
 
 
 def _describe_error(exc: BaseException) -> tuple[str, str]:
+    code, reason = _error_text(exc)
+    return code, scrub(reason)  # botocore quotes the endpoint URL, credentials and all
+
+
+def _error_text(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "ClientError"))
         return code, f"{code}: {error.get('Message', '')}".rstrip(": ")
+    if isinstance(exc, BadAnswer):
+        return "MalformedAnswer", f"{exc} (not stored; asked again on the next run)"
     if isinstance(exc, NotCached):
         return "NotCached", str(exc)
     if isinstance(exc, ImageProblem):
@@ -185,31 +223,6 @@ class _Progress:
             self._bar.close()
 
 
-RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ProvisionedThroughputExceededException",
-        "InternalServerError",
-        "ServiceUnavailableException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-THROTTLING_CODES = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException"})
-
-
-def is_retryable(exc: BaseException) -> bool:
-    """Throttling, 5xx and dropped or timed-out connections are worth another try; nothing else is."""
-    if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return code in RETRYABLE_CODES or int(status or 0) >= 500
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import HTTPClientError
-
-    return isinstance(exc, (BotoConnectionError, HTTPClientError))
-
-
 def _retry_attempts(source: Any) -> int:
     metadata = source.get("ResponseMetadata", {}) if isinstance(source, dict) else {}
     return int(metadata.get("RetryAttempts", 0) or 0)
@@ -232,6 +245,10 @@ class RetryPolicy:
         return random.uniform(0, min(self.cap_s, self.base_s * 2**round_number))
 
 
+DEFAULT_LEASE_S = 60.0
+_DONE, _DEFERRED = "done", "deferred"
+
+
 def fetch(
     images: Sequence[ImageRef],
     backend: Backend,
@@ -243,10 +260,14 @@ def fetch(
     preparation: Preparation = AS_IS,
     retry: RetryPolicy | None = None,
     planned: tuple[list[ImageOutcome], list[int]] | None = None,
+    lease_s: float = DEFAULT_LEASE_S,
+    poll_s: float = 0.25,
 ) -> tuple[list[ImageOutcome], RunStats]:
     """Make sure every image has an answer in the cache; returns one outcome per image, in order.
 
     `planned` is the result of `plan` for the same arguments (a dry run's), to skip reading twice.
+    `lease_s` is how long a claim on an image outlives this run if it dies (renewed while it lives);
+    `poll_s` how often images other runs hold are looked at again.
     """
     started = time.monotonic()
     retry = retry or RetryPolicy()
@@ -257,12 +278,17 @@ def fetch(
     limiter = AdaptiveRate(tps, burst=1.0) if tps else None  # paced, never bursting past the quota
     params = backend.request_params()
     stop = threading.Event()
+    got_answer = threading.Event()  # once set, a connection error is an outage, not a wrong endpoint
     counters_lock = threading.Lock()
+    claims = _calls_for_real(backend)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
     def count(retries: int = 0, throttled: int = 0) -> None:
         with counters_lock:
             stats.retries += retries
             stats.throttled += throttled
+
+    watch = ClientWatch(backend, count=count, got_answer=got_answer)
 
     def call_with_retries(loaded: LoadedImage) -> dict[str, Any]:
         for round_number in range(retry.rounds + 1):
@@ -275,8 +301,9 @@ def fetch(
             except Exception as exc:
                 if isinstance(exc, ClientError):
                     code = exc.response.get("Error", {}).get("Code", "")
-                    count(retries=_retry_attempts(exc.response), throttled=int(code in THROTTLING_CODES))
-                if round_number == retry.rounds or not is_retryable(exc):
+                    throttled = 0 if watch.counts_throttles else int(code in THROTTLING_CODES)
+                    count(retries=_retry_attempts(exc.response), throttled=throttled)
+                if round_number == retry.rounds or not is_retryable(exc) or stops_the_run(exc, got_answer):
                     raise
                 if limiter is not None:
                     limiter.pushed_back()
@@ -284,6 +311,7 @@ def fetch(
                 if stop.wait(retry.delay(round_number)):
                     raise _Stopped from None
                 continue
+            got_answer.set()
             retried = _retry_attempts(response)
             count(retries=retried)
             if limiter is not None:
@@ -292,64 +320,123 @@ def fetch(
             return response
         raise AssertionError("unreachable")
 
-    def call_one(index: int) -> None:
-        outcome = outcomes[index]
-        if stop.is_set():
-            return
-        loaded: LoadedImage = load_image(ImageRef(outcome.image), backend.limits, preparation)
-        if loaded.image_id != outcome.image_id:
-            raise ImageProblem("the file changed while the run was reading it")
+    def release(key: str) -> None:
+        if claims:
+            with contextlib.suppress(CacheError):  # the lease runs out on its own
+                cache.release(key, owner)
+
+    def call_one(index: int) -> str:
         try:
+            return answer_one(index)
+        except CacheWriteError:
+            stop.set()  # no other worker starts a call whose answer could not be kept
+            raise
+
+    def answer_one(index: int) -> str:
+        outcome = outcomes[index]
+        key = outcome.cache_key or ""
+        if stop.is_set():
+            return _DONE
+        if claims:
+            state = cache.claim(key, owner, lease_s=lease_s)
+            if state == CLAIM_ANSWERED:  # another run sharing the cache stored it meanwhile
+                outcome.status = CACHED
+                return _DONE
+            if state == HELD_ELSEWHERE:
+                return _DEFERRED
+        try:
+            loaded: LoadedImage = load_image(ImageRef(outcome.image), backend.limits, preparation)
+            if loaded.image_id != outcome.image_id:
+                raise ImageProblem("the file changed while the run was reading it")
             response = call_with_retries(loaded)
+            problem = answer_problem(backend.operation, _without_metadata(response))
+            if problem is not None:
+                raise BadAnswer(problem)
         except _Stopped:
-            return
+            release(key)
+            return _DONE
+        except BaseException:
+            release(key)
+            raise
         cache.put(
-            outcome.cache_key or "",
+            key,
             image_id=loaded.image_id,
             operation=backend.operation,
             params=params,
             response=response,
             model_version=model_version(response),
+            owner=owner if claims else None,
         )
         outcome.status = CALLED
+        return _DONE
 
     bar = _Progress(len(to_call), enabled=progress, cached=sum(o.status == CACHED for o in outcomes))
     executor = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="rekognition-eval")
-    pending: dict[Future[None], int] = {}
+    heartbeat = Heartbeat(cache, owner, lease_s) if claims and to_call else None
+    pending: dict[Future[str], int] = {}
+
+    def halt() -> None:
+        stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        watch.close()
+        if heartbeat is not None:
+            heartbeat.close()
+
     try:
-        # Completed futures arrive on a queue (constant work per image): waiting on the set of pending
+        # Finished calls arrive on a queue (constant work per image): waiting on the set of pending
         # futures would look at every one of them on each wake-up, which slows a run of 100,000 images.
-        finished: queue.SimpleQueue[Future[None]] = queue.SimpleQueue()
-        for index in to_call:
-            future = executor.submit(call_one, index)
-            pending[future] = index
-            future.add_done_callback(finished.put)
+        finished: queue.SimpleQueue[Future[str]] = queue.SimpleQueue()
+
+        def submit(indexes: list[int]) -> None:
+            for index in indexes:
+                future = executor.submit(call_one, index)
+                pending[future] = index
+                future.add_done_callback(finished.put)
+
+        submit(to_call)
         answered, setup_failures = 0, []
-        while pending:
+        deferred: list[int] = []
+        while pending or deferred:
+            if not pending:  # only images other runs hold are left: look again in a moment
+                time.sleep(poll_s)
+                submit(deferred)
+                deferred = []
+                continue
             # one at a time, so the setup-failure check below sees each failure as it comes
             for future in _next_finished(finished, timeout=0.5):
                 index = pending.pop(future)
                 exc = future.exception()
                 if exc is None:
+                    if future.result() == _DEFERRED:
+                        deferred.append(index)
+                        continue
                     answered += 1
+                elif isinstance(exc, CacheWriteError):
+                    halt()
+                    raise CacheWriteError(
+                        exc.path,
+                        f"{str(exc).split(': ', 1)[-1]}; the run stopped calling (answers that "
+                        "cannot be stored would be paid for again)",
+                    ) from None
+                elif stops_the_run(exc, got_answer):
+                    halt()
+                    raise SetupFailure(1, _describe_error(exc)[1], at_once=True) from None
                 else:
                     code, reason = _describe_error(exc)
                     outcome = outcomes[index]
                     outcome.status = MISSING if isinstance(exc, NotCached) else FAILED
                     outcome.reason, outcome.error_code = reason, code
-                    log.error("%s %s: %s", backend.operation, outcome.image, reason)
+                    if not isinstance(exc, NotCached):  # replay's misses are summed up once, below
+                        log.error("%s %s: %s", backend.operation, outcome.image, reason)
                     if code in SETUP_ERROR_CODES:
                         setup_failures.append(reason)
                 bar.update(error=exc is not None)
             if not answered and len(setup_failures) >= SETUP_FAILURES_TO_STOP:
-                stop.set()
-                executor.shutdown(wait=True, cancel_futures=True)
-                bar.close()
+                halt()
                 raise SetupFailure(len(setup_failures), setup_failures[0])
     except KeyboardInterrupt:
-        stop.set()
-        executor.shutdown(wait=True, cancel_futures=True)
-        bar.close()
+        halt()
         for outcome in outcomes:
             if outcome.status == MISSING and outcome.reason is None:
                 outcome.reason = "not called: the run was interrupted"
@@ -358,42 +445,41 @@ def fetch(
         raise Interrupted(outcomes, stats) from None
     executor.shutdown(wait=True)
     bar.close()
+    watch.close()
+    if heartbeat is not None:
+        heartbeat.close()
+    _explain_misses(outcomes, backend, cache, params)
     _copy_duplicate_answers(outcomes)
     _finish(outcomes, stats, started)
     return outcomes, stats
 
 
-# Errors that say the endpoint, the credentials or the operation are wrong, not the image: when the first
-# calls all fail with them, every other call would too, so the run stops instead of failing each image.
-SETUP_ERROR_CODES = frozenset(
-    {
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ConnectionClosedError",
-        "UnknownOperationException",
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "ExpiredTokenException",
-        "AccessDeniedException",
-        "NoCredentialsError",
-    }
-)
-SETUP_FAILURES_TO_STOP = 8
+def _calls_for_real(backend: Backend) -> bool:
+    """Backends that pay (or compute) for an answer claim images; replay and a batch's answers do not."""
+    return backend.name not in ("replay", "batch")
 
 
-class SetupFailure(UserError):
-    """The first calls all failed in a way no image can fix; nothing more is called."""
-
-    def __init__(self, count: int, first_reason: str) -> None:
-        super().__init__(
-            f"the first {count} calls all failed, e.g. {first_reason}; this is not about the images: "
-            "check --endpoint-url, the region, the credentials and the operation (answers already "
-            "stored are kept)"
-        )
+def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in response.items() if name != "ResponseMetadata"}
 
 
 class _Stopped(Exception):
     """Raised inside a worker when the run is being interrupted; the image stays unanswered."""
+
+
+def _explain_misses(
+    outcomes: list[ImageOutcome], backend: Backend, cache: ResponseCache, params: dict[str, Any]
+) -> None:
+    """Replay found no answer for some images: say which options find the answers the cache holds."""
+    missed = [o for o in outcomes if o.status == MISSING and o.error_code == "NotCached" and o.image_id]
+    if not missed:
+        return
+    stored = cache.stored_params((o.image_id or "" for o in missed), backend.operation)
+    stored.pop(canonical_json(params), None)
+    hint = replay_hint(params, [(json.loads(text), n) for text, n in stored.items()], len(missed))
+    for outcome in missed:
+        outcome.reason = f"{(outcome.reason or '').split('; run it once')[0]}; {hint}"
+    log.error("%s: %d image(s) have no stored answer; %s", backend.operation, len(missed), hint)
 
 
 def _copy_duplicate_answers(outcomes: list[ImageOutcome]) -> None:

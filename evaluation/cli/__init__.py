@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from evaluation.calls.redact import scrub
 from evaluation.cli import batch, compare, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return COMMANDS[args.command](args)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {scrub(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -104,11 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         message = _aws_setup_problem(error)
         if message is not None:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {scrub(message)}", file=sys.stderr)
             return EXIT_USAGE
         import traceback
 
-        traceback.print_exc()  # a bug of ours: the traceback is what a report of it needs
+        # a bug of ours: the traceback is what a report of it needs (never an endpoint's credentials)
+        print(scrub(traceback.format_exc()), file=sys.stderr, end="")
         print(
             "error: an unexpected failure (a bug in rekognition-eval, not your input); answers received "
             "so far are kept in the cache",

@@ -183,10 +183,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from evaluation.aws.model_guard import DeadlinePassed
     from evaluation.calls.runner import Interrupted
     from evaluation.pipeline import plan_run, run_evaluation, write_run
-    from evaluation.runfolder import default_run_dir
+    from evaluation.runfolder import check_writable, default_run_dir
 
     request = run_request(args, args.dataset, args.region, args.backend)  # mistakes fail first
     options = analysis_options(args)
+    if not args.dry_run:  # a folder that cannot be written is found before any call, not after all
+        check_writable(args.out) if args.out else check_writable(args.reports_dir, option="--reports-dir")
     outputs, session = common.stack(args)
     region = args.region or (outputs.region if outputs else None)
     aws_evaluation = read_aws_evaluation(args.aws_evaluation, session, profile=args.profile, region=region)

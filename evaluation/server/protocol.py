@@ -34,6 +34,10 @@ class ServiceError(Exception):
         self.status = status
 
 
+class RawAnswer(bytes):
+    """A handler's answer sent verbatim with status 200: a misbehaving service's body (not JSON, say)."""
+
+
 class DropConnection(Exception):
     """Raised by a handler to close the connection without an answer, as a network failure would."""
 
@@ -175,9 +179,9 @@ class RekognitionProtocolServer:
 
     @staticmethod
     def _reply(
-        request: BaseHTTPRequestHandler, status: int, payload: dict[str, Any], error: str | None
+        request: BaseHTTPRequestHandler, status: int, payload: dict[str, Any] | RawAnswer, error: str | None
     ) -> None:
-        data = json.dumps(payload).encode("utf-8")
+        data = bytes(payload) if isinstance(payload, RawAnswer) else json.dumps(payload).encode("utf-8")
         request.send_response(status)
         request.send_header("Content-Type", CONTENT_TYPE)
         request.send_header("Content-Length", str(len(data)))

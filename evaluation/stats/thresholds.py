@@ -36,6 +36,10 @@ __all__ = [
 
 OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall", "min-cost")
 # Most important first: a label's status is the first that applies; its flags list every one.
+# The no-positives note when every image was evaluated; the analysis words it otherwise when some were not
+NO_POSITIVES_NOTE = (
+    "no positive images for this label in the dataset: precision and recall cannot be measured"
+)
 # too-few-positives comes from the data advice (evaluation.stats.sample_size.apply_advice), predict-nothing
 # from the min-cost objective (evaluation.stats.costs); recommend() itself gives the others.
 STATUSES = (
@@ -389,7 +393,7 @@ def _label_verdict(
     notes: list[str] = []
     if support == 0:
         flags.append("no-positives")
-        note = "no positive images for this label in the dataset: precision and recall cannot be measured"
+        note = NO_POSITIVES_NOTE
         if has_curve:
             note += (
                 f"; it was returned for {predictions} image(s), all false positives, "

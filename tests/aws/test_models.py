@@ -306,12 +306,22 @@ def test_run_does_not_stop_a_model_it_did_not_start(fake, endpoint, tmp_path):
     assert fake.status(arn) == "RUNNING" and fake.calls["StopProjectVersion"] == 0
 
 
-def test_run_stops_the_model_after_an_error_mid_run(fake, endpoint, tmp_path, capsys):
+def test_run_stops_the_model_after_an_error_mid_run(fake, endpoint, tmp_path, capsys, monkeypatch):
+    import evaluation.pipeline
+
     arn = fake.add_model("shop", "v1")
     csv = write_dataset(tmp_path, fake)
     fake.answer_for_bytes(png_bytes(80, 80, seed=3), [{"Confidence": 50.0}])  # an answer with no Name
+    assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model")) == 1  # that image failed, not stored
+    assert "CustomLabels[0].Name is missing" in capsys.readouterr().err
+    assert fake.status(arn) == "STOPPED"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(evaluation.pipeline, "analyse", broken)
     assert main(run_args(tmp_path, csv, endpoint, arn, "--start-model")) == 3  # unexpected: traceback, exit 3
-    assert "without a Name" in capsys.readouterr().err
+    assert "RuntimeError: boom" in capsys.readouterr().err
     assert fake.status(arn) == "STOPPED"
 
 

@@ -88,3 +88,66 @@ def test_many_connections_opening_and_writing_at_once(tmp_path):
     assert errors == []
     with ResponseCache(path) as cache:
         assert len(cache) == 400
+
+
+def test_only_answers_of_the_documented_shape_go_in_and_come_out(tmp_path):
+    import json
+
+    import pytest
+
+    from evaluation.calls.answers import BadAnswer
+
+    path = tmp_path / "c.sqlite"
+    good = {"Labels": [{"Name": "Cat", "Confidence": 91.5, "Parents": [{"Name": "Animal"}]}]}
+    with ResponseCache(path) as cache:
+        cache.put(
+            "good", image_id="a", operation="DetectLabels", params={}, response=good, model_version=None
+        )
+        with pytest.raises(BadAnswer, match=r"Labels\[0\]\.Confidence is 'high'"):
+            cache.put(
+                "bad", image_id="b", operation="DetectLabels", params={},
+                response={"Labels": [{"Name": "Cat", "Confidence": "high"}]}, model_version=None,
+            )
+        assert len(cache) == 1
+    with sqlite3.connect(path) as connection:  # rows an older version stored
+        for key, text in (("nan", '{"Labels": [{"Name": "Cat", "Confidence": NaN}]}'), ("text", "<html>")):
+            connection.execute(
+                "INSERT INTO responses VALUES (?, 'x', 'DetectLabels', '{}', ?, NULL, 'then')", (key, text)
+            )
+    with ResponseCache(path) as cache:
+        assert set(cache.get_many(["good", "nan", "text"])) == {"good"}
+        assert cache.get("nan") is None and not cache.contains("text")
+        assert cache.get("good").response == json.loads(json.dumps(good))
+
+
+def test_a_claim_is_held_until_its_lease_ends_and_ends_with_the_answer(tmp_path):
+    import time
+
+    from evaluation.calls.cache import ANSWERED, CLAIMED, HELD_ELSEWHERE
+
+    with ResponseCache(tmp_path / "c.sqlite") as first, ResponseCache(tmp_path / "c.sqlite") as second:
+        assert first.claim("k", "run-a", lease_s=0.4) == CLAIMED
+        assert first.claim("k", "run-a", lease_s=0.4) == CLAIMED  # its own claim, again
+        assert second.claim("k", "run-b", lease_s=60) == HELD_ELSEWHERE
+        first.renew("run-a", lease_s=0.4)
+        time.sleep(0.5)  # run-a died: its lease ran out
+        assert second.claim("k", "run-b", lease_s=60) == CLAIMED
+        assert first.claim("k", "run-a", lease_s=60) == HELD_ELSEWHERE
+        second.release("k", "run-b")
+        assert first.claim("k", "run-a", lease_s=60) == CLAIMED
+        first.put("k", image_id="x", operation="DetectLabels", params={}, response={"Labels": []},
+                  model_version=None, owner="run-a")
+        assert second.claim("k", "run-b", lease_s=60) == ANSWERED
+
+
+def test_a_file_that_is_not_a_cache_is_named_in_a_user_error(tmp_path):
+    import pytest
+
+    from evaluation.calls.cache import CacheError
+    from evaluation.errors import UserError
+
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"garbage" * 1000)
+    with pytest.raises(CacheError, match="not a readable cache") as caught:
+        ResponseCache(path)
+    assert isinstance(caught.value, UserError) and str(path) in str(caught.value)

@@ -1,5 +1,7 @@
 """The runner against a local Rekognition-protocol endpoint, with faults injected by the fake service."""
 
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -7,9 +9,9 @@ import pytest
 from evaluation.calls.backends import RekognitionLabels, make_client
 from evaluation.calls.cache import ResponseCache
 from evaluation.calls.ratelimit import TokenBucket
-from evaluation.calls.runner import CACHED, CALLED, FAILED, REJECTED, RetryPolicy, fetch
+from evaluation.calls.runner import CACHED, CALLED, FAILED, REJECTED, RetryPolicy, fetch, plan
 from evaluation.images import ImageRef
-from evaluation.server.protocol import ServiceError
+from evaluation.server.protocol import RekognitionProtocolServer, ServiceError
 from tests.support.fake_rekognition import label
 from tests.support.images import png_bytes
 
@@ -220,12 +222,80 @@ def test_a_dead_endpoint_stops_the_run_with_one_reason(tmp_path, fake_rekognitio
     from evaluation.errors import UserError
 
     images = make_images(tmp_path, fake_rekognition, 40)
-    client = make_client(endpoint_url="http://127.0.0.1:9", region="us-east-1", max_attempts=1)
-    with pytest.raises(SetupFailure, match="the first 8 calls all failed") as caught:
-        fetch(
-            images, RekognitionLabels(client), cache, workers=2, progress=False, retry=RetryPolicy(rounds=0)
-        )
+    # botocore's default attempts and the runner's rounds: neither is spent on a connection never made
+    client = make_client(endpoint_url="http://127.0.0.1:9", region="us-east-1")
+    started = time.monotonic()
+    with pytest.raises(SetupFailure, match="stopped at the first call: EndpointConnectionError") as caught:
+        fetch(images, RekognitionLabels(client), cache, workers=2, progress=False)
+    assert time.monotonic() - started < 5
     assert isinstance(caught.value, UserError) and "--endpoint-url" in str(caught.value)
+
+
+def test_every_throttle_is_counted_botocores_own_retries_included(tmp_path, fake_rekognition, cache):
+    images = make_images(tmp_path, fake_rekognition, 12)
+
+    def fault(identity: str, attempt: int) -> ServiceError | None:
+        return ServiceError("ThrottlingException", "Rate exceeded") if attempt <= 2 else None
+
+    fake_rekognition.fault = fault
+    with RekognitionProtocolServer(fake_rekognition) as server:
+        outcomes, stats = fetch(images, backend_for(server), cache, workers=3, progress=False)
+    assert all(o.status == CALLED for o in outcomes)
+    assert stats.throttled == 24  # two per image, every one retried inside botocore
+    assert stats.throttled == sum(count - 1 for count in fake_rekognition.calls.values())
+
+
+def test_a_lost_throttle_after_all_retries_is_counted_once_per_attempt(tmp_path, fake_rekognition, cache):
+    images = make_images(tmp_path, fake_rekognition, 2)
+    fake_rekognition.fault = lambda identity, attempt: ServiceError("ThrottlingException", "Rate exceeded")
+    with RekognitionProtocolServer(fake_rekognition) as server:
+        backend = backend_for(server, max_attempts=3)
+        outcomes, stats = fetch(
+            images, backend, cache, workers=1, progress=False, retry=RetryPolicy(rounds=1, base_s=0.01)
+        )
+    assert [o.status for o in outcomes] == [FAILED, FAILED]
+    # every attempt was throttled: botocore's within each call, the runner's rounds, the last ones
+    assert stats.throttled == sum(fake_rekognition.calls.values()) >= 2 * 2 * 3
+
+
+def test_an_image_another_run_holds_is_not_called_and_its_answer_is_picked_up(
+    tmp_path, endpoint, fake_rekognition
+):
+    images = make_images(tmp_path, fake_rekognition, 4)
+    path = tmp_path / "shared.sqlite"
+    with ResponseCache(path) as store:
+        outcomes, _ = plan(images, backend_for(endpoint), store)
+        held = outcomes[0].cache_key
+        assert store.claim(held, "other-run", lease_s=60) == "claimed"
+
+    def other_run_answers() -> None:  # the holder stores its answer a moment later
+        time.sleep(0.5)
+        with ResponseCache(path) as other:
+            other.put(
+                held, image_id=outcomes[0].image_id, operation="DetectLabels",
+                params=backend_for(endpoint).request_params(), response={"Labels": []},
+                model_version=None, owner="other-run",
+            )
+
+    thread = threading.Thread(target=other_run_answers)
+    thread.start()
+    with ResponseCache(path) as store:
+        result, stats = fetch(images, backend_for(endpoint), store, workers=2, progress=False, poll_s=0.05)
+    thread.join()
+    assert [o.status for o in result] == [CACHED, CALLED, CALLED, CALLED]
+    assert len(fake_rekognition.calls) == 3 and stats.calls == 3
+
+
+def test_a_dead_runs_claim_expires_and_the_image_is_called(tmp_path, endpoint, fake_rekognition):
+    images = make_images(tmp_path, fake_rekognition, 2)
+    with ResponseCache(tmp_path / "shared.sqlite") as store:
+        outcomes, _ = plan(images, backend_for(endpoint), store)
+        assert store.claim(outcomes[0].cache_key, "dead-run", lease_s=0.3) == "claimed"  # never renewed
+        started = time.monotonic()
+        result, _ = fetch(images, backend_for(endpoint), store, progress=False, lease_s=5, poll_s=0.05)
+    assert [o.status for o in result] == [CALLED, CALLED]
+    assert time.monotonic() - started >= 0.25
+    assert set(fake_rekognition.calls.values()) == {1}
 
 
 def test_a_duplicate_of_an_image_replay_lacks_shares_its_reason(tmp_path, cache):

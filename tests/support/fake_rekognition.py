@@ -48,6 +48,7 @@ class FakeRekognition:
         self.fault: Callable[[str, int], ServiceError | None] | None = None
         self.scripted: dict[tuple[str, str], list[dict]] = {}  # (operation, sha256) -> entries
         self.versions = {"DetectModerationLabels": "7.0", "DetectText": "3.0"}
+        self.verbatim: dict[str, Any] = {}  # sha256 -> a whole DetectLabels answer (or RawAnswer bytes)
         self._lock = threading.Lock()
 
     def script(self, operation: str, data: bytes, entries: list[dict]) -> None:
@@ -56,6 +57,11 @@ class FakeRekognition:
 
     def answer_for_bytes(self, data: bytes, labels: list[dict]) -> None:
         self.by_digest[hashlib.sha256(data).hexdigest()] = labels
+
+    def respond_for_bytes(self, data: bytes, response: Any) -> None:
+        """Answer DetectLabels for these bytes with exactly `response`: a misbehaving service's answer,
+        a dict sent as JSON (NaN and all) or a RawAnswer body sent as it is."""
+        self.verbatim[hashlib.sha256(data).hexdigest()] = response
 
     def answer_for_s3(self, key: str, labels: list[dict]) -> None:
         self.by_s3_key[key] = labels
@@ -79,6 +85,8 @@ class FakeRekognition:
             error = self.fault(identity, attempt)
             if error is not None:
                 raise error
+        if identity in self.verbatim:
+            return self.verbatim[identity]
         if data is not None:
             labels = self.by_digest.get(identity)
         else:

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from evaluation.calls.backends.rekognition import custom_endpoint
+from evaluation.calls.redact import redact_url
 from evaluation.errors import UserError
 from evaluation.images import CUSTOM_LABELS_LIMITS, ImageLimits, LoadedImage
 
@@ -60,7 +61,8 @@ class CustomLabels:
 
     @property
     def endpoint_url(self) -> str:
-        return str(self.client.meta.endpoint_url)
+        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
+        return redact_url(str(self.client.meta.endpoint_url))
 
     def request_params(self) -> dict[str, Any]:
         """The version ARN keys the cache; MaxResults only when sent (it cuts answers like MaxLabels)."""

@@ -10,6 +10,7 @@ import boto3
 from botocore import xform_name
 from botocore.config import Config
 
+from evaluation.calls.redact import redact_url
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
 DEFAULT_MAX_ATTEMPTS = 8
@@ -82,7 +83,8 @@ class RekognitionLabels:
 
     @property
     def endpoint_url(self) -> str:
-        return str(self.client.meta.endpoint_url)
+        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
+        return redact_url(str(self.client.meta.endpoint_url))
 
     def request_params(self) -> dict[str, Any]:
         return detect_labels_params(
@@ -137,7 +139,8 @@ class RekognitionCall:
 
     @property
     def endpoint_url(self) -> str:
-        return str(self.client.meta.endpoint_url)
+        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
+        return redact_url(str(self.client.meta.endpoint_url))
 
     def request_params(self) -> dict[str, Any]:
         return operation_params(self.params, endpoint=custom_endpoint(self.endpoint_url))
@@ -172,9 +175,15 @@ def is_aws_endpoint(url: str) -> bool:
     return host.endswith(AWS_HOST_SUFFIXES)
 
 
-def custom_endpoint(url: str) -> str | None:
-    """A non-AWS endpoint's URL (part of the cache key), None for AWS's own."""
-    return None if is_aws_endpoint(url) else url
+def custom_endpoint(url: str | None) -> str | None:
+    """A non-AWS endpoint's URL as the cache key holds it (no credentials), None for AWS's own.
+
+    `rekognition` and `replay` both key through here, so replay given the same --endpoint-url finds
+    what a run through it stored, whatever the spelling of its credentials.
+    """
+    if not url or is_aws_endpoint(url):
+        return None
+    return redact_url(url)
 
 
 def operation_params(params: dict[str, Any], *, endpoint: str | None) -> dict[str, Any]:
