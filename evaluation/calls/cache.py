@@ -13,15 +13,8 @@ takes over the claim once the lease has expired (its holder died).
 A file that is not a cache (corrupt, not SQLite) or cannot be written (disk full, read-only) is the
 user's environment, not a bug: `CacheError`, a UserError naming the file.
 
-Beside the raw answers (the record) the store keeps what the analysis reads of them as compact columns
-(`ColumnCodec`): one row per answer in a table of its own, each field a packed array (names as interned
-integer codes, from the `names` table), written in the same transaction as the raw answer, so the two
-never disagree. Each row carries the codec's version: a row of another version, or a missing one (an
-answer stored by an older harness, or by code that knows no codec), is rebuilt from the raw answer the
-first time it is read. SQLite rather than Parquet files: an answer arrives one at a time and is
-committed at once, from several threads and processes; appending to a columnar file needs batches and
-a writer of its own, whereas reading a million rows of packed arrays from SQLite is about as fast as
-reading a Parquet file of the same columns (see benchmarks/bench_scale.py).
+Beside the raw answers the store keeps compact columns of them for the analysis
+(evaluation.calls.columns).
 """
 
 from __future__ import annotations
@@ -36,11 +29,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from evaluation.calls.answers import BadAnswer, answer_problem, check_answer
+from evaluation.calls.columns import (
+    NAMES_SCHEMA,
+    ColumnCodec,
+    Columns,
+    ColumnStore,
+    chunks,
+    columns_schema,
+    encode_columns,
+)
 from evaluation.errors import UserError
 
 _SCHEMA = """
@@ -59,44 +59,12 @@ CREATE TABLE IF NOT EXISTS claims (
     owner TEXT NOT NULL,
     expires REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS names (
-    code INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
-);
 """
 
 _PUT_SQL = (
     "INSERT OR REPLACE INTO responses "
     "(key, image_id, operation, params, response, model_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-class ColumnCodec(Protocol):
-    """What the analysis reads of one kind of answer, as fields of packed arrays (see the module doc).
-
-    `fields` are (name, numpy dtype, interned): an interned field is given as strings by `encode` and
-    stored as int32 codes of the `names` table. Every field is a variable-length array per answer.
-    Raising an exception from `encode` leaves the answer without columns (it is rebuilt, and raises
-    again, when read: the analysis reports it as it reports any unreadable answer).
-    """
-
-    kind: str  # the table's name: columns_<kind>
-    version: int  # bump when encode changes: stored rows of another version are rebuilt
-    fields: tuple[tuple[str, str, bool], ...]
-
-    def handles(self, operation: str) -> bool: ...
-
-    def encode(self, operation: str, response: Mapping[str, Any]) -> Mapping[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Columns of many answers, concatenated in the order asked: `counts[field][i]` values belong to
-    answer i; interned fields hold codes into `names`."""
-
-    fields: dict[str, np.ndarray]
-    counts: dict[str, np.ndarray]
-    names: tuple[str, ...]
 
 
 # What `claim` finds: the answer is stored already, this run now holds the image, another run holds it.
@@ -152,7 +120,7 @@ def default_cache_path() -> Path:
     return Path(base) / "rekognition-eval" / "responses.sqlite"
 
 
-class ResponseCache:
+class ResponseCache(ColumnStore):
     """Raw responses by cache key. Thread-safe; use as a context manager or call close()."""
 
     def __init__(
@@ -176,9 +144,9 @@ class ResponseCache:
         try:
             self._while_busy(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._while_busy(lambda: self._conn.executescript(_SCHEMA))
+            self._while_busy(lambda: self._conn.executescript(_SCHEMA + NAMES_SCHEMA))
             for codec in self.codecs:
-                self._while_busy(lambda codec=codec: self._conn.execute(_columns_schema(codec)))
+                self._while_busy(lambda codec=codec: self._conn.executescript(columns_schema(codec)))
         except sqlite3.Error as error:
             self._conn.close()
             raise CacheError(self.path, _problem(error, writing=False)) from None
@@ -387,7 +355,7 @@ class ResponseCache:
                         entry["key"],
                         entry["columns"]
                         if "columns" in entry  # encoded by the caller (who checked the answer with it)
-                        else _encode(codec, entry["operation"], entry["response"]),
+                        else encode_columns(codec, entry["operation"], entry["response"]),
                     )
                     for entry in entries
                 ],
@@ -424,7 +392,7 @@ class ResponseCache:
         harness, or of an operation without columns) is parsed and checked, as `get` would."""
         found: set[str] = set()
         with self._lock:
-            for part in _chunks(list(dict.fromkeys(keys)), 900):
+            for part in chunks(list(dict.fromkeys(keys)), 900):
                 marks = ",".join("?" * len(part))
                 present = {
                     row[0] for row in self._read(f"SELECT key FROM responses WHERE key IN ({marks})", part)
@@ -444,155 +412,9 @@ class ResponseCache:
                     found.update(key for key, operation, response in rows if _valid(operation, response))
         return found
 
-    def versions(self, keys: Iterable[str]) -> dict[str, tuple[str | None, str]]:
-        """key -> (model_version, params as stored JSON) for the stored keys; no answer read or parsed."""
-        found: dict[str, tuple[str | None, str]] = {}
-        with self._lock:
-            for part in _chunks(list(dict.fromkeys(keys)), 900):
-                marks = ",".join("?" * len(part))
-                rows = self._conn.execute(
-                    f"SELECT key, model_version, params FROM responses WHERE key IN ({marks})", part
-                )
-                found.update((row[0], (row[1], row[2])) for row in rows)
-        return found
-
-    # ------------------------------------------------------------------------------------- columns
-
-    def _interned(self, names: Sequence[str]) -> list[int]:
-        """Codes of `names` in the names table, adding the new ones (inside the caller's transaction)."""
-        missing = [name for name in dict.fromkeys(names) if name not in self._name_codes]
-        if missing:
-            self._conn.executemany("INSERT OR IGNORE INTO names (name) VALUES (?)", [(n,) for n in missing])
-            for part in _chunks(missing, 900):
-                marks = ",".join("?" * len(part))
-                rows = self._conn.execute(f"SELECT name, code FROM names WHERE name IN ({marks})", part)
-                self._name_codes.update(rows)
-        codes = self._name_codes
-        return [codes[name] for name in names]
-
-    def _write_columns(self, codec: ColumnCodec, values: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        if not values:
-            return
-        field_names = [name for name, _, _ in codec.fields]
-        rows = []
-        for key, fields in values:
-            blobs = []
-            for name, dtype, interned in codec.fields:
-                data = self._interned(list(fields[name])) if interned else fields[name]
-                blobs.append(np.asarray(data, dtype=np.int32 if interned else dtype).tobytes())
-            rows.append((key, codec.version, *blobs))
-        marks = ",".join("?" * (len(field_names) + 2))
-        self._conn.executemany(
-            f"INSERT OR REPLACE INTO columns_{codec.kind} (key, version, {', '.join(field_names)}) "
-            f"VALUES ({marks})",
-            rows,
-        )
-
-    def read_columns(self, codec: ColumnCodec, keys: Sequence[str]) -> Columns:
-        """The columns of the answers under `keys` (a key may repeat), concatenated in that order.
-
-        Rows missing or of another codec version are rebuilt from the raw answers first (and stored);
-        a key with no answer at all is a KeyError.
-        """
-        if codec not in self.codecs:
-            raise ValueError(f"this cache was opened without the {codec.kind!r} codec")
-        field_names = [name for name, _, _ in codec.fields]
-        with self._lock:
-            self._while_busy(lambda: self._conn.execute(_columns_schema(codec)))
-            self._conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS wanted (position INTEGER PRIMARY KEY, key TEXT)"
-            )
-            self._conn.execute("DELETE FROM wanted")
-            self._conn.executemany("INSERT INTO wanted VALUES (?, ?)", enumerate(keys))
-            stale = [
-                row[0]
-                for row in self._conn.execute(
-                    f"SELECT DISTINCT w.key FROM wanted w LEFT JOIN columns_{codec.kind} c ON c.key = w.key "
-                    "WHERE c.version IS NULL OR c.version != ?",
-                    (codec.version,),
-                )
-            ]
-        for part in _chunks(stale, 2000):
-            self._rebuild(codec, part)
-        blobs: list[list[bytes]] = [[] for _ in field_names]
-        with self._lock:
-            cursor = self._conn.execute(
-                f"SELECT {', '.join('c.' + name for name in field_names)} FROM wanted w "
-                f"JOIN columns_{codec.kind} c ON c.key = w.key ORDER BY w.position"
-            )
-            for row in cursor:
-                for index, blob in enumerate(row):
-                    blobs[index].append(blob)
-            self._conn.execute("DELETE FROM wanted")
-            names = self._all_names()
-        if blobs and len(blobs[0]) != len(keys):
-            raise KeyError(f"{len(keys) - len(blobs[0])} of the {len(keys)} answers asked for are not stored")
-        fields: dict[str, np.ndarray] = {}
-        counts: dict[str, np.ndarray] = {}
-        for (name, dtype, interned), parts in zip(codec.fields, blobs, strict=True):
-            kind = np.dtype(np.int32 if interned else dtype)
-            fields[name] = np.frombuffer(b"".join(parts), dtype=kind)
-            counts[name] = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // kind.itemsize
-            parts.clear()
-        return Columns(fields=fields, counts=counts, names=names)
-
-    def _all_names(self) -> tuple[str, ...]:
-        """Every interned name by code (codes are dense from 1; index 0 is unused)."""
-        rows = self._conn.execute("SELECT code, name FROM names").fetchall()
-        names = [""] * (max((code for code, _ in rows), default=0) + 1)
-        for code, name in rows:
-            names[code] = name
-            self._name_codes[name] = code
-        return tuple(names)
-
-    def _rebuild(self, codec: ColumnCodec, keys: Sequence[str]) -> None:
-        """Columns of these answers again from their raw answers (missing, or of an older version)."""
-        with self._lock:
-            marks = ",".join("?" * len(keys))
-            raw = self._conn.execute(
-                f"SELECT key, operation, response FROM responses WHERE key IN ({marks})", list(keys)
-            ).fetchall()
-        values = [
-            (key, codec.encode(operation, _parsed(response)))
-            for key, operation, response in raw
-            if _valid(operation, response)  # a bad row reads as absent, as `get` has it
-        ]
-
-        def write() -> None:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._write_columns(codec, values)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-        self._write(write)
-
     def __len__(self) -> int:
         with self._lock:
             return int(self._read("SELECT COUNT(*) FROM responses", ())[0][0])
-
-
-def _columns_schema(codec: ColumnCodec) -> str:
-    blobs = "".join(f", {name} BLOB NOT NULL" for name, _, _ in codec.fields)
-    table = f"columns_{codec.kind}"
-    return f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, version INTEGER NOT NULL{blobs})"
-
-
-def _encode(codec: ColumnCodec, operation: str, response: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The answer's columns, or None when the codec does not read this operation or cannot read it."""
-    if not codec.handles(operation):
-        return None
-    try:
-        return codec.encode(operation, _without_metadata(response))
-    except Exception:  # the record is kept; reading its columns later rebuilds them and raises then
-        return None
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import random
 import socket
 import sys
@@ -43,6 +42,7 @@ from evaluation.calls.cache import (
     cache_key,
     canonical_json,
 )
+from evaluation.calls.completions import finished_queue, next_finished, submit_all
 from evaluation.calls.ratelimit import AdaptiveRate
 from evaluation.calls.redact import scrub
 from evaluation.calls.watch import (
@@ -145,14 +145,6 @@ def plan(
             seen_keys.add(outcome.cache_key)
             to_call.append(index)
     return outcomes, to_call
-
-
-def _next_finished(finished: queue.SimpleQueue[Future[str]], *, timeout: float) -> list[Future[str]]:
-    """The next finished future, waiting up to `timeout` (so Ctrl-C is seen); none when none finished."""
-    try:
-        return [finished.get(timeout=timeout)]
-    except queue.Empty:
-        return []
 
 
 def _describe_error(exc: BaseException) -> tuple[str, str]:
@@ -384,27 +376,17 @@ def fetch(
             heartbeat.close()
 
     try:
-        # Finished calls arrive on a queue (constant work per image): waiting on the set of pending
-        # futures would look at every one of them on each wake-up, which slows a run of 100,000 images.
-        finished: queue.SimpleQueue[Future[str]] = queue.SimpleQueue()
-
-        def submit(indexes: list[int]) -> None:
-            for index in indexes:
-                future = executor.submit(call_one, index)
-                pending[future] = index
-                future.add_done_callback(finished.put)
-
-        submit(to_call)
+        finished = finished_queue()  # constant work per finished call (evaluation.calls.completions)
+        submit_all(executor, call_one, to_call, pending, finished)
         answered, setup_failures = 0, []
         deferred: list[int] = []
         while pending or deferred:
             if not pending:  # only images other runs hold are left: look again in a moment
                 time.sleep(poll_s)
-                submit(deferred)
+                submit_all(executor, call_one, deferred, pending, finished)
                 deferred = []
                 continue
-            # one at a time, so the setup-failure check below sees each failure as it comes
-            for future in _next_finished(finished, timeout=0.5):
+            for future in next_finished(finished, timeout=0.5):
                 index = pending.pop(future)
                 exc = future.exception()
                 if exc is None:
@@ -415,9 +397,8 @@ def fetch(
                 elif isinstance(exc, CacheWriteError):
                     halt()
                     raise CacheWriteError(
-                        exc.path,
-                        f"{str(exc).split(': ', 1)[-1]}; the run stopped calling (answers that "
-                        "cannot be stored would be paid for again)",
+                        exc.path, f"{str(exc).split(': ', 1)[-1]}; the run stopped calling (answers that "
+                        "cannot be stored would be paid for again)"
                     ) from None
                 elif stops_the_run(exc, got_answer):
                     halt()
@@ -511,7 +492,6 @@ def _finish(outcomes: list[ImageOutcome], stats: RunStats, started: float) -> No
 
 
 def model_version(response: Mapping[str, Any]) -> str | None:
-    """The model version an answer names (each API calls the field its own way)."""
     for field_name in ("LabelModelVersion", "ModerationModelVersion", "TextModelVersion", "FaceModelVersion"):
         if response.get(field_name):
             return str(response[field_name])
