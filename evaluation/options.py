@@ -19,6 +19,7 @@ from evaluation.operations import check_backend, check_operation
 from evaluation.stats.thresholds import Objective
 
 BACKENDS = ("rekognition", "replay", "local", "custom-labels")
+DEFAULT_SEGMENT_TOLERANCE_MS = 500.0  # video Timestamps are "not frame-exact": +-0.5 s of an edge unjudged
 
 
 PRICE_TABLE = "price-table"  # --cost-per-call price-table: the run's API at its region's list price
@@ -192,6 +193,9 @@ class AnalysisOptions:
     label_map: LabelMap = field(default_factory=LabelMap.identity)
     label_map_path: str | None = None
     vocabulary: tuple[str, ...] | None = None
+    # summary.json and the reports show local paths relative to the dataset's folder unless this is set
+    absolute_paths: bool = False
+    segment_tolerance_ms: float = DEFAULT_SEGMENT_TOLERANCE_MS
     # A Custom Labels EvaluationSummary, parsed (evaluation.aws.evaluation_summary.AwsEvaluation), to put
     # beside this run's numbers; None: the run's own, if it had one.
     aws_evaluation: Any = None
@@ -211,7 +215,9 @@ class AnalysisOptions:
         use_parents: bool | None = None,
         label_map: str | Path | None = None,
         vocabulary: Sequence[str] | None = None,
+        absolute_paths: bool | None = None,
         aws_evaluation: Any = None,
+        segment_tolerance_ms: float | None = None,
         confidence_level: float | None = None,
         resamples: int | None = None,
         seed: int | None = None,
@@ -263,7 +269,12 @@ class AnalysisOptions:
             label_map=LabelMap.load(label_map) if label_map else LabelMap.identity(),
             label_map_path=str(label_map) if label_map else None,
             vocabulary=tuple(vocabulary) if vocabulary is not None else None,
+            absolute_paths=bool(absolute_paths),
             aws_evaluation=aws_evaluation,
+            segment_tolerance_ms=_number(
+                DEFAULT_SEGMENT_TOLERANCE_MS if segment_tolerance_ms is None else segment_tolerance_ms,
+                "--segment-tolerance-ms",
+            ),
             level=level,
             resamples=1000 if resamples is None else _number(resamples, "--resamples", high=1e6, whole=True),
             seed=0 if seed is None else _number(seed, "--seed", high=2**63 - 1, whole=True),
@@ -303,6 +314,8 @@ class AnalysisOptions:
             "use_parents": self.use_parents,
             "label_map": self.label_map_path,
             "vocabulary": list(self.vocabulary) if self.vocabulary is not None else None,
+            "absolute_paths": self.absolute_paths,
+            "segment_tolerance_ms": self.segment_tolerance_ms,
             "confidence_level": self.level,
             "resamples": self.resamples,
             "seed": self.seed,
@@ -345,25 +358,12 @@ _RECORDED_KEYWORDS = (
     "resamples",
     "seed",
     "half_width",
+    "segment_tolerance_ms",
+    "absolute_paths",
 )
 ANALYSIS_KEYWORDS = frozenset(
-    {
-        "objective",
-        "min_support",
-        "use_parents",
-        "label_map",
-        "vocabulary",
-        "aws_evaluation",
-        "confidence_level",
-        "resamples",
-        "seed",
-        "half_width",
-        "certain",
-        "review_band",
-        "max_errors",
-        "max_review_rate",
-        *_COST_KEYWORDS,
-    }
+    {*_RECORDED_KEYWORDS, "aws_evaluation", "certain", "review_band", "max_errors", "max_review_rate"}
+    | _COST_KEYWORDS
 )
 
 
@@ -393,6 +393,20 @@ class RunRequest:
     progress: bool = True
     project_version_arn: str | None = None
     max_results: int | None = None
+    # stored videos: where local videos are uploaded (None: refused), jobs at once (None: the quota),
+    # (SNS topic, role, SQS queue) to wait on (None: poll), the first wait before a poll (then 1.5x)
+    upload_to: str | None = None
+    max_concurrent_jobs: int | None = None
+    notification_channel: tuple[str, str, str] | None = None
+    poll_interval_s: float = 5.0
+    # face operations: face-search's gallery (an identity dataset) or an existing collection to read,
+    # users (SearchUsersByImage), matches per search, saved liveness answers, the collection's deadline
+    gallery: str | Path | None = None
+    collection: str | None = None
+    users: bool = False
+    max_faces: int | None = None
+    liveness_answers: str | Path | None = None
+    max_runtime_s: float | None = None
     answers: str | Path | None = None  # recorded answers (JSON lines) to store before a replay run
 
     def __post_init__(self) -> None:
@@ -410,6 +424,31 @@ class RunRequest:
             raise UserError(f"--tps must be positive, got {self.tps:g}")
         if self.max_cost is not None and self.max_cost < 0:
             raise UserError(f"--max-cost must not be negative, got {self.max_cost:g}")
+        _number(self.max_concurrent_jobs or 1, "--max-concurrent-jobs", low=1, whole=True)
+        if not self.poll_interval_s > 0 or not str(self.upload_to or "s3://").startswith("s3://"):
+            raise UserError(f"bad poll interval or upload prefix: {self.poll_interval_s}, {self.upload_to}")
+        channel = tuple(self.notification_channel or ("-",) * 3)
+        if len(channel) != 3 or not all(isinstance(part, str) and part for part in channel):
+            raise UserError("--notification-channel needs TOPIC_ARN,ROLE_ARN,QUEUE_URL (the stack's outputs)")
+        object.__setattr__(self, "notification_channel", channel if self.notification_channel else None)
+        if self.max_faces is not None and not 1 <= self.max_faces <= 4096:
+            raise UserError(f"--max-faces must be within 1 and 4096, got {self.max_faces}")
+        if self.max_runtime_s is not None and self.max_runtime_s <= 0:
+            raise UserError(f"--max-runtime must be positive, got {self.max_runtime_s:g}")
+        if (
+            self.operation == "face-search"
+            and self.backend != "replay"
+            and (self.gallery is None) == (self.collection is None)
+        ):
+            raise UserError("--operation face-search needs a gallery: --gallery DATASET or --collection NAME")
+        if self.operation != "face-search" and (self.gallery or self.collection or self.users):
+            raise UserError("--gallery, --collection and --users belong to --operation face-search")
+        if self.collection is not None and self.users:
+            raise UserError(
+                "--users makes users in a temporary collection; with --collection use the collection's own"
+            )
+        if self.liveness_answers is not None and self.operation != "liveness":
+            raise UserError("--liveness-answers belongs to --operation liveness")
         if self.answers is not None and self.backend != "replay":
             raise UserError(
                 "--answers FILE takes recorded answers for --backend replay; add --backend replay"
@@ -434,3 +473,23 @@ def split_keywords(keywords: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     run = {key: value for key, value in keywords.items() if key in RUN_KEYWORDS}
     analysis = {key: value for key, value in keywords.items() if key in ANALYSIS_KEYWORDS}
     return run, analysis
+
+
+# The notebook's keywords by the CLI's names (--labels, --no-parents/--parents, --format), mapped once
+# onto RunRequest's and AnalysisOptions' fields; either name works, both at once is a mistake.
+CLI_NAMES = {"labels": "vocabulary", "parents": "use_parents", "format": "dataset_format"}
+
+
+def cli_names(keywords: dict[str, Any]) -> dict[str, Any]:
+    """`labels="A,B"` / `labels=["A", "B"]`, `parents=False`, `format="csv"` onto the fields they set."""
+    mapped = dict(keywords)
+    for cli, own in CLI_NAMES.items():
+        if cli not in mapped:
+            continue
+        if own in mapped:
+            raise TypeError(f"give {cli}= or {own}=, not both (they are the same setting)")
+        mapped[own] = mapped.pop(cli)
+    labels = mapped.get("vocabulary")
+    if isinstance(labels, str):
+        mapped["vocabulary"] = [part.strip() for part in labels.split(",") if part.strip()]
+    return mapped

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.analysis import EvaluationResult, analyse, operation_of
-from evaluation.analysis.stored import codecs_for, model_versions, read_answers, store_recorded_answers
+from evaluation.analysis.stored import (
+    codecs_for,
+    model_versions,
+    read_answers,
+    store_recorded_answers,
+    stored_or_carried,
+)
 from evaluation.aws.batch import BatchResults, Ingested
 from evaluation.calls.backends import Backend, make_client
 from evaluation.calls.backends.rekognition import RekognitionCall, RekognitionLabels, is_aws_endpoint
@@ -27,15 +33,18 @@ from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
 from evaluation.datasets import Dataset, load_dataset
 from evaluation.errors import UserError
 from evaluation.images import Preparation
-from evaluation.operations import Operation, operation_for
-from evaluation.options import AnalysisOptions, RunRequest, split_keywords
+from evaluation.operations import Operation, is_video, operation_for
+from evaluation.options import AnalysisOptions, RunRequest, cli_names, split_keywords
 from evaluation.reports import RENDERERS
+from evaluation.reports.notebook import Evaluation, Explorer
 from evaluation.runfolder import Recorded, images_frame, write
 from evaluation.version import __version__
 
 __all__ = [
     "AnalysisOptions",
+    "Evaluation",
     "EvaluationResult",
+    "Explorer",
     "RunPlan",
     "RunRequest",
     "build_backend",
@@ -120,6 +129,7 @@ class RunPlan:
     tps: float | None
     tps_source: str
     recorded: RecordedAnswers | None = None  # what --answers FILE stored
+    video: Any = None  # evaluation.aws.video_jobs.VideoPlan for the stored-video operations
 
     @property
     def counts(self) -> dict[str, int]:
@@ -150,6 +160,11 @@ class RunPlan:
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
+        if self.video is not None:
+            lines[4:6] = self.video.describe(self.to_call)
+        needed = getattr(self.backend, "needed", None)
+        if needed:
+            lines.append("Calls by API: " + ", ".join(f"{count:g} {api}" for api, count in needed.items()))
         if self.estimate is not None and counts["to_call"]:
             lines.append(f"Estimated cost: {self.estimate.describe()}")
         reasons: dict[str, int] = {}
@@ -188,6 +203,7 @@ def plan_run(
     client: Any = None,
     session: Any = None,
     s3_client: Any = None,
+    upload_s3_client: Any = None,
     **keywords: Any,
 ) -> RunPlan:
     """Read the dataset, check every image and look up the cache, without a single call.
@@ -195,7 +211,7 @@ def plan_run(
     `request` is a RunRequest, or (in a notebook) the dataset with RunRequest's fields as keywords.
     A Backend object as `backend` overrides the one the request names (a started Custom Labels model, a
     batch's answers); `client`, `session` and `s3_client` are the AWS connections to use (default: from
-    the environment).
+    the environment); `upload_s3_client` uploads local videos (RunRequest.upload_to; default `s3_client`).
     """
     if not isinstance(request, RunRequest):
         name = backend if isinstance(backend, str) else None
@@ -205,19 +221,46 @@ def plan_run(
     if isinstance(backend, str):
         backend = None
     dataset = request.dataset
+    operation = operation_for(request.operation)
     if not isinstance(dataset, Dataset):
         if s3_client is None and session is not None and str(dataset).startswith("s3://"):
             s3_client = session.client("s3", region_name=request.region)
-        dataset = load_dataset(
-            dataset,
-            format=request.dataset_format,
-            skip_bad_lines=request.skip_bad_lines,
-            vocabulary=request.vocabulary,
-            s3_client=s3_client,
+        read = {
+            "format": request.dataset_format,
+            "skip_bad_lines": request.skip_bad_lines,
+            "s3_client": s3_client,
+        }
+        dataset = operation.load(str(dataset), **read) or load_dataset(
+            dataset, vocabulary=request.vocabulary, **read
         )
-    operation = operation_for(request.operation)
+    if backend is None and operation.judges_rates:  # faces: whole datasets, not one call per image
+        fetcher = operation.fetcher_for(request, dataset, client=client, session=session, s3_client=s3_client)
+        return _plan_faces(request, dataset, operation, fetcher)
     if not operation.has_ground_truth(dataset):
         raise UserError(f"--operation {operation.name} needs {operation.needs}; {dataset.source} has none")
+    if is_video(request.operation) and backend is None:  # jobs on Rekognition Video, not calls
+        from evaluation.aws.video_plan import plan_video_run
+
+        cache_path = Path(request.cache) if request.cache else default_cache_path()
+        connections = {"client": client, "session": session, "s3_client": s3_client}
+        video, outcomes, to_call, estimate = plan_video_run(
+            request, dataset, operation, cache_path, upload_s3_client=upload_s3_client, **connections
+        )
+        how = "video jobs, at most --max-concurrent-jobs at once"
+        return RunPlan(
+            request,
+            video.dataset,
+            operation,
+            video.backend,
+            cache_path,
+            Preparation(),  # type: ignore[arg-type]
+            outcomes,
+            to_call,
+            estimate,
+            None,
+            how,
+            video=video,
+        )
     if backend is None:
         if s3_client is None and request.backend == "local" and any(i.image.is_s3 for i in dataset.items):
             import boto3
@@ -263,23 +306,45 @@ def plan_run(
     )
 
 
+def _plan_faces(request: RunRequest, dataset: Dataset, operation: Operation, fetcher: Any) -> RunPlan:
+    """A face run's plan: every item checked and looked up, and the calls of every API a fetch would make."""
+    preparation = Preparation(convert=request.convert, fit=request.fit)
+    cache_path = Path(request.cache) if request.cache else default_cache_path()
+    planned = fetcher.plan_run(
+        dataset, cache_path, preparation, price_table=request.price_table, tps=request.tps
+    )
+    return RunPlan(request, dataset, operation, fetcher, cache_path, preparation, *planned)
+
+
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
+    if run_plan.operation.judges_rates:
+        return _run_faces(run_plan, options, started)
     operation = run_plan.operation
     with ResponseCache(run_plan.cache_path, codecs=codecs_for(operation, backend.operation)) as store:
-        outcomes, stats = fetch(
-            [item.image for item in dataset.items],
-            backend,
-            store,
-            workers=request.workers,
-            tps=run_plan.tps,
-            progress=request.progress,
-            preparation=run_plan.preparation,
-            planned=(run_plan.outcomes, run_plan.to_call),
-        )
+        if run_plan.video is not None:
+            from evaluation.aws.video_jobs import fetch_videos
+
+            outcomes, stats = fetch_videos(
+                (run_plan.outcomes, run_plan.to_call, run_plan.video.videos),
+                backend,  # type: ignore[arg-type]
+                store,
+                progress=request.progress,
+            )
+        else:
+            outcomes, stats = fetch(
+                [item.image for item in dataset.items],
+                backend,
+                store,
+                workers=request.workers,
+                tps=run_plan.tps,
+                progress=request.progress,
+                preparation=run_plan.preparation,
+                planned=(run_plan.outcomes, run_plan.to_call),
+            )
         stats.wall_s = round(time.monotonic() - started, 3)
         run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
         versions = model_versions(store, [o.cache_key for o in outcomes if o.answered and o.cache_key])
@@ -293,11 +358,36 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
     return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
 
 
+def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:
+    """A face run: the fetcher calls (and guards its collection), then the one analysis."""
+    fetcher, dataset, request = run_plan.backend, run_plan.dataset, run_plan.request
+    with ResponseCache(run_plan.cache_path) as store:
+        planned = (run_plan.outcomes, run_plan.to_call)
+        outcomes, stats = fetcher.fetch_or_replay(dataset, store, planned, replay=request.backend == "replay")
+        stored = store.get_many(o.cache_key for o in outcomes if o.answered and o.cache_key)
+    stats.wall_s = round(time.monotonic() - started, 3)
+    cost = fetcher.cost_record(
+        request.price_table, estimated=run_plan.estimate is not None, calls=stats.calls
+    )
+    run = _run_record(run_plan, options, stats, cost)
+    if hasattr(fetcher, "gallery_record"):
+        run["gallery"] = fetcher.gallery_record()
+    images = images_frame(dataset, outcomes, {key: _model_version_of(entry) for key, entry in stored.items()})
+    records = run_plan.operation.dataset_ground_truth(dataset)
+    ground_truth = [
+        {"image": item.image.uri, **record} for item, record in zip(dataset.items, records, strict=True)
+    ]
+    responses = {key: entry.response for key, entry in stored.items()}
+    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+
+
 def _cost(run_plan: RunPlan, stats: RunStats) -> dict[str, Any]:
     """What the calls made now cost: the batch's own calls for a batch, else the estimate's price."""
     backend = run_plan.backend
     if isinstance(backend, BatchResults):
         return backend.cost(run_plan.request.price_table)
+    if run_plan.video is not None:
+        return run_plan.video.cost(run_plan.request.price_table, run_plan.to_call, run_plan.estimate, stats)
     spent = None
     if run_plan.estimate is not None:
         table = PriceTable.load(run_plan.request.price_table)
@@ -329,10 +419,12 @@ def _run_record(
             "ignored_labels": dict(dataset.ignored_labels),
             "machine_labeled": dataset.machine_labeled,
             "ignored_files": list(dataset.ignored_files),
+            "warnings": list(dataset.warnings),
         },
         "backend": backend.describe(),
         "request": backend.request_params(),
         "cache": str(run_plan.cache_path.resolve()),
+        **({"jobs": dict(backend.job_stats)} if getattr(backend, "job_stats", None) else {}),
         "stats": {**_stats_dict(stats), "tps": run_plan.tps, "tps_source": run_plan.tps_source},
         "cost": cost,
         "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},
@@ -357,6 +449,11 @@ def _stats_dict(stats: RunStats) -> dict[str, Any]:
     }
 
 
+def _model_version_of(stored: Any) -> str | None:
+    """The stored version; for DetectCustomLabels (whose answers name none) the version ARN asked."""
+    return stored.model_version or stored.params.get("ProjectVersionArn")
+
+
 def write_run(result: EvaluationResult, out_dir: str | Path, *, curves_csv: bool = False) -> Path:
     """The run folder: every table, then report.md and report.html (`curves_csv`: curves.csv besides
     curves.parquet)."""
@@ -372,15 +469,21 @@ def evaluate(
     s3_client: Any = None,
     planned: RunPlan | None = None,
     **keywords: Any,
-) -> EvaluationResult:
+) -> Evaluation:
     """Evaluate a backend on a labeled dataset; every answer is cached, so a rerun calls nothing.
 
-    The keywords are the CLI's options (backend=, operation=, endpoint_url=, region=, objective=,
-    label_map=, min_support=, vocabulary=, use_parents=, max_cost=, ...); a Backend object may be given
-    as backend=. With `out` the run folder is written there too.
+    The keywords are the CLI's options with underscores (backend=, region=, endpoint_url=, cache=,
+    labels= "A,B" or a list, parents=False for --no-parents, format=, label_map=, objective=, max_cost=,
+    ...; options.cli_names); RunRequest's and AnalysisOptions' field names work too. A Backend object
+    may be given as backend=. With `out` the run folder is written there too.
     """
+    keywords = cli_names(keywords)
     backend = keywords.pop("backend", "rekognition")
     run_keywords, analysis_keywords = split_keywords(keywords)
+    if analysis_keywords.get("objective") is None:
+        analysis_keywords["objective"] = operation_for(
+            run_keywords.get("operation", "labels")
+        ).default_objective
     options = AnalysisOptions.build(**analysis_keywords)
     if planned is None:
         backend_object = None if isinstance(backend, str) else backend
@@ -392,7 +495,7 @@ def evaluate(
         planned = plan_run(
             request, backend=backend_object, client=client, session=session, s3_client=s3_client
         )
-    result = run_evaluation(planned, options)
+    result = Evaluation.of(run_evaluation(planned, options))
     if out is not None:
         write_run(result, out)
     return result
@@ -414,37 +517,33 @@ def evaluate_batch(
 
 
 def reanalyse(
-    run_dir: str | Path, *, cache: str | Path | None = None, aws_evaluation: Any = None, **changes: Any
-) -> EvaluationResult:
-    """Recompute a finished run from its stored answers with other analysis options; calls nothing and
-    writes nothing (write the result with `write_run`).
+    run_dir: str | Path, *, cache: Any = None, aws_evaluation: Any = None, out: Any = None, **changes: Any
+) -> Evaluation:
+    """Recompute a finished run from its stored answers with other analysis options; calls nothing.
 
-    `changes` are analysis options (objective=, min_support=, use_parents=, label_map=, vocabulary=);
-    None keeps the run's own.
+    Answers come from the folder's answers.jsonl.gz (a copied folder re-analyses alone), else from the
+    run's response cache (`cache=` names another). `changes` are analysis options by their CLI names or
+    their own (objective=, min_support=, label_map=, labels=, parents=, ...); None keeps the run's own.
+    It writes nothing unless given `out` (then the whole run folder; `out=run_dir` updates it in place).
     """
+    changes = cli_names(changes)
     recorded = Recorded.load(run_dir)
     run = recorded.run
-    cache_path = Path(cache) if cache else Path(run["cache"])
-    if not cache_path.is_file():
-        raise UserError(f"the run's response cache {cache_path} does not exist; pass --cache PATH")
     keys = recorded.answered_keys
     operation = operation_of(run)
-    api = str(run.get("backend", {}).get("operation") or operation.api)
-    with ResponseCache(cache_path, codecs=codecs_for(operation, api)) as store:
-        lost = sorted(set(keys) - store.stored_keys(keys))
-        if lost:
-            raise UserError(
-                f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
-                "pass the cache the run used with --cache"
-            )
-        read = read_answers(store, operation, api, recorded.images)
+    read = stored_or_carried(recorded, keys, cache, operation)
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
     if aws_evaluation is not None:
         options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})
     _check_reanalysis_vocabulary(options.vocabulary, run)
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
     ground_truth = recorded.ground_truth() if operation_of(run).stores_ground_truth else []
-    return analyse(recorded.images, **read, run=run, options=options, ground_truth=ground_truth)
+    result = Evaluation.of(
+        analyse(recorded.images, **read, run=run, options=options, ground_truth=ground_truth)
+    )
+    if out is not None:
+        write_run(result, out)
+    return result
 
 
 def _check_reanalysis_vocabulary(vocabulary: Any, run: dict[str, Any]) -> None:

@@ -2,15 +2,21 @@
 
 A run folder is everything a run leaves on disk, for programs (CSV, JSON, YAML), for people (report.md,
 report.html, rendered by evaluation.reports and handed here to write) and for re-analysis (run.json,
-images.csv, ground_truth.jsonl with the response cache). Every file is written beside and renamed, so a
-reader never sees half a file.
+images.csv, ground_truth.jsonl and answers.jsonl.gz, the answers judged: the folder re-analyses without the
+response cache). Every file is written beside and renamed, so a reader never sees half a file; and the
+folder as a whole is written into a staging folder beside it and swapped in, so a kill while it is written
+leaves the old folder or the new one, never a mix. Files in an existing folder that the run does not
+write are carried over (hard links where the file system has them).
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +28,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from evaluation import staging as swap
 from evaluation.analysis.result import EvaluationResult
+from evaluation.calls.answers import answer_problem
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.datasets import Dataset
 from evaluation.errors import UserError
@@ -38,6 +46,9 @@ GROUND_TRUTH_FILE = "ground_truth.jsonl"
 PREDICTIONS_FILE = "predictions.csv"
 CURVES_FILE = "curves.parquet"
 CURVES_CSV_FILE = "curves.csv"
+# The raw answers the run judged, one {"key", "response"} per answered image: what `report` needs when the
+# response cache is not there (a copied folder). Only this run's answers, gzipped: not the whole cache.
+ANSWERS_FILE = "answers.jsonl.gz"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
 # Wilson intervals at every whole-number threshold, where the analysis computed them (older results lack them)
@@ -84,12 +95,15 @@ def check_writable(out_dir: str | Path, *, option: str = "--out") -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise UserError(f"{option} {path}: {existing} is not a folder")
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".rekognition-eval-probe-", dir=existing)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        raise UserError(f"{option} {path}: cannot write in {existing} ({error.strerror or error})") from None
+    # the folder is staged beside itself and swapped in (see `write`): its parent must take files too
+    places = [existing, Path(os.path.abspath(path)).parent] if path.exists() else [existing]
+    for place in places:
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".rekognition-eval-probe-", dir=place)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as error:
+            raise UserError(f"{option} {path}: cannot write in {place} ({error.strerror or error})") from None
 
 
 def atomic_write(path: Path, content: str | bytes) -> None:
@@ -197,6 +211,62 @@ def read_ground_truth(run_dir: Path, images: pd.DataFrame) -> list[dict[str, Any
     return records
 
 
+def answers_bytes(responses: Mapping[str, Any]) -> bytes:
+    """answers.jsonl.gz: sorted by key, with no time stamp in the gzip header, so the same answers give
+    the same bytes."""
+    buffer = io.BytesIO()
+    _write_answers(buffer, responses)
+    return buffer.getvalue()
+
+
+def write_answers(path: Path, responses: Mapping[str, Any]) -> None:
+    """answers.jsonl.gz written a chunk of answers at a time (the bytes of `answers_bytes`), then renamed:
+    a million answers are never all in memory (a lazy mapping reads them in chunks: `chunks(keys)`)."""
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("wb") as handle:
+        _write_answers(handle, responses)
+    os.replace(temporary, path)
+
+
+def _write_answers(handle: Any, responses: Mapping[str, Any]) -> None:
+    keys = sorted(responses)
+    chunks = getattr(responses, "chunks", None)
+    items = chunks(keys) if chunks is not None else ((key, responses[key]) for key in keys)
+    start = handle.tell()
+    with gzip.GzipFile(fileobj=handle, mode="wb", mtime=0, filename="") as packed:
+        lines: list[str] = []
+        for key, response in items:
+            record = {"key": key, "response": response}
+            lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+            if len(lines) >= 5000:
+                packed.write("".join(lines).encode("utf-8"))
+                lines = []
+        packed.write("".join(lines).encode("utf-8"))
+    # the header's OS byte as gzip.compress writes it, so the file has the bytes of a one-shot compress
+    end = handle.tell()
+    handle.seek(start + 9)
+    handle.write(gzip.compress(b"", mtime=0)[9:10])
+    handle.seek(end)
+
+
+def read_answers(path: Path, api: str | None = None) -> dict[str, Any]:
+    """The answers a run folder carries, by cache key (empty when it carries none: an older run); each
+    checked against `api`'s documented output shape, as the cache checks what it reads back."""
+    if not path.is_file():
+        return {}
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+        answers = {str(record["key"]): record["response"] for record in records}
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise UserError(f"{path}: cannot read the stored answers ({exc}); rerun with --cache PATH") from None
+    for key, response in answers.items() if api else ():
+        problem = answer_problem(str(api), response)
+        if problem:
+            raise UserError(f"{path}: the answer for key {key[:12]}... is not valid ({problem})")
+    return answers
+
+
 def write(
     result: EvaluationResult,
     out_dir: str | Path,
@@ -205,11 +275,40 @@ def write(
     curves_csv: bool = False,
 ) -> Path:
     """Write every table of `result`, then let each renderer add its documents (report.md, report.html).
-
     The exact curves go to curves.parquet (with `curves_csv`, to curves.csv as well).
+
+    All of it goes into a staging folder beside `out_dir` (a copy of the existing folder, if any), which
+    then takes `out_dir`'s place in one rename: a kill at any moment leaves the old folder or the new one.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    given = Path(out_dir)
+    out_dir = Path(os.path.abspath(given))  # "." has no name to stage beside
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file, not a folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    swap.recover(out_dir)
+    staging = swap.sibling(out_dir, "staging")
+    if out_dir.is_dir():
+        shutil.copytree(out_dir, staging, symlinks=True, copy_function=swap.link_or_copy)
+    else:
+        staging.mkdir()
+    try:
+        before = swap.file_identities(staging)
+        _write_into(result, staging, renderers, curves_csv=curves_csv)
+        written = tuple(
+            name for name, identity in swap.file_identities(staging).items() if before.get(name) != identity
+        )
+        swap.swap_in(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    result.out_dir = given
+    result.files = written
+    return given
+
+
+def _write_into(
+    result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer], *, curves_csv: bool
+) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     write_csv(out_dir / IMAGES_FILE, result.images)
     write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
@@ -225,14 +324,14 @@ def write(
     )
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
+    if result.responses:  # the answers judged, so `report` needs no response cache
+        write_answers(out_dir / ANSWERS_FILE, result.responses)
     for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
         _write_document(out_dir / name, document)
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
     for render in renderers:
         render(result, out_dir)
-    result.out_dir = out_dir
-    return out_dir
 
 
 REVIEW_BAND_TABLE = "review_band"
@@ -284,6 +383,36 @@ class Recorded:
 
     def ground_truth(self) -> list[dict[str, Any]]:
         return read_ground_truth(self.path, self.images)
+
+    def responses(self, keys: Sequence[str], cache: str | Path | None = None) -> dict[str, Any]:
+        """The answers of `keys`: the folder's own (answers.jsonl.gz), else from the response cache the
+        run used (`cache` names another); a UserError says what to pass when neither has them."""
+        from evaluation.calls.cache import ResponseCache
+
+        carried = self.answers()
+        found = {key: carried[key] for key in keys if key in carried}
+        wanted = [key for key in keys if key not in found]
+        if not wanted:
+            return found
+        cache_path = Path(cache) if cache else Path(self.run["cache"])
+        if not cache_path.is_file():
+            raise UserError(
+                f"{self.path / ANSWERS_FILE} is missing and the run's response cache {cache_path} does not "
+                "exist; pass --cache PATH"
+            )
+        with ResponseCache(cache_path) as store:
+            stored = store.get_many(wanted)
+        lost = sorted(set(wanted) - set(stored))
+        if lost:
+            raise UserError(
+                f"{len(lost)} answers of this run are not in {cache_path} (e.g. key {lost[0][:12]}...); "
+                "pass the cache the run used with --cache"
+            )
+        return found | {key: entry.response for key, entry in stored.items()}
+
+    def answers(self) -> dict[str, Any]:
+        """The answers the folder carries (answers.jsonl.gz), by cache key; empty for older runs."""
+        return read_answers(self.path / ANSWERS_FILE, (self.run.get("backend") or {}).get("operation"))
 
 
 def api_and_operation(summary: Mapping[str, Any]) -> tuple[str | None, str]:

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from evaluation.server.protocol import RekognitionProtocolServer
 from tests.support.fake_rekognition import FakeRekognition
+
+# A shell that starts a command in the background without job control (a CI script, nohup) starts it
+# with SIGINT ignored, and every subprocess inherits that; the Ctrl-C tests need it delivered.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

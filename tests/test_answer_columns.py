@@ -106,17 +106,18 @@ def test_vectorised_predictions_equal_the_per_label_loop():
     answers = [labels_from_detect_labels(response) for response in _responses(60)]
     for use_parents in (True, False):
         frame = predictions_frame(answers, use_parents=use_parents)
-        # the reference: one row per (image, name), own confidence first, else the best implied one
-        best: dict[tuple[int, str], tuple[int, float]] = {}
+        # the reference: one row per (image, name) at its highest confidence, own or through a child
+        # that lists it; direct when it was returned on its own at all
+        best: dict[tuple[int, str], tuple[float, bool]] = {}
         for image, answer in enumerate(answers):
             for label in answer.labels:
                 implied = (*label.parents, *label.aliases) if use_parents else ()
-                for kind, name in [(0, label.name), *((1, n) for n in implied)]:
+                for direct, name in [(True, label.name), *((False, n) for n in implied)]:
                     key = (image, name.casefold())
-                    if key not in best or (kind, -label.confidence) < (best[key][0], -best[key][1]):
-                        best[key] = (kind, label.confidence)
+                    seen, was_direct = best.get(key, (-1.0, False))
+                    best[key] = (max(seen, label.confidence), was_direct or direct)
         got = {
-            (int(i), str(n)): (0 if d else 1, float(c))
+            (int(i), str(n)): (float(c), bool(d))
             for i, n, d, c in zip(
                 frame["image"], frame["name"], frame["direct"], frame["confidence"], strict=True
             )

@@ -16,6 +16,7 @@ LARGE = {
     "evaluation/stats/thresholds.py": "objectives, statuses and notes of one recommendation rule",
     "evaluation/reports/html.py": "one self-contained page: its sections and their data",
     "evaluation/aws/batch.py": "the batch's submit, status and streamed ingest, one protocol",
+    "evaluation/pipeline.py": "plans and runs every kind of operation: per-image calls, faces, video jobs",
 }
 MAX_LINES = 500
 

@@ -25,6 +25,7 @@ from evaluation.options import AnalysisOptions, Costs
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
 from evaluation.stats.thresholds import (
     NO_POSITIVES_NOTE,
+    RATE_KINDS,
     Objective,
     recommend,
     recommend_global,
@@ -55,7 +56,8 @@ def analyse(
     `images` is images.csv (one row per dataset item, with its status and cache key); `ground_truth`
     holds one record per row for operations whose truth images.csv cannot hold (ground_truth.jsonl).
     `answers`, instead of `responses`, are the answers already read, one per answered row in order
-    (the response store's columns, for operations it keeps them for).
+    (the response store's columns, for operations it keeps them for); `responses` may then be a lazy
+    mapping of the raw answers, kept for the run folder's answers.jsonl.gz.
     """
     operation = operation_of(run)
     if operation.stores_ground_truth and len(ground_truth) != len(images):
@@ -70,13 +72,29 @@ def analyse(
             raise TypeError("analyse needs the stored responses or the answers read from them")
         read = operation.reader(str(run["backend"].get("operation") or operation.api))
         answers = [read(responses[key]) for key in answered["cache_key"]]
-    elif len(answers) != len(answered):
-        raise ValueError(f"{len(answers)} answers for {len(answered)} answered images")
+        carried: Mapping[str, Any] = {key: responses[key] for key in answered["cache_key"]}
+    else:
+        if len(answers) != len(answered):
+            raise ValueError(f"{len(answers)} answers for {len(answered)} answered images")
+        carried = responses if responses is not None else {}  # the store's, read lazily when written
     declared = options.vocabulary if options.vocabulary is not None else run["dataset"].get("vocabulary")
     vocabulary = operation.vocabulary(tuple(declared or ()), truths_all)
-    warn_about_unused_map_entries(options.label_map, vocabulary)
+    in_dataset = (
+        *operation.vocabulary((), truths_all),  # every label of the ground truth, judged or not
+        *(run["dataset"].get("vocabulary") or ()),
+        *(run["dataset"].get("ignored_labels") or {}),  # left out of the items with --labels
+    )
+    warn_about_unused_map_entries(options.label_map, (*vocabulary, *in_dataset))
     request = run.get("request", {})
     floor, floor_evidence = operation.floor(answers, request)
+    if objective.kind in RATE_KINDS and not operation.judges_rates:
+        raise UserError(
+            f"--objective {objective} judges comparisons (face-verification, face-search, liveness), not "
+            f"--operation {operation.name}"
+        )
+    rates = {"objective": objective} if operation.judges_rates else {}
+    if objective.kind in RATE_KINDS:  # per label, the shared analysis reports best F1 beside it
+        objective = Objective.parse("best-f1")
     scored = operation.score(
         answers,
         truths,
@@ -85,6 +103,8 @@ def analyse(
         label_map=options.label_map,
         use_parents=options.use_parents,
         floor=floor,
+        **operation.score_options(options),
+        **rates,
     )
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
@@ -116,6 +136,8 @@ def analyse(
     )
     per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
     _word_no_positives(per_label, evaluated=len(answered), not_evaluated=len(images) - len(answered))
+    # indexed by label (result.labels.loc["Person"]); the "label" column stays for labels.csv and joins
+    per_label.index = pd.Index(per_label["label"].astype(object).tolist())
     model_versions = sorted({str(v) for v in answered["model_version"].dropna()})
     aws_record = options.aws_evaluation.to_record() if options.aws_evaluation else run.get(RUN_KEY)
     if aws_record:
@@ -169,6 +191,7 @@ def analyse(
         run=run,
         pairs=pairs,
         answers=(answers if not isinstance(answers, list) else tuple(answers)) if scored.image_level else (),
+        responses=carried,
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
         extra_tables={**dict(scored.tables), **sure.tables},
         documents=dict(sure.documents),
@@ -183,7 +206,7 @@ def analyse(
 
 
 def _word_no_positives(per_label: pd.DataFrame, *, evaluated: int, not_evaluated: int) -> None:
-    """"No positive images in the dataset" is only true when every image was evaluated: otherwise the
+    """ "No positive images in the dataset" is only true when every image was evaluated: otherwise the
     label's positives may be among the images that were not (failed, missing, rejected)."""
     if not not_evaluated or per_label.empty or "note" not in per_label:
         return
@@ -236,7 +259,10 @@ def recommend_all(
 
 
 def warn_about_unused_map_entries(label_map: LabelMap, vocabulary: Sequence[str]) -> None:
-    """A label-map key that is no label of the dataset is usually a typo: its names count for nothing."""
+    """A label-map key that is no label of the dataset is usually a typo: its names count for nothing.
+
+    `vocabulary` is every label of the dataset, not only those judged: a key for a label left out with
+    --labels is no typo."""
     known = {normalize_name(label) for label in vocabulary}
     unused = [key for key in label_map.dataset_labels if normalize_name(key) not in known]
     if unused:

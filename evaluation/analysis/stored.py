@@ -9,6 +9,7 @@ learn what is stored or which model version answered: those are indexed lookups.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,57 @@ def read_answers(store: ResponseCache, operation: Operation, api: str, images: A
     keys = images.loc[images["status"].isin(ANSWERED), "cache_key"].tolist()
     codecs = codecs_for(operation, api)
     if codecs:
-        return {"answers": operation.answers_from_columns(store.read_columns(codecs[0], keys))}
+        return {
+            "answers": operation.answers_from_columns(store.read_columns(codecs[0], keys)),
+            "responses": StoredAnswers(store.path, keys),
+        }
     return {"responses": {key: entry.response for key, entry in store.get_many(keys).items()}}
+
+
+def stored_or_carried(recorded: Any, keys: list[str], cache: Any, operation: Operation) -> dict[str, Any]:
+    """A finished run's answers for `analyse`: from the response store's columns when the cache holds
+    every one of them (the same keys are the same answers: a stored answer is never replaced by another
+    valid one), else those the folder carries (answers.jsonl.gz) or the cache's raw answers
+    (`Recorded.responses`: a copied folder re-analyses alone)."""
+    api = str((recorded.run.get("backend") or {}).get("operation") or operation.api)
+    codecs = codecs_for(operation, api)
+    cache_path = Path(cache) if cache else Path(recorded.run.get("cache") or "")
+    if codecs and cache_path.is_file():
+        with ResponseCache(cache_path, codecs=codecs) as store:
+            if not set(keys) - store.stored_keys(keys):
+                return read_answers(store, operation, api, recorded.images)
+    return {"responses": recorded.responses(keys, cache)}
+
+
+class StoredAnswers(Mapping[str, Any]):
+    """The raw answers of a run by cache key, read from the cache only when asked (the run folder's
+    answers.jsonl.gz is written from it in chunks, never holding them all)."""
+
+    def __init__(self, cache_path: Path, keys: Sequence[str]) -> None:
+        self.cache_path = Path(cache_path)
+        self.keys_in_order = list(dict.fromkeys(keys))
+
+    def __len__(self) -> int:
+        return len(self.keys_in_order)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_in_order)
+
+    def __getitem__(self, key: str) -> Any:
+        return dict(self.chunks([key], size=1))[key] if key in set(self.keys_in_order) else _missing(key)
+
+    def chunks(self, keys: Sequence[str], *, size: int = 5000) -> Iterator[tuple[str, Any]]:
+        """(key, answer) for `keys`, in that order, reading `size` answers at a time."""
+        with ResponseCache(self.cache_path) as store:
+            for start in range(0, len(keys), size):
+                part = keys[start : start + size]
+                found = store.get_many(part)
+                for key in part:
+                    yield key, found[key].response
+
+
+def _missing(key: str) -> Any:
+    raise KeyError(key)
 
 
 def model_versions(store: ResponseCache, keys: list[str]) -> dict[str, str | None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,6 +29,56 @@ def plain(value: Any) -> Any:
 def text_or_none(value: Any) -> str | None:
     """A text cell for JSON: pandas may hold a missing value as None or NaN."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+RELATIVE_PATHS = "relative to the dataset's folder"
+
+
+@dataclass(frozen=True)
+class PathView:
+    """How summary.json and the reports show local paths: relative to the dataset's folder (so a home
+    folder is never written into what is shared), or absolute when asked. URIs (s3://) stay as they are.
+
+    images.csv and run.json keep the real paths: re-analysis reads them.
+    """
+
+    folder: str | None  # the dataset's folder, absolute; None when the dataset is not local
+    absolute: bool = False
+
+    @classmethod
+    def of(cls, dataset: dict[str, Any], *, absolute: bool) -> PathView:
+        source = str(dataset.get("source") or "")
+        if not source or "://" in source:
+            return cls(None, absolute)
+        source = os.path.abspath(source)  # as typed, from the folder the run started in
+        folder = (
+            source if dataset.get("format") == "folders" or os.path.isdir(source) else os.path.dirname(source)
+        )
+        return cls(os.path.normpath(folder), absolute)
+
+    @property
+    def label(self) -> str:
+        return "absolute" if self.absolute else RELATIVE_PATHS
+
+    def path(self, value: Any) -> Any:
+        """A local absolute path relative to the dataset's folder (`../` when outside it)."""
+        if self.absolute or self.folder is None or not isinstance(value, str) or not os.path.isabs(value):
+            return value
+        return os.path.relpath(value, self.folder).replace(os.sep, "/")
+
+    def source(self, value: Any) -> Any:
+        """The dataset itself: its file's name, or its folder's."""
+        if self.absolute or self.folder is None or not isinstance(value, str) or "://" in value:
+            return value
+        shown = self.path(os.path.abspath(value))
+        return os.path.basename(os.path.normpath(value)) if shown == "." else shown
+
+    def text(self, value: Any) -> Any:
+        """A message that may name paths inside the dataset's folder (a bad line, a reason)."""
+        if self.absolute or self.folder is None or not isinstance(value, str):
+            return value
+        folder = self.folder.rstrip(os.sep)
+        return value.replace(folder + os.sep, "").replace(folder, os.path.basename(folder) or folder)
 
 
 def thresholds_metadata(run: dict[str, Any], model_versions: list[str], *, operation: str) -> dict[str, Any]:
@@ -113,15 +165,18 @@ def build_summary(
             },
         }
     backend = run["backend"]
+    paths = PathView.of(run["dataset"], absolute=options.absolute_paths)
     return {
         "dataset": {
             "name": run["dataset"]["name"],
-            "source": run["dataset"]["source"],
+            "source": paths.source(run["dataset"]["source"]),
+            "paths": paths.label,
             "format": run["dataset"]["format"],
-            "bad_lines": run["dataset"]["bad_lines"],
+            "bad_lines": [paths.text(line) for line in run["dataset"]["bad_lines"]],
+            "warnings": [paths.text(text) for text in run["dataset"].get("warnings") or []],
             "ignored_labels": run["dataset"].get("ignored_labels", {}),
             "machine_labeled": run["dataset"].get("machine_labeled", 0),
-            "ignored_files": run["dataset"].get("ignored_files", []),
+            "ignored_files": [paths.text(name) for name in run["dataset"].get("ignored_files", [])],
         },
         "images": {
             "total": len(images),
@@ -146,10 +201,10 @@ def build_summary(
         "wall_s": run["stats"]["wall_s"],
         "errors": [
             {
-                "image": r.image,
+                "image": paths.path(r.image),
                 "status": r.status,
                 "error_code": text_or_none(r.error_code),
-                "reason": text_or_none(r.reason),
+                "reason": paths.text(text_or_none(r.reason)),
             }
             for r in problems.itertuples()
         ],
@@ -157,7 +212,9 @@ def build_summary(
         "objective": str(options.objective),
         "min_support": options.min_support,
         "use_parents": options.use_parents,
-        "label_map": options.label_map_path,
+        "label_map": paths.path(os.path.abspath(options.label_map_path))
+        if options.label_map_path and not options.absolute_paths
+        else options.label_map_path,
         "global": {
             **{k: plain(v) for k, v in global_threshold.items()},
             "min_confidence": min_confidence_to_use(

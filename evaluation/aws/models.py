@@ -10,6 +10,7 @@ evaluation/model_cost.py says what running costs.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,12 +231,18 @@ def wait_stopped(client: Any, version: VersionRef, project_arn: str, waiting: Wa
 NOT_RUNNING = frozenset({STOPPED, FAILED, TRAINING_COMPLETED, "COPYING_COMPLETED"})
 
 
+STOP_RETRY_S = 2.0  # while a model still STARTING refuses the stop, it is asked again this often
+
+
 def request_stop(client: Any, version: VersionRef, project_arn: str, waiting: Waiting) -> str:
     """StopProjectVersion; returns STOPPING, or the status of a model that had nothing left to stop.
 
-    A model still STARTING is waited for first, in case the service refuses to stop it mid-start.
+    A model still STARTING may refuse the stop (ResourceInUseException): it is asked again every few
+    seconds (not at the SDK waiter's 30 s), so it is stopped the moment the service lets it be, and never
+    left running for a poll's length after it could have been stopped.
     """
-    for _ in range(2):
+    attempts = max(2, int(waiting.delay_s * waiting.max_attempts / min(STOP_RETRY_S, waiting.delay_s)))
+    for _ in range(attempts):
         try:
             return str(client.stop_project_version(ProjectVersionArn=version.arn).get("Status", STOPPING))
         except ClientError as error:
@@ -245,10 +252,7 @@ def request_stop(client: Any, version: VersionRef, project_arn: str, waiting: Wa
         if current.status in NOT_RUNNING or current.status == STOPPING:
             return current.status
         if current.status == STARTING:
-            try:
-                wait_running(client, version, project_arn, waiting)
-            except ModelStartFailed:
-                return describe_version(client, version, project_arn).status
+            time.sleep(min(STOP_RETRY_S, waiting.delay_s))
     raise ModelError(f"cannot stop {version.arn}: it stays in use; stop it from the console")
 
 

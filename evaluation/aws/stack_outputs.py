@@ -57,6 +57,16 @@ class StackOutputs:
     state_machine_arn: str | None = None
     # The ExternalId the role's trust policy requires (config `externalId`), sent with AssumeRole.
     role_external_id: str | None = None
+    # Rekognition Video's notifications (config `video`): topic, the role Rekognition publishes with, queue.
+    video_topic_arn: str | None = None
+    video_notification_role_arn: str | None = None
+    video_queue_url: str | None = None
+
+    @property
+    def video_channel(self) -> tuple[str, str, str] | None:
+        """--notification-channel from the stack: (topic ARN, role ARN, queue URL), when it has all three."""
+        parts = (self.video_topic_arn, self.video_notification_role_arn, self.video_queue_url)
+        return (parts[0], parts[1], parts[2]) if all(parts) else None  # type: ignore[return-value]
 
     @property
     def datasets_uri(self) -> str:
@@ -108,7 +118,9 @@ def parse_stack_outputs(document: Any, *, where: str = "stack outputs") -> Stack
             f"{where}: missing stack output(s) {', '.join(missing)}; is this the output of "
             "`pulumi stack output --json` for the rekognition-eval stack, after `pulumi up`?"
         )
-    for key in (*REQUIRED_OUTPUTS, PROJECT_ARN, STATE_MACHINE_ARN, ROLE_EXTERNAL_ID):
+    optional = (PROJECT_ARN, STATE_MACHINE_ARN, ROLE_EXTERNAL_ID)
+    video = (VIDEO_TOPIC_ARN, VIDEO_NOTIFICATION_ROLE_ARN, VIDEO_QUEUE_URL)
+    for key in (*REQUIRED_OUTPUTS, *optional, *video):
         value = document.get(key)
         if key in document and (not isinstance(value, str) or not value):
             raise UserError(f"{where}: stack output {key} must be a non-empty string, got {value!r}")
@@ -127,6 +139,9 @@ def parse_stack_outputs(document: Any, *, where: str = "stack outputs") -> Stack
         project_arn=document.get(PROJECT_ARN),
         state_machine_arn=document.get(STATE_MACHINE_ARN),
         role_external_id=document.get(ROLE_EXTERNAL_ID),
+        video_topic_arn=document.get(VIDEO_TOPIC_ARN),
+        video_notification_role_arn=document.get(VIDEO_NOTIFICATION_ROLE_ARN),
+        video_queue_url=document.get(VIDEO_QUEUE_URL),
     )
 
 

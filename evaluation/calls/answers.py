@@ -170,8 +170,8 @@ def _scalar_test(kind: str, metadata: Mapping[str, Any]) -> Test:
     high = metadata.get("max", math.inf)
     if kind in ("float", "double"):
         # NaN fails every comparison; the infinities fail isfinite
-        return lambda value: (type(value) is float or type(value) is int) and low <= value <= high and (
-            math.isfinite(value)
+        return lambda value: (
+            (type(value) is float or type(value) is int) and low <= value <= high and (math.isfinite(value))
         )
     if kind in ("integer", "long"):
         return lambda value: type(value) is int and low <= value <= high

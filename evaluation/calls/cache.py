@@ -364,6 +364,8 @@ class ResponseCache(ColumnStore):
         ]
 
         def write() -> None:
+            if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
+                self._conn.execute("ROLLBACK")
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -377,10 +379,11 @@ class ResponseCache(ColumnStore):
                     self._conn.executemany(
                         "DELETE FROM claims WHERE key = ? AND owner = ?", [(row[0], owner) for row in rows]
                     )
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
         self._write(write)
 

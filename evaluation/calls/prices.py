@@ -56,6 +56,13 @@ def default_tps(operation: str, region: str | None) -> tuple[float, str]:
     return fallback, f"no default known for {operation} in {region}: using the smallest default, {fallback:g}"
 
 
+def default_concurrent_jobs() -> tuple[int, str]:
+    """Rekognition Video's default quota of concurrent stored-video jobs per account, and its source."""
+    table = _quotas()
+    source = f"default quota of concurrent video jobs (quotas.yaml, {table.get('retrieved')})"
+    return int(table.get("video_concurrent_jobs", 20)), source
+
+
 @dataclass(frozen=True)
 class Estimate:
     """What a number of calls is expected to cost; usd is None when a needed price is unknown."""
@@ -115,6 +122,28 @@ class PriceTable:
         note = "" if priced_region == region else f"; {region} is not in the table, {priced_region}'s price"
         return float(price), f"{self.source}{note}"
 
+    def estimate_video(
+        self, operation: str, region: str | None, videos: int, minutes: float | None
+    ) -> Estimate:
+        """The list price of `minutes` of stored video analysed by `operation` (per-minute pricing)."""
+        region = region or DEFAULT_REGION_FOR_PRICES
+        by_region = (self.document.get("video") or {}).get(operation) or {}
+        priced_region = region if region in by_region else DEFAULT_REGION_FOR_PRICES
+        price = (by_region.get(priced_region) or {}).get("usd_per_minute")
+        notes = [] if minutes is None else [f"{minutes:,.2f} minutes of video"]
+        if priced_region != region and by_region:
+            notes.append(f"prices for {region} are not in the table; {priced_region}'s are used")
+        if videos == 0:
+            return Estimate(0, 0.0, region, operation, self.source, notes)
+        if minutes is None:
+            notes.append("the duration of some videos is unknown")
+            return Estimate(videos, None, region, operation, self.source, notes)
+        if price is None:
+            notes.append(f"no per-minute price for {operation} in {self.where}")
+            return Estimate(videos, None, region, operation, self.source, notes)
+        notes.append("list price before any free tier")
+        return Estimate(videos, round(minutes * float(price), 6), region, operation, self.source, notes)
+
     def estimate(
         self, operation: str, region: str | None, calls: int, *, already_this_month: int = 0
     ) -> Estimate:
@@ -147,3 +176,40 @@ class PriceTable:
                 break
         notes.append("list price before any free tier")
         return Estimate(calls, round(total, 6), region, operation, self.source, notes)
+
+    def estimate_calls(self, needed: dict[str, float], region: str | None) -> Estimate:
+        """Several APIs' calls (and "FaceStorageMonth": face-months stored, "CreateUser" and the like are
+        free), added up; None when any needed price is unknown."""
+        region = region or DEFAULT_REGION_FOR_PRICES
+        total: float | None = 0.0
+        notes: list[str] = []
+        free = set(self.document.get("free_operations") or [])
+        for api, count in needed.items():
+            if not count or api in free:
+                continue
+            if api == "FaceStorageMonth":
+                price, where = self.unit_price("face_storage_month", region)
+            elif api == "FaceLivenessCheck":
+                price, where = self.unit_price("face_liveness_check", region)
+            else:
+                part = self.estimate(api, region, int(count))
+                notes += [f"{api}: {note}" for note in part.notes if "before any free tier" not in note]
+                total = None if total is None or part.usd is None else total + part.usd
+                continue
+            if price is None:
+                notes.append(where)
+                total = None
+            elif total is not None:
+                total += price * count
+        notes.append("list price before any free tier")
+        calls = int(sum(count for api, count in needed.items() if api != "FaceStorageMonth"))
+        what = ", ".join(f"{count:g} {api}" for api, count in needed.items() if count)
+        return Estimate(calls, None if total is None else round(total, 6), region, what, self.source, notes)
+
+    def unit_price(self, name: str, region: str) -> tuple[float | None, str]:
+        by_region = (self.document.get("faces") or {}).get(name) or {}
+        priced = region if region in by_region else DEFAULT_REGION_FOR_PRICES
+        price = by_region.get(priced)
+        if price is None:
+            return None, f"no {name} price for {region} in {self.where}"
+        return float(price), priced

@@ -397,8 +397,9 @@ def fetch(
                 elif isinstance(exc, CacheWriteError):
                     halt()
                     raise CacheWriteError(
-                        exc.path, f"{str(exc).split(': ', 1)[-1]}; the run stopped calling (answers that "
-                        "cannot be stored would be paid for again)"
+                        exc.path,
+                        f"{str(exc).split(': ', 1)[-1]}; the run stopped calling (answers that "
+                        "cannot be stored would be paid for again)",
                     ) from None
                 elif stops_the_run(exc, got_answer):
                     halt()

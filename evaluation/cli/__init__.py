@@ -1,20 +1,24 @@
-"""Command line: `rekognition-eval run | report | thresholds | compare | serve | models | manifest | batch`.
+"""Command line: `rekognition-eval run | report | thresholds | compare | demo | serve | models | manifest |
+batch`.
 
 main(argv) -> int. A user's mistake is one UserError: one line on stderr and exit code 2, no traceback.
 Exit 0 means every image was evaluated; 1 means the report was written but some lines or images were
 not evaluated (they are named in the report); 3 means a bug of ours (with its traceback); 130 means
-interrupted (answers kept, rerun to resume).
+interrupted (answers kept, rerun to resume), by Ctrl-C, SIGTERM or SIGHUP alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from evaluation.calls.redact import scrub
-from evaluation.cli import batch, compare, manifest, models, report, run, serve
+from evaluation.cli import batch, compare, demo, faces, manifest, models, report, run, serve
 from evaluation.cli.common import (
     EXIT_BUG,
     EXIT_INCOMPLETE,
@@ -43,10 +47,12 @@ COMMANDS = {
     "report": report.cmd_report,
     "thresholds": report.cmd_thresholds,
     "compare": compare.cmd_compare,
+    "demo": demo.cmd_demo,
     "serve": serve.cmd_serve,
     "batch": batch.cmd_batch,
     "models": models.cmd_models,
     "manifest": manifest.cmd_manifest,
+    "faces": faces.cmd_faces,
 }
 
 
@@ -62,10 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_parser(commands)
     report.add_parsers(commands)
     compare.add_parser(commands)
+    demo.add_parser(commands)
     models.add_models_parser(commands)
     manifest.add_manifest_parser(commands)
     batch.add_batch_parser(commands)
     serve.add_parser(commands)
+    faces.add_faces_parser(commands)
     for sub_parser in commands.choices.values():
         sub_parser.add_argument(
             "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
@@ -73,18 +81,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class MessageFormatter(logging.Formatter):
+    """One style for every message on stderr: "error: ...", "warning: ...", progress as plain lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatException(record.exc_info)
+        if record.levelno >= logging.ERROR:
+            return f"error: {message}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {message}"
+        return message
+
+
 def _configure_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(levelname)s %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(MessageFormatter())
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[handler], force=True)
     for noisy in ("botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # third-party chatter on a first run ("Matplotlib is building the font cache") is not ours to show
+    for chatty in ("matplotlib", "PIL"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
+
+
+# Signals that end a command the way Ctrl-C does (`kill`, `timeout`, a cancelled CI job, a container
+# stop, a closed terminal): answers are kept and whatever this run started is stopped on the way out.
+TERMINATING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _as_interrupt(signum: int, frame: object) -> None:
+    print(f"{signal.Signals(signum).name} received: stopping as Ctrl-C would.", file=sys.stderr, flush=True)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _terminating_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt in the main thread while a command runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, _as_interrupt) for number in TERMINATING_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with _terminating_signals_interrupt():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -153,6 +153,13 @@ def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
         type=labels_arg,
         help="the labels to evaluate: A,B,C or @FILE (default: every label in the dataset)",
     )
+    group.add_argument(
+        "--segment-tolerance-ms",
+        type=float,
+        metavar="MS",
+        help="videos with segment ground truth: time within MS of a segment's edge is not judged "
+        "(default 500)",
+    )
     parents = group.add_mutually_exclusive_group()
     parents.add_argument(
         "--no-parents",
@@ -162,6 +169,12 @@ def add_analysis_options(parser: argparse.ArgumentParser, *, defaults: bool) -> 
         help="do not count a label's Parents and Aliases as predicted",
     )
     parents.add_argument("--parents", dest="use_parents", action="store_true", help=argparse.SUPPRESS)
+    group.add_argument(
+        "--absolute-paths",
+        action="store_true",
+        default=False if defaults else None,
+        help="show absolute local paths in summary.json and the reports (default: relative to the dataset)",
+    )
     add_uncertainty_options(parser, defaults=defaults)
 
 
@@ -194,6 +207,14 @@ def print_result(result, out_dir: Path, *, recomputed: bool = False) -> None:  #
             f"warning: {floor['answers_truncated_at_max_labels']} answer(s) hit MaxLabels, so nothing below "
             f"confidence {confidence_text(floor['evaluated_from'])} is evaluated; "
             "raise --max-labels (at most 1000)",
+            file=sys.stderr,
+        )
+    never = result.never_returned
+    for label, count in never[never > 0].items():
+        support = int(result.labels.loc[label, "support"])
+        print(
+            f"warning: {label}: {count} of {support} positives never returned at any confidence; no "
+            f"MinConfidence finds them (recall at most {(support - count) / support:.3f})",
             file=sys.stderr,
         )
     from evaluation.stats.thresholds import min_confidence_to_use
@@ -284,6 +305,8 @@ def analysis_options(args: argparse.Namespace, aws_evaluation: Any = None) -> An
         use_parents=args.use_parents,
         label_map=args.label_map,
         vocabulary=args.labels,
+        absolute_paths=args.absolute_paths,
         aws_evaluation=aws_evaluation,
+        segment_tolerance_ms=getattr(args, "segment_tolerance_ms", None),
         **uncertainty_keywords(args),
     )

@@ -127,8 +127,16 @@ def add_models_parser(commands: Any) -> None:
     )
     _add_connection_options(start)
 
-    stop = actions.add_parser("stop", help="stop a model version and wait until it is STOPPED")
-    stop.add_argument("arn", metavar="ARN", help="the model version ARN")
+    stop = actions.add_parser(
+        "stop",
+        help="stop a model version (or every leftover this tool started) and wait until it is STOPPED",
+    )
+    stop.add_argument("arn", metavar="ARN", nargs="?", help="the model version ARN")
+    stop.add_argument(
+        "--leftovers",
+        action="store_true",
+        help="stop every model this tool started whose run is gone (killed before it could stop it)",
+    )
     stop.add_argument("--no-wait", dest="wait", action="store_false", help="do not wait for STOPPED")
     _add_connection_options(stop)
 
@@ -215,6 +223,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from evaluation.aws.model_leases import LeaseStore, ownership_note
     from evaluation.aws.models import RUNNING, STARTING, check_project_arn, list_versions
 
     outputs, session = _session(args, args.region)
@@ -228,6 +237,7 @@ def _list(args: argparse.Namespace) -> int:
     region = args.region or project_arn.split(":")[3]
     client = model_client(session=session, region=region, endpoint_url=args.endpoint_url)
     versions = list_versions(client, project_arn)
+    leases = LeaseStore()
     print(f"Project: {project_arn}")
     if not versions:
         print("No model versions.")
@@ -242,6 +252,9 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  {version.arn}")
         if version.summary_uri:
             print(f"  evaluation summary: {version.summary_uri}")
+        lease = leases.find(version.arn)
+        if lease is not None and version.status in (RUNNING, STARTING):
+            print(f"  {ownership_note(lease)}")
     running = [v for v in versions if v.status in (RUNNING, STARTING)]
     if running:
         print(
@@ -252,8 +265,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from evaluation.aws.model_cost import hourly_cost, parse_duration
-    from evaluation.aws.model_guard import ModelGuard
+    from evaluation.aws.model_cost import format_duration, hourly_cost, parse_duration
+    from evaluation.aws.model_guard import DeadlinePassed, ModelGuard, interrupt_main
     from evaluation.aws.models import VersionRef
 
     version = VersionRef.parse(args.arn)
@@ -271,6 +284,7 @@ def _start(args: argparse.Namespace) -> int:
         price_table=args.price_table,
     )
     announce_cost(cost, max_runtime_s=max_runtime_s, max_cost=args.max_cost, endpoint_url=args.endpoint_url)
+    holding = threading.Event()
     guard = ModelGuard(
         client,
         version.arn,
@@ -279,19 +293,28 @@ def _start(args: argparse.Namespace) -> int:
         max_inference_units=args.max_inference_units,
         project_arn=_stack_project(outputs, version),
         waiting=_waiting(),
-        interrupt=lambda: None,  # this command only waits: the watchdog's stop ends the wait below
+        # while the model starts, the deadline wakes this thread from its wait for RUNNING; while it is
+        # held, the watchdog's stop ends the wait below
+        interrupt=lambda: None if holding.is_set() else interrupt_main(),
     )
-    with guard:
-        if not guard.started_by_us:
-            print("Nothing started: use it, and stop it with `rekognition-eval models stop ARN`.")
-            return 0
-        until = datetime.now(timezone.utc) + timedelta(seconds=max_runtime_s)
-        print(
-            f"Holding the model until {until:%Y-%m-%d %H:%M:%S} UTC (--max-runtime), then stopping it; "
-            f"Ctrl-C stops it now. Evaluate from another terminal:\n"
-            f"  rekognition-eval run --backend custom-labels --project-version-arn {version.arn} --dataset D"
-        )
-        _wait_for(guard.deadline_passed)
+    try:
+        with guard:
+            holding.set()
+            if not guard.started_by_us:
+                print("Nothing started: use it, and stop it with `rekognition-eval models stop ARN`.")
+                return 0
+            # --max-runtime counts from the start call (the watchdog's clock), not from RUNNING
+            until = guard.deadline_at or datetime.now(timezone.utc) + timedelta(seconds=max_runtime_s)
+            left = round(max(0.0, (until - datetime.now(timezone.utc)).total_seconds()), 1)
+            print(
+                f"Holding the model until {until:%Y-%m-%d %H:%M:%S} UTC ({format_duration(left)} more; "
+                "--max-runtime counts from the start), then stopping it; Ctrl-C stops it now. Evaluate "
+                "from another terminal:\n  rekognition-eval run --backend custom-labels "
+                f"--project-version-arn {version.arn} --dataset D"
+            )
+            _wait_for(guard.deadline_passed)
+    except DeadlinePassed as passed:  # the deadline fell while the model was still starting
+        print(str(passed).split(" Answers received")[0])
     return 0
 
 
@@ -302,6 +325,7 @@ def _wait_for(event: threading.Event) -> None:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from evaluation.aws.model_leases import LeaseStore
     from evaluation.aws.models import (
         NOT_RUNNING,
         VersionRef,
@@ -311,6 +335,12 @@ def _stop(args: argparse.Namespace) -> int:
         wait_stopped,
     )
 
+    if args.leftovers:
+        if args.arn:
+            raise UserError("models stop: give an ARN or --leftovers, not both")
+        return _stop_leftovers(args)
+    if not args.arn:
+        raise UserError("models stop: give the model version ARN, or --leftovers")
     version = VersionRef.parse(args.arn)
     outputs, session = _session(args, args.region or version.region)
     client = model_client(
@@ -318,6 +348,7 @@ def _stop(args: argparse.Namespace) -> int:
     )
     project_arn = _stack_project(outputs, version) or project_arn_of(client, version)
     status = request_stop(client, version, project_arn, _waiting())
+    LeaseStore().remove(version.arn, only_ours=False)
     if status in NOT_RUNNING:
         print(f"Model {version.version_name} is {status}: nothing to stop.")
         return 0
@@ -330,6 +361,21 @@ def _stop(args: argparse.Namespace) -> int:
         f"Model {version.version_name} is {now}."
         + ("" if stopped else " (still stopping; check `models list`)")
     )
+    return 0
+
+
+def _stop_leftovers(args: argparse.Namespace) -> int:
+    """Every model a run of this tool started and could not stop (it was killed): stop it, drop its lease."""
+    from evaluation.aws.model_leases import LeaseStore, stop_leftovers
+    from evaluation.aws.models import VersionRef
+
+    def client_for(lease: Any) -> Any:
+        _, session = _session(args, args.region or lease.region)
+        endpoint_url = args.endpoint_url or lease.endpoint_url
+        version = VersionRef.parse(lease.version_arn)
+        return model_client(session=session, region=args.region, endpoint_url=endpoint_url, version=version)
+
+    stop_leftovers(LeaseStore(), client_for, _waiting(), wait=args.wait)
     return 0
 
 

@@ -51,7 +51,7 @@ def add_parsers(commands: Any) -> None:
         description="Write thresholds.yaml for a finished run under another objective (no calls).",
     )
     thresholds.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `run` (has run.json)")
-    thresholds.add_argument("--objective", required=True, help=OBJECTIVE_HELP)
+    thresholds.add_argument("--objective", default="best-f1", help=OBJECTIVE_HELP)
     thresholds.add_argument(
         "--min-support", type=int, help="labels with fewer positives are flagged (default: the run's)"
     )
@@ -76,6 +76,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         use_parents=args.use_parents,
         label_map=args.label_map,
         vocabulary=args.labels,
+        absolute_paths=args.absolute_paths,
+        segment_tolerance_ms=args.segment_tolerance_ms,
         **uncertainty_keywords(args),
     )
     out_dir = Path(args.out) if args.out else Path(args.run_dir)

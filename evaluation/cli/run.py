@@ -19,6 +19,7 @@ from evaluation.cli.common import (
     print_result,
     read_aws_evaluation,
 )
+from evaluation.errors import UserError
 from evaluation.operations import OPERATIONS
 from evaluation.options import BACKENDS
 
@@ -55,7 +56,12 @@ def add_parser(commands: Any) -> None:
         help=(
             "what is judged: labels (DetectLabels, image labels; default), boxes (DetectLabels Instances "
             "against COCO or detection-manifest boxes, COCO AP), moderation (DetectModerationLabels), "
-            "text (DetectText words, image,words CSV), faces (DetectFaces boxes)"
+            "text (DetectText words, image,words CSV), faces (DetectFaces boxes), face-verification "
+            "(SimilarityThreshold: image,identity or image_a,image_b,same), face-search (FaceMatchThreshold "
+            "for 1:N search: probes image,identity with --gallery or --collection), liveness (Face Liveness "
+            "Confidence: session_id,live[,attack_type]), video-labels and video-moderation (stored videos in "
+            "S3: StartLabelDetection / StartContentModeration jobs; a video,labels CSV or JSON Lines with "
+            "segments)"
         ),
     )
     calls.add_argument(
@@ -104,6 +110,27 @@ def add_parser(commands: Any) -> None:
         help="with --stack-outputs: use your own credentials instead of the stack's role",
     )
     calls.add_argument("--no-upload", dest="upload", action="store_false", help="keep the report local")
+    video = run.add_argument_group("stored videos (--operation video-labels / video-moderation)")
+    video.add_argument(
+        "--upload",
+        dest="upload_videos",
+        action="store_true",
+        help="copy local videos to the stack bucket's datasets/videos/ (with --stack-outputs; your own "
+        "credentials); without it a local video is refused: Rekognition Video reads only S3",
+    )
+    video.add_argument(
+        "--max-concurrent-jobs",
+        type=int,
+        metavar="N",
+        help="at most N video jobs at once (default: the account's default quota, 20)",
+    )
+    video.add_argument(
+        "--notification-channel",
+        metavar="TOPIC_ARN,ROLE_ARN,QUEUE_URL",
+        help="wait for jobs on this SNS topic through its SQS queue instead of polling (default with "
+        "--stack-outputs: the stack's videoTopicArn, videoNotificationRoleArn, videoQueueUrl if it has "
+        "them); 'none' polls",
+    )
     checks = run.add_argument_group("images and cost")
     checks.add_argument(
         "--convert",
@@ -132,7 +159,37 @@ def add_parser(commands: Any) -> None:
         help="at most this many calls per second (default: on AWS endpoints, the documented default quota "
         "for the operation in the region, from quotas.yaml; no limit on other endpoints)",
     )
+    faces = run.add_argument_group("face operations (face-verification, face-search, liveness)")
+    faces.add_argument(
+        "--gallery",
+        metavar="DATASET",
+        help="face-search: the enrolled images (image,identity CSV, label folders or manifest), indexed "
+        "into a "
+        "temporary collection deleted when the run ends",
+    )
+    faces.add_argument(
+        "--collection",
+        metavar="NAME",
+        help="face-search: an existing collection to search instead (read, never modified; a face's "
+        "ExternalImageId is its identity)",
+    )
+    faces.add_argument(
+        "--users", action="store_true", help="face-search: one user per identity, SearchUsersByImage"
+    )
+    faces.add_argument(
+        "--max-faces",
+        type=int,
+        metavar="N",
+        help="matches per search (default: the collection's size, at most 4096; pairs beyond are scored 0)",
+    )
+    faces.add_argument(
+        "--liveness-answers",
+        metavar="FILE",
+        help="liveness: GetFaceLivenessSessionResults answers saved earlier (JSON Lines), used instead "
+        "of calls",
+    )
     add_analysis_options(run, defaults=True)
+    run.set_defaults(objective=None)  # each operation's own default (fnmr-at-fmr:0.001 for faces)
     from evaluation.cli.models import add_run_options
 
     add_run_options(run)
@@ -175,8 +232,48 @@ def run_request(args: argparse.Namespace, dataset: str, region: str | None, back
         progress=not args.quiet,
         project_version_arn=getattr(args, "project_version_arn", None),
         max_results=getattr(args, "max_results", None),
+        max_concurrent_jobs=getattr(args, "max_concurrent_jobs", None),
+        notification_channel=_channel(getattr(args, "notification_channel", None)),
+        gallery=getattr(args, "gallery", None),
+        collection=getattr(args, "collection", None),
+        users=bool(getattr(args, "users", False)),
+        max_faces=getattr(args, "max_faces", None),
+        liveness_answers=getattr(args, "liveness_answers", None),
+        max_runtime_s=_face_runtime(args),
         answers=getattr(args, "answers", None),
     )
+
+
+def _channel(text: str | None) -> tuple[str, ...] | None:
+    if not text or text.lower() == "none":
+        return None
+    return tuple(part.strip() for part in text.split(","))
+
+
+def video_settings(args: argparse.Namespace, outputs: Any) -> dict[str, Any]:
+    """--upload and the notification channel, from the command line or the stack's outputs."""
+    from evaluation.errors import UserError
+
+    settings: dict[str, Any] = {}
+    if getattr(args, "upload_videos", False):
+        if outputs is None:
+            raise UserError(
+                "--upload copies local videos to the stack's bucket: it needs --stack-outputs FILE"
+            )
+        settings["upload_to"] = outputs.datasets_uri + "videos/"
+    given = getattr(args, "notification_channel", None)
+    if given is None and outputs is not None and outputs.video_channel:
+        settings["notification_channel"] = outputs.video_channel
+    return settings
+
+
+def _face_runtime(args: argparse.Namespace) -> float | None:
+    """--max-runtime bounds a face run's temporary collection as it bounds a Custom Labels model."""
+    if args.operation not in ("face-verification", "face-search") or not getattr(args, "max_runtime", None):
+        return None
+    from evaluation.aws.model_cost import parse_duration
+
+    return parse_duration(args.max_runtime)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -185,6 +282,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from evaluation.pipeline import plan_run, run_evaluation, write_run
     from evaluation.runfolder import check_writable, default_run_dir
 
+    if args.objective is None:
+        from evaluation.operations import operation_for
+
+        args.objective = operation_for(args.operation).default_objective
     request = run_request(args, args.dataset, args.region, args.backend)  # mistakes fail first
     options = analysis_options(args)
     if not args.dry_run:  # a folder that cannot be written is found before any call, not after all
@@ -194,20 +295,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     aws_evaluation = read_aws_evaluation(args.aws_evaluation, session, profile=args.profile, region=region)
     if aws_evaluation is not None:
         options = analysis_options(args, aws_evaluation)
-    request = request.but(dataset=dataset_source(args.dataset, outputs), region=region)
+    request = request.but(
+        dataset=dataset_source(args.dataset, outputs), region=region, **video_settings(args, outputs)
+    )
     custom = None
     if args.backend == "custom-labels":
         from evaluation.cli.models import CustomLabelsRun
 
         project_arn = outputs.project_arn if outputs else None
         custom = CustomLabelsRun.from_args(args, session=session, region=region, project_arn=project_arn)
+    uploader = None
+    if request.upload_to and session is not None and args.assume_role:
+        import boto3  # datasets/ is written with your own credentials: the stack's role only reads it
+
+        uploader = boto3.Session(profile_name=args.profile, region_name=region).client("s3")
     run_plan = plan_run(
         request.but(profile=None if session else args.profile),
         backend=custom.backend if custom else None,
         session=session,
+        upload_s3_client=uploader,
     )
     if args.dry_run:
         print(run_plan.describe())
+        verdict = cost_verdict(run_plan)
+        if verdict:
+            print(verdict)
         if custom:
             print(custom.describe_plan(len(run_plan.to_call), args.price_table))
         return EXIT_OK
@@ -237,6 +349,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         from evaluation.aws.stack_outputs import REPORTS_PREFIX
         from evaluation.aws.upload import upload_run
 
-        uri = upload_run(out_dir, session.client("s3"), bucket=outputs.bucket, prefix=REPORTS_PREFIX)
+        uri = upload_run(
+            out_dir, session.client("s3"), bucket=outputs.bucket, prefix=REPORTS_PREFIX, files=result.files
+        )
         print(f"Uploaded: {uri}")
     return exit_code(result)
+
+
+def cost_verdict(run_plan: Any) -> str | None:
+    """What --max-cost would do with a planned run, for a dry run: start it, or refuse it and why."""
+    limit = run_plan.request.max_cost
+    if limit is None:
+        return None
+    try:
+        run_plan.check_cost()
+    except UserError as refused:
+        return f"--max-cost {limit:g}: the run would be refused ({refused})"
+    if not run_plan.to_call or run_plan.estimate is None:
+        return f"--max-cost {limit:g}: the run would start (nothing billed is called)"
+    return f"--max-cost {limit:g}: the run would start (estimated USD {run_plan.estimate.usd:,.4f})"

@@ -1,5 +1,6 @@
 """Labelled image sets: SageMaker Ground Truth / Custom Labels manifests, CSV files, label folders, COCO
-object-detection JSON, and text ground truth (`image,words` CSVs, manifests with `lines`).
+object-detection JSON, text ground truth (`image,words` CSVs, manifests with `lines`) and videos
+(`video,labels` CSVs, JSON Lines with `video` and `segments`).
 
 Every reader returns the same `Dataset`, so the rest of the harness never knows which format it read.
 """
@@ -11,6 +12,7 @@ from evaluation.datasets.types import (
     Dataset,
     DatasetItem,
     GroundTruthBox,
+    GroundTruthSegment,
     GroundTruthText,
 )
 
@@ -20,6 +22,7 @@ __all__ = [
     "Dataset",
     "DatasetItem",
     "GroundTruthBox",
+    "GroundTruthSegment",
     "GroundTruthText",
     "load_dataset",
 ]

@@ -28,6 +28,12 @@ from evaluation.datasets.textfile import (
     read_text_manifest,
 )
 from evaluation.datasets.types import FORMATS, BadLine, Dataset, DatasetItem
+from evaluation.datasets.videofile import (
+    looks_like_video_csv,
+    looks_like_video_manifest,
+    read_video_csv,
+    read_video_manifest,
+)
 from evaluation.errors import DatasetError, UserError
 from evaluation.images import local_file_problem
 from evaluation.labelmap import normalize_name
@@ -158,9 +164,13 @@ def _read(source: str, format: str, s3_client: Any, *, guessed: bool) -> tuple[s
     if format == "csv":
         if looks_like_text_csv(text):
             return format, read_text_csv(text, source=source, folder=folder)
+        if looks_like_video_csv(text):
+            return format, read_video_csv(text, source=source, folder=folder)
         return format, read_csv(text, source=source, folder=folder)
     if looks_like_text_manifest(text):
         return format, read_text_manifest(text, source=source, folder=folder)
+    if looks_like_video_manifest(text):
+        return format, read_video_manifest(text, source=source, folder=folder)
     return format, read_manifest(text, source=source, folder=folder)
 
 
@@ -195,10 +205,11 @@ def _collect(
                     items.append(entry.item)
                     machine_labeled += entry.machine_labeled
                     continue
-                if (earlier.item.labels, earlier.item.boxes, earlier.item.text) == (
+                if (earlier.item.labels, earlier.item.boxes, earlier.item.text, earlier.item.segments) == (
                     entry.item.labels,
                     entry.item.boxes,
                     entry.item.text,
+                    entry.item.segments,
                 ):
                     continue  # the same statement twice: harmless
                 entry = _duplicate(entry, earlier)
@@ -274,13 +285,18 @@ def _apply_vocabulary(
         kept = frozenset(spelling[key] for label in item.labels if (key := normalize_name(label)) in spelling)
         ignored.update(label for label in item.labels if normalize_name(label) not in spelling)
         present.update(kept)
-        if kept != item.labels or item.boxes:
+        if kept != item.labels or item.boxes or item.segments:
             boxes = tuple(
                 dataclasses.replace(box, label=spelling[normalize_name(box.label)])
                 for box in item.boxes
                 if normalize_name(box.label) in spelling
             )
-            item = DatasetItem(item.image, kept, item.source, boxes, item.text)
+            segments = tuple(
+                dataclasses.replace(segment, label=spelling[normalize_name(segment.label)])
+                for segment in item.segments
+                if normalize_name(segment.label) in spelling
+            )
+            item = dataclasses.replace(item, labels=kept, boxes=boxes, segments=segments)
         kept_items.append(item)
     all_labels = {label for item in items for label in item.labels}
     missing = [label for label in vocabulary if label not in present]

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 
 from evaluation.images import ImageRef
 
-__all__ = ["FORMATS", "BadLine", "Dataset", "DatasetItem", "GroundTruthBox", "GroundTruthText"]
+__all__ = [
+    "FORMATS",
+    "BadLine",
+    "Dataset",
+    "DatasetItem",
+    "GroundTruthBox",
+    "GroundTruthSegment",
+    "GroundTruthText",
+    "ImagePair",
+]
 
 FORMATS = ("manifest", "csv", "folders", "coco")
 
@@ -66,6 +75,24 @@ class GroundTruthText:
 
 
 @dataclass(frozen=True)
+class GroundTruthSegment:
+    """A label present in a video from `start_ms` to `end_ms` (milliseconds from the start, end > start)."""
+
+    label: str
+    start_ms: int
+    end_ms: int
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            raise ValueError("a segment needs a label")
+        if self.start_ms < 0 or self.end_ms <= self.start_ms:
+            raise ValueError(
+                f"segment {self.label!r}: start_ms must be >= 0 and end_ms > start_ms, "
+                f"got {self.start_ms} and {self.end_ms}"
+            )
+
+
+@dataclass(frozen=True)
 class DatasetItem:
     """One image and its ground truth; an empty `labels` means "none of the labels" (a negative)."""
 
@@ -74,6 +101,20 @@ class DatasetItem:
     source: str
     boxes: tuple[GroundTruthBox, ...] = ()
     text: tuple[GroundTruthText, ...] = ()
+    # A video's labels in time (video datasets with segments); `labels` then holds every segment's label.
+    segments: tuple[GroundTruthSegment, ...] = ()
+    # More columns a dataset gave the item (a face dataset's demographic group, an attack type): reports
+    # slice by them.
+    attributes: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImagePair:
+    """Two items of a dataset (by position) and whether they show the same person: an explicit pair."""
+
+    first: int
+    second: int
+    same: bool
 
 
 @dataclass(frozen=True)
@@ -113,6 +154,7 @@ class Dataset:
     machine_labeled: int = 0
     ignored_files: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    pairs: list[ImagePair] = field(default_factory=list)  # explicit pairs (image_a,image_b,same)
 
     def support(self) -> dict[str, int]:
         """Images per vocabulary label (positives); a label with none is still listed, with 0."""

@@ -9,6 +9,12 @@ A run is plan -> fetch -> analyse whatever it judges; an operation decides only 
 - text: DetectText, Filters.WordFilter.MinConfidence 0; words per image (an `image,words` CSV), or
   lines with boxes (a manifest with `lines`).
 - faces: DetectFaces, Attributes ["ALL"] (it has no confidence filter); face boxes as for boxes.
+- video-labels, video-moderation: StartLabelDetection / StartContentModeration jobs on videos in S3
+  (MinConfidence 0), every page of GetLabelDetection / GetContentModeration; labels per video or
+  segments in time (evaluation.operations.video).
+- face-verification, face-search, liveness: comparisons (pairs, probes, sessions) rather than images,
+  fetched by the operation's own fetcher (evaluation.aws.faces: a temporary collection, guarded);
+  judged over FMR/FNMR, FPIR/FNIR, APCER/BPCER under a rate objective (fnmr-at-fmr:0.001 by default).
 
 Each module here defines one `Operation`: its API, request, ImageLimits, adapter (the only reader of its
 raw response), the backends that can answer it, and how its answers and the ground truth become
@@ -31,10 +37,28 @@ REGISTRY = {
     "moderation": "evaluation.operations.moderation",
     "text": "evaluation.operations.text",
     "faces": "evaluation.operations.faces",
+    "video-labels": "evaluation.operations.video_labels",
+    "video-moderation": "evaluation.operations.video_moderation",
+    "face-verification": "evaluation.operations.face_verification",
+    "face-search": "evaluation.operations.face_search",
+    "liveness": "evaluation.operations.liveness",
 }
 OPERATIONS = tuple(REGISTRY)
 
-__all__ = ["OPERATIONS", "Operation", "Scored", "check_backend", "check_operation", "operation_for"]
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "Scored",
+    "check_backend",
+    "check_operation",
+    "is_video",
+    "operation_for",
+]
+
+
+def is_video(name: str) -> bool:
+    """Stored-video operations run as asynchronous jobs (evaluation.aws.video_jobs), not per-image calls."""
+    return name.startswith("video-")
 
 
 def check_operation(name: str) -> str:

@@ -10,6 +10,7 @@ ScoredPairs the shared metrics, thresholds and reports work on, plus whatever on
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,22 @@ class Operation:
     needs: str = ""  # the ground truth it needs, in words, for the message when a dataset lacks it
     backends: tuple[str, ...] = ("rekognition", "replay")  # the backends that can answer it
     stores_ground_truth = True  # written as ground_truth.jsonl (images.csv cannot hold it)
+    default_objective = "best-f1"  # the objective when none is given
+    judges_rates = False  # True: score() takes the objective (a rate objective such as fnmr-at-fmr:F)
+
+    def load(self, source: str, **keywords: Any) -> Dataset | None:
+        """The operation's own dataset reader (face CSVs); None: the usual `load_dataset`."""
+        return None
+
+    def fetcher(self, client: Any, **settings: Any) -> Any:
+        """An object that fetches whole datasets (`plan`, `fetch`, `calls_needed`; evaluation.aws.faces)
+        for operations whose calls are not one per image; None: the image runner and a Backend."""
+        return None
+
+    def dataset_ground_truth(self, dataset: Dataset) -> list[dict[str, Any]]:
+        """ground_truth.jsonl's records, one per item (an operation may need the whole dataset: pairs)."""
+        return [self.ground_truth(item) for item in dataset.items]
+
     # how the response store keeps this operation's answers as columns (evaluation.calls.cache), or None:
     # then the analysis reads the raw answers with `reader`
     codec: Any = None
@@ -110,6 +127,10 @@ class Operation:
     def vocabulary(self, declared: Sequence[str], truths: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         """The labels to report: the declared ones (dataset or --labels), or those in the ground truth."""
         return tuple(declared)
+
+    def score_options(self, options: Any) -> dict[str, Any]:
+        """Analysis options only this operation's `score` takes (as keywords), from AnalysisOptions."""
+        return {}
 
     def requested_floor(self, request: Mapping[str, Any]) -> float:
         return float(request.get("MinConfidence", 0.0) or 0.0)
@@ -210,13 +231,46 @@ def rounded(value: float | None, digits: int = 6) -> float | None:
     return round(float(value), digits)
 
 
+# Characters that make Markdown structure inline (emphasis, code, links, tables, strikethrough, escapes).
+_MARKDOWN_PUNCTUATION = frozenset("\\`*_[]|~")
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def markdown_text(value: Any) -> str:
+    """Any text (a label, a name, a path, a reason) as literal Markdown: HTML can neither start nor be
+    spelt with entities (< > & become entities), inline structure is backslash-escaped, and line breaks
+    (every kind a renderer may honour) become spaces, so the text stays in its table cell or line."""
+    text = "" if value is None else str(value)
+    out = []
+    for char in text:
+        if char in _HTML_ENTITIES:
+            out.append(_HTML_ENTITIES[char])
+        elif char in _MARKDOWN_PUNCTUATION:
+            out.append("\\" + char)
+        elif char in "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029":
+            out.append(" ")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def markdown_code(value: Any) -> str:
+    """Any text as an inline code span: a fence longer than any run of backticks in it, so it cannot end
+    the span early (nothing inside a code span is HTML or Markdown). Not for table cells (a `|` splits)."""
+    text = " ".join(str(value).splitlines()) if value is not None else ""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     def cell(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
         if isinstance(value, float):
             return f"{value:.3f}"
-        return str(value).replace("|", "\\|").replace("\n", " ")
+        return markdown_text(value)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]

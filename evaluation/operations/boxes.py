@@ -13,7 +13,10 @@
   every threshold at IoU 0.5; `ap` is COCO's AP at IoU 0.5 and `ap_50_95` COCO's AP averaged over IoU
   0.5:0.95; `ar_100` COCO's recall averaged over IoU. A threshold applies to the instance's confidence.
 - Floor: as labels (the requested MinConfidence, the lowest label returned, MaxLabels truncation), read
-  from label confidences; a label's instances are assumed no more confident than the label (as seen).
+  from label confidences. Every instance the answer has is kept, even one less confident than the
+  lowest label returned (a Car at 60 can box a car at 40), so AP is COCOeval's on the whole answer; the
+  counts per threshold start at the floor (matching is greedy by confidence, so instances below it never
+  change a match above it).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from evaluation.datasets import Dataset, DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import LabelsAnswer, adapter_for, labels_from_detect_labels
-from evaluation.operations.base import Operation, Scored, markdown_table, rounded
+from evaluation.operations.base import Operation, Scored, markdown_table, markdown_text, rounded
 from evaluation.operations.detection import (
     IOU_THRESHOLDS,
     MAX_DETECTIONS,
@@ -128,7 +131,7 @@ class BoxesOperation(Operation):
                 "ar_100": recall,
                 "boxes_returned": np.bincount(match.label, minlength=len(labels)),
             },
-            tables={"boxes_missed": _missed(match, truth_rows, images, labels)},
+            tables={"boxes_missed": _missed(match, truth_rows, images, labels, floor)},
             details=details,
             markdown=tuple(_markdown(details, labels, ap50, ap, match.support)),
         )
@@ -148,7 +151,10 @@ def _targets(labels: Sequence[str], label_map: LabelMap) -> dict[str, list[int]]
 def _detections(
     answers: Sequence[LabelsAnswer], targets: dict[str, list[int]], floor: float
 ) -> tuple[BoxSet, list[tuple[str, float, tuple[float, float, float, float]]], pd.DataFrame]:
-    """Every instance at or above the floor, once per label it counts for, in answer order."""
+    """Every instance the answers have, once per label it counts for, in answer order.
+
+    None is dropped at the floor: the floor says which labels may be missing below it, not which boxes a
+    returned label has, and COCOeval counts every detection it is given."""
     image, label, confidence, box = [], [], [], []
     rows: list[tuple[str, float, tuple[float, float, float, float]]] = []
     unjudged: dict[str, dict[str, Any]] = {}
@@ -156,8 +162,6 @@ def _detections(
         for predicted in answer.labels:
             claimed = targets.get(normalize_name(predicted.name), [])
             for instance in predicted.instances:
-                if instance.confidence < floor:
-                    continue
                 geometry = (instance.left, instance.top, instance.width, instance.height)
                 if not claimed:
                     entry = unjudged.setdefault(predicted.name, {"images": set(), "boxes": 0, "max": 0.0})
@@ -237,13 +241,21 @@ def _predictions(
 
 
 def _missed(
-    match: DetectionMatch, truth_rows: list[Any], images: Sequence[str], labels: Sequence[str]
+    match: DetectionMatch,
+    truth_rows: list[Any],
+    images: Sequence[str],
+    labels: Sequence[str],
+    floor: float,
 ) -> pd.DataFrame:
-    """Real ground-truth boxes no detection matched at IoU 0.5, at any confidence above the floor."""
+    """Real ground-truth boxes no detection at or above the floor matched at IoU 0.5 (the misses at the
+    lowest threshold evaluated)."""
+    taken = np.zeros(len(truth_rows), dtype=bool)
+    hits = match.truth[(match.truth >= 0) & (match.confidence >= floor)]
+    taken[hits] = True
     missed = [
         (images[image], label, *box)
-        for (image, label, box, crowd), taken in zip(truth_rows, match.truth_taken, strict=True)
-        if not crowd and not taken
+        for (image, label, box, crowd), was_taken in zip(truth_rows, taken, strict=True)
+        if not crowd and not was_taken
     ]
     return pd.DataFrame(missed, columns=["image", "label", "left", "top", "width", "height"])
 
@@ -273,7 +285,7 @@ def _markdown(
     if details["labels_never_boxed"]:
         lines += [
             "Never returned with a box (Rekognition gives Instances for some labels only): "
-            + ", ".join(details["labels_never_boxed"]),
+            + ", ".join(markdown_text(label) for label in details["labels_never_boxed"]),
             "",
         ]
     return [

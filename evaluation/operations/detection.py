@@ -289,11 +289,13 @@ def scored_pairs(
     """The counts at one IoU threshold as ScoredPairs, so curves, grids and recommendations are shared.
 
     Each entry is one counted detection (a unit of its own: `image_idx` numbers units, not images), true
-    when it matched a real box; real boxes never matched are positives never returned. Returns the pairs
+    when it matched a real box; real boxes never matched at or above the floor are positives never
+    returned. Detections below the floor are left out (they cannot outrank one above it). Returns the pairs
     and, per label, the number of false detections at the floor: a threshold's true negatives are the
     false detections it removes (negatives - fp), which the caller writes in place of the image count.
     """
-    counted = ~match.ignored[threshold_index]
+    # detections below the floor may be matched (AP counts them) but no threshold below it is known
+    counted = ~match.ignored[threshold_index] & (match.confidence >= floor)
     label = match.label[counted]
     is_true = match.matched[threshold_index][counted]
     n_entries = int(counted.sum())

@@ -4,8 +4,11 @@ Three rules decide what counts as a prediction of a dataset label:
 - the label map says which Rekognition names count for it (a label not in the map counts for itself);
 - names are compared after `normalize_name` (case and spacing do not matter);
 - with `use_parents` (the default) a label's Parents, and its Aliases, count as predicted at that
-  label's confidence when the service did not return them on their own; a name returned on its own
-  keeps its own confidence.
+  label's confidence; a name's score on an image is the highest of its own confidence and those of the
+  returned labels that list it. That is what the service does: at MinConfidence t it returns the entries
+  at t or above, and a parent returned on its own below t still comes back through a child above t (Dog
+  80 with parent Animal, Animal 55: at MinConfidence 70 the image is an Animal), so the score is the
+  highest t at which the name is predicted, and a recommended MinConfidence reproduces its precision.
 Names that map to no label of the vocabulary are not false positives: the ground truth says nothing
 about them. They are counted as unjudged instead.
 """
@@ -36,7 +39,8 @@ def predictions_frame(
     answers: Sequence[LabelsAnswer] | LabelColumns, *, use_parents: bool = True
 ) -> pd.DataFrame:
     """Every name an answer predicts, one row per (image, name): image (position), name (normalised),
-    display (as the service spelled it), confidence, direct (returned on its own, not implied).
+    display (as the service spelled it), confidence (the highest MinConfidence at which the service
+    predicts the name: its own or a child's that lists it), direct (returned on its own at all).
 
     Works on the answers' columns: names are integer codes (a dataset has a few thousand distinct names
     over millions of rows), so normalising costs one pass over the distinct names, and the rows (each
@@ -90,19 +94,22 @@ def predictions_frame(
     displays = pd.Index([columns.names[code] for code in used], dtype=object)
     name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
     name_codes = name_of_display[display_codes]
-    # own confidence wins: per (image, name) the direct row if any, else the most confident implied one
-    order = np.lexsort((-confidence, kind, name_codes, image))
+    # per (image, name) the most confident row, direct or implied (a direct one first on a tie)
+    order = np.lexsort((kind, -confidence, name_codes, image))
     image, name_codes, kind, confidence = image[order], name_codes[order], kind[order], confidence[order]
     display_codes = display_codes[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (image[1:] != image[:-1]) | (name_codes[1:] != name_codes[:-1])
+    group = np.cumsum(first) - 1
+    direct = np.zeros(int(first.sum()), dtype=bool)
+    np.logical_or.at(direct, group, kind == DIRECT)
     return pd.DataFrame(
         {
             "image": image[first],
             "name": pd.Categorical.from_codes(name_codes[first], categories=pd.Index(normalised)),
             "display": pd.Categorical.from_codes(display_codes[first], categories=displays),
             "confidence": confidence[first],
-            "direct": kind[first] == DIRECT,
+            "direct": direct,
         }
     )
 

@@ -34,7 +34,14 @@ from evaluation.datasets import DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import ResponseShapeError
-from evaluation.operations.base import Operation, Scored, markdown_table, positive_pairs, rounded
+from evaluation.operations.base import (
+    Operation,
+    Scored,
+    markdown_table,
+    markdown_text,
+    positive_pairs,
+    rounded,
+)
 from evaluation.stats.metrics import ScoredPairs, average_precision, exact_curves
 from evaluation.stats.thresholds import Objective, min_confidence_to_use, recommend
 
@@ -214,7 +221,7 @@ class ModerationOperation(Operation):
             is_true=np.asarray([key[1] in truth_sets[key[0]] for key in keys], dtype=bool),
             floor=floor,
         )
-        flag_curve, flag = _flag(judged_best, truth_sets, len(answers), floor)
+        flag_curve, flag = image_flag(judged_best, truth_sets, len(answers), floor)
         unknown = sorted(
             {
                 str(name)
@@ -268,7 +275,7 @@ class ModerationOperation(Operation):
         return found
 
 
-def _flag(
+def image_flag(
     judged_best: dict[int, float], truth_sets: list[set[int]], n_images: int, floor: float
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The image-level decision: flag an image when any judged label reaches t; positive when unsafe."""
@@ -293,11 +300,12 @@ def _flag(
         floor=floor,
         min_support=1,
     ).iloc[0]
-    threshold = rounded(chosen["threshold"])
+    exact = chosen["threshold"]  # the MinConfidence comes from it, never from a rounding of it
+    threshold = rounded(exact)
     low = chosen["threshold_low"]
     flag = {
         "objective": "best-f1",
-        "min_confidence": min_confidence_to_use(chosen["threshold"], low) if threshold is not None else None,
+        "min_confidence": min_confidence_to_use(exact, low) if threshold is not None else None,
         "threshold": threshold,
         "precision": rounded(chosen["precision"], 4),
         "recall": rounded(chosen["recall"], 4),
@@ -332,16 +340,17 @@ def _markdown(
         "A dataset label is predicted at the highest confidence of any returned label at or below it in the "
         "taxonomy (learnt from the answers' ParentName); an image is a positive of it when its ground truth "
         "names it or anything below it. Level-1 categories above the dataset's labels are added as rows "
-        f"(rolled up): {', '.join(roots) or 'none needed'}.",
+        f"(rolled up): {', '.join(markdown_text(root) for root in roots) or 'none needed'}.",
         "",
     ]
     if details["ground_truth_names_never_returned"]:
         lines += [
             "Ground-truth names no answer ever returned (their level is unknown, so they are not rolled up): "
-            + ", ".join(details["ground_truth_names_never_returned"]),
+            + ", ".join(markdown_text(name) for name in details["ground_truth_names_never_returned"]),
             "",
         ]
-    lines += [f"Moderation model version(s): {', '.join(details['model_versions']) or '–'}.", ""]
+    versions = ", ".join(markdown_text(version) for version in details["model_versions"])
+    lines += [f"Moderation model version(s): {versions or '–'}.", ""]
     rows = [[label, level] for label, level in zip(labels, levels, strict=True)]
     return [*lines, *markdown_table(["Label", "Taxonomy level"], rows), ""]
 

@@ -11,6 +11,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, evaluation_of
+from evaluation.operations.base import markdown_code, markdown_text
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
@@ -89,14 +90,12 @@ def markdown_lines(result: EvaluationResult) -> list[str]:
     if evaluation is None:
         return []
 
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    model = f" for `{evaluation.project_version_arn}`" if evaluation.project_version_arn else ""
+    cell = markdown_text
+    model = f" for {markdown_code(evaluation.project_version_arn)}" if evaluation.project_version_arn else ""
     lines = [
         "## AWS's evaluation beside this run's",
         "",
-        f"From `{cell(evaluation.source)}`{model}. {_aggregate_text(result)}",
+        f"From {markdown_code(evaluation.source)}{model}. {_aggregate_text(result)}",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
-from evaluation.reports.html import asset, number, page_start, script_json
+from evaluation.operations.base import markdown_code, markdown_text
+from evaluation.reports.html import number, page_start, script_body, script_json
 from evaluation.reports.recommended import confidence_text, min_confidence
 from evaluation.runfolder import IDENTITY_PARAMETERS, NUMERIC, RunFolder, atomic_write
 
@@ -360,11 +361,12 @@ def _summary_sentence(counts: dict[str, Any]) -> str:
 def render_compare_markdown(a: RunFolder, b: RunFolder, table: pd.DataFrame, warnings: list[str]) -> str:
     counts = summarise(table)
     lines = [
-        f"# Comparison: {a.title} (A) vs {b.title} (B)",
+        f"# Comparison: {markdown_text(a.title)} (A) vs {markdown_text(b.title)} (B)",
         "",
         *[
-            f"- {name}: `{run.path}` ({run.summary.get('dataset', {}).get('name', '?')}, "
-            f"{run.summary.get('created_at') or '–'})"
+            f"- {name}: {markdown_code(run.path)} "
+            f"({markdown_text(run.summary.get('dataset', {}).get('name', '?'))}, "
+            f"{markdown_text(run.summary.get('created_at') or '–')})"
             for name, run in (("A", a), ("B", b))
         ],
         "",
@@ -372,7 +374,7 @@ def render_compare_markdown(a: RunFolder, b: RunFolder, table: pd.DataFrame, war
         "",
     ]
     if warnings:
-        lines += ["## Warnings", "", *[f"- {text}" for text in warnings], ""]
+        lines += ["## Warnings", "", *[f"- {markdown_text(text)}" for text in warnings], ""]
     changed = table[table["change"] != "no change"].copy()
     changed["_size"] = changed["ap_change"].abs().fillna(np.inf)
     top = changed.sort_values("_size", ascending=False, kind="stable").head(MAX_MD_ROWS)
@@ -395,7 +397,7 @@ def render_compare_markdown(a: RunFolder, b: RunFolder, table: pd.DataFrame, war
                 _text(row["f1_b"], 3),
                 row["change"],
             ]
-            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+            lines.append("| " + " | ".join(markdown_text(cell) for cell in cells) + " |")
         lines.append("")
     lines += ["Files: `compare.csv` (every label, both runs), `compare.html` (sortable, filterable).", ""]
     return "\n".join(lines)
@@ -429,7 +431,8 @@ def render_compare_html(a: RunFolder, b: RunFolder, table: pd.DataFrame, warning
         return f'<h2>{name}: {escape(run.title)}</h2><dl class="facts">{items}</dl>'
 
     warning_items = "".join(f"<li>{escape(text)}</li>" for text in warnings)
-    return f"""{page_start(title)}
+    script = script_body("table.js", "compare.js")
+    return f"""{page_start(title, scripts=[script])}
 {facts(a, "A")}
 {facts(b, "B")}
 </header>
@@ -456,10 +459,7 @@ confidence). A dash is an undefined value, never a zero.</p>
 </section>
 </main>
 <script type="application/json" id="compare-data">{script_json(data)}</script>
-<script>
-{asset("table.js")}
-{asset("compare.js")}
-</script>
+<script>{script}</script>
 </body>
 </html>
 """

@@ -3,20 +3,27 @@
 The page opens from disk with no server and no network: CSS and JavaScript are inline, thumbnails are
 data: URIs, plots are SVG drawn by the page from its embedded data, and a Content-Security-Policy forbids
 fetching anything. What is embedded (one JSON document, see `page_data`):
-- per label, the recommendation and the per-threshold counts of metrics.csv as sparse bins (what first
-  appears at each grid threshold), from which the page rebuilds tp, fp, fn, tn and the rates at every
-  threshold: the explorer's numbers are metrics.csv's, not an approximation;
+- per label, the recommendation and its exact curve as sparse bins (what first appears at each distinct
+  confidence returned, curves.csv), from which the page rebuilds tp, fp, fn, tn and the rates at every
+  distinct confidence and every whole number: the explorer's numbers are curves.csv's and metrics.csv's,
+  not an approximation (a label with more than MAX_EXACT_STOPS distinct confidences keeps that many,
+  chosen by quantile, each with its exact counts, plus every whole number);
+- per label, the positives the service never returned at any confidence (no MinConfidence finds them);
 - per label, a few false positives and false negatives at the recommended threshold (thumbnails capped
   in total, each image embedded once), see `evaluation.reports.thumbnails`.
-So the page stays small for 1,000 labels: no plot is stored in it, only the numbers to draw them.
+So the page stays small for 1,000 labels: no plot is stored in it, only the numbers to draw them, and it
+links to no other file (the PNGs under plots/ are for slides; the page draws its own).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import math
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.summary import PathView
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
@@ -44,22 +52,58 @@ if TYPE_CHECKING:
 
 REPORT_FILE = "report.html"
 SLIDER_NOTE = (
-    "The slider stops at every whole number (the counts of metrics.csv) and at the recommended "
-    "MinConfidence, marked \u2605 (its exact counts)."
+    "The slider stops at every distinct confidence the service returned (the exact counts of curves.csv) "
+    "and at every whole number (metrics.csv's); the recommended MinConfidence is marked \u2605. Arrow keys "
+    "step one stop."
 )
-# Nothing may be fetched: inline styles and scripts, data: images. A page that tried would fail loudly.
+MAX_EXACT_STOPS = 1000  # per label: distinct confidences the slider stops at (more are merged by quantile)
+MAX_GLOBAL_STOPS = 5000  # the global slider stops at every distinct confidence of every label up to this
+# One line each, in plain words, where the numbers appear (the glossary and the column headers' hover).
+EXPLAINED = {
+    "MinConfidence": "the threshold sent to the service: a label is returned when its confidence is at "
+    "least this.",
+    "Precision": "of the images a label was returned for, the share that really show it.",
+    "Recall": "of the images that really show a label, the share it was returned for.",
+    "F1": "one number balancing precision and recall (their harmonic mean); 1 is perfect.",
+    "AP": "average precision: precision averaged over every recall reached as the threshold goes down; "
+    "how good the label is at any threshold, not just one.",
+    "Support": "how many images show the label in the ground truth; few means the numbers are uncertain.",
+    "Micro": "over all labels at once: every (image, label) pair counts the same, so common labels weigh "
+    "more.",
+    "Macro": "the plain mean of the labels' own numbers: every label counts the same, rare or common.",
+    "TP, FP, FN, TN": "returned and right, returned but wrong, missed, and rightly not returned.",
+}
+# Nothing may be fetched: inline styles, data: images, and only the page's own scripts, named by their
+# hashes (an injected script or event handler does not run); no <base>, no form submission.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src {scripts}; "
+    "base-uri 'none'; form-action 'none'"
 )
 
 
-def page_start(title: str) -> str:
-    """The head every page shares (self-contained: its policy forbids fetching anything) and its title."""
+def script_body(*names: str) -> str:
+    """The text of one inline <script> made of shipped assets, exactly as the page holds it."""
+    return "\n" + "\n".join(asset(name) for name in names) + "\n"
+
+
+def script_hash(body: str) -> str:
+    """A CSP source for an inline script: 'sha256-' and the base64 digest of its UTF-8 text."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def content_security_policy(scripts: Sequence[str] = ()) -> str:
+    """The policy for a page whose inline scripts are `scripts` (their bodies); none runs otherwise."""
+    return CONTENT_SECURITY_POLICY.format(scripts=" ".join(map(script_hash, scripts)) or "'none'")
+
+
+def page_start(title: str, *, scripts: Sequence[str] = ()) -> str:
+    """The head every page shares (self-contained: its policy forbids fetching anything, and allows only
+    the inline `scripts` given, by hash) and its title."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">
+<meta http-equiv="Content-Security-Policy" content="{content_security_policy(scripts)}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 <link rel="icon" href="data:,">
@@ -225,6 +269,60 @@ def grid_bins(result: EvaluationResult) -> tuple[list[float], list[list[list[int
     return [float(value) if value % 1 else int(value) for value in thresholds], bins, n_images
 
 
+def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) -> tuple[list[Any], list[bool]]:
+    """Per label, [[confidence, tp added, fp added], ...] ascending over its exact curve (curves.csv) at or
+    above the floor, and whether its stops were thinned. A label with more than `max_stops` distinct
+    confidences keeps `max_stops` of them (by quantile), its recommended threshold and the first confidence
+    at or above each whole number; each other bin is merged into the kept stop at or below it, so the
+    counts at every kept stop and every whole number (which the page adds) stay exact."""
+    labels = list(result.labels["label"].astype(object))
+    floor = (result.summary.get("floor") or {}).get("evaluated_from") or 0.0
+    recommended = dict(zip(labels, result.labels["threshold"], strict=True))
+    curves = result.curves
+    out: list[Any] = [[] for _ in labels]
+    thinned = [False] * len(labels)
+    if curves.empty:
+        return out, thinned
+    position = {label: index for index, label in enumerate(labels)}
+    for label, curve in curves.groupby("label", observed=True, sort=False):
+        index = position.get(label)
+        if index is None:
+            continue
+        curve = curve[curve["threshold"].to_numpy(np.float64) >= float(floor)]
+        order = np.argsort(curve["threshold"].to_numpy(np.float64), kind="stable")
+        t = curve["threshold"].to_numpy(np.float64)[order]
+        tp = curve["tp"].to_numpy(np.int64)[order]
+        fp = curve["fp"].to_numpy(np.int64)[order]
+        if not len(t):
+            continue
+        added_tp = tp - np.append(tp[1:], 0)
+        added_fp = fp - np.append(fp[1:], 0)
+        if len(t) > max_stops:
+            keep = np.unique(np.linspace(0, len(t) - 1, max_stops).round().astype(np.int64))
+            chosen = recommended.get(label)
+            if chosen is not None and not pd.isna(chosen):
+                keep = np.union1d(keep, np.searchsorted(t, float(chosen)).clip(0, len(t) - 1))
+            # the first confidence at or above each whole number stays, so the counts there stay exact
+            anchors = np.searchsorted(t, np.arange(0, 101, dtype=np.float64), side="left")
+            keep = np.union1d(np.union1d(keep, anchors[anchors < len(t)]), [0])
+            group = np.searchsorted(keep, np.arange(len(t)), side="right") - 1  # the kept stop at or below
+            added_tp = np.bincount(group, weights=added_tp, minlength=len(keep)).astype(np.int64)
+            added_fp = np.bincount(group, weights=added_fp, minlength=len(keep)).astype(np.int64)
+            t = t[keep]
+            thinned[index] = True
+        out[index] = [
+            [number(value, 10), int(a), int(b)]
+            for value, a, b in zip(t.tolist(), added_tp.tolist(), added_fp.tolist(), strict=True)
+            if a or b
+        ]
+    return out, thinned
+
+
+def never_returned(result: EvaluationResult) -> list[int]:
+    """Per label, the positives never returned at any confidence evaluated (support - tp at the floor)."""
+    return [int(value) for value in result.never_returned.tolist()]
+
+
 def _judged_per_label(result: EvaluationResult) -> list[int]:
     """Per label, tp + fp + fn + tn (the images, for image labels), from metrics.csv's first row of it."""
     metrics = result.metrics
@@ -252,6 +350,13 @@ def _image_prefix(uris: list[str]) -> str:
     return "/".join(shared) + "/" if shared else ""
 
 
+def _shown_paths(result: EvaluationResult, uris: list[str]) -> list[str]:
+    """The images as summary.json names them: relative to the dataset's folder unless asked otherwise."""
+    dataset = result.summary.get("dataset") or {}
+    view = PathView.of(result.run.get("dataset") or {}, absolute=dataset.get("paths") == "absolute")
+    return [view.path(uri) for uri in uris]
+
+
 def _errors_data(
     errors: list[LabelErrors | None], thumbnails: dict[int, str], uris: list[str]
 ) -> tuple[list[dict[str, Any] | None], list[str], dict[str, str], str]:
@@ -264,7 +369,7 @@ def _errors_data(
     names = [uris[image][len(prefix) :] for image in shown]
 
     def examples(items: tuple[Any, ...]) -> list[list[Any]]:
-        return [[renumber[e.image], number(e.confidence, 4), [list(box) for box in e.boxes]] for e in items]
+        return [[renumber[e.image], number(e.confidence), [list(box) for box in e.boxes]] for e in items]
 
     data = [
         None
@@ -330,14 +435,19 @@ def page_data(
     max_thumbnails: int = MAX_THUMBNAILS,
 ) -> dict[str, Any]:
     """Everything the page shows, as one JSON-ready dict (see the module docstring)."""
-    plots = plots or {}
-    thresholds, bins, n_images = grid_bins(result)
+    del plots  # the page links to no file: it draws its own plots
+    thresholds, _, n_images = grid_bins(result)
+    exact, thinned = exact_bins(result)
+    never = never_returned(result)
+    global_stops = sorted({value for label in exact for value, _, _ in label})
+    if any(thinned) or len(global_stops) > MAX_GLOBAL_STOPS:
+        global_stops = []  # the global slider keeps the whole numbers and the recommendation
     errors = label_errors(result, per_kind=per_kind)
     uris = evaluated_images(result)
     support = result.labels["support"].to_numpy(np.int64)
     priority = np.lexsort((np.arange(len(support)), -support)).tolist()  # most support first
     thumbnails = choose_thumbnails(errors, priority, uris, limit=max_thumbnails) if uris else {}
-    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, uris)
+    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, _shown_paths(result, uris))
     judged = _judged_per_label(result)
     best = result.global_threshold
     global_threshold = number(best.get("threshold"))
@@ -361,8 +471,7 @@ def page_data(
                 **_intervals(row),
                 "status": str(row["status"]),
                 "note": str(row["note"] or ""),
-                "bins": bins[position],
-                "png": plots.get(position),
+                "x": exact[position],
                 "errors": errors_json[position],
             }
             # Detections (boxes, faces, words) are judged per detection, not per image: each label has its
@@ -371,10 +480,14 @@ def page_data(
             # Its counts at the global recommendation, for the table's "@" columns when the global slider
             # is on that stop (not a whole number, so not in metrics.csv).
             | ({"g": at_global[position]} if at_global else {})
+            | ({"never": never[position]} if never[position] > 0 else {})
+            | ({"thinned": True} if thinned[position] else {})
         )
     return {
-        "version": 1,
+        "version": 2,
         "thresholds": thresholds,
+        "global_stops": global_stops,
+        "explained": EXPLAINED,
         "n_images": n_images,
         "min_support": result.summary.get("min_support"),
         "global": {
@@ -419,7 +532,8 @@ def problems_html(summary: dict[str, Any]) -> str:
     errors = list(summary.get("errors") or [])
     missed = max(int(summary["images"].get("not_evaluated") or 0), len(errors))
     floor = floor_warning(summary)
-    if not bad_lines and not missed and floor is None:
+    warnings = [str(text) for text in summary["dataset"].get("warnings") or []]
+    if not bad_lines and not missed and floor is None and not warnings:
         return (
             '<section id="problems" class="problems none"><h2>Problems</h2><p class="note">None: every '
             "dataset line was read and every image evaluated.</p></section>\n"
@@ -437,6 +551,9 @@ def problems_html(summary: dict[str, Any]) -> str:
         )
     if floor is not None:
         parts.append(f'<p class="warning" id="floor-warning">{escape(floor)}</p>')
+    if warnings:  # what the dataset reader found and did not use
+        items = "".join(f"<li>{escape(text)}</li>" for text in warnings[:MAX_PROBLEMS_LISTED])
+        parts.append(f'<ul class="warnings" id="dataset-warnings">{items}</ul>')
     if missed:
         why = ", ".join(f"{count} {status}" for status, count in not_evaluated_by_status(summary).items())
         rows = "".join(
@@ -486,7 +603,9 @@ def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None
         f"<div><dt>{escape(name)}</dt><dd>{escape(value)}</dd></div>" for name, value in header_facts(summary)
     )
     title = f"Rekognition evaluation: {summary['dataset']['name']}"
-    global_png = '<a href="plots/global.png">PNG</a>' if plots is not None else ""
+    glossary = "".join(
+        f"<div><dt>{escape(term)}</dt><dd>{escape(text)}</dd></div>" for term, text in EXPLAINED.items()
+    )
 
     def numbers(prefix: str, counts: tuple[str, ...]) -> str:
         rates = "".join(
@@ -495,7 +614,8 @@ def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None
         )
         return rates + "".join(f'<span>{key.upper()} <b id="{prefix}-{key}"></b></span>' for key in counts)
 
-    return f"""{page_start(title)}
+    script = script_body("table.js", "report.js")
+    return f"""{page_start(title, scripts=[script])}
 <dl class="facts">{facts}</dl>
 </header>
 <main>
@@ -504,7 +624,7 @@ def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None
 recommendations as text.</p></noscript>
 <section id="global">
 <h2>One MinConfidence for all labels</h2>
-<p class="note">{escape(_global_text(result))} {global_png}</p>
+<p class="note">{escape(_global_text(result))}</p>
 <div class="explorer">
 <label for="global-threshold">MinConfidence <output id="global-threshold-value"></output>
 <span id="global-threshold-kind" class="stop-kind"></span></label>
@@ -512,9 +632,17 @@ recommendations as text.</p></noscript>
 <div class="numbers">{numbers("global", ("tp", "fp", "fn"))}</div>
 </div>
 <p class="note">{SLIDER_NOTE}</p>
+<div class="axis-control"><label for="axis-scale">Confidence axis</label>
+<select id="axis-scale" aria-label="confidence axis of the plots">
+<option value="auto">automatic (log when the confidences are low)</option>
+<option value="linear">0 to 100</option><option value="log">logarithmic</option>
+<option value="zoom">zoomed to the confidences returned</option>
+</select></div>
 <div id="global-chart" class="charts"></div>
 <p class="note">The slider also sets the table's "@" columns: each label's precision, recall and F1 at that
 MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
+<details id="glossary" class="glossary"><summary>What the numbers mean</summary>
+<dl>{glossary}</dl></details>
 </section>
 <div class="layout">
 <section id="labels">
@@ -542,25 +670,23 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 </div>
 <p class="note">{SLIDER_NOTE}</p>
 <div id="label-charts" class="charts"></div>
-<p class="note"><a id="label-png" href="#" hidden>These plots as a PNG</a></p>
 <div id="label-errors"></div>
 </section>
 </div>
 {sure_html(result)}{aws_html_section(result)}</main>
 <footer>
-The explorer's numbers are metrics.csv's at whole-number thresholds and labels.csv's at the recommended
-one (a label is predicted when its confidence is at or above MinConfidence); recommended thresholds come
-from the exact curves (curves.parquet) and are shown as thresholds.yaml writes them: the middle of the range
-of MinConfidences that give the recommended counts, so unseen confidences have margin on both sides.
+The explorer's numbers are metrics.csv's at whole-number thresholds, curves.csv's at every other stop
+and labels.csv's at the recommended one (a label is predicted when its confidence is at or above
+MinConfidence); recommended thresholds come from the exact curves (curves.parquet) and are shown as
+thresholds.yaml writes them: the middle of the range of MinConfidences that give the recommended counts,
+so unseen confidences have margin on both sides.
 Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and false negatives per label and
-{data["limits"]["thumbnails"]} images per page, labels with the most support first. PNG plots of the
-labels with the most support are in plots/. Written by rekognition-eval {escape(version)}.
+{data["limits"]["thumbnails"]} images per page, labels with the most support first. The page is
+self-contained (copy it alone); PNG plots of the labels with the most support are also in the run folder's
+plots/, for slides. Written by rekognition-eval {escape(version)}.
 </footer>
 <script type="application/json" id="report-data">{script_json(data)}</script>
-<script>
-{asset("table.js")}
-{asset("report.js")}
-</script>
+<script>{script}</script>
 </body>
 </html>
 """

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from evaluation.operations.base import markdown_code, markdown_text
 from evaluation.reports.aws_section import markdown_lines as aws_lines
 from evaluation.reports.recommended import confidence_text
 from evaluation.stats.thresholds import min_confidence_to_use
@@ -39,8 +40,13 @@ def _number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+class Markdown(str):
+    """Text this module wrote as Markdown (its pieces escaped already): a table cell keeps it as it is."""
+
+
 def _cell(text: Any) -> str:
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+    """A table cell: anything not already Markdown is escaped (labels, names, paths, reasons)."""
+    return str(text) if isinstance(text, Markdown) else markdown_text(text)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -55,12 +61,12 @@ def render_markdown(result: EvaluationResult) -> str:
     floor = summary["floor"]
     where = summary.get("endpoint_url") or summary.get("region") or "–"
     lines = [
-        f"# Rekognition evaluation: {summary['dataset']['name']}",
+        f"# Rekognition evaluation: {markdown_text(summary['dataset']['name'])}",
         "",
         *_table(
             ["", ""],
             [
-                ["Dataset", f"`{summary['dataset']['source']}` ({summary['dataset']['format']})"],
+                ["Dataset", f"{summary['dataset']['source']} ({summary['dataset']['format']})"],
                 ["Backend", f"{summary['backend']} · {summary['operation']} · {where}"],
                 ["Model version(s)", ", ".join(summary["model_versions"]) or "–"],
                 ["Images", f"{images['evaluated']} evaluated of {images['total']}"],
@@ -167,7 +173,7 @@ def _same_counts(row: dict[str, Any]) -> str:
     low = row.get("threshold_low")
     if _min_confidence(row) == "–" or low is None or (isinstance(low, float) and math.isnan(low)):
         return "–"
-    return f"> {confidence_text(low)}"
+    return Markdown(f"> {confidence_text(low)}")
 
 
 def _labels_section(result: EvaluationResult) -> list[str]:
@@ -348,12 +354,17 @@ def _problems_section(result: EvaluationResult) -> list[str]:
     summary = result.summary
     errors = summary["errors"]
     bad_lines = summary["dataset"]["bad_lines"]
-    if not errors and not bad_lines:
+    warnings = summary["dataset"].get("warnings") or []
+    if not errors and not bad_lines and not warnings:
         return ["## Problems", "", "None: every line was read and every image evaluated.", ""]
     lines = ["## Problems", ""]
+    if warnings:
+        lines += ["What the dataset reader found and did not use:", ""]
+        lines += [f"- {markdown_text(text)}" for text in warnings[:MAX_PROBLEMS_LISTED]]
+        lines += [""]
     if bad_lines:
         lines += [f"{len(bad_lines)} dataset line(s) skipped:", ""]
-        lines += [f"- `{_cell(text)}`" for text in bad_lines[:MAX_PROBLEMS_LISTED]]
+        lines += [f"- {markdown_code(text)}" for text in bad_lines[:MAX_PROBLEMS_LISTED]]
         lines += [""]
     if errors:
         lines += [f"{len(errors)} image(s) not evaluated (all listed in `images.csv`):", ""]

@@ -10,6 +10,7 @@ canvas, never pyplot, so writing a report does not change a notebook's backend.
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,9 +75,30 @@ def _draw(
         title="precision-recall" + (" (whole-number thresholds)" if curve_from_grid else ""),
     )
     grid = grid.sort_values("threshold")
-    for name in ("precision", "recall", "f1"):
-        by_threshold.plot(grid["threshold"], grid[name], color=COLOURS[name], lw=1.5, label=name)
-    by_threshold.set(xlabel="MinConfidence", ylim=(0, 1.02), xlim=(0, 100), title="against the threshold")
+    confidences = curve["threshold"].to_numpy(np.float64)
+    confidences = confidences[confidences > 0]
+    low = not curve_from_grid and len(confidences) > 0 and float(np.median(confidences)) < 10
+    if low:  # confidences near 0: the exact curve on a log axis, or it collapses onto the left edge
+        exact = curve.sort_values("threshold")
+        exact = exact[exact["threshold"] > 0]
+        for name in ("precision", "recall", "f1"):
+            by_threshold.plot(
+                exact["threshold"],
+                exact[name],
+                color=COLOURS[name],
+                lw=1.5,
+                label=name,
+                drawstyle="steps-pre",
+            )
+        lowest = 10 ** math.floor(math.log10(float(confidences.min())))
+        by_threshold.set_xscale("log")
+        by_threshold.set(
+            xlabel="MinConfidence (log)", ylim=(0, 1.02), xlim=(lowest, 100), title="against the threshold"
+        )
+    else:
+        for name in ("precision", "recall", "f1"):
+            by_threshold.plot(grid["threshold"], grid[name], color=COLOURS[name], lw=1.5, label=name)
+        by_threshold.set(xlabel="MinConfidence", ylim=(0, 1.02), xlim=(0, 100), title="against the threshold")
     by_threshold.legend(loc="lower left", fontsize=8, frameon=False)
     threshold = recommended.get("threshold")
     if _is_number(threshold):
@@ -95,7 +117,51 @@ def _draw(
 
 def _save(figure: Figure, path: Path) -> None:
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=90)
+    temporary = path.with_name(path.name + ".tmp")
+    figure.savefig(temporary, dpi=90, format="png")
+    os.replace(temporary, path)  # replaced, never written into: the old run folder's file stays as it was
+
+
+class NotebookFigure(Figure):
+    """A Figure that shows itself in a notebook (as a PNG) without pyplot or `%matplotlib inline`."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        FigureCanvasAgg(self)
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=90)
+        return buffer.getvalue()
+
+
+def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
+    """One label's figure (the PNG's), or the micro average of every label when `label` is None; for
+    notebooks: a Figure displays itself."""
+    if label is None:
+        return _global_figure(result)
+    labels = result.labels
+    matches = np.flatnonzero(labels["label"].astype(object).to_numpy() == label)
+    if not len(matches):
+        known = ", ".join(map(str, labels["label"].head(10))) + (", ..." if len(labels) > 10 else "")
+        raise KeyError(f"no label {label!r} in this result (labels: {known})")
+    row = labels.iloc[int(matches[0])].to_dict()
+    curve = result.curves[result.curves["label"] == label]
+    grid = result.metrics[result.metrics["label"] == label]
+    figure = NotebookFigure(figsize=(9, 3.6))
+    ap = row["ap"]
+    ap_text = "–" if not _is_number(ap) else f"{ap:.3f}"
+    _draw(figure, f"{row['label']} (support {row['support']}, AP {ap_text})", curve, grid, row)
+    return figure
+
+
+def _global_figure(result: EvaluationResult) -> Figure:
+    global_grid = result.averages.rename(
+        columns={"micro_precision": "precision", "micro_recall": "recall", "micro_f1": "f1"}
+    )
+    figure = NotebookFigure(figsize=(9, 3.6))
+    title = "All labels (micro average)"
+    _draw(figure, title, global_grid, global_grid, result.global_threshold, curve_from_grid=True)
+    return figure
 
 
 def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> dict[int, str]:
@@ -121,13 +187,7 @@ def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG
         )
         _save(figure, folder / name)
         written[position] = f"{PLOTS_DIR}/{name}"
-    global_grid = result.averages.rename(
-        columns={"micro_precision": "precision", "micro_recall": "recall", "micro_f1": "f1"}
-    )
-    figure = Figure(figsize=(9, 3.6))
-    title = "All labels (micro average)"
-    _draw(figure, title, global_grid, global_grid, result.global_threshold, curve_from_grid=True)
-    _save(figure, folder / GLOBAL_PNG)
+    _save(_global_figure(result), folder / GLOBAL_PNG)
     keep = {Path(path).name for path in written.values()} | {GLOBAL_PNG}
     for stale in folder.glob("*.png"):
         if _PNG_NAME.match(stale.name) and stale.name not in keep:

@@ -4,13 +4,15 @@ boto3 pointed at it with `endpoint_url` cannot tell it from the service: `POST /
 `X-Amz-Target: RekognitionService.<Operation>`, a JSON body (image bytes base64-encoded), JSON answers,
 and errors as `{"__type": "<Code>", "message": ...}` with the service's status codes. What it answers
 is up to a handler, so the same server backs test doubles, benchmarks and offline development.
-It never listens beyond the loopback address unless told to.
+It never listens beyond the loopback address unless told to, never reads a body larger than the
+largest request the API takes (413, as a web front answers), and closes a connection that stays idle.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,11 @@ from evaluation.calls.ratelimit import TokenBucket
 
 TARGET_PREFIX = "RekognitionService."
 CONTENT_TYPE = "application/x-amz-json-1.1"
+# The largest request Rekognition takes carries two images of 5 MB as base64 (CompareFaces: source and
+# target), plus the JSON around them: a bigger body is refused before a byte of it is read.
+IMAGE_BYTES_LIMIT = 5 * 1024 * 1024
+MAX_BODY_BYTES = 2 * 4 * math.ceil(IMAGE_BYTES_LIMIT / 3) + 64 * 1024
+IDLE_TIMEOUT_S = 60.0  # a connection that sends nothing for this long is closed
 
 
 class ServiceError(Exception):
@@ -91,8 +98,11 @@ class RekognitionProtocolServer:
         tps_limit: float | None = None,
         burst: float | None = None,
         latency_s: float = 0.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        idle_timeout_s: float | None = IDLE_TIMEOUT_S,
     ) -> None:
         self.handler = handler
+        self.max_body_bytes = max_body_bytes
         self.stats = ServerStats()
         self.latency_s = latency_s
         self.bucket = TokenBucket(tps_limit, burst=burst) if tps_limit else None
@@ -100,6 +110,7 @@ class RekognitionProtocolServer:
 
         class _RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = idle_timeout_s  # every read of the socket: an idle or stalled client is let go
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet by default
                 return
@@ -140,8 +151,31 @@ class RekognitionProtocolServer:
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         self.stats.count("requests")
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > self.max_body_bytes:
+            self.stats.count("errors")
+            request.close_connection = True  # the body is never read, so the connection cannot go on
+            status, code = (413, "ImageTooLargeException") if length > 0 else (400, "SerializationException")
+            message = (
+                f"Request body of {length} bytes is over the limit of {self.max_body_bytes} bytes"
+                if length > 0
+                else "Content-Length is not a byte count"
+            )
+            self._reply(request, status, {"__type": code, "message": message}, code)
+            return
+        try:
+            body = request.rfile.read(length) if length else b""
+        except (TimeoutError, OSError):  # a client that stops sending mid-body
+            self.stats.count("errors")
+            request.close_connection = True
+            return
+        if len(body) < length:  # the client closed before the whole body came
+            self.stats.count("errors")
+            request.close_connection = True
+            return
         target = request.headers.get("X-Amz-Target", "")
         try:
             if not target.startswith(TARGET_PREFIX):

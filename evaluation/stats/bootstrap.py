@@ -212,6 +212,8 @@ def _sum_rows_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> 
 
 def _running_before(running: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Rows of a running sum just before each position in ``start`` (0 before the first row)."""
+    if running.shape[0] == 0:  # no scored pair at all (every label's predictions below the floor)
+        return np.zeros((len(start), *running.shape[1:]), dtype=running.dtype)
     before = running[np.maximum(start - 1, 0)]
     before[start == 0] = 0.0
     return before
@@ -385,7 +387,12 @@ def bootstrap_recommendations(
         ):
             tp, predicted = _resampled_points(curve, weights_t)
             chosen, f1 = _select(curve, objective, tp, predicted, group_support)
-            threshold = np.where(chosen >= 0, curve.confidence[curve.points][np.maximum(chosen, 0)], np.nan)
+            point_confidence = curve.confidence[curve.points]
+            threshold = (
+                np.where(chosen >= 0, point_confidence[np.maximum(chosen, 0)], np.nan)
+                if point_confidence.size
+                else np.full(chosen.shape, np.nan)  # nothing scored at all: no threshold in any resample
+            )
             # no prediction at all in this resample (none of the group's entries drawn) but positives:
             predicted_any = np.zeros_like(group_support)
             if curve.segment_start.size:

@@ -25,6 +25,7 @@ from evaluation.stats.robust import robust_min_confidence
 
 __all__ = [
     "OBJECTIVE_KINDS",
+    "RATE_KINDS",
     "RECOMMEND_COLUMNS",
     "STATUSES",
     "Objective",
@@ -34,7 +35,12 @@ __all__ = [
     "thresholds_document",
 ]
 
-OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall", "min-cost")
+OBJECTIVE_KINDS = ("best-f1", "recall-at-precision", "precision-at-recall", "min-cost", "fnmr-at-fmr")
+# Biometric rate objectives: the lowest false non-match rate with the false match rate (or FPIR, APCER) at
+# most the target; judged by the face operations over their comparisons (evaluation.stats.biometrics),
+# not by the per-label curves below.
+RATE_KINDS = ("fnmr-at-fmr",)
+_RATE_ALIASES = {"fnmr-at-fmr": "fnmr-at-fmr", "fnir-at-fpir": "fnmr-at-fmr", "bpcer-at-apcer": "fnmr-at-fmr"}
 # Most important first: a label's status is the first that applies; its flags list every one.
 # The no-positives note when every image was evaluated; the analysis words it otherwise when some were not
 NO_POSITIVES_NOTE = (
@@ -73,7 +79,8 @@ _GLOBAL_NEEDS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
 _ALLOWED = (
     "best-f1, recall-at-precision:P, precision-at-recall:R (P and R in (0, 1], e.g. 0.9 or 90%), "
     "min-cost (with costs per false positive and false negative), "
-    "or the shorthands precision>=P and recall>=R; add :certain to a target objective to require the "
+    "or the shorthands precision>=P and recall>=R, and for face operations fnmr-at-fmr:F (also spelled "
+    "fnir-at-fpir:F, bpcer-at-apcer:F); add :certain to a target objective to require the "
     "target at the interval's lower bound"
 )
 _CERTAIN_SUFFIX = re.compile(r"(.*):certain(?:@(.+))?")
@@ -128,6 +135,10 @@ class Objective:
     def __post_init__(self) -> None:
         if self.kind not in OBJECTIVE_KINDS:
             raise UserError(f"unknown objective kind {self.kind!r}; use {_ALLOWED}")
+        if self.certain and self.kind in RATE_KINDS:
+            raise UserError(
+                f"certain applies to recall-at-precision:P and precision-at-recall:R, not {self.kind}"
+            )
         if not isinstance(self.certain, bool):
             raise UserError(f"certain must be True or False; got {self.certain!r}")
         level = self.level
@@ -186,6 +197,7 @@ class Objective:
             kind = "recall-at-precision" if shorthand.group(1) == "precision" else "precision-at-recall"
             return cls(kind, _parse_target(shorthand.group(2), text))
         kind, sep, target = compact.partition(":")
+        kind = _RATE_ALIASES.get(kind, kind)
         if kind in OBJECTIVE_KINDS[1:]:
             if not sep or not target:
                 raise UserError(f"objective {text!r} needs a target, e.g. {kind}:0.9; use {_ALLOWED}")
@@ -207,6 +219,8 @@ class Objective:
         certified = f" at the {self.level:.0%} lower bound" if self.certain else ""
         if self.kind == "recall-at-precision":
             return f"maximise recall with precision >= {self.target:g}{certified}"
+        if self.kind == "fnmr-at-fmr":
+            return f"the lowest false non-match rate with the false match rate <= {self.target:g}"
         return f"maximise precision with recall >= {self.target:g}{certified}"
 
 
@@ -448,7 +462,13 @@ def _check_floor(floor: float) -> float:
 
 
 def _as_objective(objective: Objective | str) -> Objective:
-    return Objective.parse(objective) if isinstance(objective, str) else objective
+    parsed = Objective.parse(objective) if isinstance(objective, str) else objective
+    if parsed.kind in RATE_KINDS:
+        raise ValueError(
+            f"{parsed} is a rate objective over comparisons (evaluation.stats.biometrics), "
+            "not a per-label one"
+        )
+    return parsed
 
 
 def _check_not_min_cost(objective: Objective) -> None:

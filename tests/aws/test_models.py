@@ -25,26 +25,16 @@ from evaluation.cli import main
 from evaluation.cli import models as models_cli
 from evaluation.errors import UserError
 from evaluation.server.protocol import RekognitionProtocolServer
-from tests.support.fake_custom_labels import FakeCustomLabels, custom_label, project_arn
+from tests.support.custom_labels_runs import FAST, Switchboard, models, run_args, write_dataset
+from tests.support.fake_custom_labels import FakeCustomLabels, project_arn
 from tests.support.images import png_bytes
 
-FAST = Waiting(delay_s=0.01, max_attempts=500)
 LABELS = ("dent", "scratch")
 
 
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch):
     monkeypatch.setattr(models_cli, "WAITING", FAST)
-
-
-class Switchboard:
-    """One server for the module (stopping a server takes half a second); each test scripts its own fake."""
-
-    def __init__(self) -> None:
-        self.fake = FakeCustomLabels()
-
-    def __call__(self, operation, request):
-        return self.fake(operation, request)
 
 
 @pytest.fixture(scope="module")
@@ -68,48 +58,6 @@ def endpoint(server, fake):
 @pytest.fixture
 def client(endpoint):
     return make_client(endpoint_url=endpoint.url, region="us-east-1")
-
-
-def write_dataset(folder, fake, count=12):
-    """Images with ground truth and scripted answers: every even image has a dent (found at 60-95)."""
-    (folder / "images").mkdir(exist_ok=True)
-    rows = []
-    for index in range(count):
-        data = png_bytes(80, 80, seed=index)
-        (folder / "images" / f"{index}.png").write_bytes(data)
-        truth = "dent" if index % 2 == 0 else "scratch"
-        confidence = 60.0 + (index % 13) * 3 if truth == "dent" else 20.0 + index % 40
-        fake.answer_for_bytes(
-            data, [custom_label("dent", confidence), custom_label("scratch", 100 - confidence)]
-        )
-        rows.append(f"images/{index}.png,{truth}")
-    csv = folder / "data.csv"
-    csv.write_text("image,labels\n" + "\n".join(rows) + "\n")
-    return csv
-
-
-def run_args(tmp_path, csv, endpoint, arn, *extra):
-    return [
-        "--quiet",
-        "run",
-        "--dataset",
-        str(csv),
-        "--backend",
-        "custom-labels",
-        "--project-version-arn",
-        arn,
-        "--endpoint-url",
-        endpoint.url,
-        "--region",
-        "us-east-1",
-        "--cache",
-        str(tmp_path / "cache.sqlite"),
-        "--out",
-        str(tmp_path / "run"),
-        "--min-support",
-        "1",
-        *extra,
-    ]
 
 
 # --- the guard on its own -----------------------------------------------------------------------------
@@ -171,7 +119,9 @@ def test_watchdog_stops_the_model_at_the_deadline_and_interrupts_the_work(fake, 
     assert fake.calls["StopProjectVersion"] == 1  # the exit did not stop it a second time
 
 
-def test_stopping_a_model_that_is_still_starting_waits_for_it_first():
+def test_stopping_a_model_that_is_still_starting_asks_again_at_once_when_refused():
+    """Refused while STARTING, the stop is asked again after a short pause (not after the waiter's
+    30 s poll for RUNNING): the model is stopped the moment the service lets it be."""
     client = make_client(region="us-east-1")
     arn = "arn:aws:rekognition:us-east-1:123456789012:project/shop/version/v1/1700000000001"
     version = VersionRef.parse(arn)
@@ -182,10 +132,12 @@ def test_stopping_a_model_that_is_still_starting_waits_for_it_first():
     with Stubber(client) as stubber:
         stubber.add_client_error("stop_project_version", "ResourceInUseException", "still starting")
         stubber.add_response("describe_project_versions", described("STARTING"))
-        stubber.add_response("describe_project_versions", described("RUNNING"))  # the waiter
-        stubber.add_response("describe_project_versions", described("RUNNING"))
+        stubber.add_client_error("stop_project_version", "ResourceInUseException", "still starting")
+        stubber.add_response("describe_project_versions", described("STARTING"))
         stubber.add_response("stop_project_version", {"Status": "STOPPING"}, {"ProjectVersionArn": arn})
-        assert request_stop(client, version, project_arn("shop"), FAST) == "STOPPING"
+        started = time.monotonic()
+        assert request_stop(client, version, project_arn("shop"), Waiting(delay_s=30.0)) == "STOPPING"
+        assert time.monotonic() - started < 10.0  # two short pauses, not two 30 s polls
         stubber.assert_no_pending_responses()
 
 
@@ -224,10 +176,6 @@ def test_durations_and_costs():
 
 
 # --- models list | start | stop ----------------------------------------------------------------------
-
-
-def models(endpoint, *args):
-    return main(["--quiet", "models", *args, "--endpoint-url", endpoint.url])
 
 
 def test_models_list_shows_versions_status_units_and_the_summary(fake, endpoint, capsys, tmp_path):

@@ -69,3 +69,70 @@ def test_bad_stack_outputs_are_a_one_line_error(tmp_path, capsys):
     assert main(["run", "--dataset", "d.csv", "--stack-outputs", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "roleArn" in err and len(err.splitlines()) == 1
+
+
+def test_only_the_files_the_run_wrote_are_uploaded(stack, endpoint, fake_rekognition, tmp_path):
+    """--out already holds a .git folder, a dotfile, the user's notes, and symlinks to secrets outside:
+    none of it is sent, only the run's own files (issue 18, item 19)."""
+    import os
+
+    from evaluation.aws.upload import upload_run
+
+    s3, outputs = stack
+    fake_rekognition.answer_for_s3("datasets/pets/a.jpg", [label("Cat", 91.0)])
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="datasets/pets/data.csv",
+        Body=f"image,labels\ns3://{BUCKET}/datasets/pets/a.jpg,Cat\n".encode(),
+    )
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "id_rsa").write_text("PRIVATE KEY")
+    out = tmp_path / "pets-run"
+    (out / ".git").mkdir(parents=True)
+    (out / ".git" / "config").write_text("[remote]")
+    (out / ".env").write_text("AWS_SECRET_ACCESS_KEY=x")
+    (out / "notes.txt").write_text("mine")
+    (out / "key.csv").symlink_to(secret / "id_rsa")
+    (out / "linked").symlink_to(secret, target_is_directory=True)
+    code = main(
+        [
+            "--quiet",
+            "run",
+            "--dataset",
+            "pets/data.csv",
+            "--stack-outputs",
+            str(outputs),
+            "--endpoint-url",
+            endpoint.url,
+            "--cache",
+            str(tmp_path / "c.sqlite"),
+            "--out",
+            str(out),
+            "--min-support",
+            "1",
+        ]
+    )
+    assert code == 0
+    keys = {obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix="reports/")["Contents"]}
+    names = {key.removeprefix("reports/pets-run/") for key in keys}
+    assert {"summary.json", "report.html", "report.md", "run.json", "images.csv", "plots/global.png"} <= names
+    assert not {name for name in names if name.startswith(".") or "/." in name}
+    assert not {"notes.txt", "key.csv"} & names and not any(name.startswith("linked") for name in names)
+    for key in keys:
+        assert b"PRIVATE KEY" not in s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    # the user's files are still there, untouched
+    assert (out / "notes.txt").read_text() == "mine" and (out / ".git" / "config").is_file()
+    assert os.path.islink(out / "key.csv")
+
+    # even when told to, the upload never follows a link nor sends a dotfile
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": key} for key in keys]})
+    upload_run(
+        out,
+        s3,
+        bucket=BUCKET,
+        prefix="reports/",
+        files=["key.csv", "linked/id_rsa", ".env", "../secret/id_rsa", "summary.json"],
+    )
+    keys = {obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix="reports/")["Contents"]}
+    assert keys == {"reports/pets-run/summary.json"}

@@ -290,9 +290,10 @@ def test_with_the_stack_key_the_topic_uses_it_and_the_publisher_may_use_it_throu
 
 def test_video_outputs_name_the_topic_role_and_queue(video_on: ProgramRun) -> None:
     assert video_on.outputs["videoTopicArn"] == TOPIC_ARN
-    assert video_on.outputs["videoNotificationRoleArn"] == video_on.one(
-        ROLE, "rekognition-eval-video-notifications"
-    ).state["arn"]
+    assert (
+        video_on.outputs["videoNotificationRoleArn"]
+        == video_on.one(ROLE, "rekognition-eval-video-notifications").state["arn"]
+    )
     assert video_on.outputs["videoQueueUrl"] == video_on.one(QUEUE).state["url"]
 
 
@@ -360,8 +361,14 @@ def _collection_resource(self: RekognitionResponse) -> str:
 def collections(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto's Rekognition, authorizing face calls on the collection's ARN and answering `{}` to them."""
     monkeypatch.setattr(RekognitionResponse, "_determine_resource", _collection_resource, raising=False)
-    for action in ("create_collection", "index_faces", "delete_collection", "search_faces_by_image",
-                   "list_collections", "get_face_liveness_session_results"):
+    for action in (
+        "create_collection",
+        "index_faces",
+        "delete_collection",
+        "search_faces_by_image",
+        "list_collections",
+        "get_face_liveness_session_results",
+    ):
         monkeypatch.setattr(RekognitionResponse, action, lambda self: "{}", raising=False)
 
 

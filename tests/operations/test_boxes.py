@@ -193,3 +193,69 @@ def test_report_page_derives_each_labels_true_negatives_from_its_own_detections(
         row = first.loc[entry["name"]]
         assert judged == row["tn"] + row["fp"] + row["support"]
     assert any("n" in entry for entry in data["labels"])  # the labels' counts differ here
+
+
+def test_instances_below_the_lowest_label_are_kept_and_ap_equals_cocoeval(
+    tmp_path, fake_rekognition, endpoint
+):
+    """Issue 18 item 5: every label returned at 60 or more (so the labels' floor is 60), boxes from 30 up:
+    the instances below 60 are part of COCOeval's AP, and so of ours; counts per threshold start at 60."""
+    pytest.importorskip("pycocotools")
+    path, results = build_coco(tmp_path, fake_rekognition, label_floor=60.0)
+    assert min(r["score"] for r in results) < 60
+    result = evaluate(
+        path,
+        operation="boxes",
+        endpoint_url=endpoint.url,
+        region="us-east-1",
+        cache=tmp_path / "cache.sqlite",
+        label_map=label_map_file(tmp_path),
+        min_support=1,
+        progress=False,
+        out=tmp_path / "run",
+    )
+    assert result.summary["floor"]["evaluated_from"] == 60.0
+    stats, precision = cocoeval(path, results)
+    assert result.summary["evaluation"]["map_50_95"] == pytest.approx(stats[0], abs=1e-6)
+    assert result.summary["evaluation"]["map_50"] == pytest.approx(stats[1], abs=1e-6)
+    labels = result.labels.set_index("label")
+    for k, category in enumerate(CATEGORIES):
+        assert labels.loc[category, "ap"] == pytest.approx(precision[0, :, k].mean(), abs=1e-12)
+    assert result.metrics["threshold"].min() == 60
+    counted = result.predictions[result.predictions["outcome"] != "crowd"]
+    for row in result.metrics[result.metrics["threshold"].isin([60, 75])].itertuples():
+        mine = counted[(counted["label"] == row.label) & (counted["confidence"] >= row.threshold)]
+        assert (row.tp, row.fp) == ((mine["outcome"] == "tp").sum(), (mine["outcome"] == "fp").sum())
+        assert row.tp + row.fn == row.support
+    missed = pd.read_csv(result.out_dir / "boxes_missed.csv")
+    at_floor = result.metrics[result.metrics["threshold"] == 60].set_index("label")
+    for category in CATEGORIES:
+        assert (missed["label"] == category).sum() == at_floor.loc[category, "fn"]
+
+
+def test_the_issues_example_a_car_at_60_with_one_exact_box_at_40(tmp_path, fake_rekognition, endpoint):
+    data = png_bytes(100, 100, seed=3)
+    (tmp_path / "a.png").write_bytes(data)
+    box = {"Left": 0.1, "Top": 0.2, "Width": 0.5, "Height": 0.4}
+    fake_rekognition.answer_for_bytes(
+        data, [label("Car", 60.0, instances=({"BoundingBox": box, "Confidence": 40.0},))]
+    )
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 100}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 20, 50, 40], "area": 2000, "iscrowd": 0}
+        ],
+        "categories": [{"id": 1, "name": "Car"}],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    result = evaluate(
+        tmp_path / "coco.json",
+        operation="boxes",
+        endpoint_url=endpoint.url,
+        region="us-east-1",
+        cache=tmp_path / "cache.sqlite",
+        min_support=1,
+        progress=False,
+    )
+    assert result.labels.set_index("label").loc["Car", "ap"] == pytest.approx(1.0)
+    assert result.summary["evaluation"]["map_50"] == pytest.approx(1.0)

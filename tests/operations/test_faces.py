@@ -127,7 +127,7 @@ def test_faces_worked_by_hand(dataset, endpoint, tmp_path, fake_rekognition):
         "emotion": {"CALM": 2},
     }
     # precision 1, 1 then 2/3 at recall 1/3, 2/3, 2/3: AP50 = 67/101 (recall points 0 to 0.66 read 1)
-    assert result.labels.loc[0, "ap"] == pytest.approx(67 / 101)
+    assert result.labels["ap"].iloc[0] == pytest.approx(67 / 101)
     assert all(request["Attributes"] == ["ALL"] for request in fake_rekognition.requests)
     assert "reported, not scored" in (tmp_path / "run" / "report.md").read_text()
 

@@ -215,6 +215,18 @@ def test_replay_answers_a_moderation_run_from_the_cache(dataset, endpoint, tmp_p
     assert labels_cache.summary["images"]["evaluated"] == 0  # DetectLabels answers are not moderation's
 
 
+def test_the_image_flag_min_confidence_is_rounded_down_from_the_exact_threshold():
+    """Issue 18 item 4: a label at 79.9999996 decides; rounding the threshold to 6 decimals first gave 80.0,
+    a MinConfidence that flags nothing. Sent to the service, the MinConfidence must keep that image."""
+    from evaluation.operations.moderation import image_flag
+
+    _, flag = image_flag({0: 79.9999996, 1: 50.0}, [{0}, set()], 2, 0.0)
+    assert flag["recall"] == 1.0 and flag["precision"] == 1.0
+    assert 50.0 < flag["min_confidence"] <= 79.9999996
+    # what the service would flag at that MinConfidence: every image with a label >= it
+    assert [confidence >= flag["min_confidence"] for confidence in (79.9999996, 50.0)] == [True, False]
+
+
 def test_review_band_writes_a2i_conditions_in_the_documented_shape(dataset, endpoint, tmp_path):
     """The notebook API's keywords map onto the same options as the CLI's."""
     from evaluation.stats.review_band import a2i_problems

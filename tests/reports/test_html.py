@@ -7,6 +7,7 @@ import html
 import io
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from evaluation.pipeline import write_run
+from evaluation.pipeline import reanalyse, write_run
 from evaluation.reports.html import (
     MAX_PROBLEMS_LISTED,
     cost_text,
@@ -33,18 +34,22 @@ from tests.support.reports import NASTY, embedded
 from tests.support.runs import BOXED, synthetic_result
 
 
-def decode(data: dict) -> pd.DataFrame:
-    """The page's counts at every threshold, rebuilt in plain Python the way report.js rebuilds them."""
-    thresholds = data["thresholds"]
+def counts_at(label: dict, threshold: float) -> tuple[int, int]:
+    """tp and fp of a label at MinConfidence `threshold`, from its exact bins, the way report.js sums them:
+    every bin at a confidence at or above the threshold."""
+    tp = sum(added for confidence, added, _ in label["x"] if confidence >= threshold)
+    fp = sum(added for confidence, _, added in label["x"] if confidence >= threshold)
+    return tp, fp
+
+
+def decode(data: dict, at: str = "whole") -> pd.DataFrame:
+    """The page's counts at every whole number (or, with at="exact", at every distinct confidence of each
+    label), rebuilt in plain Python the way report.js rebuilds them."""
     rows = []
     for label in data["labels"]:
-        added_tp = [0] * len(thresholds)
-        added_fp = [0] * len(thresholds)
-        for k, tp, fp in label["bins"]:
-            added_tp[k] += tp
-            added_fp[k] += fp
-        for k, threshold in enumerate(thresholds):
-            tp, fp = sum(added_tp[k:]), sum(added_fp[k:])
+        values = data["thresholds"] if at == "whole" else [confidence for confidence, _, _ in label["x"]]
+        for threshold in values:
+            tp, fp = counts_at(label, threshold)
             fn, tn = label["support"] - tp, data["n_images"] - label["support"] - fp
             rows.append(
                 {
@@ -61,6 +66,35 @@ def decode(data: dict) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def test_the_embedded_exact_bins_give_curves_csv_at_every_distinct_confidence(run_folder: Path) -> None:
+    data = embedded((run_folder / "report.html").read_text(encoding="utf-8"))
+    curves = pd.read_csv(run_folder / "curves.csv")
+    rebuilt = decode(data, at="exact")
+    key = ["label", "threshold"]
+    expected = curves.sort_values(key).reset_index(drop=True)
+    rebuilt = rebuilt.sort_values(key).reset_index(drop=True)[list(curves.columns)]
+    assert len(rebuilt) == len(expected) > 5 * 101
+    pd.testing.assert_frame_equal(rebuilt, expected, check_dtype=False, rtol=1e-12)
+
+
+def test_a_label_with_too_many_confidences_keeps_exact_counts_at_its_kept_stops(run_folder: Path) -> None:
+    from evaluation.reports.html import exact_bins
+
+    result = reanalyse(run_folder)
+    full, _ = exact_bins(result)
+    thin, thinned = exact_bins(result, max_stops=7)
+    assert all(thinned) and all(len(few) < len(whole) for few, whole in zip(thin, full, strict=True))
+    assert all(len(label) <= 7 + 101 + 2 for label in thin)  # the quantiles, whole numbers, recommendation
+    for name, whole, few, recommended in zip(
+        result.labels["label"], full, thin, result.labels["threshold"], strict=True
+    ):
+        kept = [confidence for confidence, _, _ in few]
+        assert any(abs(value - recommended) < 1e-9 for value in kept), name  # the recommendation stays
+        for value in [*kept, *range(101)]:
+            label_full, label_thin = {"x": whole}, {"x": few}
+            assert counts_at(label_thin, value) == counts_at(label_full, value), (name, value)
 
 
 def test_the_embedded_counts_equal_metrics_csv_at_every_threshold(run_folder: Path) -> None:
@@ -194,8 +228,7 @@ def test_the_recommended_min_confidence_is_never_rounded_up() -> None:
     # the reviewer's case: 92.33 would lose the image at 92.3263; the value shown is the robust middle
     assert min_confidence(92.32634735107422, 92.1) == 92.2
     assert (
-        use_text(92.32634735107422, 92.1)
-        == "92.2 (any value above 92.1 up to 92.3263 gives the same counts)"
+        use_text(92.32634735107422, 92.1) == "92.2 (any value above 92.1 up to 92.3263 gives the same counts)"
     )
     assert min_confidence(50.00002, 50.00001) == 50.00002  # more decimals when 4 would fall below the range
     assert same_counts_range(50.00002, 50.00001) == (50.00001, 50.00002)
@@ -324,16 +357,18 @@ def test_unreadable_images_get_no_thumbnail_and_do_not_use_the_budget(tmp_path: 
     assert any(
         label["errors"] and (label["errors"]["fp"] or label["errors"]["fn"]) for label in data["labels"]
     )
-    assert data["image_prefix"] == "/nowhere/images/"
+    # shown relative to the dataset's folder (data.csv, here the working folder), never as a local path
+    assert data["image_prefix"] == os.path.relpath("/nowhere/images", os.getcwd()) + "/"
 
 
 def test_errors_are_the_most_confident_false_positives_and_the_nearest_false_negatives(
     run_folder: Path, boxed_dataset
 ) -> None:
-    _, expected = boxed_dataset
+    csv, expected = boxed_dataset
     page = (run_folder / "report.html").read_text(encoding="utf-8")
     data = embedded(page)
-    names = [data["image_prefix"] + name for name in data["images"]]
+    # the page names images relative to the dataset's folder
+    names = [str((csv.parent / (data["image_prefix"] + name)).resolve()) for name in data["images"]]
     for label in data["labels"]:
         errors, threshold = label["errors"], label["t"]
         if errors is None:

@@ -154,3 +154,58 @@ def test_the_cli_refuses_a_bad_port(capsys):
 
     assert main(["serve", "--port", "70000"]) == 2
     assert "--port" in capsys.readouterr().err
+
+
+def _raw(url: str, data: bytes, *, wait_s: float = 10.0) -> bytes:
+    """Send raw bytes to the server and read until it closes (or `wait_s` passes)."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=wait_s) as connection:
+        connection.sendall(data)
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except TimeoutError:
+            received += b"<still open>"
+        return received
+
+
+def _headers(length: int) -> bytes:
+    return (
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: RekognitionService.DetectLabels\r\n"
+        f"Content-Type: application/x-amz-json-1.1\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def test_a_body_over_the_apis_limit_is_refused_unread(server):
+    from evaluation.server.protocol import MAX_BODY_BYTES
+
+    assert MAX_BODY_BYTES > 2 * 4 * (5 * 1024 * 1024) // 3  # two 5 MB images as base64 fit
+    reply = _raw(server.url, _headers(MAX_BODY_BYTES + 1), wait_s=5.0)  # the body is never sent
+    assert reply.startswith(b"HTTP/1.1 413") and b"ImageTooLargeException" in reply
+    assert not reply.endswith(b"<still open>")
+    bad = _raw(server.url, _headers(-5), wait_s=5.0)
+    assert bad.startswith(b"HTTP/1.1 400") and b"SerializationException" in bad
+
+    client = client_for(server.url, validate=False)
+    with pytest.raises(ClientError) as caught:
+        client.detect_labels(Image={"Bytes": b"\xff" * (11 * 1024 * 1024)})
+    assert caught.value.response["Error"]["Code"] == "ImageTooLargeException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert client.detect_labels(Image={"Bytes": CAT})["Labels"]  # the server serves on
+
+
+def test_idle_and_stalled_connections_are_closed():
+    import time
+
+    with RekognitionProtocolServer(lambda operation, request: {"Labels": []}, idle_timeout_s=0.5) as running:
+        for data in (b"", b"POST / HTTP/1.1\r\nHost: x\r\n", _headers(100) + b'{"Image":'):
+            started = time.monotonic()
+            reply = _raw(running.url, data, wait_s=10.0)
+            assert not reply.endswith(b"<still open>")
+            assert time.monotonic() - started < 5.0
+        answered = client_for(running.url).detect_labels(Image={"Bytes": CAT})
+        assert answered["Labels"] == []

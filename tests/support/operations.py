@@ -18,12 +18,15 @@ CATEGORIES = ["car", "person", "dog"]
 NAMES = {"car": "Car", "person": "Person", "dog": "Dog"}
 
 
-def build_coco(folder: Path, fake: FakeRekognition, *, count: int = 24, seed: int = 11) -> tuple[Path, list]:
+def build_coco(
+    folder: Path, fake: FakeRekognition, *, count: int = 24, seed: int = 11, label_floor: float = 0.0
+) -> tuple[Path, list]:
     """A COCO file over real PNGs, and scripted DetectLabels answers with instances near the truth.
 
     Returns the COCO path and the detections as COCO results (pixels), in the answer's instance order.
     Crowd regions, an image with no annotation, exact confidence ties, a name outside the categories
-    (Chair) and a label without instances (Furniture) are all in it.
+    (Chair) and a label without instances (Furniture) are all in it. With `label_floor`, every label is
+    returned at least that confident, with instances less confident than any label returned.
     """
     rng = np.random.default_rng(seed)
     (folder / "images").mkdir(exist_ok=True)
@@ -69,7 +72,7 @@ def build_coco(folder: Path, fake: FakeRekognition, *, count: int = 24, seed: in
                 {"BoundingBox": box, "Confidence": float(rng.integers(1, 9) * 10)}
             )
         answer = [
-            label(NAMES[name], max(i["Confidence"] for i in boxes), instances=tuple(boxes))
+            label(NAMES[name], max(label_floor, *(i["Confidence"] for i in boxes)), instances=tuple(boxes))
             for name, boxes in instances.items()
         ]
         answer.append(

@@ -73,13 +73,12 @@ def build_dataset(
 
 
 def scores_of(answer: list[dict]) -> dict[str, float]:
-    """The documented rule, written out plainly: own confidence, else the best child's for a parent."""
-    own = {entry["Name"]: entry["Confidence"] for entry in answer}
-    scores = dict(own)
+    """The documented rule, written out plainly: the highest of a name's own confidence and those of the
+    returned labels that list it as a parent (the highest MinConfidence at which the service predicts it)."""
+    scores = {entry["Name"]: entry["Confidence"] for entry in answer}
     for entry in answer:
         for parent in entry["Parents"]:
-            if parent["Name"] not in own:
-                scores[parent["Name"]] = max(scores.get(parent["Name"], -1.0), entry["Confidence"])
+            scores[parent["Name"]] = max(scores.get(parent["Name"], -1.0), entry["Confidence"])
     return scores
 
 

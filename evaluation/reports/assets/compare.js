@@ -3,13 +3,17 @@
 
 const COMPARE = JSON.parse(document.getElementById("compare-data").textContent);
 
+/* Colours say better or worse for the user, never up or down: a higher AP or F1 in B is better; a
+   changed MinConfidence is neither (what it buys shows in P, R and F1 at it), so it is marked as a
+   change, not coloured as a gain or a loss. */
 function deltaCell(value, digits) {
-  const className = isMissing(value) || value === 0 ? null : value > 0 ? "up" : "down";
-  return el("span", { className, text: signed(value, digits) });
+  const className = isMissing(value) || value === 0 ? null : value > 0 ? "better" : "worse";
+  const title = className ? (className === "better" ? "better in B" : "worse in B") : null;
+  return el("span", { className, title, text: signed(value, digits) });
 }
 
 function verdictCell(row) {
-  const className = row.verdict === "better in B" ? "up" : row.verdict === "better in A" ? "down" : null;
+  const className = row.verdict === "better in B" ? "better" : row.verdict === "better in A" ? "worse" : null;
   return el("span", { className, text: row.verdict });
 }
 
@@ -43,12 +47,13 @@ const COMPARE_COLUMNS = [
   num("ap_a", "AP A", 3), num("ap_b", "AP B", 3), delta("ap_change", "\u0394AP", 3, "AP of B minus AP of A"),
   minConf("a"), minConf("b"),
   {
-    key: "threshold_change", title: "\u0394MinConf", type: "num", tip: "MinConf B minus MinConf A",
+    key: "threshold_change", title: "\u0394MinConf", type: "num",
+    tip: "MinConf B minus MinConf A: neither better nor worse in itself (see P, R and F1 at it)",
     value: minConfChange,
     cell: (r) => {
       const change = minConfChange(r);
       return el("span", {
-        className: isMissing(change) || change === 0 ? null : change > 0 ? "up" : "down",
+        className: isMissing(change) || change === 0 ? null : "shift",
         text: isMissing(change) ? "\u2013" : signed(change, 4).replace(/\.?0+$/, ""),
       });
     },
