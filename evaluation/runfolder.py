@@ -36,6 +36,7 @@ from evaluation.datasets import Dataset
 from evaluation.errors import UserError
 from evaluation.operations.labels import encode_labels
 from evaluation.tablefiles import (
+    ANSWERS_FILE,
     write_answers,
     write_answers_to,
     write_csv,
@@ -49,9 +50,6 @@ LABELS_FILE = "labels.csv"
 THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 PREDICTIONS_FILE = "predictions.csv"
-# The raw answers the run judged, one {"key", "response"} per answered image: what `report` needs when the
-# response cache is not there (a copied folder). Only this run's answers, gzipped: not the whole cache.
-ANSWERS_FILE = "answers.jsonl.gz"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
 # Wilson intervals at every whole-number threshold, where the analysis computed them (older results lack them)

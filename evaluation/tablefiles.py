@@ -16,6 +16,9 @@ import pandas as pd
 
 CURVES_FILE = "curves.parquet"
 CURVES_CSV_FILE = "curves.csv"
+# The raw answers the run judged, one {"key", "response"} per answered image: what `report` needs when the
+# response cache is not there (a copied folder). Only this run's answers, gzipped: not the whole cache.
+ANSWERS_FILE = "answers.jsonl.gz"
 
 
 CSV_CHUNK_ROWS = 200_000

@@ -8,16 +8,20 @@ learn what is stored or which model version answered: those are indexed lookups.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evaluation.calls.answers import answer_problem
 from evaluation.calls.backends import Backend
 from evaluation.calls.cache import ResponseCache
 from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
 from evaluation.calls.runner import ANSWERED, ImageOutcome, model_version
+from evaluation.errors import UserError
 from evaluation.operations import Operation
+from evaluation.tablefiles import ANSWERS_FILE
 
 
 def codecs_for(operation: Operation, api: str) -> tuple[Any, ...]:
@@ -50,7 +54,13 @@ def stored_or_carried(recorded: Any, keys: list[str], cache: Any, operation: Ope
     if codecs and cache_path.is_file():
         with ResponseCache(cache_path, codecs=codecs) as store:
             if not set(keys) - store.stored_keys(keys):
-                return read_answers(store, operation, api, recorded.images)
+                carried = recorded.path / ANSWERS_FILE
+                # the folder's own answers are checked as they stream by (a tampered file is refused, as
+                # when it is read whole), and must be this run's; the cache's columns are then read
+                if not carried.is_file() or not set(keys) - check_answers_file(
+                    carried, lambda response: answer_problem(api, response)
+                ):
+                    return read_answers(store, operation, api, recorded.images)
     return {"responses": recorded.responses(keys, cache)}
 
 
@@ -127,3 +137,23 @@ def store_recorded_answers(
         if outcome.status == "missing" and outcome.cache_key in stored:
             outcome.status = "cached"
     return recorded, [index for index in to_call if outcomes[index].cache_key not in stored]
+
+
+def check_answers_file(path: Path, problem_of: Any) -> set[str]:
+    """The keys of an answers.jsonl.gz, each answer checked by `problem_of(response)` as it streams by
+    (a UserError names the file and the key, as reading it whole does); nothing is kept but the keys."""
+    keys: set[str] = set()
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                key = str(record["key"])
+                problem = problem_of(record["response"])
+                if problem:
+                    raise UserError(f"{path}: the answer for key {key[:12]}... is not valid ({problem})")
+                keys.add(key)
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise UserError(f"{path}: cannot read the stored answers ({exc}); rerun with --cache PATH") from None
+    return keys

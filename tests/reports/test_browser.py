@@ -175,7 +175,7 @@ def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(
     browser.open(run_folder / "report.html")
     assert browser.errors == []
     metrics = pd.read_csv(run_folder / "metrics.csv")
-    curves = pd.read_csv(run_folder / "curves.csv")
+    curves = pd.read_parquet(run_folder / "curves.parquet")
     labels = pd.read_csv(run_folder / "labels.csv")
     at = metrics.set_index(["label", "threshold"])
 
