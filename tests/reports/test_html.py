@@ -75,6 +75,8 @@ def test_the_embedded_exact_bins_give_curves_csv_at_every_distinct_confidence(ru
     key = ["label", "threshold"]
     expected = curves.sort_values(key).reset_index(drop=True)
     rebuilt = rebuilt.sort_values(key).reset_index(drop=True)[list(curves.columns)]
+    expected["label"] = expected["label"].astype(object)  # Parquet reads names back as a string array
+    rebuilt["label"] = rebuilt["label"].astype(object)
     assert len(rebuilt) == len(expected) > 5 * 101
     pd.testing.assert_frame_equal(rebuilt, expected, check_dtype=False, rtol=1e-12)
 
