@@ -32,7 +32,15 @@ from evaluation.datasets import Dataset, DatasetItem
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Operation, markdown_table, rounded
 from evaluation.stats.metrics import ScoredPairs
-from evaluation.stats.timeline import SEGMENT_COLUMNS, Pieces, best_f1, pieces, time_curve
+from evaluation.stats.timeline import (
+    SEGMENT_COLUMNS,
+    Pieces,
+    best_f1,
+    pieces,
+    subtract,
+    time_curve,
+    union,
+)
 
 # kind: "video" (one row per (video, label) drawn: 0 to the video's duration, `error` "missed" or "false
 # alarm" when the label is wrong in the video at `threshold`, "" when right), "truth" (a ground-truth
@@ -396,35 +404,6 @@ class Timelines:
                 "",
             ]
         return {"timelines": frame}, markdown
-
-
-def union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sorted, disjoint intervals covering the same time (zero-length ones cover none)."""
-    merged: list[tuple[float, float]] = []
-    for start, end in sorted((s, e) for s, e in intervals if e > s):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def subtract(
-    kept: Sequence[tuple[float, float]], removed: Sequence[tuple[float, float]]
-) -> list[tuple[float, float]]:
-    """The time of `kept` outside `removed` (both disjoint and sorted, as `union` returns them)."""
-    out = []
-    for start, end in kept:
-        cursor = start
-        for r_start, r_end in removed:
-            if r_end <= cursor or r_start >= end:
-                continue
-            if r_start > cursor:
-                out.append((cursor, r_start))
-            cursor = max(cursor, r_end)
-        if cursor < end:
-            out.append((cursor, end))
-    return out
 
 
 def _bar(intervals: Sequence[tuple[float, float]], duration: float) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["SEGMENT_COLUMNS", "Pieces", "best_f1", "pieces", "time_curve"]
+__all__ = ["SEGMENT_COLUMNS", "Pieces", "best_f1", "pieces", "subtract", "time_curve", "union"]
 
 SEGMENT_COLUMNS = ("threshold", "tp_s", "fn_s", "fp_s", "precision", "recall", "f1")
 
@@ -132,3 +132,32 @@ def best_f1(curve: pd.DataFrame) -> dict[str, float] | None:
     )
     row = ranked.iloc[0]
     return {name: float(row[name]) for name in SEGMENT_COLUMNS}
+
+
+def union(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Sorted, disjoint intervals covering the same time (zero-length ones cover none)."""
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted((s, e) for s, e in intervals if e > s):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def subtract(
+    kept: Sequence[tuple[float, float]], removed: Sequence[tuple[float, float]]
+) -> list[tuple[float, float]]:
+    """The time of `kept` outside `removed` (both disjoint and sorted, as `union` returns them)."""
+    out = []
+    for start, end in kept:
+        cursor = start
+        for r_start, r_end in removed:
+            if r_end <= cursor or r_start >= end:
+                continue
+            if r_start > cursor:
+                out.append((cursor, r_start))
+            cursor = max(cursor, r_end)
+        if cursor < end:
+            out.append((cursor, end))
+    return out

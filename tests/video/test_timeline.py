@@ -65,3 +65,12 @@ def test_sweep_equals_a_millisecond_brute_force_on_random_time_lines():
                 fn += present and not predicted
                 fp += predicted and not present
         assert (round(row.tp_s * 1000), round(row.fn_s * 1000), round(row.fp_s * 1000)) == (tp, fn, fp)
+
+
+def test_union_and_subtract_by_hand():
+    from evaluation.stats.timeline import subtract, union
+
+    merged = union([(300, 500), (0, 100), (50, 200), (700, 700)])  # a zero-length span covers nothing
+    assert merged == [(0, 200), (300, 500)]
+    assert subtract(merged, [(100, 350)]) == [(0, 100), (350, 500)]
+    assert subtract(merged, []) == merged and subtract([], merged) == []
