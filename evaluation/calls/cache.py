@@ -229,6 +229,18 @@ class ResponseCache(ColumnStore):
                         found[row[0]] = cached
         return found
 
+    def raw_answers(self, keys: Sequence[str]) -> dict[str, str]:
+        """The stored text of the valid answers among `keys`, unparsed, for copying them as they are: an
+        answer with current columns was checked when stored; any other is checked here (`stored_keys`)."""
+        valid = self.stored_keys(keys)
+        found: dict[str, str] = {}
+        with self._lock:
+            for part in chunks(list(dict.fromkeys(keys)), 900):
+                marks = ",".join("?" * len(part))
+                rows = self._read(f"SELECT key, response FROM responses WHERE key IN ({marks})", part)
+                found.update((key, text) for key, text in rows if key in valid)
+        return found
+
     def contains(self, key: str) -> bool:
         return self.get(key) is not None
 
