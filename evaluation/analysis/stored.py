@@ -13,10 +13,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from evaluation.calls.answers import model_version_of
 from evaluation.calls.backends import Backend
 from evaluation.calls.cache import ResponseCache
 from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
-from evaluation.calls.runner import ANSWERED, ImageOutcome, model_version_of
+from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.operations import Operation
 from evaluation.tablefiles import ANSWERS_FILE
 
