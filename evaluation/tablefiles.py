@@ -51,16 +51,21 @@ def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> N
     """curves.parquet: one row per distinct confidence per label, millions at scale, so a columnar file
     (a fraction of CSV's size and write time, read back exactly); curves.csv too when asked for, else a
     curves.csv left by an earlier write is removed so the folder never holds two different curves."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    temporary = out_dir / (CURVES_FILE + ".tmp")
-    pq.write_table(pa.Table.from_pandas(curves, preserve_index=False), temporary, compression="zstd")
-    os.replace(temporary, out_dir / CURVES_FILE)
+    write_parquet(out_dir / CURVES_FILE, curves)
     if csv:
         write_csv(out_dir / CURVES_CSV_FILE, curves)
     else:
         (out_dir / CURVES_CSV_FILE).unlink(missing_ok=True)
+
+
+def write_parquet(path: Path, table: pd.DataFrame) -> None:
+    """A large table as Parquet (zstd), written beside and renamed: a fraction of CSV's size and time."""
+    import pyarrow as pa  # imported when a table is written: `import evaluation` stays light
+    import pyarrow.parquet as pq
+
+    temporary = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), temporary, compression="zstd")
+    os.replace(temporary, path)
 
 
 def read_curves(run_dir: str | Path) -> pd.DataFrame:
