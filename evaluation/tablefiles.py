@@ -26,9 +26,10 @@ CSV_CHUNK_ROWS = 200_000
 
 
 def write_csv(path: Path, table: Any) -> None:
-    """A CSV written a bounded number of rows at a time (the same bytes as one `to_csv`), then renamed.
+    """A CSV written a bounded number of rows at a time, then renamed.
 
-    `table` is a DataFrame, or anything with `chunks()` of DataFrames and `columns` (a ChunkedFrame)."""
+    `table` is a DataFrame (the same bytes as one `to_csv`), or anything with `chunks()` of DataFrames and
+    `columns` (a ChunkedFrame: a per-pair table of millions of rows, written by Arrow)."""
     temporary = path.with_name(path.name + ".tmp")
     if isinstance(table, pd.DataFrame):
         chunks: Iterable[pd.DataFrame] = (
@@ -36,7 +37,9 @@ def write_csv(path: Path, table: Any) -> None:
             for start in range(0, max(len(table), 1), CSV_CHUNK_ROWS)
         )
     else:
-        chunks = table.chunks()
+        _write_large_csv(temporary, table)
+        os.replace(temporary, path)
+        return
     with temporary.open("w", encoding="utf-8", newline="") as handle:
         header = True
         for chunk in chunks:
@@ -45,6 +48,31 @@ def write_csv(path: Path, table: Any) -> None:
         if header:  # no chunk at all: the header alone, as an empty table writes it
             pd.DataFrame(columns=table.columns).to_csv(handle, index=False)
     os.replace(temporary, path)
+
+
+def _write_large_csv(path: Path, table: Any) -> None:
+    """A table of millions of rows (`chunks()` of DataFrames) through Arrow's CSV writer, several times
+    faster than pandas'. Its dialect differs only in quoting every text value (still RFC 4180: any CSV
+    reader reads the same values) and in writing an exponent without padding (1e-7, not 1e-07)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    options = pa_csv.WriteOptions(quoting_style="needed")
+    writer = None
+    try:
+        for chunk in table.chunks():
+            batch = pa.Table.from_pandas(chunk, preserve_index=False)
+            if writer is None:
+                schema = batch.schema
+                writer = pa_csv.CSVWriter(str(path), schema, write_options=options)
+            elif batch.schema != schema:  # e.g. a chunk whose text column is all empty (null type)
+                batch = batch.cast(schema)
+            writer.write_table(batch)
+        if writer is None:  # no chunk at all: the header alone
+            pd.DataFrame(columns=table.columns).to_csv(path, index=False)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> None:
