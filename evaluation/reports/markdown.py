@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from evaluation.operations.base import markdown_code, markdown_text
+from evaluation.options import AnalysisOptions
 from evaluation.reports.aws_section import markdown_lines as aws_lines
 from evaluation.reports.recommended import confidence_text
 from evaluation.stats.thresholds import min_confidence_to_use
@@ -228,6 +229,12 @@ def _sure_section(result: EvaluationResult) -> list[str]:
     if not intervals:
         return []
     level = _level(result)
+    default = AnalysisOptions().half_width
+    setting = (
+        ""
+        if intervals["half_width"] == default
+        else f" (set with --half-width {intervals['half_width']:g}; the default is +-{default:g})"
+    )
     return [
         "## How sure these numbers are",
         "",
@@ -235,7 +242,8 @@ def _sure_section(result: EvaluationResult) -> list[str]:
         f"- F1 and 'On another sample' (where the recommended MinConfidence would land): {level} "
         f"{intervals['f1_min_confidence']}.",
         f"- Positives needed: the positive images a label needs for both intervals to be within "
-        f"+-{intervals['half_width']:g} at its recommendation, the dataset growing in proportion; a label "
+        f"+-{intervals['half_width']:g}{setting} at its recommendation, the dataset growing in proportion; "
+        "a label "
         "with fewer is `too-few-positives` (label more images with it before trusting the number).",
         "",
     ]
