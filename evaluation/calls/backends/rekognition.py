@@ -11,6 +11,7 @@ from botocore import xform_name
 from botocore.config import Config
 
 from evaluation.calls.redact import redact_url
+from evaluation.errors import UserError
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
 DEFAULT_MAX_ATTEMPTS = 8
@@ -23,16 +24,37 @@ def client_config(
 
     botocore's standard retry mode retries throttling, 5xx and connection errors with jittered
     exponential backoff, and never retries InvalidParameter, ImageTooLarge, AccessDenied and the like.
-    AWS_MAX_ATTEMPTS in the environment is honoured when no explicit value is given.
+    `max_attempts` counts every attempt, the first included (1: never retried), as AWS_MAX_ATTEMPTS does
+    in the AWS SDKs; AWS_MAX_ATTEMPTS in the environment is honoured when no explicit value is given. It
+    is passed as botocore's `total_max_attempts`: botocore's own `retries["max_attempts"]` counts the
+    retries after the first attempt, so passing the same number there would make one attempt more.
     """
     if max_attempts is None:
-        max_attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+        max_attempts = attempts_from_environment()
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"max_attempts must be a whole number >= 1 (1: no retry); got {max_attempts!r}")
     return Config(
-        retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": max_attempts},
+        retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "total_max_attempts": max_attempts},
         max_pool_connections=max_pool_connections,
         read_timeout=read_timeout,
         user_agent_extra="rekognition-eval",
     )
+
+
+def attempts_from_environment() -> int:
+    """AWS_MAX_ATTEMPTS (every attempt, the first included), else DEFAULT_MAX_ATTEMPTS."""
+    text = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
+    if not text:
+        return DEFAULT_MAX_ATTEMPTS
+    try:
+        attempts = int(text)
+    except ValueError:
+        attempts = 0
+    if attempts < 1:
+        raise UserError(
+            f"AWS_MAX_ATTEMPTS must be a whole number of attempts >= 1 (1: no retry); got {text!r}"
+        )
+    return attempts
 
 
 def make_client(
