@@ -80,7 +80,18 @@ def make_client(
     )
 
 
-class RekognitionLabels:
+class ThroughClient:
+    """A backend that calls through a boto3 client (`self.client`)."""
+
+    client: Any
+
+    @property
+    def endpoint_url(self) -> str:
+        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
+        return redact_url(str(self.client.meta.endpoint_url))
+
+
+class RekognitionLabels(ThroughClient):
     """DetectLabels with a low MinConfidence and MaxLabels 1000: one call answers every threshold above."""
 
     name = "rekognition"
@@ -105,11 +116,6 @@ class RekognitionLabels:
         self.limits = limits
         self.extra = dict(extra or {})  # the production request's Features and Settings, sent as given
 
-    @property
-    def endpoint_url(self) -> str:
-        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
-        return redact_url(str(self.client.meta.endpoint_url))
-
     def request_params(self) -> dict[str, Any]:
         return detect_labels_params(
             min_confidence=self.min_confidence,
@@ -119,12 +125,11 @@ class RekognitionLabels:
         )
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
-        if image.ref.is_s3:
-            image_arg: dict[str, Any] = {"S3Object": {"Bucket": image.ref.bucket, "Name": image.ref.key}}
-        else:
-            image_arg = {"Bytes": image.data}
         return self.client.detect_labels(
-            Image=image_arg, MinConfidence=self.min_confidence, MaxLabels=self.max_labels, **self.extra
+            Image=image_argument(image),
+            MinConfidence=self.min_confidence,
+            MaxLabels=self.max_labels,
+            **self.extra,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -154,7 +159,7 @@ def detect_labels_params(
     return params
 
 
-class RekognitionCall:
+class RekognitionCall(ThroughClient):
     """Any other image operation (DetectModerationLabels, DetectText, DetectFaces) through the same client.
 
     What it asks is the operation's business (evaluation.operations): `params` is every request parameter
@@ -169,11 +174,6 @@ class RekognitionCall:
         self.operation = operation
         self.params = dict(params)
         self.limits = limits
-
-    @property
-    def endpoint_url(self) -> str:
-        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
-        return redact_url(str(self.client.meta.endpoint_url))
 
     def request_params(self) -> dict[str, Any]:
         return operation_params(self.params, endpoint=custom_endpoint(self.endpoint_url))
