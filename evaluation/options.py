@@ -420,6 +420,7 @@ class RunRequest:
     max_faces: int | None = None
     liveness_answers: str | Path | None = None
     max_runtime_s: float | None = None
+    answers: str | Path | None = None  # recorded answers (JSON lines) to store before a replay run
 
     def __post_init__(self) -> None:
         check_operation(self.operation)
@@ -461,6 +462,10 @@ class RunRequest:
             )
         if self.liveness_answers is not None and self.operation != "liveness":
             raise UserError("--liveness-answers belongs to --operation liveness")
+        if self.answers is not None and self.backend != "replay":
+            raise UserError(
+                "--answers FILE takes recorded answers for --backend replay; add --backend replay"
+            )
         if self.vocabulary is not None and not isinstance(self.vocabulary, tuple):
             object.__setattr__(self, "vocabulary", tuple(self.vocabulary))
         object.__setattr__(self, "production", production_request(self, operation_for(self.operation).api))

@@ -15,12 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.analysis import EvaluationResult, analyse, operation_of
+from evaluation.analysis.stored import (
+    codecs_for,
+    model_versions,
+    read_answers,
+    store_recorded_answers,
+    stored_or_carried,
+)
 from evaluation.aws.batch import BatchResults, Ingested
 from evaluation.calls.backends import Backend, make_client
 from evaluation.calls.backends.rekognition import RekognitionCall, RekognitionLabels, is_aws_endpoint
 from evaluation.calls.backends.replay import ReplayCall, ReplayLabels
 from evaluation.calls.cache import ResponseCache, default_cache_path
 from evaluation.calls.prices import Estimate, PriceTable, default_tps
+from evaluation.calls.recorded import RecordedAnswers
 from evaluation.calls.runner import ImageOutcome, RunStats, fetch, plan
 from evaluation.calls.versions import run_canary, versions_to_call
 from evaluation.datasets import Dataset, load_dataset
@@ -126,6 +134,7 @@ class RunPlan:
     estimate: Estimate | None
     tps: float | None
     tps_source: str
+    recorded: RecordedAnswers | None = None  # what --answers FILE stored
     video: Any = None  # evaluation.aws.video_jobs.VideoPlan for the stored-video operations
 
     @property
@@ -146,6 +155,14 @@ class RunPlan:
             f"Backend: {self.backend.name} {self.backend.operation}; request {self.backend.request_params()}",
             f"Cache: {self.cache_path} ({counts['cached']} answers already stored)",
             f"Rejected before any call: {counts['rejected']}",
+            *(
+                [
+                    f"Recorded answers: {self.recorded.stored} stored from {self.recorded.path}, "
+                    f"{self.recorded.bad} bad lines skipped"
+                ]
+                if self.recorded
+                else []
+            ),
             f"Calls needed: {counts['to_call']}",
             f"Rate: {f'{self.tps:g} calls/s' if self.tps else 'no client-side limit'} ({self.tps_source})",
         ]
@@ -259,10 +276,15 @@ def plan_run(
         backend = build_backend(request, client=client, session=session, s3_client=s3_client)
     preparation = Preparation(convert=request.convert, fit=request.fit)
     cache_path = Path(request.cache) if request.cache else default_cache_path()
-    with ResponseCache(cache_path) as store:
+    recorded = None
+    with ResponseCache(cache_path, codecs=codecs_for(operation, backend.operation)) as store:
         outcomes, to_call = plan(
             [item.image for item in dataset.items], backend, store, preparation=preparation
         )
+        if request.answers is not None:
+            recorded, to_call = store_recorded_answers(
+                request.answers, operation, backend, store, outcomes, to_call
+            )
         to_call = versions_to_call(outcomes, to_call, store, request.refresh, request.model_version)
     call_region = backend.describe().get("region") or request.region
     tps = request.tps
@@ -287,6 +309,7 @@ def plan_run(
         estimate,
         tps,
         tps_source,
+        recorded,
     )
 
 
@@ -308,7 +331,8 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
     if run_plan.operation.judges_rates:
         return _run_faces(run_plan, options, started)
     canary = run_canary(run_plan) if request.canary else None
-    with ResponseCache(run_plan.cache_path) as store:
+    operation = run_plan.operation
+    with ResponseCache(run_plan.cache_path, codecs=codecs_for(operation, backend.operation)) as store:
         if run_plan.video is not None:
             from evaluation.aws.video_jobs import fetch_videos
 
@@ -330,22 +354,28 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
                 planned=(run_plan.outcomes, run_plan.to_call),
                 refresh=request.refresh,
             )
-        stored = store.get_versions({o.cache_key: request.model_version for o in outcomes if o.answered})
-    stats.wall_s = round(time.monotonic() - started, 3)
-    run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
-    if canary is not None:
-        run["canary"] = canary
-    versions = {key: _model_version_of(entry) for key, entry in stored.items()}
-    asked = backend.request_params()
-    columns = {key: run_plan.operation.image_columns(entry.response, asked) for key, entry in stored.items()}
-    images = images_frame(dataset, outcomes, versions, columns)
+        stats.wall_s = round(time.monotonic() - started, 3)
+        run = _run_record(run_plan, options, stats, _cost(run_plan, stats))
+        if canary is not None:
+            run["canary"] = canary
+        keys = [o.cache_key for o in outcomes if o.answered and o.cache_key]
+        asked = backend.request_params()
+        if store.codecs and request.model_version is None and not operation.describes_images(asked):
+            # the columns hold the newest answer of each key, parsed when stored: nothing to parse here
+            images = images_frame(dataset, outcomes, model_versions(store, keys))
+            read = read_answers(store, operation, backend.operation, images)
+        else:  # an older model version's answers, or what answers say about whole images: the raw path
+            stored = store.get_versions({key: request.model_version for key in keys})
+            versions = {key: _model_version_of(entry) for key, entry in stored.items()}
+            columns = {key: operation.image_columns(entry.response, asked) for key, entry in stored.items()}
+            images = images_frame(dataset, outcomes, versions, columns)
+            read = {"responses": {key: entry.response for key, entry in stored.items()}}
     ground_truth = (
-        [{"image": item.image.uri, **run_plan.operation.ground_truth(item)} for item in dataset.items]
-        if run_plan.operation.stores_ground_truth
+        [{"image": item.image.uri, **operation.ground_truth(item)} for item in dataset.items]
+        if operation.stores_ground_truth
         else []
     )
-    responses = {key: entry.response for key, entry in stored.items()}
-    return analyse(images, responses, run=run, options=options, ground_truth=ground_truth)
+    return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
 
 
 def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:
@@ -421,6 +451,7 @@ def _run_record(
         "cost": cost,
         "preparation": {"convert": run_plan.preparation.convert, "fit": run_plan.preparation.fit},
         "analysis": options.to_dict(),
+        **({"recorded_answers": run_plan.recorded.to_record()} if run_plan.recorded else {}),
     }
 
 
@@ -445,9 +476,10 @@ def _model_version_of(stored: Any) -> str | None:
     return stored.model_version or stored.params.get("ProjectVersionArn")
 
 
-def write_run(result: EvaluationResult, out_dir: str | Path) -> Path:
-    """The run folder: every table, then report.md and report.html."""
-    return write(result, out_dir, renderers=RENDERERS)
+def write_run(result: EvaluationResult, out_dir: str | Path, *, curves_csv: bool = False) -> Path:
+    """The run folder: every table, then report.md and report.html (`curves_csv`: curves.csv besides
+    curves.parquet)."""
+    return write(result, out_dir, renderers=RENDERERS, curves_csv=curves_csv)
 
 
 def evaluate(
@@ -520,7 +552,8 @@ def reanalyse(
     recorded = Recorded.load(run_dir)
     run = recorded.run
     keys = recorded.answered_keys
-    responses = recorded.responses(keys, cache)
+    operation = operation_of(run)
+    read = stored_or_carried(recorded, keys, cache, operation)
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
     if aws_evaluation is not None:
         options = AnalysisOptions(**{**options.__dict__, "aws_evaluation": aws_evaluation})
@@ -528,7 +561,7 @@ def reanalyse(
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
     ground_truth = recorded.ground_truth() if operation_of(run).stores_ground_truth else []
     result = Evaluation.of(
-        analyse(recorded.images, responses, run=run, options=options, ground_truth=ground_truth)
+        analyse(recorded.images, **read, run=run, options=options, ground_truth=ground_truth)
     )
     if out is not None:
         write_run(result, out)

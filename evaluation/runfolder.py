@@ -12,6 +12,7 @@ write are carried over (hard links where the file system has them).
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
@@ -35,6 +36,16 @@ from evaluation.datasets import Dataset
 from evaluation.datasets.types import DATASET_COLUMN_PREFIX
 from evaluation.errors import UserError
 from evaluation.operations.labels import encode_labels
+from evaluation.tablefiles import (
+    ANSWERS_FILE,
+    CURVES_CSV_FILE,
+    CURVES_FILE,
+    read_curves,
+    write_answers,
+    write_answers_to,
+    write_csv,
+    write_curves,
+)
 
 RUN_FILE = "run.json"
 IMAGES_FILE = "images.csv"
@@ -43,10 +54,7 @@ LABELS_FILE = "labels.csv"
 THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
 SCORES_FILE = "scores.csv"
-CURVES_FILE = "curves.csv"
-# The raw answers the run judged, one {"key", "response"} per answered image: what `report` needs when the
-# response cache is not there (a copied folder). Only this run's answers, gzipped: not the whole cache.
-ANSWERS_FILE = "answers.jsonl.gz"
+PREDICTIONS_FILE = "predictions.csv"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
 # Wilson intervals at every whole-number threshold, where the analysis computed them (older results lack them)
@@ -175,12 +183,9 @@ def read_ground_truth(run_dir: Path, images: pd.DataFrame) -> list[dict[str, Any
 def answers_bytes(responses: Mapping[str, Any]) -> bytes:
     """answers.jsonl.gz: sorted by key, with no time stamp in the gzip header, so the same answers give
     the same bytes."""
-    text = "".join(
-        json.dumps({"key": key, "response": responses[key]}, sort_keys=True, ensure_ascii=False, default=str)
-        + "\n"
-        for key in sorted(responses)
-    )
-    return gzip.compress(text.encode("utf-8"), mtime=0)
+    buffer = io.BytesIO()
+    write_answers_to(buffer, responses)
+    return buffer.getvalue()
 
 
 def read_answers(path: Path, api: str | None = None) -> dict[str, Any]:
@@ -201,8 +206,15 @@ def read_answers(path: Path, api: str | None = None) -> dict[str, Any]:
     return answers
 
 
-def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[Renderer] = ()) -> Path:
+def write(
+    result: EvaluationResult,
+    out_dir: str | Path,
+    *,
+    renderers: Sequence[Renderer] = (),
+    curves_csv: bool = False,
+) -> Path:
     """Write every table of `result`, then let each renderer add its documents (report.md, report.html).
+    The exact curves go to curves.parquet (with `curves_csv`, to curves.csv as well).
 
     All of it goes into a staging folder beside `out_dir` (a copy of the existing folder, if any), which
     then takes `out_dir`'s place in one rename: a kill at any moment leaves the old folder or the new one.
@@ -220,7 +232,7 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
         staging.mkdir()
     try:
         before = swap.file_identities(staging)
-        _write_into(result, staging, renderers)
+        _write_into(result, staging, renderers, curves_csv=curves_csv)
         written = tuple(
             name for name, identity in swap.file_identities(staging).items() if before.get(name) != identity
         )
@@ -233,13 +245,15 @@ def write(result: EvaluationResult, out_dir: str | Path, *, renderers: Sequence[
     return given
 
 
-def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer]) -> None:
+def _write_into(
+    result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer], *, curves_csv: bool
+) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
-    atomic_write(out_dir / IMAGES_FILE, result.images.to_csv(index=False))
-    atomic_write(out_dir / "predictions.csv", result.predictions.to_csv(index=False))
+    write_csv(out_dir / IMAGES_FILE, result.images)
+    write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
     columns = METRICS_COLUMNS + [name for name in METRICS_INTERVALS if name in result.metrics.columns]
     atomic_write(out_dir / "metrics.csv", result.metrics[columns].to_csv(index=False))
-    atomic_write(out_dir / "curves.csv", result.curves.to_csv(index=False))
+    write_curves(out_dir, result.curves, csv=curves_csv)
     atomic_write(out_dir / "averages.csv", result.averages.to_csv(index=False))
     atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
     atomic_write(out_dir / "unjudged.csv", result.unjudged.to_csv(index=False))
@@ -252,7 +266,7 @@ def _write_into(result: EvaluationResult, out_dir: Path, renderers: Sequence[Ren
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
     if result.responses:  # the answers judged, so `report` needs no response cache
-        atomic_write(out_dir / ANSWERS_FILE, answers_bytes(result.responses))
+        write_answers(out_dir / ANSWERS_FILE, result.responses)
     for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
         _write_document(out_dir / name, document)
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
@@ -428,11 +442,12 @@ class RunFolder:
         return frame
 
     def curves(self) -> pd.DataFrame:
-        """curves.csv: every label's counts at each distinct confidence (threshold descending)."""
-        path = self.path / CURVES_FILE
-        if not path.is_file():
+        """The exact curves: every label's counts at each distinct confidence (threshold descending), from
+        curves.parquet or, in folders written before it, curves.csv."""
+        if not (self.path / CURVES_FILE).is_file() and not (self.path / CURVES_CSV_FILE).is_file():
             raise UserError(f"{self.path} has no {CURVES_FILE}: was it written by this tool?")
-        frame = pd.read_csv(path, dtype={"label": str}, keep_default_na=False)
+        frame = read_curves(self.path)
+        frame["label"] = frame["label"].astype(str)
         for name in ("threshold", "tp", "fp", "fn"):
             frame[name] = pd.to_numeric(frame[name], errors="coerce")
         return frame

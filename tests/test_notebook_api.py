@@ -55,7 +55,7 @@ def test_labels_are_indexed_by_label_and_keep_their_column(run: Path) -> None:
 
 def test_never_returned_counts_positives_without_any_confidence(run: Path) -> None:
     result = reanalyse(run)
-    curves = pd.read_csv(run / "curves.csv")
+    curves = pd.read_parquet(run / "curves.parquet")
     labels = pd.read_csv(run / "labels.csv").set_index("label")
     for name, never in result.never_returned.items():
         tp_max = curves.loc[curves["label"] == name, "tp"].max()

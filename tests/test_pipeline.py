@@ -56,7 +56,7 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
     assert code == 0
     for name in (
         "metrics.csv",
-        "curves.csv",
+        "curves.parquet",
         "summary.json",
         "thresholds.yaml",
         "report.md",
@@ -108,7 +108,7 @@ def test_run_writes_every_file_with_numbers_equal_to_sklearn(tmp_path, dataset, 
             assert row.f1 == pytest.approx(2 * tp / (2 * tp + fp + fn))
 
         # the exact curve equals sklearn's at every distinct confidence the service returned
-        curve = pd.read_csv(out / "curves.csv")
+        curve = pd.read_parquet(out / "curves.parquet")
         curve = curve[curve["label"] == lab].set_index("threshold")
         precision, recall, thresholds = precision_recall_curve(y_true, scores)
         for p, r, t in zip(precision, recall, thresholds, strict=False):
@@ -401,8 +401,11 @@ def test_any_character_in_a_label_and_mixed_failures_survive_the_run_folder(
     assert summary["labels"]["salt; pepper"]["support"] == 2
     assert summary["labels"]['say "cheese"']["support"] == 1
     assert run_cli("report", str(out), "--out", str(tmp_path / "again")) == 1
-    for name in ("metrics.csv", "labels.csv", "curves.csv"):
+    for name in ("metrics.csv", "labels.csv"):
         assert (out / name).read_text() == (tmp_path / "again" / name).read_text()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "curves.parquet"), pd.read_parquet(tmp_path / "again" / "curves.parquet")
+    )
 
 
 def test_aws_setup_mistakes_are_one_line_and_bugs_exit_3(tmp_path, dataset, monkeypatch, capsys):

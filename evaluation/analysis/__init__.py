@@ -44,16 +44,20 @@ def operation_of(run: Mapping[str, Any]) -> Operation:
 
 def analyse(
     images: pd.DataFrame,
-    responses: Mapping[str, Mapping[str, Any]],
+    responses: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     run: dict[str, Any],
     options: AnalysisOptions,
     ground_truth: Sequence[Mapping[str, Any]] = (),
+    answers: Sequence[Any] | None = None,
 ) -> EvaluationResult:
     """Judge a run's stored answers (`responses` by cache key) against its ground truth.
 
     `images` is images.csv (one row per dataset item, with its status and cache key); `ground_truth`
     holds one record per row for operations whose truth images.csv cannot hold (ground_truth.jsonl).
+    `answers`, instead of `responses`, are the answers already read, one per answered row in order
+    (the response store's columns, for operations it keeps them for); `responses` may then be a lazy
+    mapping of the raw answers, kept for the run folder's answers.jsonl.gz.
     """
     operation = operation_of(run)
     if operation.stores_ground_truth and len(ground_truth) != len(images):
@@ -63,8 +67,16 @@ def analyse(
     answered = images[answered_mask].reset_index(drop=True)
     truths_all = operation.truths(images, ground_truth)
     truths = [truths_all[index] for index in np.flatnonzero(answered_mask)]
-    read = operation.reader(str(run["backend"].get("operation") or operation.api))
-    answers = [read(responses[key]) for key in answered["cache_key"]]
+    if answers is None:
+        if responses is None:
+            raise TypeError("analyse needs the stored responses or the answers read from them")
+        read = operation.reader(str(run["backend"].get("operation") or operation.api))
+        answers = [read(responses[key]) for key in answered["cache_key"]]
+        carried: Mapping[str, Any] = {key: responses[key] for key in answered["cache_key"]}
+    else:
+        if len(answers) != len(answered):
+            raise ValueError(f"{len(answers)} answers for {len(answered)} answered images")
+        carried = responses if responses is not None else {}  # the store's, read lazily when written
     declared = options.vocabulary if options.vocabulary is not None else run["dataset"].get("vocabulary")
     vocabulary = operation.vocabulary(tuple(declared or ()), truths_all)
     in_dataset = (
@@ -206,8 +218,8 @@ def analyse(
         summary=summary,
         run=run,
         pairs=pairs,
-        answers=tuple(answers) if scored.image_level else (),
-        responses={key: responses[key] for key in answered["cache_key"]},
+        answers=(answers if not isinstance(answers, list) else tuple(answers)) if scored.image_level else (),
+        responses=carried,
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
         extra_tables={**tables, **sure.tables},
         documents=dict(sure.documents),

@@ -7,6 +7,7 @@ images, the backend, the recommended MinConfidence per label and the problems, n
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analysis.missing import fixed, is_missing
+from evaluation.operations.base import ChunkedFrame
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.thresholds import min_confidence_to_use
 
@@ -27,7 +29,7 @@ class EvaluationResult:
 
     dataset_name: str
     images: pd.DataFrame
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame | ChunkedFrame  # ChunkedFrame.to_frame() for the whole table
     metrics: pd.DataFrame
     curves: pd.DataFrame
     averages: pd.DataFrame
@@ -43,10 +45,12 @@ class EvaluationResult:
     # The scored (image, label) pairs and the answers behind them (one per evaluated image, in the order
     # of `images` rows that were answered): report.html shows the images behind each label's errors.
     pairs: ScoredPairs | None = field(default=None, repr=False)
-    answers: tuple[Any, ...] = field(default=(), repr=False)
+    # (for labels a lazy sequence over the store's columns: each answer is built when it is looked at)
+    answers: Sequence[Any] = field(default=(), repr=False)
     # The raw answers by cache key, exactly what analyse read: written to the run folder (answers.jsonl.gz)
-    # so a copied folder re-analyses without the response cache.
-    responses: dict[str, Any] = field(default_factory=dict, repr=False)
+    # so a copied folder re-analyses without the response cache. For labels a lazy mapping over the cache
+    # (evaluation.analysis.stored.StoredAnswers), streamed when written.
+    responses: Mapping[str, Any] = field(default_factory=dict, repr=False)
     # The ground truth images.csv cannot hold, one record per `images` row (ground_truth.jsonl, so
     # `report` needs no dataset), and the operation's own tables (<name>.csv) and report.md section.
     ground_truth: tuple[dict[str, Any], ...] = field(default=(), repr=False)

@@ -16,6 +16,9 @@ takes over the claim once the lease has expired (its holder died).
 
 A file that is not a cache (corrupt, not SQLite) or cannot be written (disk full, read-only) is the
 user's environment, not a bug: `CacheError`, a UserError naming the file.
+
+Beside the raw answers the store keeps compact columns of them for the analysis
+(evaluation.calls.columns).
 """
 
 from __future__ import annotations
@@ -26,13 +29,22 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from evaluation.calls.answers import BadAnswer, answer_problem, check_answer
+from evaluation.calls.columns import (
+    NAMES_SCHEMA,
+    ColumnCodec,
+    Columns,
+    ColumnStore,
+    chunks,
+    columns_schema,
+    encode_columns,
+)
 from evaluation.errors import UserError
 
 _SCHEMA = """
@@ -59,6 +71,12 @@ CREATE TABLE IF NOT EXISTS claims (
     expires REAL NOT NULL
 );
 """
+
+_PUT_SQL = (
+    "INSERT OR REPLACE INTO responses "
+    "(key, image_id, operation, params, response, model_version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
 
 # What `claim` finds: the answer is stored already, this run now holds the image, another run holds it.
 ANSWERED, CLAIMED, HELD_ELSEWHERE = "answered", "claimed", "held elsewhere"
@@ -113,11 +131,15 @@ def default_cache_path() -> Path:
     return Path(base) / "rekognition-eval" / "responses.sqlite"
 
 
-class ResponseCache:
+class ResponseCache(ColumnStore):
     """Raw responses by cache key. Thread-safe; use as a context manager or call close()."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, path: str | Path, *, busy_timeout_s: float = 30.0, codecs: Sequence[ColumnCodec] = ()
+    ) -> None:
         self.path = Path(path)
+        self.codecs = tuple(codecs)
+        self._name_codes: dict[str, int] = {}
         self._lock = threading.Lock()
         self._busy_timeout_s = busy_timeout_s
         try:
@@ -133,7 +155,9 @@ class ResponseCache:
         try:
             self._while_busy(lambda: self._conn.execute("PRAGMA journal_mode=WAL"))
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._while_busy(lambda: self._conn.executescript(_SCHEMA))
+            self._while_busy(lambda: self._conn.executescript(_SCHEMA + NAMES_SCHEMA))
+            for codec in self.codecs:
+                self._while_busy(lambda codec=codec: self._conn.executescript(columns_schema(codec)))
         except sqlite3.Error as error:
             self._conn.close()
             raise CacheError(self.path, _problem(error, writing=False)) from None
@@ -304,17 +328,76 @@ class ResponseCache:
         False the answer is only kept by its model version (a canary's answer must not replace the one a
         run uses); an answer without a model version has no version to be kept by.
         """
-        check_answer(operation, _without_metadata(response))
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        row = (
-            key,
-            image_id,
-            operation,
-            canonical_json(params),
-            canonical_json(_without_metadata(response)),
-            model_version,
-            created,
+        self.put_many(
+            [
+                {
+                    "key": key,
+                    "image_id": image_id,
+                    "operation": operation,
+                    "params": params,
+                    "response": response,
+                    "model_version": model_version,
+                    "newest": newest,
+                }
+            ],
+            owner=owner,
         )
+
+    def _column_tables(self) -> list[str]:
+        """The columns_* tables in the file, whichever codecs wrote them."""
+        found = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'columns^_%' ESCAPE '^'"
+        ).fetchall()
+        return [row[0] for row in found]
+
+    def put_many(self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None) -> None:
+        """Store several answers (each a mapping of `put`'s arguments) in one transaction, with their
+        columns: what a replay of recorded answers uses, where a commit per answer would dominate.
+        An entry may bring its columns already encoded (`columns`, for the cache's one codec). Every
+        answer is checked first (BadAnswer: nothing of the batch is stored). An answer with a model
+        version is also kept by that version; one with `newest` False only there (its columns, like
+        `responses`, hold the newest answer per key)."""
+        for entry in entries:
+            check_answer(entry["operation"], _without_metadata(entry["response"]))
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        newest = [entry for entry in entries if entry.get("newest", True)]
+        rows = [
+            (
+                entry["key"],
+                entry["image_id"],
+                entry["operation"],
+                canonical_json(entry["params"]),
+                canonical_json(_without_metadata(entry["response"])),
+                entry["model_version"],
+                created,
+            )
+            for entry in newest
+        ]
+        versioned = [
+            (
+                entry["key"],
+                entry["model_version"],
+                canonical_json(_without_metadata(entry["response"])),
+                created,
+            )
+            for entry in entries
+            if entry["model_version"] is not None
+        ]
+        encoded = [
+            (
+                codec,
+                [
+                    (
+                        entry["key"],
+                        entry["columns"]
+                        if "columns" in entry  # encoded by the caller (who checked the answer with it)
+                        else encode_columns(codec, entry["operation"], entry["response"]),
+                    )
+                    for entry in newest
+                ],
+            )
+            for codec in self.codecs
+        ]
 
         def write() -> None:
             if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
@@ -322,21 +405,28 @@ class ResponseCache:
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                if newest:
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO responses "
-                        "(key, image_id, operation, params, response, model_version, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        row,
+                self._conn.executemany(_PUT_SQL, rows)
+                # a REPLACE fires no trigger: columns this cache does not write lose the answers replaced
+                written = {f"columns_{codec.kind}" for codec in self.codecs}
+                for table in self._column_tables():
+                    if table not in written:
+                        replaced = [row[:1] for row in rows]
+                        self._conn.executemany(f"DELETE FROM {table} WHERE key = ?", replaced)
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    versioned,
+                )
+                for codec, values in encoded:
+                    self._write_columns(codec, [(key, value) for key, value in values if value is not None])
+                    gone = [(key,) for key, value in values if value is None]
+                    if gone:  # an answer the codec cannot read keeps no stale columns of an older answer
+                        self._conn.executemany(f"DELETE FROM columns_{codec.kind} WHERE key = ?", gone)
+                if owner is not None:  # the claims on these keys end with their answers
+                    self._conn.executemany(
+                        "DELETE FROM claims WHERE key = ? AND owner = ?",
+                        [(entry["key"], owner) for entry in entries],
                     )
-                if model_version is not None:
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
-                        "VALUES (?, ?, ?, ?)",
-                        (key, model_version, row[4], created),
-                    )
-                if owner is not None:
-                    self._conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -387,6 +477,34 @@ class ResponseCache:
             ).fetchall()
         return [row[0] for row in rows]
 
+    # ------------------------------------------------------------------ what is stored, without parsing
+
+    def stored_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` have a valid answer, by indexed lookups: an answer with current columns was
+        checked when it was stored, so it is not read; only a row without them (stored by an older
+        harness, or of an operation without columns) is parsed and checked, as `get` would."""
+        found: set[str] = set()
+        with self._lock:
+            for part in chunks(list(dict.fromkeys(keys)), 900):
+                marks = ",".join("?" * len(part))
+                present = {
+                    row[0] for row in self._read(f"SELECT key FROM responses WHERE key IN ({marks})", part)
+                }
+                for codec in self.codecs:
+                    checked = self._read(
+                        f"SELECT key FROM columns_{codec.kind} WHERE version = ? AND key IN ({marks})",
+                        [codec.version, *part],
+                    )
+                    found.update(row[0] for row in checked)
+                unchecked = list(present - found)
+                if unchecked:
+                    marks = ",".join("?" * len(unchecked))
+                    rows = self._read(
+                        f"SELECT key, operation, response FROM responses WHERE key IN ({marks})", unchecked
+                    )
+                    found.update(key for key, operation, response in rows if _valid(operation, response))
+        return found
+
     def __len__(self) -> int:
         with self._lock:
             return int(self._read("SELECT COUNT(*) FROM responses", ())[0][0])
@@ -433,6 +551,8 @@ __all__ = [
     "CacheError",
     "CacheWriteError",
     "CachedResponse",
+    "ColumnCodec",
+    "Columns",
     "ResponseCache",
     "cache_key",
     "canonical_json",

@@ -23,8 +23,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,7 @@ from evaluation.calls.cache import (
     cache_key,
     canonical_json,
 )
+from evaluation.calls.completions import finished_queue, next_finished, submit_all
 from evaluation.calls.ratelimit import AdaptiveRate
 from evaluation.calls.redact import scrub
 from evaluation.calls.watch import (
@@ -132,7 +133,7 @@ def plan(
                 changes=";".join(loaded.changes) or None,
             )
         )
-    stored = cache.get_many(o.cache_key for o in outcomes if o.cache_key)
+    stored = cache.stored_keys(o.cache_key for o in outcomes if o.cache_key)  # indexed, nothing parsed
     to_call: list[int] = []
     seen_keys: set[str] = set()
     for index, outcome in enumerate(outcomes):
@@ -376,17 +377,17 @@ def fetch(
             heartbeat.close()
 
     try:
-        pending = {executor.submit(call_one, index): index for index in to_call}
+        finished = finished_queue()  # constant work per finished call (evaluation.calls.completions)
+        submit_all(executor, call_one, to_call, pending, finished)
         answered, setup_failures = 0, []
         deferred: list[int] = []
         while pending or deferred:
             if not pending:  # only images other runs hold are left: look again in a moment
                 time.sleep(poll_s)
-                pending = {executor.submit(call_one, index): index for index in deferred}
+                submit_all(executor, call_one, deferred, pending, finished)
                 deferred = []
                 continue
-            done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in next_finished(finished, timeout=0.5):
                 index = pending.pop(future)
                 exc = future.exception()
                 if exc is None:
@@ -492,7 +493,7 @@ def _finish(outcomes: list[ImageOutcome], stats: RunStats, started: float) -> No
     stats.wall_s = round(time.monotonic() - started, 3)
 
 
-def model_version_of(response: dict[str, Any]) -> str | None:
+def model_version_of(response: Mapping[str, Any]) -> str | None:
     """The model version an answer names (None for APIs that name none, e.g. DetectCustomLabels)."""
     for field_name in ("LabelModelVersion", "ModerationModelVersion", "TextModelVersion", "FaceModelVersion"):
         if response.get(field_name):

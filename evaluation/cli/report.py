@@ -34,6 +34,11 @@ def add_parsers(commands: Any) -> None:
     report.add_argument("--out", help="write here instead of overwriting RUN_DIR")
     report.add_argument("--cache", help="the response cache, if it moved since the run")
     report.add_argument(
+        "--curves-csv",
+        action="store_true",
+        help="write the exact curves as curves.csv too (curves.parquet is always written)",
+    )
+    report.add_argument(
         "--aws-evaluation",
         metavar="FILE",
         help="a Custom Labels EvaluationSummary JSON (path or s3://) to put beside this run's numbers",
@@ -78,7 +83,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         **uncertainty_keywords(args),
     )
     out_dir = Path(args.out) if args.out else Path(args.run_dir)
-    write_run(result, out_dir)
+    write_run(result, out_dir, curves_csv=args.curves_csv)
     print_result(result, out_dir, recomputed=True)
     return exit_code(result)
 

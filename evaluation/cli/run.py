@@ -74,6 +74,13 @@ def add_parser(commands: Any) -> None:
             "custom-labels: DetectCustomLabels on --project-version-arn"
         ),
     )
+    calls.add_argument(
+        "--answers",
+        metavar="FILE.jsonl",
+        help='with --backend replay: answers recorded elsewhere, one JSON object a line ({"image": as the '
+        'dataset names it, "response": the raw answer, "model_version"?}); each is checked like a live '
+        "answer (a bad line is named and skipped), stored in the cache, then evaluated without any call",
+    )
     calls.add_argument("--region", help="AWS region (default: from your AWS configuration)")
     calls.add_argument("--profile", help="AWS profile name")
     calls.add_argument("--endpoint-url", help="a Rekognition-compatible endpoint instead of AWS's")
@@ -219,6 +226,11 @@ def add_parser(commands: Any) -> None:
     output = run.add_argument_group("output")
     output.add_argument("--out", help="run folder (default: reports/<dataset>-<time>)")
     output.add_argument(
+        "--curves-csv",
+        action="store_true",
+        help="write the exact curves as curves.csv too (curves.parquet is always written)",
+    )
+    output.add_argument(
         "--reports-dir",
         default="reports",
         help="where run folders go when --out is not given (default: reports)",
@@ -263,6 +275,7 @@ def run_request(args: argparse.Namespace, dataset: str, region: str | None, back
         max_faces=getattr(args, "max_faces", None),
         liveness_answers=getattr(args, "liveness_answers", None),
         max_runtime_s=_face_runtime(args),
+        answers=getattr(args, "answers", None),
     )
 
 
@@ -365,7 +378,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(str(stop), file=sys.stderr)
         return EXIT_INTERRUPTED
     out_dir = Path(args.out) if args.out else default_run_dir(result.dataset_name, args.reports_dir)
-    write_run(result, out_dir)
+    write_run(result, out_dir, curves_csv=args.curves_csv)
     print_result(result, out_dir)
     if outputs is not None and args.upload:
         from evaluation.aws.stack_outputs import REPORTS_PREFIX

@@ -59,7 +59,12 @@ class ResponseShapeError(ValueError):
 def _names(entries: Any, field: str) -> tuple[str, ...]:
     if not entries:
         return ()
-    return tuple(str(entry["Name"]) for entry in entries if isinstance(entry, Mapping) and "Name" in entry)
+    # dict first: isinstance against the Mapping ABC costs microseconds, a million answers have 60 million
+    return tuple(str(entry["Name"]) for entry in entries if _is_mapping(entry) and "Name" in entry)
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _box(instance: Mapping[str, Any], label_confidence: float) -> PredictedBox | None:

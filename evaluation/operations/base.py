@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,22 @@ from evaluation.datasets import Dataset, DatasetItem
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits
 from evaluation.labelmap import LabelMap
 from evaluation.stats.metrics import ScoredPairs
+
+
+class ChunkedFrame:
+    """A table too large to hold as one DataFrame (predictions.csv at a million images): made a bounded
+    number of rows at a time by `chunks()`, written so by the run folder; `to_frame()` builds it whole."""
+
+    def __init__(self, columns: Sequence[str], chunks: Callable[[], Iterator[pd.DataFrame]]) -> None:
+        self.columns = list(columns)
+        self._chunks = chunks
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        return self._chunks()
+
+    def to_frame(self) -> pd.DataFrame:
+        parts = list(self.chunks())
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=self.columns)
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,7 @@ class Scored:
     pairs: ScoredPairs
     ap: np.ndarray  # per label: the `ap` column of labels.csv, in the operation's own definition
     unjudged: pd.DataFrame
-    predictions: pd.DataFrame
+    predictions: pd.DataFrame | ChunkedFrame
     negatives: np.ndarray | None = None
     image_level: bool = False
     label_columns: dict[str, Any] = field(default_factory=dict)  # more columns for labels.csv, after `ap`
@@ -76,6 +92,14 @@ class Operation:
         """ground_truth.jsonl's records, one per item (an operation may need the whole dataset: pairs)."""
         return [self.ground_truth(item) for item in dataset.items]
 
+    # how the response store keeps this operation's answers as columns (evaluation.calls.cache), or None:
+    # then the analysis reads the raw answers with `reader`
+    codec: Any = None
+
+    def answers_from_columns(self, columns: Any) -> Sequence[Any]:
+        """The answers, in order, from the store's columns of them (operations with a `codec`)."""
+        raise NotImplementedError
+
     def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         """Every request parameter besides the image: the lowest floor the service honours."""
         raise NotImplementedError
@@ -111,6 +135,10 @@ class Operation:
     def image_columns(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
         """What an answer says about the image as a whole, for images.csv (and so for slices)."""
         return {}
+
+    def describes_images(self, request: Mapping[str, Any]) -> bool:
+        """True when answers to `request` carry `image_columns` (the run then reads the raw answers)."""
+        return False
 
     def requested_floor(self, request: Mapping[str, Any]) -> float:
         return float(request.get("MinConfidence", 0.0) or 0.0)

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evaluation.datasets import DatasetItem
@@ -25,7 +26,14 @@ from evaluation.operations.answers import (
     image_properties,
     labels_from_detect_labels,
 )
-from evaluation.operations.base import Operation, Scored, confidence_floor, positive_pairs
+from evaluation.operations.base import ChunkedFrame, Operation, Scored, confidence_floor, positive_pairs
+from evaluation.operations.label_columns import (
+    LABELS_CODEC,
+    LabelColumns,
+    LazyAnswers,
+    as_columns,
+    predictions_chunks,
+)
 from evaluation.operations.matching import match
 from evaluation.stats.metrics import ScoredPairs, average_precision
 
@@ -50,6 +58,7 @@ class LabelsOperation(Operation):
     needs = "image labels"
     backends = ("rekognition", "replay", "local", "custom-labels")
     stores_ground_truth = False  # images.csv's labels column holds it
+    codec = LABELS_CODEC  # the store keeps its answers as columns (evaluation.operations.label_columns)
 
     def request(self, *, min_confidence: float, max_labels: int) -> dict[str, Any]:
         return {"MinConfidence": float(min_confidence), "MaxLabels": int(max_labels)}
@@ -59,6 +68,10 @@ class LabelsOperation(Operation):
 
     def reader(self, api: str) -> Any:
         return adapter_for(api)
+
+    def answers_from_columns(self, columns: Any) -> LazyAnswers:
+        """The run's answers from the store's columns (evaluation.calls.cache.Columns)."""
+        return LazyAnswers(LabelColumns.from_store(columns))
 
     def ground_truth(self, item: DatasetItem) -> dict[str, Any]:
         return {"labels": sorted(item.labels)}
@@ -84,6 +97,9 @@ class LabelsOperation(Operation):
 
     def image_columns(self, response: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
         return image_properties(response)
+
+    def describes_images(self, request: Mapping[str, Any]) -> bool:
+        return "IMAGE_PROPERTIES" in (request.get("Features") or ())
 
     def label_categories(
         self, answers: Sequence[LabelsAnswer], vocabulary: Sequence[str], label_map: LabelMap
@@ -115,8 +131,9 @@ class LabelsOperation(Operation):
         use_parents: bool,
         floor: float,
     ) -> Scored:
+        columns = as_columns(answers)
         matched = match(
-            answers, truths, vocabulary=vocabulary, label_map=label_map, use_parents=use_parents, floor=floor
+            columns, truths, vocabulary=vocabulary, label_map=label_map, use_parents=use_parents, floor=floor
         )
         pairs = above(matched.pairs, floor)
         position = {normalize_name(label): index for index, label in enumerate(pairs.labels)}
@@ -127,19 +144,25 @@ class LabelsOperation(Operation):
             pairs=pairs,
             ap=average_precision(pairs),
             unjudged=matched.unjudged,
-            predictions=predictions_table(images, answers),
+            predictions=predictions_table(images, columns),
             image_level=True,
             positives=positives,
         )
 
 
-def labels_floor(answers: Sequence[LabelsAnswer], request: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+def labels_floor(
+    answers: Sequence[LabelsAnswer] | LabelColumns, request: Mapping[str, Any]
+) -> tuple[float, dict[str, Any]]:
     """The confidence floor of label answers: an answer cut at MaxLabels (MaxResults for Custom Labels)
     is complete only down to its own lowest confidence (see `confidence_floor`)."""
     max_labels = int(request.get("MaxLabels") or request.get("MaxResults") or 1000)
+    columns = as_columns(answers)
+    lowest = columns.lowest_confidence()
+    answered = ~np.isnan(lowest)
+    truncated = answered & (columns.returned() >= max_labels)
     return confidence_floor(
-        [answer.lowest_confidence for answer in answers],
-        [answer.lowest_confidence for answer in answers if answer.is_truncated(max_labels) and answer.labels],
+        lowest[answered].tolist(),
+        lowest[truncated].tolist(),
         requested=float(request.get("MinConfidence", 0.0) or 0.0),
     )
 
@@ -160,13 +183,18 @@ def above(pairs: ScoredPairs, floor: float) -> ScoredPairs:
     )
 
 
-def predictions_table(images: Sequence[str], answers: Sequence[LabelsAnswer]) -> pd.DataFrame:
-    rows = [
-        (image, label.name, label.confidence, PARENTS_SEPARATOR.join(label.parents), len(label.instances))
-        for image, answer in zip(images, answers, strict=True)
-        for label in answer.labels
-    ]
-    return pd.DataFrame(rows, columns=["image", "label", "confidence", "parents", "instances"])
+PREDICTIONS_COLUMNS = ("image", "label", "confidence", "parents", "instances")
+
+
+def predictions_table(images: Sequence[str], answers: Sequence[LabelsAnswer] | LabelColumns) -> ChunkedFrame:
+    """predictions.csv: one row per label an answer returned, made (and written) in bounded chunks."""
+    columns = as_columns(answers)
+    if len(images) != len(columns):
+        raise ValueError(f"{len(images)} images for {len(columns)} answers")
+    return ChunkedFrame(
+        PREDICTIONS_COLUMNS,
+        lambda: predictions_chunks(images, columns, separator=PARENTS_SEPARATOR),
+    )
 
 
 OPERATION = LabelsOperation()

@@ -23,6 +23,7 @@ import pandas as pd
 
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import LabelsAnswer
+from evaluation.operations.label_columns import LabelColumns, as_columns
 from evaluation.stats.metrics import ScoredPairs
 
 DIRECT, IMPLIED = 0, 1
@@ -34,29 +35,27 @@ class Matched:
     unjudged: pd.DataFrame  # name, images, max_confidence, mean_confidence
 
 
-def predictions_frame(answers: Sequence[LabelsAnswer], *, use_parents: bool = True) -> pd.DataFrame:
+def predictions_frame(
+    answers: Sequence[LabelsAnswer] | LabelColumns, *, use_parents: bool = True
+) -> pd.DataFrame:
     """Every name an answer predicts, one row per (image, name): image (position), name (normalised),
     display (as the service spelled it), confidence (the highest MinConfidence at which the service
     predicts the name: its own or a child's that lists it), direct (returned on its own at all).
 
-    Names are handled as integer codes (a dataset has a few thousand distinct names over millions of
-    rows), so normalising and sorting cost one pass over the distinct names and one integer sort.
+    Works on the answers' columns: names are integer codes (a dataset has a few thousand distinct names
+    over millions of rows), so normalising costs one pass over the distinct names, and the rows (each
+    label, then the parents and aliases it implies, in the order the service listed them) are built by
+    array operations, never one Python object per name.
     """
-    images: list[int] = []
-    names: list[str] = []
-    confidences: list[float] = []
-    kinds: list[int] = []
-    for position, answer in enumerate(answers):
-        for label in answer.labels:
-            implied = (*label.parents, *label.aliases) if use_parents else ()
-            count = 1 + len(implied)
-            images.extend([position] * count)
-            names.append(label.name)
-            names.extend(implied)
-            confidences.extend([label.confidence] * count)
-            kinds.append(DIRECT)
-            kinds.extend([IMPLIED] * len(implied))
-    if not names:
+    columns = as_columns(answers)
+    image_of_label = columns.answer_of_label
+    n_labels = len(columns.name)
+    implied_count = (
+        (columns.parent_count + columns.alias_count) if use_parents else np.zeros(n_labels, np.int64)
+    )
+    rows_per_label = 1 + implied_count
+    total = int(rows_per_label.sum())
+    if total == 0:
         return pd.DataFrame(
             {
                 "image": np.zeros(0, np.int64),
@@ -66,12 +65,35 @@ def predictions_frame(answers: Sequence[LabelsAnswer], *, use_parents: bool = Tr
                 "direct": np.zeros(0, bool),
             }
         )
-    display_codes, displays = pd.factorize(pd.Series(names, dtype=object), sort=False)
+    label_row = np.zeros(n_labels + 1, dtype=np.int64)
+    np.cumsum(rows_per_label, out=label_row[1:])
+    owner = np.repeat(np.arange(n_labels), rows_per_label)  # the label each row comes from
+    image = image_of_label[owner]
+    confidence = columns.confidence[owner]
+    kind = np.full(total, IMPLIED, dtype=np.int8)
+    kind[label_row[:-1]] = DIRECT
+    display_code = np.empty(total, dtype=np.int64)
+    display_code[label_row[:-1]] = columns.name
+    if use_parents:  # after each label its parents, then its aliases
+        parent_row = label_row[:-1] + 1
+        parent_rank = np.arange(len(columns.parent)) - np.repeat(
+            _starts(columns.parent_count), columns.parent_count
+        )
+        display_code[np.repeat(parent_row, columns.parent_count) + parent_rank] = columns.parent
+        alias_row = parent_row + columns.parent_count
+        alias_rank = np.arange(len(columns.alias)) - np.repeat(
+            _starts(columns.alias_count), columns.alias_count
+        )
+        display_code[np.repeat(alias_row, columns.alias_count) + alias_rank] = columns.alias
+    # displays in order of first appearance, as the service spelled them; normalised once per display
+    used, first_seen = np.unique(display_code, return_index=True)
+    used = used[np.argsort(first_seen, kind="stable")]
+    dense = np.full(len(columns.names), -1, dtype=np.int64)
+    dense[used] = np.arange(len(used))
+    display_codes = dense[display_code]
+    displays = pd.Index([columns.names[code] for code in used], dtype=object)
     name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
     name_codes = name_of_display[display_codes]
-    image = np.asarray(images, dtype=np.int64)
-    confidence = np.asarray(confidences, dtype=np.float64)
-    kind = np.asarray(kinds, dtype=np.int8)
     # per (image, name) the most confident row, direct or implied (a direct one first on a tie)
     order = np.lexsort((kind, -confidence, name_codes, image))
     image, name_codes, kind, confidence = image[order], name_codes[order], kind[order], confidence[order]
@@ -85,15 +107,21 @@ def predictions_frame(answers: Sequence[LabelsAnswer], *, use_parents: bool = Tr
         {
             "image": image[first],
             "name": pd.Categorical.from_codes(name_codes[first], categories=pd.Index(normalised)),
-            "display": pd.Categorical.from_codes(display_codes[first], categories=pd.Index(displays)),
+            "display": pd.Categorical.from_codes(display_codes[first], categories=displays),
             "confidence": confidence[first],
             "direct": direct,
         }
     )
 
 
+def _starts(counts: np.ndarray) -> np.ndarray:
+    starts = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    return starts
+
+
 def match(
-    answers: Sequence[LabelsAnswer],
+    answers: Sequence[LabelsAnswer] | LabelColumns,
     truths: Sequence[frozenset[str]],
     *,
     vocabulary: Sequence[str],
@@ -122,12 +150,20 @@ def match(
     image_idx, label_idx, confidence = image_idx[keep], label_idx[keep], confidence[keep]
 
     label_position = {normalize_name(label): index for index, label in enumerate(labels)}
+    position_of: dict[str, int] = {}  # each distinct ground-truth spelling normalised once
+
+    def position(label: str) -> int:
+        found = position_of.get(label)
+        if found is None:
+            found = position_of[label] = label_position.get(normalize_name(label), -1)
+        return found
+
     truth_codes = np.fromiter(
         (
-            image * n_labels + label_position[normalize_name(label)]
+            image * n_labels + code
             for image, truth in enumerate(truths)
-            for label in truth
-            if normalize_name(label) in label_position
+            for code in map(position, truth)
+            if code >= 0
         ),
         dtype=np.int64,
     )

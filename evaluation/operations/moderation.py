@@ -163,6 +163,9 @@ class ModerationOperation(Operation):
             columns["answered_by"] = str(response.get("ProjectVersion") or "base model")
         return columns
 
+    def describes_images(self, request: Mapping[str, Any]) -> bool:
+        return True
+
     def vocabulary(self, declared: Sequence[str], truths: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         if declared:
             return tuple(declared)

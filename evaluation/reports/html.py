@@ -677,7 +677,7 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 <footer>
 The explorer's numbers are metrics.csv's at whole-number thresholds, curves.csv's at every other stop
 and labels.csv's at the recommended one (a label is predicted when its confidence is at or above
-MinConfidence); recommended thresholds come from the exact curves (curves.csv) and are shown as
+MinConfidence); recommended thresholds come from the exact curves (curves.parquet) and are shown as
 thresholds.yaml writes them: the middle of the range of MinConfidences that give the recommended counts,
 so unseen confidences have margin on both sides.
 Thumbnails: at most {data["limits"]["examples_per_kind"]} false positives and false negatives per label and

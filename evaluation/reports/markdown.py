@@ -90,7 +90,7 @@ def render_markdown(result: EvaluationResult) -> str:
         "- `report.html`: this report as a page to choose thresholds from (curves, a threshold explorer, the",
         "  images behind the errors); it opens from disk. `plots/`: PNG curves of the most frequent labels;",
         "- `metrics.csv`: counts, precision, recall and F1 per label at every whole-number threshold;",
-        "- `curves.csv`: the same at every distinct confidence (the exact curves);",
+        "- `curves.parquet`: the same at every distinct confidence (the exact curves; `--curves-csv`: CSV);",
         "- `labels.csv`, `thresholds.yaml`: the recommendations; `summary.json`: this page as data;",
         "- `images.csv`: every image, its ground truth and what happened to it; `predictions.csv`: every",
         "  label returned; `unjudged.csv`: returned names that no dataset label claims.",

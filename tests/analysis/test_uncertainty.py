@@ -176,7 +176,7 @@ def test_certain_never_certifies_a_target_its_lower_bound_misses(finished, capsy
     )
     document = yaml.safe_load(capsys.readouterr().out)
     assert document["objective"] == f"recall-at-precision:{target}:certain"
-    curves = pd.read_csv(out / "curves.csv")
+    curves = pd.read_parquet(out / "curves.parquet")
     statuses = set()
     for lab, entry in document["labels"].items():
         statuses.add(entry["status"])
@@ -212,7 +212,7 @@ def test_min_cost_equals_a_brute_force_over_the_exact_curve(finished, tmp_path):
     )
     assert code == 0
     labels = pd.read_csv(again / "labels.csv").set_index("label")
-    curves = pd.read_csv(out / "curves.csv")
+    curves = pd.read_parquet(out / "curves.parquet")
     for lab in VOCABULARY:
         cost, threshold = brute_force_min_cost(curves, lab, 240, 1.0, 4.0)
         assert labels.loc[lab, "cost_per_1000"] == pytest.approx(cost)

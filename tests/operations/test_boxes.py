@@ -92,7 +92,7 @@ def test_box_run_folder_reanalyses_without_the_dataset(coco_run, tmp_path):
     run_dir = result.out_dir
     for name in (
         "metrics.csv",
-        "curves.csv",
+        "curves.parquet",
         "labels.csv",
         "thresholds.yaml",
         "summary.json",

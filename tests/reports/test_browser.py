@@ -175,7 +175,7 @@ def test_report_opens_from_disk_sorts_and_its_sliders_show_metrics_csv(
     browser.open(run_folder / "report.html")
     assert browser.errors == []
     metrics = pd.read_csv(run_folder / "metrics.csv")
-    curves = pd.read_csv(run_folder / "curves.csv")
+    curves = pd.read_parquet(run_folder / "curves.parquet")
     labels = pd.read_csv(run_folder / "labels.csv")
     at = metrics.set_index(["label", "threshold"])
 
@@ -327,7 +327,7 @@ def test_the_sliders_start_on_the_recommendation_and_step_through_every_confiden
     summary = json.loads((run / "summary.json").read_text())
     labels = pd.read_csv(run / "labels.csv").set_index("label")
     metrics = pd.read_csv(run / "metrics.csv").set_index(["label", "threshold"])
-    curves = pd.read_csv(run / "curves.csv")
+    curves = pd.read_parquet(run / "curves.parquet")
     browser.open(run / "report.html")
     assert browser.errors == []
 

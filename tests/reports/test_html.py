@@ -70,11 +70,13 @@ def decode(data: dict, at: str = "whole") -> pd.DataFrame:
 
 def test_the_embedded_exact_bins_give_curves_csv_at_every_distinct_confidence(run_folder: Path) -> None:
     data = embedded((run_folder / "report.html").read_text(encoding="utf-8"))
-    curves = pd.read_csv(run_folder / "curves.csv")
+    curves = pd.read_parquet(run_folder / "curves.parquet")
     rebuilt = decode(data, at="exact")
     key = ["label", "threshold"]
     expected = curves.sort_values(key).reset_index(drop=True)
     rebuilt = rebuilt.sort_values(key).reset_index(drop=True)[list(curves.columns)]
+    expected["label"] = expected["label"].astype(object)  # Parquet reads names back as a string array
+    rebuilt["label"] = rebuilt["label"].astype(object)
     assert len(rebuilt) == len(expected) > 5 * 101
     pd.testing.assert_frame_equal(rebuilt, expected, check_dtype=False, rtol=1e-12)
 

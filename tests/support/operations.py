@@ -123,7 +123,7 @@ def label_map_file(folder: Path) -> Path:
 
 RUN_FILES = (
     "metrics.csv",
-    "curves.csv",
+    "curves.parquet",
     "labels.csv",
     "thresholds.yaml",
     "summary.json",

@@ -86,7 +86,7 @@ def test_video_labels_metrics_equal_brute_force_and_one_job_per_video(world):
     assert result.summary["api_calls"] == 30
     assert plan.backend.aggregate_by == "SEGMENTS"
     folder = world.tmp / "run"
-    curves = pd.read_csv(folder / "curves.csv")
+    curves = pd.read_parquet(folder / "curves.parquet")
     for row in curves.itertuples():
         expected = brute_video(world.cases, row.label, row.threshold, lambda name: name)
         assert (row.tp, row.fp, row.fn) == expected, row
@@ -126,7 +126,7 @@ def test_video_level_csv_uses_timestamps_and_reuses_the_jobs(world):
     assert plan.backend.aggregate_by == "TIMESTAMPS"
     assert len(world.fake.started_jobs) == 30  # the same jobs, asked again with another AggregateBy
     assert not (world.tmp / "csv" / "segment_curves.csv").exists()
-    curves = pd.read_csv(world.tmp / "csv" / "curves.csv")
+    curves = pd.read_parquet(world.tmp / "csv" / "curves.parquet")
     # TIMESTAMPS samples every 500 ms: a span shorter than that may have no sample, so compare with
     # the sampled detections' own maximum
     for row in curves.itertuples():
@@ -163,7 +163,7 @@ def test_video_moderation_rolls_up_and_flags(moderation_world):
             fp += flagged and not unsafe
             fn += unsafe and not flagged
         assert (row.tp, row.fp, row.fn) == (tp, fp, fn)
-    curves = pd.read_csv(folder / "curves.csv")
+    curves = pd.read_parquet(folder / "curves.parquet")
     for row in curves[curves["label"] == "Violence"].itertuples():  # Violence counts Weapons below it
         expected = brute_video(world.cases, "Violence", row.threshold, lambda name: parents.get(name))
         assert (row.tp, row.fp, row.fn) == expected

@@ -1,0 +1,188 @@
+"""A million images on one machine: replay, report and the calls' client-side ceiling, at scale.
+
+For each size it generates a seeded answers file of realistic DetectLabels answers (about 30 labels per
+image from a 1,000-name vocabulary, 1-3 parents each; tests/support/scale_answers.py) and a CSV dataset
+of s3:// images (no image file is needed: an S3 image's id is its URI), then, each step in a fresh
+process so its peak RSS is its own:
+
+  1. `run --backend replay --answers FILE --dataset CSV` (stores every answer, then evaluates);
+  2. `report RUN_DIR` (everything again from the stored answers);
+  3. in the same process as 2, the floor: reading every stored raw answer and parsing its JSON once.
+
+and prints wall time, peak RSS and report / floor. With --calls it also measures the runner's
+client-side ceiling (calls/s) against a zero-latency local endpoint (in a process of its own) at 2,000
+and 100,000 images.
+
+    python benchmarks/bench_scale.py                 # 10,000 and 100,000 images
+    python benchmarks/bench_scale.py --sizes 10000   # one size
+    python benchmarks/bench_scale.py --million       # and 1,000,000 (several minutes)
+    python benchmarks/bench_scale.py --calls         # the calls' ceiling too
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _step(kind: str, folder: Path) -> dict:
+    """One step, run in this (fresh) process."""
+    from evaluation.cli import main
+
+    cache, run_dir = folder / "cache.sqlite", folder / "run"
+    started = time.perf_counter()
+    if kind == "run":
+        argv = ["run", "--backend", "replay", "--answers", str(folder / "answers.jsonl"), "--dataset"]
+        argv += [str(folder / "dataset.csv"), "--cache", str(cache), "--out", str(run_dir), "--quiet"]
+        with open(os.devnull, "w") as quiet:
+            stdout, sys.stdout = sys.stdout, quiet
+            try:
+                main(argv)
+            finally:
+                sys.stdout = stdout
+        return {"wall_s": time.perf_counter() - started, "peak_rss_mb": _peak_rss_mb()}
+    with open(os.devnull, "w") as quiet:
+        stdout, sys.stdout = sys.stdout, quiet
+        try:
+            main(["report", str(run_dir)])
+        finally:
+            sys.stdout = stdout
+    report_s = time.perf_counter() - started
+    report_rss = _peak_rss_mb()
+    import sqlite3
+
+    started = time.perf_counter()
+    connection = sqlite3.connect(str(cache))
+    parsed = 0
+    for (text,) in connection.execute("SELECT response FROM responses"):
+        json.loads(text)
+        parsed += 1
+    connection.close()
+    floor_s = time.perf_counter() - started
+    return {"wall_s": report_s, "peak_rss_mb": report_rss, "floor_s": floor_s, "answers": parsed}
+
+
+def _in_child(kind: str, folder: Path) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--step", kind, "--folder", str(folder)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def bench_size(size: int, base: Path) -> dict:
+    from tests.support.scale_answers import write_files
+
+    folder = base / f"n{size}"
+    started = time.perf_counter()
+    write_files(folder, size)
+    generated = time.perf_counter() - started
+    answers_mb = (folder / "answers.jsonl").stat().st_size / 1e6
+    print(f"\n{size:,} images: answers file {answers_mb:,.0f} MB generated in {generated:.0f} s", flush=True)
+    run = _in_child("run", folder)
+    print(f"  run --backend replay --answers: {run['wall_s']:7.1f} s, peak RSS {run['peak_rss_mb']:7,.0f} MB")
+    report = _in_child("report", folder)
+    ratio = report["wall_s"] / report["floor_s"]
+    print(
+        f"  report RUN_DIR:                 {report['wall_s']:7.1f} s, "
+        f"peak RSS {report['peak_rss_mb']:7,.0f} MB"
+    )
+    print(f"  read and parse every answer:    {report['floor_s']:7.1f} s ({report['answers']:,} answers)")
+    print(f"  report / floor:                 {ratio:7.1f}")
+    sizes = {p.name: p.stat().st_size / 1e6 for p in (folder / "run").iterdir() if p.is_file()}
+    print("  run folder: " + ", ".join(f"{name} {mb:,.1f} MB" for name, mb in sorted(sizes.items())))
+    return {"size": size, "run": run, "report": report, "ratio": ratio}
+
+
+# ------------------------------------------------------------------------------------------ calls
+
+
+def _serve(port_queue: multiprocessing.Queue) -> None:  # in a process of its own: its own GIL
+    from evaluation.server.protocol import RekognitionProtocolServer
+
+    def answer(operation: str, request: dict) -> dict:
+        return {"Labels": [{"Name": "Thing", "Confidence": 90.0}], "LabelModelVersion": "3.0"}
+
+    with RekognitionProtocolServer(answer, latency_s=0.0) as server:
+        port_queue.put(server.url)
+        while True:
+            time.sleep(3600)
+
+
+def bench_calls(count: int, url: str, workers: int) -> float:
+    from evaluation.calls.backends import RekognitionLabels, make_client
+    from evaluation.calls.cache import ResponseCache
+    from evaluation.calls.runner import fetch
+    from evaluation.images import ImageRef
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        os.environ.setdefault(name, value)  # the local endpoint checks no signature; botocore wants one
+    images = [ImageRef(f"s3://bench-bucket/calls/{count}/{index:07d}.jpg") for index in range(count)]
+    client = make_client(endpoint_url=url, region="us-east-1", max_pool_connections=workers)
+    with tempfile.TemporaryDirectory() as tmp, ResponseCache(Path(tmp) / "cache.sqlite") as cache:
+        started = time.perf_counter()
+        _, stats = fetch(images, RekognitionLabels(client), cache, workers=workers, progress=False)
+        elapsed = time.perf_counter() - started
+    assert stats.calls == count, stats
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--million", action="store_true", help="add 1,000,000 images")
+    parser.add_argument("--calls", action="store_true", help="measure the calls' client-side ceiling")
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--keep", metavar="DIR", help="work here and keep the files")
+    parser.add_argument("--step", choices=["run", "report"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(_step(args.step, Path(args.folder))))
+        return
+    sizes = list(args.sizes) + ([1_000_000] if args.million else [])
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(args.keep or tmp)
+        results = [bench_size(size, base) for size in sizes]
+    print("\nsize        run s  run MB  report s  report MB  floor s  report/floor")
+    for r in results:
+        print(
+            f"{r['size']:>9,} {r['run']['wall_s']:7.1f} {r['run']['peak_rss_mb']:7,.0f} "
+            f"{r['report']['wall_s']:9.1f} "
+            f"{r['report']['peak_rss_mb']:10,.0f} {r['report']['floor_s']:8.1f} {r['ratio']:13.1f}"
+        )
+    if args.calls:
+        ports: multiprocessing.Queue = multiprocessing.Queue()
+        server = multiprocessing.Process(target=_serve, args=(ports,), daemon=True)
+        server.start()
+        url = ports.get(timeout=30)
+        try:
+            for count in (2_000, 100_000):
+                rate = bench_calls(count, url, args.workers)
+                print(f"calls, zero-latency local endpoint, {count:>7,} images: {rate:6.0f} calls/s")
+        finally:
+            server.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The answers of a run as the analysis reads them from the response store, and answers recorded
+elsewhere stored into it (`run --backend replay --answers FILE`).
+
+Operations with a column codec (labels) are read from the store's columns (parsed once, when stored);
+the others from their raw answers through the operation's adapter. Nothing here parses an answer to
+learn what is stored or which model version answered: those are indexed lookups.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evaluation.calls.answers import answer_problem
+from evaluation.calls.backends import Backend
+from evaluation.calls.cache import ResponseCache
+from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
+from evaluation.calls.runner import ANSWERED, ImageOutcome, model_version_of
+from evaluation.errors import UserError
+from evaluation.operations import Operation
+from evaluation.tablefiles import ANSWERS_FILE
+
+
+def codecs_for(operation: Operation, api: str) -> tuple[Any, ...]:
+    """The column codec of the operation when the store keeps its answers as columns (labels)."""
+    codec = operation.codec
+    return (codec,) if codec is not None and codec.handles(api) else ()
+
+
+def read_answers(store: ResponseCache, operation: Operation, api: str, images: Any) -> dict[str, Any]:
+    """The answered rows' answers: from the store's columns where it keeps them (parsed once, when
+    stored), else the raw responses for the operation's adapter."""
+    keys = images.loc[images["status"].isin(ANSWERED), "cache_key"].tolist()
+    codecs = codecs_for(operation, api)
+    if codecs:
+        return {
+            "answers": operation.answers_from_columns(store.read_columns(codecs[0], keys)),
+            "responses": StoredAnswers(store.path, keys),
+        }
+    return {"responses": {key: entry.response for key, entry in store.get_many(keys).items()}}
+
+
+def stored_or_carried(recorded: Any, keys: list[str], cache: Any, operation: Operation) -> dict[str, Any]:
+    """A finished run's answers for `analyse`: from the response store's columns when the cache holds
+    every one of them at the model versions the run recorded (a key's answer is replaced only by a
+    refresh, which brings a new model version), else those the folder carries (answers.jsonl.gz) or
+    the cache's raw answers (`Recorded.responses`: a copied folder re-analyses alone). A run of an older
+    model version than the cache's newest (--model-version, or a --refresh since) reads its own raw
+    answers."""
+    api = str((recorded.run.get("backend") or {}).get("operation") or operation.api)
+    codecs = codecs_for(operation, api)
+    cache_path = Path(cache) if cache else Path(recorded.run.get("cache") or "")
+    if codecs and cache_path.is_file():
+        with ResponseCache(cache_path, codecs=codecs) as store:
+            if not set(keys) - store.stored_keys(keys) and _same_versions(recorded, store, keys):
+                carried = recorded.path / ANSWERS_FILE
+                # the folder's own answers are checked as they stream by (a tampered file is refused, as
+                # when it is read whole), and must be this run's; the cache's columns are then read
+                if not carried.is_file() or not set(keys) - check_answers_file(
+                    carried, lambda response: answer_problem(api, response)
+                ):
+                    return read_answers(store, operation, api, recorded.images)
+    return {"responses": recorded.responses(keys, cache)}
+
+
+def _same_versions(recorded: Any, store: ResponseCache, keys: list[str]) -> bool:
+    """True when the store's newest answer of every key is of the model version the run recorded."""
+    newest = model_versions(store, keys)
+    return all(
+        version is None or newest.get(key) == version for key, version in recorded.answered_versions.items()
+    )
+
+
+class StoredAnswers(Mapping[str, Any]):
+    """The raw answers of a run by cache key, read from the cache only when asked (the run folder's
+    answers.jsonl.gz is written from it in chunks, never holding them all)."""
+
+    def __init__(self, cache_path: Path, keys: Sequence[str]) -> None:
+        self.cache_path = Path(cache_path)
+        self.keys_in_order = list(dict.fromkeys(keys))
+
+    def __len__(self) -> int:
+        return len(self.keys_in_order)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_in_order)
+
+    def __getitem__(self, key: str) -> Any:
+        return dict(self.chunks([key], size=1))[key] if key in set(self.keys_in_order) else _missing(key)
+
+    def chunks(self, keys: Sequence[str], *, size: int = 5000) -> Iterator[tuple[str, Any]]:
+        """(key, answer) for `keys`, in that order, reading `size` answers at a time."""
+        with ResponseCache(self.cache_path) as store:
+            for start in range(0, len(keys), size):
+                part = keys[start : start + size]
+                found = store.get_many(part)
+                for key in part:
+                    yield key, found[key].response
+
+
+def _missing(key: str) -> Any:
+    raise KeyError(key)
+
+
+def model_versions(store: ResponseCache, keys: list[str]) -> dict[str, str | None]:
+    """key -> the stored model version; for DetectCustomLabels (whose answers name none) the version
+    ARN asked. No answer is read."""
+    params_of: dict[str, dict[str, Any]] = {}
+    versions: dict[str, str | None] = {}
+    for key, (version, params_text) in store.newest_versions(keys).items():
+        if version:
+            versions[key] = version
+            continue
+        params = params_of.get(params_text)
+        if params is None:
+            params = params_of[params_text] = json.loads(params_text)
+        versions[key] = params.get("ProjectVersionArn")
+    return versions
+
+
+def store_recorded_answers(
+    path: str | Path,
+    operation: Operation,
+    backend: Backend,
+    store: ResponseCache,
+    outcomes: list[ImageOutcome],
+    to_call: list[int],
+) -> tuple[RecordedAnswers, list[int]]:
+    """--answers FILE: store the recorded answers under the keys planned, so nothing is left to call
+    for the images they answer (see evaluation.calls.recorded)."""
+    keys_by_image, image_ids = images_to_store(outcomes)
+    recorded = store_recorded(
+        path,
+        keys_by_image=keys_by_image,
+        image_ids=image_ids,
+        operation=backend.operation,
+        params=backend.request_params(),
+        cache=store,
+        validate=operation.reader(backend.operation),
+        model_version_of=model_version_of,
+    )
+    stored = store.stored_keys(outcomes[index].cache_key or "" for index in to_call)
+    for outcome in outcomes:
+        if outcome.status == "missing" and outcome.cache_key in stored:
+            outcome.status = "cached"
+    return recorded, [index for index in to_call if outcomes[index].cache_key not in stored]
+
+
+def check_answers_file(path: Path, problem_of: Any) -> set[str]:
+    """The keys of an answers.jsonl.gz, each answer checked by `problem_of(response)` as it streams by
+    (a UserError names the file and the key, as reading it whole does); nothing is kept but the keys."""
+    keys: set[str] = set()
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                record = json.loads(line)
+                key = str(record["key"])
+                problem = problem_of(record["response"])
+                if problem:
+                    raise UserError(f"{path}: the answer for key {key[:12]}... is not valid ({problem})")
+                keys.add(key)
+    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise UserError(f"{path}: cannot read the stored answers ({exc}); rerun with --cache PATH") from None
+    return keys

@@ -1,0 +1,250 @@
+"""What the analysis reads of the stored answers, as compact columns beside the raw answers.
+
+The response store (evaluation.calls.cache) keeps, beside the raw answers (the record), what the
+analysis reads of them as compact columns (`ColumnCodec`): one row per answer in a table of its own,
+each field a packed array (names as interned integer codes, from the `names` table), written in the
+same transaction as the raw answer, so the two never disagree. Each row carries the codec's version: a
+row of another version, or a missing one (an answer stored by an older harness, or by code that knows
+no codec), is rebuilt from the raw answer the first time it is read. Triggers drop a row's columns when
+its raw answer is changed or deleted by any writer (an older version, a hand edit), so columns never
+outlive the answer they were read from.
+
+SQLite rather than Parquet files: an answer arrives one at a time and is committed at once, from
+several threads and processes; appending to a columnar file needs batches and a writer of its own,
+whereas reading a million rows of packed arrays from SQLite costs about what reading the same columns
+from Parquet would (see benchmarks/bench_scale.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from evaluation.calls.answers import answer_problem
+
+NAMES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS names (
+    code INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+"""
+
+
+class ColumnCodec(Protocol):
+    """What the analysis reads of one kind of answer, as fields of packed arrays (see the module doc).
+
+    `fields` are (name, numpy dtype, interned): an interned field is given as strings by `encode` and
+    stored as int32 codes of the `names` table. Every field is a variable-length array per answer.
+    Raising an exception from `encode` leaves the answer without columns (it is rebuilt, and raises
+    again, when read: the analysis reports it as it reports any unreadable answer).
+    """
+
+    kind: str  # the table's name: columns_<kind>
+    version: int  # bump when encode changes: stored rows of another version are rebuilt
+    fields: tuple[tuple[str, str, bool], ...]
+
+    def handles(self, operation: str) -> bool: ...
+
+    def encode(self, operation: str, response: Mapping[str, Any]) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Columns of many answers, concatenated in the order asked: `counts[field][i]` values belong to
+    answer i; interned fields hold codes into `names`."""
+
+    fields: dict[str, np.ndarray]
+    counts: dict[str, np.ndarray]
+    names: tuple[str, ...]
+
+
+class ColumnStore:
+    """The columns' part of ResponseCache, which provides the connection, its lock, `_read` and `_write`."""
+
+    codecs: tuple[ColumnCodec, ...]
+    _name_codes: dict[str, int]
+    _conn: sqlite3.Connection
+    _lock: threading.Lock
+
+    def _read(self, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _write(self, action: Callable[[], object]) -> None:
+        raise NotImplementedError
+
+    def newest_versions(self, keys: Iterable[str]) -> dict[str, tuple[str | None, str]]:
+        """key -> (model_version, params as stored JSON) for the stored keys; no answer read or parsed."""
+        found: dict[str, tuple[str | None, str]] = {}
+        with self._lock:
+            for part in chunks(list(dict.fromkeys(keys)), 900):
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    f"SELECT key, model_version, params FROM responses WHERE key IN ({marks})", part
+                )
+                found.update((row[0], (row[1], row[2])) for row in rows)
+        return found
+
+    # ------------------------------------------------------------------------------------- columns
+
+    def _interned(self, names: Sequence[str]) -> list[int]:
+        """Codes of `names` in the names table, adding the new ones (inside the caller's transaction)."""
+        missing = [name for name in dict.fromkeys(names) if name not in self._name_codes]
+        if missing:
+            self._conn.executemany("INSERT OR IGNORE INTO names (name) VALUES (?)", [(n,) for n in missing])
+            for part in chunks(missing, 900):
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(f"SELECT name, code FROM names WHERE name IN ({marks})", part)
+                self._name_codes.update(rows)
+        codes = self._name_codes
+        return [codes[name] for name in names]
+
+    def _write_columns(self, codec: ColumnCodec, values: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        if not values:
+            return
+        field_names = [name for name, _, _ in codec.fields]
+        rows = []
+        for key, fields in values:
+            blobs = []
+            for name, dtype, interned in codec.fields:
+                data = self._interned(list(fields[name])) if interned else fields[name]
+                blobs.append(np.asarray(data, dtype=np.int32 if interned else dtype).tobytes())
+            rows.append((key, codec.version, *blobs))
+        marks = ",".join("?" * (len(field_names) + 2))
+        self._conn.executemany(
+            f"INSERT OR REPLACE INTO columns_{codec.kind} (key, version, {', '.join(field_names)}) "
+            f"VALUES ({marks})",
+            rows,
+        )
+
+    def read_columns(self, codec: ColumnCodec, keys: Sequence[str]) -> Columns:
+        """The columns of the answers under `keys` (a key may repeat), concatenated in that order.
+
+        Rows missing or of another codec version are rebuilt from the raw answers first (and stored);
+        a key with no answer at all is a KeyError.
+        """
+        if codec not in self.codecs:
+            raise ValueError(f"this cache was opened without the {codec.kind!r} codec")
+        field_names = [name for name, _, _ in codec.fields]
+        self._write(lambda: self._conn.executescript(columns_schema(codec)))  # takes the lock itself
+        with self._lock:
+            self._conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS wanted (position INTEGER PRIMARY KEY, key TEXT)"
+            )
+            self._conn.execute("DELETE FROM wanted")
+            self._conn.executemany("INSERT INTO wanted VALUES (?, ?)", enumerate(keys))
+            stale = [
+                row[0]
+                for row in self._conn.execute(
+                    f"SELECT DISTINCT w.key FROM wanted w LEFT JOIN columns_{codec.kind} c ON c.key = w.key "
+                    "WHERE c.version IS NULL OR c.version != ?",
+                    (codec.version,),
+                )
+            ]
+        for part in chunks(stale, 2000):
+            self._rebuild(codec, part)
+        blobs: list[list[bytes]] = [[] for _ in field_names]
+        with self._lock:
+            cursor = self._conn.execute(
+                f"SELECT {', '.join('c.' + name for name in field_names)} FROM wanted w "
+                f"JOIN columns_{codec.kind} c ON c.key = w.key ORDER BY w.position"
+            )
+            for row in cursor:
+                for index, blob in enumerate(row):
+                    blobs[index].append(blob)
+            self._conn.execute("DELETE FROM wanted")
+            names = self._all_names()
+        if blobs and len(blobs[0]) != len(keys):
+            raise KeyError(f"{len(keys) - len(blobs[0])} of the {len(keys)} answers asked for are not stored")
+        fields: dict[str, np.ndarray] = {}
+        counts: dict[str, np.ndarray] = {}
+        for (name, dtype, interned), parts in zip(codec.fields, blobs, strict=True):
+            kind = np.dtype(np.int32 if interned else dtype)
+            fields[name] = np.frombuffer(b"".join(parts), dtype=kind)
+            counts[name] = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // kind.itemsize
+            parts.clear()
+        return Columns(fields=fields, counts=counts, names=names)
+
+    def _all_names(self) -> tuple[str, ...]:
+        """Every interned name by code (codes are dense from 1; index 0 is unused)."""
+        rows = self._conn.execute("SELECT code, name FROM names").fetchall()
+        names = [""] * (max((code for code, _ in rows), default=0) + 1)
+        for code, name in rows:
+            names[code] = name
+            self._name_codes[name] = code
+        return tuple(names)
+
+    def _rebuild(self, codec: ColumnCodec, keys: Sequence[str]) -> None:
+        """Columns of these answers again from their raw answers (missing, or of an older version)."""
+        with self._lock:
+            marks = ",".join("?" * len(keys))
+            raw = self._conn.execute(
+                f"SELECT key, operation, response FROM responses WHERE key IN ({marks})", list(keys)
+            ).fetchall()
+        values = [
+            (key, codec.encode(operation, _parsed(response)))
+            for key, operation, response in raw
+            if _valid(operation, response)  # a bad row reads as absent, as `get` has it
+        ]
+
+        def write() -> None:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_columns(codec, values)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+        self._write(write)
+
+
+def columns_schema(codec: ColumnCodec) -> str:
+    blobs = "".join(f", {name} BLOB NOT NULL" for name, _, _ in codec.fields)
+    table = f"columns_{codec.kind}"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, version INTEGER NOT NULL{blobs});\n"
+        # a raw answer changed or deleted by any writer takes its columns with it (a REPLACE by the
+        # store fires neither: it writes fresh columns in the same transaction)
+        f"CREATE TRIGGER IF NOT EXISTS {table}_changed AFTER UPDATE OF response ON responses "
+        f"BEGIN DELETE FROM {table} WHERE key = NEW.key; END;\n"
+        f"CREATE TRIGGER IF NOT EXISTS {table}_deleted AFTER DELETE ON responses "
+        f"BEGIN DELETE FROM {table} WHERE key = OLD.key; END;"
+    )
+
+
+def encode_columns(
+    codec: ColumnCodec, operation: str, response: Mapping[str, Any]
+) -> Mapping[str, Any] | None:
+    """The answer's columns, or None when the codec does not read this operation or cannot read it."""
+    if not codec.handles(operation):
+        return None
+    try:
+        return codec.encode(operation, _without_metadata(response))
+    except Exception:  # the record is kept; reading its columns later rebuilds them and raises then
+        return None
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _parsed(text: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
+def _valid(operation: str, response_text: Any) -> bool:
+    return answer_problem(operation, _parsed(response_text)) is None
+
+
+def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in response.items() if name != "ResponseMetadata"}

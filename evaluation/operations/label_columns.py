@@ -1,0 +1,312 @@
+"""Image-level label answers as columns: what the analysis reads of a million answers, without an object
+per label.
+
+`LabelsCodec` is how the response store keeps them (evaluation.calls.cache: parsed once, by the adapter,
+when the answer is stored; names interned); `LabelColumns` is them read back, concatenated over every
+answer of a run: one entry per returned label (name code, confidence, counts of its parents, aliases,
+categories and instance boxes), the parents and the rest in flat arrays of their own. Matching, the
+confidence floor and predictions.csv work on these arrays; `answer(i)` rebuilds one `LabelsAnswer` for
+the few places that show a single image (report.html's examples).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evaluation.calls.cache import Columns
+from evaluation.operations.answers import (
+    LABEL_ADAPTERS,
+    LabelsAnswer,
+    PredictedBox,
+    PredictedLabel,
+    adapter_for,
+)
+
+NO_ENTRIES = -1  # `entries` of an answer whose API does not count raw entries (DetectLabels)
+
+
+class LabelsCodec:
+    """The columns of an image-level label answer (DetectLabels, DetectCustomLabels), via its adapter."""
+
+    kind = "labels"
+    version = 1  # bump when what `encode` keeps changes: stored columns are then rebuilt from raw answers
+    fields = (
+        ("name", "int32", True),
+        ("confidence", "float64", False),
+        ("parent_count", "int32", False),
+        ("parent", "int32", True),
+        ("alias_count", "int32", False),
+        ("alias", "int32", True),
+        ("category_count", "int32", False),
+        ("category", "int32", True),
+        ("instance_count", "int32", False),
+        ("box", "float64", False),  # left, top, width, height, confidence per instance
+        ("entries", "int64", False),  # one value per answer
+    )
+
+    def handles(self, operation: str) -> bool:
+        return operation in LABEL_ADAPTERS
+
+    def encode(self, operation: str, response: Mapping[str, Any]) -> dict[str, Any]:
+        return encode_answer(adapter_for(operation)(response))
+
+
+LABELS_CODEC = LabelsCodec()
+
+
+def encode_answer(answer: LabelsAnswer) -> dict[str, Any]:
+    labels = answer.labels
+    return {
+        "name": [label.name for label in labels],
+        "confidence": [label.confidence for label in labels],
+        "parent_count": [len(label.parents) for label in labels],
+        "parent": [name for label in labels for name in label.parents],
+        "alias_count": [len(label.aliases) for label in labels],
+        "alias": [name for label in labels for name in label.aliases],
+        "category_count": [len(label.categories) for label in labels],
+        "category": [name for label in labels for name in label.categories],
+        "instance_count": [len(label.instances) for label in labels],
+        "box": [
+            value
+            for label in labels
+            for box in label.instances
+            for value in (box.left, box.top, box.width, box.height, box.confidence)
+        ],
+        "entries": [NO_ENTRIES if answer.entries is None else answer.entries],
+    }
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+@dataclass(frozen=True, eq=False)
+class LabelColumns:
+    """Every label of every answer of a run, answer after answer (see the module docstring)."""
+
+    names: tuple[str, ...]  # by code
+    labels_per_answer: np.ndarray
+    name: np.ndarray
+    confidence: np.ndarray
+    parent_count: np.ndarray
+    parent: np.ndarray
+    alias_count: np.ndarray
+    alias: np.ndarray
+    category_count: np.ndarray
+    category: np.ndarray
+    instance_count: np.ndarray
+    box: np.ndarray  # (instances, 5)
+    entries: np.ndarray  # per answer; NO_ENTRIES when the API does not count them
+
+    @classmethod
+    def from_store(cls, columns: Columns) -> LabelColumns:
+        fields = columns.fields
+        return cls(
+            names=columns.names,
+            labels_per_answer=columns.counts["name"],
+            **{name: fields[name].astype(np.int64) for name in _INT_FIELDS},
+            confidence=fields["confidence"],
+            box=fields["box"].reshape(-1, 5),
+            entries=fields["entries"].astype(np.int64),
+        )
+
+    @classmethod
+    def from_answers(cls, answers: Sequence[LabelsAnswer]) -> LabelColumns:
+        """The same columns from answer objects (a notebook's, a test's)."""
+        codes: dict[str, int] = {}
+
+        def intern(values: list[str]) -> np.ndarray:
+            return np.fromiter((codes.setdefault(v, len(codes)) for v in values), np.int64, count=len(values))
+
+        encoded = [encode_answer(answer) for answer in answers]
+
+        def joined(field: str, dtype: Any) -> np.ndarray:
+            return np.asarray([value for entry in encoded for value in entry[field]], dtype=dtype)
+
+        built = {name: intern([v for entry in encoded for v in entry[name]]) for name in _INTERNED}
+        return cls(
+            names=tuple(codes),
+            labels_per_answer=np.asarray([len(a.labels) for a in answers], dtype=np.int64),
+            **built,
+            confidence=joined("confidence", np.float64),
+            parent_count=joined("parent_count", np.int64),
+            alias_count=joined("alias_count", np.int64),
+            category_count=joined("category_count", np.int64),
+            instance_count=joined("instance_count", np.int64),
+            box=joined("box", np.float64).reshape(-1, 5),
+            entries=joined("entries", np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.labels_per_answer)
+
+    @property
+    def answer_of_label(self) -> np.ndarray:
+        """For every label entry, the position of its answer."""
+        return np.repeat(np.arange(len(self), dtype=np.int64), self.labels_per_answer)
+
+    def lowest_confidence(self) -> np.ndarray:
+        """Per answer its lowest confidence; NaN for an answer with no label."""
+        lowest = np.full(len(self), np.nan)
+        has = self.labels_per_answer > 0
+        if has.any():
+            starts = _offsets(self.labels_per_answer)[:-1][has]
+            lowest[has] = np.minimum.reduceat(self.confidence, starts)
+        return lowest
+
+    def returned(self) -> np.ndarray:
+        """Per answer the entries the service returned (what MaxLabels cuts): its raw entries where the
+        API counts them (Custom Labels), else its labels, as `LabelsAnswer.is_truncated` reads them."""
+        return np.where(self.entries >= 0, self.entries, self.labels_per_answer)
+
+    @functools.cached_property
+    def _offsets(self) -> dict[str, np.ndarray]:
+        """Where each answer's labels, and each label's parents, aliases, categories and boxes, start."""
+        return {
+            "label": _offsets(self.labels_per_answer),
+            "parent": _offsets(self.parent_count),
+            "alias": _offsets(self.alias_count),
+            "category": _offsets(self.category_count),
+            "instance": _offsets(self.instance_count),
+        }
+
+    def answer(self, position: int) -> LabelsAnswer:
+        """One answer as the adapter read it (for the few places that show one image)."""
+        offsets = self._offsets
+        start, end = int(offsets["label"][position]), int(offsets["label"][position + 1])
+        names = self.names
+
+        def spans(kind: str) -> list[tuple[str, ...]]:
+            counts, values = getattr(self, f"{kind}_count"), getattr(self, kind)
+            out, cursor = [], int(offsets[kind][start])
+            for count in counts[start:end]:
+                out.append(tuple(names[code] for code in values[cursor : cursor + int(count)]))
+                cursor += int(count)
+            return out
+
+        parents, aliases, categories = spans("parent"), spans("alias"), spans("category")
+        box_cursor = int(offsets["instance"][start])
+        labels = []
+        for offset, index in enumerate(range(start, end)):
+            count = int(self.instance_count[index])
+            boxes = tuple(
+                PredictedBox(*(float(value) for value in row))
+                for row in self.box[box_cursor : box_cursor + count]
+            )
+            box_cursor += count
+            labels.append(
+                PredictedLabel(
+                    name=names[int(self.name[index])],
+                    confidence=float(self.confidence[index]),
+                    parents=parents[offset],
+                    aliases=aliases[offset],
+                    categories=categories[offset],
+                    instances=boxes,
+                )
+            )
+        entries = int(self.entries[position])
+        return LabelsAnswer(
+            labels=tuple(labels), model_version=None, entries=None if entries == NO_ENTRIES else entries
+        )
+
+
+_INTERNED = ("name", "parent", "alias", "category")
+_INT_FIELDS = (*_INTERNED, "parent_count", "alias_count", "category_count", "instance_count")
+
+
+class LazyAnswers(Sequence[LabelsAnswer]):
+    """The answers of a run as a sequence that builds each `LabelsAnswer` only when it is asked for."""
+
+    def __init__(self, columns: LabelColumns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def __getitem__(self, position: Any) -> Any:
+        if isinstance(position, slice):
+            return [self.columns.answer(i) for i in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError(position)
+        return self.columns.answer(int(position))
+
+    def __iter__(self) -> Iterator[LabelsAnswer]:
+        return (self.columns.answer(i) for i in range(len(self)))
+
+
+def as_columns(answers: Sequence[LabelsAnswer] | LabelColumns) -> LabelColumns:
+    if isinstance(answers, LabelColumns):
+        return answers
+    if isinstance(answers, LazyAnswers):
+        return answers.columns
+    return LabelColumns.from_answers(list(answers))
+
+
+def parents_text(columns: LabelColumns, separator: str) -> tuple[np.ndarray, list[str]]:
+    """Per label entry a code into the returned texts: its parents joined by `separator`.
+
+    Labels share few distinct parent lists, so each distinct list is joined once (rows of a padded code
+    matrix made unique), not once per label.
+    """
+    count = columns.parent_count
+    width = int(count.max()) if len(count) else 0
+    matrix = np.full((len(count), max(width, 1)), -1, dtype=np.int64)
+    if width:
+        starts = _offsets(count)[:-1]
+        owner = np.repeat(np.arange(len(count)), count)
+        rank = np.arange(len(columns.parent)) - np.repeat(starts, count)
+        matrix[owner, rank] = columns.parent
+    distinct, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    names = columns.names
+    texts = [separator.join(names[code] for code in row if code >= 0) for row in distinct]
+    return inverse.reshape(-1), texts
+
+
+def predictions_chunks(
+    images: Sequence[str], columns: LabelColumns, *, separator: str, chunk_answers: int = 20000
+) -> Iterator[pd.DataFrame]:
+    """predictions.csv (image, label, confidence, parents, instances), a bounded number of answers at a
+    time: the same rows and values as one frame of every (image, label)."""
+    label_offsets = _offsets(columns.labels_per_answer)
+    parent_offsets = _offsets(columns.parent_count)
+    uris = np.asarray(list(images), dtype=object)
+    names = np.asarray(columns.names, dtype=object)
+    for first in range(0, max(len(columns), 1), chunk_answers):
+        last = min(first + chunk_answers, len(columns))
+        start, end = int(label_offsets[first]), int(label_offsets[last])
+        part = LabelColumns(
+            names=columns.names,
+            labels_per_answer=columns.labels_per_answer[first:last],
+            name=columns.name[start:end],
+            confidence=columns.confidence[start:end],
+            parent_count=columns.parent_count[start:end],
+            parent=columns.parent[int(parent_offsets[start]) : int(parent_offsets[end])],
+            alias_count=columns.alias_count[:0],
+            alias=columns.alias[:0],
+            category_count=columns.category_count[:0],
+            category=columns.category[:0],
+            instance_count=columns.instance_count[start:end],
+            box=columns.box[:0],
+            entries=columns.entries[first:last],
+        )
+        parent_code, texts = parents_text(part, separator)
+        yield pd.DataFrame(
+            {
+                "image": uris[first:last].repeat(part.labels_per_answer),
+                "label": names[part.name],
+                "confidence": part.confidence,
+                "parents": np.asarray(texts, dtype=object)[parent_code],
+                "instances": part.instance_count.astype(np.int64),
+            },
+            columns=["image", "label", "confidence", "parents", "instances"],
+        )
