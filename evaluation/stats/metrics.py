@@ -459,7 +459,11 @@ def curve_points_by_label(
         unknown = sorted(set(curves["label"].astype(object)[code < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
     threshold = curves["threshold"].to_numpy(np.float64)
-    order = np.lexsort((-threshold, code))
+    step, fall = np.diff(code), np.diff(threshold)
+    if ((step > 0) | ((step == 0) & (fall < 0))).all():  # exact_curves' own order: nothing to sort
+        order = np.arange(code.shape[0])
+    else:
+        order = np.lexsort((-threshold, code))
     points = {"code": code.astype(np.int64)[order], "threshold": threshold[order]}
     for name in columns:
         points[name] = curves[name].to_numpy(np.int64 if name in _COUNT_COLUMNS else np.float64)[order]
