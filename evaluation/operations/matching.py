@@ -67,12 +67,9 @@ def predictions_frame(
         )
     label_row = np.zeros(n_labels + 1, dtype=np.int64)
     np.cumsum(rows_per_label, out=label_row[1:])
-    owner = np.repeat(np.arange(n_labels), rows_per_label)  # the label each row comes from
-    image = image_of_label[owner]
-    confidence = columns.confidence[owner]
-    kind = np.full(total, IMPLIED, dtype=np.int8)
-    kind[label_row[:-1]] = DIRECT
-    display_code = np.empty(total, dtype=np.int64)
+    # rows hold 32-bit codes and are gathered late: at a million images there are tens of millions
+    owner = np.repeat(np.arange(n_labels, dtype=np.int32), rows_per_label)  # the label each row comes from
+    display_code = np.empty(total, dtype=np.int32)
     display_code[label_row[:-1]] = columns.name
     if use_parents:  # after each label its parents, then its aliases
         parent_row = label_row[:-1] + 1
@@ -80,39 +77,45 @@ def predictions_frame(
             _starts(columns.parent_count), columns.parent_count
         )
         display_code[np.repeat(parent_row, columns.parent_count) + parent_rank] = columns.parent
+        del parent_rank
         alias_row = parent_row + columns.parent_count
         alias_rank = np.arange(len(columns.alias)) - np.repeat(
             _starts(columns.alias_count), columns.alias_count
         )
         display_code[np.repeat(alias_row, columns.alias_count) + alias_rank] = columns.alias
+        del alias_rank
     # displays in order of first appearance, as the service spelled them; normalised once per display
     used, first_seen = np.unique(display_code, return_index=True)
     used = used[np.argsort(first_seen, kind="stable")]
-    dense = np.full(len(columns.names), -1, dtype=np.int64)
+    dense = np.full(len(columns.names), -1, dtype=np.int32)
     dense[used] = np.arange(len(used))
-    display_codes = dense[display_code]
     displays = pd.Index([columns.names[code] for code in used], dtype=object)
     name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
-    name_codes = name_of_display[display_codes]
     # per (image, name) the most confident row, direct or implied (a direct one first on a tie, then the
     # first listed): one stable sort by (image, name) and reductions over the groups, no per-row work
-    group_key = image.astype(np.int64) * max(len(normalised), 1) + name_codes
+    group_key = image_of_label[owner].astype(np.int64) * max(len(normalised), 1)
+    group_key += name_of_display[dense[display_code]]
     order = np.argsort(group_key, kind="stable")
-    group_key, confidence, kind = group_key[order], confidence[order], kind[order]
+    group_key = group_key[order]
     starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
-    segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, len(order)]))
+    del group_key
+    segment = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, len(order)]))
+    confidence = columns.confidence[owner[order]]
+    direct_row = np.zeros(total, dtype=bool)
+    direct_row[label_row[:-1]] = True
+    direct_row = direct_row[order]
     best = np.maximum.reduceat(confidence, starts)
     candidate = confidence == best[segment]
-    candidate &= kind == np.minimum.reduceat(np.where(candidate, kind, IMPLIED), starts)[segment]
-    chosen = np.minimum.reduceat(np.where(candidate, np.arange(len(order)), len(order)), starts)
-    direct = np.maximum.reduceat(kind == DIRECT, starts)
+    candidate &= direct_row | ~np.maximum.reduceat(candidate & direct_row, starts)[segment]
+    del segment
+    chosen = np.minimum.reduceat(np.where(candidate, np.arange(total), total), starts)
+    direct = np.maximum.reduceat(direct_row, starts)
     first = order[chosen]
-    image, name_codes, confidence, display_codes = (
-        image[first],
-        name_codes[first],
-        confidence[chosen],
-        display_codes[first],
-    )
+    del order, candidate, direct_row
+    image = image_of_label[owner[first]]
+    display_codes = dense[display_code[first]]
+    name_codes = name_of_display[display_codes]
+    confidence = best
     return pd.DataFrame(
         {
             "image": image,
