@@ -21,7 +21,7 @@ $(TEST_VENV)/.installed: pyproject.toml
 
 demo: $(DEMO_VENV)/.installed
 	$(DEMO_VENV)/bin/python -m evaluation run --backend local --dataset datasets/sample/manifest.jsonl \
-		--label-map datasets/sample/label_map.yaml --min-support 5 --out reports/sample-demo
+		--label-map datasets/sample/label_map.yaml --min-support 5 --half-width 0.2 --out reports/sample-demo
 
 test: $(TEST_VENV)/.installed
 	$(TEST_VENV)/bin/ruff check .

@@ -10,11 +10,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from evaluation.calls.production import production_request
 from evaluation.datasets import Dataset
-from evaluation.errors import UserError
+from evaluation.errors import UserError, read_yaml_file
 from evaluation.labelmap import LabelMap
 from evaluation.operations import check_backend, check_operation, operation_for
 from evaluation.operations.answers import DEFAULT_QUALITY_BINS, quality_bins_from, slice_keys
@@ -146,12 +144,7 @@ def _read_costs(source: str | Path | Mapping[str, Any]) -> dict[str, dict[str, f
     if isinstance(source, Mapping):
         document: Any = source
     else:
-        try:
-            document = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UserError(f"--costs: cannot read {source}: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise UserError(f"--costs: {source} is not YAML: {exc}") from None
+        document = read_yaml_file(source, f"--costs {source}")
     if not isinstance(document, Mapping) or not document:
         raise UserError(f"{where}: expected a mapping label -> {{fp: ..., fn: ..., review: ...}}")
     out: dict[str, dict[str, float]] = {}

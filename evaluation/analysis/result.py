@@ -7,7 +7,6 @@ images, the backend, the recommended MinConfidence per label and the problems, n
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.missing import fixed, is_missing
 from evaluation.operations.base import ChunkedFrame
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.thresholds import min_confidence_to_use
@@ -202,13 +202,11 @@ class EvaluationResult:
 
 def _number_text(value: Any) -> str:
     """A confidence with every digit it has (92.3263, 60), "-" where there is none."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return "-"
     text = repr(float(value))
     return text[:-2] if text.endswith(".0") else text
 
 
 def _rate(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{float(value):.3f}"
+    return fixed(value, dash="-")

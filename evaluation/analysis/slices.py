@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.missing import fixed, is_missing
 from evaluation.datasets.types import DATASET_COLUMN_PREFIX
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap
@@ -67,7 +68,7 @@ SLICE_COLUMNS = (
 
 
 def _bin_name(key: str, value: Any, edges: Sequence[float]) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+    if is_missing(value) or value == "":
         return "(not measured)"
     number = float(value)
     for low, high in itertools.pairwise(edges):
@@ -377,10 +378,10 @@ def slice_markdown(table: pd.DataFrame, objective: Objective) -> list[str]:
         for row in misses.sort_values("gap", ascending=False).head(30).to_dict("records"):
             lines.append(
                 f"| {_cell(row['key'])} = {_cell(row['value'])} | {_cell(row['label'])} | {row['support']} | "
-                f"{_f(row['precision_run'])} / {_f(row['recall_run'])} / {_f(row['f1_run'])} | "
-                f"{_f(row['threshold_slice'], 2)} | {_f(row['precision_slice'])} / "
-                f"{_f(row['recall_slice'])} / "
-                f"{_f(row['f1_slice'])} |"
+                f"{fixed(row['precision_run'])} / {fixed(row['recall_run'])} / {fixed(row['f1_run'])} | "
+                f"{fixed(row['threshold_slice'], 2)} | {fixed(row['precision_slice'])} / "
+                f"{fixed(row['recall_slice'])} / "
+                f"{fixed(row['f1_slice'])} |"
             )
         lines.append("")
     if not thin.empty:
@@ -395,14 +396,6 @@ def slice_markdown(table: pd.DataFrame, objective: Objective) -> list[str]:
 
 def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _f(value: Any, digits: int = 3) -> str:
-    return (
-        "–"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{float(value):.{digits}f}"
-    )
 
 
 def slice_summary(table: pd.DataFrame) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.missing import is_missing
 from evaluation.calls.runner import ANSWERED
 from evaluation.options import AnalysisOptions
 from evaluation.stats.metrics import ScoredPairs
@@ -28,7 +29,7 @@ def plain(value: Any) -> Any:
 
 def text_or_none(value: Any) -> str | None:
     """A text cell for JSON: pandas may hold a missing value as None or NaN."""
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    return None if is_missing(value) else str(value)
 
 
 RELATIVE_PATHS = "relative to the dataset's folder"
@@ -113,11 +114,7 @@ _ADVICE_KEYS = ("positives_needed", "negatives_needed", "positives_to_certify")
 
 
 def _count(value: Any) -> int | None:
-    return (
-        None
-        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-        else int(value)
-    )
+    return None if is_missing(value) else int(value)
 
 
 def build_summary(

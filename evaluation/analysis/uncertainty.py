@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.missing import is_missing
 from evaluation.calls.prices import PriceTable
 from evaluation.errors import UserError
 from evaluation.operations.base import Scored, unit_positives
@@ -155,7 +156,7 @@ def min_cost_recommendations(
     )
     row = _as_recommendation(total, curve.assign(label="all"), min_support=0).iloc[0].to_dict()
     best = {
-        key: (None if value is pd.NA or (isinstance(value, float) and math.isnan(value)) else value)
+        key: (None if is_missing(value) else value)
         for key, value in row.items()
         if key not in ("label", "flags")
     }

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from evaluation.errors import UserError
+from evaluation.errors import UserError, read_yaml_file
 
 # What a request file may set, per API: everything else is the harness's (Image, MinConfidence, MaxLabels)
 # or not part of an image call.
@@ -91,16 +91,8 @@ def load_request(source: Mapping[str, Any] | str | Path | None, api: str) -> dic
         return {}
     where = "request"
     if isinstance(source, (str, Path)):
-        import yaml
-
-        path = Path(source)
-        where = f"--request {path}"
-        try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise UserError(f"{where}: cannot read it: {exc.strerror or exc}") from None
-        except yaml.YAMLError as exc:
-            raise UserError(f"{where}: not YAML: {exc}") from None
+        where = f"--request {Path(source)}"
+        document = read_yaml_file(source, where)
         source = {} if document is None else document
     if not isinstance(source, Mapping):
         raise UserError(f"{where}: expected a mapping of request keys, got {type(source).__name__}")

@@ -7,9 +7,9 @@ the analysis (aws_evaluation.csv and summary.json), this module only lays them o
 from __future__ import annotations
 
 import html
-import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from evaluation.analysis.missing import fixed
 from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, evaluation_of
 from evaluation.operations.base import markdown_code, markdown_text
 from evaluation.reports.recommended import confidence_text, min_confidence
@@ -39,12 +39,6 @@ CAVEAT = (
 )
 
 
-def _number(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{float(value):.{digits}f}"
-
-
 def _rows(result: EvaluationResult) -> list[list[str]]:
     table = result.extra_tables.get(TABLE_FILE.removesuffix(".csv"))
     if table is None:
@@ -53,17 +47,17 @@ def _rows(result: EvaluationResult) -> list[list[str]]:
     return [
         [
             str(row["label"]),
-            _number(row["aws_threshold"], 2),
-            _number(row["aws_precision"]),
-            _number(row["aws_recall"]),
-            _number(row["aws_f1"]),
-            _number(row["precision_at_aws_threshold"]),
-            _number(row["recall_at_aws_threshold"]),
-            _number(row["f1_at_aws_threshold"]),
+            fixed(row["aws_threshold"], 2),
+            fixed(row["aws_precision"]),
+            fixed(row["aws_recall"]),
+            fixed(row["aws_f1"]),
+            fixed(row["precision_at_aws_threshold"]),
+            fixed(row["recall_at_aws_threshold"]),
+            fixed(row["f1_at_aws_threshold"]),
             confidence_text(min_confidence(row["threshold"], low.get(row["label"]))),
-            _number(row["precision"]),
-            _number(row["recall"]),
-            _number(row["f1"]),
+            fixed(row["precision"]),
+            fixed(row["recall"]),
+            fixed(row["f1"]),
             str(row["note"] or ""),
         ]
         for row in table.to_dict("records")
@@ -77,10 +71,10 @@ def _aggregate_text(result: EvaluationResult) -> str:
         return ""
     micro = {**entry["ours_at_aws_thresholds"], "labels": entry["labels_compared"]}
     return (
-        f"AWS's aggregate: precision {_number(evaluation.precision)}, recall {_number(evaluation.recall)}, "
-        f"F1 {_number(evaluation.f1)}. This run with each label at AWS's threshold (micro over "
-        f"{micro['labels']} shared label(s)): precision {_number(micro['precision'])}, recall "
-        f"{_number(micro['recall'])}, F1 {_number(micro['f1'])}."
+        f"AWS's aggregate: precision {fixed(evaluation.precision)}, recall {fixed(evaluation.recall)}, "
+        f"F1 {fixed(evaluation.f1)}. This run with each label at AWS's threshold (micro over "
+        f"{micro['labels']} shared label(s)): precision {fixed(micro['precision'])}, recall "
+        f"{fixed(micro['recall'])}, F1 {fixed(micro['f1'])}."
     )
 
 

@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from evaluation.errors import UserError
+from evaluation.errors import UserError, read_yaml_file
 from evaluation.runfolder import RunFolder
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.thresholds import Objective
@@ -45,12 +44,7 @@ CHECK_COLUMNS = (
 
 def load_deployed(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"--thresholds {path}: cannot read it: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"--thresholds {path}: not YAML: {exc}") from None
+    document = read_yaml_file(path, f"--thresholds {path}")
     if not isinstance(document, Mapping) or not isinstance(document.get("labels"), Mapping):
         raise UserError(f"--thresholds {path}: expected a thresholds.yaml with a 'labels' mapping")
     return dict(document)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.missing import fixed
 from evaluation.errors import UserError
 from evaluation.operations.base import markdown_code, markdown_text
 from evaluation.reports.html import number, page_start, script_body, script_json
@@ -277,10 +278,6 @@ def _verdict(row: dict[str, Any]) -> str:
     return "same"
 
 
-def _text(value: Any, digits: int) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
 def _signed(value: float) -> str:
     """A change of MinConfidence with the digits it needs (at most 4 decimals): +4.5, -0.0007."""
     text = f"{value:+.4f}".rstrip("0").rstrip(".")
@@ -424,12 +421,12 @@ def render_compare_markdown(a: RunFolder, b: RunFolder, table: pd.DataFrame, war
         for row in top.to_dict("records"):
             cells = [
                 str(row["label"]),
-                _text(row["ap_a"], 3),
-                _text(row["ap_b"], 3),
+                fixed(row["ap_a"], 3),
+                fixed(row["ap_b"], 3),
                 confidence_text(row["min_confidence_a"]),
                 confidence_text(row["min_confidence_b"]),
-                _text(row["f1_a"], 3),
-                _text(row["f1_b"], 3),
+                fixed(row["f1_a"], 3),
+                fixed(row["f1_b"], 3),
                 row["change"],
             ]
             lines.append("| " + " | ".join(markdown_text(cell) for cell in cells) + " |")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
+from evaluation.analysis.missing import DASH, fixed_with_interval, is_missing
 from evaluation.operations.base import markdown_code, markdown_text
+from evaluation.options import AnalysisOptions
 from evaluation.reports.aws_section import markdown_lines as aws_lines
 from evaluation.reports.recommended import confidence_text
 from evaluation.reports.video_section import markdown_lines as video_cost_lines
@@ -20,22 +20,9 @@ MAX_PROBLEMS_LISTED = 50
 MAX_UNJUDGED_LISTED = 20
 
 
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _with_interval(value: Any, low: Any, high: Any, digits: int = 3) -> str:
-    """0.900 [0.700, 0.970]: the number and its interval (the interval left out where it is undefined)."""
-    if _missing(value):
-        return "–"
-    if _missing(low) or _missing(high):
-        return _number(value, digits)
-    return f"{_number(value, digits)} [{_number(low, digits)}, {_number(high, digits)}]"
-
-
 def _number(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+    if is_missing(value):
+        return DASH
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
@@ -129,24 +116,24 @@ def _request_text(request: dict[str, Any]) -> str:
 def _global_section(result: EvaluationResult) -> list[str]:
     best = result.global_threshold
     lines = ["## One MinConfidence for the whole application", ""]
-    if best.get("threshold") is None or (
-        isinstance(best["threshold"], float) and math.isnan(best["threshold"])
-    ):
+    if is_missing(best.get("threshold")):
         lines += [f"No threshold meets the objective. {best.get('note') or ''}".rstrip(), ""]
         return lines
     use = min_confidence_to_use(best["threshold"], best.get("threshold_low"))
     level = _level(result)
+
+    def interval(rate: str) -> str:
+        return fixed_with_interval(best.get(rate), best.get(f"{rate}_low"), best.get(f"{rate}_high"))
+
     lines += [
         f"**MinConfidence {confidence_text(use)}**: micro precision "
-        f"{_with_interval(best.get('precision'), best.get('precision_low'), best.get('precision_high'))}, "
-        f"recall {_with_interval(best.get('recall'), best.get('recall_low'), best.get('recall_high'))}, "
-        f"F1 {_with_interval(best.get('f1'), best.get('f1_low'), best.get('f1_high'))} over all labels "
+        f"{interval('precision')}, recall {interval('recall')}, F1 {interval('f1')} over all labels "
         f"({level} intervals in brackets).",
     ]
     moves = _moves(best)
     if moves:
         lines += ["", f"On another sample of the same size the recommendation would move {moves}."]
-    if not _missing(best.get("application_cost_per_1000")):
+    if not is_missing(best.get("application_cost_per_1000")):
         lines += ["", f"Expected cost per 1,000 images: {best['application_cost_per_1000']:.4g}."]
     if best.get("note"):
         lines += ["", str(best["note"])]
@@ -161,7 +148,7 @@ def _level(result: EvaluationResult) -> str:
 def _moves(row: dict[str, Any]) -> str:
     """'within 40 to 61.5 (95% bootstrap interval)', or '' when the bootstrap did not run."""
     low, high = row.get("min_confidence_low"), row.get("min_confidence_high")
-    if _missing(low) or _missing(high):
+    if is_missing(low) or is_missing(high):
         return ""
     return f"within {confidence_text(round(float(low), 4))} to {confidence_text(round(float(high), 4))}"
 
@@ -173,7 +160,7 @@ def _min_confidence(row: dict[str, Any]) -> str:
 
 def _same_counts(row: dict[str, Any]) -> str:
     low = row.get("threshold_low")
-    if _min_confidence(row) == "–" or low is None or (isinstance(low, float) and math.isnan(low)):
+    if _min_confidence(row) == DASH or is_missing(low):
         return "–"
     return Markdown(f"> {confidence_text(low)}")
 
@@ -187,9 +174,9 @@ def _labels_section(result: EvaluationResult) -> list[str]:
             _min_confidence(row),
             _same_counts(row),
             _moves(row) or "–",
-            _with_interval(row["precision"], row.get("precision_low"), row.get("precision_high")),
-            _with_interval(row["recall"], row.get("recall_low"), row.get("recall_high")),
-            _with_interval(row["f1"], row.get("f1_low"), row.get("f1_high")),
+            fixed_with_interval(row["precision"], row.get("precision_low"), row.get("precision_high")),
+            fixed_with_interval(row["recall"], row.get("recall_low"), row.get("recall_high")),
+            fixed_with_interval(row["f1"], row.get("f1_low"), row.get("f1_high")),
             _number(row.get("positives_needed")),
             row["status"],
             row.get("note") or "",
@@ -230,6 +217,12 @@ def _sure_section(result: EvaluationResult) -> list[str]:
     if not intervals:
         return []
     level = _level(result)
+    default = AnalysisOptions().half_width
+    setting = (
+        ""
+        if intervals["half_width"] == default
+        else f" (set with --half-width {intervals['half_width']:g}; the default is +-{default:g})"
+    )
     return [
         "## How sure these numbers are",
         "",
@@ -237,7 +230,8 @@ def _sure_section(result: EvaluationResult) -> list[str]:
         f"- F1 and 'On another sample' (where the recommended MinConfidence would land): {level} "
         f"{intervals['f1_min_confidence']}.",
         f"- Positives needed: the positive images a label needs for both intervals to be within "
-        f"+-{intervals['half_width']:g} at its recommendation, the dataset growing in proportion; a label "
+        f"+-{intervals['half_width']:g}{setting} at its recommendation, the dataset growing in proportion; "
+        "a label "
         "with fewer is `too-few-positives` (label more images with it before trusting the number).",
         "",
     ]
@@ -251,12 +245,12 @@ def _cost_section(result: EvaluationResult) -> list[str]:
         [
             row["label"],
             _min_confidence(row),
-            _with_interval(row["cost_per_1000"], row.get("cost_low"), row.get("cost_high"), 4),
+            fixed_with_interval(row["cost_per_1000"], row.get("cost_low"), row.get("cost_high"), 4),
             row["status"],
         ]
         for row in result.labels.to_dict("records")
     ]
-    total = _with_interval(
+    total = fixed_with_interval(
         costs["application_cost_per_1000"],
         costs.get("application_cost_low"),
         costs.get("application_cost_high"),

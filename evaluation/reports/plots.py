@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from evaluation.analysis.missing import fixed, is_missing
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
@@ -44,10 +45,6 @@ def labels_to_plot(labels: pd.DataFrame, limit: int = MAX_PNG_LABELS) -> list[in
     support = labels["support"].to_numpy(dtype=np.int64)
     order = np.lexsort((np.arange(len(support)), -support))
     return [int(index) for index in order if support[index] > 0][:limit]
-
-
-def _is_number(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def _draw(
@@ -101,12 +98,12 @@ def _draw(
         by_threshold.set(xlabel="MinConfidence", ylim=(0, 1.02), xlim=(0, 100), title="against the threshold")
     by_threshold.legend(loc="lower left", fontsize=8, frameon=False)
     threshold = recommended.get("threshold")
-    if _is_number(threshold):
+    if not is_missing(threshold):
         use = min_confidence(threshold, recommended.get("threshold_low"))
         text = f"recommended {confidence_text(use)}"
         by_threshold.axvline(threshold, color=COLOURS["mark"], ls="--", lw=1, label=text)
         by_threshold.annotate(text, (threshold, 1.0), xytext=(3, -10), textcoords="offset points", fontsize=8)
-        if _is_number(recommended.get("precision")) and _is_number(recommended.get("recall")):
+        if not is_missing(recommended.get("precision")) and not is_missing(recommended.get("recall")):
             pr.plot(
                 [recommended["recall"]], [recommended["precision"]], "o", color=COLOURS["mark"], label=text
             )
@@ -149,7 +146,7 @@ def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
     grid = result.metrics[result.metrics["label"] == label]
     figure = NotebookFigure(figsize=(9, 3.6))
     ap = row["ap"]
-    ap_text = "–" if not _is_number(ap) else f"{ap:.3f}"
+    ap_text = fixed(ap)
     _draw(figure, f"{row['label']} (support {row['support']}, AP {ap_text})", curve, grid, row)
     return figure
 

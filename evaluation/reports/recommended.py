@@ -13,26 +13,16 @@ import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from evaluation.analysis.missing import float_or_none
 from evaluation.stats.thresholds import min_confidence_to_use
 
 __all__ = ["confidence_text", "min_confidence", "same_counts_range", "use_text"]
 
 
-def _number(value: Any) -> float | None:
-    """A float, or None for None / NaN / NA (any of pandas' missing values)."""
-    if value is None:
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(value) else value
-
-
 def min_confidence(threshold: Any, low: Any) -> float | None:
     """thresholds.yaml's min_confidence for a recommendation (None where there is no threshold)."""
-    exact = _number(threshold)
-    return None if exact is None else min_confidence_to_use(exact, _number(low))
+    exact = float_or_none(threshold)
+    return None if exact is None else min_confidence_to_use(exact, float_or_none(low))
 
 
 def _rounded(value: float, places: int, *, up: bool) -> float:
@@ -54,10 +44,10 @@ def same_counts_range(threshold: Any, low: Any) -> tuple[float | None, float] | 
     `above` is None when there is no lower confidence (every value up to the threshold works); the
     result is None when there is no threshold.
     """
-    high = _number(threshold)
+    high = float_or_none(threshold)
     if high is None:
         return None
-    below = _number(low)
+    below = float_or_none(low)
     if below is None or below == -math.inf:
         return None, _rounded(high, 4, up=False)
     use = min_confidence(high, below)
@@ -71,7 +61,7 @@ def same_counts_range(threshold: Any, low: Any) -> tuple[float | None, float] | 
 def confidence_text(value: Any) -> str:
     """A confidence with every digit it has and no more (92.3263, 60): the shortest text that reads back
     as the same number, as thresholds.yaml writes it (which adds ".0" to whole numbers)."""
-    number = _number(value)
+    number = float_or_none(value)
     if number is None:
         return "–"
     text = repr(number)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from evaluation.analysis.missing import fixed_with_interval, is_missing
 from evaluation.reports.recommended import confidence_text
 from evaluation.stats.thresholds import min_confidence_to_use
 
@@ -20,22 +21,6 @@ if TYPE_CHECKING:
 
 MAX_ADVICE_LISTED = 50
 MAX_RELIABILITY_PLOTS = 6  # the pooled plot and the labels with the most predictions
-
-
-def _missing(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    return "–" if _missing(value) else f"{float(value):.{digits}f}"
-
-
-def _interval(value: Any, low: Any, high: Any, digits: int = 3) -> str:
-    if _missing(value):
-        return "–"
-    if _missing(low) or _missing(high):
-        return _fmt(value, digits)
-    return f"{_fmt(value, digits)} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
 
 
 def advice_lines(labels: pd.DataFrame) -> list[str]:
@@ -92,7 +77,7 @@ def reliability_svg(table: pd.DataFrame, title: str) -> str:
     )
     for row in table[table["predictions"] > 0].to_dict("records"):
         cx, cy = x(float(row["mean_confidence"]) / 100.0), y(float(row["observed_precision"]))
-        if not _missing(row["precision_low"]):
+        if not is_missing(row["precision_low"]):
             parts.append(
                 f'<line class="ci" x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(float(row["precision_low"])):.1f}" '
                 f'y2="{y(float(row["precision_high"])):.1f}"/>'
@@ -168,12 +153,12 @@ def _costs_html(result: EvaluationResult) -> str:
         [
             str(row["label"]),
             confidence_text(min_confidence_to_use(row["threshold"], row["threshold_low"])),
-            _interval(row["cost_per_1000"], row.get("cost_low"), row.get("cost_high"), 4),
+            fixed_with_interval(row["cost_per_1000"], row.get("cost_low"), row.get("cost_high"), 4),
             str(row["status"]),
         ]
         for row in labels.to_dict("records")
     ]
-    total = _interval(
+    total = fixed_with_interval(
         costs["application_cost_per_1000"],
         costs.get("application_cost_low"),
         costs.get("application_cost_high"),

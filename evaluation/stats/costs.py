@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.stats.bootstrap import bootstrap_counts_at, percentile_interval
-from evaluation.stats.metrics import ScoredPairs
+from evaluation.stats.metrics import ScoredPairs, curve_points_by_label, next_lower_threshold
 
 __all__ = [
     "MIN_COST_COLUMNS",
@@ -79,22 +79,14 @@ def min_cost_thresholds(
     fp_cost = per_label_costs(cost_fp, labels, "cost_fp")
     fn_cost = per_label_costs(cost_fn, labels, "cost_fn")
     review_cost = per_label_costs(cost_review, labels, "cost_review")
-    code = pd.Index(labels, dtype=object).get_indexer(curves["label"].astype(object))
-    if (code < 0).any():
-        raise ValueError("curves name a label that is not in labels")
-    threshold = curves["threshold"].to_numpy(np.float64)
-    order = np.lexsort((-threshold, code))
-    code, threshold = code[order], threshold[order]
-    tp = curves["tp"].to_numpy(np.int64)[order]
-    fp = curves["fp"].to_numpy(np.int64)[order]
+    points = curve_points_by_label(curves, labels)
+    code, threshold, tp, fp = points["code"], points["threshold"], points["tp"], points["fp"]
     fn = support[code] - tp
     scale = 1000.0 / n_images
     cost = scale * (fp_cost[code] * fp + fn_cost[code] * fn + review_cost[code] * (tp + fp))
     nothing = scale * fn_cost * support
 
-    low = np.full(threshold.shape, float(floor))
-    same = code[1:] == code[:-1]
-    low[:-1][same] = threshold[1:][same]
+    low, _ = next_lower_threshold(code, threshold, floor)
     # per label the cheapest point, ties to the first (highest threshold): one lexsort, no label loop
     by_cost = np.lexsort((np.arange(code.size), cost, code))
     head = np.ones(by_cost.size, dtype=bool)

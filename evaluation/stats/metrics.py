@@ -30,10 +30,12 @@ __all__ = [
     "MICRO_MACRO_COLUMNS",
     "ScoredPairs",
     "average_precision",
+    "curve_points_by_label",
     "exact_curves",
     "global_curve",
     "grid_table",
     "micro_macro",
+    "next_lower_threshold",
     "undefined_reason",
     "undefined_reasons",
 ]
@@ -441,3 +443,42 @@ def undefined_reason(row: Mapping[str, Any] | pd.Series) -> str:
     tp, fp, fn = int(row["tp"]), int(row["fp"]), int(row["fn"])
     code = (tp + fp == 0) * 1 + (tp + fn == 0) * 2 + (2 * tp + fp + fn == 0) * 4
     return str(_REASONS[code])
+
+
+_COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
+
+
+def curve_points_by_label(
+    curves: pd.DataFrame, labels: Sequence[str], columns: Sequence[str] = ("tp", "fp")
+) -> dict[str, np.ndarray]:
+    """The points of ``curves`` (exact_curves' frame) as arrays sorted by the label's position in
+    ``labels`` (``code``), then by ``threshold`` from the highest down, with ``columns`` (counts as int64,
+    rates as float64): each label's points are one contiguous run, ready for vectorised work per label."""
+    code = pd.Index(tuple(labels), dtype=object).get_indexer(curves["label"].astype(object))
+    if (code < 0).any():
+        unknown = sorted(set(curves["label"].astype(object)[code < 0]))
+        raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
+    threshold = curves["threshold"].to_numpy(np.float64)
+    step, fall = np.diff(code), np.diff(threshold)
+    if ((step > 0) | ((step == 0) & (fall < 0))).all():  # exact_curves' own order: nothing to sort
+        order = np.arange(code.shape[0])
+    else:
+        order = np.lexsort((-threshold, code))
+    points = {"code": code.astype(np.int64)[order], "threshold": threshold[order]}
+    for name in columns:
+        points[name] = curves[name].to_numpy(np.int64 if name in _COUNT_COLUMNS else np.float64)[order]
+    return points
+
+
+def next_lower_threshold(
+    code: np.ndarray, threshold: np.ndarray, floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per point of a curve sorted by (code, threshold descending): the next lower threshold of its label
+    (the floor for its last point), and whether the point is its label's lowest. Any MinConfidence in
+    (next lower, threshold] gives the point's counts."""
+    same_next = code[1:] == code[:-1]
+    low = np.full(threshold.shape[0], float(floor))
+    low[:-1][same_next] = threshold[1:][same_next]
+    lowest = np.ones(threshold.shape[0], dtype=bool)
+    lowest[:-1] = ~same_next
+    return low, lowest

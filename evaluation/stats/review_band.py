@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evaluation.stats.metrics import curve_points_by_label
+
 __all__ = [
     "A2I_CONDITION_TYPE",
     "BAND_COLUMNS",
@@ -104,14 +106,8 @@ def review_band(
             raise ValueError(f"{name} must be a rate per image in [0, 1]; got {rate!r}")
     if n_images <= 0:
         raise ValueError(f"n_images must be > 0; got {n_images!r}")
-    code = pd.Index(labels, dtype=object).get_indexer(curves["label"].astype(object))
-    if (code < 0).any():
-        raise ValueError("curves name a label that is not in labels")
-    threshold_all = curves["threshold"].to_numpy(np.float64)
-    order = np.lexsort((-threshold_all, code))
-    code, threshold_all = code[order], threshold_all[order]
-    tp_all = curves["tp"].to_numpy(np.int64)[order]
-    fp_all = curves["fp"].to_numpy(np.int64)[order]
+    points = curve_points_by_label(curves, labels)
+    code, threshold_all, tp_all, fp_all = points["code"], points["threshold"], points["tp"], points["fp"]
     starts = np.searchsorted(code, np.arange(len(labels) + 1))
     rows = []
     for index, label in enumerate(labels):  # per label: each is one vectorised search over its points

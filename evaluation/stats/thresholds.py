@@ -21,6 +21,7 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.stats.intervals import trials_to_certify, wilson_interval
+from evaluation.stats.metrics import curve_points_by_label, next_lower_threshold
 from evaluation.stats.robust import robust_min_confidence
 
 __all__ = [
@@ -341,43 +342,12 @@ def _uncertified_note(objective: Objective, support: int, needed: float) -> str:
     return note
 
 
-def _label_codes(curves: pd.DataFrame, labels: tuple[str, ...]) -> np.ndarray:
-    """Each row's position in the vocabulary (-1 for a label outside it)."""
-    return pd.Index(labels, dtype=object).get_indexer(curves["label"].astype(object))
-
-
 def _sorted_curve(curves: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The curve as arrays sorted by (label in vocabulary order, threshold descending), label as a code."""
     missing = [name for name in _CURVE_NEEDS if name not in curves.columns]
     if missing:
         raise ValueError(f"curves must come from exact_curves; missing columns {missing}")
-    codes = _label_codes(curves, labels)
-    if (codes < 0).any():
-        unknown = sorted(set(curves["label"].astype(object)[codes < 0]))
-        raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
-    threshold = curves["threshold"].to_numpy(dtype=np.float64)
-    step, fall = np.diff(codes), np.diff(threshold)
-    if ((step > 0) | ((step == 0) & (fall < 0))).all():  # exact_curves' own order: nothing to sort
-        order = np.arange(codes.shape[0])
-    else:
-        order = np.lexsort((-threshold, codes))
-    columns = {"code": codes.astype(np.int64)[order], "threshold": threshold[order]}
-    for name in ("tp", "fp", "fn"):
-        columns[name] = curves[name].to_numpy(dtype=np.int64)[order]
-    for name in ("precision", "recall", "f1"):
-        columns[name] = curves[name].to_numpy(dtype=np.float64)[order]
-    return columns
-
-
-def _next_lower(group: np.ndarray, threshold: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of a curve sorted by (group, threshold desc): the next lower threshold of its group (the
-    floor for the last), and whether the row is its group's lowest point."""
-    same_next = group[1:] == group[:-1]
-    low = np.full(threshold.shape[0], float(floor))
-    low[:-1][same_next] = threshold[1:][same_next]
-    lowest = np.ones(threshold.shape[0], dtype=bool)
-    lowest[:-1] = ~same_next
-    return low, lowest
+    return curve_points_by_label(curves, labels, ("tp", "fp", "fn", "precision", "recall", "f1"))
 
 
 # ------------------------------------------------------------------------------------------ notes
@@ -547,10 +517,10 @@ def recommend(
     columns = _sorted_curve(curves, labels)
     code = columns["code"]
     if "support" in curves.columns:
-        stated = curves["support"].to_numpy(dtype=np.int64)
-        if (stated != support[_label_codes(curves, labels)]).any():
+        stated = curve_points_by_label(curves, labels, ("support",))["support"]
+        if (stated != support[code]).any():
             raise ValueError("curves' support column disagrees with the support given for the same labels")
-    threshold_low, lowest = _next_lower(code, columns["threshold"], floor)
+    threshold_low, lowest = next_lower_threshold(code, columns["threshold"], floor)
     chosen, best = _choose(code, n_labels, objective, columns)
     reached = np.zeros(n_labels, dtype=bool)
     to_certify = np.full(n_labels, math.inf)
@@ -668,7 +638,7 @@ def recommend_global(
     for name in ("precision", "recall", "f1"):
         columns[name] = global_curve_df[name].to_numpy(dtype=np.float64)[order]
     group = np.zeros(threshold.shape[0], dtype=np.int64)
-    threshold_low, lowest = _next_lower(group, columns["threshold"], floor)
+    threshold_low, lowest = next_lower_threshold(group, columns["threshold"], floor)
 
     empty: dict[str, Any] = dict.fromkeys(("threshold", "threshold_low", "precision", "recall", "f1"))
     empty.update(tp=None, fp=None, fn=None, support=None)

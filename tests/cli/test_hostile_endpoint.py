@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,11 +19,9 @@ import pytest
 
 from evaluation.calls.cache import ResponseCache
 from evaluation.server.protocol import RawAnswer, RekognitionProtocolServer
-from tests.support.cli import run_cli
+from tests.support.cli import evaluation_command, one_line_error, repo_environment, run_cli, run_words
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
-
-REPO = Path(__file__).resolve().parents[2]
 
 MALFORMED = {
     "no Labels": {"LabelModelVersion": "3.0"},
@@ -85,7 +82,7 @@ def test_malformed_answers_fail_their_images_are_never_cached_and_are_asked_agai
     bad = add_malformed(tmp_path, csv, fake_rekognition)
     cache = tmp_path / "cache.sqlite"
     out = tmp_path / "run"
-    base = ["run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--cache", str(cache)]
+    base = run_words(csv, endpoint_url=endpoint.url, cache=cache)
     assert run_cli(*base, "--out", str(out)) == 1  # not every image was evaluated: never exit 0
     assert stored_rows(cache) == 12  # only the good answers were kept
     images = pd.read_csv(out / "images.csv")
@@ -112,7 +109,7 @@ def test_bad_answers_already_in_an_old_cache_are_asked_again_not_crashed_on(
 ):
     csv = good_dataset(tmp_path, fake_rekognition, 12)
     cache = tmp_path / "cache.sqlite"
-    base = ["run", "--dataset", str(csv), "--endpoint-url", endpoint.url, "--cache", str(cache)]
+    base = run_words(csv, endpoint_url=endpoint.url, cache=cache)
     assert run_cli(*base, "--out", str(tmp_path / "first")) == 0
     # an older version stored bad answers under these keys (written past ResponseCache, which refuses)
     with sqlite3.connect(cache) as connection:
@@ -138,12 +135,11 @@ def test_replay_of_answers_from_an_endpoint_says_what_to_pass_and_then_finds_the
 ):
     csv = good_dataset(tmp_path, fake_rekognition, 9)
     cache = tmp_path / "cache.sqlite"
-    common = ["--dataset", str(csv), "--cache", str(cache)]
-    assert run_cli("run", *common, "--endpoint-url", endpoint.url, "--out", str(tmp_path / "live")) == 0
+    assert run_cli(*run_words(csv, endpoint_url=endpoint.url, cache=cache, out=tmp_path / "live")) == 0
     capsys.readouterr()
     requests = endpoint.stats.requests
     # without the endpoint: nothing found, and the message names the option that finds them
-    assert run_cli("run", *common, "--backend", "replay", "--out", str(tmp_path / "none")) == 1
+    assert run_cli(*run_words(csv, "--backend", "replay", cache=cache, out=tmp_path / "none")) == 1
     err = capsys.readouterr().err
     assert f"--endpoint-url {endpoint.url}" in err and "pass exactly that" in err
     assert len(err.strip().splitlines()) <= 2  # one line for the misses, one for the report
@@ -153,19 +149,10 @@ def test_replay_of_answers_from_an_endpoint_says_what_to_pass_and_then_finds_the
     notes = " ".join(pd.read_csv(tmp_path / "none" / "labels.csv")["note"].dropna())
     assert "in the dataset" not in notes and "were not evaluated" in notes
     # with it: every answer, no call
-    assert (
-        run_cli(
-            "run",
-            *common,
-            "--backend",
-            "replay",
-            "--endpoint-url",
-            endpoint.url,
-            "--out",
-            str(tmp_path / "replayed"),
-        )
-        == 0
+    replayed = run_words(
+        csv, "--backend", "replay", endpoint_url=endpoint.url, cache=cache, out=tmp_path / "replayed"
     )
+    assert run_cli(*replayed) == 0
     assert endpoint.stats.requests == requests
     live = pd.read_csv(tmp_path / "live" / "metrics.csv")
     assert live.equals(pd.read_csv(tmp_path / "replayed" / "metrics.csv"))
@@ -188,21 +175,11 @@ def test_a_cache_that_cannot_be_written_stops_the_calls_at_once(
 
     monkeypatch.setattr(ResponseCache, "put", full)
     code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        endpoint.url,
-        "--cache",
-        str(cache),
-        "--workers",
-        "2",
-        "--out",
-        str(tmp_path / "run"),
+        *run_words(csv, "--workers", "2", endpoint_url=endpoint.url, cache=cache, out=tmp_path / "run")
     )
-    err = capsys.readouterr().err.strip()
+    err = one_line_error(capsys)
     assert code == 2
-    assert len(err.splitlines()) == 1 and str(cache) in err and "disk is full" in err
+    assert str(cache) in err and "disk is full" in err
     assert endpoint.stats.requests <= 2  # the calls in flight when the first answer could not be kept
     assert not (tmp_path / "run").exists()
 
@@ -236,20 +213,10 @@ def test_a_full_disk_stops_the_run_before_paying_for_answers_it_cannot_keep(
         pass
     finally:
         os.close(handle)
-    code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        endpoint.url,
-        "--cache",
-        str(cache),
-        "--out",
-        str(tmp_path / "run"),
-    )
-    err = capsys.readouterr().err.strip()
+    code = run_cli(*run_words(csv, endpoint_url=endpoint.url, cache=cache, out=tmp_path / "run"))
+    err = one_line_error(capsys)
     assert code == 2, err
-    assert len(err.splitlines()) == 1 and str(cache) in err
+    assert str(cache) in err
     assert endpoint.stats.requests <= 8  # at most the calls in flight, never the whole dataset
 
 
@@ -259,20 +226,10 @@ def test_a_corrupt_cache_file_is_the_users_environment_not_a_bug(
     csv = good_dataset(tmp_path, fake_rekognition, 3)
     cache = tmp_path / "cache.sqlite"
     cache.write_bytes(b"this is not a database, it was overwritten by something else\n" * 200)
-    code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        endpoint.url,
-        "--cache",
-        str(cache),
-        "--out",
-        str(tmp_path / "run"),
-    )
-    err = capsys.readouterr().err.strip()
+    code = run_cli(*run_words(csv, endpoint_url=endpoint.url, cache=cache, out=tmp_path / "run"))
+    err = one_line_error(capsys)
     assert code == 2
-    assert len(err.splitlines()) == 1 and str(cache) in err and "not a readable cache" in err
+    assert str(cache) in err and "not a readable cache" in err
     assert endpoint.stats.requests == 0
 
 
@@ -283,28 +240,21 @@ def test_three_concurrent_runs_on_one_cache_make_exactly_one_call_per_image(tmp_
     fake = FakeRekognition()
     csv = good_dataset(tmp_path, fake, 36)
     cache = tmp_path / "shared.sqlite"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     with RekognitionProtocolServer(fake, latency_s=0.05) as server:
         runs = [
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "evaluation",
+                evaluation_command(
                     "--quiet",
-                    "run",
-                    "--dataset",
-                    str(csv),
-                    "--endpoint-url",
-                    server.url,
-                    "--cache",
-                    str(cache),
-                    "--workers",
-                    "4",
-                    "--out",
-                    str(tmp_path / f"run{index}"),
-                ],
-                env=env,
+                    *run_words(
+                        csv,
+                        "--workers",
+                        "4",
+                        endpoint_url=server.url,
+                        cache=cache,
+                        out=tmp_path / f"run{index}",
+                    ),
+                ),
+                env=repo_environment(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -324,45 +274,23 @@ def test_three_concurrent_runs_on_one_cache_make_exactly_one_call_per_image(tmp_
 # ---------------------------------------------------------------- 14: --out first
 
 
-@pytest.mark.parametrize("where", ["a file", "under a file"])
-def test_an_invalid_out_is_found_before_any_call(tmp_path, fake_rekognition, endpoint, capsys, where):
+@pytest.mark.parametrize("where", ["a file", "under a file", "a read-only disk"])
+def test_an_invalid_out_is_found_before_any_call(
+    tmp_path, fake_rekognition, endpoint, capsys, request, where
+):
     csv = good_dataset(tmp_path, fake_rekognition, 5)
     blocker = tmp_path / "report.txt"
     blocker.write_text("not a folder")
-    out = blocker if where == "a file" else blocker / "run"
-    code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        endpoint.url,
-        "--cache",
-        str(tmp_path / "c.sqlite"),
-        "--out",
-        str(out),
-    )
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and str(out) in err
-    assert endpoint.stats.requests == 0
-
-
-def test_a_read_only_out_is_found_before_any_call(tmp_path, fake_rekognition, endpoint, small_tmpfs, capsys):
-    csv = good_dataset(tmp_path, fake_rekognition, 5)
-    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
-    out = small_tmpfs / "run"
-    code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        endpoint.url,
-        "--cache",
-        str(tmp_path / "c.sqlite"),
-        "--out",
-        str(out),
-    )
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1 and str(out) in err and "Read-only" in err
+    if where == "a read-only disk":
+        small_tmpfs = request.getfixturevalue("small_tmpfs")
+        subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+        out = small_tmpfs / "run"
+    else:
+        out = blocker if where == "a file" else blocker / "run"
+    code = run_cli(*run_words(csv, endpoint_url=endpoint.url, cache=tmp_path / "c.sqlite", out=out))
+    err = one_line_error(capsys)
+    assert code == 2 and str(out) in err
+    assert where != "a read-only disk" or "Read-only" in err
     assert endpoint.stats.requests == 0
 
 
@@ -377,68 +305,26 @@ def test_credentials_in_the_endpoint_url_are_in_no_file_and_no_message(tmp_path,
     secret_url = f"http://alice:Pa55w0rdXYZ@{host}/?token=T0kenABC123&region=x"
     secrets = ("Pa55w0rdXYZ", "T0kenABC123", "alice")
     cache = tmp_path / "cache" / "responses.sqlite"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = tmp_path / "out"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "evaluation", *args], env=env, capture_output=True, text=True, timeout=120
+            evaluation_command(*args), env=repo_environment(), capture_output=True, text=True, timeout=120
         )
 
+    dead_url = "http://bob:Pa55w0rdXYZ@127.0.0.1:9/?token=T0kenABC123"  # nothing listens: botocore quotes it
     runs = [
-        cli(
-            "run",
-            "--dataset",
-            str(csv),
-            "--endpoint-url",
-            secret_url,
-            "--cache",
-            str(cache),
-            "--out",
-            str(tmp_path / "out" / "live"),
-        ),
-        cli(
-            "run",
-            "--dataset",
-            str(csv),
-            "--backend",
-            "replay",
-            "--cache",
-            str(cache),
-            "--out",
-            str(tmp_path / "out" / "replay-without"),
-        ),
-        cli(
-            "run",
-            "--dataset",
-            str(csv),
-            "--backend",
-            "replay",
-            "--endpoint-url",
-            secret_url,
-            "--cache",
-            str(cache),
-            "--out",
-            str(tmp_path / "out" / "replay"),
-        ),
-        cli("run", "--dataset", str(csv), "--dry-run", "--endpoint-url", secret_url, "--cache", str(cache)),
-        cli("report", str(tmp_path / "out" / "live"), "--out", str(tmp_path / "out" / "report")),
-        # nothing listens there: botocore's message quotes the URL
-        cli(
-            "run",
-            "--dataset",
-            str(csv),
-            "--endpoint-url",
-            "http://bob:Pa55w0rdXYZ@127.0.0.1:9/?token=T0kenABC123",
-            "--cache",
-            str(cache),
-            "--out",
-            str(tmp_path / "out" / "dead"),
-        ),
+        cli(*run_words(csv, endpoint_url=secret_url, cache=cache, out=out / "live")),
+        cli(*run_words(csv, "--backend", "replay", cache=cache, out=out / "replay-without")),
+        cli(*run_words(csv, "--backend", "replay", endpoint_url=secret_url, cache=cache, out=out / "replay")),
+        cli(*run_words(csv, "--dry-run", endpoint_url=secret_url, cache=cache)),
+        cli("report", str(out / "live"), "--out", str(out / "report")),
+        cli(*run_words(csv, endpoint_url=dead_url, cache=cache, out=out / "dead")),
     ]
     assert [run.returncode for run in runs] == [1, 1, 1, 0, 1, 2]
     assert "127.0.0.1:9" in runs[-1].stderr and "--endpoint-url" in runs[-1].stderr
     # the replay with the same endpoint found every answer the live run stored
-    assert json.loads((tmp_path / "out" / "replay" / "summary.json").read_text())["cache_hits"] == 6
+    assert json.loads((out / "replay" / "summary.json").read_text())["cache_hits"] == 6
     written = [path for path in tmp_path.rglob("*") if path.is_file() and "images" not in path.parts]
     assert any(path.name == "report.html" for path in written)
     assert any(path.name.startswith("responses.sqlite") for path in written)
@@ -449,7 +335,7 @@ def test_credentials_in_the_endpoint_url_are_in_no_file_and_no_message(tmp_path,
     for run in runs:
         for secret in secrets:
             assert secret not in run.stdout + run.stderr, (secret, run.args, run.stderr)
-    run_json = json.loads((tmp_path / "out" / "live" / "run.json").read_text())
+    run_json = json.loads((out / "live" / "run.json").read_text())
     assert run_json["backend"]["endpoint_url"] == f"http://{host}/?token=***&region=***"
 
 
@@ -462,20 +348,12 @@ def test_an_endpoint_that_cannot_be_reached_fails_fast_and_once_whatever_the_siz
     csv = good_dataset(tmp_path, fake_rekognition, 60)
     started = time.monotonic()
     code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        "http://127.0.0.1:9",
-        "--cache",
-        str(tmp_path / "c.sqlite"),
-        "--out",
-        str(tmp_path / "run"),
+        *run_words(csv, endpoint_url="http://127.0.0.1:9", cache=tmp_path / "c.sqlite", out=tmp_path / "run")
     )
     elapsed = time.monotonic() - started
-    err = capsys.readouterr().err.strip()
+    err = one_line_error(capsys)
     assert code == 2
-    assert len(err.splitlines()) == 1 and "Could not connect" in err and "--endpoint-url" in err
+    assert "Could not connect" in err and "--endpoint-url" in err
     assert elapsed < 8, elapsed  # botocore's 8 attempts with backoff took 40-50 s
 
 
@@ -487,17 +365,9 @@ def test_missing_credentials_fail_fast_with_one_line(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     code = run_cli(
-        "run",
-        "--dataset",
-        str(csv),
-        "--endpoint-url",
-        endpoint.url,
-        "--cache",
-        str(tmp_path / "c.sqlite"),
-        "--out",
-        str(tmp_path / "run"),
+        *run_words(csv, endpoint_url=endpoint.url, cache=tmp_path / "c.sqlite", out=tmp_path / "run")
     )
-    err = capsys.readouterr().err.strip()
+    err = one_line_error(capsys)
     assert code == 2
-    assert len(err.splitlines()) == 1 and "credentials" in err
+    assert "credentials" in err
     assert endpoint.stats.requests == 0

@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 from tests.support.cli import run_cli
-from tests.support.operations import build_coco, check_run_folder, label_map_file
+from tests.support.operations import build_coco, check_run_folder, label_map_file, run_operation
 
 
 def test_run_operation_boxes(tmp_path, fake_rekognition, endpoint):
     path, _ = build_coco(tmp_path, fake_rekognition, count=8)
     out = tmp_path / "boxes"
-    code = run_cli(
-        "run",
-        "--operation",
-        "boxes",
-        "--dataset",
-        str(path),
-        "--endpoint-url",
-        endpoint.url,
-        "--region",
-        "us-east-1",
-        "--cache",
-        str(tmp_path / "c.sqlite"),
-        "--out",
-        str(out),
-        "--label-map",
-        str(label_map_file(tmp_path)),
-        "--min-support",
-        "1",
-    )
+    code = run_operation("boxes", path, endpoint, tmp_path, out, "--label-map", str(label_map_file(tmp_path)))
     assert code == 0
     summary = check_run_folder(out, "boxes", tmp_path)
     assert summary["api"] == "DetectLabels"

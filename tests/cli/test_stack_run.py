@@ -7,9 +7,26 @@ import pytest
 from moto import mock_aws
 
 from evaluation.cli import main
+from tests.support.cli import run_cli, run_words
 from tests.support.fake_rekognition import label
 
 BUCKET = "rekognition-eval-data-1234"
+
+
+def run_pets(outputs, endpoint, tmp_path, out) -> int:
+    """`run` of the stack bucket's datasets/pets/data.csv (named relative to the bucket) into `out`."""
+    return run_cli(
+        *run_words(
+            "pets/data.csv",
+            "--stack-outputs",
+            str(outputs),
+            "--min-support",
+            "1",
+            endpoint_url=endpoint.url,
+            cache=tmp_path / "c.sqlite",
+            out=out,
+        )
+    )
 
 
 @pytest.fixture
@@ -38,24 +55,7 @@ def test_dataset_from_the_stack_bucket_and_report_uploaded(stack, endpoint, fake
         Bucket=BUCKET, Key="datasets/pets/data.csv", Body=("image,labels\n" + "\n".join(lines)).encode()
     )
     out = tmp_path / "pets-run"
-    code = main(
-        [
-            "--quiet",
-            "run",
-            "--dataset",
-            "pets/data.csv",
-            "--stack-outputs",
-            str(outputs),
-            "--endpoint-url",
-            endpoint.url,
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-            "--out",
-            str(out),
-            "--min-support",
-            "1",
-        ]
-    )
+    code = run_pets(outputs, endpoint, tmp_path, out)
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["region"] == "eu-west-1"
@@ -95,24 +95,7 @@ def test_only_the_files_the_run_wrote_are_uploaded(stack, endpoint, fake_rekogni
     (out / "notes.txt").write_text("mine")
     (out / "key.csv").symlink_to(secret / "id_rsa")
     (out / "linked").symlink_to(secret, target_is_directory=True)
-    code = main(
-        [
-            "--quiet",
-            "run",
-            "--dataset",
-            "pets/data.csv",
-            "--stack-outputs",
-            str(outputs),
-            "--endpoint-url",
-            endpoint.url,
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-            "--out",
-            str(out),
-            "--min-support",
-            "1",
-        ]
-    )
+    code = run_pets(outputs, endpoint, tmp_path, out)
     assert code == 0
     keys = {obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET, Prefix="reports/")["Contents"]}
     names = {key.removeprefix("reports/pets-run/") for key in keys}

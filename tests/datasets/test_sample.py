@@ -114,3 +114,60 @@ def test_the_demo_command_runs_offline_and_writes_a_complete_report(tmp_path, ca
     assert summary["labels"]["Cat"]["recommended"]["recall"] == 1.0
     thresholds = yaml.safe_load((out / "thresholds.yaml").read_text(encoding="utf-8"))
     assert thresholds
+    assert_the_demo_recommends_and_stays_honest(out, printed)
+
+
+# Support 6 with recall 1 and precision 1 needs 6 positives for Wilson 95% intervals within +-0.2 (the
+# planning rule of evaluation.stats.sample_size); Person and Building (recall 0.5 over 12 positives) need 21.
+RECOMMENDED = {"Animal", "Cat", "Coffee", "Cup", "Flower", "Rocket", "Tripod"}
+TOO_FEW = {"Building": 21, "Person": 21}
+
+
+def assert_the_demo_recommends_and_stays_honest(out: Path, printed: str) -> None:
+    """7 of the 9 labels get a recommendation with status ok; the two weak ones still say too few."""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    statuses = {label: row["recommended"]["status"] for label, row in summary["labels"].items()}
+    assert {label for label, status in statuses.items() if status == "ok"} == RECOMMENDED
+    assert sum(status == "ok" for status in statuses.values()) == 7
+    for label, needed in TOO_FEW.items():
+        recommended = summary["labels"][label]["recommended"]
+        assert recommended["status"] == "too-few-positives" and recommended["positives_needed"] == needed
+        assert f"label about {needed - 12} more images with {label}" in recommended["note"]
+    assert summary["intervals"]["half_width"] == 0.2
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "within +-0.2 (set with --half-width 0.2; the default is +-0.05)" in report
+    thresholds = yaml.safe_load((out / "thresholds.yaml").read_text(encoding="utf-8"))
+    assert thresholds["intervals"]["half_width"] == 0.2
+    assert {label for label, row in thresholds["labels"].items() if row["status"] == "ok"} == RECOMMENDED
+    table = {
+        line.split()[0]: line.split()[-1]
+        for line in printed.splitlines()
+        if line.split()[-1:] in (["ok"], ["too-few-positives"])
+    }
+    assert table == statuses
+
+
+def test_the_makefile_and_the_demo_command_use_the_same_settings():
+    from evaluation.cli.demo import DEMO_HALF_WIDTH, DEMO_MIN_SUPPORT
+
+    arguments = demo_arguments()
+    assert float(arguments[arguments.index("--half-width") + 1]) == DEMO_HALF_WIDTH
+    assert int(arguments[arguments.index("--min-support") + 1]) == DEMO_MIN_SUPPORT
+
+
+def test_the_demo_subcommand_recommends_and_says_why_its_settings_differ(tmp_path, capsys):
+    """`rekognition-eval demo` (the wheel's entry point) judges as `make demo` does, and says what it set;
+    at the default half-width every label of the sample would be too-few-positives (no recommendation)."""
+    pytest.importorskip("onnxruntime")
+    from evaluation.pipeline import reanalyse
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--cache", str(tmp_path / "cache.sqlite")]) == 0
+    printed = capsys.readouterr().out
+    assert_the_demo_recommends_and_stays_honest(out, printed)
+    assert (
+        "Demo settings: --min-support 5 --half-width 0.2. The default +-0.05 needs at least 35 positives a "
+        "label; the sample has 6 to 12" in printed
+    )
+    default = reanalyse(out, half_width=0.05, resamples=0)
+    assert set(default.labels["status"]) == {"too-few-positives"}

@@ -8,14 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluation.cli import main
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.moderation import Taxonomy, read_moderation
 from evaluation.pipeline import evaluate, reanalyse
 from evaluation.stats.thresholds import min_confidence_to_use
 from tests.support.fake_rekognition import moderation_label as ml
 from tests.support.images import png_bytes
-from tests.support.operations import check_run_folder
+from tests.support.operations import check_run_folder, run_operation
 
 EXPLICIT = [
     ml("Explicit", 95.0),
@@ -169,26 +168,7 @@ def test_a_moderation_run_reanalyses_from_its_folder(dataset, endpoint, tmp_path
 
 def test_run_operation_moderation(dataset, endpoint, tmp_path):
     out = tmp_path / "cli"
-    code = main(
-        [
-            "--quiet",
-            "run",
-            "--operation",
-            "moderation",
-            "--dataset",
-            str(dataset),
-            "--endpoint-url",
-            endpoint.url,
-            "--region",
-            "us-east-1",
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-            "--out",
-            str(out),
-            "--min-support",
-            "1",
-        ]
-    )
+    code = run_operation("moderation", dataset, endpoint, tmp_path, out)
     assert code == 0
     summary = check_run_folder(out, "moderation", tmp_path)
     assert summary["api"] == "DetectModerationLabels"

@@ -7,14 +7,13 @@ import json
 import pandas as pd
 import pytest
 
-from evaluation.cli import main
 from evaluation.errors import UserError
 from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.text import edit_distance, normalize_word, read_text, words_of
 from evaluation.pipeline import evaluate, reanalyse
 from tests.support.fake_rekognition import text_detection as td
 from tests.support.images import png_bytes
-from tests.support.operations import check_run_folder
+from tests.support.operations import check_run_folder, run_operation
 
 
 @pytest.mark.parametrize(
@@ -178,26 +177,7 @@ def test_a_labels_csv_is_refused_for_text(tmp_path, endpoint):
 
 def test_run_operation_text_and_report(dataset, endpoint, tmp_path):
     out = tmp_path / "cli"
-    code = main(
-        [
-            "--quiet",
-            "run",
-            "--operation",
-            "text",
-            "--dataset",
-            str(dataset[0]),
-            "--endpoint-url",
-            endpoint.url,
-            "--region",
-            "us-east-1",
-            "--cache",
-            str(tmp_path / "c.sqlite"),
-            "--out",
-            str(out),
-            "--min-support",
-            "1",
-        ]
-    )
+    code = run_operation("text", dataset[0], endpoint, tmp_path, out)
     assert code == 0
     summary = check_run_folder(out, "text", tmp_path)
     assert summary["api"] == "DetectText" and summary["model_versions"] == ["3.0"]

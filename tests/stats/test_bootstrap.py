@@ -19,7 +19,7 @@ from evaluation.stats.bootstrap import (
 )
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve
 from evaluation.stats.thresholds import Objective, recommend, recommend_global
-from tests.support.scored import random_case
+from tests.support.scored import pairs_of, random_case
 
 
 def resampled_pairs(
@@ -204,16 +204,7 @@ def test_benchmark_10000_images_50_labels_1000_resamples() -> None:
     image_idx, label_idx = np.nonzero(returned)
     confidence = np.round(np.clip(rng.normal(np.where(truth, 80, 55), 12), 50, 100), 4)
     positive_image, positive_label = np.nonzero(truth)
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(n_labels)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence[image_idx, label_idx],
-        is_true=truth[image_idx, label_idx],
-        floor=50.0,
-    )
+    pairs = pairs_of(truth, image_idx, label_idx, confidence[image_idx, label_idx], floor=50.0)
     started = time.perf_counter()
     result = bootstrap_recommendations(
         pairs, positive_image_idx=positive_image, positive_label_idx=positive_label, objective="best-f1"

@@ -18,6 +18,7 @@ from evaluation.stats.thresholds import (
     recommend,
     recommend_global,
 )
+from tests.support.scored import pairs_of
 
 
 def random_pairs(seed: int, n_images: int = 120, n_labels: int = 10) -> ScoredPairs:
@@ -26,16 +27,7 @@ def random_pairs(seed: int, n_images: int = 120, n_labels: int = 10) -> ScoredPa
     returned = rng.random((n_images, n_labels)) < np.where(truth, 0.9, 0.4)
     image_idx, label_idx = np.nonzero(returned)
     confidence = np.round(np.clip(rng.normal(np.where(truth, 80, 60), 10), 50, 100), 1)[image_idx, label_idx]
-    return ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(n_labels)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence,
-        is_true=truth[image_idx, label_idx],
-        floor=50.0,
-    )
+    return pairs_of(truth, image_idx, label_idx, confidence, floor=50.0)
 
 
 @pytest.mark.parametrize(

@@ -606,3 +606,27 @@ def test_a_bigger_sparse_case_stays_sparse() -> None:
     assert_array_equal(last["fn"], 1)  # every label ends with its unreturned positive missed
     assert (average_precision(pairs) < 1).all()
     assert len(grid_table(pairs)) == n_labels * 51
+
+
+def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds_the_next_lower():
+    from evaluation.stats.metrics import curve_points_by_label, next_lower_threshold
+
+    curves = pd.DataFrame(
+        {
+            "label": ["Dog", "Cat", "Dog", "Cat", "Cat"],
+            "threshold": [40.0, 10.0, 90.0, 80.0, 55.5],
+            "tp": [2, 3, 1, 1, 2],
+            "fp": [1, 2, 0, 0, 1],
+            "precision": [2 / 3, 0.6, 1.0, 1.0, 2 / 3],
+        }
+    )
+    points = curve_points_by_label(curves, ["Cat", "Dog"], ("tp", "fp", "precision"))
+    assert points["code"].tolist() == [0, 0, 0, 1, 1]
+    assert points["threshold"].tolist() == [80.0, 55.5, 10.0, 90.0, 40.0]
+    assert points["tp"].tolist() == [1, 2, 3, 1, 2] and points["tp"].dtype == np.int64
+    assert points["precision"].dtype == np.float64
+    low, lowest = next_lower_threshold(points["code"], points["threshold"], floor=5.0)
+    assert low.tolist() == [55.5, 10.0, 5.0, 40.0, 5.0]
+    assert lowest.tolist() == [False, False, True, False, True]
+    with pytest.raises(ValueError, match="not in labels: \\['Dog'\\]"):
+        curve_points_by_label(curves, ["Cat"])

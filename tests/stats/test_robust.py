@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from evaluation.stats.metrics import ScoredPairs, exact_curves
+from evaluation.stats.metrics import exact_curves
 from evaluation.stats.robust import robust_min_confidence, robust_min_confidences
 from evaluation.stats.thresholds import recommend
+from tests.support.scored import pairs_of
 
 
 @pytest.mark.parametrize(
@@ -35,15 +36,7 @@ def test_robust_values_reproduce_the_counts() -> None:
     truth = rng.random((n_images, n_labels)) < 0.4
     image_idx, label_idx = np.nonzero(rng.random((n_images, n_labels)) < 0.7)
     confidence = rng.uniform(0, 100, (n_images, n_labels)).round(rng.integers(0, 6))[image_idx, label_idx]
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(n_labels)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence,
-        is_true=truth[image_idx, label_idx],
-    )
+    pairs = pairs_of(truth, image_idx, label_idx, confidence)
     table = recommend(exact_curves(pairs), labels=pairs.labels, support=pairs.support, objective="best-f1")
     values = robust_min_confidences(table["threshold"], table["threshold_low"])
     for index, row in table.iterrows():

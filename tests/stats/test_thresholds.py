@@ -20,6 +20,7 @@ from evaluation.stats.thresholds import (
     safe_min_confidence,
     thresholds_document,
 )
+from tests.support.scored import pairs_of
 
 # ---------------------------------------------------------------------------------------------- helpers
 
@@ -307,16 +308,7 @@ def test_recommend_matches_a_slow_reference_on_random_curves(seed: int, objectiv
     returned = rng.random((n_images, n_labels)) < np.where(truth, 0.85, 0.4)
     image_idx, label_idx = np.nonzero(returned)
     confidence = np.round(np.clip(rng.normal(np.where(truth, 75, 60), 12), 50, 100))[image_idx, label_idx]
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(n_labels)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence,
-        is_true=truth[image_idx, label_idx],
-        floor=50.0,
-    )
+    pairs = pairs_of(truth, image_idx, label_idx, confidence, floor=50.0)
     curves = exact_curves(pairs)
     parsed = Objective.parse(objective)
     table = recommend(curves, labels=pairs.labels, support=pairs.support, objective=parsed, floor=50.0)
@@ -460,16 +452,7 @@ def test_document_thresholds_select_exactly_the_evaluated_predictions() -> None:
     returned = rng.random((n_images, n_labels)) < np.where(truth, 0.9, 0.5)
     image_idx, label_idx = np.nonzero(returned)
     confidence = rng.uniform(50, 100, image_idx.size)  # full float precision, like Rekognition's
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(n_labels)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence,
-        is_true=truth[image_idx, label_idx],
-        floor=50.0,
-    )
+    pairs = pairs_of(truth, image_idx, label_idx, confidence, floor=50.0)
     per_label = recommend(
         exact_curves(pairs), labels=pairs.labels, support=pairs.support, objective="best-f1", floor=50
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from tests.support.cli import run_cli
+from tests.support.cli import run_cli, run_words
 from tests.support.fake_rekognition import FakeRekognition, label
 from tests.support.images import png_bytes
 
@@ -133,6 +133,26 @@ RUN_FILES = (
     "run.json",
     "ground_truth.jsonl",
 )
+
+
+def run_operation(operation: str, dataset: Path, endpoint, tmp_path: Path, out: Path, *extra: str) -> int:
+    """`run --operation OPERATION` of `dataset` against the local endpoint into `out`, every label judged
+    (--min-support 1), answers cached in tmp_path/c.sqlite; the exit code."""
+    return run_cli(
+        *run_words(
+            dataset,
+            "--operation",
+            operation,
+            "--region",
+            "us-east-1",
+            "--min-support",
+            "1",
+            *extra,
+            endpoint_url=endpoint.url,
+            cache=tmp_path / "c.sqlite",
+            out=out,
+        )
+    )
 
 
 def check_run_folder(out: Path, operation: str, tmp_path: Path) -> dict:

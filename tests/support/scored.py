@@ -18,14 +18,29 @@ def random_case(
     returned &= confidence >= floor
     image_idx, label_idx = np.nonzero(returned)
     positive_image, positive_label = np.nonzero(truth)
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(n_labels)),
+    pairs = pairs_of(truth, image_idx, label_idx, confidence[image_idx, label_idx], floor=floor)
+    return pairs, positive_image, positive_label
+
+
+def pairs_of(
+    truth: np.ndarray,
+    image_idx: np.ndarray,
+    label_idx: np.ndarray,
+    confidence: np.ndarray,
+    *,
+    floor: float = 0.0,
+    labels: tuple[str, ...] | None = None,
+) -> ScoredPairs:
+    """ScoredPairs from an images x labels truth matrix and the returned pairs (np.nonzero order) with their
+    confidences; labels L0, L1, ... unless named."""
+    n_images, n_labels = truth.shape
+    return ScoredPairs(
+        labels=labels or tuple(f"L{i}" for i in range(n_labels)),
         n_images=n_images,
         support=truth.sum(axis=0),
         label_idx=label_idx,
         image_idx=image_idx,
-        confidence=confidence[image_idx, label_idx],
+        confidence=confidence,
         is_true=truth[image_idx, label_idx],
         floor=floor,
     )
-    return pairs, positive_image, positive_label

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from evaluation.calls.backends.rekognition import custom_endpoint
-from evaluation.calls.redact import redact_url
+from evaluation.calls.backends.rekognition import ThroughClient, custom_endpoint, image_argument
 from evaluation.errors import UserError
 from evaluation.images import CUSTOM_LABELS_LIMITS, ImageLimits, LoadedImage
 
@@ -34,7 +33,7 @@ def check_version_arn(arn: str) -> str:
     return arn
 
 
-class CustomLabels:
+class CustomLabels(ThroughClient):
     """Backend `custom-labels`: DetectCustomLabels on one model version, every label down to MinConfidence."""
 
     name = "custom-labels"
@@ -59,11 +58,6 @@ class CustomLabels:
         self.max_results = max_results
         self.limits = limits
 
-    @property
-    def endpoint_url(self) -> str:
-        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
-        return redact_url(str(self.client.meta.endpoint_url))
-
     def request_params(self) -> dict[str, Any]:
         """The version ARN keys the cache; MaxResults only when sent (it cuts answers like MaxLabels)."""
         custom = custom_endpoint(self.endpoint_url)
@@ -75,13 +69,9 @@ class CustomLabels:
         return params
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
-        if image.ref.is_s3:
-            image_arg: dict[str, Any] = {"S3Object": {"Bucket": image.ref.bucket, "Name": image.ref.key}}
-        else:
-            image_arg = {"Bytes": image.data}
         request: dict[str, Any] = {
             "ProjectVersionArn": self.project_version_arn,
-            "Image": image_arg,
+            "Image": image_argument(image),
             "MinConfidence": self.min_confidence,
         }
         if self.max_results is not None:

@@ -11,6 +11,7 @@ from botocore import xform_name
 from botocore.config import Config
 
 from evaluation.calls.redact import redact_url
+from evaluation.errors import UserError
 from evaluation.images import DETECT_LABELS_LIMITS, ImageLimits, LoadedImage
 
 DEFAULT_MAX_ATTEMPTS = 8
@@ -23,16 +24,37 @@ def client_config(
 
     botocore's standard retry mode retries throttling, 5xx and connection errors with jittered
     exponential backoff, and never retries InvalidParameter, ImageTooLarge, AccessDenied and the like.
-    AWS_MAX_ATTEMPTS in the environment is honoured when no explicit value is given.
+    `max_attempts` counts every attempt, the first included (1: never retried), as AWS_MAX_ATTEMPTS does
+    in the AWS SDKs; AWS_MAX_ATTEMPTS in the environment is honoured when no explicit value is given. It
+    is passed as botocore's `total_max_attempts`: botocore's own `retries["max_attempts"]` counts the
+    retries after the first attempt, so passing the same number there would make one attempt more.
     """
     if max_attempts is None:
-        max_attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+        max_attempts = attempts_from_environment()
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"max_attempts must be a whole number >= 1 (1: no retry); got {max_attempts!r}")
     return Config(
-        retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "max_attempts": max_attempts},
+        retries={"mode": os.environ.get("AWS_RETRY_MODE", "standard"), "total_max_attempts": max_attempts},
         max_pool_connections=max_pool_connections,
         read_timeout=read_timeout,
         user_agent_extra="rekognition-eval",
     )
+
+
+def attempts_from_environment() -> int:
+    """AWS_MAX_ATTEMPTS (every attempt, the first included), else DEFAULT_MAX_ATTEMPTS."""
+    text = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
+    if not text:
+        return DEFAULT_MAX_ATTEMPTS
+    try:
+        attempts = int(text)
+    except ValueError:
+        attempts = 0
+    if attempts < 1:
+        raise UserError(
+            f"AWS_MAX_ATTEMPTS must be a whole number of attempts >= 1 (1: no retry); got {text!r}"
+        )
+    return attempts
 
 
 def make_client(
@@ -58,7 +80,18 @@ def make_client(
     )
 
 
-class RekognitionLabels:
+class ThroughClient:
+    """A backend that calls through a boto3 client (`self.client`)."""
+
+    client: Any
+
+    @property
+    def endpoint_url(self) -> str:
+        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
+        return redact_url(str(self.client.meta.endpoint_url))
+
+
+class RekognitionLabels(ThroughClient):
     """DetectLabels with a low MinConfidence and MaxLabels 1000: one call answers every threshold above."""
 
     name = "rekognition"
@@ -83,11 +116,6 @@ class RekognitionLabels:
         self.limits = limits
         self.extra = dict(extra or {})  # the production request's Features and Settings, sent as given
 
-    @property
-    def endpoint_url(self) -> str:
-        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
-        return redact_url(str(self.client.meta.endpoint_url))
-
     def request_params(self) -> dict[str, Any]:
         return detect_labels_params(
             min_confidence=self.min_confidence,
@@ -97,12 +125,11 @@ class RekognitionLabels:
         )
 
     def call(self, image: LoadedImage) -> dict[str, Any]:
-        if image.ref.is_s3:
-            image_arg: dict[str, Any] = {"S3Object": {"Bucket": image.ref.bucket, "Name": image.ref.key}}
-        else:
-            image_arg = {"Bytes": image.data}
         return self.client.detect_labels(
-            Image=image_arg, MinConfidence=self.min_confidence, MaxLabels=self.max_labels, **self.extra
+            Image=image_argument(image),
+            MinConfidence=self.min_confidence,
+            MaxLabels=self.max_labels,
+            **self.extra,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -132,7 +159,7 @@ def detect_labels_params(
     return params
 
 
-class RekognitionCall:
+class RekognitionCall(ThroughClient):
     """Any other image operation (DetectModerationLabels, DetectText, DetectFaces) through the same client.
 
     What it asks is the operation's business (evaluation.operations): `params` is every request parameter
@@ -147,11 +174,6 @@ class RekognitionCall:
         self.operation = operation
         self.params = dict(params)
         self.limits = limits
-
-    @property
-    def endpoint_url(self) -> str:
-        """The endpoint as written anywhere: without credentials (evaluation.calls.redact)."""
-        return redact_url(str(self.client.meta.endpoint_url))
 
     def request_params(self) -> dict[str, Any]:
         return operation_params(self.params, endpoint=custom_endpoint(self.endpoint_url))

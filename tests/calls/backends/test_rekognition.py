@@ -3,6 +3,8 @@
 Stubber for each error code; the local endpoint for what goes over the wire.
 """
 
+import hashlib
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -10,8 +12,10 @@ from botocore.stub import ANY, Stubber
 
 from evaluation.calls.backends import RekognitionLabels, ReplayLabels, make_client
 from evaluation.calls.backends.base import NotCached
-from evaluation.calls.backends.rekognition import client_config
+from evaluation.calls.backends.rekognition import DEFAULT_MAX_ATTEMPTS, client_config
+from evaluation.errors import UserError
 from evaluation.images import ImageRef, LoadedImage
+from evaluation.server.protocol import ServiceError
 from tests.support.fake_rekognition import label
 from tests.support.images import png_bytes
 
@@ -109,8 +113,59 @@ def test_invalid_request_values_are_refused_before_any_call():
 def test_retry_settings_honour_the_environment(monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
     config = client_config(max_pool_connections=32)
-    assert config.retries == {"mode": "standard", "max_attempts": 3}
+    assert config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert config.max_pool_connections == 32
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """botocore's standard-mode backoff without its sleeps: the attempts are what is counted."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
+
+
+def attempts_until_failure(endpoint, fake_rekognition, **client_options) -> tuple[int, int]:
+    """(attempts the endpoint saw, RetryAttempts botocore reported) for one DetectLabels that always
+    gets a 500."""
+    fake_rekognition.fault = lambda identity, attempt: ServiceError("InternalServerError", "down", status=500)
+    client = make_client(endpoint_url=endpoint.url, region="us-east-1", **client_options)
+    data = png_bytes(90, 90, seed=7)
+    with pytest.raises(ClientError) as raised:
+        client.detect_labels(Image={"Bytes": data})
+    assert raised.value.response["Error"]["Code"] == "InternalServerError"
+    return (
+        fake_rekognition.calls[hashlib.sha256(data).hexdigest()],
+        raised.value.response["ResponseMetadata"]["RetryAttempts"],
+    )
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 3, 5])
+def test_max_attempts_is_every_attempt_the_first_included(endpoint, fake_rekognition, no_backoff, attempts):
+    """What the AWS SDKs document for AWS_MAX_ATTEMPTS: 1 is a single try, N is N requests in all (passing N
+    as botocore's retries["max_attempts"] made N + 1)."""
+    assert attempts_until_failure(endpoint, fake_rekognition, max_attempts=attempts) == (
+        attempts,
+        attempts - 1,
+    )
+
+
+@pytest.mark.parametrize(("environment", "attempts"), [("4", 4), ("1", 1), (None, DEFAULT_MAX_ATTEMPTS)])
+def test_aws_max_attempts_from_the_environment_counts_every_attempt(
+    endpoint, fake_rekognition, no_backoff, monkeypatch, environment, attempts
+):
+    if environment is not None:
+        monkeypatch.setenv("AWS_MAX_ATTEMPTS", environment)
+    assert attempts_until_failure(endpoint, fake_rekognition)[0] == attempts
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "eight", "2.5"])
+def test_an_unusable_aws_max_attempts_is_the_users_mistake(monkeypatch, value):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", value)
+    with pytest.raises(UserError, match="AWS_MAX_ATTEMPTS must be a whole number"):
+        client_config()
+    with pytest.raises(ValueError, match="max_attempts must be a whole number"):
+        client_config(max_attempts=0)
 
 
 def test_aws_endpoints_are_known_by_their_host_name():

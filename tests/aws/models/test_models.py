@@ -22,42 +22,12 @@ from evaluation.aws.model_guard import ModelGuard
 from evaluation.aws.models import ModelStartFailed, VersionRef, Waiting, request_stop
 from evaluation.calls.backends.rekognition import make_client
 from evaluation.cli import main
-from evaluation.cli import models as models_cli
 from evaluation.errors import UserError
-from evaluation.server.protocol import RekognitionProtocolServer
-from tests.support.custom_labels_runs import FAST, Switchboard, models, run_args, write_dataset
-from tests.support.fake_custom_labels import FakeCustomLabels, project_arn
+from tests.support.custom_labels_runs import FAST, models, run_args, write_dataset
+from tests.support.fake_custom_labels import project_arn
 from tests.support.images import png_bytes
 
 LABELS = ("dent", "scratch")
-
-
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch):
-    monkeypatch.setattr(models_cli, "WAITING", FAST)
-
-
-@pytest.fixture(scope="module")
-def server():
-    board = Switchboard()
-    with RekognitionProtocolServer(board) as running:
-        yield running, board
-
-
-@pytest.fixture
-def fake(server):
-    server[1].fake = FakeCustomLabels(steps=3)
-    return server[1].fake
-
-
-@pytest.fixture
-def endpoint(server, fake):
-    return server[0]
-
-
-@pytest.fixture
-def client(endpoint):
-    return make_client(endpoint_url=endpoint.url, region="us-east-1")
 
 
 # --- the guard on its own -----------------------------------------------------------------------------
