@@ -290,7 +290,7 @@ def test_a_large_run_says_it_used_the_little_bootstraps_and_exact_bootstrap_forc
     (The 240-image run is made "large" by lowering the work budget, the only thing patched.)"""
     out, expected = finished
     pairs, positive_image, positive_label, images = scripted_pairs(out, expected)
-    monkeypatch.setattr("evaluation.stats.bootstrap.EXACT_WORK_BUDGET", 0)
+    monkeypatch.setattr("evaluation.stats.little_bootstraps.EXACT_WORK_BUDGET", 0)
     little = tmp_path / "little"
     assert cli("report", str(out), "--out", str(little)) == 0
     summary = json.loads((little / "summary.json").read_text())
