@@ -45,6 +45,7 @@ from evaluation.tablefiles import (
     write_answers_to,
     write_csv,
     write_curves,
+    write_parquet,
 )
 
 RUN_FILE = "run.json"
@@ -53,7 +54,8 @@ SUMMARY_FILE = "summary.json"
 LABELS_FILE = "labels.csv"
 THRESHOLDS_FILE = "thresholds.yaml"
 GROUND_TRUTH_FILE = "ground_truth.jsonl"
-SCORES_FILE = "scores.csv"
+SCORES_FILE = "scores.parquet"  # one row per (image, label) scored: millions at scale, so columnar
+SCORES_CSV_FILE = "scores.csv"  # what runs wrote before
 PREDICTIONS_FILE = "predictions.csv"
 
 METRICS_COLUMNS = ["label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support"]
@@ -262,7 +264,8 @@ def _write_into(
         out_dir / THRESHOLDS_FILE, yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     )
     if result.scores is not None:  # each image's confidence and truth per label: compare's paired test
-        atomic_write(out_dir / SCORES_FILE, result.scores.to_csv(index=False))
+        write_parquet(out_dir / SCORES_FILE, result.scores)
+        (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
     if result.responses:  # the answers judged, so `report` needs no response cache
@@ -420,13 +423,21 @@ class RunFolder:
         return cls(path=path, summary=summary, labels=labels, images=images, run=run)
 
     def scores(self) -> pd.DataFrame | None:
-        """scores.csv (image, label, confidence, positive), or None for runs written without it."""
-        path = self.path / SCORES_FILE
-        if not path.is_file():
+        """scores.parquet (image, label, confidence, positive; scores.csv in folders written before it),
+        or None for runs written without it."""
+        if (self.path / SCORES_FILE).is_file():
+            frame = pd.read_parquet(self.path / SCORES_FILE)
+            for name in ("image", "label"):
+                frame[name] = frame[name].astype(str).astype(object)
+        elif (self.path / SCORES_CSV_FILE).is_file():
+            frame = pd.read_csv(
+                self.path / SCORES_CSV_FILE,
+                dtype={"image": str, "label": str},
+                keep_default_na=False,
+                na_values={"confidence": [""]},
+            )
+        else:
             return None
-        frame = pd.read_csv(
-            path, dtype={"image": str, "label": str}, keep_default_na=False, na_values={"confidence": [""]}
-        )
         frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
         frame["positive"] = frame["positive"].astype(int).astype(bool)
         return frame

@@ -129,10 +129,17 @@ def test_the_answers_file_is_the_same_bytes_for_the_same_answers(run: Path, tmp_
     assert (run / ANSWERS_FILE).read_bytes() == first
 
 
-def test_a_tampered_answers_file_is_refused_with_its_name(run: Path) -> None:
+def test_a_tampered_answers_file_is_refused_with_its_name(run: Path, tmp_path: Path) -> None:
     path = run / ANSWERS_FILE
     records = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
     records[0]["response"] = {"Labels": "not a list"}
     path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode()))
+    expected = pd.read_csv(run / "labels.csv")
+    # with the run's cache, the analysis reads the cache's checked answers, never the folder's file
+    pd.testing.assert_frame_equal(
+        pd.read_csv(reanalyse(run, out=tmp_path / "again").out_dir / "labels.csv"), expected
+    )
+    # without it, the file is what is read: every answer is checked, and the bad one named
+    (tmp_path / "cache.sqlite").unlink()
     with pytest.raises(UserError, match=r"answers.jsonl.gz: the answer for key .* is not valid"):
         reanalyse(run)

@@ -378,7 +378,7 @@ def test_an_adapter_run_compares_with_the_base_run_and_exports_the_base_errors(
                    "--s3-prefix", "s3://bucket/mod/")  # fmt: skip
     assert code == 0
     lines = [json.loads(line) for line in manifest.read_text().splitlines()]
-    base_scores = pd.read_csv(tmp_path / "base" / "scores.csv")
+    base_scores = pd.read_parquet(tmp_path / "base" / "scores.parquet")
     threshold = float(
         pd.read_csv(tmp_path / "base" / "labels.csv").set_index("label").loc["Violence", "threshold"]
     )

@@ -37,8 +37,13 @@ def _digest(text: str | bytes) -> str:
 
 
 def read_table(run_dir: Path, name: str) -> str:
-    """The table as CSV text (curves exported from curves.parquet when there is no curves.csv)."""
+    """The table as CSV text (curves exported from curves.parquet when there is no curves.csv;
+    predictions.csv, which Arrow writes with every text quoted, in pandas' dialect)."""
     path = run_dir / f"{name}.csv"
+    if path.is_file() and name == "predictions":  # written by Arrow: its values, in pandas' dialect
+        texts = {"image": str, "label": str, "parents": str}
+        frame = pd.read_csv(path, dtype=texts, keep_default_na=False)
+        return frame.to_csv(index=False)
     if path.is_file():
         return path.read_text(encoding="utf-8")
     return pd.read_parquet(run_dir / f"{name}.parquet").to_csv(index=False)

@@ -323,16 +323,24 @@ def _scores(
     if positives is None:
         return None
     n_labels = max(pairs.n_labels, 1)
-    returned = pairs.image_idx * n_labels + pairs.label_idx
+    returned = pairs.image_idx.astype(np.int64) * n_labels + pairs.label_idx
     truth = np.asarray(positives[0], dtype=np.int64) * n_labels + np.asarray(positives[1], dtype=np.int64)
-    codes = np.union1d(returned, truth)
+    codes = np.concatenate([returned, truth])  # each (image, label) at most once in either
+    codes.sort()
+    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
     confidence = np.full(codes.shape[0], np.nan)
     confidence[np.searchsorted(codes, returned)] = pairs.confidence
+    truth.sort()
+    at = np.minimum(np.searchsorted(truth, codes), max(truth.size - 1, 0))
+    positive = (truth[at] == codes) if truth.size else np.zeros(codes.shape[0], dtype=bool)
+    # categories, not a string per row: millions of rows name a few thousand images' and labels' names
+    names = pd.Index(images, dtype=object)
+    image_of = codes // n_labels
     return pd.DataFrame(
         {
-            "image": np.asarray(images, dtype=object)[codes // n_labels] if codes.size else [],
-            "label": np.asarray(pairs.labels, dtype=object)[codes % n_labels] if codes.size else [],
+            "image": names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names),
+            "label": pd.Categorical.from_codes(codes % n_labels, pd.Index(pairs.labels, dtype=object)),
             "confidence": confidence,
-            "positive": np.isin(codes, truth).astype(int),
+            "positive": positive.astype(int),
         }
     )

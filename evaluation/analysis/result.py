@@ -56,7 +56,7 @@ class EvaluationResult:
     ground_truth: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     report_section: tuple[str, ...] = field(default=(), repr=False)
-    # scores.csv: per evaluated image and label, its confidence (none when not returned) and its truth
+    # scores.parquet: per evaluated image and label, its confidence (none when not returned) and its truth
     scores: pd.DataFrame | None = field(default=None, repr=False)
     # documents beside the tables, by file name (.json or .yaml): the review band's A2I conditions
     documents: dict[str, Any] = field(default_factory=dict, repr=False)

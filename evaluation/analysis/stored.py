@@ -8,18 +8,16 @@ learn what is stored or which model version answered: those are indexed lookups.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.calls.answers import answer_problem
+from evaluation.calls.answers import model_version_of
 from evaluation.calls.backends import Backend
 from evaluation.calls.cache import ResponseCache
 from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
-from evaluation.calls.runner import ANSWERED, ImageOutcome, model_version_of
-from evaluation.errors import UserError
+from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.operations import Operation
 from evaluation.tablefiles import ANSWERS_FILE
 
@@ -38,7 +36,7 @@ def read_answers(store: ResponseCache, operation: Operation, api: str, images: A
     if codecs:
         return {
             "answers": operation.answers_from_columns(store.read_columns(codecs[0], keys)),
-            "responses": StoredAnswers(store.path, keys),
+            "responses": StoredAnswers(store.path, keys, codecs),
         }
     return {"responses": {key: entry.response for key, entry in store.get_many(keys).items()}}
 
@@ -56,13 +54,11 @@ def stored_or_carried(recorded: Any, keys: list[str], cache: Any, operation: Ope
     if codecs and cache_path.is_file():
         with ResponseCache(cache_path, codecs=codecs) as store:
             if not set(keys) - store.stored_keys(keys) and _same_versions(recorded, store, keys):
+                read = read_answers(store, operation, api, recorded.images)
                 carried = recorded.path / ANSWERS_FILE
-                # the folder's own answers are checked as they stream by (a tampered file is refused, as
-                # when it is read whole), and must be this run's; the cache's columns are then read
-                if not carried.is_file() or not set(keys) - check_answers_file(
-                    carried, lambda response: answer_problem(api, response)
-                ):
-                    return read_answers(store, operation, api, recorded.images)
+                if carried.is_file():  # the folder's own answers file travels as it is (never parsed here)
+                    read["responses"] = CarriedAnswers(read["responses"], carried)
+                return read
     return {"responses": recorded.responses(keys, cache)}
 
 
@@ -76,11 +72,12 @@ def _same_versions(recorded: Any, store: ResponseCache, keys: list[str]) -> bool
 
 class StoredAnswers(Mapping[str, Any]):
     """The raw answers of a run by cache key, read from the cache only when asked (the run folder's
-    answers.jsonl.gz is written from it in chunks, never holding them all)."""
+    answers.jsonl.gz is written from it in chunks of stored text, never parsed nor all held)."""
 
-    def __init__(self, cache_path: Path, keys: Sequence[str]) -> None:
+    def __init__(self, cache_path: Path, keys: Sequence[str], codecs: Sequence[Any] = ()) -> None:
         self.cache_path = Path(cache_path)
         self.keys_in_order = list(dict.fromkeys(keys))
+        self.codecs = tuple(codecs)
 
     def __len__(self) -> int:
         return len(self.keys_in_order)
@@ -99,6 +96,37 @@ class StoredAnswers(Mapping[str, Any]):
                 found = store.get_many(part)
                 for key in part:
                     yield key, found[key].response
+
+    def raw_chunks(self, keys: Sequence[str], *, size: int = 5000) -> Iterator[tuple[str, str]]:
+        """(key, the answer's stored canonical JSON text) for `keys`, in that order: copying answers that
+        were checked when stored needs no parsing."""
+        with ResponseCache(self.cache_path, codecs=self.codecs) as store:
+            for start in range(0, len(keys), size):
+                part = keys[start : start + size]
+                found = store.raw_answers(part)
+                for key in part:
+                    yield key, found[key] if key in found else _missing(key)
+
+
+class CarriedAnswers(Mapping[str, Any]):
+    """A run's answers whose answers.jsonl.gz already exists (`source`): a rewritten run folder takes
+    that file as it is, instead of writing a million answers again; the analysis reads the cache.
+
+    Nothing is read from the file here, so nothing unchecked is used: a run folder read without its
+    cache checks every answer of the file then (`Recorded.responses`)."""
+
+    def __init__(self, answers: Mapping[str, Any], source: Path) -> None:
+        self.answers = answers
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.answers)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.answers[key]
 
 
 def _missing(key: str) -> Any:
@@ -147,23 +175,3 @@ def store_recorded_answers(
         if outcome.status == "missing" and outcome.cache_key in stored:
             outcome.status = "cached"
     return recorded, [index for index in to_call if outcomes[index].cache_key not in stored]
-
-
-def check_answers_file(path: Path, problem_of: Any) -> set[str]:
-    """The keys of an answers.jsonl.gz, each answer checked by `problem_of(response)` as it streams by
-    (a UserError names the file and the key, as reading it whole does); nothing is kept but the keys."""
-    keys: set[str] = set()
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                key = str(record["key"])
-                problem = problem_of(record["response"])
-                if problem:
-                    raise UserError(f"{path}: the answer for key {key[:12]}... is not valid ({problem})")
-                keys.add(key)
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-        raise UserError(f"{path}: cannot read the stored answers ({exc}); rerun with --cache PATH") from None
-    return keys

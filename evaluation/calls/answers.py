@@ -290,3 +290,11 @@ def _kind(value: Any) -> str:
     if isinstance(value, (Mapping, list, str)):
         return {dict: "an object", list: "a list", str: "text"}.get(type(value), type(value).__name__)
     return repr(value)
+
+
+def model_version_of(response: Mapping[str, Any]) -> str | None:
+    """The model version an answer names (None for APIs that name none, e.g. DetectCustomLabels)."""
+    for field_name in ("LabelModelVersion", "ModerationModelVersion", "TextModelVersion", "FaceModelVersion"):
+        if response.get(field_name):
+            return str(response[field_name])
+    return None

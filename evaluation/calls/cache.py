@@ -36,12 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.calls.answers import BadAnswer, answer_problem, check_answer
+from evaluation.calls.claims import ANSWERED, CLAIMED, HELD_ELSEWHERE, ClaimStore
 from evaluation.calls.columns import (
     NAMES_SCHEMA,
     ColumnCodec,
     Columns,
     ColumnStore,
-    chunks,
+    _parsed,
+    _without_metadata,
     columns_schema,
     encode_columns,
 )
@@ -79,7 +81,6 @@ _PUT_SQL = (
 
 
 # What `claim` finds: the answer is stored already, this run now holds the image, another run holds it.
-ANSWERED, CLAIMED, HELD_ELSEWHERE = "answered", "claimed", "held elsewhere"
 
 
 class CacheError(UserError):
@@ -131,7 +132,7 @@ def default_cache_path() -> Path:
     return Path(base) / "rekognition-eval" / "responses.sqlite"
 
 
-class ResponseCache(ColumnStore):
+class ResponseCache(ClaimStore, ColumnStore):
     """Raw responses by cache key. Thread-safe; use as a context manager or call close()."""
 
     def __init__(
@@ -251,57 +252,6 @@ class ResponseCache(ColumnStore):
                     counts[params] = counts.get(params, 0) + int(count)
         return counts
 
-    def claim(self, key: str, owner: str, *, lease_s: float, refresh: bool = False) -> str:
-        """Before calling for `key`: ANSWERED (a valid answer is stored), CLAIMED (this owner holds it
-        now, until `lease_s` from now unless renewed) or HELD_ELSEWHERE (another live run is calling).
-        With `refresh` a stored answer does not count (--refresh calls again)."""
-
-        outcome: list[str] = []
-
-        def take() -> None:
-            outcome.clear()
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._conn.execute(
-                    "SELECT operation, response FROM responses WHERE key = ?", (key,)
-                ).fetchone()
-                if row is not None and not refresh and _valid(row[0], row[1]):
-                    outcome.append(ANSWERED)
-                else:
-                    now = time.time()
-                    holder = self._conn.execute(
-                        "SELECT owner, expires FROM claims WHERE key = ?", (key,)
-                    ).fetchone()
-                    if holder is not None and holder[0] != owner and holder[1] > now:
-                        outcome.append(HELD_ELSEWHERE)
-                    else:
-                        self._conn.execute(
-                            "INSERT OR REPLACE INTO claims (key, owner, expires) VALUES (?, ?, ?)",
-                            (key, owner, now + lease_s),
-                        )
-                        outcome.append(CLAIMED)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-        self._write(take)
-        return outcome[0]
-
-    def release(self, key: str, owner: str) -> None:
-        """Give an image back unanswered (its call failed): another run may try it."""
-        self._write(
-            lambda: self._conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, owner))
-        )
-
-    def renew(self, owner: str, *, lease_s: float) -> None:
-        """Extend every claim this owner holds: it is alive and still calling."""
-        self._write(
-            lambda: self._conn.execute(
-                "UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease_s, owner)
-            )
-        )
-
     def _write(self, action: Callable[[], object]) -> None:
         with self._lock:
             try:
@@ -342,13 +292,6 @@ class ResponseCache(ColumnStore):
             ],
             owner=owner,
         )
-
-    def _column_tables(self) -> list[str]:
-        """The columns_* tables in the file, whichever codecs wrote them."""
-        found = self._conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'columns^_%' ESCAPE '^'"
-        ).fetchall()
-        return [row[0] for row in found]
 
     def put_many(self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None) -> None:
         """Store several answers (each a mapping of `put`'s arguments) in one transaction, with their
@@ -477,53 +420,9 @@ class ResponseCache(ColumnStore):
             ).fetchall()
         return [row[0] for row in rows]
 
-    # ------------------------------------------------------------------ what is stored, without parsing
-
-    def stored_keys(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` have a valid answer, by indexed lookups: an answer with current columns was
-        checked when it was stored, so it is not read; only a row without them (stored by an older
-        harness, or of an operation without columns) is parsed and checked, as `get` would."""
-        found: set[str] = set()
-        with self._lock:
-            for part in chunks(list(dict.fromkeys(keys)), 900):
-                marks = ",".join("?" * len(part))
-                present = {
-                    row[0] for row in self._read(f"SELECT key FROM responses WHERE key IN ({marks})", part)
-                }
-                for codec in self.codecs:
-                    checked = self._read(
-                        f"SELECT key FROM columns_{codec.kind} WHERE version = ? AND key IN ({marks})",
-                        [codec.version, *part],
-                    )
-                    found.update(row[0] for row in checked)
-                unchecked = list(present - found)
-                if unchecked:
-                    marks = ",".join("?" * len(unchecked))
-                    rows = self._read(
-                        f"SELECT key, operation, response FROM responses WHERE key IN ({marks})", unchecked
-                    )
-                    found.update(key for key, operation, response in rows if _valid(operation, response))
-        return found
-
     def __len__(self) -> int:
         with self._lock:
             return int(self._read("SELECT COUNT(*) FROM responses", ())[0][0])
-
-
-def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
-    """boto3's ResponseMetadata (request ids, headers, retry counts) is per call, not part of the answer."""
-    return {name: value for name, value in response.items() if name != "ResponseMetadata"}
-
-
-def _parsed(text: Any) -> Any:
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError, RecursionError):
-        return None
-
-
-def _valid(operation: str, response_text: Any) -> bool:
-    return answer_problem(operation, _parsed(response_text)) is None
 
 
 def _row_to_cached(row: tuple[Any, ...]) -> CachedResponse | None:

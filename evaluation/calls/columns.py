@@ -90,6 +90,53 @@ class ColumnStore:
                 found.update((row[0], (row[1], row[2])) for row in rows)
         return found
 
+    # ------------------------------------------------------------------ what is stored, without parsing
+
+    def stored_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of `keys` have a valid answer, by indexed lookups: an answer with current columns was
+        checked when it was stored, so it is not read; only a row without them (stored by an older
+        harness, or of an operation without columns) is parsed and checked, as `get` would."""
+        found: set[str] = set()
+        with self._lock:
+            for part in chunks(list(dict.fromkeys(keys)), 900):
+                marks = ",".join("?" * len(part))
+                present = {
+                    row[0] for row in self._read(f"SELECT key FROM responses WHERE key IN ({marks})", part)
+                }
+                for codec in self.codecs:
+                    checked = self._read(
+                        f"SELECT key FROM columns_{codec.kind} WHERE version = ? AND key IN ({marks})",
+                        [codec.version, *part],
+                    )
+                    found.update(row[0] for row in checked)
+                unchecked = list(present - found)
+                if unchecked:
+                    marks = ",".join("?" * len(unchecked))
+                    rows = self._read(
+                        f"SELECT key, operation, response FROM responses WHERE key IN ({marks})", unchecked
+                    )
+                    found.update(key for key, operation, response in rows if _valid(operation, response))
+        return found
+
+    def raw_answers(self, keys: Sequence[str]) -> dict[str, str]:
+        """The stored text of the valid answers among `keys`, unparsed, for copying them as they are: an
+        answer with current columns was checked when stored; any other is checked here (`stored_keys`)."""
+        valid = self.stored_keys(keys)
+        found: dict[str, str] = {}
+        with self._lock:
+            for part in chunks(list(dict.fromkeys(keys)), 900):
+                marks = ",".join("?" * len(part))
+                rows = self._read(f"SELECT key, response FROM responses WHERE key IN ({marks})", part)
+                found.update((key, text) for key, text in rows if key in valid)
+        return found
+
+    def _column_tables(self) -> list[str]:
+        """The columns_* tables in the file, whichever codecs wrote them."""
+        found = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'columns^_%' ESCAPE '^'"
+        ).fetchall()
+        return [row[0] for row in found]
+
     # ------------------------------------------------------------------------------------- columns
 
     def _interned(self, names: Sequence[str]) -> list[int]:
@@ -247,4 +294,5 @@ def _valid(operation: str, response_text: Any) -> bool:
 
 
 def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+    """boto3's ResponseMetadata (request ids, headers, retry counts) is per call, not part of the answer."""
     return {name: value for name, value in response.items() if name != "ResponseMetadata"}

@@ -6,6 +6,7 @@ an account's quotas are often raised and prices change. A price that is not know
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -17,6 +18,10 @@ import yaml
 from evaluation.errors import UserError
 
 DEFAULT_REGION_FOR_PRICES = "us-east-1"
+FACES_STORED = "FacesStored"  # in a calls mapping: faces a temporary collection holds while the run lasts
+LIVENESS_READ = "GetFaceLivenessSessionResults"  # reads a check's results: the check was billed already
+HOURS_PER_MONTH = 730.0  # face storage is billed per face-month, pro-rated
+MIN_STORAGE_HOURS = 1.0  # the shortest life assumed for a temporary collection in an estimate
 
 
 def _load_yaml(path: str | Path | None, packaged: str) -> dict[str, Any]:
@@ -165,7 +170,12 @@ class PriceTable:
             if room:
                 price = tier.get("usd_per_image")
                 if price is None:
-                    notes.append(f"the price above {lower:,} images a month is not in the table")
+                    group = self.document["operations"].get(operation)
+                    notes.append(
+                        f"no {group} price in {self.where}"
+                        if lower == 0
+                        else f"the price above {lower:,} images a month is not in the table"
+                    )
                     return Estimate(calls, None, region, operation, self.source, notes)
                 total += room * float(price)
                 remaining -= room
@@ -177,34 +187,72 @@ class PriceTable:
         notes.append("list price before any free tier")
         return Estimate(calls, round(total, 6), region, operation, self.source, notes)
 
-    def estimate_calls(self, needed: dict[str, float], region: str | None) -> Estimate:
-        """Several APIs' calls (and "FaceStorageMonth": face-months stored, "CreateUser" and the like are
-        free), added up; None when any needed price is unknown."""
+    def estimate_calls(
+        self, needed: Mapping[str, float], region: str | None, *, storage_hours: float = MIN_STORAGE_HOURS
+    ) -> Estimate:
+        """Several APIs' calls added up, API by API (one note each), None when any needed price is unknown.
+
+        Image APIs of one price group share its monthly volume tiers (IndexFaces and SearchFaces are both
+        Group 1: the second starts where the first ends); the calls in `free_operations` (CreateCollection,
+        CreateUser, GetFaceLivenessSessionResults...) cost nothing. FACES_STORED is the number of faces a
+        temporary collection holds: billed per face-month, pro-rated, for `storage_hours` (the caller's
+        assumption of how long the collection lives). LIVENESS_SESSIONS are sessions whose results are
+        read: their checks were billed when they were recorded, so they are named, not added.
+        """
         region = region or DEFAULT_REGION_FOR_PRICES
         total: float | None = 0.0
         notes: list[str] = []
         free = set(self.document.get("free_operations") or [])
+        used: dict[str, int] = {}  # price group -> images already counted in this estimate
         for api, count in needed.items():
-            if not count or api in free:
+            if not count:
                 continue
-            if api == "FaceStorageMonth":
+            if api == FACES_STORED:
+                months = count * storage_hours / HOURS_PER_MONTH
                 price, where = self.unit_price("face_storage_month", region)
-            elif api == "FaceLivenessCheck":
-                price, where = self.unit_price("face_liveness_check", region)
-            else:
-                part = self.estimate(api, region, int(count))
-                notes += [f"{api}: {note}" for note in part.notes if "before any free tier" not in note]
-                total = None if total is None or part.usd is None else total + part.usd
+                what = (
+                    f"face storage: {count:,.0f} faces for {storage_hours:,.2f} hour(s) = {months:.6g} "
+                    "face-months (assumed: the collection lives as long as the run, at least one hour)"
+                )
+                if price is None:
+                    notes.append(f"{what}: price unknown ({where})")
+                    total = None
+                else:
+                    cost = price * months
+                    notes.append(f"{what} x USD {price:g} = USD {cost:.6g}")
+                    total = None if total is None else total + cost
                 continue
-            if price is None:
-                notes.append(where)
+            if api in free:
+                notes.append(f"{api}: {count:,.0f} call(s), not billed")
+                if api == LIVENESS_READ:
+                    notes.append(self._liveness_note(int(count), region))
+                continue
+            group = self.document["operations"].get(api)
+            part = self.estimate(api, region, int(count), already_this_month=used.get(group, 0))
+            used[group] = used.get(group, 0) + int(count)
+            named = f"{api}: {int(count):,} image(s)" + (f" ({group})" if group else "")
+            if part.usd is None:
+                why = "; ".join(note for note in part.notes if "before any free tier" not in note)
+                notes.append(f"{named}: price unknown ({why})")
                 total = None
-            elif total is not None:
-                total += price * count
+            else:
+                notes.append(f"{named}: USD {part.usd:.6g}")
+                total = None if total is None else total + part.usd
         notes.append("list price before any free tier")
-        calls = int(sum(count for api, count in needed.items() if api != "FaceStorageMonth"))
-        what = ", ".join(f"{count:g} {api}" for api, count in needed.items() if count)
-        return Estimate(calls, None if total is None else round(total, 6), region, what, self.source, notes)
+        calls = int(sum(count for api, count in needed.items() if api != FACES_STORED))
+        return Estimate(
+            calls, None if total is None else round(total, 6), region, "face API", self.source, notes
+        )
+
+    def _liveness_note(self, sessions: int, region: str) -> str:
+        price, where = self.unit_price("face_liveness_check", region)
+        cost = f"price unknown: {where}"
+        if price is not None:
+            cost = f"USD {price * sessions:.6g} at {price:g} a check"
+        return (
+            f"the {sessions:,} Face Liveness check(s) read were billed when recorded, not by this run "
+            f"({cost})"
+        )
 
     def unit_price(self, name: str, region: str) -> tuple[float | None, str]:
         by_region = (self.document.get("faces") or {}).get(name) or {}

@@ -23,14 +23,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from evaluation.calls.answers import BadAnswer, answer_problem
+from evaluation.calls.answers import BadAnswer, answer_problem, model_version_of
 from evaluation.calls.backends.base import Backend, NotCached
 from evaluation.calls.backends.replay import replay_hint
 from evaluation.calls.cache import ANSWERED as CLAIM_ANSWERED
@@ -491,11 +491,3 @@ def _finish(outcomes: list[ImageOutcome], stats: RunStats, started: float) -> No
             codes[outcome.error_code] = codes.get(outcome.error_code, 0) + 1
     stats.error_codes = codes
     stats.wall_s = round(time.monotonic() - started, 3)
-
-
-def model_version_of(response: Mapping[str, Any]) -> str | None:
-    """The model version an answer names (None for APIs that name none, e.g. DetectCustomLabels)."""
-    for field_name in ("LabelModelVersion", "ModerationModelVersion", "TextModelVersion", "FaceModelVersion"):
-        if response.get(field_name):
-            return str(response[field_name])
-    return None

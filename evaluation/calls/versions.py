@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evaluation.calls.answers import model_version_of
 from evaluation.calls.backends.base import Backend
 from evaluation.calls.cache import ResponseCache
-from evaluation.calls.runner import ImageOutcome, model_version_of
+from evaluation.calls.runner import ImageOutcome
 from evaluation.errors import UserError
 from evaluation.images import ImageRef, Preparation, load_image
 

@@ -195,6 +195,33 @@ def sliced(
     return pd.DataFrame(rows)
 
 
+def rates_and_slices(
+    truths: Sequence[Mapping[str, Any]],
+    table: pd.DataFrame,
+    table_for: Callable[[np.ndarray], pd.DataFrame],
+    target: float,
+    *,
+    refused: str,
+    rates: tuple[str, str],
+    names: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The recommendation over the whole error-tradeoff `table` at `target`, and the same per group of
+    every slice column (with each group's rates at the overall threshold)."""
+    accepted, rejected = rates
+    recommended = recommend_at_rate(
+        table, target, refused=refused, accepted_rate=accepted, rejected_rate=rejected, names=names
+    )
+    slices = sliced(
+        truths, table_for, target, refused=refused, rates=rates, at_threshold=recommended.get("threshold")
+    )
+    return recommended, slices
+
+
+def every_ten(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of an error-tradeoff table at thresholds 0, 10, ..., 100 (report.md's short table)."""
+    return table[table["threshold"].isin(np.arange(0.0, 101.0, 10.0))].reset_index(drop=True)
+
+
 def scored(
     *,
     label: str,
@@ -202,22 +229,27 @@ def scored(
     is_true: np.ndarray,
     support: int | None = None,
     predictions: pd.DataFrame,
-    unjudged: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
     details: dict[str, Any],
     markdown: list[str],
-    thresholds: dict[str, Any],
+    key: str,
+    parameter: str,
+    objective: str,
+    recommended: Mapping[str, Any],
 ) -> Scored:
+    """The Scored of a rate-judged operation: one label, every comparison an entry, nothing unjudged in
+    the shared sense, and thresholds.yaml's entry `key` (the parameter to set, the objective, the
+    recommendation with its note)."""
     pairs = one_label_pairs(label, scores, is_true, support)
     return Scored(
         pairs=pairs,
         ap=average_precision(pairs),
-        unjudged=unjudged,
+        unjudged=pd.DataFrame(columns=["name", "images", "max_confidence"]),
         predictions=predictions,
         tables=tables,
         details=details,
         markdown=tuple(markdown),
-        thresholds=thresholds,
+        thresholds={key: {"parameter": parameter, "objective": objective, **recommended}},
     )
 
 

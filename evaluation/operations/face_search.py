@@ -32,13 +32,13 @@ from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Scored
 from evaluation.operations.biometric import (
     BiometricOperation,
+    every_ten,
     rate_target,
+    rates_and_slices,
     recommendation_lines,
     scored,
-    sliced,
     table_lines,
 )
-from evaluation.stats.biometrics import recommend_at_rate
 from evaluation.stats.thresholds import Objective
 
 IDENTIFIED = "identified"
@@ -179,20 +179,12 @@ class FaceSearch(BiometricOperation):
         target = rate_target(objective)
         table = identification_table(top, correct, mated)
         names = {"refused": "probes of people not enrolled", "accepted_rate": "FPIR", "rejected_rate": "FNIR"}
-        recommended = recommend_at_rate(
-            table, target, refused="non_mated", accepted_rate="fpir", rejected_rate="fnir", names=names
-        )
 
         def table_for(members: np.ndarray) -> pd.DataFrame:
             return identification_table(top[members], correct[members], mated[members])
 
-        slices = sliced(
-            truths,
-            table_for,
-            target,
-            refused="non_mated",
-            rates=("fpir", "fnir"),
-            at_threshold=recommended.get("threshold"),
+        recommended, slices = rates_and_slices(
+            truths, table, table_for, target, refused="non_mated", rates=("fpir", "fnir"), names=names
         )
         not_enrolled = sorted({i for i, m in zip(identities, mated, strict=True) if not m and i != UNKNOWN})
         details = {
@@ -227,8 +219,11 @@ class FaceSearch(BiometricOperation):
                 f"{len(not_enrolled)} probe identities are not in the gallery and count as not enrolled.",
                 "",
             ]
-        whole = table[table["threshold"].isin(np.arange(0.0, 101.0, 10.0))].reset_index(drop=True)
-        markdown += ["### Identification at whole thresholds (every 10)", "", *table_lines(whole, limit=11)]
+        markdown += [
+            "### Identification at whole thresholds (every 10)",
+            "",
+            *table_lines(every_ten(table), 11),
+        ]
         if not slices.empty:
             markdown += ["### By group", "", *table_lines(slices)]
         tables = {"identification": table}
@@ -251,17 +246,13 @@ class FaceSearch(BiometricOperation):
             is_true=(correct & mated)[entries],
             support=int(mated.sum()),
             predictions=predictions,
-            unjudged=pd.DataFrame(columns=["name", "images", "max_confidence"]),
             tables=tables,
             details=details,
             markdown=markdown,
-            thresholds={
-                "face_search": {
-                    "parameter": "FaceMatchThreshold",
-                    "objective": f"fnir-at-fpir:{target:g}",
-                    **recommended,
-                }
-            },
+            key="face_search",
+            parameter="FaceMatchThreshold",
+            objective=f"fnir-at-fpir:{target:g}",
+            recommended=recommended,
         )
 
 

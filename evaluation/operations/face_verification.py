@@ -36,13 +36,14 @@ from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Scored
 from evaluation.operations.biometric import (
     BiometricOperation,
+    every_ten,
     rate_target,
+    rates_and_slices,
     recommendation_lines,
     scored,
-    sliced,
     table_lines,
 )
-from evaluation.stats.biometrics import error_tradeoff, recommend_at_rate
+from evaluation.stats.biometrics import error_tradeoff
 from evaluation.stats.thresholds import Objective
 
 SAME_PERSON = "same person"
@@ -145,20 +146,14 @@ class FaceVerification(BiometricOperation):
         )
         target = rate_target(objective)
         table = error_tradeoff(similarity[genuine], similarity[~genuine])
-        recommended = recommend_at_rate(table, target)
         parameter = "SimilarityThreshold" if pair_mode else "FaceMatchThreshold"
 
         def table_for(members: np.ndarray) -> pd.DataFrame:
             keep = members[first] & members[second]
             return error_tradeoff(similarity[keep & genuine], similarity[keep & ~genuine])
 
-        slices = sliced(
-            truths,
-            table_for,
-            target,
-            refused="impostor",
-            rates=("fmr", "fnmr"),
-            at_threshold=recommended.get("threshold"),
+        recommended, slices = rates_and_slices(
+            truths, table, table_for, target, refused="impostor", rates=("fmr", "fnmr")
         )
         no_face = [
             {
@@ -218,11 +213,10 @@ class FaceVerification(BiometricOperation):
             ]
         if not slices.empty:
             markdown += ["### By group (pairs within a group)", "", *table_lines(slices)]
-        whole = table[np.isclose(table["threshold"] % 1, 0)]
         markdown += [
             "### FMR and FNMR at whole thresholds (every 10)",
             "",
-            *table_lines(whole[whole["threshold"] % 10 == 0].reset_index(drop=True), limit=11),
+            *table_lines(every_ten(table), 11),
         ]
         tables = {
             "verification": table,
@@ -235,18 +229,13 @@ class FaceVerification(BiometricOperation):
             scores=similarity,
             is_true=genuine,
             predictions=predictions,
-            unjudged=pd.DataFrame(columns=["name", "images", "max_confidence"]),
             tables=tables,
             details=details,
             markdown=markdown,
-            thresholds={
-                "face_verification": {
-                    "parameter": parameter,
-                    "objective": f"fnmr-at-fmr:{target:g}",
-                    **{key: value for key, value in recommended.items() if key != "note"},
-                    "note": recommended.get("note", ""),
-                }
-            },
+            key="face_verification",
+            parameter=parameter,
+            objective=f"fnmr-at-fmr:{target:g}",
+            recommended=recommended,
         )
 
 

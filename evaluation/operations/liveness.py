@@ -32,13 +32,14 @@ from evaluation.operations.answers import ResponseShapeError
 from evaluation.operations.base import Scored
 from evaluation.operations.biometric import (
     BiometricOperation,
+    every_ten,
     rate_target,
+    rates_and_slices,
     recommendation_lines,
     scored,
-    sliced,
     table_lines,
 )
-from evaluation.stats.biometrics import error_tradeoff, recommend_at_rate
+from evaluation.stats.biometrics import error_tradeoff
 from evaluation.stats.thresholds import Objective
 
 LIVE = "live"
@@ -176,25 +177,18 @@ class Liveness(BiometricOperation):
             "accepted_rate": "APCER (worst attack type)",
             "rejected_rate": "BPCER",
         }
-        recommended = recommend_at_rate(
-            table,
-            target,
-            refused="attacks",
-            accepted_rate="apcer_worst_type",
-            rejected_rate="bpcer",
-            names=names,
-        )
 
         def table_for(members: np.ndarray) -> pd.DataFrame:
             return liveness_table(confidence[members], live[members], attack[members])[0]
 
-        slices = sliced(
+        recommended, slices = rates_and_slices(
             kept,
+            table,
             table_for,
             target,
             refused="attacks",
             rates=("apcer_worst_type", "bpcer"),
-            at_threshold=recommended.get("threshold"),
+            names=names,
         )
         details = {
             "sessions": len(answers),
@@ -225,8 +219,11 @@ class Liveness(BiometricOperation):
                 f"{len(unjudged)} session(s) did not succeed and are not judged (liveness_unjudged.csv).",
                 "",
             ]
-        whole = table[table["threshold"].isin(np.arange(0.0, 101.0, 10.0))].reset_index(drop=True)
-        markdown += ["### APCER and BPCER at whole thresholds (every 10)", "", *table_lines(whole, limit=11)]
+        markdown += [
+            "### APCER and BPCER at whole thresholds (every 10)",
+            "",
+            *table_lines(every_ten(table), 11),
+        ]
         if not slices.empty:
             markdown += ["### By group", "", *table_lines(slices)]
         tables = {
@@ -251,17 +248,13 @@ class Liveness(BiometricOperation):
             scores=confidence,
             is_true=live,
             predictions=predictions,
-            unjudged=pd.DataFrame(columns=["name", "images", "max_confidence"]),
             tables=tables,
             details=details,
             markdown=markdown,
-            thresholds={
-                "liveness": {
-                    "parameter": "Confidence",
-                    "objective": f"bpcer-at-apcer:{target:g}",
-                    **recommended,
-                }
-            },
+            key="liveness",
+            parameter="Confidence",
+            objective=f"bpcer-at-apcer:{target:g}",
+            recommended=recommended,
         )
 
 

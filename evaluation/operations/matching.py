@@ -94,22 +94,32 @@ def predictions_frame(
     displays = pd.Index([columns.names[code] for code in used], dtype=object)
     name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
     name_codes = name_of_display[display_codes]
-    # per (image, name) the most confident row, direct or implied (a direct one first on a tie)
-    order = np.lexsort((kind, -confidence, name_codes, image))
-    image, name_codes, kind, confidence = image[order], name_codes[order], kind[order], confidence[order]
-    display_codes = display_codes[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (image[1:] != image[:-1]) | (name_codes[1:] != name_codes[:-1])
-    group = np.cumsum(first) - 1
-    direct = np.zeros(int(first.sum()), dtype=bool)
-    np.logical_or.at(direct, group, kind == DIRECT)
+    # per (image, name) the most confident row, direct or implied (a direct one first on a tie, then the
+    # first listed): one stable sort by (image, name) and reductions over the groups, no per-row work
+    group_key = image.astype(np.int64) * max(len(normalised), 1) + name_codes
+    order = np.argsort(group_key, kind="stable")
+    group_key, confidence, kind = group_key[order], confidence[order], kind[order]
+    starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
+    segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, len(order)]))
+    best = np.maximum.reduceat(confidence, starts)
+    candidate = confidence == best[segment]
+    candidate &= kind == np.minimum.reduceat(np.where(candidate, kind, IMPLIED), starts)[segment]
+    chosen = np.minimum.reduceat(np.where(candidate, np.arange(len(order)), len(order)), starts)
+    direct = np.maximum.reduceat(kind == DIRECT, starts)
+    first = order[chosen]
+    image, name_codes, confidence, display_codes = (
+        image[first],
+        name_codes[first],
+        confidence[chosen],
+        display_codes[first],
+    )
     return pd.DataFrame(
         {
-            "image": image[first],
-            "name": pd.Categorical.from_codes(name_codes[first], categories=pd.Index(normalised)),
-            "display": pd.Categorical.from_codes(display_codes[first], categories=displays),
-            "confidence": confidence[first],
-            "direct": direct,
+            "image": image,
+            "name": pd.Categorical.from_codes(name_codes, categories=pd.Index(normalised)),
+            "display": pd.Categorical.from_codes(display_codes, categories=displays),
+            "confidence": confidence,
+            "direct": direct.astype(bool),
         }
     )
 

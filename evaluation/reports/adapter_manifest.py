@@ -84,7 +84,7 @@ def adapter_manifest(
         )
     scores = run.scores()
     if scores is None:
-        raise UserError(f"{run.path} has no scores.csv; run `rekognition-eval report {run.path}` first")
+        raise UserError(f"{run.path} has no scores.parquet; run `rekognition-eval report {run.path}` first")
     labels = run.labels
     if "rolled_up" in labels.columns:  # the dataset's own labels, not the roll-up rows the run added
         labels = labels[labels["rolled_up"].astype(str).str.lower() != "true"]

@@ -31,7 +31,7 @@ from evaluation.reports.paired import paired_tests, threshold_table
 from evaluation.reports.recommended import confidence_text, min_confidence
 from evaluation.runfolder import IDENTITY_PARAMETERS, NUMERIC, RunFolder, atomic_write
 
-AP_TOLERANCE = 0.01  # without scores.csv (older runs): an AP change smaller than this is "same"
+AP_TOLERANCE = 0.01  # without scores.parquet (older runs): an AP change smaller than this is "same"
 SIGNIFICANCE = 0.05  # McNemar's exact p-value below this: the decisions really changed
 THRESHOLD_TOLERANCE = 0.005  # MinConfidence changes smaller than this are not worth a line
 MAX_MD_ROWS = 20
@@ -317,7 +317,7 @@ def compare_labels(a: RunFolder, b: RunFolder, deployed: dict[str, Any] | None =
     """One row per label of either run (A's order, then B's own): both sides, the changes, a verdict.
 
     The verdict is McNemar's exact test on the images whose decision changed (see `paired_tests`): better
-    in B or A when p < SIGNIFICANCE, else same; by AP change only for runs without scores.csv."""
+    in B or A when p < SIGNIFICANCE, else same; by AP change only for runs without scores.parquet."""
     keep = ["label", *NUMERIC, "threshold_low", "status"]
 
     def side(run: RunFolder) -> pd.DataFrame:
@@ -386,7 +386,7 @@ def _summary_sentence(counts: dict[str, Any]) -> str:
         f"{counts['compared']} label(s) in both runs: better in B for {counts['better_in_b']}, "
         f"better in A for {counts['better_in_a']}, "
         f"no significant change for {counts['same']} (McNemar's exact test on the images whose decision "
-        f"changed, p < {SIGNIFICANCE:g}; by AP within {AP_TOLERANCE:g} for runs without scores.csv)"
+        f"changed, p < {SIGNIFICANCE:g}; by AP within {AP_TOLERANCE:g} for runs without scores.parquet)"
         + (f"; median AP change {median:+.3f}" if median is not None else "")
         + f". Recommended MinConfidence raised for {counts['thresholds_raised']}, lowered for "
         f"{counts['thresholds_lowered']}; status changed for {counts['status_changed']}."
@@ -489,7 +489,7 @@ def render_compare_html(a: RunFolder, b: RunFolder, table: pd.DataFrame, warning
 </div>
 <div class="scroll"><table id="compare-table" class="data"></table></div>
 <p class="note">Δ is B minus A. "Better" means McNemar's exact test on the images whose decision changed
-at the threshold gives p &lt; {SIGNIFICANCE:g} (runs without scores.csv: AP moved by at least
+at the threshold gives p &lt; {SIGNIFICANCE:g} (runs without scores.parquet: AP moved by at least
 {AP_TOLERANCE:g}). MinConf is the value
 to use, as each run's thresholds.yaml has it (rounded down, never up: it keeps every image at the recommended
 confidence). A dash is an undefined value, never a zero.</p>
@@ -520,8 +520,8 @@ def write_compare(
     warnings = check_comparable(a, b)
     if a.scores() is None or b.scores() is None:
         warnings.append(
-            "a run has no scores.csv (written by an older version): verdicts use the AP change, without a "
-            "paired test; run `rekognition-eval report RUN` to add it"
+            "a run has no scores.parquet (written by an older version): verdicts use the AP change, "
+            "without a paired test; run `rekognition-eval report RUN` to add it"
         )
     table = compare_labels(a, b, deployed)
     out = Path(out_dir) if out_dir else default_compare_dir(a.path, b.path)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from evaluation.analysis.summary import PathView
 from evaluation.reports.aws_section import html_section as aws_html_section
+from evaluation.reports.faces_section import html_section as faces_html_section
 from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.sure import sure_html
@@ -673,7 +674,7 @@ MinConfidence. Counts are (image, label) pairs, micro-averaged over labels.</p>
 <div id="label-errors"></div>
 </section>
 </div>
-{sure_html(result)}{aws_html_section(result)}</main>
+{sure_html(result)}{aws_html_section(result)}{faces_html_section(result)}</main>
 <footer>
 The explorer's numbers are metrics.csv's at whole-number thresholds, curves.csv's at every other stop
 and labels.csv's at the recommended one (a label is predicted when its confidence is at or above

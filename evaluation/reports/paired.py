@@ -22,7 +22,7 @@ def paired_tests(
 ) -> dict[str, dict[str, Any]]:
     """Per label in both runs: McNemar's exact test on the images evaluated in both, each image judged
     right or wrong at a threshold (the deployed one when given, else each run's recommended one). {} when
-    a run has no scores.csv (written before it existed)."""
+    a run has no scores.parquet (written before it existed)."""
     scores_a, scores_b = a.scores(), b.scores()
     if scores_a is None or scores_b is None:
         return {}

@@ -230,6 +230,9 @@ class Objective:
 def _first_per_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray]) -> np.ndarray:
     """Per group, the row that sorts first by ``keys_desc`` (all descending, first key most important;
     NaN sorts last); -1 for a group with no rows. One lexsort over all rows, no loop over groups."""
+    group = np.asarray(group)
+    if group.size and (group[1:] >= group[:-1]).all():  # rows already grouped (a sorted curve)
+        return _first_per_sorted_group(group, n_groups, keys_desc)
     negated = [-np.asarray(key, dtype=np.float64) for key in reversed(keys_desc)]
     order = np.lexsort((*negated, group))
     sorted_group = group[order]
@@ -237,6 +240,26 @@ def _first_per_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.nd
     head[1:] = sorted_group[1:] != sorted_group[:-1]
     chosen = np.full(n_groups, -1, dtype=np.int64)
     chosen[sorted_group[head]] = order[head]
+    return chosen
+
+
+def _first_per_sorted_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray]) -> np.ndarray:
+    """`_first_per_group` for rows sorted by group, without sorting: each key in turn keeps the rows
+    equal to their group's maximum (NaN below every number), then the first row left wins, as the
+    stable sort's first row would."""
+    n_rows = group.shape[0]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n_rows]))
+    left = np.ones(n_rows, dtype=bool)
+    for key in keys_desc:
+        values = np.asarray(key, dtype=np.float64)
+        masked = np.where(left & ~np.isnan(values), values, -np.inf)
+        best = np.maximum.reduceat(masked, starts)
+        # a group whose remaining rows are all NaN keeps them all (NaN ties NaN, as in the sort)
+        left &= (masked == best[segment]) | (np.isneginf(best[segment]) & np.isnan(values))
+    first = np.minimum.reduceat(np.where(left, np.arange(n_rows), n_rows), starts)
+    chosen = np.full(n_groups, -1, dtype=np.int64)
+    chosen[group[starts]] = first
     return chosen
 
 
@@ -333,7 +356,11 @@ def _sorted_curve(curves: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, np
         unknown = sorted(set(curves["label"].astype(object)[codes < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
     threshold = curves["threshold"].to_numpy(dtype=np.float64)
-    order = np.lexsort((-threshold, codes))
+    step, fall = np.diff(codes), np.diff(threshold)
+    if ((step > 0) | ((step == 0) & (fall < 0))).all():  # exact_curves' own order: nothing to sort
+        order = np.arange(codes.shape[0])
+    else:
+        order = np.lexsort((-threshold, codes))
     columns = {"code": codes.astype(np.int64)[order], "threshold": threshold[order]}
     for name in ("tp", "fp", "fn"):
         columns[name] = curves[name].to_numpy(dtype=np.int64)[order]

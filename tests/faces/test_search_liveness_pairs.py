@@ -216,3 +216,62 @@ def test_rate_objective_is_refused_for_label_operations(tmp_path):
     assert options.objective.kind == "fnmr-at-fmr"
     with pytest.raises(UserError, match="certain applies"):
         AnalysisOptions.build(objective="fnmr-at-fmr:0.01:certain")
+
+
+def test_dry_run_counts_face_search_pairs_and_liveness_by_hand(world, tmp_path):
+    """face-search: IndexFaces per gallery image + SearchFacesByImage per probe + the gallery's storage;
+    explicit pairs: CompareFaces per pair; liveness: reads only (the checks were billed when recorded)."""
+    from botocore.stub import Stubber
+
+    from evaluation.calls.backends import make_client
+
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(
+        "operations: {IndexFaces: g1, SearchFacesByImage: g1, CompareFaces: g1}\n"
+        "groups: {g1: {us-east-1: [{up_to_images: 50, usd_per_image: 0.002},"
+        " {up_to_images: null, usd_per_image: 0.001}]}}\n"
+        "faces: {face_storage_month: {us-east-1: 0.00001}, face_liveness_check: {us-east-1: 0.015}}\n"
+        "free_operations: [CreateCollection, GetFaceLivenessSessionResults]\n"
+    )
+    gallery, probes = probes_and_gallery(world, tmp_path)
+    lines = ["image_a,image_b,same"] + [
+        f"{world.paths[i]},{world.paths[i + 1]},{str(i % 5 != 4).lower()}" for i in range(0, 30, 2)
+    ]
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    sessions = [str(uuid.UUID(int=n + 1)) for n in range(6)]
+    (tmp_path / "sessions.csv").write_text("session_id,live\n" + "".join(f"{s},true\n" for s in sessions))
+    client = make_client(region="us-east-1")
+    base = RunRequest(
+        dataset=str(probes),
+        operation="face-search",
+        gallery=str(gallery),
+        region="us-east-1",
+        price_table=str(prices),
+        cache=str(tmp_path / "c.sqlite"),
+        progress=False,
+        tps=5,
+    )
+    with Stubber(client):  # planning makes no call
+        search = plan_run(base, client=client)
+        pairs = plan_run(
+            base.but(dataset=str(tmp_path / "pairs.csv"), operation="face-verification", gallery=None),
+            client=client,
+        )
+        liveness = plan_run(
+            base.but(dataset=str(tmp_path / "sessions.csv"), operation="liveness", gallery=None),
+            client=client,
+        )
+    # face-search: 60 gallery images indexed (50 x 0.002 + 10 x 0.001 = 0.11), then 40 probes searched in
+    # the same Group 1 month (40 x 0.001 = 0.04); 60 faces stored for 1 hour (101 calls at 5/s is 20 s)
+    assert search.backend.needed["IndexFaces"] == 60 and search.backend.needed["SearchFacesByImage"] == 40
+    assert search.estimate.usd == pytest.approx(round(0.11 + 0.04 + 60 / 730 * 0.00001, 6))
+    # explicit pairs: 15 CompareFaces, no collection (15 x 0.002)
+    assert pairs.backend.needed == {"CompareFaces": 15}
+    assert pairs.estimate.usd == pytest.approx(0.03)
+    # liveness: 6 reads, free; the 6 checks (6 x 0.015 = 0.09) were billed when recorded and are named
+    assert liveness.estimate.usd == 0.0
+    assert "6 Face Liveness check(s) read were billed when recorded" in liveness.describe()
+    assert "USD 0.09" in liveness.describe()
+    with pytest.raises(UserError, match="more than --max-cost"):
+        plan_run(base.but(max_cost=0.1), client=client).check_cost()
+    plan_run(base.but(max_cost=0.2), client=client).check_cost()  # 0.15 fits

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from evaluation.calls.backends.rekognition import is_aws_endpoint
 from evaluation.calls.cache import ResponseCache
-from evaluation.calls.prices import Estimate, PriceTable, default_tps
+from evaluation.calls.prices import FACES_STORED, MIN_STORAGE_HOURS, Estimate, PriceTable, default_tps
 from evaluation.calls.runner import (
     CACHED,
     CALLED,
@@ -37,9 +37,14 @@ log = logging.getLogger(__name__)
 MAX_SEARCH_FACES = 4096  # SearchFaces / SearchFacesByImage MaxFaces, and the most matches they return
 MAX_USERS = 500  # SearchUsersByImage MaxUsers
 ASSOCIATE_BATCH = 100  # AssociateFaces FaceIds per call, and faces per user
-# How long a temporary collection's faces are assumed stored, for the storage line of an estimate.
-ASSUMED_STORAGE_HOURS = 1.0
-HOURS_PER_MONTH = 730.0
+
+
+def storage_hours(needed: Mapping[str, float], tps: float | None) -> float:
+    """How long a temporary collection is assumed to live, for an estimate: the run's calls at its pace
+    (they are made one after another at `tps` calls a second), and at least MIN_STORAGE_HOURS."""
+    calls = sum(count for api, count in needed.items() if api != FACES_STORED)
+    seconds = calls / tps if tps else 0.0
+    return max(MIN_STORAGE_HOURS, seconds / 3600.0)
 
 
 def external_id(image_id: str) -> str:
@@ -180,7 +185,7 @@ class FaceFetcher:
         outcome.status = CALLED
 
     def calls_needed(self, outcomes: Sequence[ImageOutcome], to_call: Sequence[int]) -> dict[str, float]:
-        """API -> calls a fetch would make now (and "FaceStorageMonth" -> face-months stored)."""
+        """API -> calls a fetch would make now (and FACES_STORED -> faces a temporary collection holds)."""
         raise NotImplementedError
 
     def finish(self, outcomes: list[ImageOutcome], started: float, *, interrupted: bool = False) -> RunStats:
@@ -233,11 +238,13 @@ class FaceFetcher:
         if not is_aws_endpoint(endpoint):
             self.tps = tps
             return None, tps, "--tps" if tps else "not an AWS endpoint"
-        estimate = PriceTable.load(price_table).estimate_calls(dict(self.needed), self.region)
         source = "--tps"
         if tps is None:
             tps, source = default_tps(self.operation, self.region)
         self.tps = tps
+        estimate = PriceTable.load(price_table).estimate_calls(
+            dict(self.needed), self.region, storage_hours=storage_hours(self.needed, tps)
+        )
         return estimate, tps, source
 
     def cost_record(self, price_table: str | None, *, estimated: bool, calls: int) -> dict[str, Any]:

@@ -13,8 +13,6 @@ from botocore.exceptions import ClientError
 from evaluation.aws.collections import CollectionGuard
 from evaluation.aws.faces.base import (
     ASSOCIATE_BATCH,
-    ASSUMED_STORAGE_HOURS,
-    HOURS_PER_MONTH,
     MAX_SEARCH_FACES,
     MAX_USERS,
     FaceFetcher,
@@ -26,6 +24,7 @@ from evaluation.aws.faces.base import (
 )
 from evaluation.calls.backends.rekognition import image_argument
 from evaluation.calls.cache import ResponseCache, cache_key
+from evaluation.calls.prices import FACES_STORED
 from evaluation.calls.runner import (
     ImageOutcome,
     RunStats,
@@ -122,7 +121,7 @@ class GallerySearch(FaceFetcher):
             needed.update(
                 CreateCollection=1,
                 IndexFaces=self._gallery_size,
-                FaceStorageMonth=self._gallery_size * ASSUMED_STORAGE_HOURS / HOURS_PER_MONTH,
+                **{FACES_STORED: self._gallery_size},
             )
             if self.users:
                 identities = len(set(self.gallery_identities.values()))

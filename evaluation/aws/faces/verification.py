@@ -12,8 +12,6 @@ from botocore.exceptions import ClientError
 
 from evaluation.aws.collections import CollectionGuard
 from evaluation.aws.faces.base import (
-    ASSUMED_STORAGE_HOURS,
-    HOURS_PER_MONTH,
     MAX_SEARCH_FACES,
     FaceFetcher,
     FaceRunInterrupted,
@@ -24,6 +22,7 @@ from evaluation.aws.faces.base import (
 )
 from evaluation.calls.backends.rekognition import image_argument
 from evaluation.calls.cache import ResponseCache, cache_key
+from evaluation.calls.prices import FACES_STORED
 from evaluation.calls.runner import (
     ImageOutcome,
     RunStats,
@@ -85,7 +84,7 @@ class CollectionVerification(FaceFetcher):
             "CreateCollection": 1,
             "IndexFaces": self._size,
             "SearchFaces": len(to_call),
-            "FaceStorageMonth": self._size * ASSUMED_STORAGE_HOURS / HOURS_PER_MONTH,
+            FACES_STORED: self._size,
         }
 
     def fetch(
