@@ -199,6 +199,8 @@ class AnalysisOptions:
     level: float = 0.95
     resamples: int = 1000
     seed: int = 0
+    # True: always the exact bootstrap; False: above a work budget the bag of little bootstraps
+    exact_bootstrap: bool = False
     half_width: float = 0.05
     costs: Costs | None = None
     review_band: ReviewBand | None = None
@@ -220,6 +222,7 @@ class AnalysisOptions:
         confidence_level: float | None = None,
         resamples: int | None = None,
         seed: int | None = None,
+        exact_bootstrap: bool | None = None,
         half_width: float | None = None,
         certain: bool | None = None,
         cost_fp: Any = None,
@@ -280,6 +283,7 @@ class AnalysisOptions:
             level=level,
             resamples=1000 if resamples is None else _number(resamples, "--resamples", high=1e6, whole=True),
             seed=0 if seed is None else _number(seed, "--seed", high=2**63 - 1, whole=True),
+            exact_bootstrap=bool(exact_bootstrap),
             half_width=0.05 if half_width is None else _half_width(half_width),
             costs=cost_settings,
             review_band=band,
@@ -321,6 +325,7 @@ class AnalysisOptions:
             "confidence_level": self.level,
             "resamples": self.resamples,
             "seed": self.seed,
+            "exact_bootstrap": self.exact_bootstrap,
             "half_width": self.half_width,
             "costs": self.costs.to_dict() if self.costs else None,
             "review_band": self.review_band.to_dict() if self.review_band else None,
@@ -360,6 +365,7 @@ _RECORDED_KEYWORDS = (
     "confidence_level",
     "resamples",
     "seed",
+    "exact_bootstrap",
     "half_width",
     "segment_tolerance_ms",
     "absolute_paths",

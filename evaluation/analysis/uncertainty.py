@@ -23,7 +23,12 @@ from evaluation.calls.prices import PriceTable
 from evaluation.errors import UserError
 from evaluation.operations.base import Scored, unit_positives
 from evaluation.options import PRICE_TABLE, AnalysisOptions, Costs
-from evaluation.stats.bootstrap import bootstrap_counts_at, bootstrap_recommendations, percentile_interval
+from evaluation.stats.bootstrap import (
+    BootstrapMethod,
+    bootstrap_counts_at,
+    bootstrap_recommendations,
+    percentile_interval,
+)
 from evaluation.stats.calibration import reliability_table
 from evaluation.stats.costs import application_cost_per_1000, min_cost_interval, min_cost_thresholds
 from evaluation.stats.intervals import wilson_interval, with_wilson
@@ -242,6 +247,7 @@ def with_uncertainty(
     positives = positives_of(scored)
     keys = _image_keys(image_names, pairs.n_images) if positives is scored.positives else None
     bootstrapped = options.resamples > 0 and positives is not None and pairs.n_images > 0
+    method: BootstrapMethod | None = None
     best = dict(global_threshold)
     best.update(_wilson_entry(best, level))
     for name in ("f1_low", "f1_high", "min_confidence_low", "min_confidence_high"):
@@ -261,7 +267,9 @@ def with_uncertainty(
                 seed=options.seed,
                 level=level,
                 image_keys=keys,
+                exact=True if options.exact_bootstrap else None,
             )
+            method = result.method
             table = result.per_label()
             for name in ("f1_low", "f1_high", "min_confidence_low", "min_confidence_high"):
                 labels[name] = table[name].to_numpy()
@@ -324,11 +332,13 @@ def with_uncertainty(
         "level": level,
         "precision_recall": "Wilson score interval over the exact counts",
         "f1_min_confidence": (
-            f"percentile bootstrap over {'images' if scored.positives is not None else 'entries'}, "
-            f"{options.resamples} resamples, seed {options.seed}"
+            (method or BootstrapMethod("exact", pairs.n_images, options.resamples, options.seed)).describe(
+                "images" if scored.positives is not None else "entries"
+            )
             if bootstrapped
             else "not computed (no resamples, or the positives are unknown)"
         ),
+        **({"bootstrap": method.to_dict()} if bootstrapped and method is not None else {}),
         "resamples": options.resamples if bootstrapped else 0,
         "seed": options.seed,
         "half_width": options.half_width,

@@ -1,8 +1,9 @@
 """The response store: every raw answer, kept once, so analysis never needs another call.
 
-`responses` holds the newest answer per cache key (what a run uses); `answer_versions` keeps every
-answer by (cache key, model version the service reported), so `--refresh` after a model update loses
-nothing and `--model-version V` can still evaluate the answers of V.
+`responses` holds the newest answer per cache key (what a run uses); `answer_versions` keeps the
+answers of other model versions by (cache key, model version the service reported): an answer a newer
+model's replaces, and a canary's. So `--refresh` after a model update loses nothing and
+`--model-version V` can still evaluate the answers of V, and each answer is stored once.
 
 SQLite in WAL mode: each answer is committed as soon as it arrives (an interrupted run keeps all it
 received), several threads of one run share a connection behind a lock, and two runs sharing one file
@@ -324,8 +325,11 @@ class ResponseCache(ClaimStore, ColumnStore):
                 created,
             )
             for entry in entries
-            if entry["model_version"] is not None
+            if entry["model_version"] is not None and not entry.get("newest", True)
         ]
+        # the newest answer of a key is kept once, in `responses`; an answer it replaces moves to
+        # answer_versions when it is of another model version (a same-version answer is superseded)
+        superseded = [(row[0], row[5] or "") for row in rows]
         encoded = [
             (
                 codec,
@@ -348,7 +352,16 @@ class ResponseCache(ClaimStore, ColumnStore):
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
+                    "SELECT key, model_version, response, created_at FROM responses "
+                    "WHERE key = ? AND model_version IS NOT NULL AND model_version != ?",
+                    superseded,
+                )
                 self._conn.executemany(_PUT_SQL, rows)
+                self._conn.executemany(  # held as the newest now: not twice
+                    "DELETE FROM answer_versions WHERE key = ? AND model_version = ?", superseded
+                )
                 # a REPLACE fires no trigger: columns this cache does not write lose the answers replaced
                 written = {f"columns_{codec.kind}" for codec in self.codecs}
                 for table in self._column_tables():
@@ -412,11 +425,15 @@ class ResponseCache(ClaimStore, ColumnStore):
         return found
 
     def versions(self, key: str) -> list[str]:
-        """Every model version an answer for `key` is kept under, oldest first."""
+        """Every model version an answer for `key` is kept under (the newest's and the older ones'),
+        oldest first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT model_version FROM answer_versions WHERE key = ? ORDER BY created_at, model_version",
-                (key,),
+                "SELECT model_version, MIN(created_at) AS first FROM ("
+                "SELECT model_version, created_at FROM answer_versions WHERE key = ? UNION ALL "
+                "SELECT model_version, created_at FROM responses WHERE key = ? AND model_version IS NOT NULL"
+                ") GROUP BY model_version ORDER BY first, model_version",
+                (key, key),
             ).fetchall()
         return [row[0] for row in rows]
 

@@ -25,6 +25,7 @@ UNCERTAINTY_KEYWORDS = (
     "confidence_level",
     "resamples",
     "seed",
+    "exact_bootstrap",
     "half_width",
     "certain",
     "cost_fp",
@@ -55,6 +56,14 @@ def add_uncertainty_options(parser: argparse.ArgumentParser, *, defaults: bool) 
         help=f"bootstrap resamples for the F1 and MinConfidence intervals, 0 for none (default 1000{keep})",
     )
     sure.add_argument("--seed", type=int, help=f"the bootstrap's seed (default 0{keep})")
+    sure.add_argument(
+        "--exact-bootstrap",
+        action="store_const",
+        const=True,
+        default=None,
+        help="always the exact bootstrap over every image; by default a large run (resamples x scored pairs "
+        "above 2e8) uses the bag of little bootstraps, which the intervals' description names",
+    )
     sure.add_argument(
         "--half-width",
         type=float,

@@ -8,6 +8,7 @@ own tables): the stats functions on independently built pairs, and brute force o
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +281,46 @@ def test_the_options_are_recorded_and_a_bad_one_is_a_usage_error(finished, tmp_p
     assert cli("report", str(out), "--objective", "min-cost", "--out", str(tmp_path / "y")) == 2
     assert "--cost-fp" in capsys.readouterr().err
     assert cli("report", str(out), "--max-errors", "0.1", "--out", str(tmp_path / "z")) == 2
+
+
+def test_a_large_run_says_it_used_the_little_bootstraps_and_exact_bootstrap_forces_the_exact_one(
+    finished, tmp_path, monkeypatch
+):
+    """The method is named where the intervals are described; --exact-bootstrap is recorded and obeyed.
+    (The 240-image run is made "large" by lowering the work budget, the only thing patched.)"""
+    out, expected = finished
+    pairs, positive_image, positive_label, images = scripted_pairs(out, expected)
+    monkeypatch.setattr("evaluation.stats.little_bootstraps.EXACT_WORK_BUDGET", 0)
+    little = tmp_path / "little"
+    assert cli("report", str(out), "--out", str(little)) == 0
+    summary = json.loads((little / "summary.json").read_text())
+    described = summary["intervals"]["f1_min_confidence"]
+    assert described.startswith("bag of little bootstraps over images") and f"seed {SEED}" in described
+    method = summary["intervals"]["bootstrap"]
+    assert method["method"] == "bag of little bootstraps" and method["subsets"] == 2
+    assert method["subset_images"] == math.ceil(len(images) ** 0.7)
+    boot = bootstrap_recommendations(
+        pairs,
+        positive_image_idx=positive_image,
+        positive_label_idx=positive_label,
+        objective="best-f1",
+        n_resamples=RESAMPLES,
+        seed=SEED,
+        image_keys=np.asarray(images, dtype=object),
+        exact=False,
+    )
+    table = boot.per_label().set_index("label").loc[VOCABULARY]
+    labels = pd.read_csv(little / "labels.csv").set_index("label").loc[VOCABULARY]
+    for name in ("f1_low", "f1_high", "min_confidence_low", "min_confidence_high"):
+        np.testing.assert_allclose(labels[name], table[name], rtol=1e-12)
+
+    exact = tmp_path / "exact"
+    assert cli("report", str(out), "--exact-bootstrap", "--out", str(exact)) == 0
+    summary = json.loads((exact / "summary.json").read_text())
+    assert summary["intervals"]["f1_min_confidence"].startswith("percentile bootstrap over images")
+    assert summary["intervals"]["bootstrap"]["method"] == "exact"
+    assert json.loads((exact / "run.json").read_text())["analysis"]["exact_bootstrap"] is True
+    original = pd.read_csv(out / "labels.csv").set_index("label").loc[VOCABULARY]
+    again = pd.read_csv(exact / "labels.csv").set_index("label").loc[VOCABULARY]
+    for name in ("f1_low", "f1_high", "min_confidence_low", "min_confidence_high"):
+        np.testing.assert_allclose(again[name], original[name], rtol=1e-12)

@@ -105,8 +105,12 @@ def test_only_answers_of_the_documented_shape_go_in_and_come_out(tmp_path):
         )
         with pytest.raises(BadAnswer, match=r"Labels\[0\]\.Confidence is 'high'"):
             cache.put(
-                "bad", image_id="b", operation="DetectLabels", params={},
-                response={"Labels": [{"Name": "Cat", "Confidence": "high"}]}, model_version=None,
+                "bad",
+                image_id="b",
+                operation="DetectLabels",
+                params={},
+                response={"Labels": [{"Name": "Cat", "Confidence": "high"}]},
+                model_version=None,
             )
         assert len(cache) == 1
     with sqlite3.connect(path) as connection:  # rows an older version stored
@@ -135,8 +139,15 @@ def test_a_claim_is_held_until_its_lease_ends_and_ends_with_the_answer(tmp_path)
         assert first.claim("k", "run-a", lease_s=60) == HELD_ELSEWHERE
         second.release("k", "run-b")
         assert first.claim("k", "run-a", lease_s=60) == CLAIMED
-        first.put("k", image_id="x", operation="DetectLabels", params={}, response={"Labels": []},
-                  model_version=None, owner="run-a")
+        first.put(
+            "k",
+            image_id="x",
+            operation="DetectLabels",
+            params={},
+            response={"Labels": []},
+            model_version=None,
+            owner="run-a",
+        )
         assert second.claim("k", "run-b", lease_s=60) == ANSWERED
 
 
@@ -151,3 +162,39 @@ def test_a_file_that_is_not_a_cache_is_named_in_a_user_error(tmp_path):
     with pytest.raises(CacheError, match="not a readable cache") as caught:
         ResponseCache(path)
     assert isinstance(caught.value, UserError) and str(path) in str(caught.value)
+
+
+def test_each_answer_is_stored_once_and_older_model_versions_are_kept(tmp_path):
+    path = tmp_path / "c.sqlite"
+
+    def answer(version: str, name: str) -> dict:
+        return {"Labels": [{"Name": name, "Confidence": 90.0}], "LabelModelVersion": version}
+
+    def put(cache: ResponseCache, version: str, name: str, *, newest: bool = True) -> None:
+        cache.put(
+            "k1",
+            image_id="sha256:x",
+            operation="DetectLabels",
+            params={},
+            response=answer(version, name),
+            model_version=version,
+            newest=newest,
+        )
+
+    with ResponseCache(path) as cache:
+        put(cache, "3.0", "Cat")
+        put(cache, "3.0", "Cat")  # asked again (--refresh), same model version: superseded, not kept twice
+        put(cache, "3.2", "Lion", newest=False)  # a canary's answer: kept by version only
+        put(cache, "3.1", "Dog")  # a newer model: the 3.0 answer moves to the versions kept
+        assert cache.get("k1").response == answer("3.1", "Dog")
+        assert sorted(cache.versions("k1")) == ["3.0", "3.1", "3.2"]  # oldest first, by the second
+        found = cache.get_versions({"k1": "3.0"})["k1"]
+        assert found.response == answer("3.0", "Cat") and found.model_version == "3.0"
+        assert cache.get_versions({"k1": "3.2"})["k1"].response == answer("3.2", "Lion")
+        assert cache.get_versions({"k1": None})["k1"].response == answer("3.1", "Dog")
+    with sqlite3.connect(path) as connection:  # 3.1 once (the newest), 3.0 and 3.2 once each beside it
+        kept = connection.execute(
+            "SELECT model_version FROM answer_versions ORDER BY model_version"
+        ).fetchall()
+        assert kept == [("3.0",), ("3.2",)]
+        assert connection.execute("SELECT COUNT(*) FROM responses").fetchone() == (1,)

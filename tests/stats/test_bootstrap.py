@@ -215,3 +215,125 @@ def test_benchmark_10000_images_50_labels_1000_resamples() -> None:
     )
     assert result.threshold.shape == (1000, n_labels)
     assert elapsed < 120
+
+
+def simulated_case(n_images: int, seed: int) -> tuple[ScoredPairs, np.ndarray, np.ndarray]:
+    """Five labels, prevalence 40% down to 5%; positives score around 75, others around 55 (floor 50)."""
+    rng = np.random.default_rng(seed)
+    prevalence = np.array([0.4, 0.3, 0.2, 0.1, 0.05])
+    truth = rng.random((n_images, prevalence.size)) < prevalence
+    returned = rng.random(truth.shape) < np.where(truth, 0.9, 0.3)
+    confidence = np.clip(rng.normal(np.where(truth, 75, 55), 12), 50, 100).round(1)
+    image_idx, label_idx = np.nonzero(returned)
+    positive_image, positive_label = np.nonzero(truth)
+    pairs = ScoredPairs(
+        labels=tuple(f"L{i}" for i in range(prevalence.size)),
+        n_images=n_images,
+        support=truth.sum(axis=0),
+        label_idx=label_idx,
+        image_idx=image_idx,
+        confidence=confidence[image_idx, label_idx],
+        is_true=truth[image_idx, label_idx],
+        floor=50.0,
+    )
+    return pairs, positive_image, positive_label
+
+
+def test_little_bootstraps_agree_with_the_exact_bootstrap_on_a_simulated_run() -> None:
+    """4,000 images, where the exact bootstrap is affordable: 10 subsets of 333 images x 100 resamples.
+
+    Tolerances: F1 is a smooth statistic, and both bootstraps estimate the same distribution; measured
+    over 3 datasets x 6 seeds the endpoints differ by at most 0.007 on average and 0.012 for one seed
+    (the exact bootstrap's own seed-to-seed spread is 0.001-0.003), so 0.015. The MinConfidence is an
+    argmax on a flat maximum: no bootstrap estimates its distribution consistently, and the two differ
+    by up to ~40% of the exact interval's width on these data; so half the width (plus half a point for
+    confidences on a 0.1 grid). A wrong centring (the subsets' own F1) would miss F1 by ~0.02.
+    """
+    pairs, positive_image, positive_label = simulated_case(4000, 0)
+    arguments = dict(
+        positive_image_idx=positive_image, positive_label_idx=positive_label, objective="best-f1"
+    )
+    exact = bootstrap_recommendations(pairs, **arguments, exact=True)
+    little = bootstrap_recommendations(pairs, **arguments, exact=False)
+    assert little.method is not None and little.method.little
+    assert (little.method.subsets, little.method.subset_images) == (10, 333)
+    assert little.threshold.shape == exact.threshold.shape == (1000, pairs.n_labels)
+    assert little.method.exact_labels == 1  # L4: 200 positives, 17 expected in a subset of 333
+    exact_table, little_table = exact.per_label(), little.per_label()
+    np.testing.assert_allclose(little_table["f1_low"], exact_table["f1_low"], atol=0.015)
+    np.testing.assert_allclose(little_table["f1_high"], exact_table["f1_high"], atol=0.015)
+    width = (exact_table["min_confidence_high"] - exact_table["min_confidence_low"]).to_numpy()
+    for name in ("min_confidence_low", "min_confidence_high"):
+        gap = np.abs(little_table[name] - exact_table[name]).to_numpy()
+        assert (gap <= 0.5 * width + 0.5).all(), (name, gap, width)
+    exact_global, little_global = exact.global_interval(), little.global_interval()
+    for name in ("f1_low", "f1_high"):
+        assert little_global[name] == pytest.approx(exact_global[name], abs=0.015)
+    global_width = exact_global["min_confidence_high"] - exact_global["min_confidence_low"]
+    for name in ("min_confidence_low", "min_confidence_high"):
+        assert abs(little_global[name] - exact_global[name]) <= 0.5 * global_width + 0.5
+    assert little_global["method"]["method"] == "bag of little bootstraps"
+    assert exact_global["method"] == {"method": "exact", "resamples": 1000, "seed": 0}
+
+
+def test_a_rare_label_keeps_the_exact_bootstrap_distribution() -> None:
+    """Labels too rare for a subset are resampled exactly through the Binomial(n, K/n) shortcut: its
+    interval must match the exact bootstrap's as two exact bootstraps with different seeds do."""
+    pairs, positive_image, positive_label = simulated_case(4000, 1)
+    arguments = dict(
+        positive_image_idx=positive_image, positive_label_idx=positive_label, objective="best-f1"
+    )
+    little = bootstrap_recommendations(pairs, **arguments, exact=False, seed=3).per_label().iloc[4]
+    exact = bootstrap_recommendations(pairs, **arguments, exact=True, seed=3).per_label().iloc[4]
+    other = bootstrap_recommendations(pairs, **arguments, exact=True, seed=4).per_label().iloc[4]
+    for name in ("f1_low", "f1_high"):
+        assert abs(little[name] - exact[name]) <= max(0.01, 3 * abs(exact[name] - other[name]))
+    assert little["resamples_defined"] == 1000
+
+
+def test_little_bootstraps_are_reproducible_and_invariant_to_the_images_order_with_keys() -> None:
+    pairs, positive_image, positive_label = simulated_case(1500, 2)
+    keys = np.array([f"img{i:05d}" for i in range(pairs.n_images)], dtype=object)
+    permutation = np.random.default_rng(9).permutation(pairs.n_images)
+    new_of_old = np.argsort(permutation)  # image i moves to new_of_old[i]
+    shuffled = ScoredPairs(
+        labels=pairs.labels,
+        n_images=pairs.n_images,
+        support=pairs.support,
+        label_idx=pairs.label_idx,
+        image_idx=new_of_old[pairs.image_idx],
+        confidence=pairs.confidence,
+        is_true=pairs.is_true,
+        floor=pairs.floor,
+    )
+    first = bootstrap_recommendations(
+        pairs,
+        positive_image_idx=positive_image,
+        positive_label_idx=positive_label,
+        objective="recall-at-precision:0.7",
+        n_resamples=300,
+        seed=5,
+        image_keys=keys,
+        exact=False,
+    )
+    second = bootstrap_recommendations(
+        shuffled,
+        positive_image_idx=new_of_old[positive_image],
+        positive_label_idx=positive_label,
+        objective="recall-at-precision:0.7",
+        n_resamples=300,
+        seed=5,
+        image_keys=keys[permutation],
+        exact=False,
+    )
+    assert first.method == second.method and first.method is not None and first.method.subsets == 3
+    assert first.per_label().equals(second.per_label())
+    assert first.global_interval() == second.global_interval()
+
+
+def test_the_default_switches_at_the_work_budget() -> None:
+    from evaluation.stats.bootstrap import EXACT_WORK_BUDGET, subset_size, use_little_bootstraps
+
+    assert not use_little_bootstraps(10_000, EXACT_WORK_BUDGET // 1000, 1000)
+    assert use_little_bootstraps(10_000, EXACT_WORK_BUDGET // 1000 + 1, 1000)
+    assert (subset_size(100_000), subset_size(1_000_000), subset_size(1)) == (3163, 15849, 1)

@@ -1,0 +1,376 @@
+"""The machinery under evaluation.stats.bootstrap: drawing resamples, the sorted curves, and one
+vectorised pass that re-chooses every label's recommendation on many weighted resamples at once (see
+that module for the method and the reproducibility contract)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from evaluation.stats.intervals import wilson_interval
+from evaluation.stats.metrics import ScoredPairs
+from evaluation.stats.thresholds import Objective
+
+_CELLS_PER_CHUNK = 4_000_000  # resamples x entries held at once (int32: ~16 MB per array)
+
+
+# ------------------------------------------------------------------------------------------ resampling
+
+
+def _canonical_order(n_images: int, image_keys: Sequence[Any] | np.ndarray | None) -> np.ndarray:
+    """Image indices in the order resamples are drawn over: by key when keys are given."""
+    if image_keys is None:
+        return np.arange(n_images)
+    keys = np.asarray(image_keys)
+    if keys.shape != (n_images,):
+        raise ValueError(f"image_keys must give one key per image, shape ({n_images},); got {keys.shape}")
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    if n_images > 1 and (sorted_keys[1:] == sorted_keys[:-1]).any():
+        raise ValueError("image_keys must be unique: a repeated key would make the order arbitrary")
+    return order
+
+
+def _check_resamples(n_resamples: int, seed: int) -> None:
+    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be an int >= 1, e.g. 1000; got {n_resamples!r}")
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0; got {seed!r}")
+
+
+def resample_counts(
+    n_images: int,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    image_keys: Sequence[Any] | np.ndarray | None = None,
+    start: int = 0,
+    stop: int | None = None,
+) -> np.ndarray:
+    """Multiplicities of resamples ``start``..``stop`` (default all): int32 array (stop - start, n_images).
+
+    Row b, column i: how many times image i is drawn in resample b; each row sums to n_images. See the
+    module's reproducibility contract for ``seed`` and ``image_keys``.
+    """
+    _check_resamples(n_resamples, seed)
+    stop = n_resamples if stop is None else stop
+    if not 0 <= start <= stop <= n_resamples:
+        raise ValueError(f"need 0 <= start <= stop <= n_resamples={n_resamples}; got {start}, {stop}")
+    order = _canonical_order(n_images, image_keys)
+    children = np.random.SeedSequence(int(seed)).spawn(int(n_resamples))[start:stop]
+    counts = np.zeros((stop - start, n_images), dtype=np.int32)
+    if n_images == 0:
+        return counts
+    for row, child in enumerate(children):  # only the draw loops; all arithmetic is on whole chunks
+        drawn = np.random.default_rng(child).integers(0, n_images, size=n_images)
+        counts[row, order] = np.bincount(drawn, minlength=n_images)
+    return counts
+
+
+def _chunks(n_images: int, n_resamples: int, seed: int, image_keys: Any, cells: int) -> Iterator[np.ndarray]:
+    size = max(1, min(n_resamples, _CELLS_PER_CHUNK // max(cells, 1)))
+    for start in range(0, n_resamples, size):
+        stop = min(n_resamples, start + size)
+        yield resample_counts(
+            n_images, n_resamples=n_resamples, seed=seed, image_keys=image_keys, start=start, stop=stop
+        )
+
+
+def percentile_interval(samples: np.ndarray, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) percentile interval over axis 0, ignoring NaN (undefined resamples); NaN where every
+    resample is undefined. Linear interpolation between order statistics (numpy's default)."""
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+    tail = (1.0 - level) / 2.0 * 100.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN is the answer
+        low, high = np.nanpercentile(np.asarray(samples, dtype=np.float64), [tail, 100.0 - tail], axis=0)
+    return low, high
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def _positive_pairs(
+    pairs: ScoredPairs, positive_image_idx: Any, positive_label_idx: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ground-truth positive (image, label) pairs, checked against ``pairs`` (support and is_true)."""
+    image = np.asarray(positive_image_idx, dtype=np.int64).reshape(-1)
+    label = np.asarray(positive_label_idx, dtype=np.int64).reshape(-1)
+    if image.shape != label.shape:
+        raise ValueError(
+            f"positive_image_idx and positive_label_idx differ in length: {image.shape}, {label.shape}"
+        )
+    n_labels = max(pairs.n_labels, 1)
+    if image.size and (
+        image.min() < 0 or image.max() >= pairs.n_images or label.min() < 0 or label.max() >= pairs.n_labels
+    ):
+        raise ValueError("positive pairs must index images in [0, n_images) and labels in [0, L)")
+    key = image * n_labels + label
+    if np.unique(key).size != key.size:
+        raise ValueError("positive (image, label) pairs must be unique")
+    if not np.array_equal(np.bincount(label, minlength=pairs.n_labels), pairs.support):
+        raise ValueError(
+            "positive pairs disagree with pairs.support: they must list every positive of each label"
+        )
+    true_key = pairs.image_idx[pairs.is_true] * n_labels + pairs.label_idx[pairs.is_true]
+    if not np.isin(true_key, key).all():
+        raise ValueError("an entry marked is_true is not among the positive pairs")
+    return image, label
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """Entries sorted by (group, confidence desc), with the curve's points (last entry of each run)."""
+
+    image: np.ndarray  # (M,) image of each sorted entry
+    is_true: np.ndarray  # (M,) bool
+    confidence: np.ndarray  # (M,)
+    points: np.ndarray  # (P,) sorted position of each point
+    point_group: np.ndarray  # (P,)
+    group_start: np.ndarray  # (G,) first sorted position of each group (M for an empty group)
+    segment_start: np.ndarray  # (S,) first point of each group that has points
+    segment_group: np.ndarray  # (S,)
+    n_groups: int
+
+
+def _group_then_confidence_desc(group: np.ndarray, confidence: np.ndarray, n_groups: int) -> np.ndarray:
+    """``np.lexsort((-confidence, group))`` (ties in entry order), without lexsort's cost on millions of
+    entries: nothing when they are already in that order, else two stable sorts, the group's as 16-bit
+    codes where they fit (numpy sorts those by radix)."""
+    step, fall = np.diff(group), np.diff(confidence)
+    if ((step > 0) | ((step == 0) & (fall <= 0))).all():
+        return np.arange(group.shape[0])
+    by_confidence = np.argsort(-confidence, kind="stable")
+    codes = group[by_confidence]
+    if 0 <= n_groups < 2**15:
+        codes = codes.astype(np.int16)
+    return by_confidence[np.argsort(codes, kind="stable")]
+
+
+def _curve(
+    group: np.ndarray, image: np.ndarray, confidence: np.ndarray, is_true: np.ndarray, n_groups: int
+) -> _Curve:
+    order = _group_then_confidence_desc(group, confidence, n_groups)
+    group, image, confidence, is_true = group[order], image[order], confidence[order], is_true[order]
+    run_end = np.ones(group.shape[0], dtype=bool)
+    run_end[:-1] = (group[1:] != group[:-1]) | (confidence[1:] != confidence[:-1])
+    points = np.flatnonzero(run_end)
+    point_group = group[points]
+    per_group = np.bincount(group, minlength=n_groups)
+    group_start = np.cumsum(per_group) - per_group
+    first_point = np.ones(points.shape[0], dtype=bool)
+    first_point[1:] = point_group[1:] != point_group[:-1]
+    segment_start = np.flatnonzero(first_point)
+    return _Curve(
+        image=image,
+        is_true=is_true,
+        confidence=confidence,
+        points=points,
+        point_group=point_group,
+        group_start=group_start,
+        segment_start=segment_start,
+        segment_group=point_group[segment_start],
+        n_groups=n_groups,
+    )
+
+
+def _sum_rows_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """(K, C) values with sorted group codes (K,) -> (n_groups, C) sums, 0 for an empty group."""
+    out = np.zeros((n_groups, values.shape[1]), dtype=np.float64)
+    if group.size == 0:
+        return out
+    first = np.ones(group.shape[0], dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    starts = np.flatnonzero(first)
+    out[group[starts]] = np.add.reduceat(values, starts, axis=0)
+    return out
+
+
+def _running_before(running: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Rows of a running sum just before each position in ``start`` (0 before the first row)."""
+    if running.shape[0] == 0:  # no scored pair at all (every label's predictions below the floor)
+        return np.zeros((len(start), *running.shape[1:]), dtype=running.dtype)
+    before = running[np.maximum(start - 1, 0)]
+    before[start == 0] = 0.0
+    return before
+
+
+def _resampled_points(curve: _Curve, weights_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted (tp, predicted) at every point, (P, C), from multiplicities (N, C) (resamples as columns:
+    the cumulative sums then run down contiguous rows, several times faster than along them). Integer
+    multiplicities stay integers (see :func:`_count_dtype`): exact, and half the memory traffic of float64."""
+    entry_weight = weights_t[curve.image]  # (M, C), a new array
+    tp_running = entry_weight * curve.is_true[:, None]
+    np.cumsum(tp_running, axis=0, dtype=tp_running.dtype, out=tp_running)
+    np.cumsum(entry_weight, axis=0, dtype=entry_weight.dtype, out=entry_weight)
+    tp = tp_running[curve.points] - _running_before(tp_running, curve.group_start)[curve.point_group]
+    predicted = (
+        entry_weight[curve.points] - _running_before(entry_weight, curve.group_start)[curve.point_group]
+    )
+    return tp, predicted
+
+
+def _count_dtype(image_idx: np.ndarray, n_images: int) -> type[np.signedinteger]:
+    """int32 when no running sum can overflow it, else int64.
+
+    A resample's multiplicities sum to n_images, so a running sum over entries is at most n_images times
+    the most entries any one image has; every count is then an exact integer, and every ratio computed
+    from it (F1, precision, recall, Wilson) is the same float64 as from float64 counts.
+    """
+    most = int(np.bincount(image_idx).max()) if image_idx.size else 0
+    return np.int32 if max(n_images, 1) * max(most, 1) < 2**31 - 1 else np.int64
+
+
+def _select(
+    curve: _Curve, objective: Objective, tp: np.ndarray, predicted: np.ndarray, support_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per (group, resample): the chosen point (-1 for none) and F1 there, by recommend's rule; inputs
+    (P, C) and support (G, C), outputs (G, C).
+
+    Within a group points run from the highest threshold down, so "ties to the highest threshold" is
+    "the first point reaching the maximum of the keys". Points whose entries were not drawn repeat the
+    counts of the point above them, so they never win a tie against a real point of the resample.
+    """
+    n_points, n_chunk = tp.shape
+    point_support = support_t[curve.point_group]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denominator = predicted + point_support
+        f1 = np.where(denominator > 0, 2.0 * tp / denominator, np.nan)
+        if objective.kind == "best-f1":
+            candidate = f1 > 0
+            keys = [f1]
+        else:
+            precision = np.where(predicted > 0, tp / predicted, np.nan)
+            recall = np.where(point_support > 0, tp / point_support, np.nan)
+            measure = precision if objective.kind == "recall-at-precision" else recall
+            if objective.certain:
+                trials = predicted if objective.kind == "recall-at-precision" else point_support
+                measure = wilson_interval(tp, trials, level=objective.level)[0]
+            candidate = measure >= objective.target
+            if objective.kind == "recall-at-precision":
+                candidate &= recall > 0
+                keys = [recall]
+            else:
+                keys = [precision, recall]
+    chosen = np.full((curve.n_groups, n_chunk), -1, dtype=np.int64)
+    if n_points == 0:
+        return chosen, np.full((curve.n_groups, n_chunk), np.nan)
+    segment_of_point = np.repeat(
+        np.arange(curve.segment_start.size), np.diff(np.append(curve.segment_start, n_points))
+    )
+    for key in keys:
+        masked = np.where(candidate, key, -np.inf)
+        best = np.maximum.reduceat(masked, curve.segment_start, axis=0)
+        candidate &= masked == best[segment_of_point]
+    position = np.where(candidate, np.arange(n_points)[:, None], n_points)
+    first = np.minimum.reduceat(position, curve.segment_start, axis=0)  # (S, C)
+    chosen[curve.segment_group] = np.where(first < n_points, first, -1)
+    columns = np.arange(n_chunk)[None, :]
+    f1_chosen = np.where(chosen >= 0, f1[np.maximum(chosen, 0), columns], np.nan)
+    return chosen, f1_chosen
+
+
+@dataclass(frozen=True)
+class _Entries:
+    """The scored entries and the positives (sorted by label) one bootstrap works on."""
+
+    image: np.ndarray
+    label: np.ndarray
+    confidence: np.ndarray
+    is_true: np.ndarray
+    positive_image: np.ndarray
+    positive_label: np.ndarray
+    n_labels: int
+
+    def curves(self, *, with_global: bool = True) -> tuple[_Curve, _Curve | None]:
+        per_label = _curve(self.label, self.image, self.confidence, self.is_true, self.n_labels)
+        if not with_global:
+            return per_label, None
+        everything = _curve(
+            np.zeros(self.image.size, dtype=np.int64), self.image, self.confidence, self.is_true, 1
+        )
+        return per_label, everything
+
+    @property
+    def cells(self) -> int:
+        return self.image.size + self.positive_image.size
+
+
+def _recommendations(
+    curves: tuple[_Curve, _Curve | None], entries: _Entries, objective: Objective, weights_t: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """(threshold, f1) per resample (C, L) on the per-label curves and (C, 1) on the global curve (None
+    without one), from multiplicities (N, C) of the images ``entries`` index."""
+    support_t = _sum_rows_by_group(
+        weights_t[entries.positive_image], entries.positive_label, entries.n_labels
+    )
+    results: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for curve, group_support in (
+        (curves[0], support_t),
+        (curves[1], support_t.sum(axis=0, keepdims=True)),
+    ):
+        if curve is None:
+            results.append(None)
+            continue
+        tp, predicted = _resampled_points(curve, weights_t)
+        chosen, f1 = _select(curve, objective, tp, predicted, group_support)
+        point_confidence = curve.confidence[curve.points]
+        threshold = (
+            np.where(chosen >= 0, point_confidence[np.maximum(chosen, 0)], np.nan)
+            if point_confidence.size
+            else np.full(chosen.shape, np.nan)  # nothing scored at all: no threshold in any resample
+        )
+        # no prediction at all in this resample (none of the group's entries drawn) but positives:
+        predicted_any = np.zeros(group_support.shape, dtype=predicted.dtype)
+        if curve.segment_start.size:
+            last_point = np.append(curve.segment_start[1:], curve.points.size) - 1
+            predicted_any[curve.segment_group] = predicted[last_point]
+        f1 = np.where((predicted_any == 0) & (group_support > 0), 0.0, f1)
+        results.append((threshold.T, f1.T))
+    return results
+
+
+def _by_image(image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, start, count): positions sorted by image and where each image's run starts, for gathering
+    the entries of a subset of images without a pass over all entries."""
+    order = np.argsort(image, kind="stable")
+    count = np.bincount(image, minlength=n_images)
+    return order, np.cumsum(count) - count, count
+
+
+def _gather(
+    index: tuple[np.ndarray, np.ndarray, np.ndarray], images: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, local image) of every entry of ``images``, local image i being ``images[i]``."""
+    order, start, count = index
+    counts = count[images]
+    total = int(counts.sum())
+    first = np.repeat(start[images] - (np.cumsum(counts) - counts), counts)
+    return order[first + np.arange(total)], np.repeat(np.arange(images.size), counts)
+
+
+def _subset_entries(
+    entries: _Entries,
+    by_pair: tuple[np.ndarray, np.ndarray, np.ndarray],
+    by_positive: tuple[np.ndarray, np.ndarray, np.ndarray],
+    images: np.ndarray,
+) -> _Entries:
+    """The entries and positives of ``images`` only, re-indexed 0..len(images)-1."""
+    pair_at, pair_image = _gather(by_pair, images)
+    positive_at, positive_image = _gather(by_positive, images)
+    positive_label = entries.positive_label[positive_at]
+    by_label = np.argsort(positive_label, kind="stable")
+    return _Entries(
+        image=pair_image,
+        label=entries.label[pair_at],
+        confidence=entries.confidence[pair_at],
+        is_true=entries.is_true[pair_at],
+        positive_image=positive_image[by_label],
+        positive_label=positive_label[by_label],
+        n_labels=entries.n_labels,
+    )
