@@ -266,7 +266,15 @@ def parents_text(columns: LabelColumns, separator: str) -> tuple[np.ndarray, lis
         owner = np.repeat(np.arange(len(count)), count)
         rank = np.arange(len(columns.parent)) - np.repeat(starts, count)
         matrix[owner, rank] = columns.parent
-    distinct, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    base = len(columns.names) + 1
+    if width and base ** width < 2**62:  # each row as one integer: unique over numbers, not byte rows
+        key = np.zeros(len(count), dtype=np.int64)
+        for column in range(width):
+            key = key * base + (matrix[:, column] + 1)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        distinct = matrix[first]
+    else:
+        distinct, inverse = np.unique(matrix, axis=0, return_inverse=True)
     names = columns.names
     texts = [separator.join(names[code] for code in row if code >= 0) for row in distinct]
     return inverse.reshape(-1), texts
