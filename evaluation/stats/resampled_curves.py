@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.stats.intervals import wilson_interval
-from evaluation.stats.metrics import ScoredPairs
+from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
 from evaluation.stats.thresholds import Objective
 
 _CELLS_PER_CHUNK = 4_000_000  # resamples x entries held at once (int32: ~16 MB per array)
@@ -138,24 +138,10 @@ class _Curve:
     n_groups: int
 
 
-def _group_then_confidence_desc(group: np.ndarray, confidence: np.ndarray, n_groups: int) -> np.ndarray:
-    """``np.lexsort((-confidence, group))`` (ties in entry order), without lexsort's cost on millions of
-    entries: nothing when they are already in that order, else two stable sorts, the group's as 16-bit
-    codes where they fit (numpy sorts those by radix)."""
-    step, fall = np.diff(group), np.diff(confidence)
-    if ((step > 0) | ((step == 0) & (fall <= 0))).all():
-        return np.arange(group.shape[0])
-    by_confidence = np.argsort(-confidence, kind="stable")
-    codes = group[by_confidence]
-    if 0 <= n_groups < 2**15:
-        codes = codes.astype(np.int16)
-    return by_confidence[np.argsort(codes, kind="stable")]
-
-
 def _curve(
     group: np.ndarray, image: np.ndarray, confidence: np.ndarray, is_true: np.ndarray, n_groups: int
 ) -> _Curve:
-    order = _group_then_confidence_desc(group, confidence, n_groups)
+    order = by_group_then_confidence(group, confidence, n_groups)
     group, image, confidence, is_true = group[order], image[order], confidence[order], is_true[order]
     run_end = np.ones(group.shape[0], dtype=bool)
     run_end[:-1] = (group[1:] != group[:-1]) | (confidence[1:] != confidence[:-1])
