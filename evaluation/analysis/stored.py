@@ -86,16 +86,9 @@ class StoredAnswers(Mapping[str, Any]):
         return iter(self.keys_in_order)
 
     def __getitem__(self, key: str) -> Any:
-        return dict(self.chunks([key], size=1))[key] if key in set(self.keys_in_order) else _missing(key)
-
-    def chunks(self, keys: Sequence[str], *, size: int = 5000) -> Iterator[tuple[str, Any]]:
-        """(key, answer) for `keys`, in that order, reading `size` answers at a time."""
-        with ResponseCache(self.cache_path) as store:
-            for start in range(0, len(keys), size):
-                part = keys[start : start + size]
-                found = store.get_many(part)
-                for key in part:
-                    yield key, found[key].response
+        if key not in set(self.keys_in_order):
+            raise KeyError(key)
+        return json.loads(dict(self.raw_chunks([key], size=1))[key])
 
     def raw_chunks(self, keys: Sequence[str], *, size: int = 5000) -> Iterator[tuple[str, str]]:
         """(key, the answer's stored canonical JSON text) for `keys`, in that order: copying answers that

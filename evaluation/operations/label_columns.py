@@ -267,7 +267,7 @@ def parents_text(columns: LabelColumns, separator: str) -> tuple[np.ndarray, lis
         rank = np.arange(len(columns.parent)) - np.repeat(starts, count)
         matrix[owner, rank] = columns.parent
     base = len(columns.names) + 1
-    if width and base ** width < 2**62:  # each row as one integer: unique over numbers, not byte rows
+    if width and base**width < 2**62:  # each row as one integer: unique over numbers, not byte rows
         key = np.zeros(len(count), dtype=np.int64)
         for column in range(width):
             key = key * base + (matrix[:, column] + 1)
