@@ -227,6 +227,7 @@ def analyse(
         run=run,
         pairs=pairs,
         answers=(answers if not isinstance(answers, list) else tuple(answers)) if scored.image_level else (),
+        positives=scored.positives if scored.image_level else None,
         responses=carried,
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
         extra_tables={**tables, **sure.tables},
