@@ -108,6 +108,7 @@ def analyse(
     )
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
+    pairs.forget_sweep()  # the curves (and the scorer's AP) hold what it found
     metrics = _true_negatives(grid_table(pairs), scored.negatives, pairs.labels)
     averages = micro_macro(metrics)
     per_label, best_f1, global_threshold = recommend_all(
