@@ -351,6 +351,6 @@ def _scores(
             "image": names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names),
             "label": pd.Categorical.from_codes(codes % n_labels, pd.Index(pairs.labels, dtype=object)),
             "confidence": confidence,
-            "positive": positive.astype(int),
+            "positive": positive.astype(np.int8),  # 0 or 1: a byte, not eight, on millions of rows
         }
     )
