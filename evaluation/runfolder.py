@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,18 @@ IDENTITY_PARAMETERS = frozenset(
 # labels.csv columns compare reads as numbers
 NUMERIC = ("support", "ap", "threshold", "precision", "recall", "f1")
 
-Renderer = Callable[[EvaluationResult, Path], None]
+
+class Unfinished(Protocol):
+    """Work a renderer left running (report.html's plots, drawn in a process of their own)."""
+
+    def wait(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
+# A renderer writes its documents from the result alone (never from the folder's tables), so it runs
+# first; what it returns, if anything, is waited for once the tables are written.
+Renderer = Callable[[EvaluationResult, Path], "Unfinished | None"]
 
 
 def default_run_dir(dataset_name: str, reports_dir: str | Path = "reports") -> Path:
@@ -250,6 +261,18 @@ def write(
 def _write_into(
     result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer], *, curves_csv: bool
 ) -> None:
+    unfinished = [work for render in renderers if (work := render(result, out_dir)) is not None]
+    try:
+        _write_tables(result, out_dir, curves_csv=curves_csv)
+    except BaseException:
+        for work in unfinished:
+            work.cancel()
+        raise
+    for work in unfinished:
+        work.wait()
+
+
+def _write_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: bool) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     write_csv(out_dir / IMAGES_FILE, result.images)
     write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
@@ -274,8 +297,6 @@ def _write_into(
         _write_document(out_dir / name, document)
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset
         atomic_write(out_dir / GROUND_TRUTH_FILE, ground_truth_text(result.ground_truth))
-    for render in renderers:
-        render(result, out_dir)
 
 
 REVIEW_BAND_TABLE = "review_band"

@@ -108,6 +108,7 @@ def analyse(
     )
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
+    pairs.forget_sweep()  # the curves (and the scorer's AP) hold what it found
     metrics = _true_negatives(grid_table(pairs), scored.negatives, pairs.labels)
     averages = micro_macro(metrics)
     per_label, best_f1, global_threshold = recommend_all(
@@ -227,6 +228,7 @@ def analyse(
         run=run,
         pairs=pairs,
         answers=(answers if not isinstance(answers, list) else tuple(answers)) if scored.image_level else (),
+        positives=scored.positives if scored.image_level else None,
         responses=carried,
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
         extra_tables={**tables, **sure.tables},

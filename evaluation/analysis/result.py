@@ -47,6 +47,8 @@ class EvaluationResult:
     pairs: ScoredPairs | None = field(default=None, repr=False)
     # (for labels a lazy sequence over the store's columns: each answer is built when it is looked at)
     answers: Sequence[Any] = field(default=(), repr=False)
+    # and every ground-truth positive (image_idx, label_idx) of `pairs`, returned or not
+    positives: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     # The raw answers by cache key, exactly what analyse read: written to the run folder (answers.jsonl.gz)
     # so a copied folder re-analyses without the response cache. For labels a lazy mapping over the cache
     # (evaluation.analysis.stored.StoredAnswers), streamed when written.

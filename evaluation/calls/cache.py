@@ -294,14 +294,17 @@ class ResponseCache(ClaimStore, ColumnStore):
             owner=owner,
         )
 
-    def put_many(self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None) -> None:
+    def put_many(
+        self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None, checked: bool = False
+    ) -> None:
         """Store several answers (each a mapping of `put`'s arguments) in one transaction, with their
         columns: what a replay of recorded answers uses, where a commit per answer would dominate.
         An entry may bring its columns already encoded (`columns`, for the cache's one codec). Every
-        answer is checked first (BadAnswer: nothing of the batch is stored). An answer with a model
+        answer is checked first (BadAnswer: nothing of the batch is stored), unless the caller says it
+        `checked` each one already (a replay does, to name the bad line): not twice. An answer with a model
         version is also kept by that version; one with `newest` False only there (its columns, like
         `responses`, hold the newest answer per key)."""
-        for entry in entries:
+        for entry in () if checked else entries:
             check_answer(entry["operation"], _without_metadata(entry["response"]))
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         newest = [entry for entry in entries if entry.get("newest", True)]

@@ -102,11 +102,11 @@ def store_recorded(
                 }
             )
             if len(batch) >= BATCH:
-                cache.put_many(batch)
+                cache.put_many(batch, checked=True)
                 report.stored += len(batch)
                 batch = []
     if batch:
-        cache.put_many(batch)
+        cache.put_many(batch, checked=True)
         report.stored += len(batch)
     if report.bad:
         log.warning("%s: %d bad line(s) skipped, %d answers stored", path, report.bad, report.stored)

@@ -26,7 +26,7 @@ from evaluation.operations.answers import (
     image_properties,
     labels_from_detect_labels,
 )
-from evaluation.operations.base import ChunkedFrame, Operation, Scored, confidence_floor, positive_pairs
+from evaluation.operations.base import ChunkedFrame, Operation, Scored, confidence_floor
 from evaluation.operations.label_columns import (
     LABELS_CODEC,
     LabelColumns,
@@ -105,7 +105,6 @@ class LabelsOperation(Operation):
         self, answers: Sequence[LabelsAnswer], vocabulary: Sequence[str], label_map: LabelMap
     ) -> dict[str, tuple[str, ...]]:
         """Each dataset label's Rekognition Categories, from the answers of the names that count for it."""
-        from evaluation.labelmap import normalize_name
 
         by_name: dict[str, set[str]] = {}
         for answer in answers:
@@ -136,17 +135,13 @@ class LabelsOperation(Operation):
             columns, truths, vocabulary=vocabulary, label_map=label_map, use_parents=use_parents, floor=floor
         )
         pairs = above(matched.pairs, floor)
-        position = {normalize_name(label): index for index, label in enumerate(pairs.labels)}
-        positives = positive_pairs(
-            [[position[key] for key in map(normalize_name, truth) if key in position] for truth in truths]
-        )
         return Scored(
             pairs=pairs,
             ap=average_precision(pairs),
             unjudged=matched.unjudged,
             predictions=predictions_table(images, columns),
             image_level=True,
-            positives=positives,
+            positives=matched.positives,
         )
 
 

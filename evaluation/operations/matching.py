@@ -33,6 +33,8 @@ DIRECT, IMPLIED = 0, 1
 class Matched:
     pairs: ScoredPairs
     unjudged: pd.DataFrame  # name, images, max_confidence, mean_confidence
+    # every ground-truth positive (image_idx, label_idx), returned or not, image by image, labels ascending
+    positives: tuple[np.ndarray, np.ndarray]
 
 
 def predictions_frame(
@@ -192,7 +194,9 @@ def match(
         is_true=is_true,
         floor=float(floor),
     )
-    return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])))
+    positive = np.unique(truth_codes)  # two spellings of one label are one positive
+    positives = (positive // max(n_labels, 1), positive % max(n_labels, 1))
+    return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])), positives=positives)
 
 
 def _best_per_image_and_label(

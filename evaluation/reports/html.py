@@ -34,7 +34,6 @@ import pandas as pd
 from evaluation.analysis.summary import PathView
 from evaluation.reports.aws_section import html_section as aws_html_section
 from evaluation.reports.faces_section import html_section as faces_html_section
-from evaluation.reports.plots import write_plots
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.sure import sure_html
 from evaluation.reports.thumbnails import (
@@ -432,12 +431,10 @@ def _recommendation(threshold: Any, low: Any) -> dict[str, Any]:
 def page_data(
     result: EvaluationResult,
     *,
-    plots: dict[int, str] | None = None,
     per_kind: int = EXAMPLES_PER_KIND,
     max_thumbnails: int = MAX_THUMBNAILS,
 ) -> dict[str, Any]:
     """Everything the page shows, as one JSON-ready dict (see the module docstring)."""
-    del plots  # the page links to no file: it draws its own plots
     thresholds, _, n_images = grid_bins(result)
     exact, thinned = exact_bins(result)
     never = never_returned(result)
@@ -595,10 +592,10 @@ def problems_html(summary: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def render_html(result: EvaluationResult, *, plots: dict[int, str] | None = None, **limits: int) -> str:
+def render_html(result: EvaluationResult, **limits: int) -> str:
     """The page as text; `limits` are page_data's per_kind and max_thumbnails."""
     summary = result.summary
-    data = page_data(result, plots=plots, **limits)
+    data = page_data(result, **limits)
     escape = html.escape
     version = str(summary.get("tool_version") or "")
     facts = "".join(
@@ -695,10 +692,10 @@ plots/, for slides. Written by rekognition-eval {escape(version)}.
 
 
 def write_html(result: EvaluationResult, out_dir: Path) -> Path:
-    """Write plots/*.png and report.html into a run folder; returns the page's path."""
-    plots = write_plots(result, out_dir)
+    """Write report.html into a run folder (its PNG plots are evaluation.reports.plots'); returns the
+    page's path."""
     target = out_dir / REPORT_FILE
     temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(render_html(result, plots=plots), encoding="utf-8")
+    temporary.write_text(render_html(result), encoding="utf-8")
     os.replace(temporary, target)
     return target

@@ -9,9 +9,15 @@ canvas, never pyplot, so writing a report does not change a notebook's backend.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import pickle
 import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +33,14 @@ if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
 
 MAX_PNG_LABELS = 25
+# Below this many scored pairs the PNGs are drawn in this process: starting another (about 1.5 s of
+# imports) would cost more than it saves while the page and the tables are written.
+BACKGROUND_MIN_PAIRS = 500_000
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
+
+log = logging.getLogger(__name__)
 
 COLOURS = {"precision": "#1f6feb", "recall": "#d9480f", "f1": "#2b8a3e", "mark": "#6f42c1"}
 
@@ -151,42 +162,139 @@ def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
     return figure
 
 
-def _global_figure(result: EvaluationResult) -> Figure:
-    global_grid = result.averages.rename(
+def _global_plot(result: EvaluationResult, path: Path) -> _Plot:
+    grid = result.averages.rename(
         columns={"micro_precision": "precision", "micro_recall": "recall", "micro_f1": "f1"}
     )
-    figure = NotebookFigure(figsize=(9, 3.6))
     title = "All labels (micro average)"
-    _draw(figure, title, global_grid, global_grid, result.global_threshold, curve_from_grid=True)
+    return _Plot(path, title, grid, grid, dict(result.global_threshold), curve_from_grid=True)
+
+
+def _global_figure(result: EvaluationResult) -> Figure:
+    plot = _global_plot(result, Path(PLOTS_DIR) / GLOBAL_PNG)
+    figure = NotebookFigure(figsize=(9, 3.6))
+    _draw(figure, plot.title, plot.curve, plot.grid, plot.recommended, curve_from_grid=True)
     return figure
 
 
-def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> dict[int, str]:
-    """Write plots/*.png; returns {label position: path relative to out_dir}. Removes PNGs this module
-    wrote earlier for labels that no longer get one, so the folder never shows a stale plot."""
-    folder = out_dir / PLOTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class _Plot:
+    """What one PNG needs: a few rows of the result, small enough to send to another process."""
+
+    path: Path
+    title: str
+    curve: pd.DataFrame
+    grid: pd.DataFrame
+    recommended: dict[str, Any]
+    curve_from_grid: bool = False
+
+
+def _plan(result: EvaluationResult, folder: Path, limit: int) -> tuple[dict[int, str], list[_Plot]]:
+    """The labels' PNGs and the global one, and the paths relative to the run folder per label position."""
     labels = result.labels
-    curves_by_label = dict(tuple(result.curves.groupby("label", observed=True, sort=False)))
-    grid_by_label = dict(tuple(result.metrics.groupby("label", observed=True, sort=False)))
+    positions = labels_to_plot(labels, limit)
+    wanted = [labels["label"].iloc[position] for position in positions]
+    curves, grid = (table[table["label"].isin(wanted)] for table in (result.curves, result.metrics))
+    curves_by_label = dict(tuple(curves.groupby("label", observed=True, sort=False)))
+    grid_by_label = dict(tuple(grid.groupby("label", observed=True, sort=False)))
+    empty = result.curves.iloc[0:0]
     written: dict[int, str] = {}
-    for position in labels_to_plot(labels, limit):
+    plots: list[_Plot] = []
+    for position in positions:
         row = labels.iloc[position].to_dict()
         name = png_name(position, row["label"])
-        empty = result.curves.iloc[0:0]
+        title = f"{row['label']} (support {row['support']}, AP {row['ap']:.3f})"
+        curve = curves_by_label.get(row["label"], empty)
+        plots.append(_Plot(folder / name, title, curve, grid_by_label[row["label"]], row))
+        written[position] = f"{PLOTS_DIR}/{name}"
+    plots.append(_global_plot(result, folder / GLOBAL_PNG))
+    return written, plots
+
+
+def _draw_all(plots: list[_Plot]) -> None:
+    for plot in plots:
         figure = Figure(figsize=(9, 3.6))
         _draw(
-            figure,
-            f"{row['label']} (support {row['support']}, AP {row['ap']:.3f})",
-            curves_by_label.get(row["label"], empty),
-            grid_by_label[row["label"]],
-            row,
+            figure, plot.title, plot.curve, plot.grid, plot.recommended, curve_from_grid=plot.curve_from_grid
         )
-        _save(figure, folder / name)
-        written[position] = f"{PLOTS_DIR}/{name}"
-    _save(_global_figure(result), folder / GLOBAL_PNG)
-    keep = {Path(path).name for path in written.values()} | {GLOBAL_PNG}
+        _save(figure, plot.path)
+
+
+def _prepare(result: EvaluationResult, out_dir: Path, limit: int) -> tuple[dict[int, str], list[_Plot]]:
+    """Plan the PNGs and remove those this module wrote earlier for labels that no longer get one, so
+    the folder never shows a stale plot."""
+    folder = out_dir / PLOTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    written, plots = _plan(result, folder, limit)
+    keep = {plot.path.name for plot in plots}
     for stale in folder.glob("*.png"):
         if _PNG_NAME.match(stale.name) and stale.name not in keep:
             stale.unlink()
+    return written, plots
+
+
+def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> dict[int, str]:
+    """Write plots/*.png in this process; returns {label position: path relative to out_dir}."""
+    written, plots = _prepare(result, out_dir, limit)
+    _draw_all(plots)
     return written
+
+
+class _Drawing:
+    """PNGs being drawn by a process of its own (matplotlib holds the GIL: a thread would not help).
+
+    A fresh interpreter, not multiprocessing: spawning re-runs the caller's unguarded script, and forking
+    a process whose other threads may hold locks can hang the child."""
+
+    def __init__(self, plots: list[_Plot]) -> None:
+        self._plots = plots
+        with tempfile.NamedTemporaryFile(
+            prefix="rekognition-eval-plots-", suffix=".pickle", delete=False
+        ) as f:
+            pickle.dump(plots, f, protocol=pickle.HIGHEST_PROTOCOL)
+        self._payload = Path(f.name)
+        package_root = str(Path(__file__).resolve().parents[2])  # importable even from a source checkout
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        code = "import sys; from evaluation.reports.plots import draw_pickled; draw_pickled(sys.argv[1])"
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", code, str(self._payload)], env={**os.environ, "PYTHONPATH": path}
+        )
+
+    def wait(self) -> None:
+        try:
+            code = self._process.wait()
+        finally:
+            self._payload.unlink(missing_ok=True)
+        if code != 0:  # drawn again here, so a real error shows with its traceback
+            log.warning("the plots' process ended with exit code %s; drawing here", code)
+            _draw_all(self._plots)
+
+    def cancel(self) -> None:
+        self._process.terminate()
+        self._process.wait()
+        self._payload.unlink(missing_ok=True)
+
+
+def draw_pickled(path: str) -> None:
+    """The plots' process: draw what `_Drawing` left in `path`."""
+    with open(path, "rb") as payload:
+        _draw_all(pickle.load(payload))  # our own file, written by the parent a moment ago
+
+
+class _Drawn:
+    def wait(self) -> None:
+        return None
+
+    def cancel(self) -> None:
+        return None
+
+
+def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> _Drawing | _Drawn:
+    """Write plots/*.png, for a large run in a process of its own, started now, while the page and the
+    tables are written here; the caller waits for what this returns before the folder is complete."""
+    _, plots = _prepare(result, out_dir, limit)
+    pairs = result.pairs.n_pairs if result.pairs is not None else 0
+    if pairs < BACKGROUND_MIN_PAIRS:
+        _draw_all(plots)
+        return _Drawn()
+    return _Drawing(plots)

@@ -24,7 +24,6 @@ from evaluation.calls.runner import ANSWERED
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import LabelsAnswer
-from evaluation.operations.labels import decode_labels
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
@@ -63,17 +62,12 @@ def evaluated_images(result: EvaluationResult) -> list[str]:
 
 
 def positives_by_label(result: EvaluationResult) -> list[np.ndarray]:
-    """Per label of the vocabulary, the evaluated images whose ground truth has it (as matching reads it)."""
-    labels = tuple(result.labels["label"])
-    position = {normalize_name(label): index for index, label in enumerate(labels)}
-    answered = result.images.loc[result.images["status"].isin(ANSWERED), "labels"]
-    found: list[list[int]] = [[] for _ in labels]
-    for image, text in enumerate(answered):
-        for name in decode_labels(text):
-            index = position.get(normalize_name(name))
-            if index is not None:
-                found[index].append(image)
-    return [np.asarray(sorted(set(images)), dtype=np.int64) for images in found]
+    """Per label of the vocabulary, the evaluated images whose ground truth has it (as matching read it)."""
+    assert result.positives is not None and result.pairs is not None
+    image, label = result.positives
+    order = np.lexsort((image, label))
+    ends = np.cumsum(np.bincount(label, minlength=result.pairs.n_labels))
+    return np.split(image[order].astype(np.int64), ends[:-1])
 
 
 def _label_map(result: EvaluationResult) -> LabelMap:
@@ -112,7 +106,7 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
     the threshold first, then those never returned.
     """
     pairs = result.pairs
-    if pairs is None or len(result.answers) != pairs.n_images:
+    if pairs is None or result.positives is None or len(result.answers) != pairs.n_images:
         return [None] * len(result.labels)
     positives = positives_by_label(result)
     label_map = _label_map(result)

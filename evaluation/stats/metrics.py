@@ -190,6 +190,11 @@ class ScoredPairs:
     def n_pairs(self) -> int:
         return int(self.label_idx.shape[0])
 
+    def forget_sweep(self) -> None:
+        """Drop the cached sweep (four arrays the size of the curves): once the exact curves and AP are
+        built, a large run needs that memory back. A later caller sweeps again."""
+        self.__dict__.pop("_curve_points", None)
+
     @functools.cached_property
     def _curve_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The sweep shared by exact_curves and average_precision, done once per (immutable) instance."""
