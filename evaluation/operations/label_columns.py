@@ -1,8 +1,9 @@
 """Image-level label answers as columns: what the analysis reads of a million answers, without an object
 per label.
 
-`LabelsCodec` is how the response store keeps them (evaluation.calls.cache: parsed once, by the adapter,
-when the answer is stored; names interned); `LabelColumns` is them read back, concatenated over every
+`LabelsCodec` is how the response store keeps them (evaluation.calls.cache: read once when the answer is
+stored, as its adapter reads it, straight from the response by evaluation.operations.label_encoding; names
+interned); `LabelColumns` is them read back, concatenated over every
 answer of a run: one entry per returned label (name code, confidence, counts of its parents, aliases,
 categories and instance boxes), the parents and the rest in flat arrays of their own. Matching, the
 confidence floor and predictions.csv work on these arrays; `answer(i)` rebuilds one `LabelsAnswer` for
@@ -27,12 +28,12 @@ from evaluation.operations.answers import (
     PredictedLabel,
     adapter_for,
 )
-
-NO_ENTRIES = -1  # `entries` of an answer whose API does not count raw entries (DetectLabels)
+from evaluation.operations.label_encoding import FAST_ENCODERS, NO_ENTRIES
 
 
 class LabelsCodec:
-    """The columns of an image-level label answer (DetectLabels, DetectCustomLabels), via its adapter."""
+    """The columns of an image-level label answer (DetectLabels, DetectCustomLabels), as its adapter
+    reads it."""
 
     kind = "labels"
     version = 1  # bump when what `encode` keeps changes: stored columns are then rebuilt from raw answers
@@ -54,7 +55,13 @@ class LabelsCodec:
         return operation in LABEL_ADAPTERS
 
     def encode(self, operation: str, response: Mapping[str, Any]) -> dict[str, Any]:
-        return encode_answer(adapter_for(operation)(response))
+        """What `encode_answer(adapter(response))` gives, read straight from the response where a reader
+        mirrors the registered adapter (evaluation.operations.label_encoding); the adapter reads the
+        rest, and raises for what it rejects."""
+        adapter = adapter_for(operation)
+        fast = FAST_ENCODERS.get(adapter)
+        columns = fast(response) if fast is not None else None
+        return columns if columns is not None else encode_answer(adapter(response))
 
 
 LABELS_CODEC = LabelsCodec()
