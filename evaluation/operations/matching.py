@@ -202,25 +202,31 @@ def match(
 def _best_per_image_and_label(
     predicted: pd.DataFrame, targets: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every (image, vocabulary label) that some predicted name counts for: its best confidence."""
+    """For every (image, vocabulary label) that some predicted name counts for: its best confidence,
+    ordered by image, then label.
+
+    A name may count for several labels (a label map): each row is repeated once per label it claims,
+    by lookup over the names (a few thousand), then one sort by (image, label) and a maximum per group."""
     categories = predicted["name"].cat.categories
     position = pd.Index(categories).get_indexer(targets["name"])
-    claimed = targets[position >= 0].assign(code=position[position >= 0])
-    rows = pd.DataFrame(
-        {
-            "code": predicted["name"].cat.codes.to_numpy(np.int64),
-            "image": predicted["image"].to_numpy(np.int64),
-            "confidence": predicted["confidence"].to_numpy(np.float64),
-        }
-    ).merge(claimed[["code", "label_idx"]], on="code", how="inner")
-    image = rows["image"].to_numpy(np.int64)
-    label = rows["label_idx"].to_numpy(np.int64)
-    confidence = rows["confidence"].to_numpy(np.float64)
-    order = np.lexsort((-confidence, label, image))
-    image, label, confidence = image[order], label[order], confidence[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (image[1:] != image[:-1]) | (label[1:] != label[:-1])
-    return image[first], label[first], confidence[first]
+    claimed = targets[position >= 0].assign(code=position[position >= 0]).sort_values(["code", "label_idx"])
+    claims = np.bincount(claimed["code"].to_numpy(np.int64), minlength=len(categories))
+    first_claim = np.cumsum(claims) - claims
+    claimed_label = claimed["label_idx"].to_numpy(np.int64)
+    code = predicted["name"].cat.codes.to_numpy(np.int64)
+    repeats = claims[code]
+    rows = np.repeat(np.arange(code.size), repeats)
+    rank = np.arange(rows.size) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+    label = claimed_label[first_claim[code[rows]] + rank]
+    image = predicted["image"].to_numpy(np.int64)[rows]
+    confidence = predicted["confidence"].to_numpy(np.float64)[rows]
+    key = image * max(int(claimed_label.max(initial=0)) + 1, 1) + label
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
+    best = np.maximum.reduceat(confidence[order], starts) if key.size else np.zeros(0, np.float64)
+    first = order[starts]
+    return image[first], label[first], best
 
 
 def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:

@@ -186,3 +186,37 @@ def test_scores_equal_the_service_simulated_at_every_threshold(seed):
                     strict=True,
                 )
             ) == (expected & truth_pairs)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_best_per_image_and_label_equals_a_merge_and_group_maximum(seed):
+    """Names that count for several labels, labels claimed by several names, names nobody claims."""
+    import pandas as pd
+
+    from evaluation.operations.matching import _best_per_image_and_label
+
+    rng = np.random.default_rng(seed)
+    names = [f"n{i}" for i in range(40)]
+    rows = 5000
+    predicted = pd.DataFrame(
+        {
+            "image": rng.integers(0, 300, rows),
+            "name": pd.Categorical(rng.choice(names[:35], rows), categories=names),
+            "confidence": rng.choice(np.linspace(50, 100, 60), rows),  # many ties
+        }
+    )
+    targets = pd.DataFrame(
+        {"name": rng.choice(names + ["nobody"], 60), "label_idx": rng.integers(0, 12, 60)}
+    ).drop_duplicates()
+    image, label, confidence = _best_per_image_and_label(predicted, targets)
+    expected = (
+        predicted.assign(name=predicted["name"].astype(str))
+        .merge(targets, on="name")
+        .groupby(["image", "label_idx"])["confidence"]
+        .max()
+        .reset_index()
+    )
+    assert len(expected) > 500
+    assert np.array_equal(image, expected["image"].to_numpy())
+    assert np.array_equal(label, expected["label_idx"].to_numpy())
+    assert np.array_equal(confidence, expected["confidence"].to_numpy())
