@@ -321,7 +321,7 @@ def _true_negatives(frame: pd.DataFrame, negatives: np.ndarray | None, labels: S
         return frame
     codes = pd.Categorical(frame["label"], categories=list(labels)).codes
     frame = frame.copy()
-    frame["tn"] = negatives[codes] - frame["fp"].to_numpy(np.int64)
+    frame["tn"] = (negatives[codes] - frame["fp"].to_numpy(np.int64)).astype(frame["fp"].dtype)
     return frame
 
 

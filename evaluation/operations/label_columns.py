@@ -119,7 +119,8 @@ class LabelColumns:
         return cls(
             names=columns.names,
             labels_per_answer=columns.counts["name"],
-            **{name: fields[name].astype(np.int64) for name in _INT_FIELDS},
+            # 32-bit as stored: codes and counts of tens of millions of labels at a million images
+            **{name: fields[name].astype(np.int32, copy=False) for name in _INT_FIELDS},
             confidence=fields["confidence"],
             box=fields["box"].reshape(-1, 5),
             entries=fields["entries"].astype(np.int64),
@@ -131,7 +132,7 @@ class LabelColumns:
         codes: dict[str, int] = {}
 
         def intern(values: list[str]) -> np.ndarray:
-            return np.fromiter((codes.setdefault(v, len(codes)) for v in values), np.int64, count=len(values))
+            return np.fromiter((codes.setdefault(v, len(codes)) for v in values), np.int32, count=len(values))
 
         encoded = [encode_answer(answer) for answer in answers]
 
@@ -144,10 +145,10 @@ class LabelColumns:
             labels_per_answer=np.asarray([len(a.labels) for a in answers], dtype=np.int64),
             **built,
             confidence=joined("confidence", np.float64),
-            parent_count=joined("parent_count", np.int64),
-            alias_count=joined("alias_count", np.int64),
-            category_count=joined("category_count", np.int64),
-            instance_count=joined("instance_count", np.int64),
+            parent_count=joined("parent_count", np.int32),
+            alias_count=joined("alias_count", np.int32),
+            category_count=joined("category_count", np.int32),
+            instance_count=joined("instance_count", np.int32),
             box=joined("box", np.float64).reshape(-1, 5),
             entries=joined("entries", np.int64),
         )

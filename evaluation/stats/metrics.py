@@ -237,6 +237,8 @@ def _curve_frame(
     fn = support - tp
     tn = pairs.n_images - support - fp
     precision, recall, f1 = _rates(tp, fp, fn)
+    if pairs.n_images < 2**31:  # every count fits 32 bits: 20 bytes less per row, on tens of millions
+        tp, fp, fn, tn, support = (np.asarray(count, dtype=np.int32) for count in (tp, fp, fn, tn, support))
     return pd.DataFrame(
         {
             "label": _label_column(label_codes, pairs.labels),

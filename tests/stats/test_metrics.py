@@ -202,7 +202,7 @@ def test_exact_curves_hand_made(hand_pairs: ScoredPairs) -> None:
     )
     pd.testing.assert_frame_equal(comparable(curves), expected, check_dtype=False)
     for name in ("tp", "fp", "fn", "tn", "support"):
-        assert curves[name].dtype == np.int64
+        assert curves[name].dtype in (np.int32, np.int64)  # counts, exact (32-bit below 2**31 images)
     assert list(curves["label"].cat.categories) == list(LABELS)  # vocabulary order kept
 
 
