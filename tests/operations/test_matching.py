@@ -206,7 +206,7 @@ def test_best_per_image_and_label_equals_a_merge_and_group_maximum(seed):
         }
     )
     targets = pd.DataFrame(
-        {"name": rng.choice(names + ["nobody"], 60), "label_idx": rng.integers(0, 12, 60)}
+        {"name": rng.choice([*names, "nobody"], 60), "label_idx": rng.integers(0, 12, 60)}
     ).drop_duplicates()
     image, label, confidence = _best_per_image_and_label(predicted, targets)
     expected = (
