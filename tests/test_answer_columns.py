@@ -51,6 +51,45 @@ def test_columns_rebuild_every_answer_exactly_as_the_adapter_reads_it(tmp_path):
     assert lowest[0] == expected[0].lowest_confidence and np.isnan(lowest[2])
 
 
+def test_a_batch_packs_each_answers_columns_as_storing_it_alone_does(tmp_path):
+    responses = _responses(30)
+    responses.insert(7, {"Labels": []})  # an answer with nothing in any field, inside the batch
+    entries = [
+        {"key": f"k{i}", "image_id": f"k{i}", "operation": "DetectLabels", "params": PARAMS}
+        | {"response": response, "model_version": None}
+        for i, response in enumerate(responses)
+    ]
+    with ResponseCache(tmp_path / "one.sqlite", codecs=(LABELS_CODEC,)) as alone:
+        _store(alone, responses)
+    with ResponseCache(tmp_path / "batch.sqlite", codecs=(LABELS_CODEC,)) as batch:
+        batch.put_many(entries)
+
+    interned = [name for name, _, is_interned in LABELS_CODEC.fields if is_interned]
+
+    def stored(path):
+        """Each answer's fields as stored; interned names as text (codes are the store's own)."""
+        with sqlite3.connect(path) as connection:
+            names = dict(connection.execute("SELECT code, name FROM names"))
+            fields = [name for name, _, _ in LABELS_CODEC.fields]
+            rows = connection.execute(f"SELECT key, {', '.join(fields)} FROM columns_labels ORDER BY key")
+            return [
+                (
+                    key,
+                    *[
+                        tuple(names[code] for code in np.frombuffer(blob, np.int32))
+                        if field in interned
+                        else blob
+                        for field, blob in zip(fields, blobs, strict=True)
+                    ],
+                )
+                for key, *blobs in rows
+            ]
+
+    batch_rows = stored(tmp_path / "batch.sqlite")
+    assert len(batch_rows) == len(responses)
+    assert batch_rows == stored(tmp_path / "one.sqlite")  # byte for byte, every field of every answer
+
+
 def test_custom_labels_columns_keep_entries_for_truncation(tmp_path):
     response = {
         "CustomLabels": [

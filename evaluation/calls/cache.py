@@ -105,9 +105,14 @@ def _problem(error: sqlite3.Error, *, writing: bool) -> str:
     return f"cannot be read ({text})"
 
 
+# Built once: json.dumps with options builds an encoder per call. No cycle check: what is spelled here
+# came from JSON or is a request's parameters (at a million answers the check is a quarter of the time).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str, check_circular=False)
+
+
 def canonical_json(value: Any) -> str:
     """One spelling per value, so equal requests give equal keys."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(value)
 
 
 def cache_key(image_id: str, operation: str, params: Mapping[str, Any]) -> str:
