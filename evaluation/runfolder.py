@@ -19,6 +19,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -273,6 +274,19 @@ def _write_into(
 
 
 def _write_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: bool) -> None:
+    # the answers judged, so `report` needs no response cache: gigabytes of JSON at a million images,
+    # copied and compressed by a thread of its own (zlib and SQLite let go of the GIL) while the rest
+    # is written; the folder is complete only once it is done, whether the rest succeeds or not
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers") as pool:
+        answers = (
+            pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses) if result.responses else None
+        )
+        _write_other_tables(result, out_dir, curves_csv=curves_csv)
+        if answers is not None:
+            answers.result()
+
+
+def _write_other_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: bool) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     write_csv(out_dir / IMAGES_FILE, result.images)
     write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
@@ -291,8 +305,6 @@ def _write_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: bool) 
         (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
-    if result.responses:  # the answers judged, so `report` needs no response cache
-        write_answers(out_dir / ANSWERS_FILE, result.responses)
     for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
         _write_document(out_dir / name, document)
     if result.ground_truth:  # what images.csv cannot hold, so `report` needs no dataset

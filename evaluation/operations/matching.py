@@ -230,16 +230,31 @@ def _best_per_image_and_label(
 
 
 def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:
-    """Names the service returned on its own that no vocabulary label claims."""
-    direct = predicted[predicted["direct"] & ~predicted["name"].isin(judged_names)]
-    if direct.empty:
+    """Names the service returned on its own that no vocabulary label claims.
+
+    Grouped by the names' integer codes, never by text: at a million images the rows number tens of
+    millions, and a text column of them took gigabytes (the same reductions, in the same row order)."""
+    names = predicted["name"].cat.categories
+    codes = predicted["name"].cat.codes.to_numpy()
+    judged = names.get_indexer(list(judged_names))
+    keep = predicted["direct"].to_numpy() & ~np.isin(codes, judged[judged >= 0])
+    if not keep.any():
         return pd.DataFrame(columns=["name", "images", "max_confidence", "mean_confidence"])
-    direct = direct.assign(name=direct["name"].astype(object), display=direct["display"].astype(object))
-    grouped = direct.groupby("name").agg(
+    direct = pd.DataFrame(
+        {
+            "code": codes[keep],
+            "display": predicted["display"].cat.codes.to_numpy()[keep],
+            "image": predicted["image"].to_numpy()[keep],
+            "confidence": predicted["confidence"].to_numpy()[keep],
+        }
+    )
+    grouped = direct.groupby("code").agg(
         display=("display", "first"),
         images=("image", "nunique"),
         max_confidence=("confidence", "max"),
         mean_confidence=("confidence", "mean"),
     )
+    displays = predicted["display"].cat.categories
     table = grouped.reset_index(drop=True).rename(columns={"display": "name"})
+    table["name"] = displays[table["name"].to_numpy()].astype(object)
     return table.sort_values(["images", "name"], ascending=[False, True]).reset_index(drop=True)
