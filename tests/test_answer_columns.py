@@ -213,3 +213,21 @@ def test_answers_needs_the_replay_backend(recorded, capsys):
     argv = ["run", "--answers", str(recorded / "answers.jsonl"), "--dataset", str(recorded / "dataset.csv")]
     assert main(argv) == 2
     assert "--backend replay" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("use_parents", [True, False])
+def test_predictions_matched_a_part_at_a_time_equal_all_at_once(monkeypatch, use_parents):
+    """Parts of 7 answers (and an answer with no label) give the frame of one part: same rows, same
+    order, same categories in the same order (first appearance over every answer)."""
+    from evaluation.operations import matching
+
+    answers = [labels_from_detect_labels(response) for response in _responses(60)]
+    answers.insert(20, labels_from_detect_labels({"Labels": []}))
+    columns = LabelColumns.from_answers(answers)
+    whole = predictions_frame(columns, use_parents=use_parents)
+    monkeypatch.setattr(matching, "CHUNK_ANSWERS", 7)
+    parted = predictions_frame(columns, use_parents=use_parents)
+    assert len(whole) > 1000
+    pd.testing.assert_frame_equal(parted, whole)
+    assert list(parted["name"].cat.categories) == list(whole["name"].cat.categories)
+    assert list(parted["display"].cat.categories) == list(whole["display"].cat.categories)

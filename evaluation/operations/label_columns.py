@@ -186,6 +186,31 @@ class LabelColumns:
             "instance": _offsets(self.instance_count),
         }
 
+    def between(self, first: int, last: int) -> LabelColumns:
+        """The answers first..last-1 (views, not copies): a bounded part of a million answers."""
+        offsets = self._offsets
+        start, end = int(offsets["label"][first]), int(offsets["label"][last])
+
+        def spanned(kind: str) -> np.ndarray:
+            return getattr(self, kind)[int(offsets[kind][start]) : int(offsets[kind][end])]
+
+        instance = offsets["instance"]
+        return LabelColumns(
+            names=self.names,
+            labels_per_answer=self.labels_per_answer[first:last],
+            name=self.name[start:end],
+            confidence=self.confidence[start:end],
+            parent_count=self.parent_count[start:end],
+            parent=spanned("parent"),
+            alias_count=self.alias_count[start:end],
+            alias=spanned("alias"),
+            category_count=self.category_count[start:end],
+            category=spanned("category"),
+            instance_count=self.instance_count[start:end],
+            box=self.box[int(instance[start]) : int(instance[end])],
+            entries=self.entries[first:last],
+        )
+
     def answer(self, position: int) -> LabelsAnswer:
         """One answer as the adapter read it (for the few places that show one image)."""
         offsets = self._offsets
@@ -293,28 +318,11 @@ def predictions_chunks(
 ) -> Iterator[pd.DataFrame]:
     """predictions.csv (image, label, confidence, parents, instances), a bounded number of answers at a
     time: the same rows and values as one frame of every (image, label)."""
-    label_offsets = _offsets(columns.labels_per_answer)
-    parent_offsets = _offsets(columns.parent_count)
     uris = np.asarray(list(images), dtype=object)
     names = np.asarray(columns.names, dtype=object)
     for first in range(0, max(len(columns), 1), chunk_answers):
         last = min(first + chunk_answers, len(columns))
-        start, end = int(label_offsets[first]), int(label_offsets[last])
-        part = LabelColumns(
-            names=columns.names,
-            labels_per_answer=columns.labels_per_answer[first:last],
-            name=columns.name[start:end],
-            confidence=columns.confidence[start:end],
-            parent_count=columns.parent_count[start:end],
-            parent=columns.parent[int(parent_offsets[start]) : int(parent_offsets[end])],
-            alias_count=columns.alias_count[:0],
-            alias=columns.alias[:0],
-            category_count=columns.category_count[:0],
-            category=columns.category[:0],
-            instance_count=columns.instance_count[start:end],
-            box=columns.box[:0],
-            entries=columns.entries[first:last],
-        )
+        part = columns.between(first, last)
         parent_code, texts = parents_text(part, separator)
         yield pd.DataFrame(
             {

@@ -37,6 +37,9 @@ class Matched:
     positives: tuple[np.ndarray, np.ndarray]
 
 
+CHUNK_ANSWERS = 100_000  # answers matched at a time: the temporaries of tens of millions of rows, bounded
+
+
 def predictions_frame(
     answers: Sequence[LabelsAnswer] | LabelColumns, *, use_parents: bool = True
 ) -> pd.DataFrame:
@@ -47,31 +50,55 @@ def predictions_frame(
     Works on the answers' columns: names are integer codes (a dataset has a few thousand distinct names
     over millions of rows), so normalising costs one pass over the distinct names, and the rows (each
     label, then the parents and aliases it implies, in the order the service listed them) are built by
-    array operations, never one Python object per name.
+    array operations, never one Python object per name, a bounded number of answers at a time (a group
+    is one image's: none spans two parts).
     """
     columns = as_columns(answers)
-    image_of_label = columns.answer_of_label
+    parts = [
+        columns.between(first, min(first + CHUNK_ANSWERS, len(columns)))
+        for first in range(0, len(columns), CHUNK_ANSWERS)
+    ]
+    # displays in order of first appearance, as the service spelled them; normalised once per display
+    seen: dict[int, None] = {}
+    for part in parts:
+        codes, first_seen = np.unique(_rows(part, use_parents)[1], return_index=True)
+        seen.update(dict.fromkeys(codes[np.argsort(first_seen, kind="stable")].tolist()))
+    used = np.fromiter(seen, dtype=np.int64, count=len(seen))
+    dense = np.full(len(columns.names), -1, dtype=np.int32)
+    dense[used] = np.arange(len(used))
+    displays = pd.Index([columns.names[code] for code in used], dtype=object)
+    name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
+    found = [_best_rows(part, use_parents, dense, name_of_display, len(normalised)) for part in parts]
+    offsets = np.cumsum([0] + [len(part) for part in parts])
+    image = np.concatenate(
+        [np.zeros(0, np.int64)] + [rows[0] + offset for rows, offset in zip(found, offsets, strict=False)]
+    )
+    display_codes = np.concatenate([np.zeros(0, np.int32)] + [rows[1] for rows in found])
+    return pd.DataFrame(
+        {
+            "image": image,
+            "name": pd.Categorical.from_codes(
+                name_of_display[display_codes], categories=pd.Index(normalised)
+            ),
+            "display": pd.Categorical.from_codes(display_codes, categories=displays),
+            "confidence": np.concatenate([np.zeros(0, np.float64)] + [rows[2] for rows in found]),
+            "direct": np.concatenate([np.zeros(0, bool)] + [rows[3] for rows in found]),
+        }
+    )
+
+
+def _rows(columns: LabelColumns, use_parents: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(owner, display code, first row of each label): one row per label, then the parents and aliases
+    it implies; `owner` is the label each row comes from (32-bit codes, gathered late)."""
     n_labels = len(columns.name)
     implied_count = (
         (columns.parent_count + columns.alias_count) if use_parents else np.zeros(n_labels, np.int64)
     )
     rows_per_label = 1 + implied_count
-    total = int(rows_per_label.sum())
-    if total == 0:
-        return pd.DataFrame(
-            {
-                "image": np.zeros(0, np.int64),
-                "name": pd.Categorical([]),
-                "display": pd.Categorical([]),
-                "confidence": np.zeros(0, np.float64),
-                "direct": np.zeros(0, bool),
-            }
-        )
     label_row = np.zeros(n_labels + 1, dtype=np.int64)
     np.cumsum(rows_per_label, out=label_row[1:])
-    # rows hold 32-bit codes and are gathered late: at a million images there are tens of millions
-    owner = np.repeat(np.arange(n_labels, dtype=np.int32), rows_per_label)  # the label each row comes from
-    display_code = np.empty(total, dtype=np.int32)
+    owner = np.repeat(np.arange(n_labels, dtype=np.int32), rows_per_label)
+    display_code = np.empty(int(label_row[-1]), dtype=np.int32)
     display_code[label_row[:-1]] = columns.name
     if use_parents:  # after each label its parents, then its aliases
         parent_row = label_row[:-1] + 1
@@ -85,17 +112,21 @@ def predictions_frame(
             _starts(columns.alias_count), columns.alias_count
         )
         display_code[np.repeat(alias_row, columns.alias_count) + alias_rank] = columns.alias
-        del alias_rank
-    # displays in order of first appearance, as the service spelled them; normalised once per display
-    used, first_seen = np.unique(display_code, return_index=True)
-    used = used[np.argsort(first_seen, kind="stable")]
-    dense = np.full(len(columns.names), -1, dtype=np.int32)
-    dense[used] = np.arange(len(used))
-    displays = pd.Index([columns.names[code] for code in used], dtype=object)
-    name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
-    # per (image, name) the most confident row, direct or implied (a direct one first on a tie, then the
-    # first listed): one stable sort by (image, name) and reductions over the groups, no per-row work
-    group_key = image_of_label[owner].astype(np.int64) * max(len(normalised), 1)
+    return owner, display_code, label_row
+
+
+def _best_rows(
+    columns: LabelColumns, use_parents: bool, dense: np.ndarray, name_of_display: np.ndarray, n_names: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(image, display code, confidence, direct) per (image, name) of these answers: the most confident
+    row, direct or implied (a direct one first on a tie, then the first listed), by one stable sort by
+    (image, name) and reductions over the groups, no per-row work."""
+    owner, display_code, label_row = _rows(columns, use_parents)
+    total = len(owner)
+    if total == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64), np.zeros(0, bool)
+    image_of_label = columns.answer_of_label
+    group_key = image_of_label[owner].astype(np.int64) * max(n_names, 1)
     group_key += name_of_display[dense[display_code]]
     order = np.argsort(group_key, kind="stable")
     group_key = group_key[order]
@@ -113,20 +144,7 @@ def predictions_frame(
     chosen = np.minimum.reduceat(np.where(candidate, np.arange(total), total), starts)
     direct = np.maximum.reduceat(direct_row, starts)
     first = order[chosen]
-    del order, candidate, direct_row
-    image = image_of_label[owner[first]]
-    display_codes = dense[display_code[first]]
-    name_codes = name_of_display[display_codes]
-    confidence = best
-    return pd.DataFrame(
-        {
-            "image": image,
-            "name": pd.Categorical.from_codes(name_codes, categories=pd.Index(normalised)),
-            "display": pd.Categorical.from_codes(display_codes, categories=displays),
-            "confidence": confidence,
-            "direct": direct.astype(bool),
-        }
-    )
+    return image_of_label[owner[first]], dense[display_code[first]], best, direct.astype(bool)
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:
