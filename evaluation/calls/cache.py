@@ -306,7 +306,8 @@ class ResponseCache(ClaimStore, ColumnStore):
         columns: what a replay of recorded answers uses, where a commit per answer would dominate.
         An entry may bring its columns already encoded (`columns`, for the cache's one codec). Every
         answer is checked first (BadAnswer: nothing of the batch is stored), unless the caller says it
-        `checked` each one already (a replay does, to name the bad line): not twice. An answer with a model
+        `checked` each one already (a replay does, to name the bad line): not twice. An entry's `text`,
+        when given, is the answer's JSON text as recorded, stored as it is. An answer with a model
         version is also kept by that version; one with `newest` False only there (its columns, like
         `responses`, hold the newest answer per key)."""
         for entry in () if checked else entries:
@@ -319,7 +320,7 @@ class ResponseCache(ClaimStore, ColumnStore):
                 entry["image_id"],
                 entry["operation"],
                 canonical_json(entry["params"]),
-                canonical_json(_without_metadata(entry["response"])),
+                entry.get("text") or canonical_json(_without_metadata(entry["response"])),
                 entry["model_version"],
                 created,
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,7 @@ def store_recorded(
             entry = _entry(line, number, report, keys_by_image, seen)
             if entry is None:
                 continue
-            image, response, version = entry
+            image, response, version, text = entry
             try:
                 check_answer(operation, response)  # the documented shape, as a live answer is checked
                 columns = encode(operation, response) if encode else validate(response)
@@ -98,6 +99,7 @@ def store_recorded(
                     "params": params,
                     "response": response,
                     "model_version": version if version is not None else model_version_of(response),
+                    **({"text": text} if text is not None else {}),
                     **({"columns": columns} if encode else {}),
                 }
             )
@@ -113,11 +115,39 @@ def store_recorded(
     return report
 
 
+_RESPONSE_KEY = re.compile(r'"response"\s*:\s*')
+_DECODER = json.JSONDecoder()
+
+
+def parse_line(line: str) -> tuple[Any, str | None]:
+    """The line's record, and its response's JSON text as the line spells it, to be stored as it is
+    (spelling a million answers again costs more than reading them), or None where it cannot be cut out
+    for certain: then the cache spells the answer.
+
+    The first `"response":` of a line is the record's own key unless a member before it is an object
+    (no string holds an unescaped quote); the rest of the line, with that value replaced by null, must
+    then parse to a record whose "response" is that null, and no second key may follow."""
+    found = _RESPONSE_KEY.search(line)
+    if found is not None:
+        try:
+            response, end = _DECODER.raw_decode(line, found.end())
+            record = json.loads(line[: found.end()] + "null" + line[end:])
+        except ValueError:
+            pass  # the whole line is parsed below, and its error names the line's own problem
+        else:
+            cut_out = isinstance(record, dict) and "response" in record and record["response"] is None
+            if cut_out and isinstance(response, dict) and _RESPONSE_KEY.search(line, end) is None:
+                record["response"] = response
+                text = line[found.end() : end] if "ResponseMetadata" not in response else None
+                return record, text
+    return json.loads(line), None
+
+
 def _entry(
     line: str, number: int, report: RecordedAnswers, keys_by_image: Mapping[str, str], seen: Mapping[str, int]
-) -> tuple[str, dict[str, Any], str | None] | None:
+) -> tuple[str, dict[str, Any], str | None, str | None] | None:
     try:
-        record = json.loads(line)
+        record, text = parse_line(line)
     except ValueError as exc:
         report.bad_line(number, f"not JSON: {exc}")
         return None
@@ -140,7 +170,7 @@ def _entry(
     if image in seen:
         report.bad_line(number, f"{image}: given again (line {seen[image]} is kept)")
         return None
-    return image, response, version
+    return image, response, version, text
 
 
 def images_to_store(outcomes: Sequence[Any]) -> tuple[dict[str, str], dict[str, str]]:
