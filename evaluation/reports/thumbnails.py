@@ -97,6 +97,15 @@ def _boxes(answer: LabelsAnswer, targets: frozenset[str], use_parents: bool) -> 
     return tuple(boxes)
 
 
+def _most_confident(rows: np.ndarray, confidence: np.ndarray, image: np.ndarray, count: int) -> np.ndarray:
+    """The `count` rows of highest confidence, ties by image, in that order: the rows at or above the
+    count-th highest confidence (ties included) are the only ones sorted."""
+    if rows.size > count > 0:
+        values = confidence[rows]
+        rows = rows[values >= np.partition(values, rows.size - count)[rows.size - count]]
+    return rows[np.lexsort((image[rows], -confidence[rows]))][:count]
+
+
 def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND) -> list[LabelErrors | None]:
     """Per label (in result.labels order), its errors at the recommended threshold.
 
@@ -111,10 +120,13 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
     positives = positives_by_label(result)
     label_map = _label_map(result)
     use_parents = bool((result.run.get("analysis") or {}).get("use_parents", True))
-    order = np.lexsort((pairs.image_idx, -pairs.confidence, pairs.label_idx))
-    sorted_label = pairs.label_idx[order]
-    starts = np.searchsorted(sorted_label, np.arange(pairs.n_labels), side="left")
-    ends = np.searchsorted(sorted_label, np.arange(pairs.n_labels), side="right")
+    # entries by label (one stable sort of small integers); each label's few examples are then found
+    # among its own entries, not by sorting every entry by confidence
+    order = np.argsort(
+        pairs.label_idx.astype(np.int16 if pairs.n_labels < 2**15 else np.int64), kind="stable"
+    )
+    ends = np.cumsum(np.bincount(pairs.label_idx, minlength=pairs.n_labels))
+    starts = ends - np.bincount(pairs.label_idx, minlength=pairs.n_labels)
 
     out: list[LabelErrors | None] = []
     for index, row in enumerate(result.labels.to_dict("records")):
@@ -132,6 +144,8 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
         predicted = confidence >= threshold if threshold_or_none is not None else np.zeros(len(entries), bool)
         fp_rows = np.flatnonzero(predicted & ~is_true)
         missed_rows = np.flatnonzero(~predicted & is_true)  # returned, but below the threshold
+        fp_first = _most_confident(fp_rows, confidence, image, per_kind)
+        missed_first = _most_confident(missed_rows, confidence, image, per_kind)
         never = np.setdiff1d(positives[index], image[is_true], assume_unique=True)
         targets = frozenset(normalize_name(name) for name in label_map.targets(row["label"]))
 
@@ -142,8 +156,8 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
                 boxes=_boxes(result.answers[position], targets, use_parents),
             )
 
-        fps = [example(image[r], float(confidence[r])) for r in fp_rows[:per_kind]]
-        fns = [example(image[r], float(confidence[r])) for r in missed_rows[:per_kind]]
+        fps = [example(image[r], float(confidence[r])) for r in fp_first]
+        fns = [example(image[r], float(confidence[r])) for r in missed_first]
         fns += [example(position, None) for position in never[: max(0, per_kind - len(fns))]]
         out.append(
             LabelErrors(
