@@ -22,6 +22,8 @@ LARGE = {
     "and the answers' model versions (their logic lives in calls/versions.py)",
     "evaluation/options.py": "every setting of every operation, each validated once where it is built "
     "(the production request's checks live in calls/production.py)",
+    "evaluation/runfolder.py": "the one owner of the run folder: every file written in one staged swap, "
+    "with the renderers' and the answers' work in the background, and read back (to split: reading)",
 }
 MAX_LINES = 500
 

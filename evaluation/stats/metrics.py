@@ -62,8 +62,7 @@ F1_UNDEFINED = "f1 undefined: no positives and no predictions at this threshold"
 
 
 def _readonly(values: np.ndarray) -> np.ndarray:
-    """A read-only copy: a frozen ScoredPairs (and the sweep it caches) cannot change under the caller's
-    feet, and the caller's own array stays writable."""
+    """A read-only copy: a frozen ScoredPairs cannot change under the caller's feet (nor its cache)."""
     copy = np.array(values, copy=True)
     copy.flags.writeable = False
     return copy
@@ -159,8 +158,7 @@ class ScoredPairs:
                 )
             # image-major, as responses arrive one image at a time: then the stable sort is ~linear
             pair_key = np.sort(image_idx * np.int64(max(n_labels, 1)) + label_idx, kind="stable")
-            repeats = int((pair_key[1:] == pair_key[:-1]).sum())
-            if repeats:
+            if repeats := int((pair_key[1:] == pair_key[:-1]).sum()):
                 raise ValueError(
                     f"{repeats} repeated (image, label) pair(s): keep one entry per pair (the max confidence)"
                 )
@@ -191,16 +189,15 @@ class ScoredPairs:
         return int(self.label_idx.shape[0])
 
     def forget_sweep(self) -> None:
-        """Drop the cached sweep (four arrays the size of the curves): once the exact curves and AP are
-        built, a large run needs that memory back. A later caller sweeps again."""
+        """Drop the cached sweep (four arrays the size of the curves), once the curves and AP are built."""
         self.__dict__.pop("_curve_points", None)
 
     @functools.cached_property
     def _curve_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The sweep shared by exact_curves and average_precision, done once per (immutable) instance."""
         points = _sweep(self)
-        for part in points:
-            part.flags.writeable = False  # a cached result must not be edited by one caller for the next
+        for part in points:  # a cached result must not be edited by one caller for the next
+            part.flags.writeable = False
         return points
 
 
@@ -238,7 +235,7 @@ def _curve_frame(
     tn = pairs.n_images - support - fp
     precision, recall, f1 = _rates(tp, fp, fn)
     if pairs.n_images < 2**31:  # every count fits 32 bits: 20 bytes less per row, on tens of millions
-        tp, fp, fn, tn, support = (np.asarray(count, dtype=np.int32) for count in (tp, fp, fn, tn, support))
+        tp, fp, fn, tn, support = (np.asarray(n, dtype=np.int32) for n in (tp, fp, fn, tn, support))
     return pd.DataFrame(
         {
             "label": _label_column(label_codes, pairs.labels),
