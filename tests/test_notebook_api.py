@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pandas as pd
@@ -142,4 +143,15 @@ def test_a_tampered_answers_file_is_refused_with_its_name(run: Path, tmp_path: P
     # without it, the file is what is read: every answer is checked, and the bad one named
     (tmp_path / "cache.sqlite").unlink()
     with pytest.raises(UserError, match=r"answers.jsonl.gz: the answer for key .* is not valid"):
+        reanalyse(run)
+
+
+def test_a_cache_missing_one_answer_falls_back_to_the_folders_answers(run: Path, tmp_path: Path) -> None:
+    expected = pd.read_csv(run / "labels.csv")
+    with sqlite3.connect(tmp_path / "cache.sqlite") as connection:  # one answer gone (a hand edit, a prune)
+        connection.execute("DELETE FROM responses WHERE key = (SELECT MIN(key) FROM responses)")
+    again = reanalyse(run, out=tmp_path / "again")
+    pd.testing.assert_frame_equal(pd.read_csv(again.out_dir / "labels.csv"), expected)
+    (run / ANSWERS_FILE).unlink()  # and without the folder's file, the missing answer is named
+    with pytest.raises(UserError, match="are not in"):
         reanalyse(run)

@@ -16,6 +16,7 @@ from typing import Any
 from evaluation.calls.answers import model_version_of
 from evaluation.calls.backends import Backend
 from evaluation.calls.cache import ResponseCache
+from evaluation.calls.columns import NotStored
 from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.operations import Operation
@@ -53,13 +54,26 @@ def stored_or_carried(recorded: Any, keys: list[str], cache: Any, operation: Ope
     cache_path = Path(cache) if cache else Path(recorded.run.get("cache") or "")
     if codecs and cache_path.is_file():
         with ResponseCache(cache_path, codecs=codecs) as store:
-            if not set(keys) - store.stored_keys(keys) and _same_versions(recorded, store, keys):
-                read = read_answers(store, operation, api, recorded.images)
-                carried = recorded.path / ANSWERS_FILE
-                if carried.is_file():  # the folder's own answers file travels as it is (never parsed here)
-                    read["responses"] = CarriedAnswers(read["responses"], carried)
-                return read
+            read = _from_columns(recorded, store, keys, operation, api)
+        if read is not None:
+            carried = recorded.path / ANSWERS_FILE
+            if carried.is_file():  # the folder's own answers file travels as it is (never parsed here)
+                read["responses"] = CarriedAnswers(read["responses"], carried)
+            return read
     return {"responses": recorded.responses(keys, cache)}
+
+
+def _from_columns(
+    recorded: Any, store: ResponseCache, keys: list[str], operation: Operation, api: str
+) -> dict[str, Any] | None:
+    """The run's answers from the store's columns, or None unless every one is stored (reading them is
+    the check: no pass of its own over a million keys) at the model version the run recorded."""
+    if not _same_versions(recorded, store, keys):
+        return None
+    try:
+        return read_answers(store, operation, api, recorded.images)
+    except NotStored:
+        return None
 
 
 def _same_versions(recorded: Any, store: ResponseCache, keys: list[str]) -> bool:

@@ -55,6 +55,10 @@ class ColumnCodec(Protocol):
     def encode(self, operation: str, response: Mapping[str, Any]) -> Mapping[str, Any]: ...
 
 
+class NotStored(KeyError):
+    """Some answers asked for have no valid stored answer (never stored, or rejected when read)."""
+
+
 @dataclass(frozen=True)
 class Columns:
     """Columns of many answers, concatenated in the order asked: `counts[field][i]` values belong to
@@ -184,7 +188,8 @@ class ColumnStore:
         """The columns of the answers under `keys` (a key may repeat), concatenated in that order.
 
         Rows missing or of another codec version are rebuilt from the raw answers first (and stored);
-        a key with no answer at all is a KeyError.
+        a key with no valid answer is `NotStored` (a KeyError): asking is how to learn that every answer is
+        stored, without a pass of its own over the keys.
         """
         if codec not in self.codecs:
             raise ValueError(f"this cache was opened without the {codec.kind!r} codec")
@@ -218,7 +223,8 @@ class ColumnStore:
             self._conn.execute("DELETE FROM wanted")
             names = self._all_names()
         if blobs and len(blobs[0]) != len(keys):
-            raise KeyError(f"{len(keys) - len(blobs[0])} of the {len(keys)} answers asked for are not stored")
+            missing = len(keys) - len(blobs[0])
+            raise NotStored(f"{missing} of the {len(keys)} answers asked for are not stored")
         fields: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
         for (name, dtype, interned), parts in zip(codec.fields, blobs, strict=True):
