@@ -281,20 +281,15 @@ def draw_pickled(path: str) -> None:
         _draw_all(pickle.load(payload))  # our own file, written by the parent a moment ago
 
 
-class _Drawn:
-    def wait(self) -> None:
-        return None
-
-    def cancel(self) -> None:
-        return None
-
-
-def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> _Drawing | _Drawn:
+def start_plots(
+    result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS
+) -> _Drawing | None:
     """Write plots/*.png, for a large run in a process of its own, started now, while the page and the
-    tables are written here; the caller waits for what this returns before the folder is complete."""
+    tables are written here; the caller waits for what this returns (None: drawn already) before the
+    folder is complete."""
     _, plots = _prepare(result, out_dir, limit)
     pairs = result.pairs.n_pairs if result.pairs is not None else 0
     if pairs < BACKGROUND_MIN_PAIRS:
         _draw_all(plots)
-        return _Drawn()
+        return None
     return _Drawing(plots)

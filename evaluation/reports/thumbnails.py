@@ -125,8 +125,9 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
     order = np.argsort(
         pairs.label_idx.astype(np.int16 if pairs.n_labels < 2**15 else np.int64), kind="stable"
     )
-    ends = np.cumsum(np.bincount(pairs.label_idx, minlength=pairs.n_labels))
-    starts = ends - np.bincount(pairs.label_idx, minlength=pairs.n_labels)
+    per_label = np.bincount(pairs.label_idx, minlength=pairs.n_labels)
+    ends = np.cumsum(per_label)
+    starts = ends - per_label
 
     out: list[LabelErrors | None] = []
     for index, row in enumerate(result.labels.to_dict("records")):

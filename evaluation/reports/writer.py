@@ -19,7 +19,7 @@ def write_markdown(result: EvaluationResult, out_dir: Path) -> None:
     atomic_write(out_dir / "report.md", render_markdown(result))
 
 
-def write_documents(result: EvaluationResult, out_dir: Path) -> Unfinished:
+def write_documents(result: EvaluationResult, out_dir: Path) -> Unfinished | None:
     """report.md and report.html (with its thumbnails), and the PNG plots, which a large run draws in a
     process of its own while the page and the run folder's tables are written."""
     plots = start_plots(result, out_dir)
@@ -27,7 +27,8 @@ def write_documents(result: EvaluationResult, out_dir: Path) -> Unfinished:
         write_markdown(result, out_dir)
         write_html(result, out_dir)
     except BaseException:
-        plots.cancel()
+        if plots is not None:
+            plots.cancel()
         raise
     return plots
 
