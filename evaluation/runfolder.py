@@ -262,34 +262,40 @@ def write(
 def _write_into(
     result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer], *, curves_csv: bool
 ) -> None:
-    unfinished = [work for render in renderers if (work := render(result, out_dir)) is not None]
-    try:
-        _write_tables(result, out_dir, curves_csv=curves_csv)
-    except BaseException:
-        for work in unfinished:
-            work.cancel()
-        raise
+    """The tables no document reads (the answers, predictions, images, scores: most of a large run's
+    bytes) are written by threads of their own while the renderers write the documents and this thread
+    the other tables: pyarrow, zlib and SQLite let go of the GIL, the page is mostly Python. The folder
+    is complete only once every part is done, whether the rest succeeds or not."""
+    unfinished: list[Unfinished] = []
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tables") as pool:
+        background = [pool.submit(_write_large_tables, result, out_dir)]
+        if result.responses:  # gigabytes of JSON at a million images, copied and compressed
+            background.append(pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses))
+        try:
+            for render in renderers:
+                if (work := render(result, out_dir)) is not None:
+                    unfinished.append(work)
+            _write_other_tables(result, out_dir, curves_csv=curves_csv)
+            for part in background:
+                part.result()
+        except BaseException:
+            for work in unfinished:
+                work.cancel()
+            raise
     for work in unfinished:
         work.wait()
 
 
-def _write_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: bool) -> None:
-    # the answers judged, so `report` needs no response cache: gigabytes of JSON at a million images,
-    # copied and compressed by a thread of its own (zlib and SQLite let go of the GIL) while the rest
-    # is written; the folder is complete only once it is done, whether the rest succeeds or not
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers") as pool:
-        answers = (
-            pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses) if result.responses else None
-        )
-        _write_other_tables(result, out_dir, curves_csv=curves_csv)
-        if answers is not None:
-            answers.result()
+def _write_large_tables(result: EvaluationResult, out_dir: Path) -> None:
+    write_csv(out_dir / IMAGES_FILE, result.images)
+    write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
+    if result.scores is not None:  # each image's confidence and truth per label: compare's paired test
+        write_parquet(out_dir / SCORES_FILE, result.scores)
+        (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
 
 
 def _write_other_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: bool) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
-    write_csv(out_dir / IMAGES_FILE, result.images)
-    write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
     columns = METRICS_COLUMNS + [name for name in METRICS_INTERVALS if name in result.metrics.columns]
     atomic_write(out_dir / "metrics.csv", result.metrics[columns].to_csv(index=False))
     write_curves(out_dir, result.curves, csv=curves_csv)
@@ -300,9 +306,6 @@ def _write_other_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: 
     atomic_write(
         out_dir / THRESHOLDS_FILE, yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     )
-    if result.scores is not None:  # each image's confidence and truth per label: compare's paired test
-        write_parquet(out_dir / SCORES_FILE, result.scores)
-        (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
     for name, table in result.extra_tables.items():  # an operation's own tables
         atomic_write(out_dir / f"{name}.csv", table.to_csv(index=False))
     for name, document in result.documents.items():  # e.g. the review band's A2I activation conditions
