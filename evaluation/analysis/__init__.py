@@ -287,7 +287,8 @@ def recommend_all(
             floor=floor,
         )
 
-    best_f1 = per_label(Objective.parse("best-f1"))
+    best_f1_objective = Objective.parse("best-f1")
+    best_f1 = per_label(best_f1_objective)
     if objective.kind == "min-cost":
         if costs is None:
             raise UserError("--objective min-cost needs costs: --cost-fp and --cost-fn (or --costs FILE)")
@@ -296,7 +297,8 @@ def recommend_all(
         )
         chosen.insert(1, "ap", ap)
         return chosen, best_f1, application
-    chosen = per_label(objective)
+    # the default objective is best F1 itself: chosen once, not twice
+    chosen = best_f1.copy() if objective == best_f1_objective else per_label(objective)
     chosen.insert(1, "ap", ap)
     return chosen, best_f1, recommend_global(global_curve(pairs), objective=objective, floor=floor)
 

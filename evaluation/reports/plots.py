@@ -9,6 +9,8 @@ canvas, never pyplot, so writing a report does not change a notebook's backend.
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 import math
 import os
@@ -23,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from evaluation.analysis.missing import fixed, is_missing
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from evaluation.analysis import EvaluationResult
 
 MAX_PNG_LABELS = 25
@@ -123,23 +125,34 @@ def _draw(
         axes.grid(alpha=0.3)
 
 
+# matplotlib is imported where a figure is drawn: a large run draws its PNGs in a process of its own,
+# and the report's process need not pay for the import (about half a second)
+
+
 def _save(figure: Figure, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     temporary = path.with_name(path.name + ".tmp")
     figure.savefig(temporary, dpi=90, format="png")
     os.replace(temporary, path)  # replaced, never written into: the old run folder's file stays as it was
 
 
-class NotebookFigure(Figure):
-    """A Figure that shows itself in a notebook (as a PNG) without pyplot or `%matplotlib inline`."""
+@functools.cache
+def _notebook_figure_class() -> type[Figure]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    def _repr_png_(self) -> bytes:
-        import io
+    class NotebookFigure(Figure):
+        """A Figure that shows itself in a notebook (as a PNG) without pyplot or `%matplotlib inline`."""
 
-        FigureCanvasAgg(self)
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", dpi=90)
-        return buffer.getvalue()
+        def _repr_png_(self) -> bytes:
+            FigureCanvasAgg(self)
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=90)
+            return buffer.getvalue()
+
+    return NotebookFigure
 
 
 def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
@@ -155,7 +168,7 @@ def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
     row = labels.iloc[int(matches[0])].to_dict()
     curve = result.curves[result.curves["label"] == label]
     grid = result.metrics[result.metrics["label"] == label]
-    figure = NotebookFigure(figsize=(9, 3.6))
+    figure = _notebook_figure_class()(figsize=(9, 3.6))
     ap = row["ap"]
     ap_text = fixed(ap)
     _draw(figure, f"{row['label']} (support {row['support']}, AP {ap_text})", curve, grid, row)
@@ -172,7 +185,7 @@ def _global_plot(result: EvaluationResult, path: Path) -> _Plot:
 
 def _global_figure(result: EvaluationResult) -> Figure:
     plot = _global_plot(result, Path(PLOTS_DIR) / GLOBAL_PNG)
-    figure = NotebookFigure(figsize=(9, 3.6))
+    figure = _notebook_figure_class()(figsize=(9, 3.6))
     _draw(figure, plot.title, plot.curve, plot.grid, plot.recommended, curve_from_grid=True)
     return figure
 
@@ -212,6 +225,8 @@ def _plan(result: EvaluationResult, folder: Path, limit: int) -> tuple[dict[int,
 
 
 def _draw_all(plots: list[_Plot]) -> None:
+    from matplotlib.figure import Figure
+
     for plot in plots:
         figure = Figure(figsize=(9, 3.6))
         _draw(
