@@ -51,40 +51,53 @@ def predictions_frame(
     over millions of rows), so normalising costs one pass over the distinct names, and the rows (each
     label, then the parents and aliases it implies, in the order the service listed them) are built by
     array operations, never one Python object per name, a bounded number of answers at a time (a group
-    is one image's: none spans two parts).
+    is one image's: none spans two parts). Displays and names are numbered in order of first appearance
+    over every answer: parts are read in order and a part only appends to the numbering of the ones
+    before it, so each part's rows are built once and get their final codes at once.
     """
     columns = as_columns(answers)
-    parts = [
-        columns.between(first, min(first + CHUNK_ANSWERS, len(columns)))
-        for first in range(0, len(columns), CHUNK_ANSWERS)
-    ]
-    # displays in order of first appearance, as the service spelled them; normalised once per display
-    seen: dict[int, None] = {}
-    for part in parts:
-        codes, first_seen = np.unique(_rows(part, use_parents)[1], return_index=True)
-        seen.update(dict.fromkeys(codes[np.argsort(first_seen, kind="stable")].tolist()))
-    used = np.fromiter(seen, dtype=np.int64, count=len(seen))
-    dense = np.full(len(columns.names), -1, dtype=np.int32)
-    dense[used] = np.arange(len(used))
-    displays = pd.Index([columns.names[code] for code in used], dtype=object)
-    name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
-    found = [_best_rows(part, use_parents, dense, name_of_display, len(normalised)) for part in parts]
-    offsets = np.cumsum([0] + [len(part) for part in parts])
-    image = np.concatenate(
-        [np.zeros(0, np.int64)] + [rows[0] + offset for rows, offset in zip(found, offsets, strict=False)]
-    )
+    codes = _Codes(columns.names)
+    found = []
+    for first in range(0, len(columns), CHUNK_ANSWERS):
+        part = columns.between(first, min(first + CHUNK_ANSWERS, len(columns)))
+        owner, display_code, label_row = _rows(part, use_parents)
+        codes.add(pd.unique(display_code))  # in order of first appearance, hashed: no sort
+        image, display, confidence, direct = _best_rows(part, owner, display_code, label_row, codes)
+        found.append((image + first, display, confidence, direct))
+        del owner, display_code, label_row
+    displays = pd.Index([columns.names[code] for code in codes.used], dtype=object)
+    name_of_display = np.asarray(codes.name_of_display, dtype=np.int64)
     display_codes = np.concatenate([np.zeros(0, np.int32)] + [rows[1] for rows in found])
     return pd.DataFrame(
         {
-            "image": image,
+            "image": np.concatenate([np.zeros(0, np.int64)] + [rows[0] for rows in found]),
             "name": pd.Categorical.from_codes(
-                name_of_display[display_codes], categories=pd.Index(normalised)
+                name_of_display[display_codes], categories=pd.Index(codes.normalised, dtype=object)
             ),
             "display": pd.Categorical.from_codes(display_codes, categories=displays),
             "confidence": np.concatenate([np.zeros(0, np.float64)] + [rows[2] for rows in found]),
             "direct": np.concatenate([np.zeros(0, bool)] + [rows[3] for rows in found]),
         }
     )
+
+
+class _Codes:
+    """Displays (as stored codes) numbered in order of first appearance, and their normalised names in
+    order of first appearance over the displays: what `pd.factorize` of every display's name gives."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = names
+        self.dense = np.full(len(names), -1, dtype=np.int32)  # stored code -> display number
+        self.used: list[int] = []  # display number -> stored code
+        self.name_of_display: list[int] = []
+        self.normalised: dict[str, int] = {}
+
+    def add(self, appearing: np.ndarray) -> None:
+        for code in appearing[self.dense[appearing] < 0].tolist():
+            self.dense[code] = len(self.used)
+            self.used.append(code)
+            name = normalize_name(self.names[code])
+            self.name_of_display.append(self.normalised.setdefault(name, len(self.normalised)))
 
 
 def _rows(columns: LabelColumns, use_parents: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,23 +129,23 @@ def _rows(columns: LabelColumns, use_parents: bool) -> tuple[np.ndarray, np.ndar
 
 
 def _best_rows(
-    columns: LabelColumns, use_parents: bool, dense: np.ndarray, name_of_display: np.ndarray, n_names: int
+    columns: LabelColumns, owner: np.ndarray, display_code: np.ndarray, label_row: np.ndarray, codes: _Codes
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(image, display code, confidence, direct) per (image, name) of these answers: the most confident
-    row, direct or implied (a direct one first on a tie, then the first listed), by one stable sort by
-    (image, name) and reductions over the groups, no per-row work."""
-    owner, display_code, label_row = _rows(columns, use_parents)
+    """(image, display number, confidence, direct) per (image, name) of these answers: the most confident
+    row, direct or implied (a direct one first on a tie, then the first listed), by one sort by (image,
+    name, row) and reductions over the groups, no per-row work."""
     total = len(owner)
     if total == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64), np.zeros(0, bool)
     image_of_label = columns.answer_of_label
-    group_key = image_of_label[owner].astype(np.int64) * max(n_names, 1)
-    group_key += name_of_display[dense[display_code]]
-    order = np.argsort(group_key, kind="stable")
-    group_key = group_key[order]
+    display = codes.dense[display_code]
+    n_names = max(len(codes.normalised), 1)
+    group_key = image_of_label[owner] * n_names
+    group_key += np.asarray(codes.name_of_display, dtype=np.int64)[display]
+    order, group_key = _sorted_by_key_then_row(group_key, bound=len(columns) * n_names)
     starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
     del group_key
-    segment = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, len(order)]))
+    segment = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, total]))
     confidence = columns.confidence[owner[order]]
     direct_row = np.zeros(total, dtype=bool)
     direct_row[label_row[:-1]] = True
@@ -144,7 +157,22 @@ def _best_rows(
     chosen = np.minimum.reduceat(np.where(candidate, np.arange(total), total), starts)
     direct = np.maximum.reduceat(direct_row, starts)
     first = order[chosen]
-    return image_of_label[owner[first]], dense[display_code[first]], best, direct.astype(bool)
+    return image_of_label[owner[first]], display[first], best, direct.astype(bool)
+
+
+def _sorted_by_key_then_row(key: np.ndarray, *, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, key[order]) of a stable argsort of `key` (values below `bound`): key and row packed in
+    one integer and sorted unstably, which is faster than a stable sort and gives the same order (no
+    two packed values are equal); a stable argsort where the packed values would not fit."""
+    total = len(key)
+    if bound * total < 2**63:
+        packed = key * total
+        packed += np.arange(total)
+        packed.sort()
+        key, order = np.divmod(packed, total)
+        return order, key
+    order = np.argsort(key, kind="stable")
+    return order, key[order]
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:
