@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,7 @@ def _best_rows(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(image, display number, confidence, direct) per (image, name) of these answers: the most confident
     row, direct or implied (a direct one first on a tie, then the first listed), by one sort by (image,
-    name, row) and reductions over the groups, no per-row work."""
+    name, row); most names come once to an image, so only the groups of several rows are reduced."""
     total = len(owner)
     if total == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64), np.zeros(0, bool)
@@ -143,21 +144,41 @@ def _best_rows(
     group_key = image_of_label[owner] * n_names
     group_key += np.asarray(codes.name_of_display, dtype=np.int64)[display]
     order, group_key = _sorted_by_key_then_row(group_key, bound=len(columns) * n_names)
-    starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
+    boundary = np.empty(total + 1, dtype=bool)  # a group starts at row i, and ends before it
+    boundary[0] = boundary[-1] = True
+    np.not_equal(group_key[1:], group_key[:-1], out=boundary[1:-1])
     del group_key
-    segment = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, total]))
+    starts = np.flatnonzero(boundary[:-1])
     confidence = columns.confidence[owner[order]]
     direct_row = np.zeros(total, dtype=bool)
     direct_row[label_row[:-1]] = True
     direct_row = direct_row[order]
+    chosen, best, direct = starts.copy(), confidence[starts], direct_row[starts]
+    shared = ~(boundary[:-1] & boundary[1:])  # rows of groups of several rows
+    if shared.any():
+        several = ~boundary[1:][starts]  # groups that do not end where they start
+        rows = np.flatnonzero(shared)
+        chosen_in, best[several], direct[several] = _best_in_groups(
+            confidence[rows], direct_row[rows], np.flatnonzero(boundary[:-1][rows])
+        )
+        chosen[several] = rows[chosen_in]
+    first = order[chosen]
+    return image_of_label[owner[first]], display[first], best, direct
+
+
+def _best_in_groups(
+    confidence: np.ndarray, direct_row: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chosen row, its confidence, any direct) per group of consecutive rows starting at `starts`: the
+    first most confident row, a direct one before an implied one."""
+    total = len(confidence)
+    segment = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, total]))
     best = np.maximum.reduceat(confidence, starts)
     candidate = confidence == best[segment]
     candidate &= direct_row | ~np.maximum.reduceat(candidate & direct_row, starts)[segment]
     del segment
     chosen = np.minimum.reduceat(np.where(candidate, np.arange(total), total), starts)
-    direct = np.maximum.reduceat(direct_row, starts)
-    first = order[chosen]
-    return image_of_label[owner[first]], display[first], best, direct.astype(bool)
+    return chosen, best, np.maximum.reduceat(direct_row, starts)
 
 
 def _sorted_by_key_then_row(key: np.ndarray, *, bound: int) -> tuple[np.ndarray, np.ndarray]:
@@ -211,23 +232,7 @@ def match(
     image_idx, label_idx, confidence = image_idx[keep], label_idx[keep], confidence[keep]
 
     label_position = {normalize_name(label): index for index, label in enumerate(labels)}
-    position_of: dict[str, int] = {}  # each distinct ground-truth spelling normalised once
-
-    def position(label: str) -> int:
-        found = position_of.get(label)
-        if found is None:
-            found = position_of[label] = label_position.get(normalize_name(label), -1)
-        return found
-
-    truth_codes = np.fromiter(
-        (
-            image * n_labels + code
-            for image, truth in enumerate(truths)
-            for code in map(position, truth)
-            if code >= 0
-        ),
-        dtype=np.int64,
-    )
+    truth_codes = _truth_codes(truths, label_position, n_labels)
     support = np.bincount(truth_codes % n_labels, minlength=n_labels) if n_labels else np.zeros(0, np.int64)
     is_true = np.isin(image_idx * n_labels + label_idx, truth_codes)
     pairs = ScoredPairs(
@@ -245,6 +250,23 @@ def match(
     return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])), positives=positives)
 
 
+def _truth_codes(
+    truths: Sequence[frozenset[str]], label_position: dict[str, int], n_labels: int
+) -> np.ndarray:
+    """image * n_labels + label of every ground-truth label of the vocabulary, image by image as `truths`
+    lists them: each distinct spelling normalised and looked up once (hashed), not once per image."""
+    sizes = np.fromiter(map(len, truths), dtype=np.int64, count=len(truths))
+    spelled, spellings = pd.factorize(pd.Series(list(chain.from_iterable(truths)), dtype=object))
+    position = np.fromiter(
+        (label_position.get(normalize_name(spelling), -1) for spelling in spellings),
+        dtype=np.int64,
+        count=len(spellings),
+    )
+    code = position[spelled]
+    codes = np.repeat(np.arange(len(truths), dtype=np.int64) * n_labels, sizes) + code
+    return codes[code >= 0]
+
+
 def _best_per_image_and_label(
     predicted: pd.DataFrame, targets: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -252,7 +274,8 @@ def _best_per_image_and_label(
     ordered by image, then label.
 
     A name may count for several labels (a label map): each row is repeated once per label it claims,
-    by lookup over the names (a few thousand), then one sort by (image, label) and a maximum per group."""
+    by lookup over the names (a few thousand), then one sort by (image, label) and a maximum per group
+    (the maximum does not depend on the order within a group: any sort will do)."""
     categories = predicted["name"].cat.categories
     position = pd.Index(categories).get_indexer(targets["name"])
     claimed = targets[position >= 0].assign(code=position[position >= 0]).sort_values(["code", "label_idx"])
@@ -260,46 +283,52 @@ def _best_per_image_and_label(
     first_claim = np.cumsum(claims) - claims
     claimed_label = claimed["label_idx"].to_numpy(np.int64)
     code = predicted["name"].cat.codes.to_numpy(np.int64)
-    repeats = claims[code]
-    rows = np.repeat(np.arange(code.size), repeats)
-    rank = np.arange(rows.size) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-    label = claimed_label[first_claim[code[rows]] + rank]
-    image = predicted["image"].to_numpy(np.int64)[rows]
-    confidence = predicted["confidence"].to_numpy(np.float64)[rows]
-    key = image * max(int(claimed_label.max(initial=0)) + 1, 1) + label
-    order = np.argsort(key, kind="stable")
-    key = key[order]
+    if claims.max(initial=0) <= 1:  # each name counts for one label at most: the rows that count
+        rows = np.flatnonzero(claims[code])
+        label = claimed_label[first_claim[code[rows]]]
+    else:
+        repeats = claims[code]
+        rows = np.repeat(np.arange(code.size), repeats)
+        rank = np.arange(rows.size) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        label = claimed_label[first_claim[code[rows]] + rank]
+    n_labels = max(int(claimed_label.max(initial=0)) + 1, 1)
+    key = predicted["image"].to_numpy(np.int64)[rows] * n_labels + label
+    order, key = _sorted_by_key_then_row(key, bound=(int(key.max(initial=0)) + 1))
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
-    best = np.maximum.reduceat(confidence[order], starts) if key.size else np.zeros(0, np.float64)
-    first = order[starts]
-    return image[first], label[first], best
+    confidence = predicted["confidence"].to_numpy(np.float64)[rows[order]]
+    best = np.maximum.reduceat(confidence, starts) if key.size else np.zeros(0, np.float64)
+    return key[starts] // n_labels, key[starts] % n_labels, best
 
 
 def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:
     """Names the service returned on its own that no vocabulary label claims.
 
     Grouped by the names' integer codes, never by text: at a million images the rows number tens of
-    millions, and a text column of them took gigabytes (the same reductions, in the same row order)."""
+    millions, and a text column of them took gigabytes (the same reductions, in the same row order).
+    A name has one row per image (predictions_frame), so its images are its rows: counted, not made
+    unique."""
     names = predicted["name"].cat.categories
     codes = predicted["name"].cat.codes.to_numpy()
     judged = names.get_indexer(list(judged_names))
-    keep = predicted["direct"].to_numpy() & ~np.isin(codes, judged[judged >= 0])
+    is_judged = np.zeros(len(names), dtype=bool)
+    is_judged[judged[judged >= 0]] = True
+    keep = predicted["direct"].to_numpy() & ~is_judged[codes]
     if not keep.any():
         return pd.DataFrame(columns=["name", "images", "max_confidence", "mean_confidence"])
+    kept = codes[keep]
     direct = pd.DataFrame(
         {
-            "code": codes[keep],
+            "code": kept,
             "display": predicted["display"].cat.codes.to_numpy()[keep],
-            "image": predicted["image"].to_numpy()[keep],
             "confidence": predicted["confidence"].to_numpy()[keep],
         }
     )
     grouped = direct.groupby("code").agg(
         display=("display", "first"),
-        images=("image", "nunique"),
         max_confidence=("confidence", "max"),
         mean_confidence=("confidence", "mean"),
     )
+    grouped.insert(1, "images", np.bincount(kept, minlength=len(names))[grouped.index.to_numpy()])
     displays = predicted["display"].cat.categories
     table = grouped.reset_index(drop=True).rename(columns={"display": "name"})
     table["name"] = displays[table["name"].to_numpy()].astype(object)
