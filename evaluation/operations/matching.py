@@ -67,7 +67,7 @@ def predictions_frame(
         found.append((image + first, display, confidence, direct))
         del owner, display_code, label_row
     displays = pd.Index([columns.names[code] for code in codes.used], dtype=object)
-    name_of_display = np.asarray(codes.name_of_display, dtype=np.int64)
+    name_of_display = np.asarray(codes.name_of_display, dtype=np.int32)  # from_codes narrows them anyway
     display_codes = np.concatenate([np.zeros(0, np.int32)] + [rows[1] for rows in found])
     return pd.DataFrame(
         {
@@ -190,8 +190,9 @@ def _sorted_by_key_then_row(key: np.ndarray, *, bound: int) -> tuple[np.ndarray,
         packed = key * total
         packed += np.arange(total)
         packed.sort()
-        key, order = np.divmod(packed, total)
-        return order, key
+        order = packed % total
+        packed //= total  # the keys, in place: one array of the part's rows fewer at the peak
+        return order, packed
     order = np.argsort(key, kind="stable")
     return order, key[order]
 
