@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -51,40 +52,53 @@ def predictions_frame(
     over millions of rows), so normalising costs one pass over the distinct names, and the rows (each
     label, then the parents and aliases it implies, in the order the service listed them) are built by
     array operations, never one Python object per name, a bounded number of answers at a time (a group
-    is one image's: none spans two parts).
+    is one image's: none spans two parts). Displays and names are numbered in order of first appearance
+    over every answer: parts are read in order and a part only appends to the numbering of the ones
+    before it, so each part's rows are built once and get their final codes at once.
     """
     columns = as_columns(answers)
-    parts = [
-        columns.between(first, min(first + CHUNK_ANSWERS, len(columns)))
-        for first in range(0, len(columns), CHUNK_ANSWERS)
-    ]
-    # displays in order of first appearance, as the service spelled them; normalised once per display
-    seen: dict[int, None] = {}
-    for part in parts:
-        codes, first_seen = np.unique(_rows(part, use_parents)[1], return_index=True)
-        seen.update(dict.fromkeys(codes[np.argsort(first_seen, kind="stable")].tolist()))
-    used = np.fromiter(seen, dtype=np.int64, count=len(seen))
-    dense = np.full(len(columns.names), -1, dtype=np.int32)
-    dense[used] = np.arange(len(used))
-    displays = pd.Index([columns.names[code] for code in used], dtype=object)
-    name_of_display, normalised = pd.factorize(pd.Series([normalize_name(d) for d in displays], dtype=object))
-    found = [_best_rows(part, use_parents, dense, name_of_display, len(normalised)) for part in parts]
-    offsets = np.cumsum([0] + [len(part) for part in parts])
-    image = np.concatenate(
-        [np.zeros(0, np.int64)] + [rows[0] + offset for rows, offset in zip(found, offsets, strict=False)]
-    )
+    codes = _Codes(columns.names)
+    found = []
+    for first in range(0, len(columns), CHUNK_ANSWERS):
+        part = columns.between(first, min(first + CHUNK_ANSWERS, len(columns)))
+        owner, display_code, label_row = _rows(part, use_parents)
+        codes.add(pd.unique(display_code))  # in order of first appearance, hashed: no sort
+        image, display, confidence, direct = _best_rows(part, owner, display_code, label_row, codes)
+        found.append((image + first, display, confidence, direct))
+        del owner, display_code, label_row
+    displays = pd.Index([columns.names[code] for code in codes.used], dtype=object)
+    name_of_display = np.asarray(codes.name_of_display, dtype=np.int32)  # from_codes narrows them anyway
     display_codes = np.concatenate([np.zeros(0, np.int32)] + [rows[1] for rows in found])
     return pd.DataFrame(
         {
-            "image": image,
+            "image": np.concatenate([np.zeros(0, np.int64)] + [rows[0] for rows in found]),
             "name": pd.Categorical.from_codes(
-                name_of_display[display_codes], categories=pd.Index(normalised)
+                name_of_display[display_codes], categories=pd.Index(codes.normalised, dtype=object)
             ),
             "display": pd.Categorical.from_codes(display_codes, categories=displays),
             "confidence": np.concatenate([np.zeros(0, np.float64)] + [rows[2] for rows in found]),
             "direct": np.concatenate([np.zeros(0, bool)] + [rows[3] for rows in found]),
         }
     )
+
+
+class _Codes:
+    """Displays (as stored codes) numbered in order of first appearance, and their normalised names in
+    order of first appearance over the displays: what `pd.factorize` of every display's name gives."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = names
+        self.dense = np.full(len(names), -1, dtype=np.int32)  # stored code -> display number
+        self.used: list[int] = []  # display number -> stored code
+        self.name_of_display: list[int] = []
+        self.normalised: dict[str, int] = {}
+
+    def add(self, appearing: np.ndarray) -> None:
+        for code in appearing[self.dense[appearing] < 0].tolist():
+            self.dense[code] = len(self.used)
+            self.used.append(code)
+            name = normalize_name(self.names[code])
+            self.name_of_display.append(self.normalised.setdefault(name, len(self.normalised)))
 
 
 def _rows(columns: LabelColumns, use_parents: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -116,35 +130,71 @@ def _rows(columns: LabelColumns, use_parents: bool) -> tuple[np.ndarray, np.ndar
 
 
 def _best_rows(
-    columns: LabelColumns, use_parents: bool, dense: np.ndarray, name_of_display: np.ndarray, n_names: int
+    columns: LabelColumns, owner: np.ndarray, display_code: np.ndarray, label_row: np.ndarray, codes: _Codes
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(image, display code, confidence, direct) per (image, name) of these answers: the most confident
-    row, direct or implied (a direct one first on a tie, then the first listed), by one stable sort by
-    (image, name) and reductions over the groups, no per-row work."""
-    owner, display_code, label_row = _rows(columns, use_parents)
+    """(image, display number, confidence, direct) per (image, name) of these answers: the most confident
+    row, direct or implied (a direct one first on a tie, then the first listed), by one sort by (image,
+    name, row); most names come once to an image, so only the groups of several rows are reduced."""
     total = len(owner)
     if total == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64), np.zeros(0, bool)
     image_of_label = columns.answer_of_label
-    group_key = image_of_label[owner].astype(np.int64) * max(n_names, 1)
-    group_key += name_of_display[dense[display_code]]
-    order = np.argsort(group_key, kind="stable")
-    group_key = group_key[order]
-    starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]])
+    display = codes.dense[display_code]
+    n_names = max(len(codes.normalised), 1)
+    group_key = image_of_label[owner] * n_names
+    group_key += np.asarray(codes.name_of_display, dtype=np.int64)[display]
+    order, group_key = _sorted_by_key_then_row(group_key, bound=len(columns) * n_names)
+    boundary = np.empty(total + 1, dtype=bool)  # a group starts at row i, and ends before it
+    boundary[0] = boundary[-1] = True
+    np.not_equal(group_key[1:], group_key[:-1], out=boundary[1:-1])
     del group_key
-    segment = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, len(order)]))
+    starts = np.flatnonzero(boundary[:-1])
     confidence = columns.confidence[owner[order]]
     direct_row = np.zeros(total, dtype=bool)
     direct_row[label_row[:-1]] = True
     direct_row = direct_row[order]
+    chosen, best, direct = starts.copy(), confidence[starts], direct_row[starts]
+    shared = ~(boundary[:-1] & boundary[1:])  # rows of groups of several rows
+    if shared.any():
+        several = ~boundary[1:][starts]  # groups that do not end where they start
+        rows = np.flatnonzero(shared)
+        chosen_in, best[several], direct[several] = _best_in_groups(
+            confidence[rows], direct_row[rows], np.flatnonzero(boundary[:-1][rows])
+        )
+        chosen[several] = rows[chosen_in]
+    first = order[chosen]
+    return image_of_label[owner[first]], display[first], best, direct
+
+
+def _best_in_groups(
+    confidence: np.ndarray, direct_row: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chosen row, its confidence, any direct) per group of consecutive rows starting at `starts`: the
+    first most confident row, a direct one before an implied one."""
+    total = len(confidence)
+    segment = np.repeat(np.arange(starts.size, dtype=np.int32), np.diff(np.r_[starts, total]))
     best = np.maximum.reduceat(confidence, starts)
     candidate = confidence == best[segment]
     candidate &= direct_row | ~np.maximum.reduceat(candidate & direct_row, starts)[segment]
     del segment
     chosen = np.minimum.reduceat(np.where(candidate, np.arange(total), total), starts)
-    direct = np.maximum.reduceat(direct_row, starts)
-    first = order[chosen]
-    return image_of_label[owner[first]], dense[display_code[first]], best, direct.astype(bool)
+    return chosen, best, np.maximum.reduceat(direct_row, starts)
+
+
+def _sorted_by_key_then_row(key: np.ndarray, *, bound: int) -> tuple[np.ndarray, np.ndarray]:
+    """(order, key[order]) of a stable argsort of `key` (values below `bound`): key and row packed in
+    one integer and sorted unstably, which is faster than a stable sort and gives the same order (no
+    two packed values are equal); a stable argsort where the packed values would not fit."""
+    total = len(key)
+    if bound * total < 2**63:
+        packed = key * total
+        packed += np.arange(total)
+        packed.sort()
+        order = packed % total
+        packed //= total  # the keys, in place: one array of the part's rows fewer at the peak
+        return order, packed
+    order = np.argsort(key, kind="stable")
+    return order, key[order]
 
 
 def _starts(counts: np.ndarray) -> np.ndarray:
@@ -183,23 +233,7 @@ def match(
     image_idx, label_idx, confidence = image_idx[keep], label_idx[keep], confidence[keep]
 
     label_position = {normalize_name(label): index for index, label in enumerate(labels)}
-    position_of: dict[str, int] = {}  # each distinct ground-truth spelling normalised once
-
-    def position(label: str) -> int:
-        found = position_of.get(label)
-        if found is None:
-            found = position_of[label] = label_position.get(normalize_name(label), -1)
-        return found
-
-    truth_codes = np.fromiter(
-        (
-            image * n_labels + code
-            for image, truth in enumerate(truths)
-            for code in map(position, truth)
-            if code >= 0
-        ),
-        dtype=np.int64,
-    )
+    truth_codes = _truth_codes(truths, label_position, n_labels)
     support = np.bincount(truth_codes % n_labels, minlength=n_labels) if n_labels else np.zeros(0, np.int64)
     is_true = np.isin(image_idx * n_labels + label_idx, truth_codes)
     pairs = ScoredPairs(
@@ -217,6 +251,23 @@ def match(
     return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])), positives=positives)
 
 
+def _truth_codes(
+    truths: Sequence[frozenset[str]], label_position: dict[str, int], n_labels: int
+) -> np.ndarray:
+    """image * n_labels + label of every ground-truth label of the vocabulary, image by image as `truths`
+    lists them: each distinct spelling normalised and looked up once (hashed), not once per image."""
+    sizes = np.fromiter(map(len, truths), dtype=np.int64, count=len(truths))
+    spelled, spellings = pd.factorize(pd.Series(list(chain.from_iterable(truths)), dtype=object))
+    position = np.fromiter(
+        (label_position.get(normalize_name(spelling), -1) for spelling in spellings),
+        dtype=np.int64,
+        count=len(spellings),
+    )
+    code = position[spelled]
+    codes = np.repeat(np.arange(len(truths), dtype=np.int64) * n_labels, sizes) + code
+    return codes[code >= 0]
+
+
 def _best_per_image_and_label(
     predicted: pd.DataFrame, targets: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -224,7 +275,8 @@ def _best_per_image_and_label(
     ordered by image, then label.
 
     A name may count for several labels (a label map): each row is repeated once per label it claims,
-    by lookup over the names (a few thousand), then one sort by (image, label) and a maximum per group."""
+    by lookup over the names (a few thousand), then one sort by (image, label) and a maximum per group
+    (the maximum does not depend on the order within a group: any sort will do)."""
     categories = predicted["name"].cat.categories
     position = pd.Index(categories).get_indexer(targets["name"])
     claimed = targets[position >= 0].assign(code=position[position >= 0]).sort_values(["code", "label_idx"])
@@ -232,46 +284,52 @@ def _best_per_image_and_label(
     first_claim = np.cumsum(claims) - claims
     claimed_label = claimed["label_idx"].to_numpy(np.int64)
     code = predicted["name"].cat.codes.to_numpy(np.int64)
-    repeats = claims[code]
-    rows = np.repeat(np.arange(code.size), repeats)
-    rank = np.arange(rows.size) - np.repeat(np.cumsum(repeats) - repeats, repeats)
-    label = claimed_label[first_claim[code[rows]] + rank]
-    image = predicted["image"].to_numpy(np.int64)[rows]
-    confidence = predicted["confidence"].to_numpy(np.float64)[rows]
-    key = image * max(int(claimed_label.max(initial=0)) + 1, 1) + label
-    order = np.argsort(key, kind="stable")
-    key = key[order]
+    if claims.max(initial=0) <= 1:  # each name counts for one label at most: the rows that count
+        rows = np.flatnonzero(claims[code])
+        label = claimed_label[first_claim[code[rows]]]
+    else:
+        repeats = claims[code]
+        rows = np.repeat(np.arange(code.size), repeats)
+        rank = np.arange(rows.size) - np.repeat(np.cumsum(repeats) - repeats, repeats)
+        label = claimed_label[first_claim[code[rows]] + rank]
+    n_labels = max(int(claimed_label.max(initial=0)) + 1, 1)
+    key = predicted["image"].to_numpy(np.int64)[rows] * n_labels + label
+    order, key = _sorted_by_key_then_row(key, bound=(int(key.max(initial=0)) + 1))
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
-    best = np.maximum.reduceat(confidence[order], starts) if key.size else np.zeros(0, np.float64)
-    first = order[starts]
-    return image[first], label[first], best
+    confidence = predicted["confidence"].to_numpy(np.float64)[rows[order]]
+    best = np.maximum.reduceat(confidence, starts) if key.size else np.zeros(0, np.float64)
+    return key[starts] // n_labels, key[starts] % n_labels, best
 
 
 def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:
     """Names the service returned on its own that no vocabulary label claims.
 
     Grouped by the names' integer codes, never by text: at a million images the rows number tens of
-    millions, and a text column of them took gigabytes (the same reductions, in the same row order)."""
+    millions, and a text column of them took gigabytes (the same reductions, in the same row order).
+    A name has one row per image (predictions_frame), so its images are its rows: counted, not made
+    unique."""
     names = predicted["name"].cat.categories
     codes = predicted["name"].cat.codes.to_numpy()
     judged = names.get_indexer(list(judged_names))
-    keep = predicted["direct"].to_numpy() & ~np.isin(codes, judged[judged >= 0])
+    is_judged = np.zeros(len(names), dtype=bool)
+    is_judged[judged[judged >= 0]] = True
+    keep = predicted["direct"].to_numpy() & ~is_judged[codes]
     if not keep.any():
         return pd.DataFrame(columns=["name", "images", "max_confidence", "mean_confidence"])
+    kept = codes[keep]
     direct = pd.DataFrame(
         {
-            "code": codes[keep],
+            "code": kept,
             "display": predicted["display"].cat.codes.to_numpy()[keep],
-            "image": predicted["image"].to_numpy()[keep],
             "confidence": predicted["confidence"].to_numpy()[keep],
         }
     )
     grouped = direct.groupby("code").agg(
         display=("display", "first"),
-        images=("image", "nunique"),
         max_confidence=("confidence", "max"),
         mean_confidence=("confidence", "mean"),
     )
+    grouped.insert(1, "images", np.bincount(kept, minlength=len(names))[grouped.index.to_numpy()])
     displays = predicted["display"].cat.categories
     table = grouped.reset_index(drop=True).rename(columns={"display": "name"})
     table["name"] = displays[table["name"].to_numpy()].astype(object)
