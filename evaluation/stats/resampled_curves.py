@@ -15,7 +15,10 @@ from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
 from evaluation.stats.thresholds import Objective
 
-_CELLS_PER_CHUNK = 4_000_000  # resamples x entries held at once (int32: ~16 MB per array)
+# resamples x entries held at once (int32: ~32 MB per array); fewer columns leave numpy's row-wise take
+# and cumsum dominated by per-row overhead (exact bootstrap, 20,000 images: 6 columns at 4,000,000, 1.6x
+# slower), more only add memory
+_CELLS_PER_CHUNK = 8_000_000
 
 
 # ------------------------------------------------------------------------------------------ resampling
@@ -179,9 +182,8 @@ def _curve(
     n_groups: int,
     positive_group: np.ndarray,
 ) -> _Curve:
-    """The sorted curve; ``positive_group`` (group of each positive) says which groups can have support."""
-    order = by_group_then_confidence(group, confidence, n_groups)
-    group, image, confidence, is_true = group[order], image[order], confidence[order], is_true[order]
+    """The curve of entries already sorted by (group, confidence desc); ``positive_group`` (the group of
+    each positive) says which groups can have support."""
     run_end = np.ones(group.shape[0], dtype=bool)
     run_end[:-1] = (group[1:] != group[:-1]) | (confidence[1:] != confidence[:-1])
     points = np.flatnonzero(run_end)
@@ -357,18 +359,26 @@ class _Entries:
         by_confidence = np.argsort(-self.confidence, kind="stable")
         image, confidence = self.image[by_confidence], self.confidence[by_confidence]
         is_true = self.is_true[by_confidence]
+        label = self.label[by_confidence]
+        by_label = by_group_then_confidence(label, confidence, self.n_labels)
         per_label = _curve(
-            self.label[by_confidence], image, confidence, is_true, self.n_labels, self.positive_label
+            label[by_label],
+            image[by_label],
+            confidence[by_label],
+            is_true[by_label],
+            self.n_labels,
+            self.positive_label,
         )
         if not with_global:
             return per_label, None
+        del label, by_label
         everything = _curve(
-            np.zeros(image.size, dtype=np.int64),
+            np.zeros(image.size, dtype=np.int8),
             image,
             confidence,
             is_true,
             1,
-            np.zeros(self.positive_label.size, dtype=np.int64),
+            np.zeros(self.positive_label.size, dtype=np.int8),
         )
         return per_label, everything
 
