@@ -4,6 +4,7 @@ that module for the method and the reproducibility contract)."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -340,6 +341,30 @@ def _select(
     return chosen, f1_chosen
 
 
+def _by_confidence_descending(confidence: np.ndarray) -> np.ndarray:
+    """``np.argsort(-confidence, kind="stable")``, by a least-significant-digit radix sort of the floats'
+    order-preserving 64-bit keys, 16 bits at a time (numpy sorts 16-bit codes by radix, in linear time);
+    a digit the same in every key is skipped (confidences that were float32: the lowest). 30,000,000
+    confidences: 3.7 s instead of 8.7 s (float32 values), 6.0 s instead of 7.1 s (any float64)."""
+    values = np.negative(confidence, dtype=np.float64)
+    if values.size < 2 or np.isnan(values).any():
+        return np.argsort(values, kind="stable")
+    values += 0.0  # -0.0 and 0.0 compare equal: one key
+    key = values.view(np.uint64)
+    negative = key >= np.uint64(1 << 63)
+    np.invert(key, out=key, where=negative)
+    np.bitwise_or(key, np.uint64(1 << 63), out=key, where=~negative)
+    digits = key.view(np.uint16).reshape(-1, 4)
+    order: np.ndarray | None = None
+    for place in range(4):
+        digit = digits[:, place if sys.byteorder == "little" else 3 - place]
+        if (digit == digit[0]).all():
+            continue
+        step = np.argsort(digit if order is None else digit[order], kind="stable")
+        order = step if order is None else order[step]
+    return np.arange(values.size) if order is None else order
+
+
 @dataclass(frozen=True)
 class _Entries:
     """The scored entries and the positives (sorted by label) one bootstrap works on."""
@@ -356,7 +381,7 @@ class _Entries:
         """The per-label curves and the global one. Both sorts start from the one stable sort by
         confidence (descending): the global curve's order, and, sorted stably by label, the per-label
         curves' order (ties in entry order either way, so the same as sorting each from scratch)."""
-        by_confidence = np.argsort(-self.confidence, kind="stable")
+        by_confidence = _by_confidence_descending(self.confidence)
         image, confidence = self.image[by_confidence], self.confidence[by_confidence]
         is_true = self.is_true[by_confidence]
         label = self.label[by_confidence]

@@ -15,7 +15,13 @@ import evaluation.stats.little_bootstraps as little_module
 from evaluation.stats.bootstrap import BootstrapResult, bootstrap_recommendations
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs
-from evaluation.stats.resampled_curves import _Curve, _Entries, _recommendations, _sum_rows_by_group
+from evaluation.stats.resampled_curves import (
+    _by_confidence_descending,
+    _Curve,
+    _Entries,
+    _recommendations,
+    _sum_rows_by_group,
+)
 from evaluation.stats.thresholds import Objective
 
 OBJECTIVES = [
@@ -347,3 +353,22 @@ def test_the_wilson_lower_bound_never_rises_with_more_trials() -> None:
                 trials = base + np.arange(0, 3000)
                 low = wilson_interval(np.full(trials.size, successes), trials, level=level)[0]
                 assert (np.diff(low) <= 0).all(), (level, successes, base)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_confidence_sort_is_numpys_stable_argsort(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    cases = [
+        rng.uniform(50, 100, 5000).astype(np.float32).astype(np.float64),  # float32 values: low digits 0
+        rng.uniform(0, 100, 5000),
+        np.round(rng.uniform(0, 100, 5000)),  # many ties
+        np.concatenate([rng.normal(0, 1e-300, 50), [0.0, -0.0, 0.0, np.inf, -np.inf, -0.0, 5e-324, -5e-324]]),
+        np.full(10, 42.0),
+        np.array([3.0]),
+        np.zeros(0),
+        np.array([1.0, np.nan, 2.0, np.nan]),
+        rng.uniform(50, 100, 100).astype(np.float32),
+    ]
+    for confidence in cases:
+        confidence = rng.permutation(confidence)
+        assert_array_equal(_by_confidence_descending(confidence), np.argsort(-confidence, kind="stable"))
