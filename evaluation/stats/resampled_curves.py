@@ -114,15 +114,17 @@ def _positive_pairs(
         image.min() < 0 or image.max() >= pairs.n_images or label.min() < 0 or label.max() >= pairs.n_labels
     ):
         raise ValueError("positive pairs must index images in [0, n_images) and labels in [0, L)")
-    key = image * n_labels + label
-    if np.unique(key).size != key.size:
+    # sorted keys, not np.unique / np.isin (hash tables: 1.7 million keys, 1.3 s each against 0.02 s)
+    key = np.sort(image * n_labels + label)
+    if (key[1:] == key[:-1]).any():
         raise ValueError("positive (image, label) pairs must be unique")
     if not np.array_equal(np.bincount(label, minlength=pairs.n_labels), pairs.support):
         raise ValueError(
             "positive pairs disagree with pairs.support: they must list every positive of each label"
         )
-    true_key = pairs.image_idx[pairs.is_true] * n_labels + pairs.label_idx[pairs.is_true]
-    if not np.isin(true_key, key).all():
+    true_key = np.sort(pairs.image_idx[pairs.is_true] * n_labels + pairs.label_idx[pairs.is_true])
+    found = key[np.minimum(np.searchsorted(key, true_key), key.size - 1)] if key.size else key
+    if true_key.size and (found.size == 0 or (found != true_key).any()):
         raise ValueError("an entry marked is_true is not among the positive pairs")
     return image, label
 

@@ -19,6 +19,7 @@ from evaluation.stats.resampled_curves import (
     _by_confidence_descending,
     _Curve,
     _Entries,
+    _positive_pairs,
     _recommendations,
     _sum_rows_by_group,
 )
@@ -372,3 +373,36 @@ def test_the_confidence_sort_is_numpys_stable_argsort(seed: int) -> None:
     for confidence in cases:
         confidence = rng.permutation(confidence)
         assert_array_equal(_by_confidence_descending(confidence), np.argsort(-confidence, kind="stable"))
+
+
+def test_positive_pairs_are_checked_as_before() -> None:
+    """Repeated positives, and a true entry that is not a positive, are refused (sorted keys, not
+    np.unique / np.isin)."""
+    pairs, positive_image, positive_label = simulated_pairs(300, 1)
+    image, label = _positive_pairs(pairs, positive_image, positive_label)
+    assert_array_equal(image, positive_image)
+    assert_array_equal(label, positive_label)
+    with pytest.raises(ValueError, match="must be unique"):
+        _positive_pairs(pairs, np.append(positive_image, positive_image[0]), np.append(positive_label, 0))
+    # the same support per label, but one positive moved to another image: its true entry is orphaned
+    true_entry = np.flatnonzero(pairs.is_true)[0]
+    moved = np.flatnonzero(
+        (positive_image == pairs.image_idx[true_entry]) & (positive_label == pairs.label_idx[true_entry])
+    )[0]
+    taken = set(zip(positive_image.tolist(), positive_label.tolist(), strict=True))
+    free = next(i for i in range(pairs.n_images) if (i, int(positive_label[moved])) not in taken)
+    other_image = positive_image.copy()
+    other_image[moved] = free
+    with pytest.raises(ValueError, match="not among the positive pairs"):
+        _positive_pairs(pairs, other_image, positive_label)
+    empty = np.zeros(0, dtype=np.int64)
+    no_positives = ScoredPairs(
+        labels=("A",),
+        n_images=2,
+        support=np.zeros(1, dtype=np.int64),
+        label_idx=np.array([0]),
+        image_idx=np.array([1]),
+        confidence=np.array([60.0]),
+        is_true=np.array([False]),
+    )
+    assert _positive_pairs(no_positives, empty, empty)[0].size == 0
