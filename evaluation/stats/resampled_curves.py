@@ -323,7 +323,9 @@ def _select(
             measure = precision if objective.kind == "recall-at-precision" else recall
             if objective.certain:
                 trials = predicted if objective.kind == "recall-at-precision" else point_support
-                measure = wilson_interval(tp, trials, level=objective.level)[0]
+                # the little bootstraps' centres weigh each image by n/b: float sums may round tp a
+                # hair past its trials (or below 0); clipped, exact counts are untouched
+                measure = wilson_interval(np.clip(tp, 0, trials), trials, level=objective.level)[0]
             candidate = measure >= objective.target
             if objective.kind == "recall-at-precision":
                 candidate &= recall > 0

@@ -4,7 +4,6 @@ bit for bit, for every objective, on the exact bootstrap and the bag of little b
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -80,7 +79,7 @@ def reference_select(
             measure = precision if objective.kind == "recall-at-precision" else recall
             if objective.certain:
                 trials = predicted if objective.kind == "recall-at-precision" else point_support
-                measure = wilson_interval(tp, trials, level=objective.level)[0]
+                measure = wilson_interval(np.clip(tp, 0, trials), trials, level=objective.level)[0]
             candidate = measure >= objective.target
             if objective.kind == "recall-at-precision":
                 candidate &= recall > 0
@@ -299,8 +298,8 @@ def test_bootstraps_match_the_reference(
     by n/b, and the rare labels' exact path), then again through the reference: the same arrays.
 
     With 1,530 images, n/b = 1530/153 is a whole number; with 1,500 it is not, and the centres' running
-    sums of n/b round, so that a certain objective's tp can come out above its trials: the reference
-    raises then, and so must the fast path."""
+    sums of n/b round, so that a certain objective's tp can come out a hair above its trials: both
+    clip it to the trials (this raised ValueError from wilson_interval before), so neither raises."""
     pairs, positive_image, positive_label = simulated_pairs(n_images, 3)
     arguments = dict(
         positive_image_idx=positive_image,
@@ -312,15 +311,10 @@ def test_bootstraps_match_the_reference(
     )
     monkeypatch.setattr("evaluation.stats.resampled_curves._CELLS_PER_CHUNK", 20_000)  # several chunks
     monkeypatch.setattr("evaluation.stats.little_bootstraps._CELLS_PER_CHUNK", 20_000)
-    fast_or_error = _outcome(lambda: bootstrap_recommendations(pairs, **arguments))
+    fast = bootstrap_recommendations(pairs, **arguments)
     monkeypatch.setattr(little_module, "_recommendations", reference_recommendations)
     monkeypatch.setattr(bootstrap_module, "_recommendations", reference_recommendations)
-    slow_or_error = _outcome(lambda: bootstrap_recommendations(pairs, **arguments))
-    if isinstance(slow_or_error, ValueError):
-        assert n_images == 1500 and not exact and Objective.parse(objective).certain
-        assert isinstance(fast_or_error, ValueError) and str(fast_or_error) == str(slow_or_error)
-        return
-    fast, slow = fast_or_error, slow_or_error
+    slow = bootstrap_recommendations(pairs, **arguments)
     assert isinstance(fast, BootstrapResult) and isinstance(slow, BootstrapResult)
     assert fast.method == slow.method
     if not exact:
@@ -334,13 +328,6 @@ def test_bootstraps_match_the_reference(
         assert_array_equal(getattr(fast, name), getattr(slow, name))
     assert fast.per_label().equals(slow.per_label())
     assert fast.global_interval() == slow.global_interval()
-
-
-def _outcome(call: Callable[[], BootstrapResult]) -> BootstrapResult | ValueError:
-    try:
-        return call()
-    except ValueError as error:
-        return error
 
 
 def test_the_wilson_lower_bound_never_rises_with_more_trials() -> None:
