@@ -4,7 +4,6 @@ bit for bit, for every objective, on the exact bootstrap and the bag of little b
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
