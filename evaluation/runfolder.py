@@ -262,20 +262,22 @@ def write(
 def _write_into(
     result: EvaluationResult, out_dir: Path, renderers: Sequence[Renderer], *, curves_csv: bool
 ) -> None:
-    """The tables no document reads (the answers, predictions, images, scores: most of a large run's
-    bytes) are written by threads of their own while the renderers write the documents and this thread
-    the other tables: pyarrow, zlib and SQLite let go of the GIL, the page is mostly Python. The folder
-    is complete only once every part is done, whether the rest succeeds or not."""
+    """The large tables (the answers, predictions, images, scores, curves: most of a large run's bytes)
+    are written by threads of their own while the renderers write the documents and this thread the
+    small tables: pyarrow, zlib and SQLite let go of the GIL, the page is mostly Python, and each only
+    reads the result. The folder is complete only once every part is done, whether the rest succeeds
+    or not."""
     unfinished: list[Unfinished] = []
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tables") as pool:
         background = [pool.submit(_write_large_tables, result, out_dir)]
         if result.responses:  # gigabytes of JSON at a million images, copied and compressed
             background.append(pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses))
+        background.append(pool.submit(write_curves, out_dir, result.curves, csv=curves_csv))
         try:
             for render in renderers:
                 if (work := render(result, out_dir)) is not None:
                     unfinished.append(work)
-            _write_other_tables(result, out_dir, curves_csv=curves_csv)
+            _write_other_tables(result, out_dir)
             for part in background:
                 part.result()
         except BaseException:
@@ -294,11 +296,10 @@ def _write_large_tables(result: EvaluationResult, out_dir: Path) -> None:
         (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
 
 
-def _write_other_tables(result: EvaluationResult, out_dir: Path, *, curves_csv: bool) -> None:
+def _write_other_tables(result: EvaluationResult, out_dir: Path) -> None:
     atomic_write(out_dir / RUN_FILE, json.dumps(result.run, indent=2, sort_keys=True) + "\n")
     columns = METRICS_COLUMNS + [name for name in METRICS_INTERVALS if name in result.metrics.columns]
     atomic_write(out_dir / "metrics.csv", result.metrics[columns].to_csv(index=False))
-    write_curves(out_dir, result.curves, csv=curves_csv)
     atomic_write(out_dir / "averages.csv", result.averages.to_csv(index=False))
     atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
     atomic_write(out_dir / "unjudged.csv", result.unjudged.to_csv(index=False))
