@@ -370,6 +370,7 @@ def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
             "f1": f1,
         },
         columns=list(GLOBAL_COLUMNS),
+        copy=False,  # its own arrays, not copied into blocks: millions of points
     )
 
 

@@ -637,12 +637,14 @@ def recommend_global(
     if missing:
         raise ValueError(f"global_curve_df must come from global_curve; missing columns {missing}")
     threshold = global_curve_df["threshold"].to_numpy(dtype=np.float64)
-    order = np.argsort(-threshold, kind="stable")
-    columns = {"threshold": threshold[order]}
+    columns = {"threshold": threshold}
     for name in ("tp", "fp", "fn"):
-        columns[name] = global_curve_df[name].to_numpy(dtype=np.int64)[order]
+        columns[name] = global_curve_df[name].to_numpy(dtype=np.int64)
     for name in ("precision", "recall", "f1"):
-        columns[name] = global_curve_df[name].to_numpy(dtype=np.float64)[order]
+        columns[name] = global_curve_df[name].to_numpy(dtype=np.float64)
+    if not (threshold[1:] <= threshold[:-1]).all():  # global_curve's own order needs no sort (nor copies)
+        order = np.argsort(-threshold, kind="stable")
+        columns = {name: values[order] for name, values in columns.items()}
     group = np.zeros(threshold.shape[0], dtype=np.int64)
     threshold_low, lowest = next_lower_threshold(group, columns["threshold"], floor)
 
