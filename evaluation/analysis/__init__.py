@@ -106,6 +106,9 @@ def analyse(
         **operation.score_options(options),
         **rates,
     )
+    del truths_all  # an object per image (a million at scale): only the slices read `truths` again
+    if not options.slices:
+        del truths
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
     pairs.forget_sweep()  # the curves (and the scorer's AP) hold what it found

@@ -15,7 +15,7 @@ about them. They are counted as unjudged instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -38,7 +38,7 @@ class Matched:
     positives: tuple[np.ndarray, np.ndarray]
 
 
-CHUNK_ANSWERS = 100_000  # answers matched at a time: the temporaries of tens of millions of rows, bounded
+CHUNK_ANSWERS = 20_000  # answers matched at a time: the temporaries of millions of rows, bounded
 
 
 def predictions_frame(
@@ -58,14 +58,7 @@ def predictions_frame(
     """
     columns = as_columns(answers)
     codes = _Codes(columns.names)
-    found = []
-    for first in range(0, len(columns), CHUNK_ANSWERS):
-        part = columns.between(first, min(first + CHUNK_ANSWERS, len(columns)))
-        owner, display_code, label_row = _rows(part, use_parents)
-        codes.add(pd.unique(display_code))  # in order of first appearance, hashed: no sort
-        image, display, confidence, direct = _best_rows(part, owner, display_code, label_row, codes)
-        found.append((image + first, display, confidence, direct))
-        del owner, display_code, label_row
+    found = list(_predicted_parts(columns, codes, use_parents))
     displays = pd.Index([columns.names[code] for code in codes.used], dtype=object)
     name_of_display = np.asarray(codes.name_of_display, dtype=np.int32)  # from_codes narrows them anyway
     display_codes = np.concatenate([np.zeros(0, np.int32)] + [rows[1] for rows in found])
@@ -80,6 +73,21 @@ def predictions_frame(
             "direct": np.concatenate([np.zeros(0, bool)] + [rows[3] for rows in found]),
         }
     )
+
+
+def _predicted_parts(
+    columns: LabelColumns, codes: _Codes, use_parents: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """predictions_frame's rows part by part (image, display number, confidence, direct), `codes`
+    numbering the displays and names as the parts come: a part's numbers are final when it is given."""
+    for first in range(0, len(columns), CHUNK_ANSWERS):
+        part = columns.between(first, min(first + CHUNK_ANSWERS, len(columns)))
+        owner, display_code, label_row = _rows(part, use_parents)
+        codes.add(pd.unique(display_code))  # in order of first appearance, hashed: no sort
+        image, display, confidence, direct = _best_rows(part, owner, display_code, label_row, codes)
+        del owner, display_code, label_row
+        image += first
+        yield image, display, confidence, direct
 
 
 class _Codes:
@@ -227,10 +235,9 @@ def match(
         columns=["name", "label_idx"],
     ).drop_duplicates()
 
-    predicted = predictions_frame(answers, use_parents=use_parents)
-    image_idx, label_idx, confidence = _best_per_image_and_label(predicted, targets)
-    keep = confidence >= floor  # below the floor nothing is known: not a prediction
-    image_idx, label_idx, confidence = image_idx[keep], label_idx[keep], confidence[keep]
+    image_idx, label_idx, confidence, unjudged = _scored_parts(
+        as_columns(answers), targets, use_parents=use_parents, floor=floor
+    )
 
     label_position = {normalize_name(label): index for index, label in enumerate(labels)}
     truth_codes = _truth_codes(truths, label_position, n_labels)
@@ -248,7 +255,39 @@ def match(
     )
     positive = np.unique(truth_codes)  # two spellings of one label are one positive
     positives = (positive // max(n_labels, 1), positive % max(n_labels, 1))
-    return Matched(pairs=pairs, unjudged=_unjudged(predicted, set(targets["name"])), positives=positives)
+    return Matched(pairs=pairs, unjudged=unjudged, positives=positives)
+
+
+def _scored_parts(
+    columns: LabelColumns, targets: pd.DataFrame, *, use_parents: bool, floor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """(image, label, best confidence) of every (image, vocabulary label) predicted at the floor or
+    above, and the unjudged table: predictions_frame's rows reduced part by part as they are built
+    (groups never span parts, and parts come in image order), so its tens of millions of rows are
+    never all held; only the unjudged names' direct rows are kept, in the same order, for the table."""
+    codes = _Codes(columns.names)
+    judged_names = set(targets["name"])
+    found, unjudged = [], []
+    for image, display, confidence, direct in _predicted_parts(columns, codes, use_parents):
+        name = np.asarray(codes.name_of_display, dtype=np.int32)[display]
+        names = pd.Index(codes.normalised, dtype=object)
+        best = _best_of_rows(image, name, confidence, names, targets)
+        keep = best[2] >= floor  # below the floor nothing is known: not a prediction
+        found.append(tuple(values[keep] for values in best))
+        is_judged = np.fromiter((n in judged_names for n in names), dtype=bool, count=len(names))
+        kept = direct & ~is_judged[name]
+        unjudged.append((name[kept], display[kept], confidence[kept]))
+        del image, display, confidence, direct, name, best
+    image_idx, label_idx, best_confidence = (
+        np.concatenate([np.zeros(0, dtype)] + [part[index] for part in found])
+        for index, dtype in enumerate((np.int64, np.int64, np.float64))
+    )
+    name, display, confidence = (
+        np.concatenate([np.zeros(0, dtype)] + [part[index] for part in unjudged])
+        for index, dtype in enumerate((np.int32, np.int32, np.float64))
+    )
+    displays = pd.Index([columns.names[code] for code in codes.used], dtype=object)
+    return image_idx, label_idx, best_confidence, _unjudged_table(name, display, confidence, displays)
 
 
 def _truth_codes(
@@ -272,18 +311,30 @@ def _best_per_image_and_label(
     predicted: pd.DataFrame, targets: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every (image, vocabulary label) that some predicted name counts for: its best confidence,
-    ordered by image, then label.
+    ordered by image, then label (`_best_of_rows` on predictions_frame's columns)."""
+    return _best_of_rows(
+        predicted["image"].to_numpy(np.int64),
+        predicted["name"].cat.codes.to_numpy(np.int64),
+        predicted["confidence"].to_numpy(np.float64),
+        predicted["name"].cat.categories,
+        targets,
+    )
+
+
+def _best_of_rows(
+    image: np.ndarray, code: np.ndarray, confidence: np.ndarray, names: pd.Index, targets: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every (image, vocabulary label) that some predicted name (`code` into `names`) counts for:
+    its best confidence, ordered by image, then label.
 
     A name may count for several labels (a label map): each row is repeated once per label it claims,
     by lookup over the names (a few thousand), then one sort by (image, label) and a maximum per group
     (the maximum does not depend on the order within a group: any sort will do)."""
-    categories = predicted["name"].cat.categories
-    position = pd.Index(categories).get_indexer(targets["name"])
+    position = pd.Index(names).get_indexer(targets["name"])
     claimed = targets[position >= 0].assign(code=position[position >= 0]).sort_values(["code", "label_idx"])
-    claims = np.bincount(claimed["code"].to_numpy(np.int64), minlength=len(categories))
+    claims = np.bincount(claimed["code"].to_numpy(np.int64), minlength=len(names))
     first_claim = np.cumsum(claims) - claims
     claimed_label = claimed["label_idx"].to_numpy(np.int64)
-    code = predicted["name"].cat.codes.to_numpy(np.int64)
     if claims.max(initial=0) <= 1:  # each name counts for one label at most: the rows that count
         rows = np.flatnonzero(claims[code])
         label = claimed_label[first_claim[code[rows]]]
@@ -293,44 +344,52 @@ def _best_per_image_and_label(
         rank = np.arange(rows.size) - np.repeat(np.cumsum(repeats) - repeats, repeats)
         label = claimed_label[first_claim[code[rows]] + rank]
     n_labels = max(int(claimed_label.max(initial=0)) + 1, 1)
-    key = predicted["image"].to_numpy(np.int64)[rows] * n_labels + label
+    key = image.astype(np.int64, copy=False)[rows] * n_labels + label
+    del label
     order, key = _sorted_by_key_then_row(key, bound=(int(key.max(initial=0)) + 1))
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, np.int64)
-    confidence = predicted["confidence"].to_numpy(np.float64)[rows[order]]
-    best = np.maximum.reduceat(confidence, starts) if key.size else np.zeros(0, np.float64)
+    chosen = confidence.astype(np.float64, copy=False)[rows[order]]
+    del rows, order
+    best = np.maximum.reduceat(chosen, starts) if key.size else np.zeros(0, np.float64)
     return key[starts] // n_labels, key[starts] % n_labels, best
 
 
 def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:
-    """Names the service returned on its own that no vocabulary label claims.
-
-    Grouped by the names' integer codes, never by text: at a million images the rows number tens of
-    millions, and a text column of them took gigabytes (the same reductions, in the same row order).
-    A name has one row per image (predictions_frame), so its images are its rows: counted, not made
-    unique."""
+    """Names the service returned on its own that no vocabulary label claims (`_unjudged_table` of
+    predictions_frame's direct rows of names no label claims)."""
     names = predicted["name"].cat.categories
     codes = predicted["name"].cat.codes.to_numpy()
     judged = names.get_indexer(list(judged_names))
     is_judged = np.zeros(len(names), dtype=bool)
     is_judged[judged[judged >= 0]] = True
     keep = predicted["direct"].to_numpy() & ~is_judged[codes]
-    if not keep.any():
-        return pd.DataFrame(columns=["name", "images", "max_confidence", "mean_confidence"])
-    kept = codes[keep]
-    direct = pd.DataFrame(
-        {
-            "code": kept,
-            "display": predicted["display"].cat.codes.to_numpy()[keep],
-            "confidence": predicted["confidence"].to_numpy()[keep],
-        }
+    return _unjudged_table(
+        codes[keep],
+        predicted["display"].cat.codes.to_numpy()[keep],
+        predicted["confidence"].to_numpy()[keep],
+        predicted["display"].cat.categories,
     )
+
+
+def _unjudged_table(
+    code: np.ndarray, display: np.ndarray, confidence: np.ndarray, displays: pd.Index
+) -> pd.DataFrame:
+    """name, images, max_confidence, mean_confidence of the direct rows of unjudged names (`code`, the
+    name's number; `display`, its spelling's number in `displays`), in predictions_frame's row order.
+
+    Grouped by the names' integer codes, never by text: at a million images the rows number tens of
+    millions, and a text column of them took gigabytes (the same reductions, in the same row order).
+    A name has one row per image (predictions_frame), so its images are its rows: counted, not made
+    unique."""
+    if not code.size:
+        return pd.DataFrame(columns=["name", "images", "max_confidence", "mean_confidence"])
+    direct = pd.DataFrame({"code": code, "display": display, "confidence": confidence})
     grouped = direct.groupby("code").agg(
         display=("display", "first"),
         max_confidence=("confidence", "max"),
         mean_confidence=("confidence", "mean"),
     )
-    grouped.insert(1, "images", np.bincount(kept, minlength=len(names))[grouped.index.to_numpy()])
-    displays = predicted["display"].cat.categories
+    grouped.insert(1, "images", np.bincount(code)[grouped.index.to_numpy()])
     table = grouped.reset_index(drop=True).rename(columns={"display": "name"})
     table["name"] = displays[table["name"].to_numpy()].astype(object)
     return table.sort_values(["images", "name"], ascending=[False, True]).reset_index(drop=True)

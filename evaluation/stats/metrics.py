@@ -24,34 +24,14 @@ import pandas as pd
 
 from evaluation.errors import UserError
 
-__all__ = [
-    "CURVE_COLUMNS",
-    "GLOBAL_COLUMNS",
-    "MICRO_MACRO_COLUMNS",
-    "ScoredPairs",
-    "average_precision",
-    "curve_points_by_label",
-    "exact_curves",
-    "global_curve",
-    "grid_table",
-    "micro_macro",
-    "next_lower_threshold",
-    "undefined_reason",
-    "undefined_reasons",
-]
+__all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
+__all__ += ["curve_points_by_label", "exact_curves", "global_curve", "grid_table", "micro_macro"]
+__all__ += ["next_lower_threshold", "undefined_reason", "undefined_reasons"]
 
 CURVE_COLUMNS = ("label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support")
 GLOBAL_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
-MICRO_MACRO_COLUMNS = (
-    "threshold",
-    "micro_precision",
-    "micro_recall",
-    "micro_f1",
-    "macro_precision",
-    "macro_recall",
-    "macro_f1",
-    "macro_labels",
-)
+MICRO_MACRO_COLUMNS = ("threshold", "micro_precision", "micro_recall", "micro_f1")
+MICRO_MACRO_COLUMNS += ("macro_precision", "macro_recall", "macro_f1", "macro_labels")
 
 PRECISION_UNDEFINED = "precision undefined: no predictions at this threshold"
 RECALL_UNDEFINED = "recall undefined: no positives in the dataset"
@@ -390,6 +370,7 @@ def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
             "f1": f1,
         },
         columns=list(GLOBAL_COLUMNS),
+        copy=False,  # its own arrays, not copied into blocks: millions of points
     )
 
 
@@ -470,20 +451,30 @@ def curve_points_by_label(
     """The points of ``curves`` (exact_curves' frame) as arrays sorted by the label's position in
     ``labels`` (``code``), then by ``threshold`` from the highest down, with ``columns`` (counts as int64,
     rates as float64): each label's points are one contiguous run, ready for vectorised work per label."""
-    code = pd.Index(tuple(labels), dtype=object).get_indexer(curves["label"].astype(object))
+    code = _label_codes(curves["label"], pd.Index(tuple(labels), dtype=object))
     if (code < 0).any():
         unknown = sorted(set(curves["label"].astype(object)[code < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
     threshold = curves["threshold"].to_numpy(np.float64)
     step, fall = np.diff(code), np.diff(threshold)
-    if ((step > 0) | ((step == 0) & (fall < 0))).all():  # exact_curves' own order: nothing to sort
-        order = np.arange(code.shape[0])
-    else:
-        order = np.lexsort((-threshold, code))
-    points = {"code": code.astype(np.int64)[order], "threshold": threshold[order]}
+    ordered = bool(((step > 0) | ((step == 0) & (fall < 0))).all())  # exact_curves' own order
+    del step, fall
+    points = {"code": code.astype(np.int64, copy=False), "threshold": threshold}
     for name in columns:
-        points[name] = curves[name].to_numpy(np.int64 if name in _COUNT_COLUMNS else np.float64)[order]
-    return points
+        points[name] = curves[name].to_numpy(np.int64 if name in _COUNT_COLUMNS else np.float64)
+    if ordered:  # nothing to sort: the frame's columns as they are (read-only), not copies
+        return points
+    order = np.lexsort((-threshold, code))
+    return {name: values[order] for name, values in points.items()}
+
+
+def _label_codes(label: pd.Series, labels: pd.Index) -> np.ndarray:
+    """Each row's position in `labels` (-1 when absent): by category for a categorical column, a lookup
+    per category instead of a hashed text per row (millions of curve points name a few labels)."""
+    if not isinstance(label.dtype, pd.CategoricalDtype):
+        return labels.get_indexer(label.astype(object))
+    position = labels.get_indexer(label.cat.categories.astype(object))
+    return np.append(position, -1)[label.cat.codes.to_numpy()]  # code -1 (a missing label): -1
 
 
 def next_lower_threshold(

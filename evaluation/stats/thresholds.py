@@ -250,17 +250,24 @@ def _first_per_sorted_group(group: np.ndarray, n_groups: int, keys_desc: Sequenc
     stable sort's first row would."""
     n_rows = group.shape[0]
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n_rows]))
+    counts = np.diff(np.r_[starts, n_rows])
     left = np.ones(n_rows, dtype=bool)
-    for key in keys_desc:
+    for key in keys_desc:  # a key's array, its masked copy and its group's maximum per row at a time
         values = np.asarray(key, dtype=np.float64)
-        masked = np.where(left & ~np.isnan(values), values, -np.inf)
-        best = np.maximum.reduceat(masked, starts)
+        nan = np.isnan(values)
+        masked = values.copy()
+        masked[~left | nan] = -np.inf
+        best = np.repeat(np.maximum.reduceat(masked, starts), counts)
         # a group whose remaining rows are all NaN keeps them all (NaN ties NaN, as in the sort)
-        left &= (masked == best[segment]) | (np.isneginf(best[segment]) & np.isnan(values))
-    first = np.minimum.reduceat(np.where(left, np.arange(n_rows), n_rows), starts)
+        kept = masked == best
+        del masked
+        kept |= np.isneginf(best) & nan
+        left &= kept
+        del best, kept, nan
+    # every group keeps a row: its first one left is the first left at or after its start
+    remaining = np.flatnonzero(left)
     chosen = np.full(n_groups, -1, dtype=np.int64)
-    chosen[group[starts]] = first
+    chosen[group[starts]] = remaining[np.searchsorted(remaining, starts)]
     return chosen
 
 
@@ -347,7 +354,8 @@ def _sorted_curve(curves: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, np
     missing = [name for name in _CURVE_NEEDS if name not in curves.columns]
     if missing:
         raise ValueError(f"curves must come from exact_curves; missing columns {missing}")
-    return curve_points_by_label(curves, labels, ("tp", "fp", "fn", "precision", "recall", "f1"))
+    stated = ("support",) if "support" in curves.columns else ()  # checked against the support given
+    return curve_points_by_label(curves, labels, ("tp", "fp", "fn", "precision", "recall", "f1", *stated))
 
 
 # ------------------------------------------------------------------------------------------ notes
@@ -516,10 +524,8 @@ def recommend(
 
     columns = _sorted_curve(curves, labels)
     code = columns["code"]
-    if "support" in curves.columns:
-        stated = curve_points_by_label(curves, labels, ("support",))["support"]
-        if (stated != support[code]).any():
-            raise ValueError("curves' support column disagrees with the support given for the same labels")
+    if "support" in columns and (columns["support"] != support[code]).any():
+        raise ValueError("curves' support column disagrees with the support given for the same labels")
     threshold_low, lowest = next_lower_threshold(code, columns["threshold"], floor)
     chosen, best = _choose(code, n_labels, objective, columns)
     reached = np.zeros(n_labels, dtype=bool)
@@ -631,12 +637,14 @@ def recommend_global(
     if missing:
         raise ValueError(f"global_curve_df must come from global_curve; missing columns {missing}")
     threshold = global_curve_df["threshold"].to_numpy(dtype=np.float64)
-    order = np.argsort(-threshold, kind="stable")
-    columns = {"threshold": threshold[order]}
+    columns = {"threshold": threshold}
     for name in ("tp", "fp", "fn"):
-        columns[name] = global_curve_df[name].to_numpy(dtype=np.int64)[order]
+        columns[name] = global_curve_df[name].to_numpy(dtype=np.int64)
     for name in ("precision", "recall", "f1"):
-        columns[name] = global_curve_df[name].to_numpy(dtype=np.float64)[order]
+        columns[name] = global_curve_df[name].to_numpy(dtype=np.float64)
+    if not (threshold[1:] <= threshold[:-1]).all():  # global_curve's own order needs no sort (nor copies)
+        order = np.argsort(-threshold, kind="stable")
+        columns = {name: values[order] for name, values in columns.items()}
     group = np.zeros(threshold.shape[0], dtype=np.int64)
     threshold_low, lowest = next_lower_threshold(group, columns["threshold"], floor)
 

@@ -185,7 +185,10 @@ def test_no_answers_and_answers_without_labels():
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_match_equals_the_reference(seed):
+@pytest.mark.parametrize("chunk", [1, 7, 20_000])
+def test_match_equals_the_reference(monkeypatch, seed, chunk):
+    """match reduces predictions_frame's rows part by part: the same as the whole frame's reductions."""
+    monkeypatch.setattr(matching, "CHUNK_ANSWERS", chunk)
     rng = np.random.default_rng(seed)
     answers = random_answers(seed)
     columns = LabelColumns.from_answers(answers)

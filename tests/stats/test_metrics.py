@@ -630,3 +630,30 @@ def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds
     assert lowest.tolist() == [False, False, True, False, True]
     with pytest.raises(ValueError, match="not in labels: \\['Dog'\\]"):
         curve_points_by_label(curves, ["Cat"])
+
+
+def test_curve_points_by_label_reads_a_categorical_label_by_category():
+    """A categorical label column (exact_curves') gives the codes its text gives; a sorted curve's
+    columns come back as they are (not copies), an unsorted one's sorted."""
+    from evaluation.stats.metrics import curve_points_by_label
+
+    text = pd.DataFrame(
+        {
+            "label": ["Cat", "Cat", "Dog", None, "Emu"],
+            "threshold": [80.0, 10.0, 90.0, 50.0, 40.0],
+            "tp": np.array([1, 2, 3, 4, 5], dtype=np.int32),
+            "precision": [1.0, 0.5, 1.0, 0.25, 0.2],
+        }
+    )
+    categorical = text.assign(label=pd.Categorical(text["label"], categories=["Emu", "Dog", "Ant", "Cat"]))
+    known = text.iloc[[0, 1, 2, 4]].astype({"label": object})
+    for labels in (["Cat", "Dog", "Emu"], ["Dog", "Cat", "Emu", "Ant"]):
+        for frame in (text.iloc[[0, 1, 2, 4]], categorical.iloc[[0, 1, 2, 4]]):
+            points = curve_points_by_label(frame, labels, ("tp", "precision"))
+            expected = curve_points_by_label(known, labels, ("tp",))
+            assert points["code"].tolist() == expected["code"].tolist()
+            assert points["threshold"].tolist() == expected["threshold"].tolist()
+            assert points["tp"].tolist() == expected["tp"].tolist() and points["tp"].dtype == np.int64
+    for frame in (text, categorical):  # a missing label is unknown, as the text lookup has it
+        with pytest.raises(ValueError, match="not in labels"):
+            curve_points_by_label(frame, ["Cat", "Dog", "Emu"])

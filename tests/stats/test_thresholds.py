@@ -521,3 +521,35 @@ def test_notes_say_when_positives_are_never_returned_and_no_floor_can_help():
     assert (
         status == "ok" and "2 of 4 positive(s) are never returned" in note and "cannot exceed 0.500" in note
     )
+
+
+def _reference_first_per_sorted_group(group, n_groups, keys_desc):
+    """`_first_per_sorted_group` as it was before its temporaries were cut (kept as the reference)."""
+    n_rows = group.shape[0]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, n_rows]))
+    left = np.ones(n_rows, dtype=bool)
+    for key in keys_desc:
+        values = np.asarray(key, dtype=np.float64)
+        masked = np.where(left & ~np.isnan(values), values, -np.inf)
+        best = np.maximum.reduceat(masked, starts)
+        left &= (masked == best[segment]) | (np.isneginf(best[segment]) & np.isnan(values))
+    first = np.minimum.reduceat(np.where(left, np.arange(n_rows), n_rows), starts)
+    chosen = np.full(n_groups, -1, dtype=np.int64)
+    chosen[group[starts]] = first
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_first_per_sorted_group_equals_the_reference(seed):
+    from evaluation.stats.thresholds import _first_per_group, _first_per_sorted_group
+
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(1, 400))
+    n_groups = int(rng.integers(1, 30))
+    group = np.sort(rng.integers(0, n_groups, rows))
+    choices = np.array([np.nan, -np.inf, np.inf, 0.0, 0.5, 1.0, 2.0])
+    keys = [rng.choice(choices, rows) for _ in range(int(rng.integers(1, 4)))]
+    expected = _reference_first_per_sorted_group(group, n_groups, keys)
+    assert np.array_equal(_first_per_sorted_group(group, n_groups, keys), expected)
+    assert np.array_equal(_first_per_group(group, n_groups, keys), expected)
