@@ -231,3 +231,25 @@ def test_predictions_matched_a_part_at_a_time_equal_all_at_once(monkeypatch, use
     pd.testing.assert_frame_equal(parted, whole)
     assert list(parted["name"].cat.categories) == list(whole["name"].cat.categories)
     assert list(parted["display"].cat.categories) == list(whole["display"].cat.categories)
+
+
+def test_newest_versions_read_the_same_by_lookups_as_by_one_pass_over_the_store(tmp_path, monkeypatch):
+    with ResponseCache(tmp_path / "c.sqlite", codecs=(LABELS_CODEC,)) as cache:
+        keys = _store(cache, _responses(12))
+        for index, key in enumerate(keys[:4]):  # some answers of another model version
+            cache.put(
+                key,
+                image_id=key,
+                operation="DetectLabels",
+                params=PARAMS,
+                response={"Labels": [], "LabelModelVersion": f"3.{index}"},
+                model_version=f"3.{index}",
+            )
+        asked = [keys[0], keys[5], keys[2], "nope", keys[5]]
+        found = {}
+        for fraction in (1, 10**9):  # a lookup per key; one pass over the table
+            monkeypatch.setattr("evaluation.calls.columns.SCAN_FRACTION", fraction)
+            found[fraction] = cache.newest_versions(asked)
+    assert found[1] == found[10**9]
+    assert set(found[1]) == {keys[0], keys[5], keys[2]}
+    assert [found[1][key][0] for key in (keys[0], keys[2], keys[5])] == ["3.0", "3.2", None]
