@@ -269,10 +269,13 @@ def _write_into(
     or not."""
     unfinished: list[Unfinished] = []
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="tables") as pool:
-        background = [pool.submit(_write_large_tables, result, out_dir)]
+        background = []
         if result.responses:  # gigabytes of JSON at a million images, copied and compressed
             background.append(pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses))
+        background.append(pool.submit(_write_per_image_tables, result, out_dir))
         background.append(pool.submit(write_curves, out_dir, result.curves, csv=curves_csv))
+        if result.scores is not None:  # each image's confidence and truth per label: compare's test
+            background.append(pool.submit(_write_scores, result.scores, out_dir))
         try:
             for render in renderers:
                 if (work := render(result, out_dir)) is not None:
@@ -288,12 +291,14 @@ def _write_into(
         work.wait()
 
 
-def _write_large_tables(result: EvaluationResult, out_dir: Path) -> None:
+def _write_per_image_tables(result: EvaluationResult, out_dir: Path) -> None:
     write_csv(out_dir / IMAGES_FILE, result.images)
     write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
-    if result.scores is not None:  # each image's confidence and truth per label: compare's paired test
-        write_parquet(out_dir / SCORES_FILE, result.scores)
-        (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
+
+
+def _write_scores(scores: pd.DataFrame, out_dir: Path) -> None:
+    write_parquet(out_dir / SCORES_FILE, scores)
+    (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
 
 
 def _write_other_tables(result: EvaluationResult, out_dir: Path) -> None:
