@@ -38,6 +38,8 @@ MAX_PNG_LABELS = 25
 # Below this many scored pairs the PNGs are drawn in this process: starting another (about 1.5 s of
 # imports) would cost more than it saves while the page and the tables are written.
 BACKGROUND_MIN_PAIRS = 500_000
+# Below it, a run with this many PNGs or more shares them between this process and another one.
+SHARED_MIN_PLOTS = 8
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
@@ -299,12 +301,23 @@ def draw_pickled(path: str) -> None:
 def start_plots(
     result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS
 ) -> _Drawing | None:
-    """Write plots/*.png, for a large run in a process of its own, started now, while the page and the
-    tables are written here; the caller waits for what this returns (None: drawn already) before the
-    folder is complete."""
+    """Write plots/*.png: for a large run in a process of its own, started now, while the page and the
+    tables are written here; for a smaller one, some here and the rest in that process. The caller waits
+    for what this returns (None: drawn already) before the folder is complete."""
     _, plots = _prepare(result, out_dir, limit)
     pairs = result.pairs.n_pairs if result.pairs is not None else 0
-    if pairs < BACKGROUND_MIN_PAIRS:
+    if pairs >= BACKGROUND_MIN_PAIRS:
+        return _Drawing(plots)
+    if len(plots) < SHARED_MIN_PLOTS:
         _draw_all(plots)
         return None
-    return _Drawing(plots)
+    # a smaller run: the PNGs are most of the writing (about 0.2 s each), so another process draws
+    # some (fewer: it starts with about 1.5 s of imports) while this one draws the rest
+    shared = len(plots) - (len(plots) - SHARED_MIN_PLOTS // 2) // 2
+    drawing = _Drawing(plots[shared:])
+    try:
+        _draw_all(plots[:shared])
+    except BaseException:
+        drawing.cancel()
+        raise
+    return drawing

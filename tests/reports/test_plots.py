@@ -65,3 +65,26 @@ def test_a_failed_plots_process_is_drawn_again_here_so_its_error_shows(
     with pytest.raises(FileNotFoundError):
         drawing.wait()  # ...and the parent's own attempt says why
     assert drawing._process.returncode == 1 and not drawing._payload.exists()
+
+
+def test_a_smaller_run_shares_its_plots_with_another_process_and_they_equal_those_drawn_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = [f"L{index}" for index in range(9)]
+    result = synthetic_result(None, labels=labels, n_images=90)
+    here = write_plots(result, tmp_path / "here")
+    monkeypatch.setattr(plots, "SHARED_MIN_PLOTS", 4)
+    drawing = start_plots(result, tmp_path / "there")
+    assert isinstance(drawing, plots._Drawing)
+    assert 0 < len(drawing._plots) < len(here) + 1 - len(drawing._plots)  # the other process draws fewer
+    drawing.wait()
+    assert drawing._process.returncode == 0
+    names = sorted(path.name for path in (tmp_path / "here" / "plots").iterdir())
+    assert names == sorted(path.name for path in (tmp_path / "there" / "plots").iterdir())
+    for name in names:
+        assert np.array_equal(
+            _pixels(tmp_path / "here/plots" / name), _pixels(tmp_path / "there/plots" / name)
+        )
+    monkeypatch.setattr(plots, "SHARED_MIN_PLOTS", 100)  # fewer PNGs than that: all drawn here
+    assert start_plots(result, tmp_path / "again") is None
+    assert sorted(path.name for path in (tmp_path / "again" / "plots").iterdir()) == names
