@@ -171,6 +171,7 @@ def main() -> None:
             f"{r['report']['wall_s']:9.1f} "
             f"{r['report']['peak_rss_mb']:10,.0f} {r['report']['floor_s']:8.1f} {r['ratio']:13.1f}"
         )
+    rates: dict[int, float] = {}
     if args.calls:
         ports: multiprocessing.Queue = multiprocessing.Queue()
         server = multiprocessing.Process(target=_serve, args=(ports,), daemon=True)
@@ -178,10 +179,52 @@ def main() -> None:
         url = ports.get(timeout=30)
         try:
             for count in (2_000, 100_000):
-                rate = bench_calls(count, url, args.workers)
-                print(f"calls, zero-latency local endpoint, {count:>7,} images: {rate:6.0f} calls/s")
+                rates[count] = bench_calls(count, url, args.workers)
+                print(f"calls, zero-latency local endpoint, {count:>7,} images: {rates[count]:6.0f} calls/s")
         finally:
             server.terminate()
+    print("\nissue 19's targets on a 2-core, 24 GB machine:")
+    for line in verdicts(results, rates):
+        print("  " + line)
+
+
+# (size, step, seconds at most, peak MB at most): the issue's targets
+TARGETS = (
+    (100_000, "report", 10.0, 1_000),
+    (1_000_000, "run", 90.0, 4_000),
+    (1_000_000, "report", 90.0, 4_000),
+)
+MAX_REPORT_OVER_FLOOR = 5.0
+MIN_CALLS_PER_S = 300.0
+
+
+def verdicts(results: list[dict], rates: dict[int, float]) -> list[str]:
+    """One line per target this run measured: met, or the figure that misses it."""
+    by_size = {r["size"]: r for r in results}
+    lines = []
+    for size, step, seconds, megabytes in TARGETS:
+        if size in by_size:
+            measured = by_size[size][step]
+            ok = measured["wall_s"] <= seconds and measured["peak_rss_mb"] <= megabytes
+            lines.append(
+                f"{size:>9,} {step:<6} <= {seconds:.0f} s, <= {megabytes:,} MB: "
+                f"{'met' if ok else 'NOT met'} "
+                f"({measured['wall_s']:.1f} s, {measured['peak_rss_mb']:,.0f} MB)"
+            )
+    for r in results:
+        ok = r["ratio"] <= MAX_REPORT_OVER_FLOOR
+        lines.append(
+            f"{r['size']:>9,} report / floor <= {MAX_REPORT_OVER_FLOOR:.0f}: "
+            f"{'met' if ok else 'NOT met'} ({r['ratio']:.1f})"
+        )
+    if rates:
+        low, high = rates[2_000], rates[100_000]
+        ok = high >= MIN_CALLS_PER_S and high >= low
+        lines.append(
+            f"calls >= {MIN_CALLS_PER_S:.0f}/s and not falling from 2,000 to 100,000 images: "
+            f"{'met' if ok else 'NOT met'} ({low:.0f} -> {high:.0f} calls/s)"
+        )
+    return lines
 
 
 if __name__ == "__main__":

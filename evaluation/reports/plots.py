@@ -298,9 +298,7 @@ def draw_pickled(path: str) -> None:
         _draw_all(pickle.load(payload))  # our own file, written by the parent a moment ago
 
 
-def start_plots(
-    result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS
-) -> _Drawing | None:
+def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> _Drawing | None:
     """Write plots/*.png: for a large run in a process of its own, started now, while the page and the
     tables are written here; for a smaller one, some here and the rest in that process. The caller waits
     for what this returns (None: drawn already) before the folder is complete."""
