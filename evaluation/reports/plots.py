@@ -273,9 +273,13 @@ class _Drawing:
         package_root = str(Path(__file__).resolve().parents[2])  # importable even from a source checkout
         path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         code = "import sys; from evaluation.reports.plots import draw_pickled; draw_pickled(sys.argv[1])"
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", code, str(self._payload)], env={**os.environ, "PYTHONPATH": path}
-        )
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", code, str(self._payload)], env={**os.environ, "PYTHONPATH": path}
+            )
+        except BaseException:
+            self._payload.unlink(missing_ok=True)
+            raise
 
     def wait(self) -> None:
         try:
@@ -305,17 +309,28 @@ def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG
     _, plots = _prepare(result, out_dir, limit)
     pairs = result.pairs.n_pairs if result.pairs is not None else 0
     if pairs >= BACKGROUND_MIN_PAIRS:
-        return _Drawing(plots)
+        return _start_drawing(plots)
     if len(plots) < SHARED_MIN_PLOTS:
         _draw_all(plots)
         return None
     # a smaller run: the PNGs are most of the writing (about 0.2 s each), so another process draws
     # some (fewer: it starts with about 1.5 s of imports) while this one draws the rest
     shared = len(plots) - (len(plots) - SHARED_MIN_PLOTS // 2) // 2
-    drawing = _Drawing(plots[shared:])
+    drawing = _start_drawing(plots[shared:])
     try:
         _draw_all(plots[:shared])
     except BaseException:
-        drawing.cancel()
+        if drawing is not None:
+            drawing.cancel()
         raise
     return drawing
+
+
+def _start_drawing(plots: list[_Plot]) -> _Drawing | None:
+    """A process drawing `plots`, or None when none can be started here (they are drawn in this one)."""
+    try:
+        return _Drawing(plots)
+    except OSError as exc:
+        log.warning("cannot start a process for the plots (%s); drawing them here", exc)
+        _draw_all(plots)
+        return None

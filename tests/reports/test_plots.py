@@ -88,3 +88,21 @@ def test_a_smaller_run_shares_its_plots_with_another_process_and_they_equal_thos
     monkeypatch.setattr(plots, "SHARED_MIN_PLOTS", 100)  # fewer PNGs than that: all drawn here
     assert start_plots(result, tmp_path / "again") is None
     assert sorted(path.name for path in (tmp_path / "again" / "plots").iterdir()) == names
+
+
+def test_plots_are_drawn_here_when_no_process_can_be_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("no processes here")
+
+    monkeypatch.setattr(plots.subprocess, "Popen", refuse)
+    monkeypatch.setattr(plots.tempfile, "tempdir", str(tmp_path))  # where a left payload would show
+    result = synthetic_result(None, labels=[f"L{index}" for index in range(9)], n_images=90)
+    here = write_plots(result, tmp_path / "here")
+    for background in (0, 10**9):  # a large run's process; a smaller run's shared one
+        monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", background)
+        assert start_plots(result, tmp_path / f"there{background}") is None
+        names = sorted(path.name for path in (tmp_path / f"there{background}" / "plots").iterdir())
+        assert len(names) == len(here) + 1
+    assert not list(tmp_path.glob("rekognition-eval-plots-*"))  # no payload left behind
