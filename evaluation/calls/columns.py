@@ -237,7 +237,7 @@ class ColumnStore:
         with self._lock:
             self._conn.execute("DELETE FROM wanted")
             names = self._all_names()
-        missing = sum(1 for row in rows if row[0] != codec.version)  # no valid answer to rebuild from
+        missing = sum(1 for row in rows if row[0] != version)  # no valid answer to rebuild from
         if missing:
             raise NotStored(f"{missing} of the {len(keys)} answers asked for are not stored")
         # one tuple of blobs per field (a transpose in C, not an append per row and field)

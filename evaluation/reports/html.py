@@ -47,6 +47,7 @@ from evaluation.reports.thumbnails import (
 from evaluation.reports.video_section import html_section as video_html_section
 from evaluation.runfolder import api_and_operation
 from evaluation.stats.intervals import z_value
+from evaluation.stats.metrics import label_positions
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
@@ -284,7 +285,8 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
     thinned = [False] * len(labels)
     if curves.empty:
         return out, thinned
-    shown, threshold = _label_positions(curves["label"], labels), curves["threshold"].to_numpy(np.float64)
+    shown = label_positions(curves["label"], pd.Index(labels, dtype=object))
+    threshold = curves["threshold"].to_numpy(np.float64)
     rows = np.flatnonzero((shown >= 0) & (threshold >= float(floor)))
     # each label's rows by threshold ascending, ties in the frame's order (one stable sort, no groupby)
     rows = rows[np.lexsort((threshold[rows], shown[rows]))]
@@ -318,15 +320,6 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
             if a or b
         ]
     return out, thinned
-
-
-def _label_positions(label: pd.Series, labels: Sequence[Any]) -> np.ndarray:
-    """Per row, the position of its label in `labels`, or -1 (a label not shown, or missing)."""
-    position = {name: index for index, name in enumerate(labels)}
-    if isinstance(label.dtype, pd.CategoricalDtype):
-        by_code = np.array([position.get(name, -1) for name in label.cat.categories] + [-1], dtype=np.int64)
-        return by_code[label.cat.codes.to_numpy()]  # code -1 (missing) takes the last entry: -1
-    return np.fromiter((position.get(name, -1) for name in label), dtype=np.int64, count=len(label))
 
 
 def never_returned(result: EvaluationResult) -> list[int]:

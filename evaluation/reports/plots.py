@@ -35,10 +35,11 @@ if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
 
 MAX_PNG_LABELS = 25
-# Below this many scored pairs the PNGs are drawn in this process: starting another (about 1.5 s of
-# imports) would cost more than it saves while the page and the tables are written.
+# From this many scored pairs on, another process draws every PNG while this one writes the page and
+# the tables (which then take long enough to hide its start, about 1.5 s of imports).
 BACKGROUND_MIN_PAIRS = 500_000
-# Below it, a run with this many PNGs or more shares them between this process and another one.
+# Below it, a run with this many PNGs or more shares them between this process and another one; with
+# fewer, starting another would cost more than it saves.
 SHARED_MIN_PLOTS = 8
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"

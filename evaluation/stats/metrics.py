@@ -26,7 +26,7 @@ from evaluation.errors import UserError
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += ["curve_points_by_label", "exact_curves", "global_curve", "grid_table", "micro_macro"]
-__all__ += ["next_lower_threshold", "undefined_reason", "undefined_reasons"]
+__all__ += ["label_positions", "next_lower_threshold", "undefined_reason", "undefined_reasons"]
 
 CURVE_COLUMNS = ("label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support")
 GLOBAL_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
@@ -451,7 +451,7 @@ def curve_points_by_label(
     """The points of ``curves`` (exact_curves' frame) as arrays sorted by the label's position in
     ``labels`` (``code``), then by ``threshold`` from the highest down, with ``columns`` (counts as int64,
     rates as float64): each label's points are one contiguous run, ready for vectorised work per label."""
-    code = _label_codes(curves["label"], pd.Index(tuple(labels), dtype=object))
+    code = label_positions(curves["label"], pd.Index(tuple(labels), dtype=object))
     if (code < 0).any():
         unknown = sorted(set(curves["label"].astype(object)[code < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
@@ -468,7 +468,7 @@ def curve_points_by_label(
     return {name: values[order] for name, values in points.items()}
 
 
-def _label_codes(label: pd.Series, labels: pd.Index) -> np.ndarray:
+def label_positions(label: pd.Series, labels: pd.Index) -> np.ndarray:
     """Each row's position in `labels` (-1 when absent): by category for a categorical column, a lookup
     per category instead of a hashed text per row (millions of curve points name a few labels)."""
     if not isinstance(label.dtype, pd.CategoricalDtype):
