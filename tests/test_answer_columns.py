@@ -13,7 +13,15 @@ import pytest
 from evaluation.calls.cache import ResponseCache
 from evaluation.cli import main
 from evaluation.operations.answers import labels_from_detect_custom_labels, labels_from_detect_labels
-from evaluation.operations.label_columns import LABELS_CODEC, LabelColumns, LabelsCodec, LazyAnswers
+from evaluation.operations.base import ChunkedFrame
+from evaluation.operations.label_columns import (
+    LABELS_CODEC,
+    LabelColumns,
+    LabelsCodec,
+    LazyAnswers,
+    parents_text,
+    predictions_chunks,
+)
 from evaluation.operations.labels import predictions_table
 from evaluation.operations.matching import predictions_frame
 from tests.support.scale_answers import answers as generated_answers
@@ -169,6 +177,54 @@ def test_vectorised_predictions_equal_the_per_label_loop():
     ]
     table = predictions_table([str(i) for i in range(60)], answers).to_frame()
     assert table.astype({"image": int}).values.tolist() == [list(row) for row in rows]
+
+
+def _many_parents(count: int) -> dict:
+    """An answer whose labels have `count` parents: too many to pack one list's codes in an integer."""
+    parents = [{"Name": f"P{index}"} for index in range(count)]
+    labels = [
+        {"Name": f"L{index}", "Confidence": 50.0 + index, "Parents": parents[index:]} for index in range(3)
+    ]
+    return {"Labels": [*labels, {"Name": "Lone", "Confidence": 9.5, "Parents": []}]}
+
+
+@pytest.mark.parametrize("extra", [[], [_many_parents(20)]], ids=["packed", "rows"])
+def test_parents_text_joins_each_labels_parents_in_order(extra):
+    answers = [labels_from_detect_labels(response) for response in [*_responses(50), {"Labels": []}, *extra]]
+    code, texts = parents_text(LabelColumns.from_answers(answers), ";")
+    expected = [";".join(label.parents) for answer in answers for label in answer.labels]
+    assert [texts[index] for index in code] == expected
+    assert len(set(texts)) == len(texts)  # each distinct list joined once
+
+
+def test_predictions_csv_has_the_bytes_of_the_per_label_frame_written_by_arrow(tmp_path):
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    from evaluation.tablefiles import write_csv
+
+    responses = [*_responses(30), {"Labels": []}, _many_parents(3)]
+    answers = [labels_from_detect_labels(response) for response in responses]
+    uris = [f's3://b/{index}, "q".jpg' for index in range(len(answers))]
+    frame = pd.DataFrame(
+        [
+            (uri, label.name, label.confidence, ";".join(label.parents), len(label.instances))
+            for uri, answer in zip(uris, answers, strict=True)
+            for label in answer.labels
+        ],
+        columns=["image", "label", "confidence", "parents", "instances"],
+    )
+    options = pa_csv.WriteOptions(quoting_style="needed")
+    pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "reference.csv", options)
+    write_csv(tmp_path / "predictions.csv", predictions_table(uris, answers))
+    assert (tmp_path / "predictions.csv").read_bytes() == (tmp_path / "reference.csv").read_bytes()
+    columns = LabelColumns.from_answers(answers)
+    parts = ChunkedFrame(
+        frame.columns, lambda: predictions_chunks(uris, columns, separator=";", chunk_answers=7)
+    )
+    write_csv(tmp_path / "parts.csv", parts)
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "reference.csv").read_bytes()
+    assert parts.to_frame().equals(frame)
 
 
 @pytest.fixture

@@ -26,18 +26,25 @@ from evaluation.stats.metrics import ScoredPairs
 
 class ChunkedFrame:
     """A table too large to hold as one DataFrame (predictions.csv at a million images): made a bounded
-    number of rows at a time by `chunks()`, written so by the run folder; `to_frame()` builds it whole."""
+    number of rows at a time by `chunks()`, as Arrow tables (their text columns are taken from a few
+    distinct strings by index, never made as a Python string per row), written so by the run folder;
+    `to_frame()` builds it whole."""
 
-    def __init__(self, columns: Sequence[str], chunks: Callable[[], Iterator[pd.DataFrame]]) -> None:
+    def __init__(self, columns: Sequence[str], chunks: Callable[[], Iterator[Any]]) -> None:
         self.columns = list(columns)
         self._chunks = chunks
 
-    def chunks(self) -> Iterator[pd.DataFrame]:
+    def chunks(self) -> Iterator[Any]:
+        """pyarrow.Table parts, in order, each of the same schema."""
         return self._chunks()
 
     def to_frame(self) -> pd.DataFrame:
+        import pyarrow as pa
+
         parts = list(self.chunks())
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=self.columns)
+        if not parts:
+            return pd.DataFrame(columns=self.columns)
+        return pa.concat_tables(parts).to_pandas()
 
 
 @dataclass(frozen=True)

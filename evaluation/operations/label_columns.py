@@ -291,26 +291,45 @@ def as_columns(answers: Sequence[LabelsAnswer] | LabelColumns) -> LabelColumns:
 def parents_text(columns: LabelColumns, separator: str) -> tuple[np.ndarray, list[str]]:
     """Per label entry a code into the returned texts: its parents joined by `separator`.
 
-    Labels share few distinct parent lists, so each distinct list is joined once (rows of a padded code
-    matrix made unique), not once per label.
+    Labels share few distinct parent lists, so each distinct list is joined once, not once per label:
+    each entry's list is one integer (its codes as digits), and the distinct integers are found by
+    hashing, not sorting.
     """
     count = columns.parent_count
     width = int(count.max()) if len(count) else 0
+    base = len(columns.names) + 1
+    if not width or base**width >= 2**62:
+        return _parents_text_by_rows(columns, separator, width)
+    starts = _offsets(count)[:-1]
+    rank = np.arange(len(columns.parent)) - np.repeat(starts, count)
+    weights = base ** np.arange(width - 1, -1, -1, dtype=np.int64)  # digit (code + 1) at its rank
+    digits = (columns.parent.astype(np.int64) + 1) * weights[rank]
+    key = np.zeros(len(count), dtype=np.int64)  # 0: no parents
+    some = count > 0
+    key[some] = np.add.reduceat(digits, starts[some])
+    inverse, distinct = pd.factorize(key)
+    names = columns.names
+    texts = []
+    for number in distinct.tolist():
+        codes = []
+        for _ in range(width):
+            number, digit = divmod(number, base)
+            codes.append(digit - 1)
+        texts.append(separator.join(names[code] for code in reversed(codes) if code >= 0))
+    return np.asarray(inverse, dtype=np.int64), texts
+
+
+def _parents_text_by_rows(columns: LabelColumns, separator: str, width: int) -> tuple[np.ndarray, list[str]]:
+    """`parents_text` where a list's codes do not fit in one integer (or no label has parents): the rows
+    of a padded code matrix made unique."""
+    count = columns.parent_count
     matrix = np.full((len(count), max(width, 1)), -1, dtype=np.int64)
     if width:
         starts = _offsets(count)[:-1]
         owner = np.repeat(np.arange(len(count)), count)
         rank = np.arange(len(columns.parent)) - np.repeat(starts, count)
         matrix[owner, rank] = columns.parent
-    base = len(columns.names) + 1
-    if width and base**width < 2**62:  # each row as one integer: unique over numbers, not byte rows
-        key = np.zeros(len(count), dtype=np.int64)
-        for column in range(width):
-            key = key * base + (matrix[:, column] + 1)
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        distinct = matrix[first]
-    else:
-        distinct, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    distinct, inverse = np.unique(matrix, axis=0, return_inverse=True)
     names = columns.names
     texts = [separator.join(names[code] for code in row if code >= 0) for row in distinct]
     return inverse.reshape(-1), texts
@@ -318,24 +337,36 @@ def parents_text(columns: LabelColumns, separator: str) -> tuple[np.ndarray, lis
 
 def predictions_chunks(
     images: Sequence[str], columns: LabelColumns, *, separator: str, chunk_answers: int = 5000
-) -> Iterator[pd.DataFrame]:
-    """predictions.csv (image, label, confidence, parents, instances), a bounded number of answers at a
-    time: the same rows and values as one frame of every (image, label). A part of 5,000 answers (about
-    150,000 rows) writes as fast as one of 20,000 and holds a quarter of the text (300 MB above the
-    analysis at 20,000: each row's texts as Python, pandas and Arrow strings at once)."""
-    uris = np.asarray(list(images), dtype=object)
-    names = np.asarray(columns.names, dtype=object)
+) -> Iterator[Any]:
+    """predictions.csv (image, label, confidence, parents, instances) as Arrow tables of a bounded number
+    of answers: the same rows and values as one frame of every (image, label). Each text column is
+    taken by index from its few distinct strings (image names, label names, parent lists), so no row
+    has a Python string of its own."""
+    import pyarrow as pa  # imported when the table is made: `import evaluation` stays light
+
+    schema = pa.schema(
+        [
+            ("image", pa.string()),
+            ("label", pa.string()),
+            ("confidence", pa.float64()),
+            ("parents", pa.string()),
+            ("instances", pa.int64()),
+        ]
+    )
+    uris = pa.array(list(images), pa.string())
+    names = pa.array(list(columns.names), pa.string())
     for first in range(0, max(len(columns), 1), chunk_answers):
         last = min(first + chunk_answers, len(columns))
         part = columns.between(first, last)
         parent_code, texts = parents_text(part, separator)
-        yield pd.DataFrame(
-            {
-                "image": uris[first:last].repeat(part.labels_per_answer),
-                "label": names[part.name],
-                "confidence": part.confidence,
-                "parents": np.asarray(texts, dtype=object)[parent_code],
-                "instances": part.instance_count.astype(np.int64),
-            },
-            columns=["image", "label", "confidence", "parents", "instances"],
+        owner = np.repeat(np.arange(first, last, dtype=np.int64), part.labels_per_answer)
+        yield pa.table(
+            [
+                uris.take(owner),
+                names.take(part.name),
+                pa.array(part.confidence, pa.float64()),
+                pa.array(texts, pa.string()).take(parent_code),
+                pa.array(part.instance_count.astype(np.int64)),
+            ],
+            schema=schema,
         )
