@@ -16,7 +16,7 @@ import pytest
 from evaluation.operations.answers import LabelsAnswer, PredictedBox, PredictedLabel
 from evaluation.operations.label_columns import LabelColumns, LazyAnswers
 from evaluation.pipeline import reanalyse
-from evaluation.reports.exact_curve import exact_bins, label_then_threshold
+from evaluation.reports.exact_curve import descending_order, exact_bins, round10
 from evaluation.reports.thumbnails import label_errors
 from evaluation.stats.metrics import ScoredPairs
 from tests.reports import page_data_reference as reference
@@ -25,23 +25,71 @@ from tests.support.runs import synthetic_result
 # ---------------------------------------------------------------------------------------- exact bins
 
 
-def test_label_then_threshold_is_lexsorts_order() -> None:
+def _mirrored_lexsort(label: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """np.lexsort((threshold, label)) with each label's positions reversed, written plainly."""
+    order = np.lexsort((threshold, label))
+    return np.concatenate([order[label[order] == value][::-1] for value in np.unique(label)] or [order])
+
+
+def test_descending_order_is_lexsorts_reversed_label_by_label() -> None:
     rng = np.random.default_rng(3)
-    for size in (0, 1, 2, 5, 50, 2000):
+    for size in (1, 2, 5, 50, 2000):
         for labels in (1, 3, 40):
             label = rng.integers(-1, labels, size)
             threshold = rng.choice([0.0, 12.5, 50.0, 99.5, 100.0], size) + rng.integers(0, 3, size) / 7
-            stored = np.lexsort((-threshold, label))  # the stored order: by label, threshold descending
+            stored = _mirrored_lexsort(label, threshold)
             for order in (np.arange(size), stored, stored[::-1], rng.permutation(size)):
-                expected = np.lexsort((threshold[order], label[order]))
-                np.testing.assert_array_equal(label_then_threshold(label[order], threshold[order]), expected)
-    # strictly descending runs, in any label order (the fast path), and one label split in two runs
+                found = descending_order(label[order], threshold[order])
+                if found is None:  # already each label's run, strictly descending
+                    found = np.arange(size)
+                    runs = np.flatnonzero(np.diff(label[order]) != 0)
+                    assert len(np.unique(label[order])) == len(runs) + 1
+                    assert all(
+                        np.diff(part).max(initial=-1) < 0 for part in np.split(threshold[order], runs + 1)
+                    )
+                mirrored = _mirrored_lexsort(label[order], threshold[order])
+                runs = np.flatnonzero(np.diff(label[order][found]) != 0)
+                assert len(np.unique(label)) == len(runs) + 1  # each label in one run
+                for value in np.unique(label):  # each label's points in lexsort's order reversed
+                    mine = found[label[order][found] == value]
+                    np.testing.assert_array_equal(mine, mirrored[label[order][mirrored] == value])
+    # strictly descending runs in any label order are taken as they are; one label in two runs is not
     label = np.array([2, 2, 2, 0, 0, 1, 5, 5])
-    threshold = np.array([90.0, 50.5, 3.0, 80.0, 70.0, 60.0, 99.0, 98.0])
-    np.testing.assert_array_equal(label_then_threshold(label, threshold), np.lexsort((threshold, label)))
-    split = np.array([1, 1, 0, 1])
-    values = np.array([9.0, 8.0, 7.0, 6.0])
-    np.testing.assert_array_equal(label_then_threshold(split, values), np.lexsort((values, split)))
+    assert descending_order(label, np.array([90.0, 50.5, 3.0, 80.0, 70.0, 60.0, 99.0, 98.0])) is None
+    assert descending_order(np.array([1, 1, 0, 1]), np.array([9.0, 8.0, 7.0, 6.0])) is not None
+    assert descending_order(np.array([1, 1]), np.array([9.0, 9.0])) is not None  # a tie
+
+
+def test_round10_is_pythons_round() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate(
+        [
+            rng.uniform(50, 100, 200_000).astype(np.float32).astype(np.float64),  # exact ties: 1 in 128
+            rng.uniform(0, 100, 200_000),
+            np.round(rng.uniform(0, 100, 50_000), 11),
+            -rng.uniform(0, 100, 10_000),
+            rng.uniform(0, 1e-6, 10_000),
+            rng.uniform(1e5, 1e9, 1_000),
+            np.arange(0, 1, 2.0**-14),
+            [
+                0.0,
+                -0.0,
+                np.inf,
+                -np.inf,
+                np.nan,
+                5e-324,
+                1e308,
+                2.5e-10,
+                1.5e-10,
+                99.99999999995,
+                99.99999999985,
+            ],
+        ]
+    )
+    found = round10(values)
+    expected = [round(value, 10) for value in values.tolist()]
+    assert [repr(value) for value in found] == [repr(value) for value in expected]  # -0.0 and nan too
+    assert round10(np.array([])) == []
 
 
 def _curves_result(
