@@ -66,7 +66,11 @@ def positives_by_label(result: EvaluationResult) -> list[np.ndarray]:
     """Per label of the vocabulary, the evaluated images whose ground truth has it (as matching read it)."""
     assert result.positives is not None and result.pairs is not None
     image, label = result.positives
-    order = np.lexsort((image, label))
+    if (image[1:] >= image[:-1]).all():  # image-major, as matching lists them: then lexsort's order is
+        small = np.int16 if result.pairs.n_labels < 2**15 else np.int64  # one stable sort of small integers
+        order = np.argsort(label.astype(small), kind="stable")
+    else:
+        order = np.lexsort((image, label))
     ends = np.cumsum(np.bincount(label, minlength=result.pairs.n_labels))
     return np.split(image[order].astype(np.int64), ends[:-1])
 
@@ -105,6 +109,13 @@ def _most_confident(rows: np.ndarray, confidence: np.ndarray, image: np.ndarray,
         values = confidence[rows]
         rows = rows[values >= np.partition(values, rows.size - count)[rows.size - count]]
     return rows[np.lexsort((image[rows], -confidence[rows]))][:count]
+
+
+def _by_label(rows: np.ndarray, label_idx: np.ndarray, n_labels: int) -> list[np.ndarray]:
+    """Per label, its entries among `rows` (ascending), in their order: one stable sort of small integers."""
+    label = label_idx[rows]
+    order = np.argsort(label.astype(np.int16 if n_labels < 2**15 else np.int64), kind="stable")
+    return np.split(rows[order], np.cumsum(np.bincount(label, minlength=n_labels))[:-1])
 
 
 def _box_finder(
@@ -150,36 +161,37 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
     positives = positives_by_label(result)
     label_map = _label_map(result)
     boxes = _box_finder(result, bool((result.run.get("analysis") or {}).get("use_parents", True)))
-    # entries by label (one stable sort of small integers), read once in that order: each label's few
-    # examples are then found among its own entries (views), not by sorting every entry by confidence
-    order = np.argsort(
-        pairs.label_idx.astype(np.int16 if pairs.n_labels < 2**15 else np.int64), kind="stable"
+    records = result.labels.to_dict("records")
+    shown = [
+        not (
+            status in ("no-positives", "unreachable")
+            or (math.isnan(threshold) and status != "no-predictions")
+        )
+        for status, threshold in ((row["status"], float(row["threshold"])) for row in records)
+    ]
+    # Each entry judged at its label's threshold (NaN, never predicted, for a label without one); then only
+    # the wrong entries and the true ones are put label by label (stable: ascending within a label), not
+    # every entry: a few hundred thousand of millions at 100,000 images.
+    thresholds = np.full(pairs.n_labels, np.nan)
+    thresholds[: len(records)] = [float(row["threshold"]) for row in records]
+    predicted = pairs.confidence >= thresholds[pairs.label_idx]
+    false_positives, missed, true = (
+        _by_label(np.flatnonzero(mask), pairs.label_idx, pairs.n_labels)
+        for mask in (predicted & ~pairs.is_true, ~predicted & pairs.is_true, pairs.is_true)
     )
-    per_label = np.bincount(pairs.label_idx, minlength=pairs.n_labels)
-    ends = np.cumsum(per_label)
-    starts = ends - per_label
-    by_label = {
-        "confidence": pairs.confidence[order],
-        "is_true": pairs.is_true[order],
-        "image": pairs.image_idx[order],
-    }
+    confidence, image = pairs.confidence, pairs.image_idx
 
     out: list[LabelErrors | None] = []
-    for index, row in enumerate(result.labels.to_dict("records")):
-        status = row["status"]
-        threshold = float(row["threshold"])
-        no_threshold = math.isnan(threshold) and status != "no-predictions"
-        if status in ("no-positives", "unreachable") or no_threshold:
+    for index, row in enumerate(records):
+        if not shown[index]:
             out.append(None)
             continue
+        threshold = float(row["threshold"])
         threshold_or_none = None if math.isnan(threshold) else threshold
-        confidence, is_true, image = (values[starts[index] : ends[index]] for values in by_label.values())
-        predicted = confidence >= threshold if threshold_or_none is not None else np.zeros(len(image), bool)
-        fp_rows = np.flatnonzero(predicted & ~is_true)
-        missed_rows = np.flatnonzero(~predicted & is_true)  # returned, but below the threshold
+        fp_rows, missed_rows = false_positives[index], missed[index]  # missed: returned, but below it
         fp_first = _most_confident(fp_rows, confidence, image, per_kind)
         missed_first = _most_confident(missed_rows, confidence, image, per_kind)
-        never = np.setdiff1d(positives[index], image[is_true], assume_unique=True)
+        never = np.setdiff1d(positives[index], image[true[index]], assume_unique=True)
         targets = frozenset(normalize_name(name) for name in label_map.targets(row["label"]))
 
         def example(position: int, seen: float | None, targets: frozenset[str] = targets) -> ErrorExample:

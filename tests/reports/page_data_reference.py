@@ -18,7 +18,6 @@ from evaluation.reports.thumbnails import (
     ErrorExample,
     LabelErrors,
     _label_map,
-    positives_by_label,
 )
 from evaluation.stats.metrics import label_positions
 
@@ -75,6 +74,15 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
             if a or b
         ]
     return out, thinned
+
+
+def positives_by_label(result: EvaluationResult) -> list[np.ndarray]:
+    """Per label of the vocabulary, the evaluated images whose ground truth has it (as matching read it)."""
+    assert result.positives is not None and result.pairs is not None
+    image, label = result.positives
+    order = np.lexsort((image, label))
+    ends = np.cumsum(np.bincount(label, minlength=result.pairs.n_labels))
+    return np.split(image[order].astype(np.int64), ends[:-1])
 
 
 def _boxes(answer: LabelsAnswer, targets: frozenset[str], use_parents: bool) -> tuple[Box, ...]:

@@ -251,6 +251,13 @@ def test_label_errors_equal_the_reference(
     answers = _answers(result, seed)
     _assert_errors_equal(_with(result, answers=answers))
     _assert_errors_equal(_never_returned(_with(result, answers=answers), 0))
+    raised = result.labels.copy()  # thresholds above most confidences: many missed, never returned last
+    raised["threshold"] = raised["threshold"].where(raised["threshold"].isna(), 70.0)
+    _assert_errors_equal(_with(result, answers=answers, labels=raised))
+    order = np.random.default_rng(seed).permutation(len(result.positives[0]))  # not image-major
+    shuffled = _with(result, answers=answers, positives=tuple(part[order] for part in result.positives))
+    _assert_errors_equal(shuffled)
+    _assert_errors_equal(_never_returned(shuffled, 0))
     without_parents = result.run | {"analysis": result.run["analysis"] | {"use_parents": False}}
     _assert_errors_equal(_with(result, answers=answers, run=without_parents))
     label_map = tmp_path / "map.yaml"
