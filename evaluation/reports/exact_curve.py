@@ -90,7 +90,7 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
         return out, thinned
     shown = label_positions(curves["label"], pd.Index(labels, dtype=object))
     threshold = curves["threshold"].to_numpy(np.float64)
-    counts = [curves[column].to_numpy() for column in ("tp", "fp")]
+    counts = [curves[column].to_numpy(np.int64) for column in ("tp", "fp")]
     rows: Any = np.flatnonzero((shown >= 0) & (threshold >= float(floor)))
     if len(rows) == len(shown):
         rows = slice(None)  # every point (no copy)
@@ -103,9 +103,10 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
     shown, threshold = shown[rows], threshold[rows]
     first, last = _label_runs(shown)
     added = []
-    for count in counts:  # each point's count minus that of the next higher threshold of its label
-        count = count[rows].astype(np.int64)
-        step = count - np.append(0, count[:-1])
+    for column in counts:  # each point's count minus that of the next higher threshold of its label
+        count = column[rows]  # read only: may be the frame's own array
+        step = count.copy()
+        np.subtract(count[1:], count[:-1], out=step[1:])
         step[first] = count[first]
         added.append(step)
     keep = np.ones(len(shown), dtype=bool)
