@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluation.analysis.summary import PathView
 from evaluation.operations.answers import LabelsAnswer, PredictedBox, PredictedLabel
 from evaluation.operations.label_columns import LabelColumns, LazyAnswers
 from evaluation.pipeline import reanalyse
 from evaluation.reports.exact_curve import descending_order, exact_bins, round10
-from evaluation.reports.thumbnails import label_errors
+from evaluation.reports.html import _shown_paths
+from evaluation.reports.thumbnails import evaluated_images, label_errors
 from evaluation.stats.metrics import ScoredPairs
 from tests.reports import page_data_reference as reference
 from tests.support.runs import synthetic_result
@@ -289,6 +291,12 @@ def test_a_run_read_back_gives_the_reference_bins_and_errors(run_folder: Path) -
         assert exact_bins(result, max_stops=max_stops) == reference.exact_bins(result, max_stops=max_stops)
     errors = label_errors(result)
     assert errors == reference.label_errors(result)
+    uris = evaluated_images(result)  # local paths: the page names them relative to the dataset's folder
+    dataset = result.summary.get("dataset") or {}
+    view = PathView.of(result.run.get("dataset") or {}, absolute=dataset.get("paths") == "absolute")
+    every = [view.path(uri) for uri in uris]  # what the page named before: every image
+    shown = _shown_paths(result, uris, errors)
+    assert shown and all(path == every[image] != uris[image] for image, path in shown.items())
     assert any(example.boxes for entry in errors if entry for example in entry.false_positives)
     without_parents = result.run | {"analysis": result.run["analysis"] | {"use_parents": False}}
     changed = _with(result, run=without_parents)
