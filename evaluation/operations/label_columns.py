@@ -253,6 +253,21 @@ class LabelColumns:
             labels=tuple(labels), model_version=None, entries=None if entries == NO_ENTRIES else entries
         )
 
+    def counting_boxes(self, position: int, counts: np.ndarray, *, through_parents: bool) -> np.ndarray:
+        """The instance boxes (left, top, width, height), in answer order, of the labels of answer
+        `position` that count: whose name's code is flagged in `counts` (one flag per code of `names`) or,
+        `through_parents`, one of whose parents or aliases is. What report.html draws on a thumbnail, read
+        from the columns instead of rebuilding the answer and normalising every name in it."""
+        offsets = self._offsets
+        start, end = int(offsets["label"][position]), int(offsets["label"][position + 1])
+        hit = counts[self.name[start:end]]
+        for kind in ("parent", "alias") if through_parents else ():
+            codes = getattr(self, kind)[int(offsets[kind][position]) : int(offsets[kind][position + 1])]
+            owner = np.repeat(np.arange(end - start), getattr(self, f"{kind}_count")[start:end])
+            hit[owner[counts[codes]]] = True
+        first, last = int(offsets["instance"][position]), int(offsets["instance"][position + 1])
+        return self.box[first:last, :4][np.repeat(hit, self.instance_count[start:end])]
+
 
 _INTERNED = ("name", "parent", "alias", "category")
 _INT_FIELDS = (*_INTERNED, "parent_count", "alias_count", "category_count", "instance_count")

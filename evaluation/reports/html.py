@@ -7,7 +7,8 @@ fetching anything. What is embedded (one JSON document, see `page_data`):
   confidence returned, curves.csv), from which the page rebuilds tp, fp, fn, tn and the rates at every
   distinct confidence and every whole number: the explorer's numbers are curves.csv's and metrics.csv's,
   not an approximation (a label with more than MAX_EXACT_STOPS distinct confidences keeps that many,
-  chosen by quantile, each with its exact counts, plus every whole number);
+  chosen by quantile, each with its exact counts, plus every whole number), see
+  `evaluation.reports.exact_curve`;
 - per label, the positives the service never returned at any confidence (no MinConfidence finds them);
 - per label, a few false positives and false negatives at the recommended threshold (thumbnails capped
   in total, each image embedded once), see `evaluation.reports.thumbnails`.
@@ -23,7 +24,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ import pandas as pd
 
 from evaluation.analysis.summary import PathView
 from evaluation.reports.aws_section import html_section as aws_html_section
+from evaluation.reports.exact_curve import exact_bins
 from evaluation.reports.faces_section import html_section as faces_html_section
 from evaluation.reports.recommended import confidence_text, min_confidence, same_counts_range, use_text
 from evaluation.reports.sure import sure_html
@@ -47,7 +49,6 @@ from evaluation.reports.thumbnails import (
 from evaluation.reports.video_section import html_section as video_html_section
 from evaluation.runfolder import api_and_operation
 from evaluation.stats.intervals import z_value
-from evaluation.stats.metrics import label_positions
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
@@ -58,7 +59,6 @@ SLIDER_NOTE = (
     "and at every whole number (metrics.csv's); the recommended MinConfidence is marked \u2605. Arrow keys "
     "step one stop."
 )
-MAX_EXACT_STOPS = 1000  # per label: distinct confidences the slider stops at (more are merged by quantile)
 MAX_GLOBAL_STOPS = 5000  # the global slider stops at every distinct confidence of every label up to this
 # One line each, in plain words, where the numbers appear (the glossary and the column headers' hover).
 EXPLAINED = {
@@ -271,57 +271,6 @@ def grid_bins(result: EvaluationResult) -> tuple[list[float], list[list[list[int
     return [float(value) if value % 1 else int(value) for value in thresholds], bins, n_images
 
 
-def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) -> tuple[list[Any], list[bool]]:
-    """Per label, [[confidence, tp added, fp added], ...] ascending over its exact curve (curves.csv) at or
-    above the floor, and whether its stops were thinned. A label with more than `max_stops` distinct
-    confidences keeps `max_stops` of them (by quantile), its recommended threshold and the first confidence
-    at or above each whole number; each other bin is merged into the kept stop at or below it, so the
-    counts at every kept stop and every whole number (which the page adds) stay exact."""
-    labels = list(result.labels["label"].astype(object))
-    floor = (result.summary.get("floor") or {}).get("evaluated_from") or 0.0
-    recommended = dict(zip(labels, result.labels["threshold"], strict=True))
-    curves = result.curves
-    out: list[Any] = [[] for _ in labels]
-    thinned = [False] * len(labels)
-    if curves.empty:
-        return out, thinned
-    shown = label_positions(curves["label"], pd.Index(labels, dtype=object))
-    threshold = curves["threshold"].to_numpy(np.float64)
-    rows = np.flatnonzero((shown >= 0) & (threshold >= float(floor)))
-    # each label's rows by threshold ascending, ties in the frame's order (one stable sort, no groupby)
-    rows = rows[np.lexsort((threshold[rows], shown[rows]))]
-    row_label = shown[rows]
-    bounds = np.searchsorted(row_label, np.arange(len(labels) + 1))
-    tp_all, fp_all = curves["tp"].to_numpy(np.int64)[rows], curves["fp"].to_numpy(np.int64)[rows]
-    threshold = threshold[rows]
-    for index, label in enumerate(labels):
-        first, last = bounds[index], bounds[index + 1]
-        t, tp, fp = threshold[first:last], tp_all[first:last], fp_all[first:last]
-        if not len(t):
-            continue
-        added_tp = tp - np.append(tp[1:], 0)
-        added_fp = fp - np.append(fp[1:], 0)
-        if len(t) > max_stops:
-            keep = np.unique(np.linspace(0, len(t) - 1, max_stops).round().astype(np.int64))
-            chosen = recommended.get(label)
-            if chosen is not None and not pd.isna(chosen):
-                keep = np.union1d(keep, np.searchsorted(t, float(chosen)).clip(0, len(t) - 1))
-            # the first confidence at or above each whole number stays, so the counts there stay exact
-            anchors = np.searchsorted(t, np.arange(0, 101, dtype=np.float64), side="left")
-            keep = np.union1d(np.union1d(keep, anchors[anchors < len(t)]), [0])
-            group = np.searchsorted(keep, np.arange(len(t)), side="right") - 1  # the kept stop at or below
-            added_tp = np.bincount(group, weights=added_tp, minlength=len(keep)).astype(np.int64)
-            added_fp = np.bincount(group, weights=added_fp, minlength=len(keep)).astype(np.int64)
-            t = t[keep]
-            thinned[index] = True
-        out[index] = [
-            [round(value, 10), a, b]  # as number(value, 10): thresholds are confidences, never NaN
-            for value, a, b in zip(t.tolist(), added_tp.tolist(), added_fp.tolist(), strict=True)
-            if a or b
-        ]
-    return out, thinned
-
-
 def never_returned(result: EvaluationResult) -> list[int]:
     """Per label, the positives never returned at any confidence evaluated (support - tp at the floor)."""
     return [int(value) for value in result.never_returned.tolist()]
@@ -354,15 +303,19 @@ def _image_prefix(uris: list[str]) -> str:
     return "/".join(shared) + "/" if shared else ""
 
 
-def _shown_paths(result: EvaluationResult, uris: list[str]) -> list[str]:
-    """The images as summary.json names them: relative to the dataset's folder unless asked otherwise."""
+def _shown_paths(
+    result: EvaluationResult, uris: list[str], errors: list[LabelErrors | None]
+) -> dict[int, str]:
+    """The images the errors show, as summary.json names them: relative to the dataset's folder unless
+    asked otherwise. Only these (a few hundred): naming 100,000 local images took most of a second."""
     dataset = result.summary.get("dataset") or {}
     view = PathView.of(result.run.get("dataset") or {}, absolute=dataset.get("paths") == "absolute")
-    return [view.path(uri) for uri in uris]
+    shown = {e.image for entry in errors if entry for e in (*entry.false_positives, *entry.false_negatives)}
+    return {image: view.path(uris[image]) for image in shown}
 
 
 def _errors_data(
-    errors: list[LabelErrors | None], thumbnails: dict[int, str], uris: list[str]
+    errors: list[LabelErrors | None], thumbnails: dict[int, str], uris: Mapping[int, str]
 ) -> tuple[list[dict[str, Any] | None], list[str], dict[str, str], str]:
     """Errors with images renumbered to the few that are shown; names relative to their common folder."""
     shown = sorted(
@@ -449,7 +402,7 @@ def page_data(
     support = result.labels["support"].to_numpy(np.int64)
     priority = np.lexsort((np.arange(len(support)), -support)).tolist()  # most support first
     thumbnails = choose_thumbnails(errors, priority, uris, limit=max_thumbnails) if uris else {}
-    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, _shown_paths(result, uris))
+    errors_json, names, thumbs, prefix = _errors_data(errors, thumbnails, _shown_paths(result, uris, errors))
     judged = _judged_per_label(result)
     best = result.global_threshold
     global_threshold = number(best.get("threshold"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from evaluation.calls.runner import ANSWERED
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import LabelsAnswer
+from evaluation.operations.label_columns import LazyAnswers
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
@@ -65,7 +66,11 @@ def positives_by_label(result: EvaluationResult) -> list[np.ndarray]:
     """Per label of the vocabulary, the evaluated images whose ground truth has it (as matching read it)."""
     assert result.positives is not None and result.pairs is not None
     image, label = result.positives
-    order = np.lexsort((image, label))
+    if (image[1:] >= image[:-1]).all():  # image-major, as matching lists them: then lexsort's order is
+        small = np.int16 if result.pairs.n_labels < 2**15 else np.int64  # one stable sort of small integers
+        order = np.argsort(label.astype(small), kind="stable")
+    else:
+        order = np.lexsort((image, label))
     ends = np.cumsum(np.bincount(label, minlength=result.pairs.n_labels))
     return np.split(image[order].astype(np.int64), ends[:-1])
 
@@ -106,6 +111,42 @@ def _most_confident(rows: np.ndarray, confidence: np.ndarray, image: np.ndarray,
     return rows[np.lexsort((image[rows], -confidence[rows]))][:count]
 
 
+def _by_label(rows: np.ndarray, label_idx: np.ndarray, n_labels: int) -> list[np.ndarray]:
+    """Per label, its entries among `rows` (ascending), in their order: one stable sort of small integers."""
+    label = label_idx[rows]
+    order = np.argsort(label.astype(np.int16 if n_labels < 2**15 else np.int64), kind="stable")
+    return np.split(rows[order], np.cumsum(np.bincount(label, minlength=n_labels))[:-1])
+
+
+def _box_finder(
+    result: EvaluationResult, use_parents: bool
+) -> Callable[[int, frozenset[str]], tuple[Box, ...]]:
+    """`boxes(image, targets)`: the boxes of an image's returned labels that count for a dataset label
+    whose names (normalised) are `targets`, as `_boxes` reads them from its answer. Answers held as
+    columns (a run read back) are read there: each name normalised once, not once per answer shown."""
+    answers = result.answers
+    if not isinstance(answers, LazyAnswers):
+        return lambda image, targets: _boxes(answers[image], targets, use_parents)
+    columns = answers.columns
+    codes: dict[str, list[int]] = {}
+    for code, name in enumerate(columns.names):
+        codes.setdefault(normalize_name(name), []).append(code)
+
+    flags: dict[frozenset[str], np.ndarray] = {}  # per label's targets: which name codes count
+
+    def boxes(image: int, targets: frozenset[str]) -> tuple[Box, ...]:
+        if targets not in flags:
+            flags[targets] = np.zeros(len(columns.names), dtype=bool)
+            flags[targets][[code for name in targets for code in codes.get(name, ())]] = True
+        found = columns.counting_boxes(image, flags[targets], through_parents=use_parents)
+        return tuple(
+            (round(left, 4), round(top, 4), round(width, 4), round(height, 4))
+            for left, top, width, height in found.tolist()
+        )
+
+    return boxes
+
+
 def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND) -> list[LabelErrors | None]:
     """Per label (in result.labels order), its errors at the recommended threshold.
 
@@ -119,46 +160,45 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
         return [None] * len(result.labels)
     positives = positives_by_label(result)
     label_map = _label_map(result)
-    use_parents = bool((result.run.get("analysis") or {}).get("use_parents", True))
-    # entries by label (one stable sort of small integers); each label's few examples are then found
-    # among its own entries, not by sorting every entry by confidence
-    order = np.argsort(
-        pairs.label_idx.astype(np.int16 if pairs.n_labels < 2**15 else np.int64), kind="stable"
+    boxes = _box_finder(result, bool((result.run.get("analysis") or {}).get("use_parents", True)))
+    records = result.labels.to_dict("records")
+    shown = [
+        not (
+            status in ("no-positives", "unreachable")
+            or (math.isnan(threshold) and status != "no-predictions")
+        )
+        for status, threshold in ((row["status"], float(row["threshold"])) for row in records)
+    ]
+    # Each entry judged at its label's threshold (NaN, never predicted, for a label without one); then only
+    # the wrong entries and the true ones are put label by label (stable: ascending within a label), not
+    # every entry: a few hundred thousand of millions at 100,000 images.
+    thresholds = np.full(pairs.n_labels, np.nan)
+    thresholds[: len(records)] = [float(row["threshold"]) for row in records]
+    predicted = pairs.confidence >= thresholds[pairs.label_idx]
+    false_positives, missed, true = (
+        _by_label(np.flatnonzero(mask), pairs.label_idx, pairs.n_labels)
+        for mask in (predicted & ~pairs.is_true, ~predicted & pairs.is_true, pairs.is_true)
     )
-    per_label = np.bincount(pairs.label_idx, minlength=pairs.n_labels)
-    ends = np.cumsum(per_label)
-    starts = ends - per_label
+    confidence, image = pairs.confidence, pairs.image_idx
 
     out: list[LabelErrors | None] = []
-    for index, row in enumerate(result.labels.to_dict("records")):
-        status = row["status"]
-        threshold = float(row["threshold"])
-        no_threshold = math.isnan(threshold) and status != "no-predictions"
-        if status in ("no-positives", "unreachable") or no_threshold:
+    for index, row in enumerate(records):
+        if not shown[index]:
             out.append(None)
             continue
+        threshold = float(row["threshold"])
         threshold_or_none = None if math.isnan(threshold) else threshold
-        entries = order[starts[index] : ends[index]]
-        confidence = pairs.confidence[entries]
-        is_true = pairs.is_true[entries]
-        image = pairs.image_idx[entries]
-        predicted = confidence >= threshold if threshold_or_none is not None else np.zeros(len(entries), bool)
-        fp_rows = np.flatnonzero(predicted & ~is_true)
-        missed_rows = np.flatnonzero(~predicted & is_true)  # returned, but below the threshold
+        fp_rows, missed_rows = false_positives[index], missed[index]  # missed: returned, but below it
         fp_first = _most_confident(fp_rows, confidence, image, per_kind)
         missed_first = _most_confident(missed_rows, confidence, image, per_kind)
-        never = np.setdiff1d(positives[index], image[is_true], assume_unique=True)
+        never = np.setdiff1d(positives[index], image[true[index]], assume_unique=True)
         targets = frozenset(normalize_name(name) for name in label_map.targets(row["label"]))
 
         def example(position: int, seen: float | None, targets: frozenset[str] = targets) -> ErrorExample:
-            return ErrorExample(
-                image=int(position),
-                confidence=seen,
-                boxes=_boxes(result.answers[position], targets, use_parents),
-            )
+            return ErrorExample(image=int(position), confidence=seen, boxes=boxes(int(position), targets))
 
-        fps = [example(image[r], float(confidence[r])) for r in fp_first]
-        fns = [example(image[r], float(confidence[r])) for r in missed_first]
+        fps = [example(image[r], float(confidence[r])) for r in fp_first.tolist()]
+        fns = [example(image[r], float(confidence[r])) for r in missed_first.tolist()]
         fns += [example(position, None) for position in never[: max(0, per_kind - len(fns))]]
         out.append(
             LabelErrors(
