@@ -147,6 +147,7 @@ class ResponseCache(ClaimStore, ColumnStore):
         self.path = Path(path)
         self.codecs = tuple(codecs)
         self._name_codes: dict[str, int] = {}
+        self._open = False  # a transaction put_recorded left open
         self._lock = threading.Lock()
         self._busy_timeout_s = busy_timeout_s
         try:
@@ -284,20 +285,8 @@ class ResponseCache(ClaimStore, ColumnStore):
         False the answer is only kept by its model version (a canary's answer must not replace the one a
         run uses); an answer without a model version has no version to be kept by.
         """
-        self.put_many(
-            [
-                {
-                    "key": key,
-                    "image_id": image_id,
-                    "operation": operation,
-                    "params": params,
-                    "response": response,
-                    "model_version": model_version,
-                    "newest": newest,
-                }
-            ],
-            owner=owner,
-        )
+        entry = dict(key=key, image_id=image_id, operation=operation, params=params, response=response)
+        self.put_many([{**entry, "model_version": model_version, "newest": newest}], owner=owner)
 
     def put_many(self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None) -> None:
         """Store several answers (each a mapping of `put`'s arguments) in one transaction, with their
@@ -343,10 +332,14 @@ class ResponseCache(ClaimStore, ColumnStore):
         owned = [(entry["key"], owner) for entry in entries] if owner is not None else []
         self._write(lambda: self._store(rows, versioned, encoded, owned))
 
-    def put_recorded(self, answers: Sequence[tuple[Any, ...]], *, operation: str, params: str) -> None:
+    def put_recorded(
+        self, answers: Sequence[tuple[Any, ...]], *, operation: str, params: str, commit: bool = True
+    ) -> None:
         """Recorded answers, checked by the caller (evaluation.calls.recorded), in one transaction, as
         `put_many` stores them: each (key, image id, model version, its JSON text as recorded, stored as
-        it is; then the cache's one codec's columns, or None and the response to encode them from)."""
+        it is; then the cache's one codec's columns, or None and the response to encode them from).
+        Without `commit` the transaction stays open for the next call's answers: a transaction of many
+        answers writes each index page it touches once, not once per answer (a million random keys)."""
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         rows = [
             (key, image_id, operation, params, text, version, created)
@@ -362,7 +355,7 @@ class ResponseCache(ClaimStore, ColumnStore):
             )
             for codec in self.codecs
         ]
-        self._write(lambda: self._store(rows, [], encoded, []))
+        self._write(lambda: self._store(rows, [], encoded, [], commit=commit))
 
     def _store(
         self,
@@ -370,16 +363,18 @@ class ResponseCache(ClaimStore, ColumnStore):
         versioned: Sequence[tuple[Any, ...]],
         encoded: Sequence[tuple[ColumnCodec, Sequence[tuple[str, Any]]]],
         owned: Sequence[tuple[str, str]],
+        commit: bool = True,
     ) -> None:
         """One transaction: `rows` as the newest answers (with their columns, `encoded`), `versioned` kept
         by model version only, and the claims `owned` ended."""
         # the newest answer of a key is kept once, in `responses`; an answer it replaces moves to
         # answer_versions when it is of another model version (a same-version answer is superseded)
         superseded = [(row[0], row[5] or "") for row in rows]
-        if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
-            self._conn.execute("ROLLBACK")
-        # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
-        self._conn.execute("BEGIN IMMEDIATE")
+        if not self._open:  # else the transaction a put_recorded left open goes on
+            if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
+                self._conn.execute("ROLLBACK")
+            # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
+            self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._conn.executemany(
                 "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
@@ -409,8 +404,11 @@ class ResponseCache(ClaimStore, ColumnStore):
                     self._conn.executemany(f"DELETE FROM columns_{codec.kind} WHERE key = ?", gone)
             if owned:  # the claims on these keys end with their answers
                 self._conn.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", owned)
-            self._conn.execute("COMMIT")
+            if commit:
+                self._conn.execute("COMMIT")
+            self._open = not commit
         except BaseException:
+            self._open = False
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise

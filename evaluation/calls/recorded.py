@@ -10,6 +10,7 @@ encode) is evaluation.calls.recorded_reading's, by worker processes for a large 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import logging
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evaluation.calls.cache import ResponseCache, canonical_json
+from evaluation.calls.cache import CacheError, ResponseCache, canonical_json
 from evaluation.calls.recorded_reading import (
     BAD,
     WRONG_SHAPE,
@@ -32,7 +33,8 @@ from evaluation.errors import UserError
 
 log = logging.getLogger(__name__)
 
-BATCH = 5000  # answers per transaction
+BATCH = 5000  # answers written at once (their new names are interned in the order they first appear)
+BATCHES_PER_COMMIT = 4  # a transaction of 20,000 answers writes a third of the pages one of 5,000 does
 KEPT_BAD_LINES = 100  # listed in run.json; the count says how many more
 
 __all__ = ["BATCH", "RecordedAnswers", "images_to_store", "parse_line", "store_recorded"]
@@ -104,6 +106,12 @@ def store_recorded(
     params_text = canonical_json(params)
     seen: dict[str, int] = {}
     batch: list[tuple[Any, ...]] = []
+    written = 0  # batches in the open transaction
+
+    def write(answers: list[tuple[Any, ...]], commit: bool) -> None:
+        cache.put_recorded(answers, operation=operation, params=params_text, commit=commit)
+        report.stored += len(answers)
+
     collecting = gc.isenabled()
     # no garbage collection while reading: a line's objects hold no cycle, and a collection every few
     # hundred lines (walking every object alive: the batch's, the dataset's) cost a third of the time
@@ -127,18 +135,21 @@ def store_recorded(
             seen[image] = number
             batch.append((keys_by_image[image], image_ids[image], *reading[2:]))
             if len(batch) >= BATCH:
-                cache.put_recorded(batch, operation=operation, params=params_text)
-                report.stored += len(batch)
+                written = (written + 1) % BATCHES_PER_COMMIT
+                write(batch, commit=written == 0)
                 batch = []
-        if batch:
-            cache.put_recorded(batch, operation=operation, params=params_text)
-            report.stored += len(batch)
+        if batch or written:
+            write(batch, commit=True)
+        written = 0
     finally:
         if collecting:
             gc.enable()
         close = getattr(lines, "close", None)
         if close is not None:
             close()  # ends the workers at once, however this ends
+        if written:  # stopped (Ctrl-C, an unreadable file) with whole batches not committed: they are
+            with contextlib.suppress(CacheError):  # (what stopped it is the error to show)
+                cache.put_recorded([], operation=operation, params=params_text, commit=True)
     if report.bad:
         log.warning("%s: %d bad line(s) skipped, %d answers stored", path, report.bad, report.stored)
     return report

@@ -140,28 +140,32 @@ def _chunk_lines(raw: IO[bytes], index: int, size: int) -> tuple[int, list[str]]
 
 
 def worker_main() -> None:
-    """A worker: read the setup from stdin, then every W-th chunk, each chunk's readings to stdout."""
+    """A worker: read the setup from stdin, then every W-th chunk, each chunk's readings to stdout. On
+    any error it just ends: the parent reads on from that chunk itself, and shows the error if any."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it ends its workers itself
     gc.disable()  # as in the parent (evaluation.calls.recorded): no cycles here, and a chunk is many objects
-    setup = pickle.load(sys.stdin.buffer)  # our own parent's payload
-    path, index, step, size, operation, codec, model_version_of = setup
-    out = sys.stdout.buffer
-    with open(path, "rb") as raw:
-        while True:
-            start, lines = _chunk_lines(raw, index, size)
-            if not lines and start >= os.fstat(raw.fileno()).st_size:
-                break
-            found = [
-                (number, read_line(line, operation, codec.encode, None, model_version_of))
-                for number, line in enumerate(lines)
-                if line.strip()
-            ]
-            found = _packed(found, codec)
-            out.write(pickle.dumps((index, len(lines), found), protocol=pickle.HIGHEST_PROTOCOL))
-            out.flush()
-            index += step
-    out.write(pickle.dumps(None))
-    out.flush()
+    try:
+        setup = pickle.load(sys.stdin.buffer)  # our own parent's payload
+        path, index, step, size, operation, codec, model_version_of = setup
+        out = sys.stdout.buffer
+        with open(path, "rb") as raw:
+            while True:
+                start, lines = _chunk_lines(raw, index, size)
+                if not lines and start >= os.fstat(raw.fileno()).st_size:
+                    break
+                found = [
+                    (number, read_line(line, operation, codec.encode, None, model_version_of))
+                    for number, line in enumerate(lines)
+                    if line.strip()
+                ]
+                found = _packed(found, codec)
+                out.write(pickle.dumps((index, len(lines), found), protocol=pickle.HIGHEST_PROTOCOL))
+                out.flush()
+                index += step
+        out.write(pickle.dumps(None))
+        out.flush()
+    except Exception:
+        os._exit(1)
 
 
 def _packed(found: list[tuple[int, Reading]], codec: Any) -> list[tuple[int, Reading]]:

@@ -125,8 +125,15 @@ def _old_put_many(cache: ResponseCache, entries: list[dict[str, Any]]) -> None:
     conn.execute("COMMIT")
 
 
-def _old_store(path: Path, cache: ResponseCache, keys: dict[str, str], ids: dict[str, str], batch_size: int):
-    """The old store_recorded: (lines, stored, bad lines)."""
+def _old_store(
+    path: Path,
+    cache: ResponseCache,
+    keys: dict[str, str],
+    ids: dict[str, str],
+    batch_size: int,
+    stop: int = -1,
+):
+    """The old store_recorded: (lines, stored, bad lines); a Ctrl-C before the line read after `stop`."""
     codecs = [codec for codec in cache.codecs if codec.handles(OPERATION)]
     encode = codecs[0].encode if len(codecs) == 1 and len(cache.codecs) == 1 else None
     lines = stored = 0
@@ -137,6 +144,8 @@ def _old_store(path: Path, cache: ResponseCache, keys: dict[str, str], ids: dict
         for number, line in enumerate(file, start=1):
             if not line.strip():
                 continue
+            if lines == stop:
+                raise KeyboardInterrupt
             lines += 1
             try:
                 record, text = recorded_reading.parse_line(line)
@@ -266,9 +275,22 @@ def _stored(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def _reference(tmp_path: Path, path: Path, keys, ids, *, batch: int, codecs=(LABELS_CODEC,), times: int = 1):
+def _reference(
+    tmp_path: Path,
+    path: Path,
+    keys,
+    ids,
+    *,
+    batch: int,
+    codecs=(LABELS_CODEC,),
+    times: int = 1,
+    stop: int = -1,
+):
     store = tmp_path / "old.sqlite"
     with ResponseCache(store, codecs=codecs) as cache:
+        if stop >= 0:
+            with pytest.raises(KeyboardInterrupt):
+                _old_store(path, cache, keys, ids, batch, stop)
         for _ in range(times):
             result = _old_store(path, cache, keys, ids, batch)
     return result, _stored(store)
@@ -387,3 +409,42 @@ def test_a_worker_reads_every_line_of_its_chunks_once(tmp_path: Path) -> None:
                 if not chunk and start >= path.stat().st_size:
                     break
         assert got == expected, size
+
+
+def test_an_unreadable_file_stores_what_it_stored_before(tmp_path: Path, small_chunks: int) -> None:
+    """A byte that is not UTF-8 stops the run where it stopped before, with the same answers stored
+    (every whole batch before it, committed though a transaction spans several)."""
+    path, keys, ids = _write_answers(tmp_path, count=200)
+    data = path.read_bytes()
+    cut = data.index(b"\n", len(data) * 2 // 3) + 1
+    path.write_bytes(data[:cut] + b'{"image": "\xff"}\n' + data[cut:])
+    with pytest.raises(UnicodeDecodeError):
+        _reference(tmp_path, path, keys, ids, batch=small_chunks)
+    with pytest.raises(UnicodeDecodeError):
+        _ours(tmp_path, path, keys, ids, workers=0)
+    expected, got = _stored(tmp_path / "old.sqlite"), _stored(tmp_path / "new.sqlite")
+    assert len(got["responses"]) > 3 * small_chunks
+    assert got == expected
+
+
+def test_a_ctrl_c_keeps_the_whole_batches_and_a_second_run_completes_them(
+    tmp_path: Path, small_chunks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, keys, ids = _write_answers(tmp_path, count=200)
+    calls = itertools.count()
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 150:
+            raise KeyboardInterrupt
+        return recorded_reading.read_line(*args, **kwargs)
+
+    monkeypatch.setattr(recorded, "read_line", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _ours(tmp_path, path, keys, ids, workers=0)
+    kept = _stored(tmp_path / "new.sqlite")["responses"]
+    assert kept and len(kept) % small_chunks == 0  # whole batches, committed
+    monkeypatch.undo()
+    monkeypatch.setattr(recorded, "BATCH", small_chunks)
+    monkeypatch.setattr(recorded, "KEPT_BAD_LINES", 1000)
+    expected = _reference(tmp_path, path, keys, ids, batch=small_chunks, stop=150)
+    assert _ours(tmp_path, path, keys, ids, workers=2) == expected
