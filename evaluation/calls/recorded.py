@@ -81,7 +81,7 @@ def store_recorded(
 ) -> RecordedAnswers:
     """Store the file's answers for the images of `keys_by_image` (image URI -> cache key).
 
-    A large file is read by `workers` processes (None: one per core; see
+    A large file is read by `workers` processes (None: one per core for a large file, else none; see
     evaluation.calls.recorded_reading); what is stored, and every message, is the same either way."""
     path = Path(path)
     if not path.is_file():
@@ -113,8 +113,9 @@ def store_recorded(
         report.stored += len(answers)
 
     collecting = gc.isenabled()
-    # no garbage collection while reading: a line's objects hold no cycle, and a collection every few
-    # hundred lines (walking every object alive: the batch's, the dataset's) cost a third of the time
+    # no garbage collection while storing: a line's objects hold no cycle, and the collections a line's
+    # few hundred objects set off (walking every object alive: the batch's, the dataset's) were half the
+    # time of storing 10,000 answers (the code before this one: 406-435 us an answer, 203-207 without)
     gc.disable()
     try:
         for number, reading in lines:
