@@ -147,6 +147,7 @@ class ResponseCache(ClaimStore, ColumnStore):
         self.path = Path(path)
         self.codecs = tuple(codecs)
         self._name_codes: dict[str, int] = {}
+        self._open = False  # a transaction put_recorded left open
         self._lock = threading.Lock()
         self._busy_timeout_s = busy_timeout_s
         try:
@@ -284,33 +285,15 @@ class ResponseCache(ClaimStore, ColumnStore):
         False the answer is only kept by its model version (a canary's answer must not replace the one a
         run uses); an answer without a model version has no version to be kept by.
         """
-        self.put_many(
-            [
-                {
-                    "key": key,
-                    "image_id": image_id,
-                    "operation": operation,
-                    "params": params,
-                    "response": response,
-                    "model_version": model_version,
-                    "newest": newest,
-                }
-            ],
-            owner=owner,
-        )
+        entry = dict(key=key, image_id=image_id, operation=operation, params=params, response=response)
+        self.put_many([{**entry, "model_version": model_version, "newest": newest}], owner=owner)
 
-    def put_many(
-        self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None, checked: bool = False
-    ) -> None:
+    def put_many(self, entries: Sequence[Mapping[str, Any]], *, owner: str | None = None) -> None:
         """Store several answers (each a mapping of `put`'s arguments) in one transaction, with their
-        columns: what a replay of recorded answers uses, where a commit per answer would dominate.
-        An entry may bring its columns already encoded (`columns`, for the cache's one codec). Every
-        answer is checked first (BadAnswer: nothing of the batch is stored), unless the caller says it
-        `checked` each one already (a replay does, to name the bad line): not twice. An entry's `text`,
-        when given, is the answer's JSON text as recorded, stored as it is. An answer with a model
-        version is also kept by that version; one with `newest` False only there (its columns, like
-        `responses`, hold the newest answer per key)."""
-        for entry in () if checked else entries:
+        columns. Every answer is checked first (BadAnswer: nothing of the batch is stored). An answer
+        with a model version is also kept by that version; one with `newest` False only there (its
+        columns, like `responses`, hold the newest answer per key)."""
+        for entry in entries:
             check_answer(entry["operation"], _without_metadata(entry["response"]))
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
         newest = [entry for entry in entries if entry.get("newest", True)]
@@ -320,7 +303,7 @@ class ResponseCache(ClaimStore, ColumnStore):
                 entry["image_id"],
                 entry["operation"],
                 canonical_json(entry["params"]),
-                entry.get("text") or canonical_json(_without_metadata(entry["response"])),
+                canonical_json(_without_metadata(entry["response"])),
                 entry["model_version"],
                 created,
             )
@@ -336,69 +319,99 @@ class ResponseCache(ClaimStore, ColumnStore):
             for entry in entries
             if entry["model_version"] is not None and not entry.get("newest", True)
         ]
-        # the newest answer of a key is kept once, in `responses`; an answer it replaces moves to
-        # answer_versions when it is of another model version (a same-version answer is superseded)
-        superseded = [(row[0], row[5] or "") for row in rows]
         encoded = [
             (
                 codec,
                 [
-                    (
-                        entry["key"],
-                        entry["columns"]
-                        if "columns" in entry  # encoded by the caller (who checked the answer with it)
-                        else encode_columns(codec, entry["operation"], entry["response"]),
-                    )
+                    (entry["key"], encode_columns(codec, entry["operation"], entry["response"]))
                     for entry in newest
                 ],
             )
             for codec in self.codecs
         ]
+        owned = [(entry["key"], owner) for entry in entries] if owner is not None else []
+        self._write(lambda: self._store(rows, versioned, encoded, owned))
 
-        def write() -> None:
+    def put_recorded(
+        self, answers: Sequence[tuple[Any, ...]], *, operation: str, params: str, commit: bool = True
+    ) -> None:
+        """Recorded answers, checked by the caller (evaluation.calls.recorded), in one transaction, as
+        `put_many` stores them: each (key, image id, model version, its JSON text as recorded, stored as
+        it is; then the cache's one codec's columns, or None and the response to encode them from).
+        Without `commit` the transaction stays open for the next call's answers: a transaction of many
+        answers writes each index page it touches once, not once per answer (a million random keys)."""
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        rows = [
+            (key, image_id, operation, params, text, version, created)
+            for key, image_id, version, text, *_ in answers
+        ]
+        encoded = [
+            (
+                codec,
+                [
+                    (key, columns if columns is not None else encode_columns(codec, operation, response))
+                    for key, _, _, _, columns, response in answers
+                ],
+            )
+            for codec in self.codecs
+        ]
+        self._write(lambda: self._store(rows, [], encoded, [], commit=commit))
+
+    def _store(
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        versioned: Sequence[tuple[Any, ...]],
+        encoded: Sequence[tuple[ColumnCodec, Sequence[tuple[str, Any]]]],
+        owned: Sequence[tuple[str, str]],
+        commit: bool = True,
+    ) -> None:
+        """One transaction: `rows` as the newest answers (with their columns, `encoded`), `versioned` kept
+        by model version only, and the claims `owned` ended."""
+        # the newest answer of a key is kept once, in `responses`; an answer it replaces moves to
+        # answer_versions when it is of another model version (a same-version answer is superseded)
+        superseded = [(row[0], row[5] or "") for row in rows]
+        if not self._open:  # else the transaction a put_recorded left open goes on
             if self._conn.in_transaction:  # a Ctrl-C landed inside an earlier write on this thread
                 self._conn.execute("ROLLBACK")
             # BEGIN IMMEDIATE takes the write lock first, so the busy timeout applies to the wait
             self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
-                    "SELECT key, model_version, response, created_at FROM responses "
-                    "WHERE key = ? AND model_version IS NOT NULL AND model_version != ?",
-                    superseded,
-                )
-                self._conn.executemany(_PUT_SQL, rows)
-                self._conn.executemany(  # held as the newest now: not twice
-                    "DELETE FROM answer_versions WHERE key = ? AND model_version = ?", superseded
-                )
-                # a REPLACE fires no trigger: columns this cache does not write lose the answers replaced
-                written = {f"columns_{codec.kind}" for codec in self.codecs}
-                for table in self._column_tables():
-                    if table not in written:
-                        replaced = [row[:1] for row in rows]
-                        self._conn.executemany(f"DELETE FROM {table} WHERE key = ?", replaced)
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
-                    "VALUES (?, ?, ?, ?)",
-                    versioned,
-                )
-                for codec, values in encoded:
-                    self._write_columns(codec, [(key, value) for key, value in values if value is not None])
-                    gone = [(key,) for key, value in values if value is None]
-                    if gone:  # an answer the codec cannot read keeps no stale columns of an older answer
-                        self._conn.executemany(f"DELETE FROM columns_{codec.kind} WHERE key = ?", gone)
-                if owner is not None:  # the claims on these keys end with their answers
-                    self._conn.executemany(
-                        "DELETE FROM claims WHERE key = ? AND owner = ?",
-                        [(entry["key"], owner) for entry in entries],
-                    )
+        try:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
+                "SELECT key, model_version, response, created_at FROM responses "
+                "WHERE key = ? AND model_version IS NOT NULL AND model_version != ?",
+                superseded,
+            )
+            self._conn.executemany(_PUT_SQL, rows)
+            self._conn.executemany(  # held as the newest now: not twice
+                "DELETE FROM answer_versions WHERE key = ? AND model_version = ?", superseded
+            )
+            # a REPLACE fires no trigger: columns this cache does not write lose the answers replaced
+            written = {f"columns_{codec.kind}" for codec in self.codecs}
+            for table in self._column_tables():
+                if table not in written:
+                    replaced = [row[:1] for row in rows]
+                    self._conn.executemany(f"DELETE FROM {table} WHERE key = ?", replaced)
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO answer_versions (key, model_version, response, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                versioned,
+            )
+            for codec, values in encoded:
+                self._write_columns(codec, [(key, value) for key, value in values if value is not None])
+                gone = [(key,) for key, value in values if value is None]
+                if gone:  # an answer the codec cannot read keeps no stale columns of an older answer
+                    self._conn.executemany(f"DELETE FROM columns_{codec.kind} WHERE key = ?", gone)
+            if owned:  # the claims on these keys end with their answers
+                self._conn.executemany("DELETE FROM claims WHERE key = ? AND owner = ?", owned)
+            if commit:
                 self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-        self._write(write)
+            self._open = not commit
+        except BaseException:
+            self._open = False
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
 
     def get_versions(self, wanted: Mapping[str, str | None]) -> dict[str, CachedResponse]:
         """Per cache key the answer of the model version asked (None: the newest); missing ones absent.

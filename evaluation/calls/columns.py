@@ -21,7 +21,7 @@ import itertools
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -171,24 +171,26 @@ class ColumnStore:
         codes = self._name_codes
         return [codes[name] for name in names]
 
-    def _write_columns(self, codec: ColumnCodec, values: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        """One row per answer, each field a blob of its packed values. Packed field by field over the
-        whole batch (one array per field, cut into each answer's bytes): an array per answer and field
-        cost more than reading the answer."""
+    def _write_columns(self, codec: ColumnCodec, values: Sequence[tuple[str, Any]]) -> None:
+        """One row per answer, each field a blob of its packed values; an answer's columns are a mapping
+        (`encode`'s) or already packed (`pack_columns`', by a process reading recorded answers). Names are
+        interned field by field over the whole batch, in the order they first appear."""
         if not values:
             return
         field_names = [name for name, _, _ in codec.fields]
+        unpacked = [index for index, (_, columns) in enumerate(values) if type(columns) is not tuple]
+        packed: list[Any] = [columns for _, columns in values]
+        if unpacked:
+            for index, columns in zip(
+                unpacked, pack_columns(codec, [packed[i] for i in unpacked]), strict=True
+            ):
+                packed[index] = columns
         blobs_by_field = []
-        for name, dtype, interned in codec.fields:
-            parts = [fields[name] for _, fields in values]
-            flat = list(itertools.chain.from_iterable(parts))
-            data = np.asarray(self._interned(flat), np.int32) if interned else np.asarray(flat, dtype)
-            packed, size = data.tobytes(), data.itemsize
-            ends = np.cumsum(np.fromiter(map(len, parts), np.int64, count=len(parts))) * size
-            starts = np.concatenate(([0], ends[:-1]))
-            blobs_by_field.append(
-                [packed[start:end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
-            )
+        for position, (_, _, interned) in enumerate(codec.fields):
+            parts = [columns[position] for columns in packed]
+            if interned:
+                parts = self._name_blobs(parts)
+            blobs_by_field.append(parts)
         rows = [
             (key, codec.version, *blobs) for (key, _), *blobs in zip(values, *blobs_by_field, strict=True)
         ]
@@ -198,6 +200,39 @@ class ColumnStore:
             f"VALUES ({marks})",
             rows,
         )
+
+    def _name_blobs(self, parts: list[Any]) -> list[bytes]:
+        """Each answer's names as the bytes of their codes, new names interned in the order they first
+        appear. An answer's names are a list, or (the bytes of their codes in `table`, table) as
+        `pack_columns` gives them with `local_names`: answers of one table are mapped at once."""
+        if not all(type(part) is tuple for part in parts):  # names as text (a mixed batch: rare)
+            parts = [_local_names(part) if type(part) is tuple else part for part in parts]
+            return _cut(
+                np.asarray(self._interned(list(itertools.chain.from_iterable(parts))), np.int32), parts
+            )
+        blobs: list[bytes] = []
+        start = 0
+        while start < len(parts):
+            table = parts[start][1]
+            end = start + 1
+            while end < len(parts) and parts[end][1] is table:
+                end += 1
+            local = [blob for blob, _ in parts[start:end]]
+            positions = np.frombuffer(b"".join(local), np.int32)
+            codes = self._table_codes(table)[positions]
+            if (codes < 0).any():  # names new to the store, interned in the order they first appear
+                self._interned([table[position] for position in positions[codes < 0].tolist()])
+                codes = self._table_codes(table)[positions]
+            ends = np.cumsum(np.fromiter(map(len, local), np.int64, count=len(local)))
+            packed = codes.astype(np.int32).tobytes()  # each answer's bytes are as many as it sent
+            blobs += [packed[a:b] for a, b in zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True)]
+            start = end
+        return blobs
+
+    def _table_codes(self, table: Sequence[Any]) -> np.ndarray:
+        """The store's code of each name of `table` (-1: not interned yet)."""
+        codes = self._name_codes
+        return np.fromiter((codes.get(name, -1) for name in table), np.int64, count=len(table))
 
     def read_columns(self, codec: ColumnCodec, keys: Sequence[str]) -> Columns:
         """The columns of the answers under `keys` (a key may repeat), concatenated in that order.
@@ -310,6 +345,45 @@ def encode_columns(
         return codec.encode(operation, _without_metadata(response))
     except Exception:  # the record is kept; reading its columns later rebuilds them and raises then
         return None
+
+
+def pack_columns(
+    codec: ColumnCodec, answers: Sequence[Mapping[str, Any]], *, local_names: bool = False
+) -> list[tuple[Any, ...]]:
+    """Each answer's columns, field by field in `codec.fields`' order: a number field as its blob (one
+    array per field over all the answers, cut into each answer's bytes: an array per answer and field
+    costs more than reading the answer), an interned one as its names, or with `local_names` (a process
+    reading recorded answers, which cannot know the store's codes) as (the blob of their int32 positions
+    in one table of these answers' names, that table): sending codes, not text, is a tenth of the cost."""
+    table: dict[Any, int] = {}
+    names: list[Any] = []  # the table, in order, shared by every answer
+    fields: list[list[Any]] = []
+    for name, dtype, interned in codec.fields:
+        parts = [columns[name] for columns in answers]
+        flat = list(itertools.chain.from_iterable(parts))
+        if not interned:
+            parts = _cut(np.asarray(flat, dtype), parts)
+        elif local_names:
+            for new in dict.fromkeys(flat):
+                table.setdefault(new, len(table))
+            blobs = _cut(np.fromiter(map(table.__getitem__, flat), np.int32, count=len(flat)), parts)
+            parts = [(blob, names) for blob in blobs]
+        fields.append(parts)
+    names.extend(table)
+    return list(zip(*fields, strict=True)) if fields else [() for _ in answers]
+
+
+def _local_names(part: tuple[bytes, Sequence[Any]]) -> list[Any]:
+    blob, table = part
+    return [table[position] for position in np.frombuffer(blob, np.int32).tolist()]
+
+
+def _cut(data: np.ndarray, parts: Sequence[Sized]) -> list[bytes]:
+    """`data` (the parts' values, concatenated) as each part's bytes."""
+    packed, size = data.tobytes(), data.itemsize
+    ends = np.cumsum(np.fromiter(map(len, parts), np.int64, count=len(parts))) * size
+    starts = np.concatenate(([0], ends[:-1]))
+    return [packed[start:end] for start, end in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
