@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analysis.missing import fixed, is_missing
+from evaluation.reports.png_frames import COLOURS, Frames
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
 
 log = logging.getLogger(__name__)
-
-COLOURS = {"precision": "#1f6feb", "recall": "#d9480f", "f1": "#2b8a3e", "mark": "#6f42c1"}
 
 
 def png_name(position: int, label: str) -> str:
@@ -228,14 +227,11 @@ def _plan(result: EvaluationResult, folder: Path, limit: int) -> tuple[dict[int,
 
 
 def _draw_all(plots: list[_Plot]) -> None:
-    from matplotlib.figure import Figure
-
+    """Every PNG of `plots`, on figures reused across labels (png_frames: the same pixels as _draw's
+    figure saved by _save, a fraction of the time)."""
+    frames = Frames()
     for plot in plots:
-        figure = Figure(figsize=(9, 3.6))
-        _draw(
-            figure, plot.title, plot.curve, plot.grid, plot.recommended, curve_from_grid=plot.curve_from_grid
-        )
-        _save(figure, plot.path)
+        frames.save(plot.path, plot.title, plot.curve, plot.grid, plot.recommended, plot.curve_from_grid)
 
 
 def _prepare(result: EvaluationResult, out_dir: Path, limit: int) -> tuple[dict[int, str], list[_Plot]]:
