@@ -27,13 +27,14 @@ from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
-    from matplotlib.axes import Axes
+    from matplotlib.legend import Legend
 
 COLOURS = {"precision": "#1f6feb", "recall": "#d9480f", "f1": "#2b8a3e", "mark": "#6f42c1"}
 FIGSIZE = (9, 3.6)
 DPI = 90
 NAMES = ("precision", "recall", "f1")
 AGAINST = "against the threshold"
+PR_TITLE = "precision-recall"
 
 
 def pr_points(curve: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -59,20 +60,19 @@ def _floats(column: pd.Series) -> np.ndarray:
 
 
 class _Frame:
-    """One figure for one layout (the precision-recall title, the threshold axis), reused per label."""
+    """One figure for one threshold axis (0 to 100, or a log axis from `lowest`), reused per label."""
 
-    def __init__(self, pr_title: str, lowest: float | None) -> None:
+    def __init__(self, lowest: float | None) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         figure = Figure(figsize=FIGSIZE, dpi=DPI)
         self.canvas = FigureCanvasAgg(figure)
-        self.figure = figure
         pr, by_threshold = figure.subplots(1, 2)
         figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.82, wspace=0.22)
         self.suptitle = figure.suptitle("", fontsize=11)
         self.pr_curve = pr.plot([], [], color=COLOURS["precision"], lw=1.5, drawstyle="steps-post")[0]
-        pr.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=pr_title)
+        pr.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02), title=PR_TITLE)
         self.lowest = lowest
         style = "steps-pre" if lowest is not None else "default"
         self.lines = [
@@ -95,16 +95,18 @@ class _Frame:
             axes.grid(alpha=0.3)
         self.pr, self.by_threshold = pr, by_threshold
         changing = [
-            self.pr_curve, self.marker, self.pr_legend, *self.lines, self.mark, self.annotation,
+            self.pr_curve, self.marker, self.pr_legend, pr.title, *self.lines, self.mark, self.annotation,
             self.by_threshold_legend, self.suptitle, *pr.spines.values(), *by_threshold.spines.values(),
         ]  # fmt: skip
         for artist in changing:
             artist.set_visible(False)
-        self.canvas.draw()  # the background: patches, axis artists, Axes titles
+        self.canvas.draw()  # the background: patches, axis artists, the second Axes' title
         self.renderer = self.canvas.get_renderer()
         self.background = self.renderer.copy_from_bbox(figure.bbox)
         for artist in changing:
             artist.set_visible(True)
+        pr._update_title_position(self.renderer)  # placed for its extent, which a hidden title has not
+        self.legend_leaves: list[Artist] | None = None  # the unchanging legend's, once it is laid out
 
     def save(
         self,
@@ -128,8 +130,12 @@ class _Frame:
             grid = grid.sort_values("threshold")
             for line, name in zip(self.lines, NAMES, strict=True):
                 line.set_data(_floats(grid["threshold"]), _floats(grid[name]))
+        pr_title = PR_TITLE + (" (whole-number thresholds)" if curve_from_grid else "")
+        if self.pr.title.get_text() != pr_title:  # placed as Axes.draw places it, for its own extent
+            self.pr.title.set_text(pr_title)
+            self.pr._update_title_position(self.renderer)
         pr_order: list[Artist] = [self.pr_curve]
-        pr_after: list[Artist] = []
+        pr_after: list[Artist] = [self.pr.title]
         by_threshold_order: list[Artist] = [*self.lines]
         by_threshold_after: list[Artist] = []
         threshold = recommended.get("threshold")
@@ -146,16 +152,16 @@ class _Frame:
                 self.pr_legend.texts[0].set_text(text)
                 pr_order.append(self.marker)
                 pr_after.append(self.pr_legend)
-        by_threshold_after.append(self.by_threshold_legend)
         self.suptitle.set_text(title)
         renderer = self.renderer
-        self.renderer.restore_region(self.background)
+        renderer.restore_region(self.background)
         for axes, order, after in (
             (self.pr, pr_order, pr_after),
             (self.by_threshold, by_threshold_order, by_threshold_after),
         ):
-            for artist in [*order, *_spines(axes), *after]:  # as Axes.draw: by zorder 2, 2.5, 3, 5
+            for artist in [*order, *axes.spines.values(), *after]:  # as Axes.draw: zorder 2, 2.5, 3, 5
                 artist.draw(renderer)
+        self._draw_unchanging_legend()
         self.suptitle.draw(renderer)
         temporary = path.with_name(path.name + ".tmp")
         image.imsave(
@@ -163,16 +169,45 @@ class _Frame:
         )
         os.replace(temporary, path)  # replaced, never written into: the old run folder's file stays as it was
 
+    def _draw_unchanging_legend(self) -> None:
+        """The second Axes' legend: laid out by Legend.draw once, then only its handles and texts drawn
+        (Legend.draw would compute the same layout, from the same texts, for every label)."""
+        if self.legend_leaves is not None:
+            for artist in self.legend_leaves:
+                artist.draw(self.renderer)
+            return
+        self.by_threshold_legend.draw(self.renderer)
+        self.legend_leaves = _legend_leaves(self.by_threshold_legend)
 
-def _spines(axes: Axes) -> list[Artist]:
-    return list(axes.spines.values())
+
+def _legend_leaves(legend: Legend) -> list[Artist] | None:
+    """What Legend.draw draws, in its order, once laid out: its handles' artists and its texts; None
+    for a legend with anything else in it (a frame, a kind of box this does not know), drawn whole."""
+    from matplotlib.offsetbox import DrawingArea, HPacker, TextArea, VPacker
+
+    leaves: list[Artist] = []
+
+    def walk(box: Artist) -> bool:
+        if type(box) is TextArea:
+            leaves.append(box._text)
+        elif type(box) is DrawingArea and not box._clip_children:
+            leaves.extend(box.get_children())
+        elif type(box) in (HPacker, VPacker):
+            return all(walk(child) for child in box.get_visible_children())
+        else:
+            return False
+        return True
+
+    if legend.legendPatch.get_visible() or legend.shadow or not walk(legend._legend_box):
+        return None
+    return leaves
 
 
 class Frames:
-    """The frames of one batch of PNGs, one per layout, made when first needed."""
+    """The frames of one batch of PNGs, one per threshold axis, made when first needed."""
 
     def __init__(self) -> None:
-        self._frames: dict[tuple[str, float | None], _Frame] = {}
+        self._frames: dict[float | None, _Frame] = {}
 
     def save(
         self,
@@ -184,9 +219,7 @@ class Frames:
         curve_from_grid: bool = False,
     ) -> None:
         """Write one PNG: plots._draw's figure for these rows, saved at 90 dpi."""
-        pr_title = "precision-recall" + (" (whole-number thresholds)" if curve_from_grid else "")
         lowest = low_axis(curve, curve_from_grid)
-        key = (pr_title, lowest)
-        if key not in self._frames:
-            self._frames[key] = _Frame(pr_title, lowest)
-        self._frames[key].save(path, title, curve, grid, recommended, curve_from_grid)
+        if lowest not in self._frames:
+            self._frames[lowest] = _Frame(lowest)
+        self._frames[lowest].save(path, title, curve, grid, recommended, curve_from_grid)
