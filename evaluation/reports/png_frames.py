@@ -1,15 +1,17 @@
-"""The PNGs under plots/ drawn on a reused figure: what every label shares is drawn once per layout.
+"""The PNGs under plots/ drawn on a reused figure: what every label shares is drawn once.
 
 plots._draw builds a figure per label and Agg draws all of it: two Axes with their ticks, tick labels,
 grids and axis labels, about 0.1-0.25 s a PNG, mostly ticks and text. Yet every label's figure has the
 same Axes, limits and ticks (only the curves, the recommended threshold's mark and the titles change),
-so a _Frame draws that unchanging background once, keeps the pixels, and for each label puts them back
-and draws only the rest, in the order Figure.draw would: each Axes' lines, then its spines, annotation
-and legend (zorder order), then the figure's title. The background (figure and Axes patches, axis
-artists, Axes titles) is painted before every curve rather than the second Axes' after the first's
-curves, but nothing of it shares a pixel with those (lines are clipped to their own Axes; the second
-Axes' tick labels sit in the gap between the two), so every pixel gets the same paint in the same
-order: the PNG is byte-identical to the one plots._draw's figure saves (tests/reports/test_plots_frames).
+so a _Frame (one per threshold axis) draws that unchanging background once, keeps its pixels, and for
+each label puts them back and draws only the rest, in the order Figure.draw would: each Axes' lines,
+then its spines, title, annotation and legend (zorder order), then the figure's title. The background
+(figure and Axes patches, axis artists, the second Axes' title) is painted before every curve, not the
+second Axes' part after the first Axes' curves, but nothing of it shares a pixel with those (lines are
+clipped to their own Axes; the second Axes' tick labels sit in the gap between the two), so every
+pixel gets the same paint in the same order: the PNG is byte-identical to the one plots._draw's figure
+saves (tests/reports/test_plots_frames), in about a third of the time (about half of the rest is the PNG's
+compression, kept as savefig's so the files stay the same bytes).
 """
 
 from __future__ import annotations

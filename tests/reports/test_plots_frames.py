@@ -67,3 +67,14 @@ def test_reused_frames_draw_the_same_pngs_as_a_figure_per_plot(tmp_path: Path, n
         reference, frames = tmp_path / "reference" / plot.path, tmp_path / "frames" / plot.path
         assert np.array_equal(_pixels(reference), _pixels(frames)), plot.title
         assert reference.read_bytes() == frames.read_bytes(), plot.title
+
+
+def test_a_notebook_figure_shows_the_png_of_its_label(tmp_path: Path) -> None:
+    """label_figure draws with plots._draw, the PNGs with png_frames: the two must not drift apart."""
+    result = synthetic_result(None, labels=["A", "B", "C"], n_images=90)
+    written = plots.write_plots(result, tmp_path)
+    for position, relative in written.items():
+        label = result.labels["label"].iloc[position]
+        assert plots.label_figure(result, label)._repr_png_() == (tmp_path / relative).read_bytes()
+    png = (tmp_path / plots.PLOTS_DIR / plots.GLOBAL_PNG).read_bytes()
+    assert plots.label_figure(result)._repr_png_() == png
