@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analysis.missing import fixed, is_missing
+from evaluation.reports.png_frames import COLOURS, Frames
 from evaluation.reports.recommended import confidence_text, min_confidence
 
 if TYPE_CHECKING:
@@ -39,15 +40,15 @@ MAX_PNG_LABELS = 25
 # the tables (which then take long enough to hide its start, about 1.5 s of imports).
 BACKGROUND_MIN_PAIRS = 500_000
 # Below it, a run with this many PNGs or more shares them between this process and another one; with
-# fewer, starting another would cost more than it saves.
-SHARED_MIN_PLOTS = 8
+# fewer, starting another would cost more than it saves: a PNG takes about 30 ms on a reused frame
+# (png_frames), the other process about 1.5 s of imports first. At 10,000 images (26 PNGs) sharing
+# cost 1.9 s of CPU in that process to save 0.3 s here, and the report ended later.
+SHARED_MIN_PLOTS = 64
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
 
 log = logging.getLogger(__name__)
-
-COLOURS = {"precision": "#1f6feb", "recall": "#d9480f", "f1": "#2b8a3e", "mark": "#6f42c1"}
 
 
 def png_name(position: int, label: str) -> str:
@@ -228,14 +229,11 @@ def _plan(result: EvaluationResult, folder: Path, limit: int) -> tuple[dict[int,
 
 
 def _draw_all(plots: list[_Plot]) -> None:
-    from matplotlib.figure import Figure
-
+    """Every PNG of `plots`, on figures reused across labels (png_frames: the same pixels as _draw's
+    figure saved by _save, a fraction of the time)."""
+    frames = Frames()
     for plot in plots:
-        figure = Figure(figsize=(9, 3.6))
-        _draw(
-            figure, plot.title, plot.curve, plot.grid, plot.recommended, curve_from_grid=plot.curve_from_grid
-        )
-        _save(figure, plot.path)
+        frames.save(plot.path, plot.title, plot.curve, plot.grid, plot.recommended, plot.curve_from_grid)
 
 
 def _prepare(result: EvaluationResult, out_dir: Path, limit: int) -> tuple[dict[int, str], list[_Plot]]:
@@ -305,8 +303,9 @@ def draw_pickled(path: str) -> None:
 
 def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> _Drawing | None:
     """Write plots/*.png: for a large run in a process of its own, started now, while the page and the
-    tables are written here; for a smaller one, some here and the rest in that process. The caller waits
-    for what this returns (None: drawn already) before the folder is complete."""
+    tables are written here; for a smaller one here (with SHARED_MIN_PLOTS PNGs or more, some here and the
+    rest in that process). The caller waits for what this returns (None: drawn already) before the folder
+    is complete."""
     _, plots = _prepare(result, out_dir, limit)
     pairs = result.pairs.n_pairs if result.pairs is not None else 0
     if pairs >= BACKGROUND_MIN_PAIRS:
@@ -314,8 +313,8 @@ def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG
     if len(plots) < SHARED_MIN_PLOTS:
         _draw_all(plots)
         return None
-    # a smaller run: the PNGs are most of the writing (about 0.2 s each), so another process draws
-    # some (fewer: it starts with about 1.5 s of imports) while this one draws the rest
+    # many PNGs (a larger `limit`): another process draws some (fewer: it starts with about 1.5 s of
+    # imports) while this one draws the rest
     shared = len(plots) - (len(plots) - SHARED_MIN_PLOTS // 2) // 2
     drawing = _start_drawing(plots[shared:])
     try:

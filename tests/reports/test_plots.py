@@ -98,6 +98,7 @@ def test_plots_are_drawn_here_when_no_process_can_be_started(
 
     monkeypatch.setattr(plots.subprocess, "Popen", refuse)
     monkeypatch.setattr(plots.tempfile, "tempdir", str(tmp_path))  # where a left payload would show
+    monkeypatch.setattr(plots, "SHARED_MIN_PLOTS", 4)  # these 10 PNGs shared with another process
     result = synthetic_result(None, labels=[f"L{index}" for index in range(9)], n_images=90)
     here = write_plots(result, tmp_path / "here")
     for background in (0, 10**9):  # a large run's process; a smaller run's shared one
