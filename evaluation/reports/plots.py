@@ -37,13 +37,11 @@ if TYPE_CHECKING:
 
 MAX_PNG_LABELS = 25
 # From this many scored pairs on, another process draws every PNG while this one writes the page and
-# the tables (which then take long enough to hide its start, about 1.5 s of imports).
+# the tables (which then take long enough to hide its start, about 1.5 s of imports). Below it they are
+# drawn here: a PNG takes about 30 ms on a reused frame (png_frames), so another process's imports would
+# cost more than it saves (at 10,000 images, 26 PNGs: sharing them cost 1.9 s of CPU there to save 0.3 s
+# here, and the report ended later).
 BACKGROUND_MIN_PAIRS = 500_000
-# Below it, a run with this many PNGs or more shares them between this process and another one; with
-# fewer, starting another would cost more than it saves: a PNG takes about 30 ms on a reused frame
-# (png_frames), the other process about 1.5 s of imports first. At 10,000 images (26 PNGs) sharing
-# cost 1.9 s of CPU in that process to save 0.3 s here, and the report ended later.
-SHARED_MIN_PLOTS = 64
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
@@ -303,27 +301,14 @@ def draw_pickled(path: str) -> None:
 
 def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> _Drawing | None:
     """Write plots/*.png: for a large run in a process of its own, started now, while the page and the
-    tables are written here; for a smaller one here (with SHARED_MIN_PLOTS PNGs or more, some here and the
-    rest in that process). The caller waits for what this returns (None: drawn already) before the folder
-    is complete."""
+    tables are written here; for a smaller one here. The caller waits for what this returns (None: drawn
+    already) before the folder is complete."""
     _, plots = _prepare(result, out_dir, limit)
     pairs = result.pairs.n_pairs if result.pairs is not None else 0
     if pairs >= BACKGROUND_MIN_PAIRS:
         return _start_drawing(plots)
-    if len(plots) < SHARED_MIN_PLOTS:
-        _draw_all(plots)
-        return None
-    # many PNGs (a larger `limit`): another process draws some (fewer: it starts with about 1.5 s of
-    # imports) while this one draws the rest
-    shared = len(plots) - (len(plots) - SHARED_MIN_PLOTS // 2) // 2
-    drawing = _start_drawing(plots[shared:])
-    try:
-        _draw_all(plots[:shared])
-    except BaseException:
-        if drawing is not None:
-            drawing.cancel()
-        raise
-    return drawing
+    _draw_all(plots)
+    return None
 
 
 def _start_drawing(plots: list[_Plot]) -> _Drawing | None:

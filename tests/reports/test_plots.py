@@ -67,16 +67,15 @@ def test_a_failed_plots_process_is_drawn_again_here_so_its_error_shows(
     assert drawing._process.returncode == 1 and not drawing._payload.exists()
 
 
-def test_a_smaller_run_shares_its_plots_with_another_process_and_they_equal_those_drawn_here(
+def test_a_large_runs_plots_drawn_by_another_process_equal_those_drawn_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     labels = [f"L{index}" for index in range(9)]
     result = synthetic_result(None, labels=labels, n_images=90)
     here = write_plots(result, tmp_path / "here")
-    monkeypatch.setattr(plots, "SHARED_MIN_PLOTS", 4)
+    monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", 0)  # every run is large
     drawing = start_plots(result, tmp_path / "there")
-    assert isinstance(drawing, plots._Drawing)
-    assert 0 < len(drawing._plots) < len(here) + 1 - len(drawing._plots)  # the other process draws fewer
+    assert isinstance(drawing, plots._Drawing) and len(drawing._plots) == len(here) + 1
     drawing.wait()
     assert drawing._process.returncode == 0
     names = sorted(path.name for path in (tmp_path / "here" / "plots").iterdir())
@@ -85,7 +84,7 @@ def test_a_smaller_run_shares_its_plots_with_another_process_and_they_equal_thos
         assert np.array_equal(
             _pixels(tmp_path / "here/plots" / name), _pixels(tmp_path / "there/plots" / name)
         )
-    monkeypatch.setattr(plots, "SHARED_MIN_PLOTS", 100)  # fewer PNGs than that: all drawn here
+    monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", 10**9)  # a smaller run: all drawn here
     assert start_plots(result, tmp_path / "again") is None
     assert sorted(path.name for path in (tmp_path / "again" / "plots").iterdir()) == names
 
@@ -98,12 +97,10 @@ def test_plots_are_drawn_here_when_no_process_can_be_started(
 
     monkeypatch.setattr(plots.subprocess, "Popen", refuse)
     monkeypatch.setattr(plots.tempfile, "tempdir", str(tmp_path))  # where a left payload would show
-    monkeypatch.setattr(plots, "SHARED_MIN_PLOTS", 4)  # these 10 PNGs shared with another process
     result = synthetic_result(None, labels=[f"L{index}" for index in range(9)], n_images=90)
     here = write_plots(result, tmp_path / "here")
-    for background in (0, 10**9):  # a large run's process; a smaller run's shared one
-        monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", background)
-        assert start_plots(result, tmp_path / f"there{background}") is None
-        names = sorted(path.name for path in (tmp_path / f"there{background}" / "plots").iterdir())
-        assert len(names) == len(here) + 1
+    monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", 0)  # a large run's process, refused
+    assert start_plots(result, tmp_path / "there") is None
+    names = sorted(path.name for path in (tmp_path / "there" / "plots").iterdir())
+    assert len(names) == len(here) + 1
     assert not list(tmp_path.glob("rekognition-eval-plots-*"))  # no payload left behind
