@@ -198,10 +198,11 @@ def _curve(
     segment_start = np.flatnonzero(first_point)
     segment_group = point_group[segment_start]
 
-    # a point is a candidate when its run (from the point before it, exclusive) has a true entry
+    # a point is a candidate when its run (from the point before it, exclusive) has a true entry: the
+    # points ending the true entries' runs, each once (arrays the size of the true entries, not the points)
     true_position = np.flatnonzero(is_true)
-    true_through = np.searchsorted(true_position, points, side="right")
-    candidate = np.flatnonzero(np.diff(true_through, prepend=0) > 0)
+    run_of_true = np.searchsorted(points, true_position)
+    candidate = run_of_true[np.diff(run_of_true, prepend=-1) > 0]
     candidate_group = point_group[candidate]
     first_candidate = np.ones(candidate.shape[0], dtype=bool)
     first_candidate[1:] = candidate_group[1:] != candidate_group[:-1]
@@ -214,7 +215,9 @@ def _curve(
     group_last = group_start[total_group] + per_group[total_group] - 1
     ends = np.concatenate([points[candidate], group_last])
     starts = np.concatenate([group_start[candidate_group], group_start[total_group]])
-    counted = np.flatnonzero(can_have_support[group])
+    predicted = _Sums(rows=image, end=ends + 1, start=starts)
+    counted = can_have_support[group]  # every entry (usual): the same sums, without a copy of image
+    counted_sums = predicted if counted.all() else _sums_at(image, np.flatnonzero(counted), ends, starts)
     return _Curve(
         image=image,
         is_true=is_true,
@@ -232,8 +235,8 @@ def _curve(
         candidate_segment_group=candidate_group[candidate_start],
         total_group=total_group,
         tp=_sums_at(image, true_position, points[candidate], group_start[candidate_group]),
-        predicted=_Sums(rows=image, end=ends + 1, start=starts),
-        predicted_counted=_sums_at(image, counted, ends, starts),
+        predicted=predicted,
+        predicted_counted=counted_sums,
     )
 
 
@@ -389,6 +392,7 @@ class _Entries:
         image, confidence = self.image[by_confidence], self.confidence[by_confidence]
         is_true = self.is_true[by_confidence]
         label = self.label[by_confidence]
+        del by_confidence
         by_label = by_group_then_confidence(label, confidence, self.n_labels)
         per_label = _curve(
             label[by_label],
@@ -401,15 +405,20 @@ class _Entries:
         if not with_global:
             return per_label, None
         del label, by_label
-        everything = _curve(
-            np.zeros(image.size, dtype=np.int8),
-            image,
-            confidence,
-            is_true,
-            1,
-            np.zeros(self.positive_label.size, dtype=np.int8),
-        )
-        return per_label, everything
+        return per_label, self._global(image, confidence, is_true)
+
+    def global_curve(self) -> _Curve:
+        """The global curve alone (as :meth:`curves` gives it), without the per-label sort's arrays."""
+        by_confidence = _by_confidence_descending(self.confidence)
+        image, confidence = self.image[by_confidence], self.confidence[by_confidence]
+        is_true = self.is_true[by_confidence]
+        del by_confidence
+        return self._global(image, confidence, is_true)
+
+    def _global(self, image: np.ndarray, confidence: np.ndarray, is_true: np.ndarray) -> _Curve:
+        """The curve of all entries as one group, from them sorted by confidence (descending)."""
+        zeros = np.zeros(self.positive_label.size, dtype=np.int8)
+        return _curve(np.zeros(image.size, dtype=np.int8), image, confidence, is_true, 1, zeros)
 
     @property
     def cells(self) -> int:
@@ -417,7 +426,7 @@ class _Entries:
 
 
 def _recommendations(
-    curves: tuple[_Curve, _Curve | None], entries: _Entries, objective: Objective, weights_t: np.ndarray
+    curves: tuple[_Curve | None, ...], entries: _Entries, objective: Objective, weights_t: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """(threshold, f1) per resample (C, L) on the per-label curves and (C, 1) on the global curve (None
     without one), from multiplicities (N, C) of the images ``entries`` index."""
