@@ -46,8 +46,8 @@ from evaluation.reports.thumbnails import (
 )
 from evaluation.reports.video_section import html_section as video_html_section
 from evaluation.runfolder import api_and_operation
+from evaluation.stats.curve_points import label_positions
 from evaluation.stats.intervals import z_value
-from evaluation.stats.metrics import label_positions
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult

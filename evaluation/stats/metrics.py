@@ -25,8 +25,14 @@ import pandas as pd
 from evaluation.errors import UserError
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
-__all__ += ["curve_points_by_label", "exact_curves", "global_curve", "grid_table", "micro_macro"]
-__all__ += ["label_positions", "next_lower_threshold", "undefined_reason", "undefined_reasons"]
+__all__ += [
+    "exact_curves",
+    "global_curve",
+    "grid_table",
+    "micro_macro",
+    "undefined_reason",
+    "undefined_reasons",
+]
 
 CURVE_COLUMNS = ("label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support")
 GLOBAL_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
@@ -185,12 +191,17 @@ class ScoredPairs:
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, NaN where the denominator is 0 (undefined, not 0)."""
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
+    """numerator / denominator, NaN where the denominator is 0 (undefined, not 0). Integers are divided
+    as they are: numpy casts them to float64 a buffer at a time (the same numbers, no float64 copies)."""
+    numerator, denominator = _ints_or_float64(numerator), _ints_or_float64(denominator)
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
     np.divide(numerator, denominator, out=out, where=denominator != 0)
     return out
+
+
+def _ints_or_float64(values: np.ndarray) -> np.ndarray:
+    array = np.asarray(values)
+    return array if array.dtype.kind in "iu" else array.astype(np.float64, copy=False)
 
 
 def _rates(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,19 +218,26 @@ def _label_column(codes: np.ndarray, labels: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(list(labels), dtype=object))
 
 
+def _owned(values: np.ndarray, dtype: type) -> np.ndarray:
+    """``values`` as ``dtype`` for a frame to hold without copying: a copy only when read-only."""
+    return np.array(values, dtype=dtype, copy=True if not values.flags.writeable else None)
+
+
 def _curve_frame(
     pairs: ScoredPairs, label_codes: np.ndarray, threshold: np.ndarray, tp: np.ndarray, fp: np.ndarray
 ) -> pd.DataFrame:
     support = pairs.support[label_codes]
     fn = support - tp
-    tn = pairs.n_images - support - fp
     precision, recall, f1 = _rates(tp, fp, fn)
-    if pairs.n_images < 2**31:  # every count fits 32 bits: 20 bytes less per row, on tens of millions
-        tp, fp, fn, tn, support = (np.asarray(n, dtype=np.int32) for n in (tp, fp, fn, tn, support))
+    narrow = np.int32 if pairs.n_images < 2**31 else np.int64  # 20 bytes less per row, on tens of millions
+    tn = (pairs.n_images - support - fp).astype(narrow, copy=False)
+    tp, fp, fn, support = (_owned(n, narrow) for n in (tp, fp, fn, support))
+    # the frame takes these arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
+    # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
     return pd.DataFrame(
         {
             "label": _label_column(label_codes, pairs.labels),
-            "threshold": threshold.astype(np.float64, copy=False),
+            "threshold": _owned(threshold, np.float64),
             "tp": tp,
             "fp": fp,
             "fn": fn,
@@ -230,6 +248,7 @@ def _curve_frame(
             "support": support,
         },
         columns=list(CURVE_COLUMNS),
+        copy=False,
     )
 
 
@@ -440,52 +459,3 @@ def undefined_reason(row: Mapping[str, Any] | pd.Series) -> str:
     tp, fp, fn = int(row["tp"]), int(row["fp"]), int(row["fn"])
     code = (tp + fp == 0) * 1 + (tp + fn == 0) * 2 + (2 * tp + fp + fn == 0) * 4
     return str(_REASONS[code])
-
-
-_COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
-
-
-def curve_points_by_label(
-    curves: pd.DataFrame, labels: Sequence[str], columns: Sequence[str] = ("tp", "fp")
-) -> dict[str, np.ndarray]:
-    """The points of ``curves`` (exact_curves' frame) as arrays sorted by the label's position in
-    ``labels`` (``code``), then by ``threshold`` from the highest down, with ``columns`` (counts as int64,
-    rates as float64): each label's points are one contiguous run, ready for vectorised work per label."""
-    code = label_positions(curves["label"], pd.Index(tuple(labels), dtype=object))
-    if (code < 0).any():
-        unknown = sorted(set(curves["label"].astype(object)[code < 0]))
-        raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
-    threshold = curves["threshold"].to_numpy(np.float64)
-    step, fall = np.diff(code), np.diff(threshold)
-    ordered = bool(((step > 0) | ((step == 0) & (fall < 0))).all())  # exact_curves' own order
-    del step, fall
-    points = {"code": code.astype(np.int64, copy=False), "threshold": threshold}
-    for name in columns:
-        points[name] = curves[name].to_numpy(np.int64 if name in _COUNT_COLUMNS else np.float64)
-    if ordered:  # nothing to sort: the frame's columns as they are (read-only), not copies
-        return points
-    order = np.lexsort((-threshold, code))
-    return {name: values[order] for name, values in points.items()}
-
-
-def label_positions(label: pd.Series, labels: pd.Index) -> np.ndarray:
-    """Each row's position in `labels` (-1 when absent): by category for a categorical column, a lookup
-    per category instead of a hashed text per row (millions of curve points name a few labels)."""
-    if not isinstance(label.dtype, pd.CategoricalDtype):
-        return labels.get_indexer(label.astype(object))
-    position = labels.get_indexer(label.cat.categories.astype(object))
-    return np.append(position, -1)[label.cat.codes.to_numpy()]  # code -1 (a missing label): -1
-
-
-def next_lower_threshold(
-    code: np.ndarray, threshold: np.ndarray, floor: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per point of a curve sorted by (code, threshold descending): the next lower threshold of its label
-    (the floor for its last point), and whether the point is its label's lowest. Any MinConfidence in
-    (next lower, threshold] gives the point's counts."""
-    same_next = code[1:] == code[:-1]
-    low = np.full(threshold.shape[0], float(floor))
-    low[:-1][same_next] = threshold[1:][same_next]
-    lowest = np.ones(threshold.shape[0], dtype=bool)
-    lowest[:-1] = ~same_next
-    return low, lowest

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
+from evaluation.stats.curve_points import curve_points_by_label, next_lower_threshold
 from evaluation.stats.intervals import trials_to_certify, wilson_interval
-from evaluation.stats.metrics import curve_points_by_label, next_lower_threshold
 from evaluation.stats.robust import robust_min_confidence
 
 __all__ = [
