@@ -14,12 +14,20 @@ _COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
 
 
 def curve_points_by_label(
-    curves: pd.DataFrame, labels: Sequence[str], columns: Sequence[str] = ("tp", "fp")
+    curves: pd.DataFrame,
+    labels: Sequence[str],
+    columns: Sequence[str] = ("tp", "fp"),
+    *,
+    narrow: bool = False,
 ) -> dict[str, np.ndarray]:
     """The points of ``curves`` (exact_curves' frame) as arrays sorted by the label's position in
     ``labels`` (``code``), then by ``threshold`` from the highest down, with ``columns`` (counts as int64,
-    rates as float64): each label's points are one contiguous run, ready for vectorised work per label."""
-    code = label_positions(curves["label"], pd.Index(tuple(labels), dtype=object))
+    rates as float64): each label's points are one contiguous run, ready for vectorised work per label.
+
+    ``narrow``: ``code`` as int32 and counts stored as 32 or 64-bit integers as they are (views, not
+    int64 copies: 1 GB at 25 million points), for a caller whose arithmetic on them cannot overflow."""
+    code_dtype = np.int32 if narrow and len(labels) < 2**31 - 1 else np.int64
+    code = label_positions(curves["label"], pd.Index(tuple(labels), dtype=object), code_dtype)
     if (code < 0).any():
         unknown = sorted(set(curves["label"].astype(object)[code < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
@@ -27,22 +35,29 @@ def curve_points_by_label(
     step, fall = np.diff(code), np.diff(threshold)
     ordered = bool(((step > 0) | ((step == 0) & (fall < 0))).all())  # exact_curves' own order
     del step, fall
-    points = {"code": code.astype(np.int64, copy=False), "threshold": threshold}
+    points = {"code": code.astype(code_dtype, copy=False), "threshold": threshold}
     for name in columns:
-        points[name] = curves[name].to_numpy(np.int64 if name in _COUNT_COLUMNS else np.float64)
+        points[name] = curves[name].to_numpy(_dtype(curves[name].dtype, name, narrow))
     if ordered:  # nothing to sort: the frame's columns as they are (read-only), not copies
         return points
     order = np.lexsort((-threshold, code))
     return {name: values[order] for name, values in points.items()}
 
 
-def label_positions(label: pd.Series, labels: pd.Index) -> np.ndarray:
+def _dtype(stored: object, name: str, narrow: bool) -> type | np.dtype:
+    if name not in _COUNT_COLUMNS:
+        return np.float64
+    wide = narrow and isinstance(stored, np.dtype) and stored in (np.int32, np.int64)
+    return stored if wide else np.int64
+
+
+def label_positions(label: pd.Series, labels: pd.Index, dtype: type = np.intp) -> np.ndarray:
     """Each row's position in `labels` (-1 when absent): by category for a categorical column, a lookup
     per category instead of a hashed text per row (millions of curve points name a few labels)."""
     if not isinstance(label.dtype, pd.CategoricalDtype):
-        return labels.get_indexer(label.astype(object))
-    position = labels.get_indexer(label.cat.categories.astype(object))
-    return np.append(position, -1)[label.cat.codes.to_numpy()]  # code -1 (a missing label): -1
+        return labels.get_indexer(label.astype(object)).astype(dtype, copy=False)
+    position = labels.get_indexer(label.cat.categories.astype(object)).astype(dtype)
+    return np.append(position, dtype(-1))[label.cat.codes.to_numpy()]  # code -1 (a missing label): -1
 
 
 def next_lower_threshold(
@@ -57,3 +72,4 @@ def next_lower_threshold(
     lowest = np.ones(threshold.shape[0], dtype=bool)
     lowest[:-1] = ~same_next
     return low, lowest
+
