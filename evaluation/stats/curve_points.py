@@ -1,14 +1,16 @@
 """A curve's points (exact_curves' frame) as arrays grouped by label, for the vectorised choices made
-per label (thresholds, costs, the review band, the report's bins)."""
+per label (thresholds, costs, the review band, the report's bins), and the sort by confidence every
+curve starts from."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["curve_points_by_label", "label_positions", "next_lower_threshold"]
+__all__ = ["by_confidence_descending", "curve_points_by_label", "label_positions", "next_lower_threshold"]
 
 _COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
 
@@ -73,3 +75,26 @@ def next_lower_threshold(
     lowest[:-1] = ~same_next
     return low, lowest
 
+
+def by_confidence_descending(confidence: np.ndarray) -> np.ndarray:
+    """``np.argsort(-confidence, kind="stable")``, by a least-significant-digit radix sort of the floats'
+    order-preserving 64-bit keys, 16 bits at a time (numpy sorts 16-bit codes by radix, in linear time);
+    a digit the same in every key is skipped (confidences that were float32: the lowest). 30,000,000
+    confidences: 3.7 s instead of 8.7 s (float32 values), 6.0 s instead of 7.1 s (any float64)."""
+    values = np.negative(confidence, dtype=np.float64)
+    if values.size < 2 or np.isnan(values).any():
+        return np.argsort(values, kind="stable")
+    values += 0.0  # -0.0 and 0.0 compare equal: one key
+    key = values.view(np.uint64)
+    negative = key >= np.uint64(1 << 63)
+    np.invert(key, out=key, where=negative)
+    np.bitwise_or(key, np.uint64(1 << 63), out=key, where=~negative)
+    digits = key.view(np.uint16).reshape(-1, 4)
+    order: np.ndarray | None = None
+    for place in range(4):
+        digit = digits[:, place if sys.byteorder == "little" else 3 - place]
+        if (digit == digit[0]).all():
+            continue
+        step = np.argsort(digit if order is None else digit[order], kind="stable")
+        order = step if order is None else order[step]
+    return np.arange(values.size) if order is None else order

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
+from evaluation.stats.curve_points import by_confidence_descending
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += [
@@ -259,10 +260,11 @@ def by_group_then_confidence(group: np.ndarray, confidence: np.ndarray, n_groups
     """``np.lexsort((-confidence, group))`` (ties in entry order), without lexsort's cost on millions of
     entries: nothing when they are already in that order, else two stable sorts, the group's as 16-bit
     codes where they fit (numpy sorts those by radix)."""
-    step, fall = np.diff(group), np.diff(confidence)
-    if ((step > 0) | ((step == 0) & (fall <= 0))).all():
-        return np.arange(group.shape[0])
-    by_confidence = np.argsort(-confidence, kind="stable")
+    if (group[1:] >= group[:-1]).all():  # else out of order at once, without the differences' arrays
+        same = group[1:] == group[:-1]
+        if (np.diff(confidence)[same] <= 0).all():
+            return np.arange(group.shape[0])
+    by_confidence = by_confidence_descending(confidence)  # np.argsort(-confidence, kind="stable")
     codes = group[by_confidence]
     if 0 <= n_groups < 2**15:
         codes = codes.astype(np.int16)
@@ -368,7 +370,7 @@ def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
     For choosing one application-wide MinConfidence: every label is predicted at the same threshold, so
     the micro counts are sums over labels. Columns: :data:`GLOBAL_COLUMNS`.
     """
-    order = np.argsort(-pairs.confidence, kind="stable")
+    order = by_confidence_descending(pairs.confidence)  # np.argsort(-confidence, kind="stable")
     confidence = pairs.confidence[order]
     tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
     run_end = np.ones(confidence.shape[0], dtype=bool)

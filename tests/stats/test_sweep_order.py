@@ -1,0 +1,71 @@
+"""The sweep's order (by label, then confidence descending, ties in entry order) with the radix sort of
+the confidences and the cheaper in-order check, against the former function kept here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluation.stats.metrics import by_group_then_confidence
+
+
+def former_by_group_then_confidence(group: np.ndarray, confidence: np.ndarray, n_groups: int) -> np.ndarray:
+    step, fall = np.diff(group), np.diff(confidence)
+    if ((step > 0) | ((step == 0) & (fall <= 0))).all():
+        return np.arange(group.shape[0])
+    by_confidence = np.argsort(-confidence, kind="stable")
+    codes = group[by_confidence]
+    if 0 <= n_groups < 2**15:
+        codes = codes.astype(np.int16)
+    return by_confidence[np.argsort(codes, kind="stable")]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_order_is_the_former_one(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    group = rng.integers(0, 40, n)
+    confidence = np.round(rng.uniform(50, 100, n), 1)
+    in_order = np.lexsort((-confidence, group))
+    ascending_within = np.lexsort((confidence, group))
+    cases = [
+        (group, confidence, 40),
+        (group[in_order], confidence[in_order], 40),  # already in order: nothing to sort
+        (group[ascending_within], confidence[ascending_within], 40),  # grouped, but not by confidence
+        (group, rng.uniform(0, 100, n).astype(np.float32).astype(np.float64), 40),
+        (group, np.where(rng.random(n) < 0.01, np.nan, confidence), 40),
+        (group[in_order], np.where(rng.random(n) < 0.01, np.nan, confidence[in_order]), 40),
+        (group * 1000, confidence, 40_000),  # codes past int16
+        (group[:1], confidence[:1], 40),
+        (group[:0], confidence[:0], 40),
+        (np.zeros(n, dtype=np.int8), confidence, 1),
+    ]
+    for codes, values, n_groups in cases:
+        new = by_group_then_confidence(codes, values, n_groups)
+        assert np.array_equal(new, former_by_group_then_confidence(codes, values, n_groups))
+
+
+def former_global_order(confidence: np.ndarray) -> np.ndarray:
+    return np.argsort(-confidence, kind="stable")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_global_curve_is_the_former_one(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """By the radix sort and by numpy's stable argsort: the same frame, bit for bit (0.0 and -0.0 too)."""
+    from evaluation.stats import metrics
+    from tests.support.scored import pairs_of
+
+    rng = np.random.default_rng(seed)
+    truth = rng.random((200, 5)) < 0.3
+    returned = rng.random(truth.shape) < np.where(truth, 0.8, 0.4)
+    image_idx, label_idx = np.nonzero(returned)
+    confidence = np.round(rng.uniform(0, 100, image_idx.size)).astype(np.float32).astype(np.float64)
+    confidence[rng.random(confidence.size) < 0.05] = -0.0
+    confidence[rng.random(confidence.size) < 0.05] = 0.0
+    pairs = pairs_of(truth, image_idx, label_idx, confidence, floor=0.0)
+    new = metrics.global_curve(pairs)
+    monkeypatch.setattr(metrics, "by_confidence_descending", former_global_order)
+    old = metrics.global_curve(pairs)
+    assert new.equals(old)
+    for name in new.columns:
+        assert np.array_equal(new[name].to_numpy().view(np.int64), old[name].to_numpy().view(np.int64))
