@@ -138,6 +138,7 @@ def analyse(
         operation=operation.name,
         run=run,
     )
+    pairs.forget_order()  # the sweep, the global curve and the bootstrap have sorted by it
     per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
     _word_no_positives(per_label, evaluated=len(answered), not_evaluated=len(images) - len(answered))
     # indexed by label (result.labels.loc["Person"]); the "label" column stays for labels.csv and joins

@@ -170,7 +170,9 @@ def _little_bootstraps(
     streams = np.random.SeedSequence(seed).spawn(n_subsets + 1)
     dtype = _count_dtype(pairs.image_idx, n_images)
     # the full data's own recommendation (every multiplicity 1): the centre of every interval
-    full_label, full_global = _full_recommendations(entries, objective, np.ones((n_images, 1), dtype=dtype))
+    ones = np.ones((n_images, 1), dtype=dtype)
+    shared = pairs.by_confidence if entries.confidence is pairs.confidence else None  # sorted once
+    full_label, full_global = _full_recommendations(entries, objective, ones, by_confidence=shared)
     by_pair = _by_image(entries.image, n_images)
     by_positive = _by_image(entries.positive_image, n_images)
 
@@ -241,12 +243,18 @@ def _little_bootstraps(
 
 
 def _full_recommendations(
-    entries: _Entries, objective: Objective, ones: np.ndarray, most: int = _FULL_ENTRIES_PER_PART
+    entries: _Entries,
+    objective: Objective,
+    ones: np.ndarray,
+    most: int = _FULL_ENTRIES_PER_PART,
+    *,
+    by_confidence: np.ndarray | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``_recommendations(entries.curves(), entries, objective, ones)``, the same numbers, without every
     entry's per-label curve at once (at 28 million entries, arrays of about 3 GB beside the sort's):
     each label's curve reads only its own entries and positives, so the per-label curves are built for
-    a few labels at a time (about ``most`` entries), then the global curve alone."""
+    a few labels at a time (about ``most`` entries), then the global curve alone (from the entries'
+    order ``by_confidence`` when given)."""
     n_labels = entries.n_labels
     threshold, f1 = np.full((1, n_labels), np.nan), np.full((1, n_labels), np.nan)
     per_label = np.bincount(entries.label, minlength=n_labels)
@@ -271,7 +279,7 @@ def _full_recommendations(
         f1[:, first:last] = label_part[1][:, first:last]
         del part, label_part
         first = last
-    _, overall = _recommendations((None, entries.global_curve()), entries, objective, ones)
+    _, overall = _recommendations((None, entries.global_curve(by_confidence)), entries, objective, ones)
     assert overall is not None
     return (threshold, f1), overall
 

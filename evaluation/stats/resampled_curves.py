@@ -383,9 +383,11 @@ class _Entries:
         del label, by_label
         return per_label, self._global(image, confidence, is_true)
 
-    def global_curve(self) -> _Curve:
-        """The global curve alone (as :meth:`curves` gives it), without the per-label sort's arrays."""
-        by_confidence = _by_confidence_descending(self.confidence)
+    def global_curve(self, by_confidence: np.ndarray | None = None) -> _Curve:
+        """The global curve alone (as :meth:`curves` gives it), without the per-label sort's arrays; from
+        ``by_confidence`` when given, the entries' order by confidence (ScoredPairs.by_confidence)."""
+        if by_confidence is None:
+            by_confidence = _by_confidence_descending(self.confidence)
         image, confidence = self.image[by_confidence], self.confidence[by_confidence]
         is_true = self.is_true[by_confidence]
         del by_confidence

@@ -63,9 +63,13 @@ def test_full_recommendations_in_parts_are_the_former_ones(objective: str, most:
         for dtype in (np.int32, np.int64):
             ones = np.ones((60, 1), dtype=dtype)
             former = _recommendations(entries.curves(), entries, parsed, ones)
-            new = _full_recommendations(entries, parsed, ones, most)
-            for fast, slow in zip(new, former, strict=True):
-                assert slow is not None
-                for a, b in zip(fast, slow, strict=True):
-                    assert a.dtype == b.dtype and a.shape == b.shape
-                    assert_array_equal(a, b)
+            order = np.argsort(-entries.confidence, kind="stable")  # ScoredPairs.by_confidence
+            for new in (
+                _full_recommendations(entries, parsed, ones, most),
+                _full_recommendations(entries, parsed, ones, most, by_confidence=order),
+            ):
+                for fast, slow in zip(new, former, strict=True):
+                    assert slow is not None
+                    for a, b in zip(fast, slow, strict=True):
+                        assert a.dtype == b.dtype and a.shape == b.shape
+                        assert_array_equal(a, b)

@@ -69,3 +69,18 @@ def test_the_global_curve_is_the_former_one(seed: int, monkeypatch: pytest.Monke
     assert new.equals(old)
     for name in new.columns:
         assert np.array_equal(new[name].to_numpy().view(np.int64), old[name].to_numpy().view(np.int64))
+
+
+def test_the_pairs_order_by_confidence_is_numpys_stable_argsort_and_can_be_forgotten() -> None:
+    from tests.support.scored import pairs_of
+
+    rng = np.random.default_rng(4)
+    truth = rng.random((300, 4)) < 0.3
+    image_idx, label_idx = np.nonzero(rng.random(truth.shape) < 0.5)
+    confidence = np.round(rng.uniform(50, 100, image_idx.size))
+    pairs = pairs_of(truth, image_idx, label_idx, confidence, floor=50.0)
+    order = pairs.by_confidence
+    assert np.array_equal(order, np.argsort(-pairs.confidence, kind="stable"))
+    assert pairs.by_confidence is order and not order.flags.writeable
+    pairs.forget_order()
+    assert pairs.by_confidence is not order and np.array_equal(pairs.by_confidence, order)
