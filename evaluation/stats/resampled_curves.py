@@ -368,8 +368,9 @@ class _Entries:
         image, confidence = self.image[by_confidence], self.confidence[by_confidence]
         is_true = self.is_true[by_confidence]
         label = self.label[by_confidence]
+        # already in that order, so its own sort by confidence would be the identity: not sorted again
+        by_label = by_group_then_confidence(label, confidence, self.n_labels, np.arange(label.size))
         del by_confidence
-        by_label = by_group_then_confidence(label, confidence, self.n_labels)
         per_label = _curve(
             label[by_label],
             image[by_label],

@@ -4,6 +4,8 @@ curves' leaner candidates and counted sums against the former formulas kept here
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -73,3 +75,38 @@ def test_full_recommendations_in_parts_are_the_former_ones(objective: str, most:
                     for a, b in zip(fast, slow, strict=True):
                         assert a.dtype == b.dtype and a.shape == b.shape
                         assert_array_equal(a, b)
+
+
+def _same_curve(new: object, old: object) -> None:
+    for field in dataclasses.fields(new):  # type: ignore[arg-type]
+        a, b = getattr(new, field.name), getattr(old, field.name)
+        if dataclasses.is_dataclass(a):
+            _same_curve(a, b)
+        elif isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and np.array_equal(a, b), field.name
+        else:
+            assert a == b, field.name
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_per_label_order_skips_a_second_sort_by_confidence(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries already sorted by confidence are not sorted by it again: the same curves as sorting."""
+    from evaluation.stats import metrics, resampled_curves
+
+    entries = random_entries(seed)
+    if seed == 5:  # 0.0 and -0.0 among the confidences: one key to both sorts
+        confidence = entries.confidence.copy()
+        confidence[::7] = 0.0
+        confidence[::11] = -0.0
+        entries = dataclasses.replace(entries, confidence=confidence)
+    new = entries.curves()
+    former = metrics.by_group_then_confidence
+    monkeypatch.setattr(
+        resampled_curves,
+        "by_group_then_confidence",
+        lambda group, confidence, n, _=None: former(group, confidence, n),
+    )
+    for fresh, old in zip(new, entries.curves(), strict=True):
+        _same_curve(fresh, old)
