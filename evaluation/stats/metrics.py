@@ -298,19 +298,28 @@ def _sweep(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     label = pairs.label_idx[order]
     confidence = pairs.confidence[order]
     tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
+    del order  # each array the size of the entries goes once used, the rest in place: 28 million at scale
 
     run_end = np.ones(label.shape[0], dtype=bool)
     run_end[:-1] = (label[1:] != label[:-1]) | (confidence[1:] != confidence[:-1])
     points = np.flatnonzero(run_end)
+    del run_end
 
     per_label = np.bincount(label, minlength=pairs.n_labels)
     label_start = np.cumsum(per_label) - per_label  # first sorted position of each label
-    tp_before_label = np.concatenate(([0], tp_running))[label_start]
+    # the true entries before each label's first: [0, *tp_running][label_start], without that copy
+    before = tp_running[np.maximum(label_start - 1, 0)] if tp_running.size else np.zeros_like(label_start)
+    tp_before_label = np.where(label_start > 0, before, 0)
 
     point_label = label[points]
-    tp = tp_running[points] - tp_before_label[point_label]
-    predicted = points + 1 - label_start[point_label]
-    return point_label, confidence[points], tp, predicted - tp
+    del label
+    tp = tp_running[points]
+    del tp_running
+    tp -= tp_before_label[point_label]
+    fp = points + 1
+    fp -= label_start[point_label]
+    fp -= tp  # the predictions through each point less its true ones
+    return point_label, confidence[points], tp, fp
 
 
 def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:

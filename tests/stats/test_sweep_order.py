@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.stats.metrics import by_group_then_confidence
+from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
 
 
 def former_by_group_then_confidence(group: np.ndarray, confidence: np.ndarray, n_groups: int) -> np.ndarray:
@@ -84,3 +84,39 @@ def test_the_pairs_order_by_confidence_is_numpys_stable_argsort_and_can_be_forgo
     assert pairs.by_confidence is order and not order.flags.writeable
     pairs.forget_order()
     assert pairs.by_confidence is not order and np.array_equal(pairs.by_confidence, order)
+
+
+def former_sweep(pairs: ScoredPairs) -> tuple[np.ndarray, ...]:
+    order = former_by_group_then_confidence(pairs.label_idx, pairs.confidence, pairs.n_labels)
+    label = pairs.label_idx[order]
+    confidence = pairs.confidence[order]
+    tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
+    run_end = np.ones(label.shape[0], dtype=bool)
+    run_end[:-1] = (label[1:] != label[:-1]) | (confidence[1:] != confidence[:-1])
+    points = np.flatnonzero(run_end)
+    per_label = np.bincount(label, minlength=pairs.n_labels)
+    label_start = np.cumsum(per_label) - per_label
+    tp_before_label = np.concatenate(([0], tp_running))[label_start]
+    point_label = label[points]
+    tp = tp_running[points] - tp_before_label[point_label]
+    predicted = points + 1 - label_start[point_label]
+    return point_label, confidence[points], tp, predicted - tp
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_sweep_is_the_former_one(seed: int) -> None:
+    """Labels without entries first, between and last; no entries at all."""
+    from evaluation.stats.metrics import _sweep
+    from tests.support.scored import pairs_of
+
+    rng = np.random.default_rng(seed)
+    truth = rng.random((150, 7)) < 0.3
+    returned = rng.random(truth.shape) < np.where(truth, 0.8, 0.4)
+    returned[:, [0, 3, 6]] = False
+    image_idx, label_idx = np.nonzero(returned)
+    confidence = np.round(rng.uniform(50, 100, image_idx.size))
+    cases = [(image_idx, label_idx, confidence), (image_idx[:0], label_idx[:0], confidence[:0])]
+    for images, labels, values in cases:
+        pairs = pairs_of(truth, images, labels, values, floor=50.0)
+        for new, old in zip(_sweep(pairs), former_sweep(pairs), strict=True):
+            assert new.dtype == old.dtype and np.array_equal(new, old)
