@@ -232,6 +232,9 @@ def _label_column(codes: np.ndarray, labels: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(list(labels), dtype=object))
 
 
+_ROWS_PER_BLOCK = 1 << 20  # curve rows whose counts and rates are computed at a time (8 MB per array)
+
+
 def _owned(values: np.ndarray, dtype: type) -> np.ndarray:
     """``values`` as ``dtype`` for a frame to hold without copying: a copy only when read-only."""
     return np.array(values, dtype=dtype, copy=True if not values.flags.writeable else None)
@@ -240,12 +243,18 @@ def _owned(values: np.ndarray, dtype: type) -> np.ndarray:
 def _curve_frame(
     pairs: ScoredPairs, label_codes: np.ndarray, threshold: np.ndarray, tp: np.ndarray, fp: np.ndarray
 ) -> pd.DataFrame:
-    support = pairs.support[label_codes]
-    fn = support - tp
-    precision, recall, f1 = _rates(tp, fp, fn)
     narrow = np.int32 if pairs.n_images < 2**31 else np.int64  # 20 bytes less per row, on tens of millions
-    tn = (pairs.n_images - support - fp).astype(narrow, copy=False)
-    tp, fp, fn, support = (_owned(n, narrow) for n in (tp, fp, fn, support))
+    n_rows = label_codes.shape[0]
+    fn, tn = np.empty(n_rows, dtype=narrow), np.empty(n_rows, dtype=narrow)
+    precision, recall, f1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    for start in range(0, n_rows, _ROWS_PER_BLOCK):  # row by row: a block's temporaries at a time
+        rows = slice(start, start + _ROWS_PER_BLOCK)
+        support = pairs.support[label_codes[rows]]
+        fn[rows] = missed = support - tp[rows]
+        tn[rows] = pairs.n_images - support - fp[rows]
+        precision[rows], recall[rows], f1[rows] = _rates(tp[rows], fp[rows], missed)
+    support = pairs.support.astype(narrow)[label_codes]
+    tp, fp = _owned(tp, narrow), _owned(fp, narrow)
     # the frame takes these arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
     # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
     return pd.DataFrame(

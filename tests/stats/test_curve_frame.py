@@ -91,6 +91,8 @@ def test_exact_curves_and_grid_table_are_the_former_frames(
 ) -> None:
     pairs = random_pairs(seed)
     assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
+    monkeypatch.setattr(metrics, "_ROWS_PER_BLOCK", 7 + seed)  # rows in many blocks, the last one short
+    assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
     captured = []
     built = metrics._curve_frame
 
