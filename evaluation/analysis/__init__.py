@@ -138,6 +138,7 @@ def analyse(
         operation=operation.name,
         run=run,
     )
+    pairs.forget_order()  # the sweep, the global curve and the bootstrap have sorted by it
     per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
     _word_no_positives(per_label, evaluated=len(answered), not_evaluated=len(images) - len(answered))
     # indexed by label (result.labels.loc["Person"]); the "label" column stays for labels.csv and joins
@@ -338,24 +339,28 @@ def _scores(
     if positives is None:
         return None
     n_labels = max(pairs.n_labels, 1)
-    returned = pairs.image_idx.astype(np.int64) * n_labels + pairs.label_idx
+    returned = np.multiply(pairs.image_idx, n_labels, dtype=np.int64)
+    returned += pairs.label_idx
     truth = np.asarray(positives[0], dtype=np.int64) * n_labels + np.asarray(positives[1], dtype=np.int64)
     codes = np.concatenate([returned, truth])  # each (image, label) at most once in either
     codes.sort()
     codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
     confidence = np.full(codes.shape[0], np.nan)
     confidence[np.searchsorted(codes, returned)] = pairs.confidence
+    del returned  # each array the size of the pairs goes as soon as it is used: tens of millions of rows
     truth.sort()
     at = np.minimum(np.searchsorted(truth, codes), max(truth.size - 1, 0))
-    positive = (truth[at] == codes) if truth.size else np.zeros(codes.shape[0], dtype=bool)
+    positive = ((truth[at] == codes) if truth.size else np.zeros(codes.shape[0], dtype=bool)).astype(np.int8)
+    del at, truth
     # categories, not a string per row: millions of rows name a few thousand images' and labels' names
     names = pd.Index(images, dtype=object)
     image_of = codes // n_labels
+    image = names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names)
+    del image_of
+    label = pd.Categorical.from_codes(codes % n_labels, pd.Index(pairs.labels, dtype=object))
+    del codes
     return pd.DataFrame(
-        {
-            "image": names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names),
-            "label": pd.Categorical.from_codes(codes % n_labels, pd.Index(pairs.labels, dtype=object)),
-            "confidence": confidence,
-            "positive": positive.astype(np.int8),  # 0 or 1: a byte, not eight, on millions of rows
-        }
+        # positive: 0 or 1, a byte, not eight, on millions of rows; the arrays as they are, not copies
+        {"image": image, "label": label, "confidence": confidence, "positive": positive},
+        copy=False,
     )

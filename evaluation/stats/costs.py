@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.stats.bootstrap import bootstrap_counts_at, percentile_interval
-from evaluation.stats.metrics import ScoredPairs, curve_points_by_label, next_lower_threshold
+from evaluation.stats.curve_points import curve_points_by_label, next_lower_threshold
+from evaluation.stats.metrics import ScoredPairs
 
 __all__ = [
     "MIN_COST_COLUMNS",

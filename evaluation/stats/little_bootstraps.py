@@ -32,6 +32,8 @@ BLB_GAMMA = 0.7  # b = n ** gamma images per subset (Kleiner et al. find 0.6-0.8
 BLB_RESAMPLES_PER_SUBSET = 100  # r, as in Kleiner et al.; s = resamples / r subsets (10 for 1,000)
 # a label with fewer expected positives in a subset (support * b / n) is bootstrapped exactly instead
 BLB_MIN_SUBSET_POSITIVES = 25
+# the full data's per-label curves are built for labels holding about this many entries at a time
+_FULL_ENTRIES_PER_PART = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -167,14 +169,12 @@ def _little_bootstraps(
     order = _canonical_order(n_images, image_keys)
     streams = np.random.SeedSequence(seed).spawn(n_subsets + 1)
     dtype = _count_dtype(pairs.image_idx, n_images)
+    # the full data's own recommendation (every multiplicity 1): the centre of every interval
+    ones = np.ones((n_images, 1), dtype=dtype)
+    shared = pairs.by_confidence if entries.confidence is pairs.confidence else None  # sorted once
+    full_label, full_global = _full_recommendations(entries, objective, ones, by_confidence=shared)
     by_pair = _by_image(entries.image, n_images)
     by_positive = _by_image(entries.positive_image, n_images)
-
-    # the full data's own recommendation (every multiplicity 1): the centre of every interval
-    full_label, full_global = _recommendations(
-        entries.curves(), entries, objective, np.ones((n_images, 1), dtype=dtype)
-    )
-    assert full_label is not None and full_global is not None
 
     threshold = np.empty((n_resamples, n_labels))
     f1 = np.empty((n_resamples, n_labels))
@@ -240,6 +240,48 @@ def _little_bootstraps(
             exact_label=rare,
         ),
     )
+
+
+def _full_recommendations(
+    entries: _Entries,
+    objective: Objective,
+    ones: np.ndarray,
+    most: int = _FULL_ENTRIES_PER_PART,
+    *,
+    by_confidence: np.ndarray | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``_recommendations(entries.curves(), entries, objective, ones)``, the same numbers, without every
+    entry's per-label curve at once (at 28 million entries, arrays of about 3 GB beside the sort's):
+    each label's curve reads only its own entries and positives, so the per-label curves are built for
+    a few labels at a time (about ``most`` entries), then the global curve alone (from the entries'
+    order ``by_confidence`` when given)."""
+    n_labels = entries.n_labels
+    threshold, f1 = np.full((1, n_labels), np.nan), np.full((1, n_labels), np.nan)
+    per_label = np.bincount(entries.label, minlength=n_labels)
+    first = 0
+    while first < n_labels:  # labels [first, last): at least one, else as many as fit in ``most``
+        last = first + max(1, int(np.searchsorted(np.cumsum(per_label[first:]), most, side="right")))
+        taken = np.flatnonzero((entries.label >= first) & (entries.label < last))
+        positives = slice(*np.searchsorted(entries.positive_label, [first, last]))
+        part = _Entries(
+            image=entries.image[taken],
+            label=entries.label[taken],
+            confidence=entries.confidence[taken],
+            is_true=entries.is_true[taken],
+            positive_image=entries.positive_image[positives],
+            positive_label=entries.positive_label[positives],
+            n_labels=n_labels,
+        )
+        del taken
+        label_part, _ = _recommendations(part.curves(with_global=False), part, objective, ones)
+        assert label_part is not None
+        threshold[:, first:last] = label_part[0][:, first:last]
+        f1[:, first:last] = label_part[1][:, first:last]
+        del part, label_part
+        first = last
+    _, overall = _recommendations((None, entries.global_curve(by_confidence)), entries, objective, ones)
+    assert overall is not None
+    return (threshold, f1), overall
 
 
 def _rare_exactly(

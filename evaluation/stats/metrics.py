@@ -23,10 +23,17 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
+from evaluation.stats.curve_points import by_confidence_descending
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
-__all__ += ["curve_points_by_label", "exact_curves", "global_curve", "grid_table", "micro_macro"]
-__all__ += ["label_positions", "next_lower_threshold", "undefined_reason", "undefined_reasons"]
+__all__ += [
+    "exact_curves",
+    "global_curve",
+    "grid_table",
+    "micro_macro",
+    "undefined_reason",
+    "undefined_reasons",
+]
 
 CURVE_COLUMNS = ("label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support")
 GLOBAL_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
@@ -172,6 +179,19 @@ class ScoredPairs:
         """Drop the cached sweep (four arrays the size of the curves), once the curves and AP are built."""
         self.__dict__.pop("_curve_points", None)
 
+    def forget_order(self) -> None:
+        """Drop the cached order by confidence (one int64 per pair), once the bootstrap has used it."""
+        self.__dict__.pop("by_confidence", None)
+
+    @functools.cached_property
+    def by_confidence(self) -> np.ndarray:
+        """Pairs by confidence descending, ties in entry order (``np.argsort(-confidence, kind="stable")``):
+        the one sort the sweep, the global curve and the bootstrap's global curve start from (each took
+        about 4 s at 28 million pairs, and the bootstrap's its peak memory), until forget_order."""
+        order = by_confidence_descending(self.confidence)
+        order.flags.writeable = False
+        return order
+
     @functools.cached_property
     def _curve_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The sweep shared by exact_curves and average_precision, done once per (immutable) instance."""
@@ -185,12 +205,17 @@ class ScoredPairs:
 
 
 def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, NaN where the denominator is 0 (undefined, not 0)."""
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
+    """numerator / denominator, NaN where the denominator is 0 (undefined, not 0). Integers are divided
+    as they are: numpy casts them to float64 a buffer at a time (the same numbers, no float64 copies)."""
+    numerator, denominator = _ints_or_float64(numerator), _ints_or_float64(denominator)
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
     np.divide(numerator, denominator, out=out, where=denominator != 0)
     return out
+
+
+def _ints_or_float64(values: np.ndarray) -> np.ndarray:
+    array = np.asarray(values)
+    return array if array.dtype.kind in "iu" else array.astype(np.float64, copy=False)
 
 
 def _rates(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,19 +232,35 @@ def _label_column(codes: np.ndarray, labels: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(list(labels), dtype=object))
 
 
+_ROWS_PER_BLOCK = 1 << 20  # curve rows whose counts and rates are computed at a time (8 MB per array)
+
+
+def _owned(values: np.ndarray, dtype: type) -> np.ndarray:
+    """``values`` as ``dtype`` for a frame to hold without copying: a copy only when read-only."""
+    return np.array(values, dtype=dtype, copy=True if not values.flags.writeable else None)
+
+
 def _curve_frame(
     pairs: ScoredPairs, label_codes: np.ndarray, threshold: np.ndarray, tp: np.ndarray, fp: np.ndarray
 ) -> pd.DataFrame:
-    support = pairs.support[label_codes]
-    fn = support - tp
-    tn = pairs.n_images - support - fp
-    precision, recall, f1 = _rates(tp, fp, fn)
-    if pairs.n_images < 2**31:  # every count fits 32 bits: 20 bytes less per row, on tens of millions
-        tp, fp, fn, tn, support = (np.asarray(n, dtype=np.int32) for n in (tp, fp, fn, tn, support))
+    narrow = np.int32 if pairs.n_images < 2**31 else np.int64  # 20 bytes less per row, on tens of millions
+    n_rows = label_codes.shape[0]
+    fn, tn = np.empty(n_rows, dtype=narrow), np.empty(n_rows, dtype=narrow)
+    precision, recall, f1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    for start in range(0, n_rows, _ROWS_PER_BLOCK):  # row by row: a block's temporaries at a time
+        rows = slice(start, start + _ROWS_PER_BLOCK)
+        support = pairs.support[label_codes[rows]]
+        fn[rows] = missed = support - tp[rows]
+        tn[rows] = pairs.n_images - support - fp[rows]
+        precision[rows], recall[rows], f1[rows] = _rates(tp[rows], fp[rows], missed)
+    support = pairs.support.astype(narrow)[label_codes]
+    tp, fp = _owned(tp, narrow), _owned(fp, narrow)
+    # the frame takes these arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
+    # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
     return pd.DataFrame(
         {
             "label": _label_column(label_codes, pairs.labels),
-            "threshold": threshold.astype(np.float64, copy=False),
+            "threshold": _owned(threshold, np.float64),
             "tp": tp,
             "fp": fp,
             "fn": fn,
@@ -230,20 +271,26 @@ def _curve_frame(
             "support": support,
         },
         columns=list(CURVE_COLUMNS),
+        copy=False,
     )
 
 
 # ------------------------------------------------------------------------------------------ the sweep
 
 
-def by_group_then_confidence(group: np.ndarray, confidence: np.ndarray, n_groups: int) -> np.ndarray:
+def by_group_then_confidence(
+    group: np.ndarray, confidence: np.ndarray, n_groups: int, by_confidence: np.ndarray | None = None
+) -> np.ndarray:
     """``np.lexsort((-confidence, group))`` (ties in entry order), without lexsort's cost on millions of
     entries: nothing when they are already in that order, else two stable sorts, the group's as 16-bit
-    codes where they fit (numpy sorts those by radix)."""
-    step, fall = np.diff(group), np.diff(confidence)
-    if ((step > 0) | ((step == 0) & (fall <= 0))).all():
-        return np.arange(group.shape[0])
-    by_confidence = np.argsort(-confidence, kind="stable")
+    codes where they fit (numpy sorts those by radix); the first, by confidence, is ``by_confidence``
+    when given (:attr:`ScoredPairs.by_confidence` of these confidences)."""
+    if (group[1:] >= group[:-1]).all():  # else out of order at once, without the differences' arrays
+        same = group[1:] == group[:-1]
+        if (np.diff(confidence)[same] <= 0).all():
+            return np.arange(group.shape[0])
+    if by_confidence is None:
+        by_confidence = by_confidence_descending(confidence)  # np.argsort(-confidence, kind="stable")
     codes = group[by_confidence]
     if 0 <= n_groups < 2**15:
         codes = codes.astype(np.int16)
@@ -256,23 +303,32 @@ def _sweep(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     The one sort of all M entries, by (label, -confidence); ties collapse to the last entry of each run,
     as in sklearn's ``_binary_clf_curve``. Returns (label code, threshold, tp, fp), one item per point.
     """
-    order = by_group_then_confidence(pairs.label_idx, pairs.confidence, pairs.n_labels)
+    order = by_group_then_confidence(pairs.label_idx, pairs.confidence, pairs.n_labels, pairs.by_confidence)
     label = pairs.label_idx[order]
     confidence = pairs.confidence[order]
     tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
+    del order  # each array the size of the entries goes once used, the rest in place: 28 million at scale
 
     run_end = np.ones(label.shape[0], dtype=bool)
     run_end[:-1] = (label[1:] != label[:-1]) | (confidence[1:] != confidence[:-1])
     points = np.flatnonzero(run_end)
+    del run_end
 
     per_label = np.bincount(label, minlength=pairs.n_labels)
     label_start = np.cumsum(per_label) - per_label  # first sorted position of each label
-    tp_before_label = np.concatenate(([0], tp_running))[label_start]
+    # the true entries before each label's first: [0, *tp_running][label_start], without that copy
+    before = tp_running[np.maximum(label_start - 1, 0)] if tp_running.size else np.zeros_like(label_start)
+    tp_before_label = np.where(label_start > 0, before, 0)
 
     point_label = label[points]
-    tp = tp_running[points] - tp_before_label[point_label]
-    predicted = points + 1 - label_start[point_label]
-    return point_label, confidence[points], tp, predicted - tp
+    del label
+    tp = tp_running[points]
+    del tp_running
+    tp -= tp_before_label[point_label]
+    fp = points + 1
+    fp -= label_start[point_label]
+    fp -= tp  # the predictions through each point less its true ones
+    return point_label, confidence[points], tp, fp
 
 
 def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:
@@ -349,7 +405,7 @@ def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
     For choosing one application-wide MinConfidence: every label is predicted at the same threshold, so
     the micro counts are sums over labels. Columns: :data:`GLOBAL_COLUMNS`.
     """
-    order = np.argsort(-pairs.confidence, kind="stable")
+    order = pairs.by_confidence
     confidence = pairs.confidence[order]
     tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
     run_end = np.ones(confidence.shape[0], dtype=bool)
@@ -440,52 +496,3 @@ def undefined_reason(row: Mapping[str, Any] | pd.Series) -> str:
     tp, fp, fn = int(row["tp"]), int(row["fp"]), int(row["fn"])
     code = (tp + fp == 0) * 1 + (tp + fn == 0) * 2 + (2 * tp + fp + fn == 0) * 4
     return str(_REASONS[code])
-
-
-_COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
-
-
-def curve_points_by_label(
-    curves: pd.DataFrame, labels: Sequence[str], columns: Sequence[str] = ("tp", "fp")
-) -> dict[str, np.ndarray]:
-    """The points of ``curves`` (exact_curves' frame) as arrays sorted by the label's position in
-    ``labels`` (``code``), then by ``threshold`` from the highest down, with ``columns`` (counts as int64,
-    rates as float64): each label's points are one contiguous run, ready for vectorised work per label."""
-    code = label_positions(curves["label"], pd.Index(tuple(labels), dtype=object))
-    if (code < 0).any():
-        unknown = sorted(set(curves["label"].astype(object)[code < 0]))
-        raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
-    threshold = curves["threshold"].to_numpy(np.float64)
-    step, fall = np.diff(code), np.diff(threshold)
-    ordered = bool(((step > 0) | ((step == 0) & (fall < 0))).all())  # exact_curves' own order
-    del step, fall
-    points = {"code": code.astype(np.int64, copy=False), "threshold": threshold}
-    for name in columns:
-        points[name] = curves[name].to_numpy(np.int64 if name in _COUNT_COLUMNS else np.float64)
-    if ordered:  # nothing to sort: the frame's columns as they are (read-only), not copies
-        return points
-    order = np.lexsort((-threshold, code))
-    return {name: values[order] for name, values in points.items()}
-
-
-def label_positions(label: pd.Series, labels: pd.Index) -> np.ndarray:
-    """Each row's position in `labels` (-1 when absent): by category for a categorical column, a lookup
-    per category instead of a hashed text per row (millions of curve points name a few labels)."""
-    if not isinstance(label.dtype, pd.CategoricalDtype):
-        return labels.get_indexer(label.astype(object))
-    position = labels.get_indexer(label.cat.categories.astype(object))
-    return np.append(position, -1)[label.cat.codes.to_numpy()]  # code -1 (a missing label): -1
-
-
-def next_lower_threshold(
-    code: np.ndarray, threshold: np.ndarray, floor: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per point of a curve sorted by (code, threshold descending): the next lower threshold of its label
-    (the floor for its last point), and whether the point is its label's lowest. Any MinConfidence in
-    (next lower, threshold] gives the point's counts."""
-    same_next = code[1:] == code[:-1]
-    low = np.full(threshold.shape[0], float(floor))
-    low[:-1][same_next] = threshold[1:][same_next]
-    lowest = np.ones(threshold.shape[0], dtype=bool)
-    lowest[:-1] = ~same_next
-    return low, lowest

@@ -4,7 +4,6 @@ that module for the method and the reproducibility contract)."""
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.stats.curve_points import by_confidence_descending as _by_confidence_descending
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
 from evaluation.stats.thresholds import Objective
@@ -198,10 +198,11 @@ def _curve(
     segment_start = np.flatnonzero(first_point)
     segment_group = point_group[segment_start]
 
-    # a point is a candidate when its run (from the point before it, exclusive) has a true entry
+    # a point is a candidate when its run (from the point before it, exclusive) has a true entry: the
+    # points ending the true entries' runs, each once (arrays the size of the true entries, not the points)
     true_position = np.flatnonzero(is_true)
-    true_through = np.searchsorted(true_position, points, side="right")
-    candidate = np.flatnonzero(np.diff(true_through, prepend=0) > 0)
+    run_of_true = np.searchsorted(points, true_position)
+    candidate = run_of_true[np.diff(run_of_true, prepend=-1) > 0]
     candidate_group = point_group[candidate]
     first_candidate = np.ones(candidate.shape[0], dtype=bool)
     first_candidate[1:] = candidate_group[1:] != candidate_group[:-1]
@@ -214,7 +215,9 @@ def _curve(
     group_last = group_start[total_group] + per_group[total_group] - 1
     ends = np.concatenate([points[candidate], group_last])
     starts = np.concatenate([group_start[candidate_group], group_start[total_group]])
-    counted = np.flatnonzero(can_have_support[group])
+    predicted = _Sums(rows=image, end=ends + 1, start=starts)
+    counted = can_have_support[group]  # every entry (usual): the same sums, without a copy of image
+    counted_sums = predicted if counted.all() else _sums_at(image, np.flatnonzero(counted), ends, starts)
     return _Curve(
         image=image,
         is_true=is_true,
@@ -232,8 +235,8 @@ def _curve(
         candidate_segment_group=candidate_group[candidate_start],
         total_group=total_group,
         tp=_sums_at(image, true_position, points[candidate], group_start[candidate_group]),
-        predicted=_Sums(rows=image, end=ends + 1, start=starts),
-        predicted_counted=_sums_at(image, counted, ends, starts),
+        predicted=predicted,
+        predicted_counted=counted_sums,
     )
 
 
@@ -345,30 +348,6 @@ def _select(
     return chosen, f1_chosen
 
 
-def _by_confidence_descending(confidence: np.ndarray) -> np.ndarray:
-    """``np.argsort(-confidence, kind="stable")``, by a least-significant-digit radix sort of the floats'
-    order-preserving 64-bit keys, 16 bits at a time (numpy sorts 16-bit codes by radix, in linear time);
-    a digit the same in every key is skipped (confidences that were float32: the lowest). 30,000,000
-    confidences: 3.7 s instead of 8.7 s (float32 values), 6.0 s instead of 7.1 s (any float64)."""
-    values = np.negative(confidence, dtype=np.float64)
-    if values.size < 2 or np.isnan(values).any():
-        return np.argsort(values, kind="stable")
-    values += 0.0  # -0.0 and 0.0 compare equal: one key
-    key = values.view(np.uint64)
-    negative = key >= np.uint64(1 << 63)
-    np.invert(key, out=key, where=negative)
-    np.bitwise_or(key, np.uint64(1 << 63), out=key, where=~negative)
-    digits = key.view(np.uint16).reshape(-1, 4)
-    order: np.ndarray | None = None
-    for place in range(4):
-        digit = digits[:, place if sys.byteorder == "little" else 3 - place]
-        if (digit == digit[0]).all():
-            continue
-        step = np.argsort(digit if order is None else digit[order], kind="stable")
-        order = step if order is None else order[step]
-    return np.arange(values.size) if order is None else order
-
-
 @dataclass(frozen=True)
 class _Entries:
     """The scored entries and the positives (sorted by label) one bootstrap works on."""
@@ -389,7 +368,9 @@ class _Entries:
         image, confidence = self.image[by_confidence], self.confidence[by_confidence]
         is_true = self.is_true[by_confidence]
         label = self.label[by_confidence]
-        by_label = by_group_then_confidence(label, confidence, self.n_labels)
+        # already in that order, so its own sort by confidence would be the identity: not sorted again
+        by_label = by_group_then_confidence(label, confidence, self.n_labels, np.arange(label.size))
+        del by_confidence
         per_label = _curve(
             label[by_label],
             image[by_label],
@@ -401,15 +382,22 @@ class _Entries:
         if not with_global:
             return per_label, None
         del label, by_label
-        everything = _curve(
-            np.zeros(image.size, dtype=np.int8),
-            image,
-            confidence,
-            is_true,
-            1,
-            np.zeros(self.positive_label.size, dtype=np.int8),
-        )
-        return per_label, everything
+        return per_label, self._global(image, confidence, is_true)
+
+    def global_curve(self, by_confidence: np.ndarray | None = None) -> _Curve:
+        """The global curve alone (as :meth:`curves` gives it), without the per-label sort's arrays; from
+        ``by_confidence`` when given, the entries' order by confidence (ScoredPairs.by_confidence)."""
+        if by_confidence is None:
+            by_confidence = _by_confidence_descending(self.confidence)
+        image, confidence = self.image[by_confidence], self.confidence[by_confidence]
+        is_true = self.is_true[by_confidence]
+        del by_confidence
+        return self._global(image, confidence, is_true)
+
+    def _global(self, image: np.ndarray, confidence: np.ndarray, is_true: np.ndarray) -> _Curve:
+        """The curve of all entries as one group, from them sorted by confidence (descending)."""
+        zeros = np.zeros(self.positive_label.size, dtype=np.int8)
+        return _curve(np.zeros(image.size, dtype=np.int8), image, confidence, is_true, 1, zeros)
 
     @property
     def cells(self) -> int:
@@ -417,7 +405,7 @@ class _Entries:
 
 
 def _recommendations(
-    curves: tuple[_Curve, _Curve | None], entries: _Entries, objective: Objective, weights_t: np.ndarray
+    curves: tuple[_Curve | None, ...], entries: _Entries, objective: Objective, weights_t: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """(threshold, f1) per resample (C, L) on the per-label curves and (C, 1) on the global curve (None
     without one), from multiplicities (N, C) of the images ``entries`` index."""

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.stats.metrics import curve_points_by_label
+from evaluation.stats.curve_points import curve_points_by_label
 
 __all__ = [
     "A2I_CONDITION_TYPE",

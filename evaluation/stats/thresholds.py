@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
+from evaluation.stats.curve_points import curve_points_by_label, next_lower_threshold
 from evaluation.stats.intervals import trials_to_certify, wilson_interval
-from evaluation.stats.metrics import curve_points_by_label, next_lower_threshold
 from evaluation.stats.robust import robust_min_confidence
 
 __all__ = [
@@ -227,6 +227,8 @@ class Objective:
 
 # ------------------------------------------------------------------------------------------ selection
 
+_ROWS_PER_BLOCK = 1 << 20  # rows of a curve whose keys are compared at a time (8 MB per float64 array)
+
 
 def _first_per_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray]) -> np.ndarray:
     """Per group, the row that sorts first by ``keys_desc`` (all descending, first key most important;
@@ -247,28 +249,36 @@ def _first_per_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.nd
 def _first_per_sorted_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray]) -> np.ndarray:
     """`_first_per_group` for rows sorted by group, without sorting: each key in turn keeps the rows
     equal to their group's maximum (NaN below every number), then the first row left wins, as the
-    stable sort's first row would."""
+    stable sort's first row would. A block of rows at a time (the group maxima first, then the rows
+    kept): no float64 copy of a key the size of the curve (25 million points: 0.4 GB per key)."""
     n_rows = group.shape[0]
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    counts = np.diff(np.r_[starts, n_rows])
+    blocks = [slice(start, start + _ROWS_PER_BLOCK) for start in range(0, n_rows, _ROWS_PER_BLOCK)]
     left = np.ones(n_rows, dtype=bool)
-    for key in keys_desc:  # a key's array, its masked copy and its group's maximum per row at a time
-        values = np.asarray(key, dtype=np.float64)
-        nan = np.isnan(values)
-        masked = values.copy()
-        masked[~left | nan] = -np.inf
-        best = np.repeat(np.maximum.reduceat(masked, starts), counts)
-        # a group whose remaining rows are all NaN keeps them all (NaN ties NaN, as in the sort)
-        kept = masked == best
-        del masked
-        kept |= np.isneginf(best) & nan
-        left &= kept
-        del best, kept, nan
+    for key in map(np.asarray, keys_desc):
+        best = np.full(n_groups, -np.inf)
+        for block in blocks:  # each group's maximum of its rows left (NaN: -inf), over every block
+            masked, _ = _masked(key, left, block)
+            rows = group[block]
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            np.maximum.at(best, rows[starts], np.maximum.reduceat(masked, starts))
+        for block in blocks:
+            masked, nan = _masked(key, left, block)
+            group_best = best[group[block]]
+            # a group whose remaining rows are all NaN keeps them all (NaN ties NaN, as in the sort)
+            left[block] &= (masked == group_best) | (np.isneginf(group_best) & nan)
     # every group keeps a row: its first one left is the first left at or after its start
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     remaining = np.flatnonzero(left)
     chosen = np.full(n_groups, -1, dtype=np.int64)
     chosen[group[starts]] = remaining[np.searchsorted(remaining, starts)]
     return chosen
+
+
+def _masked(key: np.ndarray, left: np.ndarray, block: slice) -> tuple[np.ndarray, np.ndarray]:
+    """A block of ``key`` as float64, -inf where a row is no longer left or NaN; and where it is NaN."""
+    values = np.asarray(key[block], dtype=np.float64)
+    nan = np.isnan(values)
+    return np.where(left[block] & ~nan, values, -np.inf), nan
 
 
 def _choose(
@@ -290,7 +300,7 @@ def _choose(
         else:
             feasible = _certifiable(objective, columns) >= objective.target
             keys, fallback = [precision, recall, threshold], [recall, precision, threshold]
-    chosen = _first_per_group(group, n_groups, [feasible.astype(np.float64), *keys])
+    chosen = _first_per_group(group, n_groups, [feasible, *keys])  # a bool key reads as 0.0 / 1.0
     meets = np.zeros(n_groups, dtype=bool)
     meets[chosen >= 0] = feasible[
         chosen[chosen >= 0]
@@ -355,7 +365,8 @@ def _sorted_curve(curves: pd.DataFrame, labels: tuple[str, ...]) -> dict[str, np
     if missing:
         raise ValueError(f"curves must come from exact_curves; missing columns {missing}")
     stated = ("support",) if "support" in curves.columns else ()  # checked against the support given
-    return curve_points_by_label(curves, labels, ("tp", "fp", "fn", "precision", "recall", "f1", *stated))
+    names = ("tp", "fp", "fn", "precision", "recall", "f1", *stated)
+    return curve_points_by_label(curves, labels, names, narrow=True)  # counts only summed in float64
 
 
 # ------------------------------------------------------------------------------------------ notes
@@ -555,7 +566,7 @@ def recommend(
             objective=objective,
             min_support=int(min_support),
             floor=floor,
-            predictions=int(columns["tp"][bottom[index]] + columns["fp"][bottom[index]])
+            predictions=int(columns["tp"][bottom[index]]) + int(columns["fp"][bottom[index]])
             if has_curve[index]
             else 0,
             top_confidence=float(columns["threshold"][top[index]]) if has_curve[index] else math.nan,

@@ -609,7 +609,7 @@ def test_a_bigger_sparse_case_stays_sparse() -> None:
 
 
 def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds_the_next_lower():
-    from evaluation.stats.metrics import curve_points_by_label, next_lower_threshold
+    from evaluation.stats.curve_points import curve_points_by_label, next_lower_threshold
 
     curves = pd.DataFrame(
         {
@@ -635,7 +635,7 @@ def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds
 def test_curve_points_by_label_reads_a_categorical_label_by_category():
     """A categorical label column (exact_curves') gives the codes its text gives; a sorted curve's
     columns come back as they are (not copies), an unsorted one's sorted."""
-    from evaluation.stats.metrics import curve_points_by_label
+    from evaluation.stats.curve_points import curve_points_by_label
 
     text = pd.DataFrame(
         {

@@ -1,0 +1,137 @@
+"""exact_curves' and grid_table's frames, built from the arrays as they are (no float64 copies of the
+counts, no consolidated 2-D blocks), against the former construction kept here: every value and dtype
+the same, bit for bit, and every column the frame's own to edit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluation.stats import metrics
+from evaluation.stats.metrics import (
+    CURVE_COLUMNS,
+    ScoredPairs,
+    _divide,
+    _label_column,
+    exact_curves,
+    grid_table,
+)
+
+
+def former_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def former_curve_frame(pairs: ScoredPairs, label_codes, threshold, tp, fp) -> pd.DataFrame:
+    support = pairs.support[label_codes]
+    fn = support - tp
+    tn = pairs.n_images - support - fp
+    precision = former_divide(tp, tp + fp)
+    recall = former_divide(tp, tp + fn)
+    f1 = former_divide(2 * tp, 2 * tp + fp + fn)
+    if pairs.n_images < 2**31:
+        tp, fp, fn, tn, support = (np.asarray(n, dtype=np.int32) for n in (tp, fp, fn, tn, support))
+    return pd.DataFrame(
+        {
+            "label": _label_column(label_codes, pairs.labels),
+            "threshold": threshold.astype(np.float64, copy=False),
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "tn": tn,
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        },
+        columns=list(CURVE_COLUMNS),
+    )
+
+
+def random_pairs(seed: int) -> ScoredPairs:
+    rng = np.random.default_rng(seed)
+    n_images, n_labels = 300, 7
+    truth = rng.random((n_images, n_labels)) < np.array([0.5, 0.2, 0.05, 0.0, 0.3, 0.01, 0.0])
+    returned = rng.random(truth.shape) < np.where(truth, 0.8, 0.3)
+    returned[:, 6] = False
+    image, label = np.nonzero(returned)
+    confidence = np.round(rng.uniform(50, 100, image.size) * 2) / 2
+    return ScoredPairs(
+        labels=tuple(f"L{i}" for i in range(n_labels)),
+        n_images=n_images,
+        support=truth.sum(axis=0),
+        label_idx=label,
+        image_idx=image,
+        confidence=confidence,
+        is_true=truth[image, label],
+        floor=50.0,
+    )
+
+
+def assert_identical(new: pd.DataFrame, old: pd.DataFrame) -> None:
+    assert list(new.columns) == list(old.columns)
+    assert (new.dtypes == old.dtypes).all()
+    for name in new.columns:
+        a, b = new[name].to_numpy(), old[name].to_numpy()
+        if a.dtype.kind == "f":
+            assert np.array_equal(a.view(np.int64), b.view(np.int64)), name  # bit for bit, NaN too
+        else:
+            assert np.array_equal(a, b), name
+    assert new.equals(old)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_exact_curves_and_grid_table_are_the_former_frames(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pairs = random_pairs(seed)
+    assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
+    monkeypatch.setattr(metrics, "_ROWS_PER_BLOCK", 7 + seed)  # rows in many blocks, the last one short
+    assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
+    captured = []
+    built = metrics._curve_frame
+
+    def capture(*arguments):
+        captured.append([a.copy() if isinstance(a, np.ndarray) else a for a in arguments])
+        return built(*arguments)
+
+    monkeypatch.setattr(metrics, "_curve_frame", capture)
+    table = grid_table(random_pairs(seed))
+    assert_identical(table, former_curve_frame(*captured[0]))
+
+
+def test_the_frames_columns_can_be_edited() -> None:
+    """exact_curves' arrays come from a read-only cache: the frame holds copies it may write to."""
+    pairs = random_pairs(1)
+    for frame in (exact_curves(pairs), grid_table(pairs)):
+        frame.loc[frame.index[0], "threshold"] = -1.0
+        frame.loc[frame.index[0], "tp"] = 7
+        frame.iloc[1, frame.columns.get_loc("f1")] = 0.5
+        frame.fillna(0.0)
+    assert (pairs._curve_points[1] >= 0).all()  # the cache untouched
+
+
+def test_divide_is_the_former_one() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2**40, 10_000)
+    b = rng.integers(0, 2**41, 10_000)
+    b[::5] = 0
+    cases = [
+        (a, b),
+        (a.astype(np.int32) % 1000, b.astype(np.int32) % 1000),
+        (a.astype(np.float64) / 3, b.astype(np.float64) / 7),
+        (a.astype(np.float32), b.astype(np.float32)),
+        (a % 2 == 0, b % 2 == 0),
+        ([1, 2, 3], [0, 4, 0]),
+        (a.astype(np.int16) % 100, 3.0),
+        (np.uint32(5), np.arange(4, dtype=np.uint64)),
+    ]
+    for numerator, denominator in cases:
+        new, old = _divide(numerator, denominator), former_divide(numerator, denominator)
+        assert new.dtype == old.dtype == np.float64
+        assert np.array_equal(new.view(np.int64), old.view(np.int64))
