@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evaluation.stats.metrics import label_positions
+from evaluation.stats.curve_points import label_positions
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult

@@ -48,7 +48,6 @@ from evaluation.reports.thumbnails import (
 )
 from evaluation.reports.video_section import html_section as video_html_section
 from evaluation.runfolder import api_and_operation
-from evaluation.stats.curve_points import label_positions
 from evaluation.stats.intervals import z_value
 
 if TYPE_CHECKING:
