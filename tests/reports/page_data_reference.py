@@ -19,7 +19,7 @@ from evaluation.reports.thumbnails import (
     LabelErrors,
     _label_map,
 )
-from evaluation.stats.metrics import label_positions
+from evaluation.stats.curve_points import label_positions
 
 if TYPE_CHECKING:
     from evaluation.analysis import EvaluationResult
