@@ -19,7 +19,7 @@ from evaluation.stats.bootstrap import (
 )
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve
 from evaluation.stats.thresholds import Objective, recommend, recommend_global
-from tests.support.scored import pairs_of, random_case
+from tests.support.scored import pairs_of, random_case, simulated_run
 
 
 def resampled_pairs(
@@ -219,24 +219,7 @@ def test_benchmark_10000_images_50_labels_1000_resamples() -> None:
 
 def simulated_case(n_images: int, seed: int) -> tuple[ScoredPairs, np.ndarray, np.ndarray]:
     """Five labels, prevalence 40% down to 5%; positives score around 75, others around 55 (floor 50)."""
-    rng = np.random.default_rng(seed)
-    prevalence = np.array([0.4, 0.3, 0.2, 0.1, 0.05])
-    truth = rng.random((n_images, prevalence.size)) < prevalence
-    returned = rng.random(truth.shape) < np.where(truth, 0.9, 0.3)
-    confidence = np.clip(rng.normal(np.where(truth, 75, 55), 12), 50, 100).round(1)
-    image_idx, label_idx = np.nonzero(returned)
-    positive_image, positive_label = np.nonzero(truth)
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(prevalence.size)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence[image_idx, label_idx],
-        is_true=truth[image_idx, label_idx],
-        floor=50.0,
-    )
-    return pairs, positive_image, positive_label
+    return simulated_run(n_images, seed, (0.4, 0.3, 0.2, 0.1, 0.05), half_points=False)
 
 
 def test_little_bootstraps_agree_with_the_exact_bootstrap_on_a_simulated_run() -> None:

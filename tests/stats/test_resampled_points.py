@@ -22,6 +22,7 @@ from evaluation.stats.resampled_curves import (
     _sum_rows_by_group,
 )
 from evaluation.stats.thresholds import Objective
+from tests.support.scored import simulated_run
 
 OBJECTIVES = [
     "best-f1",
@@ -268,24 +269,7 @@ def test_degenerate_entries_match_the_reference() -> None:
 def simulated_pairs(n_images: int, seed: int) -> tuple[ScoredPairs, np.ndarray, np.ndarray]:
     """Six labels from common to rare (the rare ones take the little bootstraps' exact path), one with
     no positive; confidences on a 0.5 grid (ties)."""
-    rng = np.random.default_rng(seed)
-    prevalence = np.array([0.4, 0.2, 0.1, 0.02, 0.005, 0.0])
-    truth = rng.random((n_images, prevalence.size)) < prevalence
-    returned = rng.random(truth.shape) < np.where(truth, 0.9, 0.3)
-    confidence = (np.clip(rng.normal(np.where(truth, 75, 55), 12), 50, 100) * 2).round() / 2
-    image_idx, label_idx = np.nonzero(returned)
-    positive_image, positive_label = np.nonzero(truth)
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(prevalence.size)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence[image_idx, label_idx],
-        is_true=truth[image_idx, label_idx],
-        floor=50.0,
-    )
-    return pairs, positive_image, positive_label
+    return simulated_run(n_images, seed, (0.4, 0.2, 0.1, 0.02, 0.005, 0.0))
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)

@@ -20,6 +20,7 @@ from evaluation.stats.resampled_curves import (
     _Sums,
 )
 from evaluation.stats.thresholds import Objective
+from tests.support.scored import simulated_run
 
 # ------------------------------------------------------------------ the reference (the former code path)
 
@@ -87,26 +88,8 @@ def simulated_pairs(
 ) -> tuple[ScoredPairs, np.ndarray, np.ndarray]:
     """Labels from common to rare; the second to last rare one never returned (positives only), the last
     with no positive (returned, never true); confidences on a 0.5 grid (ties)."""
-    rng = np.random.default_rng(seed)
-    share = np.array(prevalence)
-    truth = rng.random((n_images, share.size)) < share
-    returned = rng.random(truth.shape) < np.where(truth, 0.9, 0.3)
-    if share.size > 2:
-        returned[:, -2] = False
-    confidence = (np.clip(rng.normal(np.where(truth, 75, 55), 12), 50, 100) * 2).round() / 2
-    image_idx, label_idx = np.nonzero(returned)
-    positive_image, positive_label = np.nonzero(truth)
-    pairs = ScoredPairs(
-        labels=tuple(f"L{i}" for i in range(share.size)),
-        n_images=n_images,
-        support=truth.sum(axis=0),
-        label_idx=label_idx,
-        image_idx=image_idx,
-        confidence=confidence[image_idx, label_idx],
-        is_true=truth[image_idx, label_idx],
-        floor=50.0,
-    )
-    return pairs, positive_image, positive_label
+    never = len(prevalence) - 2 if len(prevalence) > 2 else None
+    return simulated_run(n_images, seed, prevalence, never_returned=never)
 
 
 def random_sums(rng: np.random.Generator, n_images: int, n_rows: int, n_sums: int) -> _Sums:

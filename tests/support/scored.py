@@ -44,3 +44,28 @@ def pairs_of(
         is_true=truth[image_idx, label_idx],
         floor=floor,
     )
+
+
+def simulated_run(
+    n_images: int,
+    seed: int,
+    prevalence: tuple[float, ...],
+    *,
+    half_points: bool = True,
+    never_returned: int | None = None,
+) -> tuple[ScoredPairs, np.ndarray, np.ndarray]:
+    """A simulated run: positives score around 75, others around 55 (floor 50); 90% of positives and 30%
+    of the others returned. Confidences on a 0.5 grid (ties) or to one decimal; the label at
+    `never_returned` (an index) is never returned, its positives all missed."""
+    rng = np.random.default_rng(seed)
+    share = np.asarray(prevalence)
+    truth = rng.random((n_images, share.size)) < share
+    returned = rng.random(truth.shape) < np.where(truth, 0.9, 0.3)
+    if never_returned is not None:
+        returned[:, never_returned] = False
+    spread = np.clip(rng.normal(np.where(truth, 75, 55), 12), 50, 100)
+    confidence = (spread * 2).round() / 2 if half_points else spread.round(1)
+    image_idx, label_idx = np.nonzero(returned)
+    positive_image, positive_label = np.nonzero(truth)
+    pairs = pairs_of(truth, image_idx, label_idx, confidence[image_idx, label_idx], floor=50.0)
+    return pairs, positive_image, positive_label
