@@ -67,8 +67,7 @@ def positives_by_label(result: EvaluationResult) -> list[np.ndarray]:
     assert result.positives is not None and result.pairs is not None
     image, label = result.positives
     if (image[1:] >= image[:-1]).all():  # image-major, as matching lists them: then lexsort's order is
-        small = np.int16 if result.pairs.n_labels < 2**15 else np.int64  # one stable sort of small integers
-        order = np.argsort(label.astype(small), kind="stable")
+        order = _label_order(label, result.pairs.n_labels)  # one stable sort of small integers
     else:
         order = np.lexsort((image, label))
     ends = np.cumsum(np.bincount(label, minlength=result.pairs.n_labels))
@@ -111,11 +110,16 @@ def _most_confident(rows: np.ndarray, confidence: np.ndarray, image: np.ndarray,
     return rows[np.lexsort((image[rows], -confidence[rows]))][:count]
 
 
+def _label_order(label: np.ndarray, n_labels: int) -> np.ndarray:
+    """The stable order by label: one sort of small integers (16-bit when the labels fit)."""
+    return np.argsort(label.astype(np.int16 if n_labels < 2**15 else np.int64), kind="stable")
+
+
 def _by_label(rows: np.ndarray, label_idx: np.ndarray, n_labels: int) -> list[np.ndarray]:
-    """Per label, its entries among `rows` (ascending), in their order: one stable sort of small integers."""
+    """Per label, its entries among `rows` (ascending), in their order."""
     label = label_idx[rows]
-    order = np.argsort(label.astype(np.int16 if n_labels < 2**15 else np.int64), kind="stable")
-    return np.split(rows[order], np.cumsum(np.bincount(label, minlength=n_labels))[:-1])
+    ends = np.cumsum(np.bincount(label, minlength=n_labels))
+    return np.split(rows[_label_order(label, n_labels)], ends[:-1])
 
 
 def _box_finder(
