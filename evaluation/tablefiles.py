@@ -28,8 +28,8 @@ CSV_CHUNK_ROWS = 200_000
 def write_csv(path: Path, table: Any) -> None:
     """A CSV written a bounded number of rows at a time, then renamed.
 
-    `table` is a DataFrame (the same bytes as one `to_csv`), or anything with `chunks()` of DataFrames and
-    `columns` (a ChunkedFrame: a per-pair table of millions of rows as Arrow tables, written by Arrow)."""
+    `table` is a DataFrame (the same bytes as one `to_csv`), or anything with `chunks()` of Arrow tables
+    of one schema and `columns` (a ChunkedFrame: a per-pair table of millions of rows, written by Arrow)."""
     temporary = path.with_name(path.name + ".tmp")
     if isinstance(table, pd.DataFrame):
         chunks: Iterable[pd.DataFrame] = (
@@ -61,10 +61,7 @@ def _write_large_csv(path: Path, table: Any) -> None:
     try:
         for batch in table.chunks():
             if writer is None:
-                schema = batch.schema
-                writer = pa_csv.CSVWriter(str(path), schema, write_options=options)
-            elif batch.schema != schema:
-                batch = batch.cast(schema)
+                writer = pa_csv.CSVWriter(str(path), batch.schema, write_options=options)
             writer.write_table(batch)
         if writer is None:  # no chunk at all: the header alone
             pd.DataFrame(columns=table.columns).to_csv(path, index=False)

@@ -95,6 +95,12 @@ def _offsets(counts: np.ndarray) -> np.ndarray:
     return offsets
 
 
+def rank_in_group(counts: np.ndarray) -> np.ndarray:
+    """For values laid out group after group (`counts[i]` values in group i), each value's place in its
+    group: 0, 1, ... (a label's parents in the order the service listed them)."""
+    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(_offsets(counts)[:-1], counts)
+
+
 @dataclass(frozen=True, eq=False)
 class LabelColumns:
     """Every label of every answer of a run, answer after answer (see the module docstring)."""
@@ -315,13 +321,12 @@ def parents_text(columns: LabelColumns, separator: str) -> tuple[np.ndarray, lis
     base = len(columns.names) + 1
     if not width or base**width >= 2**62:
         return _parents_text_by_rows(columns, separator, width)
-    starts = _offsets(count)[:-1]
-    rank = np.arange(len(columns.parent)) - np.repeat(starts, count)
+    rank = rank_in_group(count)
     weights = base ** np.arange(width - 1, -1, -1, dtype=np.int64)  # digit (code + 1) at its rank
     digits = (columns.parent.astype(np.int64) + 1) * weights[rank]
     key = np.zeros(len(count), dtype=np.int64)  # 0: no parents
     some = count > 0
-    key[some] = np.add.reduceat(digits, starts[some])
+    key[some] = np.add.reduceat(digits, _offsets(count)[:-1][some])
     inverse, distinct = pd.factorize(key)
     names = columns.names
     texts = []
@@ -340,10 +345,8 @@ def _parents_text_by_rows(columns: LabelColumns, separator: str, width: int) -> 
     count = columns.parent_count
     matrix = np.full((len(count), max(width, 1)), -1, dtype=np.int64)
     if width:
-        starts = _offsets(count)[:-1]
         owner = np.repeat(np.arange(len(count)), count)
-        rank = np.arange(len(columns.parent)) - np.repeat(starts, count)
-        matrix[owner, rank] = columns.parent
+        matrix[owner, rank_in_group(count)] = columns.parent
     distinct, inverse = np.unique(matrix, axis=0, return_inverse=True)
     names = columns.names
     texts = [separator.join(names[code] for code in row if code >= 0) for row in distinct]

@@ -24,7 +24,7 @@ import pandas as pd
 
 from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations.answers import LabelsAnswer
-from evaluation.operations.label_columns import LabelColumns, as_columns
+from evaluation.operations.label_columns import LabelColumns, as_columns, rank_in_group
 from evaluation.stats.metrics import ScoredPairs
 
 DIRECT, IMPLIED = 0, 1
@@ -124,15 +124,11 @@ def _rows(columns: LabelColumns, use_parents: bool) -> tuple[np.ndarray, np.ndar
     display_code[label_row[:-1]] = columns.name
     if use_parents:  # after each label its parents, then its aliases
         parent_row = label_row[:-1] + 1
-        parent_rank = np.arange(len(columns.parent)) - np.repeat(
-            _starts(columns.parent_count), columns.parent_count
-        )
+        parent_rank = rank_in_group(columns.parent_count)
         display_code[np.repeat(parent_row, columns.parent_count) + parent_rank] = columns.parent
         del parent_rank
         alias_row = parent_row + columns.parent_count
-        alias_rank = np.arange(len(columns.alias)) - np.repeat(
-            _starts(columns.alias_count), columns.alias_count
-        )
+        alias_rank = rank_in_group(columns.alias_count)
         display_code[np.repeat(alias_row, columns.alias_count) + alias_rank] = columns.alias
     return owner, display_code, label_row
 
@@ -203,12 +199,6 @@ def _sorted_by_key_then_row(key: np.ndarray, *, bound: int) -> tuple[np.ndarray,
         return order, packed
     order = np.argsort(key, kind="stable")
     return order, key[order]
-
-
-def _starts(counts: np.ndarray) -> np.ndarray:
-    starts = np.zeros(len(counts), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    return starts
 
 
 def match(
@@ -307,20 +297,6 @@ def _truth_codes(
     return codes[code >= 0]
 
 
-def _best_per_image_and_label(
-    predicted: pd.DataFrame, targets: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every (image, vocabulary label) that some predicted name counts for: its best confidence,
-    ordered by image, then label (`_best_of_rows` on predictions_frame's columns)."""
-    return _best_of_rows(
-        predicted["image"].to_numpy(np.int64),
-        predicted["name"].cat.codes.to_numpy(np.int64),
-        predicted["confidence"].to_numpy(np.float64),
-        predicted["name"].cat.categories,
-        targets,
-    )
-
-
 def _best_of_rows(
     image: np.ndarray, code: np.ndarray, confidence: np.ndarray, names: pd.Index, targets: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -352,23 +328,6 @@ def _best_of_rows(
     del rows, order
     best = np.maximum.reduceat(chosen, starts) if key.size else np.zeros(0, np.float64)
     return key[starts] // n_labels, key[starts] % n_labels, best
-
-
-def _unjudged(predicted: pd.DataFrame, judged_names: set[str]) -> pd.DataFrame:
-    """Names the service returned on its own that no vocabulary label claims (`_unjudged_table` of
-    predictions_frame's direct rows of names no label claims)."""
-    names = predicted["name"].cat.categories
-    codes = predicted["name"].cat.codes.to_numpy()
-    judged = names.get_indexer(list(judged_names))
-    is_judged = np.zeros(len(names), dtype=bool)
-    is_judged[judged[judged >= 0]] = True
-    keep = predicted["direct"].to_numpy() & ~is_judged[codes]
-    return _unjudged_table(
-        codes[keep],
-        predicted["display"].cat.codes.to_numpy()[keep],
-        predicted["confidence"].to_numpy()[keep],
-        predicted["display"].cat.categories,
-    )
 
 
 def _unjudged_table(

@@ -189,11 +189,11 @@ def test_scores_equal_the_service_simulated_at_every_threshold(seed):
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_best_per_image_and_label_equals_a_merge_and_group_maximum(seed):
+def test_best_of_rows_equals_a_merge_and_group_maximum(seed):
     """Names that count for several labels, labels claimed by several names, names nobody claims."""
     import pandas as pd
 
-    from evaluation.operations.matching import _best_per_image_and_label
+    from tests.support.operations import best_of_frame
 
     rng = np.random.default_rng(seed)
     names = [f"n{i}" for i in range(40)]
@@ -208,7 +208,7 @@ def test_best_per_image_and_label_equals_a_merge_and_group_maximum(seed):
     targets = pd.DataFrame(
         {"name": rng.choice([*names, "nobody"], 60), "label_idx": rng.integers(0, 12, 60)}
     ).drop_duplicates()
-    image, label, confidence = _best_per_image_and_label(predicted, targets)
+    image, label, confidence = best_of_frame(predicted, targets)
     expected = (
         predicted.assign(name=predicted["name"].astype(str))
         .merge(targets, on="name")

@@ -13,6 +13,7 @@ from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.operations import matching
 from evaluation.operations.answers import LabelsAnswer, PredictedLabel
 from evaluation.operations.label_columns import LabelColumns
+from tests.support.operations import best_of_frame
 
 # --- the reference: matching as it was before each part's rows were built once -------------------------
 
@@ -236,7 +237,7 @@ def test_best_per_image_and_label_with_one_claim_per_name_equals_the_reference(s
         }
     )
     targets = pd.DataFrame({"name": [*names[::2], "nobody"], "label_idx": rng.permutation(21)})
-    got = matching._best_per_image_and_label(predicted, targets)
+    got = best_of_frame(predicted, targets)
     for ours, theirs in zip(got, reference_best_per_image_and_label(predicted, targets), strict=True):
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
 

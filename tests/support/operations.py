@@ -1,5 +1,6 @@
 """Shared by the operations' tests: a COCO dataset with scripted answers, its label map, and the check
-that a run folder of any operation is complete and re-analyses."""
+that a run folder of any operation is complete and re-analyses; matching's best rows of a predictions
+frame."""
 
 from __future__ import annotations
 
@@ -167,3 +168,19 @@ def check_run_folder(out: Path, operation: str, tmp_path: Path) -> dict:
     assert run_cli("report", str(out), "--out", str(again), "--objective", "precision>=0.5") == 0
     assert json.loads((again / "summary.json").read_text())["objective"] == "recall-at-precision:0.5"
     return summary
+
+
+def best_of_frame(
+    predicted: pd.DataFrame, targets: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """matching's `_best_of_rows` on the columns of a predictions frame (image, name as categories,
+    confidence), as matching reads them."""
+    from evaluation.operations.matching import _best_of_rows
+
+    return _best_of_rows(
+        predicted["image"].to_numpy(np.int64),
+        predicted["name"].cat.codes.to_numpy(np.int64),
+        predicted["confidence"].to_numpy(np.float64),
+        predicted["name"].cat.categories,
+        targets,
+    )
