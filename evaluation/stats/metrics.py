@@ -24,6 +24,7 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.stats.curve_points import by_confidence_descending
+from evaluation.stats.micro_counts import distinct_points, grid_cells
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += [
@@ -367,12 +368,7 @@ def grid_table(pairs: ScoredPairs, *, thresholds: Sequence[float] | np.ndarray |
     """
     grid = _grid(thresholds, pairs.floor)
     n_labels, n_grid = pairs.n_labels, grid.shape[0]
-    grid_bin = np.searchsorted(grid, pairs.confidence, side="right") - 1  # highest grid value <= confidence
-    reached = grid_bin >= 0
-    cell = pairs.label_idx[reached] * n_grid + grid_bin[reached]
-    truth = pairs.is_true[reached]
-    tp_cells = np.bincount(cell[truth], minlength=n_labels * n_grid).reshape(n_labels, n_grid)
-    fp_cells = np.bincount(cell[~truth], minlength=n_labels * n_grid).reshape(n_labels, n_grid)
+    tp_cells, fp_cells = grid_cells(pairs.label_idx, pairs.confidence, pairs.is_true, grid, n_labels)
     # Column j of the reversed cumsum counts every entry whose bin is the j-th highest or above.
     tp = np.cumsum(tp_cells[:, ::-1], axis=1, dtype=np.int64)
     fp = np.cumsum(fp_cells[:, ::-1], axis=1, dtype=np.int64)
@@ -405,19 +401,13 @@ def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
     For choosing one application-wide MinConfidence: every label is predicted at the same threshold, so
     the micro counts are sums over labels. Columns: :data:`GLOBAL_COLUMNS`.
     """
-    order = pairs.by_confidence
-    confidence = pairs.confidence[order]
-    tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
-    run_end = np.ones(confidence.shape[0], dtype=bool)
-    run_end[:-1] = confidence[1:] != confidence[:-1]
-    points = np.flatnonzero(run_end)
-    tp = tp_running[points]
+    threshold, points, tp = distinct_points(pairs.confidence, pairs.is_true, pairs.by_confidence)
     fp = points + 1 - tp
     fn = int(pairs.support.sum()) - tp
     precision, recall, f1 = _rates(tp, fp, fn)
     return pd.DataFrame(
         {
-            "threshold": confidence[points],
+            "threshold": threshold,
             "tp": tp,
             "fp": fp,
             "fn": fn,
