@@ -241,39 +241,34 @@ def _owned(values: np.ndarray, dtype: type) -> np.ndarray:
     return np.array(values, dtype=dtype, copy=True if not values.flags.writeable else None)
 
 
-def _curve_frame(
-    pairs: ScoredPairs, label_codes: np.ndarray, threshold: np.ndarray, tp: np.ndarray, fp: np.ndarray
-) -> pd.DataFrame:
+def _curve_frame(pairs: ScoredPairs, points: list[np.ndarray]) -> pd.DataFrame:
+    """The frame of `points` (label codes, threshold, tp, fp), which it empties: each array goes as soon
+    as the frame has its own (the label's as int8 codes, the counts narrowed), before the rates and the
+    other counts are added, so a cached sweep and the whole frame are never held together (2.2 GB at 25
+    million points)."""
     narrow = np.int32 if pairs.n_images < 2**31 else np.int64  # 20 bytes less per row, on tens of millions
-    n_rows = label_codes.shape[0]
+    label_codes, threshold, tp, fp = points
+    points.clear()
+    label = _label_column(label_codes, pairs.labels)
+    del label_codes
+    codes = label.codes
+    # the frame takes its arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
+    # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
+    threshold = _owned(threshold, np.float64)
+    tp = _owned(tp, narrow)
+    fp = _owned(fp, narrow)
+    n_rows = codes.shape[0]
     fn, tn = np.empty(n_rows, dtype=narrow), np.empty(n_rows, dtype=narrow)
     precision, recall, f1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     for start in range(0, n_rows, _ROWS_PER_BLOCK):  # row by row: a block's temporaries at a time
         rows = slice(start, start + _ROWS_PER_BLOCK)
-        support = pairs.support[label_codes[rows]]
+        support = pairs.support[codes[rows]]
         fn[rows] = missed = support - tp[rows]
         tn[rows] = pairs.n_images - support - fp[rows]
         precision[rows], recall[rows], f1[rows] = _rates(tp[rows], fp[rows], missed)
-    support = pairs.support.astype(narrow)[label_codes]
-    tp, fp = _owned(tp, narrow), _owned(fp, narrow)
-    # the frame takes these arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
-    # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
-    return pd.DataFrame(
-        {
-            "label": _label_column(label_codes, pairs.labels),
-            "threshold": _owned(threshold, np.float64),
-            "tp": tp,
-            "fp": fp,
-            "fn": fn,
-            "tn": tn,
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": support,
-        },
-        columns=list(CURVE_COLUMNS),
-        copy=False,
-    )
+    columns = {"label": label, "threshold": threshold, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    columns.update(precision=precision, recall=recall, f1=f1, support=pairs.support.astype(narrow)[codes])
+    return pd.DataFrame(columns, columns=list(CURVE_COLUMNS), copy=False)
 
 
 # ------------------------------------------------------------------------------------------ the sweep
@@ -339,8 +334,9 @@ def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:
     no predictions gets no rows (see :func:`grid_table` for every label). ``label`` is a Categorical whose
     categories are ``pairs.labels`` in report order. Columns: :data:`CURVE_COLUMNS`.
     """
-    label_codes, threshold, tp, fp = pairs._curve_points
-    return _curve_frame(pairs, label_codes, threshold, tp, fp)
+    points = list(pairs._curve_points)
+    pairs.forget_sweep()  # the frame takes its arrays over, one by one (average_precision would sweep again)
+    return _curve_frame(pairs, points)
 
 
 def _grid(thresholds: Sequence[float] | np.ndarray | None, floor: float) -> np.ndarray:
@@ -374,7 +370,7 @@ def grid_table(pairs: ScoredPairs, *, thresholds: Sequence[float] | np.ndarray |
     fp = np.cumsum(fp_cells[:, ::-1], axis=1, dtype=np.int64)
     label_codes = np.repeat(np.arange(n_labels), n_grid)
     threshold = np.tile(grid[::-1], n_labels)
-    return _curve_frame(pairs, label_codes, threshold, tp.ravel(), fp.ravel())
+    return _curve_frame(pairs, [label_codes, threshold, tp.ravel(), fp.ravel()])
 
 
 def average_precision(pairs: ScoredPairs) -> np.ndarray:

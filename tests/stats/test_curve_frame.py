@@ -91,14 +91,18 @@ def test_exact_curves_and_grid_table_are_the_former_frames(
 ) -> None:
     pairs = random_pairs(seed)
     assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
+    sweep = pairs._curve_points
+    exact_curves(pairs)
+    assert "_curve_points" not in pairs.__dict__  # the frame took the cached sweep over
+    assert all(part.flags.writeable is False for part in sweep)  # and copied, never wrote to, its arrays
     monkeypatch.setattr(metrics, "_ROWS_PER_BLOCK", 7 + seed)  # rows in many blocks, the last one short
     assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
     captured = []
     built = metrics._curve_frame
 
-    def capture(*arguments):
-        captured.append([a.copy() if isinstance(a, np.ndarray) else a for a in arguments])
-        return built(*arguments)
+    def capture(pairs, points):
+        captured.append([pairs, *(a.copy() for a in points)])
+        return built(pairs, points)
 
     monkeypatch.setattr(metrics, "_curve_frame", capture)
     table = grid_table(random_pairs(seed))
