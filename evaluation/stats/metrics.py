@@ -24,7 +24,7 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.stats.curve_points import by_confidence_descending
-from evaluation.stats.micro_counts import distinct_points, grid_cells
+from evaluation.stats.micro_counts import distinct_points, grid_cells, label_blocks
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += [
@@ -383,11 +383,17 @@ def average_precision(pairs: ScoredPairs) -> np.ndarray:
     equals ``sklearn.metrics.average_precision_score`` (to a bit or two: the sum runs in another order).
     """
     label_codes, _, tp, fp = pairs._curve_points
-    new_label = np.ones(label_codes.shape[0], dtype=bool)
-    new_label[1:] = label_codes[1:] != label_codes[:-1]
-    recalled = np.diff(tp, prepend=0)  # true positives gained at this point: (R_n - R_{n-1}) * support
-    recalled[new_label] = tp[new_label]
-    weighted = np.bincount(label_codes, weights=recalled * (tp / (tp + fp)), minlength=pairs.n_labels)
+    weighted = np.zeros(pairs.n_labels)
+    # whole labels a block at a time: each label's sum runs over its points in order, as over the whole
+    for rows in label_blocks(label_codes, pairs.n_labels, _ROWS_PER_BLOCK):
+        codes, gained, predicted = label_codes[rows], tp[rows], tp[rows] + fp[rows]
+        new_label = np.ones(codes.shape[0], dtype=bool)
+        new_label[1:] = codes[1:] != codes[:-1]
+        recalled = np.diff(
+            gained, prepend=0
+        )  # true positives gained at this point: (R_n - R_{n-1}) * support
+        recalled[new_label] = gained[new_label]
+        weighted += np.bincount(codes, weights=recalled * (gained / predicted), minlength=pairs.n_labels)
     return _divide(weighted, pairs.support)
 
 

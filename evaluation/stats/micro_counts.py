@@ -1,6 +1,7 @@
 """Counts over every scored pair that the grid and the global curve start from, a block of pairs at a
 time: at a million images 28 million pairs, whose full-length 64-bit temporaries (bins, cells, the
-sorted confidences and their running sum) came to 0.2 GB each at once."""
+sorted confidences and their running sum) came to 0.2 GB each at once; and the blocks of whole labels
+average precision sums over."""
 
 from __future__ import annotations
 
@@ -55,3 +56,18 @@ def distinct_points(
         np.concatenate([np.zeros(0, np.int64), *points]),
         np.concatenate([np.zeros(0, np.int64), *running]),
     )
+
+
+def label_blocks(label_codes: np.ndarray, n_labels: int, rows: int) -> list[slice]:
+    """Spans of whole labels of at most `rows` points together (a longer label alone), over points
+    sorted by label: a sum per label over a block runs over the same points, in the same order."""
+    # where each label's points end (a bincount would copy read-only codes, as a cached sweep's are)
+    ends = np.searchsorted(label_codes, np.arange(n_labels), side="right")
+    blocks, start = [], 0
+    while start < label_codes.shape[0]:
+        stop = int(ends[np.searchsorted(ends, start + rows, side="right") - 1])
+        if stop <= start:  # the next label alone
+            stop = int(ends[np.searchsorted(ends, start, side="right")])
+        blocks.append(slice(start, stop))
+        start = stop
+    return blocks
