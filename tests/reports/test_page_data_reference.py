@@ -17,7 +17,7 @@ from evaluation.analysis.summary import PathView
 from evaluation.operations.answers import LabelsAnswer, PredictedBox, PredictedLabel
 from evaluation.operations.label_columns import LabelColumns, LazyAnswers
 from evaluation.pipeline import reanalyse
-from evaluation.reports import exact_curve
+from evaluation.reports import exact_curve, thumbnails
 from evaluation.reports.exact_curve import descending_order, exact_bins, round10
 from evaluation.reports.html import _shown_paths
 from evaluation.reports.thumbnails import evaluated_images, label_errors
@@ -225,6 +225,12 @@ def _assert_errors_equal(result: Any) -> None:
     assert label_errors(columns) == expected
     for per_kind in (0, 1, 7, 10_000):  # 10,000: every error is an example
         assert label_errors(columns, per_kind=per_kind) == reference.label_errors(result, per_kind=per_kind)
+    default = thumbnails._PAIRS_PER_BLOCK
+    try:  # pairs judged a few at a time
+        thumbnails._PAIRS_PER_BLOCK = 3
+        assert label_errors(columns) == expected
+    finally:
+        thumbnails._PAIRS_PER_BLOCK = default
 
 
 def _never_returned(result: Any, index: int) -> Any:
