@@ -191,6 +191,8 @@ def test_match_equals_the_reference(monkeypatch, seed, chunk, rows_per_mean):
     """match reduces predictions_frame's rows part by part: the same as the whole frame's reductions."""
     monkeypatch.setattr(matching, "CHUNK_ANSWERS", chunk)
     monkeypatch.setattr(matching._UnjudgedRows, "ROWS_PER_MEAN", rows_per_mean)
+    if seed % 2:  # pairs looked up among the positives a few at a time
+        monkeypatch.setattr(matching, "PAIRS_PER_BLOCK", seed)
     rng = np.random.default_rng(seed)
     answers = random_answers(seed)
     columns = LabelColumns.from_answers(answers)
@@ -274,6 +276,8 @@ def test_unjudged_rows_part_by_part_equal_the_whole_table_bit_for_bit(monkeypatc
     """Parts of float32 values (kept narrow), of float64 ones, with NaN, empty; names known as they come;
     and (odd seeds) names in ascending order without NaN, where pandas sums by another kernel."""
     monkeypatch.setattr(matching._UnjudgedRows, "ROWS_PER_MEAN", rows_per_mean)
+    if seed % 2:  # pairs looked up among the positives a few at a time
+        monkeypatch.setattr(matching, "PAIRS_PER_BLOCK", seed)
     rng = np.random.default_rng(seed)
     n_displays = 30
     name_of_display = rng.integers(0, 20, n_displays).astype(np.int32)
