@@ -243,6 +243,7 @@ def match(
         confidence=confidence,
         is_true=is_true,
         floor=float(floor),
+        take_arrays=True,  # built here for it alone: not copied
     )
     positives = (positive // max(n_labels, 1), positive % max(n_labels, 1))
     return Matched(pairs=pairs, unjudged=unjudged, positives=positives)

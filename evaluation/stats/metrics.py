@@ -16,7 +16,7 @@ import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.stats.curve_points import by_confidence_descending
-from evaluation.stats.micro_counts import distinct_points, grid_cells, label_blocks
+from evaluation.stats.frozen import int_array, readonly
+from evaluation.stats.micro_counts import distinct_points, grid_cells, keys_increase, label_blocks
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += [
@@ -49,24 +50,6 @@ F1_UNDEFINED = "f1 undefined: no positives and no predictions at this threshold"
 # --------------------------------------------------------------------------------------------- input
 
 
-def _readonly(values: np.ndarray) -> np.ndarray:
-    """A read-only copy: a frozen ScoredPairs cannot change under the caller's feet (nor its cache)."""
-    copy = np.array(values, copy=True)
-    copy.flags.writeable = False
-    return copy
-
-
-def _int_array(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
-    array = np.asarray(values)
-    if array.size == 0 and array.dtype.kind == "f":
-        array = array.astype(np.int64)  # np.asarray([]) is float64; an empty list is a fine empty index
-    if array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integers; got dtype {array.dtype}")
-    if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}; got {array.shape}")
-    return array.astype(np.int64, copy=False)
-
-
 @dataclass(frozen=True, eq=False)
 class ScoredPairs:
     """Sparse predictions: one entry per (image, label) pair that the backend returned at or above the floor.
@@ -84,6 +67,9 @@ class ScoredPairs:
     confidence: np.ndarray  # (M,) float, 0-100 as Rekognition reports
     is_true: np.ndarray  # (M,) bool: the image has that label in its ground truth
     floor: float = 0.0  # the lowest MinConfidence that was asked for; nothing below it is known
+    # the arrays given are the instance's own (made read-only, not copied): for a caller that built them
+    # for it alone (match: 0.7 GB of copies at 28 million pairs)
+    take_arrays: bool = field(default=False, kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         labels = tuple(self.labels)
@@ -103,12 +89,12 @@ class ScoredPairs:
             raise ValueError(f"floor must be a confidence in [0, 100]; got {self.floor!r}")
         n_labels, n_images = len(labels), int(self.n_images)
 
-        support = _int_array("support", self.support, (n_labels,))
-        label_idx = _int_array("label_idx", self.label_idx, np.shape(self.label_idx))
+        support = int_array("support", self.support, (n_labels,))
+        label_idx = int_array("label_idx", self.label_idx, np.shape(self.label_idx))
         if label_idx.ndim != 1:
             raise ValueError(f"label_idx must be 1-D, shape (M,); got shape {label_idx.shape}")
         n_pairs = label_idx.shape[0]
-        image_idx = _int_array("image_idx", self.image_idx, (n_pairs,))
+        image_idx = int_array("image_idx", self.image_idx, (n_pairs,))
         confidence = np.asarray(self.confidence, dtype=np.float64)
         if confidence.shape != (n_pairs,):
             raise ValueError(
@@ -144,8 +130,14 @@ class ScoredPairs:
                     f"{int((confidence < floor).sum())} confidence(s) below floor={floor} "
                     f"(lowest {confidence.min()}): nothing below the floor is known; drop them or lower floor"
                 )
-            # image-major, as responses arrive one image at a time: then the stable sort is ~linear
-            pair_key = np.sort(image_idx * np.int64(max(n_labels, 1)) + label_idx, kind="stable")
+            # image-major, as responses arrive one image at a time: then the stable sort is ~linear; pairs
+            # in (image, label) order (match's) have no repeats, checked a block at a time without it
+            strictly = keys_increase(image_idx, label_idx, max(n_labels, 1))
+            pair_key = (
+                np.zeros(0, np.int64)
+                if strictly
+                else np.sort(image_idx * np.int64(max(n_labels, 1)) + label_idx, kind="stable")
+            )
             if repeats := int((pair_key[1:] == pair_key[:-1]).sum()):
                 raise ValueError(
                     f"{repeats} repeated (image, label) pair(s): keep one entry per pair (the max confidence)"
@@ -162,11 +154,11 @@ class ScoredPairs:
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "n_images", n_images)
         object.__setattr__(self, "floor", floor)
-        object.__setattr__(self, "support", _readonly(support))
-        object.__setattr__(self, "label_idx", _readonly(label_idx))
-        object.__setattr__(self, "image_idx", _readonly(image_idx))
-        object.__setattr__(self, "confidence", _readonly(confidence))
-        object.__setattr__(self, "is_true", _readonly(is_true))
+        object.__setattr__(self, "support", readonly(support, take=self.take_arrays))
+        object.__setattr__(self, "label_idx", readonly(label_idx, take=self.take_arrays))
+        object.__setattr__(self, "image_idx", readonly(image_idx, take=self.take_arrays))
+        object.__setattr__(self, "confidence", readonly(confidence, take=self.take_arrays))
+        object.__setattr__(self, "is_true", readonly(is_true, take=self.take_arrays))
 
     @property
     def n_labels(self) -> int:

@@ -50,3 +50,21 @@ def test_blocks_equal_the_whole_arrays(monkeypatch, seed, block):
         got = micro_counts.distinct_points(confidence, is_true, order)
         for found, expected in zip(got, whole_distinct_points(confidence, is_true, order), strict=True):
             assert np.array_equal(found, expected) and found.dtype == expected.dtype
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
+def test_keys_increase_only_without_repeats(monkeypatch, block):
+    """True exactly when the keys strictly increase; then the former sort finds no repeated pair."""
+    monkeypatch.setattr(micro_counts, "PAIRS_PER_BLOCK", block)
+    rng = np.random.default_rng(block)
+    for size in (0, 1, 2, 9, 40):
+        for _ in range(20):
+            key = np.sort(rng.choice(60, size, replace=rng.random() < 0.3))
+            if size > 1 and rng.random() < 0.3:
+                key = rng.permutation(key)
+            image, label = key // 6, key % 6
+            whole = np.sort(image * np.int64(6) + label, kind="stable")
+            increasing = bool((np.diff(image * 6 + label) > 0).all())
+            assert micro_counts.keys_increase(image, label, 6) == increasing
+            if increasing:
+                assert not (whole[1:] == whole[:-1]).any()
