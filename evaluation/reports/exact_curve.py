@@ -79,7 +79,11 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
     above the floor, and whether its stops were thinned. A label with more than `max_stops` distinct
     confidences keeps `max_stops` of them (by quantile), its recommended threshold and the first confidence
     at or above each whole number; each other bin is merged into the kept stop at or below it, so the
-    counts at every kept stop and every whole number (which the page adds) stay exact."""
+    counts at every kept stop and every whole number (which the page adds) stay exact.
+
+    Labels are independent: their points are worked through a block of whole labels at a time
+    (`BLOCK_POINTS`), so no temporary is as long as the curve (25 million points at a million images:
+    1.2 GB of 64-bit copies when done at once)."""
     labels = list(result.labels["label"].astype(object))
     floor = (result.summary.get("floor") or {}).get("evaluated_from") or 0.0
     recommended = dict(zip(labels, result.labels["threshold"], strict=True))
@@ -88,32 +92,90 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
     thinned = [False] * len(labels)
     if curves.empty:
         return out, thinned
-    shown = label_positions(curves["label"], pd.Index(labels, dtype=object))
+    shown = label_positions(curves["label"], pd.Index(labels, dtype=object), np.int32)
     threshold = curves["threshold"].to_numpy(np.float64)
-    counts = [curves[column].to_numpy(np.int64) for column in ("tp", "fp")]
-    rows: Any = np.flatnonzero((shown >= 0) & (threshold >= float(floor)))
-    if len(rows) == len(shown):
-        rows = slice(None)  # every point (no copy)
-    elif not len(rows):
-        return out, thinned
-    order = descending_order(shown[rows], threshold[rows])
+    counts = [_integers(curves[column].to_numpy()) for column in ("tp", "fp")]  # as stored: views
+    wanted = shown >= 0
+    wanted &= threshold >= float(floor)
+    rows: np.ndarray | None = None  # None: every point, in the frame's order (no copy)
+    if not wanted.all():
+        if not wanted.any():
+            return out, thinned
+        rows = np.flatnonzero(wanted)
+    del wanted
+    if rows is None:
+        order = descending_order(shown, threshold)
+    else:
+        order = descending_order(shown[rows], threshold[rows])
     if order is not None:
-        rows = np.arange(len(shown))[rows][order]
+        rows = order if rows is None else rows[order]
+    del order
     # Each label's points together, thresholds descending: ascending is read backwards, run by run.
-    shown, threshold = shown[rows], threshold[rows]
+    if rows is not None:
+        shown = shown[rows]
     first, last = _label_runs(shown)
+    labels_of_run = shown[first].tolist()
+    for begin, end in _blocks(first, last):
+        span = slice(int(first[begin]), int(last[end - 1]) + 1)
+        points = span if rows is None else rows[span]
+        _bins_of_runs(
+            labels_of_run[begin:end],
+            first[begin:end] - span.start,
+            last[begin:end] - span.start,
+            threshold[points],
+            [column[points] for column in counts],
+            max_stops,
+            [recommended.get(labels[index]) for index in labels_of_run[begin:end]],
+            out,
+            thinned,
+        )
+    return out, thinned
+
+
+BLOCK_POINTS = 1 << 20  # curve points worked at a time (whole labels: a longer label is one block)
+
+
+def _integers(values: np.ndarray) -> np.ndarray:
+    """A count column as stored when it holds integers, else as int64."""
+    return values if values.dtype.kind in "iu" else values.astype(np.int64)
+
+
+def _blocks(first: np.ndarray, last: np.ndarray) -> list[tuple[int, int]]:
+    """Runs [begin, end) of consecutive labels of at most `BLOCK_POINTS` points together (at least one)."""
+    blocks, begin = [], 0
+    for run, end_point in enumerate(last.tolist()):
+        if run > begin and end_point + 1 - int(first[begin]) > BLOCK_POINTS:
+            blocks.append((begin, run))
+            begin = run
+    blocks.append((begin, len(last)))
+    return blocks
+
+
+def _bins_of_runs(
+    run_labels: list[int],
+    first: np.ndarray,
+    last: np.ndarray,
+    threshold: np.ndarray,
+    counts: list[np.ndarray],
+    max_stops: int,
+    chosen: list[Any],
+    out: list[Any],
+    thinned: list[bool],
+) -> None:
+    """exact_bins of a block of whole labels (each one run, thresholds descending, `first` and `last`
+    within the block), written into `out` and `thinned` at the labels' positions."""
     added = []
     for column in counts:  # each point's count minus that of the next higher threshold of its label
-        count = column[rows]  # read only: may be the frame's own array
+        count = column.astype(np.int64, copy=False)
         step = count.copy()
         np.subtract(count[1:], count[:-1], out=step[1:])
         step[first] = count[first]
         added.append(step)
-    keep = np.ones(len(shown), dtype=bool)
+    keep = np.ones(len(threshold), dtype=bool)
     for run in np.flatnonzero(last - first + 1 > max_stops).tolist():
-        index, span = int(shown[first[run]]), slice(int(first[run]), int(last[run]) + 1)
-        keep[span] = _kept_stops(threshold[span][::-1], recommended.get(labels[index]), max_stops)[::-1]
-        thinned[index] = True
+        span = slice(int(first[run]), int(last[run]) + 1)
+        keep[span] = _kept_stops(threshold[span][::-1], chosen[run], max_stops)[::-1]
+        thinned[run_labels[run]] = True
     # each bin merged into the kept stop at or below it, the next kept point (a label's last is kept)
     stops = np.flatnonzero(keep)
     added_tp, added_fp = (np.add.reduceat(step, np.append(0, stops[:-1] + 1)) for step in added)
@@ -130,6 +192,5 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
     ]
     stop_run = np.searchsorted(stops[shown_stop], first)  # where each run's bins start
     ends = np.append(stop_run[1:], len(bins)).tolist()
-    for index, begin, end in zip(shown[first].tolist(), stop_run.tolist(), ends, strict=True):
+    for index, begin, end in zip(run_labels, stop_run.tolist(), ends, strict=True):
         out[index] = bins[begin:end][::-1]
-    return out, thinned

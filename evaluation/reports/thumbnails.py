@@ -151,6 +151,9 @@ def _box_finder(
     return boxes
 
 
+_PAIRS_PER_BLOCK = 1 << 20  # pairs judged at their label's threshold at a time
+
+
 def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND) -> list[LabelErrors | None]:
     """Per label (in result.labels order), its errors at the recommended threshold.
 
@@ -178,7 +181,10 @@ def label_errors(result: EvaluationResult, *, per_kind: int = EXAMPLES_PER_KIND)
     # every entry: a few hundred thousand of millions at 100,000 images.
     thresholds = np.full(pairs.n_labels, np.nan)
     thresholds[: len(records)] = [float(row["threshold"]) for row in records]
-    predicted = pairs.confidence >= thresholds[pairs.label_idx]
+    predicted = np.empty(pairs.n_pairs, dtype=bool)
+    for start in range(0, pairs.n_pairs, _PAIRS_PER_BLOCK):  # no float64 threshold per pair (0.2 GB at 28M)
+        block = slice(start, start + _PAIRS_PER_BLOCK)
+        predicted[block] = pairs.confidence[block] >= thresholds[pairs.label_idx[block]]
     false_positives, missed, true = (
         _by_label(np.flatnonzero(mask), pairs.label_idx, pairs.n_labels)
         for mask in (predicted & ~pairs.is_true, ~predicted & pairs.is_true, pairs.is_true)

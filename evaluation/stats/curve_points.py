@@ -10,7 +10,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["by_confidence_descending", "curve_points_by_label", "label_positions", "next_lower_threshold"]
+__all__ = [
+    "by_confidence_descending",
+    "curve_points_by_label",
+    "label_positions",
+    "next_lower_at",
+    "next_lower_threshold",
+]
 
 _COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
 
@@ -34,9 +40,7 @@ def curve_points_by_label(
         unknown = sorted(set(curves["label"].astype(object)[code < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
     threshold = curves["threshold"].to_numpy(np.float64)
-    step, fall = np.diff(code), np.diff(threshold)
-    ordered = bool(((step > 0) | ((step == 0) & (fall < 0))).all())  # exact_curves' own order
-    del step, fall
+    ordered = _grouped_descending(code, threshold)  # exact_curves' own order
     points = {"code": code.astype(code_dtype, copy=False), "threshold": threshold}
     for name in columns:
         points[name] = curves[name].to_numpy(_dtype(curves[name].dtype, name, narrow))
@@ -44,6 +48,21 @@ def curve_points_by_label(
         return points
     order = np.lexsort((-threshold, code))
     return {name: values[order] for name, values in points.items()}
+
+
+_POINTS_PER_BLOCK = 1 << 20  # points compared with their next at a time
+
+
+def _grouped_descending(code: np.ndarray, threshold: np.ndarray) -> bool:
+    """Whether each point's next has a higher code, or the same code and a lower threshold: compared a
+    block at a time, never a difference the length of the curve (0.3 GB at 25 million points)."""
+    for start in range(0, code.shape[0] - 1, _POINTS_PER_BLOCK):
+        here = slice(start, min(start + _POINTS_PER_BLOCK, code.shape[0] - 1))
+        after = slice(here.start + 1, here.stop + 1)
+        step, fall = code[after] - code[here], threshold[after] - threshold[here]
+        if not ((step > 0) | ((step == 0) & (fall < 0))).all():
+            return False
+    return True
 
 
 def _dtype(stored: object, name: str, narrow: bool) -> type | np.dtype:
@@ -74,6 +93,17 @@ def next_lower_threshold(
     lowest = np.ones(threshold.shape[0], dtype=bool)
     lowest[:-1] = ~same_next
     return low, lowest
+
+
+def next_lower_at(
+    code: np.ndarray, threshold: np.ndarray, floor: float, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`next_lower_threshold`'s two values at `rows` only (points of the curve): what a choice of a few
+    points needs, without two arrays the length of the curve (25 million points at a million images)."""
+    rows = np.asarray(rows, dtype=np.intp)
+    following = np.minimum(rows + 1, max(threshold.shape[0] - 1, 0))
+    same_next = (rows + 1 < threshold.shape[0]) & (code[following] == code[rows])
+    return np.where(same_next, threshold[following], float(floor)), ~same_next
 
 
 def by_confidence_descending(confidence: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import functools
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,8 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.stats.curve_points import by_confidence_descending
+from evaluation.stats.frozen import int_array, readonly
+from evaluation.stats.micro_counts import distinct_points, grid_cells, keys_increase, label_blocks
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += [
@@ -48,24 +50,6 @@ F1_UNDEFINED = "f1 undefined: no positives and no predictions at this threshold"
 # --------------------------------------------------------------------------------------------- input
 
 
-def _readonly(values: np.ndarray) -> np.ndarray:
-    """A read-only copy: a frozen ScoredPairs cannot change under the caller's feet (nor its cache)."""
-    copy = np.array(values, copy=True)
-    copy.flags.writeable = False
-    return copy
-
-
-def _int_array(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
-    array = np.asarray(values)
-    if array.size == 0 and array.dtype.kind == "f":
-        array = array.astype(np.int64)  # np.asarray([]) is float64; an empty list is a fine empty index
-    if array.dtype.kind not in "iu":
-        raise ValueError(f"{name} must hold integers; got dtype {array.dtype}")
-    if array.shape != shape:
-        raise ValueError(f"{name} must have shape {shape}; got {array.shape}")
-    return array.astype(np.int64, copy=False)
-
-
 @dataclass(frozen=True, eq=False)
 class ScoredPairs:
     """Sparse predictions: one entry per (image, label) pair that the backend returned at or above the floor.
@@ -83,6 +67,9 @@ class ScoredPairs:
     confidence: np.ndarray  # (M,) float, 0-100 as Rekognition reports
     is_true: np.ndarray  # (M,) bool: the image has that label in its ground truth
     floor: float = 0.0  # the lowest MinConfidence that was asked for; nothing below it is known
+    # the arrays given are the instance's own (made read-only, not copied): for a caller that built them
+    # for it alone (match: 0.7 GB of copies at 28 million pairs)
+    take_arrays: bool = field(default=False, kw_only=True, repr=False)
 
     def __post_init__(self) -> None:
         labels = tuple(self.labels)
@@ -102,12 +89,12 @@ class ScoredPairs:
             raise ValueError(f"floor must be a confidence in [0, 100]; got {self.floor!r}")
         n_labels, n_images = len(labels), int(self.n_images)
 
-        support = _int_array("support", self.support, (n_labels,))
-        label_idx = _int_array("label_idx", self.label_idx, np.shape(self.label_idx))
+        support = int_array("support", self.support, (n_labels,))
+        label_idx = int_array("label_idx", self.label_idx, np.shape(self.label_idx))
         if label_idx.ndim != 1:
             raise ValueError(f"label_idx must be 1-D, shape (M,); got shape {label_idx.shape}")
         n_pairs = label_idx.shape[0]
-        image_idx = _int_array("image_idx", self.image_idx, (n_pairs,))
+        image_idx = int_array("image_idx", self.image_idx, (n_pairs,))
         confidence = np.asarray(self.confidence, dtype=np.float64)
         if confidence.shape != (n_pairs,):
             raise ValueError(
@@ -143,8 +130,14 @@ class ScoredPairs:
                     f"{int((confidence < floor).sum())} confidence(s) below floor={floor} "
                     f"(lowest {confidence.min()}): nothing below the floor is known; drop them or lower floor"
                 )
-            # image-major, as responses arrive one image at a time: then the stable sort is ~linear
-            pair_key = np.sort(image_idx * np.int64(max(n_labels, 1)) + label_idx, kind="stable")
+            # image-major, as responses arrive one image at a time: then the stable sort is ~linear; pairs
+            # in (image, label) order (match's) have no repeats, checked a block at a time without it
+            strictly = keys_increase(image_idx, label_idx, max(n_labels, 1))
+            pair_key = (
+                np.zeros(0, np.int64)
+                if strictly
+                else np.sort(image_idx * np.int64(max(n_labels, 1)) + label_idx, kind="stable")
+            )
             if repeats := int((pair_key[1:] == pair_key[:-1]).sum()):
                 raise ValueError(
                     f"{repeats} repeated (image, label) pair(s): keep one entry per pair (the max confidence)"
@@ -161,11 +154,11 @@ class ScoredPairs:
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "n_images", n_images)
         object.__setattr__(self, "floor", floor)
-        object.__setattr__(self, "support", _readonly(support))
-        object.__setattr__(self, "label_idx", _readonly(label_idx))
-        object.__setattr__(self, "image_idx", _readonly(image_idx))
-        object.__setattr__(self, "confidence", _readonly(confidence))
-        object.__setattr__(self, "is_true", _readonly(is_true))
+        object.__setattr__(self, "support", readonly(support, take=self.take_arrays))
+        object.__setattr__(self, "label_idx", readonly(label_idx, take=self.take_arrays))
+        object.__setattr__(self, "image_idx", readonly(image_idx, take=self.take_arrays))
+        object.__setattr__(self, "confidence", readonly(confidence, take=self.take_arrays))
+        object.__setattr__(self, "is_true", readonly(is_true, take=self.take_arrays))
 
     @property
     def n_labels(self) -> int:
@@ -240,39 +233,34 @@ def _owned(values: np.ndarray, dtype: type) -> np.ndarray:
     return np.array(values, dtype=dtype, copy=True if not values.flags.writeable else None)
 
 
-def _curve_frame(
-    pairs: ScoredPairs, label_codes: np.ndarray, threshold: np.ndarray, tp: np.ndarray, fp: np.ndarray
-) -> pd.DataFrame:
+def _curve_frame(pairs: ScoredPairs, points: list[np.ndarray]) -> pd.DataFrame:
+    """The frame of `points` (label codes, threshold, tp, fp), which it empties: each array goes as soon
+    as the frame has its own (the label's as int8 codes, the counts narrowed), before the rates and the
+    other counts are added, so a cached sweep and the whole frame are never held together (2.2 GB at 25
+    million points)."""
     narrow = np.int32 if pairs.n_images < 2**31 else np.int64  # 20 bytes less per row, on tens of millions
-    n_rows = label_codes.shape[0]
+    label_codes, threshold, tp, fp = points
+    points.clear()
+    label = _label_column(label_codes, pairs.labels)
+    del label_codes
+    codes = label.codes
+    # the frame takes its arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
+    # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
+    threshold = _owned(threshold, np.float64)
+    tp = _owned(tp, narrow)
+    fp = _owned(fp, narrow)
+    n_rows = codes.shape[0]
     fn, tn = np.empty(n_rows, dtype=narrow), np.empty(n_rows, dtype=narrow)
     precision, recall, f1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
     for start in range(0, n_rows, _ROWS_PER_BLOCK):  # row by row: a block's temporaries at a time
         rows = slice(start, start + _ROWS_PER_BLOCK)
-        support = pairs.support[label_codes[rows]]
+        support = pairs.support[codes[rows]]
         fn[rows] = missed = support - tp[rows]
         tn[rows] = pairs.n_images - support - fp[rows]
         precision[rows], recall[rows], f1[rows] = _rates(tp[rows], fp[rows], missed)
-    support = pairs.support.astype(narrow)[label_codes]
-    tp, fp = _owned(tp, narrow), _owned(fp, narrow)
-    # the frame takes these arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
-    # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
-    return pd.DataFrame(
-        {
-            "label": _label_column(label_codes, pairs.labels),
-            "threshold": _owned(threshold, np.float64),
-            "tp": tp,
-            "fp": fp,
-            "fn": fn,
-            "tn": tn,
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": support,
-        },
-        columns=list(CURVE_COLUMNS),
-        copy=False,
-    )
+    columns = {"label": label, "threshold": threshold, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    columns.update(precision=precision, recall=recall, f1=f1, support=pairs.support.astype(narrow)[codes])
+    return pd.DataFrame(columns, columns=list(CURVE_COLUMNS), copy=False)
 
 
 # ------------------------------------------------------------------------------------------ the sweep
@@ -338,8 +326,9 @@ def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:
     no predictions gets no rows (see :func:`grid_table` for every label). ``label`` is a Categorical whose
     categories are ``pairs.labels`` in report order. Columns: :data:`CURVE_COLUMNS`.
     """
-    label_codes, threshold, tp, fp = pairs._curve_points
-    return _curve_frame(pairs, label_codes, threshold, tp, fp)
+    points = list(pairs._curve_points)
+    pairs.forget_sweep()  # the frame takes its arrays over, one by one (average_precision would sweep again)
+    return _curve_frame(pairs, points)
 
 
 def _grid(thresholds: Sequence[float] | np.ndarray | None, floor: float) -> np.ndarray:
@@ -367,18 +356,13 @@ def grid_table(pairs: ScoredPairs, *, thresholds: Sequence[float] | np.ndarray |
     """
     grid = _grid(thresholds, pairs.floor)
     n_labels, n_grid = pairs.n_labels, grid.shape[0]
-    grid_bin = np.searchsorted(grid, pairs.confidence, side="right") - 1  # highest grid value <= confidence
-    reached = grid_bin >= 0
-    cell = pairs.label_idx[reached] * n_grid + grid_bin[reached]
-    truth = pairs.is_true[reached]
-    tp_cells = np.bincount(cell[truth], minlength=n_labels * n_grid).reshape(n_labels, n_grid)
-    fp_cells = np.bincount(cell[~truth], minlength=n_labels * n_grid).reshape(n_labels, n_grid)
+    tp_cells, fp_cells = grid_cells(pairs.label_idx, pairs.confidence, pairs.is_true, grid, n_labels)
     # Column j of the reversed cumsum counts every entry whose bin is the j-th highest or above.
     tp = np.cumsum(tp_cells[:, ::-1], axis=1, dtype=np.int64)
     fp = np.cumsum(fp_cells[:, ::-1], axis=1, dtype=np.int64)
     label_codes = np.repeat(np.arange(n_labels), n_grid)
     threshold = np.tile(grid[::-1], n_labels)
-    return _curve_frame(pairs, label_codes, threshold, tp.ravel(), fp.ravel())
+    return _curve_frame(pairs, [label_codes, threshold, tp.ravel(), fp.ravel()])
 
 
 def average_precision(pairs: ScoredPairs) -> np.ndarray:
@@ -391,11 +375,17 @@ def average_precision(pairs: ScoredPairs) -> np.ndarray:
     equals ``sklearn.metrics.average_precision_score`` (to a bit or two: the sum runs in another order).
     """
     label_codes, _, tp, fp = pairs._curve_points
-    new_label = np.ones(label_codes.shape[0], dtype=bool)
-    new_label[1:] = label_codes[1:] != label_codes[:-1]
-    recalled = np.diff(tp, prepend=0)  # true positives gained at this point: (R_n - R_{n-1}) * support
-    recalled[new_label] = tp[new_label]
-    weighted = np.bincount(label_codes, weights=recalled * (tp / (tp + fp)), minlength=pairs.n_labels)
+    weighted = np.zeros(pairs.n_labels)
+    # whole labels a block at a time: each label's sum runs over its points in order, as over the whole
+    for rows in label_blocks(label_codes, pairs.n_labels, _ROWS_PER_BLOCK):
+        codes, gained, predicted = label_codes[rows], tp[rows], tp[rows] + fp[rows]
+        new_label = np.ones(codes.shape[0], dtype=bool)
+        new_label[1:] = codes[1:] != codes[:-1]
+        recalled = np.diff(
+            gained, prepend=0
+        )  # true positives gained at this point: (R_n - R_{n-1}) * support
+        recalled[new_label] = gained[new_label]
+        weighted += np.bincount(codes, weights=recalled * (gained / predicted), minlength=pairs.n_labels)
     return _divide(weighted, pairs.support)
 
 
@@ -405,19 +395,13 @@ def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
     For choosing one application-wide MinConfidence: every label is predicted at the same threshold, so
     the micro counts are sums over labels. Columns: :data:`GLOBAL_COLUMNS`.
     """
-    order = pairs.by_confidence
-    confidence = pairs.confidence[order]
-    tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
-    run_end = np.ones(confidence.shape[0], dtype=bool)
-    run_end[:-1] = confidence[1:] != confidence[:-1]
-    points = np.flatnonzero(run_end)
-    tp = tp_running[points]
+    threshold, points, tp = distinct_points(pairs.confidence, pairs.is_true, pairs.by_confidence)
     fp = points + 1 - tp
     fn = int(pairs.support.sum()) - tp
     precision, recall, f1 = _rates(tp, fp, fn)
     return pd.DataFrame(
         {
-            "threshold": confidence[points],
+            "threshold": threshold,
             "tp": tp,
             "fp": fp,
             "fn": fn,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
-from evaluation.stats.curve_points import curve_points_by_label, next_lower_threshold
+from evaluation.stats.curve_points import curve_points_by_label, next_lower_at
 from evaluation.stats.intervals import trials_to_certify, wilson_interval
 from evaluation.stats.robust import robust_min_confidence
 
@@ -230,13 +230,30 @@ class Objective:
 _ROWS_PER_BLOCK = 1 << 20  # rows of a curve whose keys are compared at a time (8 MB per float64 array)
 
 
-def _first_per_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray]) -> np.ndarray:
+class _Negated:
+    """A key's negation read a block at a time (`key[block]`): no negated copy of a whole curve."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+
+    def __getitem__(self, block: slice) -> np.ndarray:
+        return -np.asarray(self.values[block], dtype=np.float64)
+
+
+def _first_per_group(
+    group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray | _Negated]
+) -> np.ndarray:
     """Per group, the row that sorts first by ``keys_desc`` (all descending, first key most important;
     NaN sorts last); -1 for a group with no rows. One lexsort over all rows, no loop over groups."""
     group = np.asarray(group)
     if group.size and (group[1:] >= group[:-1]).all():  # rows already grouped (a sorted curve)
         return _first_per_sorted_group(group, n_groups, keys_desc)
-    negated = [-np.asarray(key, dtype=np.float64) for key in reversed(keys_desc)]
+    negated = [
+        np.asarray(key.values, dtype=np.float64)
+        if isinstance(key, _Negated)
+        else -np.asarray(key, dtype=np.float64)
+        for key in reversed(keys_desc)
+    ]
     order = np.lexsort((*negated, group))
     sorted_group = group[order]
     head = np.ones(sorted_group.shape[0], dtype=bool)
@@ -246,7 +263,9 @@ def _first_per_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.nd
     return chosen
 
 
-def _first_per_sorted_group(group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray]) -> np.ndarray:
+def _first_per_sorted_group(
+    group: np.ndarray, n_groups: int, keys_desc: Sequence[np.ndarray | _Negated]
+) -> np.ndarray:
     """`_first_per_group` for rows sorted by group, without sorting: each key in turn keeps the rows
     equal to their group's maximum (NaN below every number), then the first row left wins, as the
     stable sort's first row would. A block of rows at a time (the group maxima first, then the rows
@@ -254,7 +273,7 @@ def _first_per_sorted_group(group: np.ndarray, n_groups: int, keys_desc: Sequenc
     n_rows = group.shape[0]
     blocks = [slice(start, start + _ROWS_PER_BLOCK) for start in range(0, n_rows, _ROWS_PER_BLOCK)]
     left = np.ones(n_rows, dtype=bool)
-    for key in map(np.asarray, keys_desc):
+    for key in (key if isinstance(key, _Negated) else np.asarray(key) for key in keys_desc):
         best = np.full(n_groups, -np.inf)
         for block in blocks:  # each group's maximum of its rows left (NaN: -inf), over every block
             masked, _ = _masked(key, left, block)
@@ -274,11 +293,20 @@ def _first_per_sorted_group(group: np.ndarray, n_groups: int, keys_desc: Sequenc
     return chosen
 
 
-def _masked(key: np.ndarray, left: np.ndarray, block: slice) -> tuple[np.ndarray, np.ndarray]:
+def _masked(key: np.ndarray | _Negated, left: np.ndarray, block: slice) -> tuple[np.ndarray, np.ndarray]:
     """A block of ``key`` as float64, -inf where a row is no longer left or NaN; and where it is NaN."""
     values = np.asarray(key[block], dtype=np.float64)
     nan = np.isnan(values)
     return np.where(left[block] & ~nan, values, -np.inf), nan
+
+
+def _disagrees(stated: np.ndarray, support: np.ndarray, code: np.ndarray) -> bool:
+    """Whether a point's stated support is not its label's, a block of points at a time."""
+    blocks = range(0, code.shape[0], _ROWS_PER_BLOCK)
+    return any(
+        bool((stated[b : b + _ROWS_PER_BLOCK] != support[code[b : b + _ROWS_PER_BLOCK]]).any())
+        for b in blocks
+    )
 
 
 def _choose(
@@ -408,7 +436,7 @@ def _label_verdict(
     chosen: int,
     best: int,
     columns: Mapping[str, np.ndarray],
-    lowest: np.ndarray,
+    chosen_lowest: bool,
     objective: Objective,
     min_support: int,
     floor: float,
@@ -418,7 +446,8 @@ def _label_verdict(
     reached_uncertified: bool = False,
     positives_to_certify: float = math.inf,
 ) -> tuple[str, list[str], list[str]]:
-    """(status, flags, note sentences) for one label; status is the most important flag."""
+    """(status, flags, note sentences) for one label; status is the most important flag. `chosen_lowest`:
+    the chosen point is the label's lowest."""
     flags: list[str] = []
     notes: list[str] = []
     if support == 0:
@@ -447,7 +476,7 @@ def _label_verdict(
             f"(--min-support): "
             f"too few to trust these numbers"
         )
-    if chosen >= 0 and lowest[chosen] and columns["fn"][chosen] > 0:
+    if chosen >= 0 and chosen_lowest and columns["fn"][chosen] > 0:
         flags.append("at-floor")
         notes.append(
             f"chosen at the lowest confidence returned for this label "
@@ -535,18 +564,23 @@ def recommend(
 
     columns = _sorted_curve(curves, labels)
     code = columns["code"]
-    if "support" in columns and (columns["support"] != support[code]).any():
+    if "support" in columns and _disagrees(columns["support"], support, code):
         raise ValueError("curves' support column disagrees with the support given for the same labels")
-    threshold_low, lowest = next_lower_threshold(code, columns["threshold"], floor)
     chosen, best = _choose(code, n_labels, objective, columns)
+    # only the chosen points' next lower thresholds are read: not the whole curve's (0.2 GB at 25 million)
+    threshold_low, lowest = (
+        next_lower_at(code, columns["threshold"], floor, np.maximum(chosen, 0))
+        if code.size
+        else (np.full(n_labels, float(floor)), np.ones(n_labels, dtype=bool))
+    )
     reached = np.zeros(n_labels, dtype=bool)
     to_certify = np.full(n_labels, math.inf)
     if objective.certain:
         reached = _choose(code, n_labels, Objective(objective.kind, objective.target), columns)[0] >= 0
         to_certify = _positives_to_certify(objective, code, n_labels, columns)
-    has_curve = np.bincount(code, minlength=n_labels) > 0
     top = _first_per_group(code, n_labels, [columns["threshold"]])
-    bottom = _first_per_group(code, n_labels, [-columns["threshold"]])
+    has_curve = top >= 0  # a label with points has a first one (a bincount would copy the codes as int64)
+    bottom = _first_per_group(code, n_labels, [_Negated(columns["threshold"])])
 
     out_threshold = np.full(n_labels, np.nan)
     out_low = np.full(n_labels, np.nan)
@@ -562,7 +596,7 @@ def recommend(
             chosen=row,
             best=int(best[index]),
             columns=columns,
-            lowest=lowest,
+            chosen_lowest=bool(lowest[index]),
             objective=objective,
             min_support=int(min_support),
             floor=floor,
@@ -584,7 +618,7 @@ def recommend(
             rates["recall"][index], rates["f1"][index] = 0.0, 0.0
             continue
         out_threshold[index] = columns["threshold"][row]
-        out_low[index] = threshold_low[row]
+        out_low[index] = threshold_low[index]
         for name in rates:
             rates[name][index] = columns[name][row]
         for name in counts:
@@ -656,8 +690,7 @@ def recommend_global(
     if not (threshold[1:] <= threshold[:-1]).all():  # global_curve's own order needs no sort (nor copies)
         order = np.argsort(-threshold, kind="stable")
         columns = {name: values[order] for name, values in columns.items()}
-    group = np.zeros(threshold.shape[0], dtype=np.int64)
-    threshold_low, lowest = next_lower_threshold(group, columns["threshold"], floor)
+    group = np.zeros(threshold.shape[0], dtype=np.int8)  # one group: 7 million points at a million images
 
     empty: dict[str, Any] = dict.fromkeys(("threshold", "threshold_low", "precision", "recall", "f1"))
     empty.update(tp=None, fp=None, fn=None, support=None)
@@ -693,8 +726,9 @@ def recommend_global(
             "status": "unreachable",
             "note": _unreachable_note(objective, columns, best, floor),
         }
+    (threshold_low,), (lowest,) = next_lower_at(group, columns["threshold"], floor, np.array([chosen]))
     status, note = "ok", ""
-    if lowest[chosen] and columns["fn"][chosen] > 0:
+    if lowest and columns["fn"][chosen] > 0:
         status = "at-floor"
         note = (
             f"chosen at the lowest confidence returned ({_confidence_text(columns['threshold'][chosen])}); "
@@ -703,7 +737,7 @@ def recommend_global(
         )
     return {
         "threshold": float(columns["threshold"][chosen]),
-        "threshold_low": float(threshold_low[chosen]),
+        "threshold_low": float(threshold_low),
         **{name: _plain_float(columns[name][chosen]) for name in ("precision", "recall", "f1")},
         **{name: int(columns[name][chosen]) for name in ("tp", "fp", "fn")},
         "support": support,

@@ -186,10 +186,13 @@ def test_no_answers_and_answers_without_labels():
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("chunk", [1, 7, 20_000])
-def test_match_equals_the_reference(monkeypatch, seed, chunk):
+@pytest.mark.parametrize(("chunk", "rows_per_mean"), [(1, 1), (7, 5), (7, 1 << 21), (20_000, 3)])
+def test_match_equals_the_reference(monkeypatch, seed, chunk, rows_per_mean):
     """match reduces predictions_frame's rows part by part: the same as the whole frame's reductions."""
     monkeypatch.setattr(matching, "CHUNK_ANSWERS", chunk)
+    monkeypatch.setattr(matching._UnjudgedRows, "ROWS_PER_MEAN", rows_per_mean)
+    if seed % 2:  # pairs looked up among the positives a few at a time
+        monkeypatch.setattr(matching, "PAIRS_PER_BLOCK", seed)
     rng = np.random.default_rng(seed)
     answers = random_answers(seed)
     columns = LabelColumns.from_answers(answers)
@@ -249,3 +252,64 @@ def test_sort_by_key_then_row_is_the_stable_argsort_whether_or_not_packed():
     for bound in (50, 2**62):  # packed in one integer, and too large to pack
         order, sorted_key = matching._sorted_by_key_then_row(key.copy(), bound=bound)
         assert np.array_equal(order, expected) and np.array_equal(sorted_key, key[expected])
+
+
+def whole_unjudged_table(code, display, confidence, displays):
+    """The unjudged table as it was made before it was reduced part by part: every row at once."""
+    if not code.size:
+        return pd.DataFrame(columns=["name", "images", "max_confidence", "mean_confidence"])
+    direct = pd.DataFrame({"code": code, "display": display, "confidence": confidence})
+    grouped = direct.groupby("code").agg(
+        display=("display", "first"),
+        max_confidence=("confidence", "max"),
+        mean_confidence=("confidence", "mean"),
+    )
+    grouped.insert(1, "images", np.bincount(code)[grouped.index.to_numpy()])
+    table = grouped.reset_index(drop=True).rename(columns={"display": "name"})
+    table["name"] = displays[table["name"].to_numpy()].astype(object)
+    return table.sort_values(["images", "name"], ascending=[False, True]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("rows_per_mean", [1, 40, 1 << 21])
+def test_unjudged_rows_part_by_part_equal_the_whole_table_bit_for_bit(monkeypatch, seed, rows_per_mean):
+    """Parts of float32 values (kept narrow), of float64 ones, with NaN, empty; names known as they come;
+    and (odd seeds) names in ascending order without NaN, where pandas sums by another kernel."""
+    monkeypatch.setattr(matching._UnjudgedRows, "ROWS_PER_MEAN", rows_per_mean)
+    if seed % 2:  # pairs looked up among the positives a few at a time
+        monkeypatch.setattr(matching, "PAIRS_PER_BLOCK", seed)
+    rng = np.random.default_rng(seed)
+    n_displays = 30
+    name_of_display = rng.integers(0, 20, n_displays).astype(np.int32)
+    displays = pd.Index([f"D{i}" for i in range(n_displays)], dtype=object)
+    parts = []
+    for part in range(int(rng.integers(0, 12))):
+        size = int(rng.integers(0, 300)) if part % 4 else 0
+        display = rng.integers(0, n_displays, size).astype(np.int32)
+        confidence = rng.uniform(0, 100, size)
+        if part % 3 == 1:
+            confidence = confidence.astype(np.float32).astype(np.float64)
+        if part % 5 == 2 and size and seed % 2 == 0:
+            confidence[rng.integers(0, size, 3)] = np.nan
+        parts.append((name_of_display[display], display, confidence))
+    whole = [
+        np.concatenate([np.zeros(0, t)] + [p[i] for p in parts])
+        for i, t in enumerate((np.int32, np.int32, float))
+    ]
+    if seed % 2:  # every name's rows together, names ascending: the same parts' sizes
+        order = np.argsort(whole[0], kind="stable")
+        whole = [values[order] for values in whole]
+        cuts = np.cumsum([len(p[0]) for p in parts])[:-1]
+        parts = list(zip(*(np.split(values, cuts) for values in whole), strict=True)) if parts else []
+    rows = matching._UnjudgedRows()
+    n_names = 0
+    for code, display, confidence in parts:
+        n_names = max(n_names, int(code.max(initial=-1)) + 1, int(rng.integers(0, 20)))
+        rows.add(code, display, confidence, n_names)
+    expected = whole_unjudged_table(*whole, displays)
+    got = rows.table(displays)
+    assert got.equals(expected) and list(got.dtypes) == list(expected.dtypes)
+    assert np.array_equal(
+        got["mean_confidence"].to_numpy(np.float64).view(np.int64),
+        expected["mean_confidence"].to_numpy(np.float64).view(np.int64),
+    )

@@ -17,6 +17,7 @@ from evaluation.analysis.summary import PathView
 from evaluation.operations.answers import LabelsAnswer, PredictedBox, PredictedLabel
 from evaluation.operations.label_columns import LabelColumns, LazyAnswers
 from evaluation.pipeline import reanalyse
+from evaluation.reports import exact_curve, thumbnails
 from evaluation.reports.exact_curve import descending_order, exact_bins, round10
 from evaluation.reports.html import _shown_paths
 from evaluation.reports.thumbnails import evaluated_images, label_errors
@@ -125,8 +126,14 @@ def _random_curve(rng: np.random.Generator, name: str, size: int, *, ties: bool)
     return [(name, float(t), int(a), int(b)) for t, a, b in zip(threshold, tp, fp, strict=True)]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_exact_bins_equal_the_reference_on_generated_curves(seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "block"), [*((seed, None) for seed in range(6)), (0, 1), (1, 150), (2, 2600)]
+)
+def test_exact_bins_equal_the_reference_on_generated_curves(
+    seed: int, block: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if block is not None:  # a block of whole labels at a time: one label, a few, a long one alone
+        monkeypatch.setattr(exact_curve, "BLOCK_POINTS", block)
     rng = np.random.default_rng(seed)
     labels = [f"L{i}" for i in range(7)]
     sizes = {"L0": 1, "L1": 40, "L2": 300, "L3": 0, "L5": 120, "L6": 2500}
@@ -218,6 +225,12 @@ def _assert_errors_equal(result: Any) -> None:
     assert label_errors(columns) == expected
     for per_kind in (0, 1, 7, 10_000):  # 10,000: every error is an example
         assert label_errors(columns, per_kind=per_kind) == reference.label_errors(result, per_kind=per_kind)
+    default = thumbnails._PAIRS_PER_BLOCK
+    try:  # pairs judged a few at a time
+        thumbnails._PAIRS_PER_BLOCK = 3
+        assert label_errors(columns) == expected
+    finally:
+        thumbnails._PAIRS_PER_BLOCK = default
 
 
 def _never_returned(result: Any, index: int) -> Any:

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.stats import metrics
+from evaluation.stats import metrics, micro_counts
 from evaluation.stats.metrics import (
     CURVE_COLUMNS,
     ScoredPairs,
     _divide,
     _label_column,
+    average_precision,
     exact_curves,
     grid_table,
 )
@@ -91,14 +92,18 @@ def test_exact_curves_and_grid_table_are_the_former_frames(
 ) -> None:
     pairs = random_pairs(seed)
     assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
+    sweep = pairs._curve_points
+    exact_curves(pairs)
+    assert "_curve_points" not in pairs.__dict__  # the frame took the cached sweep over
+    assert all(part.flags.writeable is False for part in sweep)  # and copied, never wrote to, its arrays
     monkeypatch.setattr(metrics, "_ROWS_PER_BLOCK", 7 + seed)  # rows in many blocks, the last one short
     assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
     captured = []
     built = metrics._curve_frame
 
-    def capture(*arguments):
-        captured.append([a.copy() if isinstance(a, np.ndarray) else a for a in arguments])
-        return built(*arguments)
+    def capture(pairs, points):
+        captured.append([pairs, *(a.copy() for a in points)])
+        return built(pairs, points)
 
     monkeypatch.setattr(metrics, "_curve_frame", capture)
     table = grid_table(random_pairs(seed))
@@ -135,3 +140,26 @@ def test_divide_is_the_former_one() -> None:
         new, old = _divide(numerator, denominator), former_divide(numerator, denominator)
         assert new.dtype == old.dtype == np.float64
         assert np.array_equal(new.view(np.int64), old.view(np.int64))
+
+
+def former_average_precision(pairs: ScoredPairs) -> np.ndarray:
+    label_codes, _, tp, fp = pairs._curve_points
+    new_label = np.ones(label_codes.shape[0], dtype=bool)
+    new_label[1:] = label_codes[1:] != label_codes[:-1]
+    recalled = np.diff(tp, prepend=0)
+    recalled[new_label] = tp[new_label]
+    weighted = np.bincount(label_codes, weights=recalled * (tp / (tp + fp)), minlength=pairs.n_labels)
+    return metrics._divide(weighted, pairs.support)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("block", [1, 3, 40, 1 << 20])
+def test_average_precision_by_blocks_of_whole_labels_is_the_former_one(
+    seed: int, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics, "_ROWS_PER_BLOCK", block)
+    pairs = random_pairs(seed)
+    new, old = average_precision(pairs), former_average_precision(pairs)
+    assert np.array_equal(new.view(np.int64), old.view(np.int64))
+    blocks = micro_counts.label_blocks(pairs._curve_points[0], pairs.n_labels, block)
+    assert sum(span.stop - span.start for span in blocks) == pairs._curve_points[0].shape[0]

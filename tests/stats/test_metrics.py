@@ -609,7 +609,7 @@ def test_a_bigger_sparse_case_stays_sparse() -> None:
 
 
 def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds_the_next_lower():
-    from evaluation.stats.curve_points import curve_points_by_label, next_lower_threshold
+    from evaluation.stats.curve_points import curve_points_by_label, next_lower_at, next_lower_threshold
 
     curves = pd.DataFrame(
         {
@@ -628,6 +628,11 @@ def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds
     low, lowest = next_lower_threshold(points["code"], points["threshold"], floor=5.0)
     assert low.tolist() == [55.5, 10.0, 5.0, 40.0, 5.0]
     assert lowest.tolist() == [False, False, True, False, True]
+    for rows in ([0, 1, 2, 3, 4], [4, 2, 2, 0], []):  # at a few points: the same values
+        low_at, lowest_at = next_lower_at(
+            points["code"], points["threshold"], 5.0, np.array(rows, dtype=np.int64)
+        )
+        assert low_at.tolist() == low[rows].tolist() and lowest_at.tolist() == lowest[rows].tolist()
     with pytest.raises(ValueError, match="not in labels: \\['Dog'\\]"):
         curve_points_by_label(curves, ["Cat"])
 

@@ -32,7 +32,8 @@ def former_first_per_sorted_group(
     counts = np.diff(np.r_[starts, n_rows])
     left = np.ones(n_rows, dtype=bool)
     for key in keys_desc:
-        values = np.asarray(key, dtype=np.float64)
+        negated = isinstance(key, thresholds._Negated)  # the former code was given the negated copy
+        values = -np.asarray(key.values, dtype=np.float64) if negated else np.asarray(key, dtype=np.float64)
         nan = np.isnan(values)
         masked = values.copy()
         masked[~left | nan] = -np.inf
