@@ -274,8 +274,9 @@ class PlotsProcess:
     def __init__(self) -> None:
         package_root = str(Path(__file__).resolve().parents[2])  # importable even from a source checkout
         path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        code = (
-            "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        code = (  # not from the working directory (-c puts it first), which may hold another version
+            "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "sys.path[:1] = [] if sys.path[:1] == [''] else sys.path[:1]; "
             "from evaluation.reports.plots import draw_when_sent; draw_when_sent()"
         )
         self._process = subprocess.Popen(

@@ -55,6 +55,21 @@ def test_the_process_draws_the_same_bytes_as_this_one(tmp_path: Path) -> None:
     assert len(here) == len(wanted) and here == there  # and no temporary file left
 
 
+def test_it_imports_this_package_not_one_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "evaluation").mkdir()
+    (tmp_path / "evaluation" / "__init__.py").write_text("raise ImportError('another version')\n")
+    monkeypatch.chdir(tmp_path)
+    result = synthetic_result(None, labels=["A", "B"], n_images=60)
+    plots.write_plots(result, tmp_path / "here")
+    process = plots.start_plots(result, tmp_path / "there", process=plots.PlotsProcess())
+    assert process is not None
+    process.wait()
+    assert process._process.returncode == 0  # drawn there, not again here
+    assert _files(tmp_path / "there/plots") == _files(tmp_path / "here/plots")
+
+
 def test_a_small_run_or_a_busy_machine_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
     with plots.plots_process(plots.WARM_MIN_IMAGES - 1) as process:
         assert process is None
