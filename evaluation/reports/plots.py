@@ -44,10 +44,14 @@ MAX_PNG_LABELS = 25
 # cost more than it saves (at 10,000 images, 26 PNGs: sharing them cost 1.9 s of CPU there to save 0.3 s
 # here, and the report ended later).
 BACKGROUND_MIN_PAIRS = 500_000
-# From this many images on, `report` starts that process before the analysis (plots_process), so its
-# imports run on another core while this one analyses, and it is waiting, ready, when the PNGs are sent.
-# Below it the analysis is too short to hide them, and a small run (the tests, the demo) draws here.
-WARM_MIN_IMAGES = 5_000
+# From this many images on (about BACKGROUND_MIN_PAIRS at 30 labels an image), `report` starts that
+# process before the analysis (plots_process), so its imports run on another core while this one
+# analyses, and it is ready when the PNGs are sent (at 100,000 images on a busy machine, within the
+# noise of the process started at write time: 8.6-28 s against 8.5-26 s). Not below: at 10,000 images
+# the PNGs cost this process about 0.8 s of CPU, the other's imports 1.5 s, and with the other core
+# busy the report ended 0.5-2 s later (1,000 images: up to 1 s later, the analysis being shorter than
+# those imports).
+WARM_MIN_IMAGES = 20_000
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
