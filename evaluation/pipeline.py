@@ -36,8 +36,9 @@ from evaluation.errors import UserError
 from evaluation.images import Preparation
 from evaluation.operations import Operation, is_video, operation_for
 from evaluation.options import AnalysisOptions, RunRequest, cli_names, split_keywords
-from evaluation.reports import RENDERERS
+from evaluation.reports import plots_process, renderers
 from evaluation.reports.notebook import Evaluation, Explorer
+from evaluation.reports.plots import PlotsProcess
 from evaluation.runfolder import Recorded, images_frame, write
 from evaluation.version import __version__
 
@@ -476,10 +477,16 @@ def _model_version_of(stored: Any) -> str | None:
     return stored.model_version or stored.params.get("ProjectVersionArn")
 
 
-def write_run(result: EvaluationResult, out_dir: str | Path, *, curves_csv: bool = False) -> Path:
+def write_run(
+    result: EvaluationResult,
+    out_dir: str | Path,
+    *,
+    curves_csv: bool = False,
+    plots: PlotsProcess | None = None,
+) -> Path:
     """The run folder: every table, then report.md and report.html (`curves_csv`: curves.csv besides
-    curves.parquet)."""
-    return write(result, out_dir, renderers=RENDERERS, curves_csv=curves_csv)
+    curves.parquet; `plots`: the process started before the analysis that draws the PNGs)."""
+    return write(result, out_dir, renderers=renderers(plots), curves_csv=curves_csv)
 
 
 def evaluate(
@@ -539,19 +546,37 @@ def evaluate_batch(
 
 
 def reanalyse(
-    run_dir: str | Path, *, cache: Any = None, aws_evaluation: Any = None, out: Any = None, **changes: Any
+    run_dir: str | Path,
+    *,
+    cache: Any = None,
+    aws_evaluation: Any = None,
+    out: Any = None,
+    curves_csv: bool = False,
+    **changes: Any,
 ) -> Evaluation:
     """Recompute a finished run from its stored answers with other analysis options; calls nothing.
 
     Answers come from the folder's answers.jsonl.gz (a copied folder re-analyses alone), else from the
     run's response cache (`cache=` names another). `changes` are analysis options by their CLI names or
     their own (objective=, min_support=, label_map=, labels=, parents=, ...); None keeps the run's own.
-    It writes nothing unless given `out` (then the whole run folder; `out=run_dir` updates it in place).
+    It writes nothing unless given `out` (then the whole run folder; `out=run_dir` updates it in place;
+    `curves_csv` as write_run's). Writing a large run with a core free, its PNGs are drawn by a process
+    started now, whose imports run on that core while this one analyses (reports.plots.plots_process).
     """
     changes = cli_names(changes)
     recorded = Recorded.load(run_dir)
-    run = recorded.run
     keys = recorded.answered_keys
+    with plots_process(len(keys) if out is not None else 0) as plots:
+        result = _reanalysed(recorded, keys, cache, aws_evaluation, changes)
+        if out is not None:
+            write_run(result, out, curves_csv=curves_csv, plots=plots)
+    return result
+
+
+def _reanalysed(
+    recorded: Recorded, keys: list[str], cache: Any, aws_evaluation: Any, changes: dict[str, Any]
+) -> Evaluation:
+    run = recorded.run
     operation = operation_of(run)
     read = stored_or_carried(recorded, keys, cache, operation)
     options = AnalysisOptions.from_dict(run.get("analysis", {}), **changes)
@@ -560,12 +585,9 @@ def reanalyse(
     _check_reanalysis_vocabulary(options.vocabulary, run)
     run = {**run, "analysis": options.to_dict(), "reanalysed_at": datetime.now(timezone.utc).isoformat()}
     ground_truth = recorded.ground_truth() if operation_of(run).stores_ground_truth else []
-    result = Evaluation.of(
+    return Evaluation.of(
         analyse(recorded.images, **read, run=run, options=options, ground_truth=ground_truth)
     )
-    if out is not None:
-        write_run(result, out)
-    return result
 
 
 def _check_reanalysis_vocabulary(vocabulary: Any, run: dict[str, Any]) -> None:

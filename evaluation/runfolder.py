@@ -309,6 +309,8 @@ def _write_other_tables(result: EvaluationResult, out_dir: Path) -> None:
     atomic_write(out_dir / LABELS_FILE, result.labels.to_csv(index=False))
     atomic_write(out_dir / "unjudged.csv", result.unjudged.to_csv(index=False))
     atomic_write(out_dir / SUMMARY_FILE, json.dumps(result.summary, indent=2, allow_nan=False) + "\n")
+    # the pure-Python emitter (0.15 s at 10,000 images): libyaml's (CSafeDumper, 0.02 s) writes other bytes
+    # for some label names (emoji escaped, keys over 128 characters or empty written another way)
     atomic_write(
         out_dir / THRESHOLDS_FILE, yaml.safe_dump(result.thresholds, sort_keys=False, allow_unicode=True)
     )

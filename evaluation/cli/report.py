@@ -65,10 +65,13 @@ def add_parsers(commands: Any) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from evaluation.pipeline import reanalyse, write_run
+    from evaluation.pipeline import reanalyse
 
-    result = reanalyse(
+    out_dir = Path(args.out) if args.out else Path(args.run_dir)
+    result = reanalyse(  # and writes the folder: its PNGs' process starts before the analysis
         args.run_dir,
+        out=out_dir,
+        curves_csv=args.curves_csv,
         cache=args.cache,
         aws_evaluation=read_aws_evaluation(args.aws_evaluation, None),
         objective=args.objective,
@@ -82,8 +85,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         segment_tolerance_ms=args.segment_tolerance_ms,
         **uncertainty_keywords(args),
     )
-    out_dir = Path(args.out) if args.out else Path(args.run_dir)
-    write_run(result, out_dir, curves_csv=args.curves_csv)
     print_result(result, out_dir, recomputed=True)
     return exit_code(result)
 

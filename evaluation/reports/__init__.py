@@ -1,5 +1,6 @@
 """Renderers only: report.md, report.html (plots, thumbnails), compare; they never re-analyse."""
 
-from evaluation.reports.writer import RENDERERS
+from evaluation.reports.plots import plots_process
+from evaluation.reports.writer import RENDERERS, renderers
 
-__all__ = ["RENDERERS"]
+__all__ = ["RENDERERS", "plots_process", "renderers"]

@@ -9,6 +9,7 @@ canvas, never pyplot, so writing a report does not change a notebook's backend.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import logging
@@ -19,6 +20,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +44,14 @@ MAX_PNG_LABELS = 25
 # cost more than it saves (at 10,000 images, 26 PNGs: sharing them cost 1.9 s of CPU there to save 0.3 s
 # here, and the report ended later).
 BACKGROUND_MIN_PAIRS = 500_000
+# From this many images on (about BACKGROUND_MIN_PAIRS at 30 labels an image), `report` starts that
+# process before the analysis (plots_process), so its imports run on another core while this one
+# analyses, and it is ready when the PNGs are sent (at 100,000 images on a busy machine, within the
+# noise of the process started at write time: 8.6-28 s against 8.5-26 s). Not below: at 10,000 images
+# the PNGs cost this process about 0.8 s of CPU, the other's imports 1.5 s, and with the other core
+# busy the report ended 0.5-2 s later (1,000 images: up to 1 s later, the analysis being shorter than
+# those imports).
+WARM_MIN_IMAGES = 20_000
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
@@ -226,10 +236,10 @@ def _plan(result: EvaluationResult, folder: Path, limit: int) -> tuple[dict[int,
     return written, plots
 
 
-def _draw_all(plots: list[_Plot]) -> None:
+def _draw_all(plots: list[_Plot], frames: Frames | None = None) -> None:
     """Every PNG of `plots`, on figures reused across labels (png_frames: the same pixels as _draw's
     figure saved by _save, a fraction of the time)."""
-    frames = Frames()
+    frames = Frames() if frames is None else frames
     for plot in plots:
         frames.save(plot.path, plot.title, plot.curve, plot.grid, plot.recommended, plot.curve_from_grid)
 
@@ -254,68 +264,146 @@ def write_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG
     return written
 
 
-class _Drawing:
-    """PNGs being drawn by a process of its own (matplotlib holds the GIL: a thread would not help).
+class PlotsProcess:
+    """A process of its own that draws the PNGs (matplotlib holds the GIL: a thread would not help).
 
-    A fresh interpreter, not multiprocessing: spawning re-runs the caller's unguarded script, and forking
-    a process whose other threads may hold locks can hang the child."""
+    Started before the analysis (plots_process), it imports pandas and matplotlib and draws its first
+    figure's background (about 1.5 s of CPU) on another core while this one analyses, then waits on its
+    stdin for the path of the pickled plots, draws them and ends. It reads the end of its stdin, and
+    ends, when nothing is sent: when this process closes the pipe, or dies. A fresh interpreter, not
+    multiprocessing: spawning re-runs the caller's unguarded script, and forking a process whose other
+    threads may hold locks can hang the child. It ignores Ctrl-C, which reaches the whole process group:
+    this process ends it (close), and only this one reports the interruption."""
 
-    def __init__(self, plots: list[_Plot]) -> None:
+    def __init__(self) -> None:
+        package_root = str(Path(__file__).resolve().parents[2])  # importable even from a source checkout
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        code = (  # not from the working directory (-c puts it first), which may hold another version
+            "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "sys.path[:1] = [] if sys.path[:1] == [''] else sys.path[:1]; "
+            "from evaluation.reports.plots import draw_when_sent; draw_when_sent()"
+        )
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path}
+        )
+        self._plots: list[_Plot] | None = None
+        self._payload: Path | None = None
+
+    def draw(self, plots: list[_Plot]) -> PlotsProcess | None:
+        """Hand `plots` over; the caller then waits for them (wait) or gives up (cancel). None: the
+        process was gone or busy, and they were drawn here."""
+        if self._plots is not None:  # one batch a process
+            _draw_all(plots)
+            return None
         self._plots = plots
         with tempfile.NamedTemporaryFile(
             prefix="rekognition-eval-plots-", suffix=".pickle", delete=False
         ) as f:
+            self._payload = Path(f.name)
             pickle.dump(plots, f, protocol=pickle.HIGHEST_PROTOCOL)
-        self._payload = Path(f.name)
-        package_root = str(Path(__file__).resolve().parents[2])  # importable even from a source checkout
-        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        code = "import sys; from evaluation.reports.plots import draw_pickled; draw_pickled(sys.argv[1])"
         try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-c", code, str(self._payload)], env={**os.environ, "PYTHONPATH": path}
-            )
-        except BaseException:
-            self._payload.unlink(missing_ok=True)
-            raise
+            assert self._process.stdin is not None
+            self._process.stdin.write(f"{self._payload}\n".encode())
+            self._process.stdin.close()
+        except OSError as exc:  # it died before it was sent anything
+            log.warning("the plots' process is gone (%s); drawing here", exc)
+            self.close()
+            _draw_all(plots)
+            return None
+        return self
 
     def wait(self) -> None:
+        """Until the PNGs sent are drawn; drawn here again if the process failed, so an error shows with
+        its traceback."""
         try:
             code = self._process.wait()
         finally:
-            self._payload.unlink(missing_ok=True)
-        if code != 0:  # drawn again here, so a real error shows with its traceback
+            self.close()
+        if code != 0 and self._plots is not None:
             log.warning("the plots' process ended with exit code %s; drawing here", code)
             _draw_all(self._plots)
 
     def cancel(self) -> None:
-        self._process.terminate()
-        self._process.wait()
-        self._payload.unlink(missing_ok=True)
+        self.close()
+
+    def close(self) -> None:
+        """End the process, whatever it is doing, and remove the payload: nothing is left behind."""
+        try:
+            if self._process.stdin is not None and not self._process.stdin.closed:
+                self._process.stdin.close()  # nothing sent: it ends at once, or when its imports are done
+        except OSError:
+            pass
+        finally:
+            if self._process.poll() is None:
+                self._process.terminate()
+            self._process.wait()
+            if self._payload is not None:
+                self._payload.unlink(missing_ok=True)
 
 
-def draw_pickled(path: str) -> None:
-    """The plots' process: draw what `_Drawing` left in `path`."""
-    with open(path, "rb") as payload:
-        _draw_all(pickle.load(payload))  # our own file, written by the parent a moment ago
+def draw_when_sent() -> None:
+    """The plots' process: get ready to draw, then draw what PlotsProcess.draw sends (a pickle's path),
+    if anything."""
+    frames = Frames()
+    frames.prepare()
+    line = sys.stdin.readline().strip()
+    if not line:
+        return
+    with open(line, "rb") as payload:
+        _draw_all(pickle.load(payload), frames)  # our own file, written by the parent a moment ago
 
 
-def start_plots(result: EvaluationResult, out_dir: Path, *, limit: int = MAX_PNG_LABELS) -> _Drawing | None:
-    """Write plots/*.png: for a large run in a process of its own, started now, while the page and the
-    tables are written here; for a smaller one here. The caller waits for what this returns (None: drawn
-    already) before the folder is complete."""
-    _, plots = _prepare(result, out_dir, limit)
-    pairs = result.pairs.n_pairs if result.pairs is not None else 0
-    if pairs >= BACKGROUND_MIN_PAIRS:
-        return _start_drawing(plots)
-    _draw_all(plots)
-    return None
-
-
-def _start_drawing(plots: list[_Plot]) -> _Drawing | None:
-    """A process drawing `plots`, or None when none can be started here (they are drawn in this one)."""
+def _start_process() -> PlotsProcess | None:
     try:
-        return _Drawing(plots)
+        return PlotsProcess()
     except OSError as exc:
         log.warning("cannot start a process for the plots (%s); drawing them here", exc)
-        _draw_all(plots)
         return None
+
+
+def idle_core() -> bool:
+    """Whether a core is free for the plots' process: the last minute's load average (this process
+    included) leaves one. On a busy machine the process would only take CPU from this one, which then
+    waits for it. True where the system does not say."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores > 1
+    return cores > 1 and load < cores - 0.5
+
+
+@contextlib.contextmanager
+def plots_process(images: int) -> Iterator[PlotsProcess | None]:
+    """A process for the PNGs, started now, for a run of `images` images from WARM_MIN_IMAGES on when a
+    core is free for it (None otherwise, or when none can be started); ended on leaving, whatever
+    happened."""
+    process = _start_process() if images >= WARM_MIN_IMAGES and idle_core() else None
+    try:
+        yield process
+    finally:
+        if process is not None:
+            process.close()
+
+
+def start_plots(
+    result: EvaluationResult,
+    out_dir: Path,
+    *,
+    limit: int = MAX_PNG_LABELS,
+    process: PlotsProcess | None = None,
+) -> PlotsProcess | None:
+    """Write plots/*.png: in `process` (started before the analysis) if given; for a large run in a
+    process of its own, started now, while the page and the tables are written here; for a smaller one
+    here. The caller waits for what this returns (None: drawn already) before the folder is complete."""
+    _, plots = _prepare(result, out_dir, limit)
+    pairs = result.pairs.n_pairs if result.pairs is not None else 0
+    if process is None and pairs >= BACKGROUND_MIN_PAIRS:
+        process = _start_process()
+    if process is not None:
+        return process.draw(plots)
+    _draw_all(plots)
+    return None

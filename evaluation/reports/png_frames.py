@@ -211,6 +211,12 @@ class Frames:
     def __init__(self) -> None:
         self._frames: dict[float | None, _Frame] = {}
 
+    def prepare(self) -> None:
+        """Make the linear axis' frame (every run's global.png has one) before any PNG is asked for:
+        the plots' process does it while it waits (matplotlib's import, the background's first draw)."""
+        if None not in self._frames:
+            self._frames[None] = _Frame(None)
+
     def save(
         self,
         path: Path,

@@ -27,7 +27,7 @@ def test_a_large_run_draws_its_plots_in_another_process_and_they_equal_those_dra
     here = write_plots(result, tmp_path / "here")
     monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", 0)
     drawing = start_plots(result, tmp_path / "there")
-    assert isinstance(drawing, plots._Drawing)  # a process was started, the PNGs come when it ends
+    assert isinstance(drawing, plots.PlotsProcess)  # a process was started, the PNGs come when it ends
     drawing.wait()
     assert drawing._process.returncode == 0
     names = sorted(path.name for path in (tmp_path / "here" / "plots").iterdir())
@@ -61,7 +61,8 @@ def test_a_failed_plots_process_is_drawn_again_here_so_its_error_shows(
     assert drawing._process.poll() is not None and not drawing._payload.exists()
     planned = plots._prepare(result, tmp_path, 1)[1]
     nowhere = [replace(plot, path=tmp_path / "missing" / plot.path.name) for plot in planned]
-    drawing = plots._Drawing(nowhere)  # the child cannot write there and ends with an error...
+    drawing = plots.PlotsProcess().draw(nowhere)  # the child cannot write there and ends with an error...
+    assert drawing is not None
     with pytest.raises(FileNotFoundError):
         drawing.wait()  # ...and the parent's own attempt says why
     assert drawing._process.returncode == 1 and not drawing._payload.exists()
@@ -75,7 +76,7 @@ def test_a_large_runs_plots_drawn_by_another_process_equal_those_drawn_here(
     here = write_plots(result, tmp_path / "here")
     monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", 0)  # every run is large
     drawing = start_plots(result, tmp_path / "there")
-    assert isinstance(drawing, plots._Drawing) and len(drawing._plots) == len(here) + 1
+    assert isinstance(drawing, plots.PlotsProcess) and len(drawing._plots) == len(here) + 1
     drawing.wait()
     assert drawing._process.returncode == 0
     names = sorted(path.name for path in (tmp_path / "here" / "plots").iterdir())
