@@ -28,6 +28,7 @@ from typing import IO, Any
 from evaluation.calls.answers import check_answer
 from evaluation.calls.cache import canonical_json
 from evaluation.calls.columns import _without_metadata, pack_columns
+from evaluation.fresh_python import package_python
 
 # What `read_line` gives: a bad line's message; an answer of the wrong shape (image, message); an answer
 # (image, model version, raw text, then its columns, or None and the response the store encodes them from).
@@ -204,14 +205,10 @@ def parallel_readings(
                 pickle.dumps((str(path), w, workers, CHUNK_BYTES, operation, codec, model_version_of))
                 for w in range(workers)
             ]
-            package_root = str(Path(__file__).resolve().parents[2])  # importable from a source checkout too
-            env = {
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
-            }
+            command, env = package_python(WORKER_CODE)
             for setup in setups:
                 process = subprocess.Popen(
-                    [sys.executable, "-c", WORKER_CODE],
+                    command,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     env=env,

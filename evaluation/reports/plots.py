@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analysis.missing import fixed, is_missing
+from evaluation.fresh_python import package_python
 from evaluation.reports.png_frames import COLOURS, Frames
 from evaluation.reports.recommended import confidence_text, min_confidence
 
@@ -276,16 +277,11 @@ class PlotsProcess:
     this process ends it (close), and only this one reports the interruption."""
 
     def __init__(self) -> None:
-        package_root = str(Path(__file__).resolve().parents[2])  # importable even from a source checkout
-        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        code = (  # not from the working directory (-c puts it first), which may hold another version
-            "import signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-            "sys.path[:1] = [] if sys.path[:1] == [''] else sys.path[:1]; "
+        command, env = package_python(
+            "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
             "from evaluation.reports.plots import draw_when_sent; draw_when_sent()"
         )
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path}
-        )
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, env=env)
         self._plots: list[_Plot] | None = None
         self._payload: Path | None = None
 
