@@ -13,7 +13,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from evaluation.memory import give_back_freed_memory
 
 CURVES_FILE = "curves.parquet"
 CURVES_CSV_FILE = "curves.csv"
@@ -23,6 +26,7 @@ ANSWERS_FILE = "answers.jsonl.gz"
 
 
 CSV_CHUNK_ROWS = 200_000
+PARQUET_ROW_GROUP = 1024 * 1024  # pyarrow's default largest row group
 
 
 def write_csv(path: Path, table: Any) -> None:
@@ -68,6 +72,7 @@ def _write_large_csv(path: Path, table: Any) -> None:
     finally:
         if writer is not None:
             writer.close()
+        give_back_freed_memory()  # the chunks' Arrow tables (this thread's pages of the pool)
 
 
 def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> None:
@@ -82,13 +87,21 @@ def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> N
 
 
 def write_parquet(path: Path, table: pd.DataFrame) -> None:
-    """A large table as Parquet (zstd), written beside and renamed: a fraction of CSV's size and time."""
+    """A large table as Parquet (zstd), written beside and renamed: a fraction of CSV's size and time.
+
+    Converted to Arrow a row group at a time (pyarrow's own row group, so the file is the one a whole
+    conversion writes): tens of millions of rows are never all copied at once."""
     import pyarrow as pa  # imported when a table is written: `import evaluation` stays light
     import pyarrow.parquet as pq
 
     temporary = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), temporary, compression="zstd")
+    schema = pa.Schema.from_pandas(table, preserve_index=False)  # the whole table's types, every part
+    with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
+        for start in range(0, max(len(table), 1), PARQUET_ROW_GROUP):
+            part = table.iloc[start : start + PARQUET_ROW_GROUP]
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
     os.replace(temporary, path)
+    give_back_freed_memory()  # the parts' Arrow copies (this thread's pages of the pool)
 
 
 def read_curves(run_dir: str | Path) -> pd.DataFrame:
@@ -140,3 +153,30 @@ def write_answers_to(handle: Any, responses: Mapping[str, Any]) -> None:
     handle.seek(start + 9)
     handle.write(gzip.compress(b"", mtime=0)[9:10])
     handle.seek(end)
+
+
+def shared_values(frame: pd.DataFrame, *, sample: int = 1000) -> pd.DataFrame:
+    """`frame` (of text cells and None, as read from a CSV) with equal cells as one object: a CSV reader
+    makes a str per cell, so a million rows hold a million copies of "cached" and of the model version,
+    and an image's id that is its URI twice. A column whose first cell is an earlier column's takes that
+    column's objects where they are equal; one whose first `sample` cells repeat one is shared through a
+    dict (a column of distinct values is never hashed). Values, types and dtypes are unchanged."""
+    earlier: list[np.ndarray] = []
+    for name in frame.columns:
+        if frame[name].dtype != object:
+            continue
+        values = frame[name].to_numpy()
+        head = values[:sample].tolist()
+        if set(head) <= {None} and frame[name].isna().all():
+            continue  # None is one object already
+        for other in earlier:
+            if values[0] == other[0]:
+                values = np.where(values == other, other, values)
+                break
+        if len(set(head)) < len(head):
+            seen: dict[Any, Any] = {}
+            shared = seen.setdefault
+            values = np.fromiter((shared(value, value) for value in values.tolist()), object, len(values))
+        earlier.append(values)
+        frame[name] = pd.Series(values, index=frame.index, name=name, dtype=object)
+    return frame

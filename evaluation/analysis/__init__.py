@@ -20,6 +20,7 @@ from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, comparison, s
 from evaluation.calls.runner import ANSWERED
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
+from evaluation.memory import give_back_freed_memory
 from evaluation.operations import Operation, operation_for
 from evaluation.options import AnalysisOptions, Costs
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
@@ -64,7 +65,9 @@ def analyse(
         raise ValueError(f"{len(ground_truth)} ground-truth records for {len(images)} images")
     objective = options.objective
     answered_mask = images["status"].isin(ANSWERED).to_numpy()
-    answered = images[answered_mask].reset_index(drop=True)
+    # the frame itself when every row was answered: not a copy of a million rows' cells
+    whole = answered_mask.all() and images.index.equals(pd.RangeIndex(len(images)))
+    answered = images if whole else images[answered_mask].reset_index(drop=True)
     truths_all = operation.truths(images, ground_truth)
     truths = [truths_all[index] for index in np.flatnonzero(answered_mask)]
     if answers is None:
@@ -109,10 +112,12 @@ def analyse(
     del truths_all  # an object per image (a million at scale): only the slices read `truths` again
     if not options.slices:
         del truths
+    give_back_freed_memory()  # the matching's temporaries, freed between the pairs' parts
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
     pairs.forget_sweep()  # the curves (and the scorer's AP) hold what it found
     metrics = _true_negatives(grid_table(pairs), scored.negatives, pairs.labels)
+    give_back_freed_memory()
     averages = micro_macro(metrics)
     per_label, best_f1, global_threshold = recommend_all(
         curves,
@@ -139,6 +144,7 @@ def analyse(
         run=run,
     )
     pairs.forget_order()  # the sweep, the global curve and the bootstrap have sorted by it
+    give_back_freed_memory()
     per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
     _word_no_positives(per_label, evaluated=len(answered), not_evaluated=len(images) - len(answered))
     # indexed by label (result.labels.loc["Person"]); the "label" column stays for labels.csv and joins
@@ -244,6 +250,7 @@ def analyse(
         ),
         report_section=tuple(section),
     )
+    give_back_freed_memory()  # the scores' temporaries: the run folder's writing comes next
     if aws_record:  # AWS's own evaluation of a Custom Labels model, beside this run's numbers
         result.summary[RUN_KEY] = summary_entry(result)
         table = comparison(result)
