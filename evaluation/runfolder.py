@@ -278,13 +278,16 @@ def _write_into(
             background.append(pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses))
         background.append(pool.submit(_write_per_image_tables, result, out_dir))
         background.append(pool.submit(write_curves, out_dir, result.curves, csv=curves_csv))
-        if result.scores is not None:  # each image's confidence and truth per label: compare's test
-            background.append(pool.submit(_write_scores, result.scores, out_dir))
         try:
             for render in renderers:
                 if (work := render(result, out_dir)) is not None:
                     unfinished.append(work)
             _write_other_tables(result, out_dir)
+            # each image's confidence and truth per label (compare's test): made once the renderers'
+            # peaks are over, written by a thread and let go once written (millions of rows at scale)
+            if (scores := result.scores) is not None:
+                background.append(pool.submit(_write_scores, scores, out_dir))
+                del scores
             for part in background:
                 part.result()
         except BaseException:

@@ -26,7 +26,6 @@ ANSWERS_FILE = "answers.jsonl.gz"
 
 
 CSV_CHUNK_ROWS = 200_000
-PARQUET_ROW_GROUP = 1024 * 1024  # pyarrow's default largest row group
 
 
 def write_csv(path: Path, table: Any) -> None:
@@ -87,21 +86,13 @@ def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> N
 
 
 def write_parquet(path: Path, table: pd.DataFrame) -> None:
-    """A large table as Parquet (zstd), written beside and renamed: a fraction of CSV's size and time.
-
-    Converted to Arrow a row group at a time (pyarrow's own row group, so the file is the one a whole
-    conversion writes): tens of millions of rows are never all copied at once."""
+    """A large table as Parquet (zstd), written beside and renamed: a fraction of CSV's size and time."""
     import pyarrow as pa  # imported when a table is written: `import evaluation` stays light
     import pyarrow.parquet as pq
 
     temporary = path.with_name(path.name + ".tmp")
-    schema = pa.Schema.from_pandas(table, preserve_index=False)  # the whole table's types, every part
-    with pq.ParquetWriter(temporary, schema, compression="zstd") as writer:
-        for start in range(0, max(len(table), 1), PARQUET_ROW_GROUP):
-            part = table.iloc[start : start + PARQUET_ROW_GROUP]
-            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), temporary, compression="zstd")
     os.replace(temporary, path)
-    give_back_freed_memory()  # the parts' Arrow copies (this thread's pages of the pool)
 
 
 def read_curves(run_dir: str | Path) -> pd.DataFrame:

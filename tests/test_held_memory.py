@@ -1,17 +1,13 @@
 """What a report holds at a million images, made smaller without changing a value (issue 19): the stored
 columns read a batch of rows at a time and narrowed, images.csv's equal cells as one object, the truths
-of equal label texts as one set, Parquet written a row group at a time. Each against the wide or whole
-way it replaces."""
+of equal label texts as one set, the scores made by insertion. Each against the way it replaces."""
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from evaluation.calls import columns as stored_columns
@@ -28,7 +24,7 @@ from evaluation.operations.label_columns import (
 )
 from evaluation.operations.labels import OPERATION, encode_labels
 from evaluation.operations.matching import match, predictions_frame
-from evaluation.tablefiles import shared_values, write_parquet
+from evaluation.tablefiles import shared_values
 from tests.support.scale_answers import answers as generated_answers
 
 PARAMS = {"MinConfidence": 0.0, "MaxLabels": 1000}
@@ -159,30 +155,38 @@ def test_equal_label_texts_give_one_truth():
     assert truths[0] is truths[1] and truths[2] is truths[4]
 
 
-def _sha(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.mark.parametrize("rows", [0, 10, 1024 * 1024 + 5])
-def test_parquet_written_a_row_group_at_a_time_is_the_file_of_one_write(tmp_path, rows):
-    # the first row group has no "q" and no text: the whole table's types still hold for every part
-    frame = pd.DataFrame(
-        {
-            "label": pd.Categorical.from_codes((np.arange(rows) >= 1024 * 1024).astype(np.int8), ["p", "q"]),
-            "confidence": np.where(np.arange(rows) % 3 == 0, np.nan, np.arange(rows) / 7.0),
-            "tp": np.arange(rows, dtype=np.int32),
-            "note": np.where(np.arange(rows) >= 1024 * 1024, "late", None).astype(object),
-        }
-    )
-    pq.write_table(
-        pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "a.parquet", compression="zstd"
-    )
-    write_parquet(tmp_path / "b.parquet", frame)
-    assert _sha(tmp_path / "a.parquet") == _sha(tmp_path / "b.parquet")
-
-
 def test_giving_back_freed_memory_changes_nothing():
     values = np.arange(10)
     give_back_freed_memory()
     give_back_freed_memory()
     np.testing.assert_array_equal(values, np.arange(10))
+
+
+@pytest.mark.parametrize("order", ["by image and label", "shuffled", "empty"])
+def test_scores_inserted_among_ordered_pairs_are_the_former_frame(order):
+    from evaluation.analysis import _scores
+    from tests.analysis.test_scores_frame import former_scores
+    from tests.support.scored import pairs_of
+
+    rng = np.random.default_rng(7)
+    n_images, n_labels = 300, 9
+    truth = rng.random((n_images, n_labels)) < 0.3
+    returned = rng.random(truth.shape) < np.where(truth, 0.7, 0.2)
+    if order == "empty":
+        returned[:] = False
+    image_idx, label_idx = np.nonzero(returned)
+    confidence = np.round(rng.uniform(50, 100, image_idx.size), 1)
+    if order == "shuffled":
+        shuffle = rng.permutation(image_idx.size)
+        image_idx, label_idx, confidence = image_idx[shuffle], label_idx[shuffle], confidence[shuffle]
+    pairs = pairs_of(truth, image_idx, label_idx, confidence, floor=50.0)
+    positive_images, positive_labels = np.nonzero(truth)
+    names = [f"img{i}.jpg" for i in range(n_images)]
+    for positives in (
+        (positive_images, positive_labels),
+        (positive_images[::-1], positive_labels[::-1]),  # in any order
+        (np.zeros(0, np.int64), np.zeros(0, np.int64)),
+    ):
+        pd.testing.assert_frame_equal(
+            _scores(pairs, positives, names), former_scores(pairs, positives, names)
+        )
