@@ -36,12 +36,14 @@ from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.datasets import Dataset
 from evaluation.datasets.types import DATASET_COLUMN_PREFIX
 from evaluation.errors import UserError
+from evaluation.memory import give_back_freed_memory
 from evaluation.operations.labels import encode_labels
 from evaluation.tablefiles import (
     ANSWERS_FILE,
     CURVES_CSV_FILE,
     CURVES_FILE,
     read_curves,
+    shared_values,
     write_answers,
     write_answers_to,
     write_csv,
@@ -174,7 +176,9 @@ def images_frame(
 
 def read_images_csv(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
-    return frame.where(frame != "", None)
+    frame = shared_values(frame.where(frame != "", None))
+    give_back_freed_memory()  # the reader's columns and the copies before these: a gigabyte at a million
+    return frame
 
 
 def ground_truth_text(records: Iterable[Mapping[str, Any]]) -> str:
@@ -274,13 +278,16 @@ def _write_into(
             background.append(pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses))
         background.append(pool.submit(_write_per_image_tables, result, out_dir))
         background.append(pool.submit(write_curves, out_dir, result.curves, csv=curves_csv))
-        if result.scores is not None:  # each image's confidence and truth per label: compare's test
-            background.append(pool.submit(_write_scores, result.scores, out_dir))
         try:
             for render in renderers:
                 if (work := render(result, out_dir)) is not None:
                     unfinished.append(work)
             _write_other_tables(result, out_dir)
+            # each image's confidence and truth per label (compare's test): made once the renderers'
+            # peaks are over, written by a thread and let go once written (millions of rows at scale)
+            if (scores := result.scores) is not None:
+                background.append(pool.submit(_write_scores, scores, out_dir))
+                del scores
             for part in background:
                 part.result()
         except BaseException:

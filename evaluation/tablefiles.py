@@ -13,7 +13,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+
+from evaluation.memory import give_back_freed_memory
 
 CURVES_FILE = "curves.parquet"
 CURVES_CSV_FILE = "curves.csv"
@@ -68,6 +71,7 @@ def _write_large_csv(path: Path, table: Any) -> None:
     finally:
         if writer is not None:
             writer.close()
+        give_back_freed_memory()  # the chunks' Arrow tables (this thread's pages of the pool)
 
 
 def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> None:
@@ -140,3 +144,30 @@ def write_answers_to(handle: Any, responses: Mapping[str, Any]) -> None:
     handle.seek(start + 9)
     handle.write(gzip.compress(b"", mtime=0)[9:10])
     handle.seek(end)
+
+
+def shared_values(frame: pd.DataFrame, *, sample: int = 1000) -> pd.DataFrame:
+    """`frame` (of text cells and None, as read from a CSV) with equal cells as one object: a CSV reader
+    makes a str per cell, so a million rows hold a million copies of "cached" and of the model version,
+    and an image's id that is its URI twice. A column whose first cell is an earlier column's takes that
+    column's objects where they are equal; one whose first `sample` cells repeat one is shared through a
+    dict (a column of distinct values is never hashed). Values, types and dtypes are unchanged."""
+    earlier: list[np.ndarray] = []
+    for name in frame.columns:
+        if frame[name].dtype != object:
+            continue
+        values = frame[name].to_numpy()
+        head = values[:sample].tolist()
+        if set(head) <= {None} and frame[name].isna().all():
+            continue  # None is one object already
+        for other in earlier:
+            if values[0] == other[0]:
+                values = np.where(values == other, other, values)
+                break
+        if len(set(head)) < len(head):
+            seen: dict[Any, Any] = {}
+            shared = seen.setdefault
+            values = np.fromiter((shared(value, value) for value in values.tolist()), object, len(values))
+        earlier.append(values)
+        frame[name] = pd.Series(values, index=frame.index, name=name, dtype=object)
+    return frame

@@ -6,6 +6,7 @@ answers are read and scored. No calls, no files: the pipeline reads and writes, 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, comparison, s
 from evaluation.calls.runner import ANSWERED
 from evaluation.errors import UserError
 from evaluation.labelmap import LabelMap, normalize_name
+from evaluation.memory import give_back_freed_memory
 from evaluation.operations import Operation, operation_for
 from evaluation.options import AnalysisOptions, Costs
 from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
@@ -64,7 +66,9 @@ def analyse(
         raise ValueError(f"{len(ground_truth)} ground-truth records for {len(images)} images")
     objective = options.objective
     answered_mask = images["status"].isin(ANSWERED).to_numpy()
-    answered = images[answered_mask].reset_index(drop=True)
+    # the frame itself when every row was answered: not a copy of a million rows' cells
+    whole = answered_mask.all() and images.index.equals(pd.RangeIndex(len(images)))
+    answered = images if whole else images[answered_mask].reset_index(drop=True)
     truths_all = operation.truths(images, ground_truth)
     truths = [truths_all[index] for index in np.flatnonzero(answered_mask)]
     if answers is None:
@@ -109,10 +113,12 @@ def analyse(
     del truths_all  # an object per image (a million at scale): only the slices read `truths` again
     if not options.slices:
         del truths
+    give_back_freed_memory()  # the matching's temporaries, freed between the pairs' parts
     pairs = scored.pairs
     curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
     pairs.forget_sweep()  # the curves (and the scorer's AP) hold what it found
     metrics = _true_negatives(grid_table(pairs), scored.negatives, pairs.labels)
+    give_back_freed_memory()
     averages = micro_macro(metrics)
     per_label, best_f1, global_threshold = recommend_all(
         curves,
@@ -139,6 +145,7 @@ def analyse(
         run=run,
     )
     pairs.forget_order()  # the sweep, the global curve and the bootstrap have sorted by it
+    give_back_freed_memory()
     per_label, global_threshold, metrics = sure.labels, sure.global_threshold, sure.metrics
     _word_no_positives(per_label, evaluated=len(answered), not_evaluated=len(images) - len(answered))
     # indexed by label (result.labels.loc["Person"]); the "label" column stays for labels.csv and joins
@@ -237,11 +244,12 @@ def analyse(
         ground_truth=tuple(dict(record) for record in ground_truth) if operation.stores_ground_truth else (),
         extra_tables={**tables, **sure.tables},
         documents=dict(sure.documents),
-        scores=_scores(
-            pairs,
-            scored.positives if scored.negatives is None else None,  # (image, label) pairs only
-            [str(uri) for uri in answered["image"]],
-        ),
+        # made when written, not held: (image, label) pairs only, not detections
+        score_table=functools.partial(
+            _scores, pairs, scored.positives, [str(uri) for uri in answered["image"]]
+        )
+        if scored.positives is not None and scored.negatives is None
+        else None,
         report_section=tuple(section),
     )
     if aws_record:  # AWS's own evaluation of a Custom Labels model, beside this run's numbers
@@ -339,28 +347,52 @@ def _scores(
     if positives is None:
         return None
     n_labels = max(pairs.n_labels, 1)
-    returned = np.multiply(pairs.image_idx, n_labels, dtype=np.int64)
-    returned += pairs.label_idx
-    truth = np.asarray(positives[0], dtype=np.int64) * n_labels + np.asarray(positives[1], dtype=np.int64)
-    codes = np.concatenate([returned, truth])  # each (image, label) at most once in either
-    codes.sort()
-    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
-    confidence = np.full(codes.shape[0], np.nan)
-    confidence[np.searchsorted(codes, returned)] = pairs.confidence
-    del returned  # each array the size of the pairs goes as soon as it is used: tens of millions of rows
-    truth.sort()
-    at = np.minimum(np.searchsorted(truth, codes), max(truth.size - 1, 0))
-    positive = ((truth[at] == codes) if truth.size else np.zeros(codes.shape[0], dtype=bool)).astype(np.int8)
-    del at, truth
-    # categories, not a string per row: millions of rows name a few thousand images' and labels' names
+    codes, confidence, positive = _scored_codes(pairs, positives, n_labels)
+    # categories, not a string per row: millions of rows name a few thousand images' and labels' names;
+    # their codes computed straight into 32 bits (from_codes narrows them to the same dtype anyway)
     names = pd.Index(images, dtype=object)
-    image_of = codes // n_labels
+    narrow = np.int32 if max(len(names), n_labels) < 2**31 else np.int64
+    image_of = np.floor_divide(codes, n_labels, out=np.empty(codes.shape[0], narrow), casting="unsafe")
     image = names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names)
     del image_of
-    label = pd.Categorical.from_codes(codes % n_labels, pd.Index(pairs.labels, dtype=object))
+    label_of = np.remainder(codes, n_labels, out=np.empty(codes.shape[0], narrow), casting="unsafe")
     del codes
+    label = pd.Categorical.from_codes(label_of, pd.Index(pairs.labels, dtype=object))
+    del label_of
     return pd.DataFrame(
         # positive: 0 or 1, a byte, not eight, on millions of rows; the arrays as they are, not copies
         {"image": image, "label": label, "confidence": confidence, "positive": positive},
         copy=False,
     )
+
+
+def _scored_codes(
+    pairs: ScoredPairs, positives: tuple[np.ndarray, np.ndarray], n_labels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code, confidence, positive) of every (image, label) returned or positive, by code (image *
+    n_labels + label): NaN where not returned, 1 where positive. Pairs come by image then label, so the
+    positives never returned are inserted among them (no sort, no search of tens of millions of rows);
+    pairs in another order are sorted with the positives."""
+    returned = np.multiply(pairs.image_idx, n_labels, dtype=np.int64)
+    returned += pairs.label_idx
+    truth = np.asarray(positives[0], dtype=np.int64) * n_labels + np.asarray(positives[1], dtype=np.int64)
+    truth = np.unique(truth)
+    if returned.size < 2 or bool((returned[1:] > returned[:-1]).all()):
+        at = np.searchsorted(returned, truth)
+        found = np.zeros(truth.size, dtype=bool)
+        inside = at < returned.size
+        found[inside] = returned[at[inside]] == truth[inside]
+        where, extra = at[~found], truth[~found]
+        codes = np.insert(returned, where, extra)
+        del returned
+        confidence = np.insert(pairs.confidence.astype(np.float64, copy=False), where, np.nan)
+    else:
+        codes = np.concatenate([returned, truth])  # each (image, label) at most once in either
+        codes.sort()
+        codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
+        confidence = np.full(codes.shape[0], np.nan)
+        confidence[np.searchsorted(codes, returned)] = pairs.confidence
+        del returned  # each array the size of the pairs goes as soon as it is used: tens of millions of rows
+    positive = np.zeros(codes.shape[0], dtype=np.int8)  # 0 or 1, a byte, not eight, on millions of rows
+    positive[np.searchsorted(codes, truth)] = 1
+    return codes, confidence, positive

@@ -7,7 +7,7 @@ images, the backend, the recommended MinConfidence per label and the problems, n
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,10 +58,17 @@ class EvaluationResult:
     ground_truth: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     report_section: tuple[str, ...] = field(default=(), repr=False)
-    # scores.parquet: per evaluated image and label, its confidence (none when not returned) and its truth
-    scores: pd.DataFrame | None = field(default=None, repr=False)
+    # scores.parquet's table (`scores`), made when asked: per evaluated image and label, its confidence
+    # (none when not returned) and its truth. Tens of millions of rows at a million images, made in
+    # seconds from `pairs` and `positives`, which are held anyway: not held beside them.
+    score_table: Callable[[], pd.DataFrame | None] | None = field(default=None, repr=False)
     # documents beside the tables, by file name (.json or .yaml): the review band's A2I conditions
     documents: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def scores(self) -> pd.DataFrame | None:
+        """scores.parquet's table, made anew at each call (None for operations that judge detections)."""
+        return None if self.score_table is None else self.score_table()
 
     @property
     def never_returned(self) -> pd.Series:

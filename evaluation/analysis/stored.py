@@ -19,6 +19,7 @@ from evaluation.calls.cache import ResponseCache
 from evaluation.calls.columns import NotStored
 from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_recorded
 from evaluation.calls.runner import ANSWERED, ImageOutcome
+from evaluation.memory import give_back_freed_memory
 from evaluation.operations import Operation
 from evaluation.tablefiles import ANSWERS_FILE
 
@@ -35,10 +36,9 @@ def read_answers(store: ResponseCache, operation: Operation, api: str, images: A
     keys = images.loc[images["status"].isin(ANSWERED), "cache_key"].tolist()
     codecs = codecs_for(operation, api)
     if codecs:
-        return {
-            "answers": operation.answers_from_columns(store.read_columns(codecs[0], keys)),
-            "responses": StoredAnswers(store.path, keys, codecs),
-        }
+        answers = operation.answers_from_columns(store.read_columns(codecs[0], keys))
+        give_back_freed_memory()  # the rows read, a batch at a time, and the columns before narrowing
+        return {"answers": answers, "responses": StoredAnswers(store.path, keys, codecs)}
     return {"responses": {key: entry.response for key, entry in store.get_many(keys).items()}}
 
 

@@ -28,9 +28,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from evaluation.calls.answers import answer_problem
+from evaluation.memory import give_back_freed_memory
 
 # a lookup of a quarter of the store's answers or more reads the whole table instead
 SCAN_FRACTION = 4
+FETCH_ROWS = 20_000  # stored columns read a batch of rows at a time
 
 NAMES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS names (
@@ -261,31 +263,49 @@ class ColumnStore:
                 self._conn.executemany("INSERT INTO wanted VALUES (?, ?)", enumerate(keys))
             finally:
                 self._conn.execute("COMMIT")
-            rows = self._conn.execute(select).fetchall()
-        version = codec.version
-        stale = list(dict.fromkeys(key for key, row in zip(keys, rows, strict=True) if row[0] != version))
+        stale, read = self._fetch_columns(codec, select, keys)
         if stale:  # rebuilt from the raw answers, then read again (stored by an older harness: rare)
-            for part in chunks(stale, 2000):
+            for part in chunks(list(dict.fromkeys(stale)), 2000):
                 self._rebuild(codec, part)
-            with self._lock:
-                rows = self._conn.execute(select).fetchall()
+            stale, read = self._fetch_columns(codec, select, keys)
         with self._lock:
             self._conn.execute("DELETE FROM wanted")
             names = self._all_names()
-        missing = sum(1 for row in rows if row[0] != version)  # no valid answer to rebuild from
-        if missing:
-            raise NotStored(f"{missing} of the {len(keys)} answers asked for are not stored")
-        # one tuple of blobs per field (a transpose in C, not an append per row and field)
-        blobs = [list(field) for field in zip(*rows, strict=True)][1:] if rows else [[] for _ in field_names]
-        del rows
+        if stale:  # no valid answer to rebuild from
+            raise NotStored(f"{len(stale)} of the {len(keys)} answers asked for are not stored")
         fields: dict[str, np.ndarray] = {}
         counts: dict[str, np.ndarray] = {}
-        for (name, dtype, interned), parts in zip(codec.fields, blobs, strict=True):
+        for (name, dtype, interned), (pieces, lengths) in zip(codec.fields, read, strict=True):
             kind = np.dtype(np.int32 if interned else dtype)
-            fields[name] = np.frombuffer(b"".join(parts), dtype=kind)
-            counts[name] = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) // kind.itemsize
-            parts.clear()
+            fields[name] = np.frombuffer(b"".join(pieces), dtype=kind)
+            pieces.clear()
+            give_back_freed_memory()  # the pieces' pages, before the next field's join is mapped
+            counts[name] = np.concatenate([np.zeros(0, np.int64), *lengths]) // kind.itemsize
         return Columns(fields=fields, counts=counts, names=names)
+
+    def _fetch_columns(
+        self, codec: ColumnCodec, select: str, keys: Sequence[str]
+    ) -> tuple[list[str], list[tuple[list[bytes], list[np.ndarray]]]]:
+        """(the keys of the rows without columns of the codec's version, one per row; per field the bytes
+        of a batch of rows at a time and each row's length in bytes), read a batch of rows at a time: a
+        million rows' blobs (an object each) are never all held beside their joined bytes."""
+        version = codec.version
+        stale: list[str] = []
+        read: list[tuple[list[bytes], list[np.ndarray]]] = [([], []) for _ in codec.fields]
+        with self._lock:
+            cursor = self._conn.execute(select)
+            position = 0
+            while batch := cursor.fetchmany(FETCH_ROWS):
+                stale += [keys[position + at] for at, row in enumerate(batch) if row[0] != version]
+                position += len(batch)
+                if stale:  # the read is done again (or fails): only the stale keys are wanted now
+                    continue
+                # one tuple of blobs per field (a transpose in C, not an append per row and field)
+                for (pieces, lengths), parts in zip(read, list(zip(*batch, strict=True))[1:], strict=True):
+                    pieces.append(b"".join(parts))
+                    lengths.append(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
+                del batch
+        return stale, read
 
     def _all_names(self) -> tuple[str, ...]:
         """Every interned name by code (codes are dense from 1; index 0 is unused)."""

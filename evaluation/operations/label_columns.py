@@ -89,6 +89,17 @@ def encode_answer(answer: LabelsAnswer) -> dict[str, Any]:
     }
 
 
+def _narrowed(values: np.ndarray, bound: int | None = None) -> np.ndarray:
+    """`values` (non-negative) in the narrowest signed integer that holds `bound` (counts: twice their
+    largest value plus one); as they are (a view of what was read) when that is 32-bit."""
+    if bound is None:
+        bound = 2 * int(values.max()) + 1 if len(values) else 0
+    for dtype in (np.int8, np.int16):
+        if bound <= np.iinfo(dtype).max:
+            return values.astype(dtype)
+    return values.astype(np.int32, copy=False)
+
+
 def _offsets(counts: np.ndarray) -> np.ndarray:
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
@@ -122,11 +133,14 @@ class LabelColumns:
     @classmethod
     def from_store(cls, columns: Columns) -> LabelColumns:
         fields = columns.fields
+        # the narrowest integers that hold them (tens of millions of labels at a million images): name
+        # codes are only indices into `names`; counts are only repeated, summed two by two plus one
+        # (matching's rows per label) or accumulated in 64 bits, so 2 * max + 1 must fit
+        bound = {name: len(columns.names) for name in _INTERNED}
         return cls(
             names=columns.names,
             labels_per_answer=columns.counts["name"],
-            # 32-bit as stored: codes and counts of tens of millions of labels at a million images
-            **{name: fields[name].astype(np.int32, copy=False) for name in _INT_FIELDS},
+            **{name: _narrowed(fields[name], bound.get(name)) for name in _INT_FIELDS},
             confidence=fields["confidence"],
             box=fields["box"].reshape(-1, 5),
             entries=fields["entries"].astype(np.int64),

@@ -77,7 +77,13 @@ class LabelsOperation(Operation):
         return {"labels": sorted(item.labels)}
 
     def truths(self, images: pd.DataFrame, ground_truth: Sequence[Mapping[str, Any]]) -> list[Any]:
-        return [decode_labels(text) for text in images["labels"]]
+        """Each row's labels; rows of the same text share one (immutable) set: images repeat a few
+        combinations of labels, and a set of new strings per image is gigabytes at a million."""
+        decoded: dict[Any, frozenset[str]] = {}
+        return [
+            decoded[text] if text in decoded else decoded.setdefault(text, decode_labels(text))
+            for text in images["labels"]
+        ]
 
     def vocabulary(self, declared: Sequence[str], truths: Sequence[Any]) -> tuple[str, ...]:
         if declared:
