@@ -45,14 +45,14 @@ MAX_PNG_LABELS = 25
 # cost more than it saves (at 10,000 images, 26 PNGs: sharing them cost 1.9 s of CPU there to save 0.3 s
 # here, and the report ended later).
 BACKGROUND_MIN_PAIRS = 500_000
-# From this many images on (about BACKGROUND_MIN_PAIRS at 30 labels an image), `report` starts that
-# process before the analysis (plots_process), so its imports run on another core while this one
-# analyses, and it is ready when the PNGs are sent (at 100,000 images on a busy machine, within the
-# noise of the process started at write time: 8.6-28 s against 8.5-26 s). Not below: at 10,000 images
-# the PNGs cost this process about 0.8 s of CPU, the other's imports 1.5 s, and with the other core
-# busy the report ended 0.5-2 s later (1,000 images: up to 1 s later, the analysis being shorter than
-# those imports).
-WARM_MIN_IMAGES = 20_000
+# From this many images on, `report` starts that process before the analysis (plots_process), so its
+# imports run on another core while this one analyses, and it is ready when the PNGs are sent. Measured
+# with bench_scale, old and new alternating, the other core free: 10,000 images 3.0-3.1 s against
+# 3.5-3.6 s (report / floor 4.8-4.9 against 5.6-5.8), 5,000 images 2.3-2.7 s against 2.6-3.0 s. Not
+# below: at 1,000 images the analysis is shorter than the process's imports and the report waited for
+# them. Not on a busy machine either (idle_core): there the process only took CPU from this one (10,000
+# images at a load of 3-7: 0.5-2 s later).
+WARM_MIN_IMAGES = 5_000
 PLOTS_DIR = "plots"
 GLOBAL_PNG = "global.png"
 _PNG_NAME = re.compile(r"^(\d{4}-.*|global)\.png$")  # the files this module writes (and may remove)
