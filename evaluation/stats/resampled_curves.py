@@ -14,6 +14,7 @@ import numpy as np
 from evaluation.stats.curve_points import by_confidence_descending as _by_confidence_descending
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
+from evaluation.stats.micro_counts import block_counts
 from evaluation.stats.thresholds import Objective
 
 # resamples x entries held at once (int32: ~32 MB per array); fewer columns leave numpy's row-wise take
@@ -195,7 +196,7 @@ def _curve(
     run_end[:-1] = (group[1:] != group[:-1]) | (confidence[1:] != confidence[:-1])
     points = np.flatnonzero(run_end)
     point_group = group[points]
-    per_group = np.bincount(group, minlength=n_groups)
+    per_group = block_counts(group, n_groups)  # not bincount's int64 copy of the int8 groups
     group_start = np.cumsum(per_group) - per_group
     first_point = np.ones(points.shape[0], dtype=bool)
     first_point[1:] = point_group[1:] != point_group[:-1]
@@ -213,7 +214,7 @@ def _curve(
     candidate_start = np.flatnonzero(first_candidate)
     candidate_segment = np.cumsum(first_candidate) - 1
 
-    can_have_support = np.bincount(positive_group, minlength=n_groups) > 0
+    can_have_support = block_counts(positive_group, n_groups) > 0
     can_have_support[group[true_position]] = True
     total_group = segment_group[can_have_support[segment_group]]
     group_last = group_start[total_group] + per_group[total_group] - 1
