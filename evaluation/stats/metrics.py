@@ -63,7 +63,7 @@ class ScoredPairs:
     n_images: int  # N images evaluated
     support: np.ndarray  # (L,) int: ground-truth positives per label
     label_idx: np.ndarray  # (M,) int in [0, L)
-    image_idx: np.ndarray  # (M,) int in [0, N)
+    image_idx: np.ndarray  # (M,) int in [0, N): int32 when N <= 2**31, else int64
     confidence: np.ndarray  # (M,) float, 0-100 as Rekognition reports
     is_true: np.ndarray  # (M,) bool: the image has that label in its ground truth
     floor: float = 0.0  # the lowest MinConfidence that was asked for; nothing below it is known
@@ -94,7 +94,7 @@ class ScoredPairs:
         if label_idx.ndim != 1:
             raise ValueError(f"label_idx must be 1-D, shape (M,); got shape {label_idx.shape}")
         n_pairs = label_idx.shape[0]
-        image_idx = int_array("image_idx", self.image_idx, (n_pairs,))
+        image_idx = int_array("image_idx", self.image_idx, (n_pairs,), below=n_images)  # int32 (< 2**31)
         confidence = np.asarray(self.confidence, dtype=np.float64)
         if confidence.shape != (n_pairs,):
             raise ValueError(
