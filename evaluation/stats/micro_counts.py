@@ -36,7 +36,7 @@ def grid_cells(
         block = slice(start, start + PAIRS_PER_BLOCK)
         grid_bin = np.searchsorted(grid, confidence[block], side="right") - 1  # highest grid value <= it
         reached = grid_bin >= 0
-        cell = label_idx[block][reached] * n_grid + grid_bin[reached]
+        cell = label_idx[block][reached] * np.int64(n_grid) + grid_bin[reached]
         truth = is_true[block][reached]
         tp += np.bincount(cell[truth], minlength=n_labels * n_grid)
         fp += np.bincount(cell[~truth], minlength=n_labels * n_grid)
