@@ -349,13 +349,16 @@ def _scores(
     n_labels = max(pairs.n_labels, 1)
     codes, confidence, positive = _scored_codes(pairs, positives, n_labels)
     # categories, not a string per row: millions of rows name a few thousand images' and labels' names;
-    # their codes computed straight into 32 bits (from_codes narrows them to the same dtype anyway)
+    # their codes computed straight into the dtype from_codes would narrow them to (int8 for up to 127
+    # labels: not an int32 copy of 0.1 GB at 28 million rows), which it then holds as they are
     names = pd.Index(images, dtype=object)
-    narrow = np.int32 if max(len(names), n_labels) < 2**31 else np.int64
-    image_of = np.floor_divide(codes, n_labels, out=np.empty(codes.shape[0], narrow), casting="unsafe")
+    narrow = np.int32 if len(names) < 2**31 else np.int64
+    image_dtype = narrow if names.has_duplicates else _codes_dtype(len(names))
+    image_of = np.floor_divide(codes, n_labels, out=np.empty(codes.shape[0], image_dtype), casting="unsafe")
     image = names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names)
     del image_of
-    label_of = np.remainder(codes, n_labels, out=np.empty(codes.shape[0], narrow), casting="unsafe")
+    label_dtype = _codes_dtype(pairs.n_labels)
+    label_of = np.remainder(codes, n_labels, out=np.empty(codes.shape[0], label_dtype), casting="unsafe")
     del codes
     label = pd.Categorical.from_codes(label_of, pd.Index(pairs.labels, dtype=object))
     del label_of
@@ -364,6 +367,11 @@ def _scores(
         {"image": image, "label": label, "confidence": confidence, "positive": positive},
         copy=False,
     )
+
+
+def _codes_dtype(n_categories: int) -> np.dtype:
+    """The dtype pandas holds a Categorical's codes in for ``n_categories`` categories (as it decides)."""
+    return pd.Categorical.from_codes(np.zeros(0, np.int64), pd.RangeIndex(n_categories)).codes.dtype
 
 
 def _scored_codes(

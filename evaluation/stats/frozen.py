@@ -19,7 +19,9 @@ def readonly(values: np.ndarray, *, take: bool = False) -> np.ndarray:
     return copy
 
 
-def int_array(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
+def int_array(name: str, values: Any, shape: tuple[int, ...], *, below: int | None = None) -> np.ndarray:
+    """``values`` as int64, checked; int32 when every valid value is ``below`` a bound that fits it (the
+    pairs' image indices: 0.1 GB less at 28 million pairs; values out of range are reported as before)."""
     array = np.asarray(values)
     if array.size == 0 and array.dtype.kind == "f":
         array = array.astype(np.int64)  # np.asarray([]) is float64; an empty list is a fine empty index
@@ -27,4 +29,6 @@ def int_array(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} must hold integers; got dtype {array.dtype}")
     if array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}; got {array.shape}")
+    if below is not None and below <= 2**31 and (not array.size or 0 <= array.min() <= array.max() < below):
+        return array.astype(np.int32, copy=False)
     return array.astype(np.int64, copy=False)

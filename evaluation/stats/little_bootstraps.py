@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.stats.metrics import ScoredPairs
+from evaluation.stats.micro_counts import block_counts
 from evaluation.stats.resampled_curves import (
     _CELLS_PER_CHUNK,
     _by_image,
@@ -257,7 +258,7 @@ def _full_recommendations(
     order ``by_confidence`` when given)."""
     n_labels = entries.n_labels
     threshold, f1 = np.full((1, n_labels), np.nan), np.full((1, n_labels), np.nan)
-    per_label = np.bincount(entries.label, minlength=n_labels)
+    per_label = block_counts(entries.label, n_labels)  # no int64 copy of the int32 labels
     first = 0
     while first < n_labels:  # labels [first, last): at least one, else as many as fit in ``most``
         last = first + max(1, int(np.searchsorted(np.cumsum(per_label[first:]), most, side="right")))

@@ -25,7 +25,13 @@ import pandas as pd
 from evaluation.errors import UserError
 from evaluation.stats.curve_points import by_confidence_descending
 from evaluation.stats.frozen import int_array, readonly
-from evaluation.stats.micro_counts import distinct_points, grid_cells, keys_increase, label_blocks
+from evaluation.stats.micro_counts import (
+    block_counts,
+    distinct_points,
+    grid_cells,
+    keys_increase,
+    label_blocks,
+)
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += [
@@ -62,8 +68,8 @@ class ScoredPairs:
     labels: tuple[str, ...]  # the vocabulary, L labels, in report order
     n_images: int  # N images evaluated
     support: np.ndarray  # (L,) int: ground-truth positives per label
-    label_idx: np.ndarray  # (M,) int in [0, L)
-    image_idx: np.ndarray  # (M,) int in [0, N)
+    label_idx: np.ndarray  # (M,) int in [0, L): int32 (products with it made in int64)
+    image_idx: np.ndarray  # (M,) int in [0, N): int32 when N <= 2**31, else int64
     confidence: np.ndarray  # (M,) float, 0-100 as Rekognition reports
     is_true: np.ndarray  # (M,) bool: the image has that label in its ground truth
     floor: float = 0.0  # the lowest MinConfidence that was asked for; nothing below it is known
@@ -90,11 +96,11 @@ class ScoredPairs:
         n_labels, n_images = len(labels), int(self.n_images)
 
         support = int_array("support", self.support, (n_labels,))
-        label_idx = int_array("label_idx", self.label_idx, np.shape(self.label_idx))
+        label_idx = int_array("label_idx", self.label_idx, np.shape(self.label_idx), below=n_labels)
         if label_idx.ndim != 1:
             raise ValueError(f"label_idx must be 1-D, shape (M,); got shape {label_idx.shape}")
         n_pairs = label_idx.shape[0]
-        image_idx = int_array("image_idx", self.image_idx, (n_pairs,))
+        image_idx = int_array("image_idx", self.image_idx, (n_pairs,), below=n_images)  # int32 (< 2**31)
         confidence = np.asarray(self.confidence, dtype=np.float64)
         if confidence.shape != (n_pairs,):
             raise ValueError(
@@ -302,7 +308,7 @@ def _sweep(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     points = np.flatnonzero(run_end)
     del run_end
 
-    per_label = np.bincount(label, minlength=pairs.n_labels)
+    per_label = block_counts(label, pairs.n_labels)  # no int64 copy of the int32 codes
     label_start = np.cumsum(per_label) - per_label  # first sorted position of each label
     # the true entries before each label's first: [0, *tp_running][label_start], without that copy
     before = tp_running[np.maximum(label_start - 1, 0)] if tp_running.size else np.zeros_like(label_start)

@@ -10,6 +10,20 @@ import numpy as np
 PAIRS_PER_BLOCK = 1 << 20  # pairs read at a time (8 MB per 64-bit array)
 
 
+def block_counts(values: np.ndarray, minlength: int) -> np.ndarray:
+    """``np.bincount(values, minlength=minlength)`` a block at a time: bincount first copies narrower
+    integers (the sorted entries' int8 groups) to int64, 0.2 GB at 28 million pairs; the same counts."""
+    counts = np.zeros(minlength, dtype=np.intp)
+    for start in range(0, values.shape[0], PAIRS_PER_BLOCK):
+        found = np.bincount(values[start : start + PAIRS_PER_BLOCK], minlength=minlength)
+        if found.size > counts.size:  # a value at or past minlength: the counts grow as bincount's
+            found[: counts.size] += counts
+            counts = found
+        else:
+            counts[: found.size] += found
+    return counts
+
+
 def grid_cells(
     label_idx: np.ndarray, confidence: np.ndarray, is_true: np.ndarray, grid: np.ndarray, n_labels: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -22,7 +36,7 @@ def grid_cells(
         block = slice(start, start + PAIRS_PER_BLOCK)
         grid_bin = np.searchsorted(grid, confidence[block], side="right") - 1  # highest grid value <= it
         reached = grid_bin >= 0
-        cell = label_idx[block][reached] * n_grid + grid_bin[reached]
+        cell = label_idx[block][reached] * np.int64(n_grid) + grid_bin[reached]
         truth = is_true[block][reached]
         tp += np.bincount(cell[truth], minlength=n_labels * n_grid)
         fp += np.bincount(cell[~truth], minlength=n_labels * n_grid)

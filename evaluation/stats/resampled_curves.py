@@ -14,6 +14,7 @@ import numpy as np
 from evaluation.stats.curve_points import by_confidence_descending as _by_confidence_descending
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
+from evaluation.stats.micro_counts import block_counts
 from evaluation.stats.thresholds import Objective
 
 # resamples x entries held at once (int32: ~32 MB per array); fewer columns leave numpy's row-wise take
@@ -126,7 +127,7 @@ def _positive_pairs(
         raise ValueError(
             "positive pairs disagree with pairs.support: they must list every positive of each label"
         )
-    true_key = np.sort(pairs.image_idx[pairs.is_true] * n_labels + pairs.label_idx[pairs.is_true])
+    true_key = np.sort(pairs.image_idx[pairs.is_true] * np.int64(n_labels) + pairs.label_idx[pairs.is_true])
     found = key[np.minimum(np.searchsorted(key, true_key), key.size - 1)] if key.size else key
     if true_key.size and (found.size == 0 or (found != true_key).any()):
         raise ValueError("an entry marked is_true is not among the positive pairs")
@@ -195,7 +196,7 @@ def _curve(
     run_end[:-1] = (group[1:] != group[:-1]) | (confidence[1:] != confidence[:-1])
     points = np.flatnonzero(run_end)
     point_group = group[points]
-    per_group = np.bincount(group, minlength=n_groups)
+    per_group = block_counts(group, n_groups)  # not bincount's int64 copy of the int8 groups
     group_start = np.cumsum(per_group) - per_group
     first_point = np.ones(points.shape[0], dtype=bool)
     first_point[1:] = point_group[1:] != point_group[:-1]
@@ -213,7 +214,7 @@ def _curve(
     candidate_start = np.flatnonzero(first_candidate)
     candidate_segment = np.cumsum(first_candidate) - 1
 
-    can_have_support = np.bincount(positive_group, minlength=n_groups) > 0
+    can_have_support = block_counts(positive_group, n_groups) > 0
     can_have_support[group[true_position]] = True
     total_group = segment_group[can_have_support[segment_group]]
     group_last = group_start[total_group] + per_group[total_group] - 1
@@ -301,7 +302,7 @@ def _count_dtype(image_idx: np.ndarray, n_images: int) -> type[np.signedinteger]
     the most entries any one image has; every count is then an exact integer, and every ratio computed
     from it (F1, precision, recall, Wilson) is the same float64 as from float64 counts.
     """
-    most = int(np.bincount(image_idx).max()) if image_idx.size else 0
+    most = int(block_counts(image_idx, 0).max()) if image_idx.size else 0  # int32: no int64 copy
     return np.int32 if max(n_images, 1) * max(most, 1) < 2**31 - 1 else np.int64
 
 
@@ -451,7 +452,7 @@ def _by_image(image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray,
     """(order, start, count): positions sorted by image and where each image's run starts, for gathering
     the entries of a subset of images without a pass over all entries."""
     order = np.argsort(image, kind="stable")
-    count = np.bincount(image, minlength=n_images)
+    count = block_counts(image, n_images)
     return order, np.cumsum(count) - count, count
 
 

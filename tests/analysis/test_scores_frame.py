@@ -63,8 +63,26 @@ def test_the_scores_frame_is_the_former_one(seed: int, duplicate_names: bool) ->
         new, old = _scores(pairs, case, names), former_scores(pairs, case, names)
         assert new is not None and old is not None
         assert new.equals(old) and list(new.dtypes) == list(old.dtypes)
+        for name in ("image", "label"):  # the codes' own dtype (parquet's dictionary indices)
+            if isinstance(old[name].dtype, pd.CategoricalDtype):
+                assert new[name].cat.codes.dtype == old[name].cat.codes.dtype
         assert np.array_equal(
             new["confidence"].to_numpy().view(np.int64), old["confidence"].to_numpy().view(np.int64)
         )
         new.loc[0, "confidence"] = 1.0  # the frame's own arrays
     assert _scores(pairs, None, names) is None
+
+
+@pytest.mark.parametrize(("n_images", "n_labels"), [(40, 130), (200, 3), (33_000, 2)])
+def test_the_codes_are_made_in_the_dtype_pandas_holds(n_images: int, n_labels: int) -> None:
+    """int8 / int16 / int32 codes on either side of pandas' bounds: the former frame's, no copy of them."""
+    rng = np.random.default_rng(n_images)
+    truth = rng.random((n_images, n_labels)) < 0.2
+    image_idx, label_idx = np.nonzero(rng.random(truth.shape) < np.where(truth, 0.8, 0.2))
+    confidence = np.round(rng.uniform(50, 100, image_idx.size), 2)
+    pairs = pairs_of(truth, image_idx, label_idx, confidence, floor=50.0)
+    names = [f"img{i}.jpg" for i in range(n_images)]
+    new, old = _scores(pairs, np.nonzero(truth), names), former_scores(pairs, np.nonzero(truth), names)
+    assert new is not None and old is not None and new.equals(old)
+    for name in ("image", "label"):
+        assert new[name].cat.codes.dtype == old[name].cat.codes.dtype

@@ -215,8 +215,8 @@ def test_match_equals_the_reference(monkeypatch, seed, chunk, rows_per_mean):
         keep = confidence >= floor
         truth_codes = reference_truth_codes(truths, vocabulary)
         pairs = got.pairs
-        assert np.array_equal(pairs.image_idx, image[keep]) and pairs.image_idx.dtype == np.int64
-        assert np.array_equal(pairs.label_idx, label[keep]) and pairs.label_idx.dtype == np.int64
+        assert np.array_equal(pairs.image_idx, image[keep]) and pairs.image_idx.dtype == np.int32
+        assert np.array_equal(pairs.label_idx, label[keep]) and pairs.label_idx.dtype == np.int32
         assert np.array_equal(pairs.confidence, confidence[keep])
         n = len(vocabulary)
         assert np.array_equal(pairs.is_true, np.isin(image[keep] * n + label[keep], truth_codes))
