@@ -39,7 +39,7 @@ def write_documents(
 
 def renderers(plots: PlotsProcess | None = None) -> tuple[Renderer, ...]:
     """The run folder's documents, their PNGs drawn by `plots` if given (plots.plots_process)."""
-    return (write_documents,) if plots is None else (functools.partial(write_documents, plots=plots),)
+    return (functools.partial(write_documents, plots=plots),)
 
 
 RENDERERS = renderers()
