@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.stats.bootstrap import bootstrap_counts_at, percentile_interval
-from evaluation.stats.curve_points import curve_points_by_label, next_lower_threshold
+from evaluation.stats.curve_points import curve_points_by_label, next_lower_at
 from evaluation.stats.metrics import ScoredPairs
 
 __all__ = [
@@ -87,16 +87,21 @@ def min_cost_thresholds(
     cost = scale * (fp_cost[code] * fp + fn_cost[code] * fn + review_cost[code] * (tp + fp))
     nothing = scale * fn_cost * support
 
-    low, _ = next_lower_threshold(code, threshold, floor)
     # per label the cheapest point, ties to the first (highest threshold): one lexsort, no label loop
     by_cost = np.lexsort((np.arange(code.size), cost, code))
     head = np.ones(by_cost.size, dtype=bool)
     head[1:] = code[by_cost][1:] != code[by_cost][:-1]
     best = np.full(len(labels), -1, dtype=np.int64)
     best[code[by_cost][head]] = by_cost[head]
+    # only these points' next lower thresholds are read (as recommend does), not the whole curve's
+    low = (
+        next_lower_at(code, threshold, floor, np.maximum(best, 0))[0]
+        if code.size
+        else np.full(len(best), np.nan)
+    )
 
     # a sentinel last entry (index -1) stands for "no point" so that no label needs a branch
-    threshold, low, cost = (np.append(values, np.nan) for values in (threshold, low, cost))
+    threshold, cost = (np.append(values, np.nan) for values in (threshold, cost))
     tp, fp = np.append(tp, 0), np.append(fp, 0)
     point_cost = np.where(best >= 0, cost[best], np.inf)
     use_point = point_cost < nothing
@@ -105,7 +110,7 @@ def min_cost_thresholds(
         {
             "label": pd.Series(labels, dtype=object),
             "threshold": threshold[chosen],
-            "threshold_low": low[chosen],
+            "threshold_low": np.where(chosen >= 0, low, np.nan),
             "tp": tp[chosen],
             "fp": fp[chosen],
             "fn": support - tp[chosen],

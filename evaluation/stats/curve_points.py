@@ -15,7 +15,6 @@ __all__ = [
     "curve_points_by_label",
     "label_positions",
     "next_lower_at",
-    "next_lower_threshold",
 ]
 
 _COUNT_COLUMNS = ("tp", "fp", "fn", "tn", "support")
@@ -81,25 +80,13 @@ def label_positions(label: pd.Series, labels: pd.Index, dtype: type = np.intp) -
     return np.append(position, dtype(-1))[label.cat.codes.to_numpy()]  # code -1 (a missing label): -1
 
 
-def next_lower_threshold(
-    code: np.ndarray, threshold: np.ndarray, floor: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per point of a curve sorted by (code, threshold descending): the next lower threshold of its label
-    (the floor for its last point), and whether the point is its label's lowest. Any MinConfidence in
-    (next lower, threshold] gives the point's counts."""
-    same_next = code[1:] == code[:-1]
-    low = np.full(threshold.shape[0], float(floor))
-    low[:-1][same_next] = threshold[1:][same_next]
-    lowest = np.ones(threshold.shape[0], dtype=bool)
-    lowest[:-1] = ~same_next
-    return low, lowest
-
-
 def next_lower_at(
     code: np.ndarray, threshold: np.ndarray, floor: float, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`next_lower_threshold`'s two values at `rows` only (points of the curve): what a choice of a few
-    points needs, without two arrays the length of the curve (25 million points at a million images)."""
+    """At `rows` (points of a curve sorted by code, then threshold descending): the next lower threshold
+    of the point's label (the floor for its last point), and whether the point is its label's lowest. Any
+    MinConfidence in (next lower, threshold] gives the point's counts. Only the rows asked: a choice reads
+    a point per label, never two arrays the length of the curve (25 million points at a million images)."""
     rows = np.asarray(rows, dtype=np.intp)
     following = np.minimum(rows + 1, max(threshold.shape[0] - 1, 0))
     same_next = (rows + 1 < threshold.shape[0]) & (code[following] == code[rows])

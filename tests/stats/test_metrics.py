@@ -608,8 +608,21 @@ def test_a_bigger_sparse_case_stays_sparse() -> None:
     assert len(grid_table(pairs)) == n_labels * 51
 
 
+def _next_lower_everywhere(
+    code: np.ndarray, threshold: np.ndarray, floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference: next_lower_at's values at every point at once (the package's former
+    next_lower_threshold, which recommend and min_cost_thresholds used before they read only their rows)."""
+    same_next = code[1:] == code[:-1]
+    low = np.full(threshold.shape[0], float(floor))
+    low[:-1][same_next] = threshold[1:][same_next]
+    lowest = np.ones(threshold.shape[0], dtype=bool)
+    lowest[:-1] = ~same_next
+    return low, lowest
+
+
 def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds_the_next_lower():
-    from evaluation.stats.curve_points import curve_points_by_label, next_lower_at, next_lower_threshold
+    from evaluation.stats.curve_points import curve_points_by_label, next_lower_at
 
     curves = pd.DataFrame(
         {
@@ -625,7 +638,7 @@ def test_curve_points_by_label_sorts_by_vocabulary_then_threshold_down_and_finds
     assert points["threshold"].tolist() == [80.0, 55.5, 10.0, 90.0, 40.0]
     assert points["tp"].tolist() == [1, 2, 3, 1, 2] and points["tp"].dtype == np.int64
     assert points["precision"].dtype == np.float64
-    low, lowest = next_lower_threshold(points["code"], points["threshold"], floor=5.0)
+    low, lowest = _next_lower_everywhere(points["code"], points["threshold"], floor=5.0)
     assert low.tolist() == [55.5, 10.0, 5.0, 40.0, 5.0]
     assert lowest.tolist() == [False, False, True, False, True]
     for rows in ([0, 1, 2, 3, 4], [4, 2, 2, 0], []):  # at a few points: the same values
