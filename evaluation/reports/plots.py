@@ -282,16 +282,16 @@ class PlotsProcess:
             "from evaluation.reports.plots import draw_when_sent; draw_when_sent()"
         )
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, env=env)
-        self._plots: list[_Plot] | None = None
+        # what was sent, kept on disk, not here: it is drawn here again from there if the process fails
+        # (a large run's curves for the PNGs are hundreds of MB, held through the tables' writing else)
         self._payload: Path | None = None
 
     def draw(self, plots: list[_Plot]) -> PlotsProcess | None:
         """Hand `plots` over; the caller then waits for them (wait) or gives up (cancel). None: the
         process was gone or busy, and they were drawn here."""
-        if self._plots is not None:  # one batch a process
+        if self._payload is not None:  # one batch a process
             _draw_all(plots)
             return None
-        self._plots = plots
         with tempfile.NamedTemporaryFile(
             prefix="rekognition-eval-plots-", suffix=".pickle", delete=False
         ) as f:
@@ -313,11 +313,11 @@ class PlotsProcess:
         its traceback."""
         try:
             code = self._process.wait()
+            if code != 0 and self._payload is not None:
+                log.warning("the plots' process ended with exit code %s; drawing here", code)
+                _draw_all(_sent(self._payload))
         finally:
             self.close()
-        if code != 0 and self._plots is not None:
-            log.warning("the plots' process ended with exit code %s; drawing here", code)
-            _draw_all(self._plots)
 
     def cancel(self) -> None:
         self.close()
@@ -337,6 +337,11 @@ class PlotsProcess:
                 self._payload.unlink(missing_ok=True)
 
 
+def _sent(payload: Path) -> list[_Plot]:
+    with open(payload, "rb") as f:
+        return pickle.load(f)  # our own file, written by PlotsProcess.draw
+
+
 def draw_when_sent() -> None:
     """The plots' process: get ready to draw, then draw what PlotsProcess.draw sends (a pickle's path),
     if anything."""
@@ -345,8 +350,7 @@ def draw_when_sent() -> None:
     line = sys.stdin.readline().strip()
     if not line:
         return
-    with open(line, "rb") as payload:
-        _draw_all(pickle.load(payload), frames)  # our own file, written by the parent a moment ago
+    _draw_all(_sent(Path(line)), frames)
 
 
 def _start_process() -> PlotsProcess | None:

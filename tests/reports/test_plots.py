@@ -76,7 +76,7 @@ def test_a_large_runs_plots_drawn_by_another_process_equal_those_drawn_here(
     here = write_plots(result, tmp_path / "here")
     monkeypatch.setattr(plots, "BACKGROUND_MIN_PAIRS", 0)  # every run is large
     drawing = start_plots(result, tmp_path / "there")
-    assert isinstance(drawing, plots.PlotsProcess) and len(drawing._plots) == len(here) + 1
+    assert isinstance(drawing, plots.PlotsProcess) and len(plots._sent(drawing._payload)) == len(here) + 1
     drawing.wait()
     assert drawing._process.returncode == 0
     names = sorted(path.name for path in (tmp_path / "here" / "plots").iterdir())
