@@ -24,7 +24,7 @@ from evaluation.labelmap import LabelMap, normalize_name
 from evaluation.memory import give_back_freed_memory
 from evaluation.operations import Operation, operation_for
 from evaluation.options import AnalysisOptions, Costs
-from evaluation.stats.metrics import ScoredPairs, exact_curves, global_curve, grid_table, micro_macro
+from evaluation.stats.metrics import ScoredPairs, exact_curve_table, global_curve, grid_table, micro_macro
 from evaluation.stats.thresholds import (
     NO_POSITIVES_NOTE,
     RATE_KINDS,
@@ -115,7 +115,7 @@ def analyse(
         del truths
     give_back_freed_memory()  # the matching's temporaries, freed between the pairs' parts
     pairs = scored.pairs
-    curves = _true_negatives(exact_curves(pairs), scored.negatives, pairs.labels)
+    curves = exact_curve_table(pairs, scored.negatives)  # the points: every other column made when read
     pairs.forget_sweep()  # the curves (and the scorer's AP) hold what it found
     metrics = _true_negatives(grid_table(pairs), scored.negatives, pairs.labels)
     give_back_freed_memory()
@@ -229,7 +229,7 @@ def analyse(
         images=images,
         predictions=scored.predictions,
         metrics=metrics,
-        curves=curves,
+        curve_table=curves,
         averages=averages,
         labels=per_label,
         global_threshold=global_threshold,

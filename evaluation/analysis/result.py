@@ -17,6 +17,7 @@ import pandas as pd
 
 from evaluation.analysis.missing import fixed, is_missing
 from evaluation.operations.base import ChunkedFrame
+from evaluation.stats.curve_table import CurveTable
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.thresholds import min_confidence_to_use
 
@@ -31,7 +32,8 @@ class EvaluationResult:
     images: pd.DataFrame
     predictions: pd.DataFrame | ChunkedFrame  # ChunkedFrame.to_frame() for the whole table
     metrics: pd.DataFrame
-    curves: pd.DataFrame
+    # exact_curves' table as its points (evaluation.stats.curve_table): `curves` is the whole frame
+    curve_table: CurveTable
     averages: pd.DataFrame
     labels: pd.DataFrame
     global_threshold: dict[str, Any]
@@ -66,6 +68,12 @@ class EvaluationResult:
     documents: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def curves(self) -> pd.DataFrame:
+        """The exact curves (curves.parquet's table), made anew at each call from the held points: one
+        row per label per distinct confidence (millions at a million images)."""
+        return self.curve_table.frame()
+
+    @property
     def scores(self) -> pd.DataFrame | None:
         """scores.parquet's table, made anew at each call (None for operations that judge detections)."""
         return None if self.score_table is None else self.score_table()
@@ -75,8 +83,7 @@ class EvaluationResult:
         """Per label (indexed by label), the positives the service never returned at any confidence the
         run evaluated: no MinConfidence finds them, so recall cannot exceed (support - these) / support."""
         labels = self.labels
-        curves = self.curves
-        found = curves.groupby("label", observed=True, sort=False)["tp"].max() if len(curves) else None
+        found = self.curve_table.most_tp() if len(self.curve_table) else None
         reached = (
             np.zeros(len(labels), np.int64)
             if found is None

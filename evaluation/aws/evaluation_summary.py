@@ -246,7 +246,8 @@ def comparison(result: EvaluationResult) -> pd.DataFrame | None:
         return None
     floor = float((result.summary.get("floor") or {}).get("evaluated_from") or 0.0)
     ours = {normalize_name(row["label"]): row for row in result.labels.to_dict("records")}
-    curves = {label: frame for label, frame in result.curves.groupby("label", sort=False)}
+    every = result.curves  # made once: per label below, and its empty frame for a label without points
+    curves = {label: frame for label, frame in every.groupby("label", sort=False)}
     rows = []
     matched: set[str] = set()
     for aws in evaluation.labels:
@@ -278,7 +279,7 @@ def comparison(result: EvaluationResult) -> pd.DataFrame | None:
                 status=mine["status"],
             )
             if aws.threshold is not None:
-                curve = curves.get(mine["label"], result.curves.iloc[0:0])
+                curve = curves.get(mine["label"], every.iloc[0:0])
                 tp, fp = _at_threshold(curve, aws.threshold)
                 precision, recall, f1 = _rates(tp, fp, support)
                 row.update(
@@ -316,10 +317,11 @@ def micro_at_aws_thresholds(table: pd.DataFrame, result: EvaluationResult) -> di
     """This run's micro precision/recall/F1 when each label uses AWS's assumed threshold (as AWS's own
     aggregate does), over the labels both evaluations share."""
     shared = table.dropna(subset=["aws_threshold", "support"])
-    curves = {label: frame for label, frame in result.curves.groupby("label", sort=False)}
+    every = result.curves  # made once: per label below, and its empty frame for a label without points
+    curves = {label: frame for label, frame in every.groupby("label", sort=False)}
     tp = fp = support = 0
     for row in shared.to_dict("records"):
-        curve = curves.get(row["label"], result.curves.iloc[0:0])
+        curve = curves.get(row["label"], every.iloc[0:0])
         label_tp, label_fp = _at_threshold(curve, row["aws_threshold"])
         tp, fp, support = tp + label_tp, fp + label_fp, support + int(row["support"])
     precision, recall, f1 = _rates(tp, fp, support)

@@ -87,7 +87,7 @@ def exact_bins(result: EvaluationResult, *, max_stops: int = MAX_EXACT_STOPS) ->
     labels = list(result.labels["label"].astype(object))
     floor = (result.summary.get("floor") or {}).get("evaluated_from") or 0.0
     recommended = dict(zip(labels, result.labels["threshold"], strict=True))
-    curves = result.curves
+    curves = result.curve_table  # read by column: tp and fp as held, nothing made
     out: list[Any] = [[] for _ in labels]
     thinned = [False] * len(labels)
     if curves.empty:

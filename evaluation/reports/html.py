@@ -348,10 +348,11 @@ def _counts_at(result: EvaluationResult, threshold: float) -> list[list[int]]:
     """Per label [tp, fp] at an exact threshold (the global recommendation), from the exact curves: the
     row with the lowest threshold at or above it, or nothing predicted."""
     labels = list(result.labels["label"].astype(object))
-    curves = result.curves
+    curves = result.curve_table
     if curves.empty:
         return [[0, 0] for _ in labels]
-    above = curves[curves["threshold"].to_numpy(np.float64) >= threshold]
+    rows = np.flatnonzero(curves["threshold"].to_numpy(np.float64) >= threshold)
+    above = curves.frame(rows=rows, columns=("label", "threshold", "tp", "fp"))
     lowest = above.sort_values("threshold", kind="stable").drop_duplicates("label")
     found = {
         label: [int(tp), int(fp)]

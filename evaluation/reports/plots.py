@@ -179,7 +179,7 @@ def label_figure(result: EvaluationResult, label: str | None = None) -> Figure:
         known = ", ".join(map(str, labels["label"].head(10))) + (", ..." if len(labels) > 10 else "")
         raise KeyError(f"no label {label!r} in this result (labels: {known})")
     row = labels.iloc[int(matches[0])].to_dict()
-    curve = result.curves[result.curves["label"] == label]
+    curve = result.curve_table.frame(rows=result.curve_table.label_rows([label]))
     grid = result.metrics[result.metrics["label"] == label]
     figure = _notebook_figure_class()(figsize=(9, 3.6))
     ap = row["ap"]
@@ -220,10 +220,12 @@ def _plan(result: EvaluationResult, folder: Path, limit: int) -> tuple[dict[int,
     labels = result.labels
     positions = labels_to_plot(labels, limit)
     wanted = [labels["label"].iloc[position] for position in positions]
-    curves, grid = (table[table["label"].isin(wanted)] for table in (result.curves, result.metrics))
+    table = result.curve_table
+    curves = table.frame(rows=table.label_rows(wanted))  # the plotted labels' rows only
+    grid = result.metrics[result.metrics["label"].isin(wanted)]
     curves_by_label = dict(tuple(curves.groupby("label", observed=True, sort=False)))
     grid_by_label = dict(tuple(grid.groupby("label", observed=True, sort=False)))
-    empty = result.curves.iloc[0:0]
+    empty = curves.iloc[0:0]
     written: dict[int, str] = {}
     plots: list[_Plot] = []
     for position in positions:

@@ -42,7 +42,8 @@ def curve_points_by_label(
     ordered = _grouped_descending(code, threshold)  # exact_curves' own order
     points = {"code": code.astype(code_dtype, copy=False), "threshold": threshold}
     for name in columns:
-        points[name] = curves[name].to_numpy(_dtype(curves[name].dtype, name, narrow))
+        column = curves[name]  # once: a curve table makes a derived column each time it is read
+        points[name] = column.to_numpy(_dtype(column.dtype, name, narrow))
     if ordered:  # nothing to sort: the frame's columns as they are (read-only), not copies
         return points
     order = np.lexsort((-threshold, code))

@@ -24,6 +24,7 @@ import pandas as pd
 
 from evaluation.errors import UserError
 from evaluation.stats.curve_points import by_confidence_descending
+from evaluation.stats.curve_table import CURVE_COLUMNS, CurveTable, divide, rates
 from evaluation.stats.frozen import int_array, readonly
 from evaluation.stats.micro_counts import (
     block_counts,
@@ -35,6 +36,8 @@ from evaluation.stats.micro_counts import (
 
 __all__ = ["CURVE_COLUMNS", "GLOBAL_COLUMNS", "MICRO_MACRO_COLUMNS", "ScoredPairs", "average_precision"]
 __all__ += [
+    "CurveTable",
+    "exact_curve_table",
     "exact_curves",
     "global_curve",
     "grid_table",
@@ -43,7 +46,6 @@ __all__ += [
     "undefined_reasons",
 ]
 
-CURVE_COLUMNS = ("label", "threshold", "tp", "fp", "fn", "tn", "precision", "recall", "f1", "support")
 GLOBAL_COLUMNS = ("threshold", "tp", "fp", "fn", "precision", "recall", "f1")
 MICRO_MACRO_COLUMNS = ("threshold", "micro_precision", "micro_recall", "micro_f1")
 MICRO_MACRO_COLUMNS += ("macro_precision", "macro_recall", "macro_f1", "macro_labels")
@@ -203,27 +205,7 @@ class ScoredPairs:
 # --------------------------------------------------------------------------------------- counts -> rates
 
 
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """numerator / denominator, NaN where the denominator is 0 (undefined, not 0). Integers are divided
-    as they are: numpy casts them to float64 a buffer at a time (the same numbers, no float64 copies)."""
-    numerator, denominator = _ints_or_float64(numerator), _ints_or_float64(denominator)
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
-def _ints_or_float64(values: np.ndarray) -> np.ndarray:
-    array = np.asarray(values)
-    return array if array.dtype.kind in "iu" else array.astype(np.float64, copy=False)
-
-
-def _rates(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """precision, recall, F1 from counts; F1 = 2tp / (2tp + fp + fn) is defined whenever anything is
-    predicted or positive, even where precision is not."""
-    precision = _divide(tp, tp + fp)
-    recall = _divide(tp, tp + fn)
-    f1 = _divide(2 * tp, 2 * tp + fp + fn)
-    return precision, recall, f1
+_ROWS_PER_BLOCK = 1 << 20  # a block of labels' points at a time (average_precision)
 
 
 def _label_column(codes: np.ndarray, labels: Sequence[str]) -> pd.Categorical:
@@ -231,42 +213,38 @@ def _label_column(codes: np.ndarray, labels: Sequence[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(list(labels), dtype=object))
 
 
-_ROWS_PER_BLOCK = 1 << 20  # curve rows whose counts and rates are computed at a time (8 MB per array)
-
-
 def _owned(values: np.ndarray, dtype: type) -> np.ndarray:
-    """``values`` as ``dtype`` for a frame to hold without copying: a copy only when read-only."""
+    """``values`` as ``dtype`` for a table to hold without copying: a copy only when read-only."""
     return np.array(values, dtype=dtype, copy=True if not values.flags.writeable else None)
 
 
-def _curve_frame(pairs: ScoredPairs, points: list[np.ndarray]) -> pd.DataFrame:
-    """The frame of `points` (label codes, threshold, tp, fp), which it empties: each array goes as soon
-    as the frame has its own (the label's as int8 codes, the counts narrowed), before the rates and the
-    other counts are added, so a cached sweep and the whole frame are never held together (2.2 GB at 25
-    million points)."""
+def _curve_table(
+    pairs: ScoredPairs, points: list[np.ndarray], negatives: np.ndarray | None = None
+) -> CurveTable:
+    """The table of `points` (label codes, threshold, tp, fp), which it empties: each array goes as soon
+    as the table has its own (the label's as int8 codes, the counts narrowed), so a cached sweep and the
+    table are never held together. `negatives` per label: the images without it unless given (an
+    operation's own, for detections: see Scored)."""
     narrow = np.int32 if pairs.n_images < 2**31 else np.int64  # 20 bytes less per row, on tens of millions
     label_codes, threshold, tp, fp = points
     points.clear()
     label = _label_column(label_codes, pairs.labels)
     del label_codes
-    codes = label.codes
-    # the frame takes its arrays as they are (no copy, no consolidation into 2-D blocks: 1.3 GB at 25
-    # million rows); a read-only one (exact_curves' cached sweep) is copied, the frame's own to edit
+    # a read-only array (exact_curves' cached sweep) is copied, the table's own
     threshold = _owned(threshold, np.float64)
     tp = _owned(tp, narrow)
     fp = _owned(fp, narrow)
-    n_rows = codes.shape[0]
-    fn, tn = np.empty(n_rows, dtype=narrow), np.empty(n_rows, dtype=narrow)
-    precision, recall, f1 = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
-    for start in range(0, n_rows, _ROWS_PER_BLOCK):  # row by row: a block's temporaries at a time
-        rows = slice(start, start + _ROWS_PER_BLOCK)
-        support = pairs.support[codes[rows]]
-        fn[rows] = missed = support - tp[rows]
-        tn[rows] = pairs.n_images - support - fp[rows]
-        precision[rows], recall[rows], f1[rows] = _rates(tp[rows], fp[rows], missed)
-    columns = {"label": label, "threshold": threshold, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
-    columns.update(precision=precision, recall=recall, f1=f1, support=pairs.support.astype(narrow)[codes])
-    return pd.DataFrame(columns, columns=list(CURVE_COLUMNS), copy=False)
+    support = pairs.support
+    if negatives is None:
+        negatives = pairs.n_images - support
+    for array in (threshold, tp, fp):
+        array.flags.writeable = False  # read through the table's frames, never edited
+    return CurveTable(label, threshold, tp, fp, support, np.asarray(negatives, dtype=np.int64), narrow)
+
+
+def _curve_frame(pairs: ScoredPairs, points: list[np.ndarray]) -> pd.DataFrame:
+    """The frame of `points` (label codes, threshold, tp, fp), with every column of CURVE_COLUMNS."""
+    return _curve_table(pairs, points).frame()
 
 
 # ------------------------------------------------------------------------------------------ the sweep
@@ -332,9 +310,15 @@ def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:
     no predictions gets no rows (see :func:`grid_table` for every label). ``label`` is a Categorical whose
     categories are ``pairs.labels`` in report order. Columns: :data:`CURVE_COLUMNS`.
     """
+    return exact_curve_table(pairs).frame()
+
+
+def exact_curve_table(pairs: ScoredPairs, negatives: np.ndarray | None = None) -> CurveTable:
+    """exact_curves' table as its points (see evaluation.stats.curve_table): what a large run holds.
+    ``negatives``: per label, what a threshold's true negatives are counted from (Scored.negatives)."""
     points = list(pairs._curve_points)
-    pairs.forget_sweep()  # the frame takes its arrays over, one by one (average_precision would sweep again)
-    return _curve_frame(pairs, points)
+    pairs.forget_sweep()  # the table takes its arrays over, one by one (average_precision would sweep again)
+    return _curve_table(pairs, points, negatives)
 
 
 def _grid(thresholds: Sequence[float] | np.ndarray | None, floor: float) -> np.ndarray:
@@ -392,7 +376,7 @@ def average_precision(pairs: ScoredPairs) -> np.ndarray:
         )  # true positives gained at this point: (R_n - R_{n-1}) * support
         recalled[new_label] = gained[new_label]
         weighted += np.bincount(codes, weights=recalled * (gained / predicted), minlength=pairs.n_labels)
-    return _divide(weighted, pairs.support)
+    return divide(weighted, pairs.support)
 
 
 def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
@@ -404,7 +388,7 @@ def global_curve(pairs: ScoredPairs) -> pd.DataFrame:
     threshold, points, tp = distinct_points(pairs.confidence, pairs.is_true, pairs.by_confidence)
     fp = points + 1 - tp
     fn = int(pairs.support.sum()) - tp
-    precision, recall, f1 = _rates(tp, fp, fn)
+    precision, recall, f1 = rates(tp, fp, fn)
     return pd.DataFrame(
         {
             "threshold": threshold,
@@ -435,7 +419,7 @@ def micro_macro(grid: pd.DataFrame) -> pd.DataFrame:
     by_threshold = grid.groupby("threshold", sort=True)
     counts = by_threshold[["tp", "fp", "fn"]].sum()
     tp, fp, fn = (counts[name].to_numpy(dtype=np.int64) for name in ("tp", "fp", "fn"))
-    precision, recall, f1 = _rates(tp, fp, fn)
+    precision, recall, f1 = rates(tp, fp, fn)
     means = by_threshold[["precision", "recall", "f1"]].mean()  # skips NaN: undefined labels drop out
     table = pd.DataFrame(
         {

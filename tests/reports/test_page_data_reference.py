@@ -112,6 +112,7 @@ def _curves_result(
         labels=pd.DataFrame({"label": labels, "threshold": recommended}, index=labels),
         summary={"floor": {"evaluated_from": floor}} if floor is not None else {},
         curves=curves,
+        curve_table=curves,  # a frame reads as the table does: by column
     )
 
 

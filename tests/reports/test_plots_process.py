@@ -137,7 +137,7 @@ def test_report_draws_in_the_process_the_same_run_folder(
     started = _started(monkeypatch)
     monkeypatch.setattr(plots, "WARM_MIN_IMAGES", 1)
     pipeline.reanalyse(run, out=tmp_path / "there")
-    assert len(started) == 1 and started[0]._process.returncode == 0 and started[0]._plots
+    assert len(started) == 1 and started[0]._process.returncode == 0 and started[0]._payload
     here, there = _files(tmp_path / "here/plots"), _files(tmp_path / "there/plots")
     assert len(here) > 1 and here == there
     assert (tmp_path / "here/labels.csv").read_bytes() == (tmp_path / "there/labels.csv").read_bytes()

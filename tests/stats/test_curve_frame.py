@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.stats import metrics, micro_counts
+from evaluation.stats import curve_table, metrics, micro_counts
+from evaluation.stats.curve_table import divide
 from evaluation.stats.metrics import (
     CURVE_COLUMNS,
     ScoredPairs,
-    _divide,
     _label_column,
     average_precision,
+    exact_curve_table,
     exact_curves,
     grid_table,
 )
@@ -96,7 +97,7 @@ def test_exact_curves_and_grid_table_are_the_former_frames(
     exact_curves(pairs)
     assert "_curve_points" not in pairs.__dict__  # the frame took the cached sweep over
     assert all(part.flags.writeable is False for part in sweep)  # and copied, never wrote to, its arrays
-    monkeypatch.setattr(metrics, "_ROWS_PER_BLOCK", 7 + seed)  # rows in many blocks, the last one short
+    monkeypatch.setattr(curve_table, "ROWS_PER_BLOCK", 7 + seed)  # rows in many blocks, the last one short
     assert_identical(exact_curves(pairs), former_curve_frame(pairs, *pairs._curve_points))
     captured = []
     built = metrics._curve_frame
@@ -137,7 +138,7 @@ def test_divide_is_the_former_one() -> None:
         (np.uint32(5), np.arange(4, dtype=np.uint64)),
     ]
     for numerator, denominator in cases:
-        new, old = _divide(numerator, denominator), former_divide(numerator, denominator)
+        new, old = divide(numerator, denominator), former_divide(numerator, denominator)
         assert new.dtype == old.dtype == np.float64
         assert np.array_equal(new.view(np.int64), old.view(np.int64))
 
@@ -149,7 +150,7 @@ def former_average_precision(pairs: ScoredPairs) -> np.ndarray:
     recalled = np.diff(tp, prepend=0)
     recalled[new_label] = tp[new_label]
     weighted = np.bincount(label_codes, weights=recalled * (tp / (tp + fp)), minlength=pairs.n_labels)
-    return metrics._divide(weighted, pairs.support)
+    return divide(weighted, pairs.support)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -163,3 +164,63 @@ def test_average_precision_by_blocks_of_whole_labels_is_the_former_one(
     assert np.array_equal(new.view(np.int64), old.view(np.int64))
     blocks = micro_counts.label_blocks(pairs._curve_points[0], pairs.n_labels, block)
     assert sum(span.stop - span.start for span in blocks) == pairs._curve_points[0].shape[0]
+
+
+def former_true_negatives(frame: pd.DataFrame, negatives: np.ndarray, labels) -> pd.DataFrame:
+    codes = pd.Categorical(frame["label"], categories=list(labels)).codes
+    frame = frame.copy()
+    frame["tn"] = (negatives[codes] - frame["fp"].to_numpy(np.int64)).astype(frame["fp"].dtype)
+    return frame
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_curve_table_reads_as_the_former_frame_by_column_rows_and_blocks(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the analysis holds (the points) gives every column, row and block of the former frame."""
+    pairs = random_pairs(seed)
+    former = former_curve_frame(pairs, *pairs._curve_points)
+    table = exact_curve_table(pairs)
+    monkeypatch.setattr(curve_table, "ROWS_PER_BLOCK", 5 + seed)
+    assert len(table) == len(former) and not table.empty and list(table.columns) == list(CURVE_COLUMNS)
+    assert_identical(table.frame(), former)
+    rng = np.random.default_rng(seed)
+    mask = rng.random(len(former)) < 0.3
+    assert_identical(table[mask], former[mask].reset_index(drop=True))
+    assert_identical(table[["label", "f1", "tn"]], former[["label", "f1", "tn"]])
+    for name in CURVE_COLUMNS:
+        a, b = table[name].to_numpy(), former[name].to_numpy()
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    blocks = list(table.blocks(11))
+    assert all(len(block) == 11 for block in blocks[:-1]) and 0 < len(blocks[-1]) <= 11
+    assert_identical(pd.concat(blocks, ignore_index=True), former)
+    assert list(blocks[-1]["label"].cat.categories) == list(pairs.labels)  # every block, every label
+    wanted = ["L4", "L0"]
+    assert np.array_equal(table.label_rows(wanted), np.flatnonzero(former["label"].isin(wanted)))
+    assert table.label_rows(["nowhere"]).size == 0
+    expected = former.groupby("label", observed=True, sort=False)["tp"].max()
+    expected = expected.rename(None).set_axis(expected.index.astype(object))
+    assert table.most_tp().sort_index().equals(expected.sort_index())
+    with pytest.raises(KeyError):
+        table["nothing"]
+    with pytest.raises(KeyError):
+        table[np.ones(3, dtype=bool)]
+
+
+def test_a_detections_table_counts_its_true_negatives_as_the_former_frame_did() -> None:
+    pairs = random_pairs(3)
+    negatives = np.arange(7, dtype=np.int64) * 1000 + 500
+    former = former_true_negatives(former_curve_frame(pairs, *pairs._curve_points), negatives, pairs.labels)
+    assert_identical(exact_curve_table(pairs, negatives).frame(), former)
+
+
+def test_frames_of_the_table_are_their_own_to_edit() -> None:
+    table = exact_curve_table(random_pairs(2))
+    before = table.frame()
+    frame = table.frame()
+    frame.loc[0, "threshold"] = -1.0
+    frame.loc[0, "tp"] = 10**6
+    frame.loc[0, "label"] = "L6"
+    assert_identical(table.frame(), before)
+    empty = exact_curve_table(ScoredPairs(("A",), 3, np.array([1]), [], [], [], [])).frame()
+    assert empty.empty and list(empty.columns) == list(CURVE_COLUMNS)
