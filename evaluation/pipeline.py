@@ -9,7 +9,7 @@ keywords are the CLI's options, mapped once onto a `RunRequest` and `AnalysisOpt
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,15 @@ class RunPlan:
     tps_source: str
     recorded: RecordedAnswers | None = None  # what --answers FILE stored
     video: Any = None  # evaluation.aws.video_jobs.VideoPlan for the stored-video operations
+    spent: bool = False  # run once (spend): plan again to run again
+
+    def spend(self) -> None:
+        """Let go of the dataset's items and the outcomes once the run has read what it needs of them
+        (images_frame): a plan is run once, and at a million images they are about 1 GB of objects the
+        analysis would otherwise hold beside its own. What describes the dataset stays."""
+        self.dataset = replace(self.dataset, items=[])
+        self.outcomes, self.to_call = [], []
+        self.spent = True
 
     @property
     def counts(self) -> dict[str, int]:
@@ -327,6 +336,8 @@ def _plan_faces(request: RunRequest, dataset: Dataset, operation: Operation, fet
 def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationResult:
     """Call what the plan still needs (every answer is cached as it arrives), then analyse."""
     started = time.monotonic()
+    if run_plan.spent:
+        raise UserError("this plan has run already (its items were let go): plan the run again to repeat it")
     run_plan.check_cost()
     request, dataset, backend = run_plan.request, run_plan.dataset, run_plan.backend
     if run_plan.operation.judges_rates:
@@ -376,6 +387,8 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
         if operation.stores_ground_truth
         else []
     )
+    del dataset, outcomes
+    run_plan.spend()  # its items are all in `images` now: an object per image not held under the analysis
     return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
 
 

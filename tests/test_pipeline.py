@@ -450,3 +450,23 @@ def test_report_refuses_labels_the_run_left_out(tmp_path, dataset, endpoint, cap
     assert "Car were left out of this run's ground truth" in capsys.readouterr().err
     assert run_cli("report", str(out), "--labels", "Dog", "--out", str(tmp_path / "again")) == 0
     assert "no calls made now" in capsys.readouterr().out
+
+
+def test_a_plan_lets_go_of_its_items_once_run_and_runs_only_once(tmp_path, dataset, endpoint):
+    """The analysis of a million images does not hold the dataset's million items beside its own tables:
+    the plan is spent by its run, and says so if run again."""
+    from evaluation.errors import UserError
+    from evaluation.options import AnalysisOptions, RunRequest
+    from evaluation.pipeline import plan_run, run_evaluation
+
+    csv, _ = dataset
+    request = RunRequest(dataset=str(csv), endpoint_url=endpoint.url, cache=str(tmp_path / "cache.sqlite"))
+    plan = plan_run(request)
+    items = len(plan.dataset.items)
+    result = run_evaluation(plan, AnalysisOptions.build())
+    assert len(result.images) == items == 240 and result.images["labels"].notna().all()
+    assert plan.spent and plan.dataset.items == [] and plan.outcomes == [] and plan.dataset.vocabulary
+    with pytest.raises(UserError, match="plan the run again"):
+        run_evaluation(plan, AnalysisOptions.build())
+    again = run_evaluation(plan_run(request), AnalysisOptions.build())
+    assert again.metrics.equals(result.metrics)
