@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evaluation.memory import give_back_freed_memory
 from evaluation.stats.metrics import ScoredPairs
 
 if TYPE_CHECKING:
@@ -55,21 +56,24 @@ class ScoreTable:
             yield pa.Table.from_pandas(self.frame(), preserve_index=False)
             return
         names = pd.Index(self.images, dtype=object)
-        duplicates = names.has_duplicates
-        narrow = np.int32 if len(names) < 2**31 else np.int64
-        dtypes = (narrow if duplicates else _codes_dtype(len(names)), _codes_dtype(pairs.n_labels))
+        duplicates, dtypes = names.has_duplicates, _dtypes(names, pairs.n_labels)
         blocks = (_block(pairs, inserted, start, min(start + rows, total)) for start in range(0, total, rows))
         first = next(blocks)
         # the schema, its pandas metadata and the dictionaries as from_pandas makes them, made once
         head = pa.Table.from_pandas(
             _frame(names, pairs.labels, *(column[:1] for column in first), dtypes), preserve_index=False
         )
-        label_names = head.column("label").chunk(0).dictionary
+        schema, label_names = head.schema, head.column("label").chunk(0).dictionary
         if duplicates:  # a name per row, taken from the names by index (not a Python string per row)
             image_names = pa.array(names.to_numpy(), type=head.schema.field("image").type)
         else:
             image_names = head.column("image").chunk(0).dictionary
-        for image, label, confidence, positive in itertools.chain([first], blocks):
+        # the names' index and its hash table, converting them: let go before the writer's own peak
+        del head, names
+        give_back_freed_memory()
+        blocks = itertools.chain([first], blocks)
+        del first
+        for image, label, confidence, positive in blocks:
             image_of = pa.array(image.astype(dtypes[0], copy=False))
             yield pa.Table.from_arrays(
                 [
@@ -80,7 +84,7 @@ class ScoreTable:
                     pa.array(confidence, from_pandas=True),  # NaN as null, as from_pandas makes it
                     pa.array(positive),
                 ],
-                schema=head.schema,
+                schema=schema,
             )
 
 
@@ -98,7 +102,7 @@ class _Inserted:
 def _inserted(
     pairs: ScoredPairs, positives: tuple[np.ndarray, np.ndarray], n_labels: int
 ) -> _Inserted | None:
-    """The positives never returned and where they go among the pairs (what `_scored_codes` inserts),
+    """The positives never returned and where they go among the pairs (as np.insert would put them),
     found a slice of the pairs' codes at a time; None when the pairs are not ordered by image then label."""
     truth = _sorted_unique(
         np.asarray(positives[0], dtype=np.int64) * n_labels + np.asarray(positives[1], dtype=np.int64)
@@ -160,15 +164,18 @@ def _frame(
     positive: np.ndarray,
     dtypes: tuple[Any, Any],
 ) -> pd.DataFrame:
-    """A few rows of the table as `scores_frame` makes it (its dtypes, categories and their codes)."""
-    image = image.astype(dtypes[0])
+    """The table's rows as a DataFrame: its image and label codes in the dtypes pandas holds them in (the
+    arrays as they are when they have them already: not copies of millions of rows)."""
+    image, label = image.astype(dtypes[0], copy=False), label.astype(dtypes[1], copy=False)
     return pd.DataFrame(
         {
+            # categories, not a string per row: millions of rows name a million images and a few labels
             "image": names[image] if names.has_duplicates else pd.Categorical.from_codes(image, names),
-            "label": pd.Categorical.from_codes(label.astype(dtypes[1]), pd.Index(labels, dtype=object)),
+            "label": pd.Categorical.from_codes(label, pd.Index(labels, dtype=object)),
             "confidence": confidence,
-            "positive": positive,
-        }
+            "positive": positive,  # 0 or 1, a byte, not eight
+        },
+        copy=False,
     )
 
 
@@ -176,28 +183,35 @@ def scores_frame(
     pairs: ScoredPairs, positives: tuple[np.ndarray, np.ndarray], images: Sequence[str]
 ) -> pd.DataFrame:
     """Every (image, label) pair that was returned or is a positive: enough to judge each image's
-    decision at any threshold (compare's paired test)."""
+    decision at any threshold (compare's paired test). Pairs by image then label (as they come) are
+    copied with the positives never returned inserted among them a block at a time, straight into the
+    columns (no code per row: 0.2 GB at 28 million rows); pairs in another order are sorted."""
     n_labels = max(pairs.n_labels, 1)
-    codes, confidence, positive = _scored_codes(pairs, positives, n_labels)
-    # categories, not a string per row: millions of rows name a few thousand images' and labels' names;
-    # their codes computed straight into the dtype from_codes would narrow them to (int8 for up to 127
-    # labels: not an int32 copy of 0.1 GB at 28 million rows), which it then holds as they are
     names = pd.Index(images, dtype=object)
+    dtypes = _dtypes(names, pairs.n_labels)
+    inserted = _inserted(pairs, positives, n_labels)
+    if inserted is None:
+        codes, confidence, positive = _sorted_codes(pairs, positives, n_labels)
+        image = np.floor_divide(codes, n_labels, out=np.empty(codes.shape[0], dtypes[0]), casting="unsafe")
+        label = np.remainder(codes, n_labels, out=np.empty(codes.shape[0], dtypes[1]), casting="unsafe")
+        del codes
+    else:
+        total = pairs.n_pairs + inserted.at.shape[0]
+        image, label = np.empty(total, dtypes[0]), np.empty(total, dtypes[1])
+        confidence, positive = np.empty(total), np.empty(total, np.int8)
+        for start in range(0, total, _STEP):
+            rows = slice(start, min(start + _STEP, total))
+            image[rows], label[rows], confidence[rows], positive[rows] = _block(
+                pairs, inserted, rows.start, rows.stop
+            )
+    return _frame(names, pairs.labels, image, label, confidence, positive, dtypes)
+
+
+def _dtypes(names: pd.Index, n_labels: int) -> tuple[Any, Any]:
+    """The image and label codes' dtypes: those from_codes would narrow them to (int8 for up to 127
+    labels), so it holds them as they are; a name per row where names repeat (then int32 indices)."""
     narrow = np.int32 if len(names) < 2**31 else np.int64
-    image_dtype = narrow if names.has_duplicates else _codes_dtype(len(names))
-    image_of = np.floor_divide(codes, n_labels, out=np.empty(codes.shape[0], image_dtype), casting="unsafe")
-    image = names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names)
-    del image_of
-    label_dtype = _codes_dtype(pairs.n_labels)
-    label_of = np.remainder(codes, n_labels, out=np.empty(codes.shape[0], label_dtype), casting="unsafe")
-    del codes
-    label = pd.Categorical.from_codes(label_of, pd.Index(pairs.labels, dtype=object))
-    del label_of
-    return pd.DataFrame(
-        # positive: 0 or 1, a byte, not eight, on millions of rows; the arrays as they are, not copies
-        {"image": image, "label": label, "confidence": confidence, "positive": positive},
-        copy=False,
-    )
+    return (narrow if names.has_duplicates else _codes_dtype(len(names)), _codes_dtype(n_labels))
 
 
 def _codes_dtype(n_categories: int) -> np.dtype:
@@ -205,34 +219,22 @@ def _codes_dtype(n_categories: int) -> np.dtype:
     return pd.Categorical.from_codes(np.zeros(0, np.int64), pd.RangeIndex(n_categories)).codes.dtype
 
 
-def _scored_codes(
+def _sorted_codes(
     pairs: ScoredPairs, positives: tuple[np.ndarray, np.ndarray], n_labels: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(code, confidence, positive) of every (image, label) returned or positive, by code (image *
-    n_labels + label): NaN where not returned, 1 where positive. Pairs come by image then label, so the
-    positives never returned are inserted among them (no sort, no search of tens of millions of rows);
-    pairs in another order are sorted with the positives."""
+    n_labels + label): NaN where not returned, 1 where positive; for pairs in no order (sorted here)."""
     returned = np.multiply(pairs.image_idx, n_labels, dtype=np.int64)
     returned += pairs.label_idx
     truth = _sorted_unique(
         np.asarray(positives[0], dtype=np.int64) * n_labels + np.asarray(positives[1], dtype=np.int64)
     )
-    if returned.size < 2 or bool((returned[1:] > returned[:-1]).all()):
-        at = np.searchsorted(returned, truth)
-        found = np.zeros(truth.size, dtype=bool)
-        inside = at < returned.size
-        found[inside] = returned[at[inside]] == truth[inside]
-        where, extra = at[~found], truth[~found]
-        codes = np.insert(returned, where, extra)
-        del returned
-        confidence = np.insert(pairs.confidence.astype(np.float64, copy=False), where, np.nan)
-    else:
-        codes = np.concatenate([returned, truth])  # each (image, label) at most once in either
-        codes.sort()
-        codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
-        confidence = np.full(codes.shape[0], np.nan)
-        confidence[np.searchsorted(codes, returned)] = pairs.confidence
-        del returned  # each array the size of the pairs goes as soon as it is used: tens of millions of rows
+    codes = np.concatenate([returned, truth])  # each (image, label) at most once in either
+    codes.sort()
+    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
+    confidence = np.full(codes.shape[0], np.nan)
+    confidence[np.searchsorted(codes, returned)] = pairs.confidence
+    del returned  # each array the size of the pairs goes as soon as it is used: tens of millions of rows
     positive = np.zeros(codes.shape[0], dtype=np.int8)  # 0 or 1, a byte, not eight, on millions of rows
     positive[np.searchsorted(codes, truth)] = 1
     return codes, confidence, positive

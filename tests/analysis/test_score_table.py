@@ -130,3 +130,35 @@ def test_a_block_cut_short_is_refused(tmp_path: Path, monkeypatch: pytest.Monkey
     with pytest.raises(ValueError, match="row group"):
         write_parquet(tmp_path / "x.parquet", Uneven())
     assert not list(tmp_path.iterdir())  # nothing left behind
+
+
+@pytest.mark.parametrize("step", [1, 5, 64])
+@pytest.mark.parametrize("case", ["ordered", "duplicate names", "out of order at a slice's edge"])
+def test_the_frame_made_a_block_at_a_time_is_the_former_one(
+    monkeypatch: pytest.MonkeyPatch, step: int, case: str
+) -> None:
+    """scores_frame's columns filled a block of `step` rows at a time, the pairs' order checked a slice
+    at a time (pairs out of order only where two slices meet are sorted as before)."""
+    from evaluation.analysis import score_table
+    from tests.analysis.test_scores_frame import former_scores
+
+    monkeypatch.setattr(score_table, "_STEP", step)
+    rng = np.random.default_rng(step)
+    n_images, n_labels = 80, 6
+    truth = rng.random((n_images, n_labels)) < 0.3
+    image_idx, label_idx = np.nonzero(rng.random(truth.shape) < np.where(truth, 0.7, 0.3))
+    confidence = np.round(rng.uniform(50, 100, image_idx.size), 1)
+    if case.startswith("out of order"):  # two ordered runs: the second starts where a slice does
+        cut = step * (image_idx.size // step // 2)
+        order = np.r_[cut : image_idx.size, 0:cut]
+        image_idx, label_idx, confidence = image_idx[order], label_idx[order], confidence[order]
+    pairs = pairs_of(truth, image_idx, label_idx, confidence, floor=50.0)
+    names = [f"img{i % 30 if case == 'duplicate names' else i}.jpg" for i in range(n_images)]
+    assert (score_table._inserted(pairs, np.nonzero(truth), n_labels) is None) == case.startswith("out")
+    new = score_table.scores_frame(pairs, np.nonzero(truth), names)
+    old = former_scores(pairs, np.nonzero(truth), names)
+    assert old is not None
+    pd.testing.assert_frame_equal(new, old)
+    for name in ("image", "label"):
+        if isinstance(old[name].dtype, pd.CategoricalDtype):
+            assert new[name].cat.codes.dtype == old[name].cat.codes.dtype
