@@ -1,6 +1,7 @@
 """Writing a run folder's large files in bounded memory: CSVs a chunk of rows at a time, the exact
-curves as Parquet, the answers judged as gzipped JSON lines a chunk of answers at a time. Each is
-written beside and renamed, so a reader never sees half a file.
+curves as Parquet, a table given in blocks (scores.parquet's) as Parquet a row group at a time, the
+answers judged as gzipped JSON lines a chunk of answers at a time. Each is written beside and renamed,
+so a reader never sees half a file.
 """
 
 from __future__ import annotations
