@@ -31,6 +31,7 @@ import yaml
 
 from evaluation import staging as swap
 from evaluation.analysis.result import EvaluationResult
+from evaluation.analysis.score_table import ScoreTable
 from evaluation.calls.answers import answer_problem
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.datasets import Dataset
@@ -285,9 +286,8 @@ def _write_into(
             _write_other_tables(result, out_dir)
             # each image's confidence and truth per label (compare's test): made once the renderers'
             # peaks are over, written by a thread and let go once written (millions of rows at scale)
-            if (scores := result.scores) is not None:
-                background.append(pool.submit(_write_scores, scores, out_dir))
-                del scores
+            if result.score_table is not None:  # made a row group at a time as it is written
+                background.append(pool.submit(_write_scores, result.score_table, out_dir))
             for part in background:
                 part.result()
         except BaseException:
@@ -303,7 +303,7 @@ def _write_per_image_tables(result: EvaluationResult, out_dir: Path) -> None:
     write_csv(out_dir / PREDICTIONS_FILE, result.predictions)
 
 
-def _write_scores(scores: pd.DataFrame, out_dir: Path) -> None:
+def _write_scores(scores: pd.DataFrame | ScoreTable, out_dir: Path) -> None:
     write_parquet(out_dir / SCORES_FILE, scores)
     (out_dir / SCORES_CSV_FILE).unlink(missing_ok=True)  # an older write's, never two different ones
 

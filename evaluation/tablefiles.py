@@ -1,6 +1,7 @@
 """Writing a run folder's large files in bounded memory: CSVs a chunk of rows at a time, the exact
-curves as Parquet, the answers judged as gzipped JSON lines a chunk of answers at a time. Each is
-written beside and renamed, so a reader never sees half a file.
+curves as Parquet, a table given in blocks (scores.parquet's) as Parquet a row group at a time, the
+answers judged as gzipped JSON lines a chunk of answers at a time. Each is written beside and renamed,
+so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -85,13 +86,46 @@ def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> N
         (out_dir / CURVES_CSV_FILE).unlink(missing_ok=True)
 
 
-def write_parquet(path: Path, table: pd.DataFrame) -> None:
-    """A large table as Parquet (zstd), written beside and renamed: a fraction of CSV's size and time."""
+# pyarrow's row group (pq.write_table's default row_group_size): a table given in blocks is written a
+# row group at a time, with the bytes of the whole table written at once
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024
+
+
+def write_parquet(path: Path, table: Any) -> None:
+    """A large table as Parquet (zstd), written beside and renamed: a fraction of CSV's size and time.
+
+    `table` is a DataFrame, or anything with `blocks(rows)`: the Arrow tables of one DataFrame converted
+    by `pa.Table.from_pandas(frame, preserve_index=False)` (its schema and metadata), `rows` rows each but
+    the last, made one at a time (a table of tens of millions of rows never held whole). Either way the
+    bytes of `pq.write_table` given the whole table: its row groups, schema and dictionaries."""
     import pyarrow as pa  # imported when a table is written: `import evaluation` stays light
     import pyarrow.parquet as pq
 
     temporary = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), temporary, compression="zstd")
+    if isinstance(table, pd.DataFrame):
+        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), temporary, compression="zstd")
+        os.replace(temporary, path)
+        return
+    rows = PARQUET_ROW_GROUP_ROWS
+    writer, written = None, 0
+    try:
+        for block in table.blocks(rows):
+            if writer is None:
+                writer = pq.ParquetWriter(temporary, block.schema, compression="zstd")
+            elif written % rows:  # a row group cut short before this block: not the whole table's bytes
+                raise ValueError(f"a block of {block.num_rows} rows after {written}, not a row group's end")
+            writer.write_table(block, row_group_size=rows)
+            written += block.num_rows
+        if writer is None:
+            raise ValueError("a table in blocks gave none (an empty table is one block of no rows)")
+        writer.close()
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        temporary.unlink(missing_ok=True)
+        raise
+    finally:
+        give_back_freed_memory()  # the blocks' Arrow arrays (this thread's pages of the pool)
     os.replace(temporary, path)
 
 

@@ -164,7 +164,7 @@ def test_giving_back_freed_memory_changes_nothing():
 
 @pytest.mark.parametrize("order", ["by image and label", "shuffled", "empty"])
 def test_scores_inserted_among_ordered_pairs_are_the_former_frame(order):
-    from evaluation.analysis import _scores
+    from evaluation.analysis.score_table import scores_frame as _scores
     from tests.analysis.test_scores_frame import former_scores
     from tests.support.scored import pairs_of
 

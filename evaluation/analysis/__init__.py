@@ -6,7 +6,6 @@ answers are read and scored. No calls, no files: the pipeline reads and writes, 
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analysis.result import EvaluationResult
+from evaluation.analysis.score_table import ScoreTable
 from evaluation.analysis.summary import build_summary, plain, thresholds_metadata
 from evaluation.analysis.uncertainty import min_cost_recommendations, price_per_call, with_uncertainty
 from evaluation.aws.evaluation_summary import RUN_KEY, TABLE_FILE, comparison, summary_entry
@@ -245,9 +245,7 @@ def analyse(
         extra_tables={**tables, **sure.tables},
         documents=dict(sure.documents),
         # made when written, not held: (image, label) pairs only, not detections
-        score_table=functools.partial(
-            _scores, pairs, scored.positives, [str(uri) for uri in answered["image"]]
-        )
+        score_table=ScoreTable(pairs, scored.positives, [str(uri) for uri in answered["image"]])
         if scored.positives is not None and scored.negatives is None
         else None,
         report_section=tuple(section),
@@ -337,70 +335,3 @@ def _true_negatives(frame: pd.DataFrame, negatives: np.ndarray | None, labels: S
     frame = frame.copy()
     frame["tn"] = (negatives[codes] - frame["fp"].to_numpy(np.int64)).astype(frame["fp"].dtype)
     return frame
-
-
-def _scores(
-    pairs: ScoredPairs, positives: tuple[np.ndarray, np.ndarray] | None, images: Sequence[str]
-) -> pd.DataFrame | None:
-    """Every (image, label) pair that was returned or is a positive: enough to judge each image's
-    decision at any threshold (compare's paired test); None for operations that judge detections."""
-    if positives is None:
-        return None
-    n_labels = max(pairs.n_labels, 1)
-    codes, confidence, positive = _scored_codes(pairs, positives, n_labels)
-    # categories, not a string per row: millions of rows name a few thousand images' and labels' names;
-    # their codes computed straight into the dtype from_codes would narrow them to (int8 for up to 127
-    # labels: not an int32 copy of 0.1 GB at 28 million rows), which it then holds as they are
-    names = pd.Index(images, dtype=object)
-    narrow = np.int32 if len(names) < 2**31 else np.int64
-    image_dtype = narrow if names.has_duplicates else _codes_dtype(len(names))
-    image_of = np.floor_divide(codes, n_labels, out=np.empty(codes.shape[0], image_dtype), casting="unsafe")
-    image = names[image_of] if names.has_duplicates else pd.Categorical.from_codes(image_of, names)
-    del image_of
-    label_dtype = _codes_dtype(pairs.n_labels)
-    label_of = np.remainder(codes, n_labels, out=np.empty(codes.shape[0], label_dtype), casting="unsafe")
-    del codes
-    label = pd.Categorical.from_codes(label_of, pd.Index(pairs.labels, dtype=object))
-    del label_of
-    return pd.DataFrame(
-        # positive: 0 or 1, a byte, not eight, on millions of rows; the arrays as they are, not copies
-        {"image": image, "label": label, "confidence": confidence, "positive": positive},
-        copy=False,
-    )
-
-
-def _codes_dtype(n_categories: int) -> np.dtype:
-    """The dtype pandas holds a Categorical's codes in for ``n_categories`` categories (as it decides)."""
-    return pd.Categorical.from_codes(np.zeros(0, np.int64), pd.RangeIndex(n_categories)).codes.dtype
-
-
-def _scored_codes(
-    pairs: ScoredPairs, positives: tuple[np.ndarray, np.ndarray], n_labels: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(code, confidence, positive) of every (image, label) returned or positive, by code (image *
-    n_labels + label): NaN where not returned, 1 where positive. Pairs come by image then label, so the
-    positives never returned are inserted among them (no sort, no search of tens of millions of rows);
-    pairs in another order are sorted with the positives."""
-    returned = np.multiply(pairs.image_idx, n_labels, dtype=np.int64)
-    returned += pairs.label_idx
-    truth = np.asarray(positives[0], dtype=np.int64) * n_labels + np.asarray(positives[1], dtype=np.int64)
-    truth = np.unique(truth)
-    if returned.size < 2 or bool((returned[1:] > returned[:-1]).all()):
-        at = np.searchsorted(returned, truth)
-        found = np.zeros(truth.size, dtype=bool)
-        inside = at < returned.size
-        found[inside] = returned[at[inside]] == truth[inside]
-        where, extra = at[~found], truth[~found]
-        codes = np.insert(returned, where, extra)
-        del returned
-        confidence = np.insert(pairs.confidence.astype(np.float64, copy=False), where, np.nan)
-    else:
-        codes = np.concatenate([returned, truth])  # each (image, label) at most once in either
-        codes.sort()
-        codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
-        confidence = np.full(codes.shape[0], np.nan)
-        confidence[np.searchsorted(codes, returned)] = pairs.confidence
-        del returned  # each array the size of the pairs goes as soon as it is used: tens of millions of rows
-    positive = np.zeros(codes.shape[0], dtype=np.int8)  # 0 or 1, a byte, not eight, on millions of rows
-    positive[np.searchsorted(codes, truth)] = 1
-    return codes, confidence, positive

@@ -7,7 +7,7 @@ images, the backend, the recommended MinConfidence per label and the problems, n
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.analysis.missing import fixed, is_missing
+from evaluation.analysis.score_table import ScoreTable
 from evaluation.operations.base import ChunkedFrame
 from evaluation.stats.curve_table import CurveTable
 from evaluation.stats.metrics import ScoredPairs
@@ -62,8 +63,9 @@ class EvaluationResult:
     report_section: tuple[str, ...] = field(default=(), repr=False)
     # scores.parquet's table (`scores`), made when asked: per evaluated image and label, its confidence
     # (none when not returned) and its truth. Tens of millions of rows at a million images, made in
-    # seconds from `pairs` and `positives`, which are held anyway: not held beside them.
-    score_table: Callable[[], pd.DataFrame | None] | None = field(default=None, repr=False)
+    # seconds from `pairs` and `positives`, which are held anyway: not held beside them (and written a
+    # row group at a time: ScoreTable.blocks). None for operations that judge detections.
+    score_table: ScoreTable | None = field(default=None, repr=False)
     # documents beside the tables, by file name (.json or .yaml): the review band's A2I conditions
     documents: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -76,7 +78,7 @@ class EvaluationResult:
     @property
     def scores(self) -> pd.DataFrame | None:
         """scores.parquet's table, made anew at each call (None for operations that judge detections)."""
-        return None if self.score_table is None else self.score_table()
+        return None if self.score_table is None else self.score_table.frame()
 
     @property
     def never_returned(self) -> pd.Series:
