@@ -278,7 +278,7 @@ def _write_into(
         if result.responses:  # gigabytes of JSON at a million images, copied and compressed
             background.append(pool.submit(write_answers, out_dir / ANSWERS_FILE, result.responses))
         background.append(pool.submit(_write_per_image_tables, result, out_dir))
-        background.append(pool.submit(write_curves, out_dir, result.curves, csv=curves_csv))
+        background.append(pool.submit(write_curves, out_dir, result.curve_table, csv=curves_csv))
         try:
             for render in renderers:
                 if (work := render(result, out_dir)) is not None:

@@ -32,7 +32,8 @@ CSV_CHUNK_ROWS = 200_000
 def write_csv(path: Path, table: Any) -> None:
     """A CSV written a bounded number of rows at a time, then renamed.
 
-    `table` is a DataFrame (the same bytes as one `to_csv`), or anything with `chunks()` of Arrow tables
+    `table` is a DataFrame (the same bytes as one `to_csv`), anything with `frames(rows)`, its frame a
+    chunk of rows at a time (a CurveTable: the same bytes), or anything with `chunks()` of Arrow tables
     of one schema and `columns` (a ChunkedFrame: a per-pair table of millions of rows, written by Arrow)."""
     temporary = path.with_name(path.name + ".tmp")
     if isinstance(table, pd.DataFrame):
@@ -40,6 +41,8 @@ def write_csv(path: Path, table: Any) -> None:
             table.iloc[start : start + CSV_CHUNK_ROWS]
             for start in range(0, max(len(table), 1), CSV_CHUNK_ROWS)
         )
+    elif hasattr(table, "frames"):  # a CurveTable: its frame made a chunk at a time (the same bytes)
+        chunks = table.frames(CSV_CHUNK_ROWS)
     else:
         _write_large_csv(temporary, table)
         os.replace(temporary, path)
@@ -75,11 +78,12 @@ def _write_large_csv(path: Path, table: Any) -> None:
         give_back_freed_memory()  # the chunks' Arrow tables (this thread's pages of the pool)
 
 
-def write_curves(out_dir: Path, curves: pd.DataFrame, *, csv: bool = False) -> None:
+def write_curves(out_dir: Path, curves: Any, *, csv: bool = False) -> None:
     """curves.parquet: one row per distinct confidence per label, millions at scale, so a columnar file
     (a fraction of CSV's size and write time, read back exactly); curves.csv too when asked for, else a
-    curves.csv left by an earlier write is removed so the folder never holds two different curves."""
-    write_parquet(out_dir / CURVES_FILE, curves)
+    curves.csv left by an earlier write is removed so the folder never holds two different curves.
+    `curves` is the frame, or a CurveTable, whose frame is made and written a row group at a time."""
+    write_parquet(out_dir / CURVES_FILE, curves if isinstance(curves, pd.DataFrame) else _ArrowBlocks(curves))
     if csv:
         write_csv(out_dir / CURVES_CSV_FILE, curves)
     else:
@@ -127,6 +131,20 @@ def write_parquet(path: Path, table: Any) -> None:
     finally:
         give_back_freed_memory()  # the blocks' Arrow arrays (this thread's pages of the pool)
     os.replace(temporary, path)
+
+
+class _ArrowBlocks:
+    """A table that makes its frame a block of rows at a time (`frames(rows)`), as write_parquet takes
+    it: each block converted as the whole frame is (the same schema, metadata and dictionary)."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def blocks(self, rows: int) -> Iterable[Any]:
+        import pyarrow as pa
+
+        for frame in self._table.frames(rows):
+            yield pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def read_curves(run_dir: str | Path) -> pd.DataFrame:

@@ -5,7 +5,7 @@ images (25 million points) the whole frame is 1.4 GB, these points 0.4 GB.
 
 It reads like the frame for what the analysis and the reports do with it: ``table["f1"]`` (a Series),
 ``table[["label", "threshold"]]`` and ``table[mask]`` (DataFrames), ``len``, ``columns``, ``empty``;
-:meth:`CurveTable.frame` is the whole DataFrame (or some rows, some columns), :meth:`CurveTable.blocks`
+:meth:`CurveTable.frame` is the whole DataFrame (or some rows, some columns), :meth:`CurveTable.frames`
 the frame a block of rows at a time, as a writer wants it.
 """
 
@@ -145,9 +145,9 @@ class CurveTable:
             data[name] = values
         return pd.DataFrame(data, columns=list(columns), copy=False)
 
-    def blocks(self, size: int = ROWS_PER_BLOCK) -> Iterator[pd.DataFrame]:
-        """The whole frame, ``size`` rows at a time (one frame: ``frame()``); each block's label column
-        keeps every category."""
+    def frames(self, size: int = ROWS_PER_BLOCK) -> Iterator[pd.DataFrame]:
+        """The whole frame, ``size`` rows at a time (one frame: ``frame()``), as a writer takes it; each
+        block's label column keeps every category; an empty table gives one empty frame."""
         for start in range(0, max(len(self), 1), size):
             yield self.frame(rows=slice(start, start + size))
             if start + size >= len(self):

@@ -191,7 +191,7 @@ def test_the_curve_table_reads_as_the_former_frame_by_column_rows_and_blocks(
     for name in CURVE_COLUMNS:
         a, b = table[name].to_numpy(), former[name].to_numpy()
         assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
-    blocks = list(table.blocks(11))
+    blocks = list(table.frames(11))
     assert all(len(block) == 11 for block in blocks[:-1]) and 0 < len(blocks[-1]) <= 11
     assert_identical(pd.concat(blocks, ignore_index=True), former)
     assert list(blocks[-1]["label"].cat.categories) == list(pairs.labels)  # every block, every label
