@@ -204,6 +204,7 @@ def _little_bootstraps(
             threshold[rows], f1[rows] = per_label
             global_threshold[rows], global_f1[rows] = overall[0][:, 0], overall[1][:, 0]
             done += chunk.shape[1]
+        del subset, curves, weights  # not beside the next subset's while it is built
 
     rare = (pairs.support > 0) & (pairs.support * (b / n_images) < BLB_MIN_SUBSET_POSITIVES)
     if rare.any():

@@ -14,7 +14,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import evaluation.stats.full_curves as full_module
-from evaluation.stats.full_curves import _full_recommendations, _unit_candidates
+from evaluation.stats.full_curves import _count_candidates, _full_recommendations
 from evaluation.stats.little_bootstraps import _by_image, _gather, _subset_entries
 from evaluation.stats.resampled_curves import _by_confidence_descending, _Entries, _recommendations
 from evaluation.stats.thresholds import Objective
@@ -95,7 +95,7 @@ def assert_same(new: tuple, old: list) -> None:
 def test_full_recommendations_from_counts_are_the_former_ones(
     objective: str, block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(full_module, "PAIRS_PER_BLOCK", block)
+    monkeypatch.setattr(full_module, "_BLOCK", block)
     parsed = Objective.parse(objective)
     cases = [random_entries(seed) for seed in range(3)] + [tied_entries(seed) for seed in range(3)]
     for entries in cases + degenerate_entries():
@@ -104,42 +104,31 @@ def test_full_recommendations_from_counts_are_the_former_ones(
             ones = np.ones((n_images, 1), dtype=dtype)
             former = reference(entries, parsed, ones)
             order = np.argsort(-entries.confidence, kind="stable")  # ScoredPairs.by_confidence
-            for most in (1, 30, 10**9):
-                assert_same(_full_recommendations(entries, parsed, ones, most), former)
-                assert_same(_full_recommendations(entries, parsed, ones, most, by_confidence=order), former)
+            assert_same(_full_recommendations(entries, parsed, ones), former)
+            assert_same(_full_recommendations(entries, parsed, ones, by_confidence=order), former)
 
 
 @pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
 def test_the_candidates_are_the_curves_candidates(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same points as _curve's candidates, per label and global, with their true entries so far."""
-    monkeypatch.setattr(full_module, "PAIRS_PER_BLOCK", block)
+    """The same points as _curve's candidates, per label and global, with the same counts at each."""
+    monkeypatch.setattr(full_module, "_BLOCK", block)
     cases = [random_entries(seed) for seed in range(3)] + [tied_entries(seed) for seed in range(3)]
     for entries in cases + degenerate_entries():
-        per_label, overall = entries.curves()
-        assert overall is not None
-        by_label = np.lexsort((-entries.confidence, entries.label))  # stable: ties in entry order
-        by_confidence = np.argsort(-entries.confidence, kind="stable")
-        for curve, order, group, n_groups in (
-            (per_label, by_label, entries.label[by_label], entries.n_labels),
-            (overall, by_confidence, None, 1),
+        order = np.argsort(-entries.confidence, kind="stable")
+        for curve, (found, count) in zip(
+            entries.curves(), _count_candidates(order, entries, np.dtype(np.int64)), strict=True
         ):
-            position, value, true_through, candidate_group, true_per_group = _unit_candidates(
-                order, group, entries.confidence, entries.is_true, n_groups
-            )
+            assert curve is not None
+            group, value, tp, predicted = found
             points = curve.points[curve.candidate]
-            assert_array_equal(position, points)
+            size = np.diff(np.append(curve.group_start, curve.image.size))
+            assert_array_equal(group, curve.candidate_group)
             assert_array_equal(value, curve.confidence[points])
-            assert_array_equal(candidate_group, curve.candidate_group)
-            assert_array_equal(true_through, np.cumsum(curve.is_true)[points])
-            assert_array_equal(
-                true_per_group,
-                np.bincount(
-                    np.repeat(np.arange(n_groups), np.diff(np.append(curve.group_start, curve.is_true.size)))[
-                        curve.is_true
-                    ],
-                    minlength=n_groups,
-                ),
-            )
+            assert_array_equal(predicted, points - curve.group_start[group] + 1)
+            trues = np.cumsum(curve.is_true, dtype=np.int64)
+            before = np.append(0, trues)[curve.group_start[group]]
+            assert_array_equal(tp, trues[points] - before)
+            assert_array_equal(count, size)
 
 
 def test_many_labels_take_wider_codes() -> None:
@@ -160,7 +149,7 @@ def test_many_labels_take_wider_codes() -> None:
             confidence=np.round(rng.uniform(0, 100, base.confidence.size)),
         )
         ones = np.ones((60, 1), dtype=np.int32)
-        assert_same(_full_recommendations(entries, parsed, ones, 50), reference(entries, parsed, ones))
+        assert_same(_full_recommendations(entries, parsed, ones), reference(entries, parsed, ones))
 
 
 @pytest.mark.parametrize("seed", range(4))
