@@ -1,6 +1,6 @@
 """The bag of little bootstraps' full-data recommendation (evaluation.stats.full_curves) against the
-former code path (every label's curve and the global one at once), and the
-curves' leaner candidates and counted sums against the former formulas kept here: bit for bit."""
+former code path (every label's curve and the global one at once), and the curves' leaner candidates
+and counted sums against the former formulas kept here: bit for bit."""
 
 from __future__ import annotations
 

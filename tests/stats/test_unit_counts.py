@@ -1,9 +1,10 @@
 """The full data's recommendation from counts (evaluation.stats.full_curves), a block of entries at a
-time, against the former code path kept as the reference: every label's curve and the global one built
+time, against the former code paths kept as the reference: every label's curve and the global one built
 whole by _curve, their sums read from running sums over the entries' images (_recommendations at every
-multiplicity 1). Bit for bit, for every objective, across block boundaries (blocks of 1 entry up),
-with ties (runs across blocks, 0.0 and -0.0), empty labels, labels without positives, no entry at all.
-And the subsets' gathering with the entries already by image (no order kept): the same positions."""
+multiplicity 1), and the former _full_recommendations (labels in parts, then the global curve alone).
+Bit for bit, for every objective, across block boundaries (blocks of 1 entry up), with ties (runs
+across blocks, 0.0 and -0.0), empty labels, labels without positives, no entry at all. And the subsets'
+gathering with the entries already by image (no order kept): the same positions."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from numpy.testing import assert_array_equal
 import evaluation.stats.full_curves as full_module
 from evaluation.stats.full_curves import _count_candidates, _full_recommendations
 from evaluation.stats.little_bootstraps import _by_image, _gather, _subset_entries
+from evaluation.stats.micro_counts import block_counts
 from evaluation.stats.resampled_curves import _by_confidence_descending, _Entries, _recommendations
 from evaluation.stats.thresholds import Objective
 from tests.stats.test_resampled_points import OBJECTIVES, random_entries
@@ -24,6 +26,39 @@ from tests.stats.test_resampled_points import OBJECTIVES, random_entries
 def reference(entries: _Entries, objective: Objective, ones: np.ndarray) -> list:
     """The former path: both curves whole, their sums from the running sums over images."""
     return _recommendations(entries.curves(), entries, objective, ones)
+
+
+def former_full_recommendations(
+    entries: _Entries, objective: Objective, ones: np.ndarray, most: int, by_confidence: np.ndarray
+) -> list:
+    """The former _full_recommendations, as it was: the per-label curves a few labels at a time (about
+    ``most`` entries), then the global curve alone from the order by confidence (its global_curve)."""
+    n_labels = entries.n_labels
+    threshold, f1 = np.full((1, n_labels), np.nan), np.full((1, n_labels), np.nan)
+    per_label = block_counts(entries.label, n_labels)
+    first = 0
+    while first < n_labels:
+        last = first + max(1, int(np.searchsorted(np.cumsum(per_label[first:]), most, side="right")))
+        taken = np.flatnonzero((entries.label >= first) & (entries.label < last))
+        positives = slice(*np.searchsorted(entries.positive_label, [first, last]))
+        part = _Entries(
+            image=entries.image[taken],
+            label=entries.label[taken],
+            confidence=entries.confidence[taken],
+            is_true=entries.is_true[taken],
+            positive_image=entries.positive_image[positives],
+            positive_label=entries.positive_label[positives],
+            n_labels=n_labels,
+        )
+        label_part, _ = _recommendations(part.curves(with_global=False), part, objective, ones)
+        assert label_part is not None
+        threshold[:, first:last] = label_part[0][:, first:last]
+        f1[:, first:last] = label_part[1][:, first:last]
+        first = last
+    image, confidence = entries.image[by_confidence], entries.confidence[by_confidence]
+    global_curve = entries._global(image, confidence, entries.is_true[by_confidence])
+    _, overall = _recommendations((None, global_curve), entries, objective, ones)
+    return [(threshold, f1), overall]
 
 
 def tied_entries(seed: int, n_images: int = 40, n_labels: int = 7) -> _Entries:
@@ -104,8 +139,11 @@ def test_full_recommendations_from_counts_are_the_former_ones(
             ones = np.ones((n_images, 1), dtype=dtype)
             former = reference(entries, parsed, ones)
             order = np.argsort(-entries.confidence, kind="stable")  # ScoredPairs.by_confidence
-            assert_same(_full_recommendations(entries, parsed, ones), former)
+            new = _full_recommendations(entries, parsed, ones)
+            assert_same(new, former)
             assert_same(_full_recommendations(entries, parsed, ones, by_confidence=order), former)
+            for most in (1, 30, 10**9):
+                assert_same(new, former_full_recommendations(entries, parsed, ones, most, order))
 
 
 @pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
