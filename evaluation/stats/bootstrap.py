@@ -267,6 +267,7 @@ def bootstrap_recommendations(
         positive_label=positive_label[positive_order],
         n_labels=pairs.n_labels,
     )
+    del positive_order  # one int64 per positive, else held through the whole bootstrap
     if exact is None:
         exact = not use_little_bootstraps(pairs.n_images, entries.cells, n_resamples)
     if not exact and pairs.n_images >= 2:

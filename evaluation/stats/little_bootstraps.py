@@ -11,16 +11,15 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.stats.full_curves import _full_recommendations
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.micro_counts import block_counts
 from evaluation.stats.resampled_curves import (
     _CELLS_PER_CHUNK,
-    _by_image,
     _canonical_order,
     _count_dtype,
     _Entries,
     _recommendations,
-    _subset_entries,
     percentile_interval,
 )
 from evaluation.stats.thresholds import Objective
@@ -33,8 +32,6 @@ BLB_GAMMA = 0.7  # b = n ** gamma images per subset (Kleiner et al. find 0.6-0.8
 BLB_RESAMPLES_PER_SUBSET = 100  # r, as in Kleiner et al.; s = resamples / r subsets (10 for 1,000)
 # a label with fewer expected positives in a subset (support * b / n) is bootstrapped exactly instead
 BLB_MIN_SUBSET_POSITIVES = 25
-# the full data's per-label curves are built for labels holding about this many entries at a time
-_FULL_ENTRIES_PER_PART = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -207,6 +204,7 @@ def _little_bootstraps(
             threshold[rows], f1[rows] = per_label
             global_threshold[rows], global_f1[rows] = overall[0][:, 0], overall[1][:, 0]
             done += chunk.shape[1]
+        del subset, curves, weights  # not beside the next subset's while it is built
 
     rare = (pairs.support > 0) & (pairs.support * (b / n_images) < BLB_MIN_SUBSET_POSITIVES)
     if rare.any():
@@ -241,48 +239,6 @@ def _little_bootstraps(
             exact_label=rare,
         ),
     )
-
-
-def _full_recommendations(
-    entries: _Entries,
-    objective: Objective,
-    ones: np.ndarray,
-    most: int = _FULL_ENTRIES_PER_PART,
-    *,
-    by_confidence: np.ndarray | None = None,
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """``_recommendations(entries.curves(), entries, objective, ones)``, the same numbers, without every
-    entry's per-label curve at once (at 28 million entries, arrays of about 3 GB beside the sort's):
-    each label's curve reads only its own entries and positives, so the per-label curves are built for
-    a few labels at a time (about ``most`` entries), then the global curve alone (from the entries'
-    order ``by_confidence`` when given)."""
-    n_labels = entries.n_labels
-    threshold, f1 = np.full((1, n_labels), np.nan), np.full((1, n_labels), np.nan)
-    per_label = block_counts(entries.label, n_labels)  # no int64 copy of the int32 labels
-    first = 0
-    while first < n_labels:  # labels [first, last): at least one, else as many as fit in ``most``
-        last = first + max(1, int(np.searchsorted(np.cumsum(per_label[first:]), most, side="right")))
-        taken = np.flatnonzero((entries.label >= first) & (entries.label < last))
-        positives = slice(*np.searchsorted(entries.positive_label, [first, last]))
-        part = _Entries(
-            image=entries.image[taken],
-            label=entries.label[taken],
-            confidence=entries.confidence[taken],
-            is_true=entries.is_true[taken],
-            positive_image=entries.positive_image[positives],
-            positive_label=entries.positive_label[positives],
-            n_labels=n_labels,
-        )
-        del taken
-        label_part, _ = _recommendations(part.curves(with_global=False), part, objective, ones)
-        assert label_part is not None
-        threshold[:, first:last] = label_part[0][:, first:last]
-        f1[:, first:last] = label_part[1][:, first:last]
-        del part, label_part
-        first = last
-    _, overall = _recommendations((None, entries.global_curve(by_confidence)), entries, objective, ones)
-    assert overall is not None
-    return (threshold, f1), overall
 
 
 def _rare_exactly(
@@ -333,3 +289,57 @@ def _rare_exactly(
         thresholds.append(per_label[0])
         f1s.append(per_label[1])
     return np.concatenate(thresholds), np.concatenate(f1s)
+
+
+def _by_image(image: np.ndarray, n_images: int) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(order, start, count): positions sorted by image and where each image's run starts, for gathering
+    the entries of a subset of images without a pass over all entries. The order is None when the
+    entries are already by image (ScoredPairs' are, image by image): its stable sort is the identity,
+    and at 28 million entries its int64 positions held 0.2 GB through the little bootstraps."""
+    order = None if _non_decreasing(image) else np.argsort(image, kind="stable")
+    count = block_counts(image, n_images)
+    return order, np.cumsum(count) - count, count
+
+
+def _non_decreasing(values: np.ndarray) -> bool:
+    """Whether ``values`` never decrease, a block at a time (no comparison array of all of them)."""
+    block = 1 << 20
+    for start in range(0, values.shape[0], block):
+        part = values[start : start + block + 1]  # with the next block's first
+        if not (part[1:] >= part[:-1]).all():
+            return False
+    return True
+
+
+def _gather(
+    index: tuple[np.ndarray | None, np.ndarray, np.ndarray], images: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, local image) of every entry of ``images``, local image i being ``images[i]``."""
+    order, start, count = index
+    counts = count[images]
+    total = int(counts.sum())
+    first = np.repeat(start[images] - (np.cumsum(counts) - counts), counts)
+    sorted_at = first + np.arange(total)
+    return (sorted_at if order is None else order[sorted_at]), np.repeat(np.arange(images.size), counts)
+
+
+def _subset_entries(
+    entries: _Entries,
+    by_pair: tuple[np.ndarray | None, np.ndarray, np.ndarray],
+    by_positive: tuple[np.ndarray | None, np.ndarray, np.ndarray],
+    images: np.ndarray,
+) -> _Entries:
+    """The entries and positives of ``images`` only, re-indexed 0..len(images)-1."""
+    pair_at, pair_image = _gather(by_pair, images)
+    positive_at, positive_image = _gather(by_positive, images)
+    positive_label = entries.positive_label[positive_at]
+    by_label = np.argsort(positive_label, kind="stable")
+    return _Entries(
+        image=pair_image,
+        label=entries.label[pair_at],
+        confidence=entries.confidence[pair_at],
+        is_true=entries.is_true[pair_at],
+        positive_image=positive_image[by_label],
+        positive_label=positive_label[by_label],
+        n_labels=entries.n_labels,
+    )

@@ -172,6 +172,28 @@ class _Curve:
     predicted_counted: _Sums  # the same sums over the entries of total_group's groups only
 
 
+@dataclass(frozen=True)
+class _Candidates:
+    """What :func:`_select` reads of a curve: its candidates, by group (a _Curve has the same fields)."""
+
+    n_groups: int
+    candidate: np.ndarray  # (K,) index into the curve's points of each candidate
+    candidate_group: np.ndarray  # (K,) sorted
+    candidate_start: np.ndarray  # (T,) first candidate of each group that has candidates
+    candidate_segment: np.ndarray  # (K,) index into candidate_start of each candidate's group
+    candidate_segment_group: np.ndarray  # (T,)
+
+
+def _candidates(candidate: np.ndarray, candidate_group: np.ndarray, n_groups: int) -> _Candidates:
+    """The candidates ``candidate`` (indices of points) of sorted groups ``candidate_group``, by group."""
+    first = np.ones(candidate.shape[0], dtype=bool)
+    first[1:] = candidate_group[1:] != candidate_group[:-1]
+    start = np.flatnonzero(first)
+    return _Candidates(
+        n_groups, candidate, candidate_group, start, np.cumsum(first) - 1, candidate_group[start]
+    )
+
+
 def _sums_at(rows_of: np.ndarray, positions: np.ndarray, ends: np.ndarray, starts: np.ndarray) -> _Sums:
     """Sums over the entries at sorted ``positions`` (increasing) from position ``starts`` to ``ends``
     (inclusive), each end being one of ``positions``."""
@@ -209,10 +231,7 @@ def _curve(
     run_of_true = np.searchsorted(points, true_position)
     candidate = run_of_true[np.diff(run_of_true, prepend=-1) > 0]
     candidate_group = point_group[candidate]
-    first_candidate = np.ones(candidate.shape[0], dtype=bool)
-    first_candidate[1:] = candidate_group[1:] != candidate_group[:-1]
-    candidate_start = np.flatnonzero(first_candidate)
-    candidate_segment = np.cumsum(first_candidate) - 1
+    chosen_among = _candidates(candidate, candidate_group, n_groups)
 
     can_have_support = block_counts(positive_group, n_groups) > 0
     can_have_support[group[true_position]] = True
@@ -235,9 +254,9 @@ def _curve(
         n_groups=n_groups,
         candidate=candidate,
         candidate_group=candidate_group,
-        candidate_start=candidate_start,
-        candidate_segment=candidate_segment,
-        candidate_segment_group=candidate_group[candidate_start],
+        candidate_start=chosen_among.candidate_start,
+        candidate_segment=chosen_among.candidate_segment,
+        candidate_segment_group=chosen_among.candidate_segment_group,
         total_group=total_group,
         tp=_sums_at(image, true_position, points[candidate], group_start[candidate_group]),
         predicted=predicted,
@@ -307,7 +326,11 @@ def _count_dtype(image_idx: np.ndarray, n_images: int) -> type[np.signedinteger]
 
 
 def _select(
-    curve: _Curve, objective: Objective, tp: np.ndarray, predicted: np.ndarray, support_t: np.ndarray
+    curve: _Curve | _Candidates,
+    objective: Objective,
+    tp: np.ndarray,
+    predicted: np.ndarray,
+    support_t: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per (group, resample): the chosen point (-1 for none) and F1 there, by recommend's rule; inputs
     (K, C) at the candidates and support (G, C), outputs (G, C).
@@ -396,16 +419,6 @@ class _Entries:
         del label, by_label
         return per_label, self._global(image, confidence, is_true)
 
-    def global_curve(self, by_confidence: np.ndarray | None = None) -> _Curve:
-        """The global curve alone (as :meth:`curves` gives it), without the per-label sort's arrays; from
-        ``by_confidence`` when given, the entries' order by confidence (ScoredPairs.by_confidence)."""
-        if by_confidence is None:
-            by_confidence = _by_confidence_descending(self.confidence)
-        image, confidence = self.image[by_confidence], self.confidence[by_confidence]
-        is_true = self.is_true[by_confidence]
-        del by_confidence
-        return self._global(image, confidence, is_true)
-
     def _global(self, image: np.ndarray, confidence: np.ndarray, is_true: np.ndarray) -> _Curve:
         """The curve of all entries as one group, from them sorted by confidence (descending)."""
         zeros = np.zeros(self.positive_label.size, dtype=np.int8)
@@ -446,44 +459,3 @@ def _recommendations(
         f1 = np.where((predicted_any == 0) & (group_support > 0), 0.0, f1)
         results.append((threshold.T, f1.T))
     return results
-
-
-def _by_image(image: np.ndarray, n_images: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(order, start, count): positions sorted by image and where each image's run starts, for gathering
-    the entries of a subset of images without a pass over all entries."""
-    order = np.argsort(image, kind="stable")
-    count = block_counts(image, n_images)
-    return order, np.cumsum(count) - count, count
-
-
-def _gather(
-    index: tuple[np.ndarray, np.ndarray, np.ndarray], images: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, local image) of every entry of ``images``, local image i being ``images[i]``."""
-    order, start, count = index
-    counts = count[images]
-    total = int(counts.sum())
-    first = np.repeat(start[images] - (np.cumsum(counts) - counts), counts)
-    return order[first + np.arange(total)], np.repeat(np.arange(images.size), counts)
-
-
-def _subset_entries(
-    entries: _Entries,
-    by_pair: tuple[np.ndarray, np.ndarray, np.ndarray],
-    by_positive: tuple[np.ndarray, np.ndarray, np.ndarray],
-    images: np.ndarray,
-) -> _Entries:
-    """The entries and positives of ``images`` only, re-indexed 0..len(images)-1."""
-    pair_at, pair_image = _gather(by_pair, images)
-    positive_at, positive_image = _gather(by_positive, images)
-    positive_label = entries.positive_label[positive_at]
-    by_label = np.argsort(positive_label, kind="stable")
-    return _Entries(
-        image=pair_image,
-        label=entries.label[pair_at],
-        confidence=entries.confidence[pair_at],
-        is_true=entries.is_true[pair_at],
-        positive_image=positive_image[by_label],
-        positive_label=positive_label[by_label],
-        n_labels=entries.n_labels,
-    )

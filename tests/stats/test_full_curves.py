@@ -1,6 +1,6 @@
-"""The bag of little bootstraps' full-data recommendation, built a few labels at a time with the global
-curve alone, against the former code path (every label's curve and the global one at once), and the
-curves' leaner candidates and counted sums against the former formulas kept here: bit for bit."""
+"""The bag of little bootstraps' full-data recommendation (evaluation.stats.full_curves) against the
+former code path (every label's curve and the global one at once), and the curves' leaner candidates
+and counted sums against the former formulas kept here: bit for bit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from evaluation.stats.little_bootstraps import _full_recommendations
+from evaluation.stats.full_curves import _full_recommendations
 from evaluation.stats.resampled_curves import _Entries, _recommendations, _sums_at
 from evaluation.stats.thresholds import Objective
 from tests.stats.test_resampled_points import OBJECTIVES, random_entries
@@ -55,10 +55,9 @@ def test_candidates_and_counted_sums_are_the_former_ones(seed: int) -> None:
 
 
 @pytest.mark.parametrize("objective", OBJECTIVES)
-@pytest.mark.parametrize("most", [1, 7, 40, 10**9])
-def test_full_recommendations_in_parts_are_the_former_ones(objective: str, most: int) -> None:
-    """Parts of one label (or one over the budget), of a few, of all: the same arrays as the former
-    ``_recommendations(entries.curves(), ...)`` at every multiplicity 1."""
+def test_full_recommendations_are_the_former_ones(objective: str) -> None:
+    """The same arrays as the former ``_recommendations(entries.curves(), ...)`` at every multiplicity 1
+    (tests/stats/test_unit_counts.py: across blocks, ties, degenerate entries)."""
     parsed = Objective.parse(objective)
     for seed in range(5):
         entries = random_entries(seed)
@@ -67,8 +66,8 @@ def test_full_recommendations_in_parts_are_the_former_ones(objective: str, most:
             former = _recommendations(entries.curves(), entries, parsed, ones)
             order = np.argsort(-entries.confidence, kind="stable")  # ScoredPairs.by_confidence
             for new in (
-                _full_recommendations(entries, parsed, ones, most),
-                _full_recommendations(entries, parsed, ones, most, by_confidence=order),
+                _full_recommendations(entries, parsed, ones),
+                _full_recommendations(entries, parsed, ones, by_confidence=order),
             ):
                 for fast, slow in zip(new, former, strict=True):
                     assert slow is not None
