@@ -278,8 +278,12 @@ def _sweep(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     order = by_group_then_confidence(pairs.label_idx, pairs.confidence, pairs.n_labels, pairs.by_confidence)
     label = pairs.label_idx[order]
     confidence = pairs.confidence[order]
-    tp_running = np.cumsum(pairs.is_true[order], dtype=np.int64)
+    is_true = pairs.is_true[order]
     del order  # each array the size of the entries goes once used, the rest in place: 28 million at scale
+    # a count of entries fits int32 below 2**31 of them: half of int64's memory, the same numbers
+    count = np.int32 if label.shape[0] < 2**31 else np.int64
+    tp_running = np.cumsum(is_true, dtype=count)
+    del is_true
 
     run_end = np.ones(label.shape[0], dtype=bool)
     run_end[:-1] = (label[1:] != label[:-1]) | (confidence[1:] != confidence[:-1])
@@ -290,17 +294,23 @@ def _sweep(pairs: ScoredPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     label_start = np.cumsum(per_label) - per_label  # first sorted position of each label
     # the true entries before each label's first: [0, *tp_running][label_start], without that copy
     before = tp_running[np.maximum(label_start - 1, 0)] if tp_running.size else np.zeros_like(label_start)
-    tp_before_label = np.where(label_start > 0, before, 0)
+    tp_before_label = np.where(label_start > 0, before, 0).astype(count)
 
     point_label = label[points]
     del label
     tp = tp_running[points]
     del tp_running
-    tp -= tp_before_label[point_label]
-    fp = points + 1
-    fp -= label_start[point_label]
-    fp -= tp  # the predictions through each point less its true ones
-    return point_label, confidence[points], tp, fp
+    threshold = confidence[points]
+    del confidence
+    fp = points  # each point's sorted position, made its false positives in place
+    fp += 1
+    for start in range(0, fp.shape[0], _ROWS_PER_BLOCK):  # a block's gathers at a time, not the curve's
+        rows = slice(start, start + _ROWS_PER_BLOCK)
+        codes = point_label[rows]
+        tp[rows] -= tp_before_label[codes]
+        fp[rows] -= label_start[codes]
+        fp[rows] -= tp[rows]  # the predictions through each point less its true ones
+    return point_label, threshold, tp, fp
 
 
 def exact_curves(pairs: ScoredPairs) -> pd.DataFrame:

@@ -119,4 +119,6 @@ def test_the_sweep_is_the_former_one(seed: int) -> None:
     for images, labels, values in cases:
         pairs = pairs_of(truth, images, labels, values, floor=50.0)
         for new, old in zip(_sweep(pairs), former_sweep(pairs), strict=True):
-            assert new.dtype == old.dtype and np.array_equal(new, old)
+            assert np.array_equal(new, old)
+            # the counts in int32 below 2**31 entries (the same numbers), everything else as it was
+            assert new.dtype == old.dtype or (new.dtype, old.dtype) == (np.int32, np.int64)
