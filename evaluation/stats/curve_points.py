@@ -107,12 +107,20 @@ def by_confidence_descending(confidence: np.ndarray) -> np.ndarray:
     negative = key >= np.uint64(1 << 63)
     np.invert(key, out=key, where=negative)
     np.bitwise_or(key, np.uint64(1 << 63), out=key, where=~negative)
+    del negative
     digits = key.view(np.uint16).reshape(-1, 4)
+    # the order between digits kept in int32 below 2**31 values: each step's argsort (int64) is then the
+    # only 64-bit array beside the keys (0.25 GB less at 28 million), the same positions
+    narrow = np.int32 if values.size < 2**31 else np.intp
     order: np.ndarray | None = None
     for place in range(4):
         digit = digits[:, place if sys.byteorder == "little" else 3 - place]
         if (digit == digit[0]).all():
             continue
         step = np.argsort(digit if order is None else digit[order], kind="stable")
-        order = step if order is None else order[step]
-    return np.arange(values.size) if order is None else order
+        order = step.astype(narrow) if order is None else order[step]
+        del step
+    if order is None:
+        return np.arange(values.size)
+    del values, key, digits
+    return order.astype(np.intp)

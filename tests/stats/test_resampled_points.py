@@ -342,7 +342,9 @@ def test_the_confidence_sort_is_numpys_stable_argsort(seed: int) -> None:
     ]
     for confidence in cases:
         confidence = rng.permutation(confidence)
-        assert_array_equal(_by_confidence_descending(confidence), np.argsort(-confidence, kind="stable"))
+        order = _by_confidence_descending(confidence)
+        assert_array_equal(order, np.argsort(-confidence, kind="stable"))
+        assert order.dtype == np.intp  # positions as argsort gives them, whatever is narrowed inside
 
 
 def test_positive_pairs_are_checked_as_before() -> None:
