@@ -180,11 +180,9 @@ def _default_cost(value: float | Mapping[str, float]) -> float | None:
 
 
 def _as_recommendation(table: pd.DataFrame, curves: pd.DataFrame, *, min_support: int) -> pd.DataFrame:
-    """A min-cost table in recommend()'s shape: rates from the exact curve at the chosen point."""
-    # only the rows at a chosen threshold: not five columns of every point (0.8 GB at a million images)
-    thresholds = table["threshold"].dropna().to_numpy(np.float64)
-    chosen = curves[np.isin(curves["threshold"].to_numpy(np.float64), thresholds)]
-    rates = chosen[["label", "threshold", "precision", "recall", "f1"]]
+    """A min-cost table in recommend()'s shape: rates from the exact curve at the chosen points only."""
+    chosen = np.isin(curves["threshold"].to_numpy(np.float64), table["threshold"].dropna().to_numpy())
+    rates = curves[chosen][["label", "threshold", "precision", "recall", "f1"]]  # not every point's
     merged = table.merge(rates, on=["label", "threshold"], how="left")
     support = (table["tp"] + table["fn"]).to_numpy(np.int64)
     nothing = table["threshold"].isna().to_numpy()
