@@ -138,6 +138,21 @@ def reference_recommendations(
 # ------------------------------------------------------------------ data
 
 
+def entries_of(image: np.ndarray, label: np.ndarray, confidence: np.ndarray, truth: np.ndarray) -> _Entries:
+    """The entries (image, label) with their confidence and truth from (N, L) tables, positives by label."""
+    positive_image, positive_label = np.nonzero(truth)
+    by_label = np.argsort(positive_label, kind="stable")
+    return _Entries(
+        image=image,
+        label=label,
+        confidence=confidence[image, label],
+        is_true=truth[image, label],
+        positive_image=positive_image[by_label],
+        positive_label=positive_label[by_label],
+        n_labels=truth.shape[1],
+    )
+
+
 def random_entries(seed: int, n_images: int = 60, n_labels: int = 9) -> _Entries:
     """Ties in confidence (a coarse grid), labels from common to absent, a label returned but never a
     positive, a label with positives never returned, a label never seen at all."""
@@ -152,17 +167,7 @@ def random_entries(seed: int, n_images: int = 60, n_labels: int = 9) -> _Entries
     image, label = np.nonzero(returned)
     order = rng.permutation(image.size)  # entries in no particular order
     image, label = image[order], label[order]
-    positive_image, positive_label = np.nonzero(truth)
-    by_label = np.argsort(positive_label, kind="stable")
-    return _Entries(
-        image=image,
-        label=label,
-        confidence=confidence[image, label],
-        is_true=truth[image, label],
-        positive_image=positive_image[by_label],
-        positive_label=positive_label[by_label],
-        n_labels=n_labels,
-    )
+    return entries_of(image, label, confidence, truth)
 
 
 def random_weights(rng: np.random.Generator, n_images: int, kind: str) -> np.ndarray:
@@ -221,11 +226,11 @@ def test_recommendations_match_the_reference(objective: str, kind: str) -> None:
         assert_same_recommendations(curves, entries, parsed, weights_t)
 
 
-def test_degenerate_entries_match_the_reference() -> None:
-    """No entry at all; entries but no positive; one image; no true entry."""
-    rng = np.random.default_rng(5)
+def degenerate_entries() -> list[_Entries]:
+    """No entry at all (with and without positives); entries but no positive nor true entry; one image;
+    one entry."""
     empty = np.zeros(0, dtype=np.int64)
-    cases = [
+    return [
         _Entries(empty, empty, np.zeros(0), np.zeros(0, dtype=bool), np.array([0, 1]), np.array([0, 2]), 3),
         _Entries(empty, empty, np.zeros(0), np.zeros(0, dtype=bool), empty, empty, 3),
         _Entries(
@@ -238,6 +243,15 @@ def test_degenerate_entries_match_the_reference() -> None:
             2,
         ),
         _Entries(
+            np.array([0, 1, 1]),
+            np.array([0, 0, 1]),
+            np.array([50.0, 50.0, 60.0]),
+            np.zeros(3, dtype=bool),
+            np.array([1]),
+            np.array([1]),
+            2,
+        ),
+        _Entries(
             np.array([0, 0]),
             np.array([0, 1]),
             np.array([70.0, 70.0]),
@@ -247,15 +261,15 @@ def test_degenerate_entries_match_the_reference() -> None:
             2,
         ),
         _Entries(
-            np.array([0, 1, 1]),
-            np.array([0, 0, 1]),
-            np.array([50.0, 50.0, 60.0]),
-            np.zeros(3, dtype=bool),
-            np.array([1]),
-            np.array([1]),
-            2,
+            np.array([1]), np.array([0]), np.array([70.0]), np.array([True]), np.array([1]), np.array([0]), 1
         ),
     ]
+
+
+def test_degenerate_entries_match_the_reference() -> None:
+    """No entry at all; entries but no positive; one image; no true entry."""
+    rng = np.random.default_rng(5)
+    cases = degenerate_entries()
     for entries in cases:
         n_images = 2
         for objective in OBJECTIVES:

@@ -20,7 +20,7 @@ from evaluation.stats.little_bootstraps import _by_image, _gather, _subset_entri
 from evaluation.stats.micro_counts import block_counts
 from evaluation.stats.resampled_curves import _by_confidence_descending, _Entries, _recommendations
 from evaluation.stats.thresholds import Objective
-from tests.stats.test_resampled_points import OBJECTIVES, random_entries
+from tests.stats.test_resampled_points import OBJECTIVES, degenerate_entries, entries_of, random_entries
 
 
 def reference(entries: _Entries, objective: Objective, ones: np.ndarray) -> list:
@@ -74,47 +74,7 @@ def tied_entries(seed: int, n_images: int = 40, n_labels: int = 7) -> _Entries:
     confidence = values[rng.integers(0, values.size, (n_images, n_labels))]
     confidence[truth] = values[rng.integers(2, values.size, truth.sum())]
     image, label = np.nonzero(returned)
-    positive_image, positive_label = np.nonzero(truth)
-    by_label = np.argsort(positive_label, kind="stable")
-    return _Entries(
-        image=image,
-        label=label,
-        confidence=confidence[image, label],
-        is_true=truth[image, label],
-        positive_image=positive_image[by_label],
-        positive_label=positive_label[by_label],
-        n_labels=n_labels,
-    )
-
-
-def degenerate_entries() -> list[_Entries]:
-    """No entry at all (with and without positives); entries but no positive nor true entry; one entry."""
-    empty = np.zeros(0, dtype=np.int64)
-    return [
-        _Entries(empty, empty, np.zeros(0), np.zeros(0, dtype=bool), np.array([0, 1]), np.array([0, 2]), 3),
-        _Entries(empty, empty, np.zeros(0), np.zeros(0, dtype=bool), empty, empty, 3),
-        _Entries(
-            np.array([0, 1, 1]),
-            np.array([0, 0, 1]),
-            np.array([50.0, 50.0, 60.0]),
-            np.zeros(3, dtype=bool),
-            empty,
-            empty,
-            2,
-        ),
-        _Entries(
-            np.array([0, 1, 1]),
-            np.array([0, 0, 1]),
-            np.array([50.0, 50.0, 60.0]),
-            np.zeros(3, dtype=bool),
-            np.array([1]),
-            np.array([1]),
-            2,
-        ),
-        _Entries(
-            np.array([1]), np.array([0]), np.array([70.0]), np.array([True]), np.array([1]), np.array([0]), 1
-        ),
-    ]
+    return entries_of(image, label, confidence, truth)
 
 
 def assert_same(new: tuple, old: list) -> None:
