@@ -56,8 +56,20 @@ def reliability_table(
             raise ValueError("bins must be at least two ascending edges")
         if edges[0] > pairs.floor or edges[-1] < 100.0 or edges[0] < 0 or edges[-1] > 100:
             raise ValueError(f"bin edges must cover [floor={pairs.floor:g}, 100] within [0, 100]")
-    n_bins, n_labels = edges.size - 1, pairs.n_labels
-    predictions, tp, confidence_sum = _cell_sums(pairs, edges, n_labels * n_bins)
+    predictions, tp, confidence_sum = _cell_sums(pairs, edges, pairs.n_labels * (edges.size - 1))
+    return _table_of_sums(pairs.labels, edges, predictions, tp, confidence_sum, level)
+
+
+def _table_of_sums(
+    labels: Sequence[str],
+    edges: np.ndarray,
+    predictions: np.ndarray,
+    tp: np.ndarray,
+    confidence_sum: np.ndarray,
+    level: float,
+) -> pd.DataFrame:
+    """The table from the entries, true entries and confidences' sum per (label, bin) cell."""
+    n_bins, n_labels = edges.size - 1, len(labels)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_confidence = np.where(predictions > 0, confidence_sum / np.maximum(predictions, 1), np.nan)
         observed = np.where(predictions > 0, tp / np.maximum(predictions, 1), np.nan)
@@ -65,7 +77,7 @@ def reliability_table(
     return pd.DataFrame(
         {
             "label": pd.Categorical.from_codes(
-                np.repeat(np.arange(n_labels), n_bins), categories=pd.Index(list(pairs.labels), dtype=object)
+                np.repeat(np.arange(n_labels), n_bins), categories=pd.Index(list(labels), dtype=object)
             ),
             "bin_low": np.tile(edges[:-1], n_labels),
             "bin_high": np.tile(edges[1:], n_labels),

@@ -144,33 +144,29 @@ def test_report_draws_in_the_process_the_same_run_folder(
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_an_error_in_the_analysis_leaves_no_process(
-    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
+@pytest.mark.parametrize(
+    ("module", "name", "sent"),
+    [(pipeline, "analyse", False), (writer, "write_html", True)],  # in the analysis; once the plots are sent
+)
+def test_an_error_in_the_analysis_or_while_writing_leaves_no_process_and_no_payload(
+    run: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: type[BaseException],
+    module: object,
+    name: str,
+    sent: bool,
 ) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise error("stop")
 
     started = _started(monkeypatch)
     monkeypatch.setattr(plots, "WARM_MIN_IMAGES", 1)
-    monkeypatch.setattr(pipeline, "analyse", fail)
+    monkeypatch.setattr(module, name, fail)
     with pytest.raises(error):
         pipeline.reanalyse(run, out=tmp_path / "out")
     assert len(started) == 1 and started[0]._process.returncode is not None
     assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_an_error_while_writing_leaves_no_process_and_no_payload(
-    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException]
-) -> None:
-    def fail(*args: object, **kwargs: object) -> None:
-        raise error("stop")
-
-    started = _started(monkeypatch)
-    monkeypatch.setattr(plots, "WARM_MIN_IMAGES", 1)
-    monkeypatch.setattr(writer, "write_html", fail)  # after the plots were sent
-    with pytest.raises(error):
-        pipeline.reanalyse(run, out=tmp_path / "out")
-    assert len(started) == 1 and started[0]._process.returncode is not None
-    assert started[0]._payload is not None and not started[0]._payload.exists()
+    payload = started[0]._payload
+    assert (payload is not None) == sent and (payload is None or not payload.exists())
     assert not (tmp_path / "out").exists()

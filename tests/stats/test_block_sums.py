@@ -10,13 +10,12 @@ import pytest
 
 from evaluation.stats import calibration
 from evaluation.stats.calibration import reliability_table
-from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.micro_counts import block_counts
 
 
 def _reference_table(pairs: ScoredPairs, edges: np.ndarray, level: float = 0.95) -> pd.DataFrame:
-    """reliability_table's body as it was, over every pair at once."""
+    """reliability_table as it was, its cells' sums over every pair at once (np.bincount's weights)."""
     n_bins, n_labels = edges.size - 1, pairs.n_labels
     which = np.clip(np.searchsorted(edges, pairs.confidence, side="right") - 1, 0, n_bins - 1)
     cell = pairs.label_idx * n_bins + which
@@ -24,27 +23,7 @@ def _reference_table(pairs: ScoredPairs, edges: np.ndarray, level: float = 0.95)
     predictions = np.bincount(cell, minlength=size)
     tp = np.bincount(cell[pairs.is_true], minlength=size)
     confidence_sum = np.bincount(cell, weights=pairs.confidence, minlength=size)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_confidence = np.where(predictions > 0, confidence_sum / np.maximum(predictions, 1), np.nan)
-        observed = np.where(predictions > 0, tp / np.maximum(predictions, 1), np.nan)
-    low, high = wilson_interval(tp, predictions, level=level)
-    return pd.DataFrame(
-        {
-            "label": pd.Categorical.from_codes(
-                np.repeat(np.arange(n_labels), n_bins), categories=pd.Index(list(pairs.labels), dtype=object)
-            ),
-            "bin_low": np.tile(edges[:-1], n_labels),
-            "bin_high": np.tile(edges[1:], n_labels),
-            "predictions": predictions.astype(np.int64),
-            "tp": tp.astype(np.int64),
-            "mean_confidence": mean_confidence,
-            "observed_precision": observed,
-            "precision_low": low,
-            "precision_high": high,
-            "gap": observed - mean_confidence / 100.0,
-        },
-        columns=list(calibration.CALIBRATION_COLUMNS),
-    )
+    return calibration._table_of_sums(pairs.labels, edges, predictions, tp, confidence_sum, level)
 
 
 def _pairs(seed: int, n_images: int, n_labels: int, floor: float) -> ScoredPairs:
