@@ -381,9 +381,8 @@ def average_precision(pairs: ScoredPairs) -> np.ndarray:
         codes, gained, predicted = label_codes[rows], tp[rows], tp[rows] + fp[rows]
         new_label = np.ones(codes.shape[0], dtype=bool)
         new_label[1:] = codes[1:] != codes[:-1]
-        recalled = np.diff(
-            gained, prepend=0
-        )  # true positives gained at this point: (R_n - R_{n-1}) * support
+        # true positives gained at this point: (R_n - R_{n-1}) * support
+        recalled = np.diff(gained, prepend=0)
         recalled[new_label] = gained[new_label]
         weighted += np.bincount(codes, weights=recalled * (gained / predicted), minlength=pairs.n_labels)
     return divide(weighted, pairs.support)
