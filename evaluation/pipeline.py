@@ -40,6 +40,7 @@ from evaluation.reports import plots_process, renderers
 from evaluation.reports.notebook import Evaluation, Explorer
 from evaluation.reports.plots import PlotsProcess
 from evaluation.runfolder import Recorded, images_frame, write
+from evaluation.tablefiles import PackedText
 from evaluation.version import __version__
 
 __all__ = [
@@ -372,23 +373,30 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
             run["canary"] = canary
         keys = [o.cache_key for o in outcomes if o.answered and o.cache_key]
         asked = backend.request_params()
-        if store.codecs and request.model_version is None and not operation.describes_images(asked):
-            # the columns hold the newest answer of each key, parsed when stored: nothing to parse here
-            images = images_frame(dataset, outcomes, model_versions(store, keys))
-            read = read_answers(store, operation, backend.operation, images)
-        else:  # an older model version's answers, or what answers say about whole images: the raw path
+        # the store's columns hold the newest answer of each key, parsed when stored; an older model
+        # version's answers, or what answers say about whole images, are read raw
+        newest = bool(store.codecs) and request.model_version is None
+        from_columns = newest and not operation.describes_images(asked)
+        if from_columns:
+            text = PackedText(images_frame(dataset, outcomes, model_versions(store, keys)))
+        else:
             stored = store.get_versions({key: request.model_version for key in keys})
             versions = {key: _model_version_of(entry) for key, entry in stored.items()}
             columns = {key: operation.image_columns(entry.response, asked) for key, entry in stored.items()}
-            images = images_frame(dataset, outcomes, versions, columns)
+            text = PackedText(images_frame(dataset, outcomes, versions, columns))
             read = {"responses": {key: entry.response for key, entry in stored.items()}}
-    ground_truth = (
-        [{"image": item.image.uri, **operation.ground_truth(item)} for item in dataset.items]
-        if operation.stores_ground_truth
-        else []
-    )
-    del dataset, outcomes
-    run_plan.spend()  # its items are all in `images` now: an object per image not held under the analysis
+        ground_truth = (
+            [{"image": item.image.uri, **operation.ground_truth(item)} for item in dataset.items]
+            if operation.stores_ground_truth
+            else []
+        )
+        # the items are all in images.csv's frame now: let go of them (an object per image) while its
+        # text is outside Python objects, then make its strings afresh, together (tablefiles.PackedText)
+        del dataset, outcomes, keys
+        run_plan.spend()
+        images = text.unpacked()
+        if from_columns:
+            read = read_answers(store, operation, backend.operation, images)
     return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
 
 

@@ -1,6 +1,7 @@
 """What a report holds at a million images, made smaller without changing a value (issue 19): the stored
 columns read a batch of rows at a time and narrowed, images.csv's equal cells as one object, the truths
-of equal label texts as one set, the scores made by insertion. Each against the way it replaces."""
+of equal label texts as one set, the scores made by insertion, a run's images.csv frame made
+afresh once the items it was made among are let go. Each against the way it replaces."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from evaluation.operations.label_columns import (
 )
 from evaluation.operations.labels import OPERATION, encode_labels
 from evaluation.operations.matching import match, predictions_frame
-from evaluation.tablefiles import shared_values
+from evaluation.tablefiles import PackedText, shared_values
 from tests.support.scale_answers import answers as generated_answers
 
 PARAMS = {"MinConfidence": 0.0, "MaxLabels": 1000}
@@ -140,6 +141,48 @@ def test_images_frame_shares_equal_cells_without_changing_a_value():
     assert len({id(value) for value in shared["labels"]}) == 7
     image, image_id = shared["image"].tolist(), shared["image_id"].tolist()
     assert image_id[1] is image[1] and image_id[8] == "other"
+
+
+def test_packed_text_gives_the_frame_again_with_its_strings_made_afresh():
+    frame = pd.DataFrame(
+        {
+            "image": [f"s3://b/{index}.jpg" for index in range(50)],
+            "status": ["cached" if index % 5 else "failed" for index in range(50)],
+            "reason": [None] * 50,
+            "empty": [""] * 50,
+            "surrogate": [f"/data/caf\udce9{index}.jpg" for index in range(50)],  # a file name's bytes
+            "numbers": [index if index % 2 else None for index in range(50)],
+            "nan": ["x" if index % 3 else float("nan") for index in range(50)],
+            "bytes": [b"x"] * 50,  # Arrow would read bytes as text: kept as they are
+            "mixed": ["a", 1.5] * 25,
+        },
+        dtype=object,
+        index=pd.RangeIndex(0, 50),
+    )
+    before = {name: frame[name].tolist() for name in frame.columns}
+    packed = PackedText(frame)
+    assert set(packed.columns) == set(frame.columns)
+    assert not isinstance(packed.columns["image"], np.ndarray)  # held as Arrow, no str object per cell
+    assert not isinstance(packed.columns["reason"], np.ndarray)
+    for kept in ("surrogate", "numbers", "nan", "bytes", "mixed"):
+        assert isinstance(packed.columns[kept], np.ndarray)
+    again = packed.unpacked()
+    assert list(again.columns) == list(frame.columns)
+    assert again.index.equals(frame.index)
+    assert [str(dtype) for dtype in again.dtypes] == ["object"] * len(frame.columns)
+    for name, values in before.items():
+        got = again[name].tolist()
+        assert [type(value) for value in got] == [type(value) for value in values], name
+        assert [repr(value) for value in got] == [repr(value) for value in values], name
+    assert all(new is not old for new, old in zip(again["image"], before["image"]))  # the old can go
+    assert again["status"].iloc[1] is again["status"].iloc[2]  # equal cells shared, as images.csv's
+
+
+def test_packed_text_of_an_empty_frame():
+    frame = pd.DataFrame({"image": [], "reason": []}, dtype=object)
+    again = PackedText(frame).unpacked()
+    assert list(again.columns) == ["image", "reason"] and len(again) == 0
+    assert [str(dtype) for dtype in again.dtypes] == ["object", "object"]
 
 
 def test_equal_label_texts_give_one_truth():
