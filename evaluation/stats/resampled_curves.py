@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from evaluation.stats.curve_points import by_confidence_descending as _by_confid
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
 from evaluation.stats.micro_counts import block_counts
+from evaluation.stats.packed_counts import pack, packed_fields, unpack
 from evaluation.stats.thresholds import Objective
 
 # resamples x entries held at once (int32: ~32 MB per array); fewer columns leave numpy's row-wise take
@@ -142,6 +144,16 @@ class _Sums:
     rows: np.ndarray  # (R,) image of each entry summed, in sorted order
     end: np.ndarray  # (Q,) 1 + index (in rows) of the last entry of each sum
     start: np.ndarray  # (Q,) index (in rows) of the first entry of each sum
+
+    @cached_property
+    def longest(self) -> int:
+        """The most rows in one sum (with :attr:`most`, what bounds a packed sum: see packed_counts)."""
+        return int((self.end - self.start).max()) if self.end.size else 0
+
+    @cached_property
+    def most(self) -> int:
+        """The most rows of any one image."""
+        return int(block_counts(self.rows, 0).max()) if self.rows.size else 0
 
 
 @dataclass(frozen=True)
@@ -278,9 +290,23 @@ def _sum_rows_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> 
 
 def _read_sums(sums: _Sums, weights_t: np.ndarray) -> np.ndarray:
     """(Q, C) weighted sums from multiplicities (N, C): one running sum down the rows (resamples as
-    columns: contiguous rows, several times faster than along them), read at both ends. It is taken
-    and summed :data:`_RUNNING_SUM_CELLS` at a time, each block continuing from the row before it: the
-    same additions in the same order as one cumsum (bit for bit, floats too), from the cache.
+    columns: contiguous rows, several times faster than along them), read at both ends. Integer
+    multiplicities are summed several resamples to a uint64 (see packed_counts: the same integers in a
+    fraction of the cells), floats as they are."""
+    fields = packed_fields(sums.longest, sums.most, weights_t)
+    return _read_packed(sums, pack(weights_t, fields) if fields > 1 else weights_t, fields, weights_t)
+
+
+def _read_packed(sums: _Sums, packed: np.ndarray, fields: int, weights_t: np.ndarray) -> np.ndarray:
+    """:func:`_read_sums` from ``packed``, ``weights_t`` packed ``fields`` to a uint64 (1: itself)."""
+    read = _running_sums_read(sums, packed)
+    return read if fields == 1 else unpack(read, fields, weights_t.shape[1], weights_t.dtype)
+
+
+def _running_sums_read(sums: _Sums, weights_t: np.ndarray) -> np.ndarray:
+    """:func:`_read_sums` of ``weights_t`` as they are. The running sum is taken and summed
+    :data:`_RUNNING_SUM_CELLS` at a time, each block continuing from the row before it: the same
+    additions in the same order as one cumsum (bit for bit, floats too), from the cache.
 
     The running sum is the one over every sorted entry with the skipped entries' weights left out; a
     skipped entry is either never inside a sum read (an integer sum is the same in any order) or adds
@@ -307,9 +333,14 @@ def _resampled_points(curve: _Curve, weights_t: np.ndarray) -> tuple[np.ndarray,
     from multiplicities (N, C). Integer multiplicities stay integers (see :func:`_count_dtype`): exact,
     and half the memory traffic of float64; with them only the entries of groups that can have support
     are summed. Fractional ones sum every entry, in the same order as a running sum over all entries."""
-    tp = _read_sums(curve.tp, weights_t)
     integer = np.issubdtype(weights_t.dtype, np.integer)
-    sums = _read_sums(curve.predicted_counted if integer else curve.predicted, weights_t)
+    read = curve.predicted_counted if integer else curve.predicted
+    # one packing for both (the true entries' sums are among the predicted ones: no longer, no more rows
+    # of one image)
+    fields = packed_fields(max(read.longest, curve.tp.longest), max(read.most, curve.tp.most), weights_t)
+    packed = pack(weights_t, fields) if fields > 1 else weights_t
+    tp = _read_packed(curve.tp, packed, fields, weights_t)
+    sums = _read_packed(read, packed, fields, weights_t)
     n_candidates = curve.candidate.shape[0]
     return tp, sums[:n_candidates], sums[n_candidates:]
 

@@ -128,6 +128,13 @@ def test_read_sums_in_blocks_match_one_running_sum(
 
 
 def _slow_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference running sums (one plain cumsum, not packed) and the reference rare labels."""
+    monkeypatch.setattr(curves_module, "packed_fields", lambda longest, most, weights_t: 1)
+    monkeypatch.setattr(
+        curves_module,
+        "_read_packed",
+        lambda sums, _packed, _fields, weights_t: reference_read_sums(sums, weights_t),
+    )
     monkeypatch.setattr(curves_module, "_read_sums", reference_read_sums)
     monkeypatch.setattr(little_module, "_rare_exactly", reference_rare_exactly)
 
