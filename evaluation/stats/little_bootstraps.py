@@ -14,13 +14,13 @@ import numpy as np
 from evaluation.stats.full_curves import _full_recommendations
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.micro_counts import block_counts
+from evaluation.stats.percentiles import percentile_interval
 from evaluation.stats.resampled_curves import (
     _CELLS_PER_CHUNK,
     _canonical_order,
     _count_dtype,
     _Entries,
     _recommendations,
-    percentile_interval,
 )
 from evaluation.stats.thresholds import Objective
 

@@ -4,7 +4,6 @@ that module for the method and the reproducibility contract)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -89,18 +88,6 @@ def _chunks(n_images: int, n_resamples: int, seed: int, image_keys: Any, cells: 
         yield resample_counts(
             n_images, n_resamples=n_resamples, seed=seed, image_keys=image_keys, start=start, stop=stop
         )
-
-
-def percentile_interval(samples: np.ndarray, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) percentile interval over axis 0, ignoring NaN (undefined resamples); NaN where every
-    resample is undefined. Linear interpolation between order statistics (numpy's default)."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
-    tail = (1.0 - level) / 2.0 * 100.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN is the answer
-        low, high = np.nanpercentile(np.asarray(samples, dtype=np.float64), [tail, 100.0 - tail], axis=0)
-    return low, high
 
 
 # ------------------------------------------------------------------------------------------ inputs
