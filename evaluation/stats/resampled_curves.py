@@ -437,6 +437,12 @@ class _Entries:
         del label, by_label
         return per_label, self._global(image, confidence, is_true)
 
+    def global_curve(self) -> _Curve:
+        """``curves()[1]`` alone, without the per-label curves."""
+        by_confidence = _by_confidence_descending(self.confidence)
+        at = self.image[by_confidence], self.confidence[by_confidence], self.is_true[by_confidence]
+        return self._global(*at)
+
     def _global(self, image: np.ndarray, confidence: np.ndarray, is_true: np.ndarray) -> _Curve:
         """The curve of all entries as one group, from them sorted by confidence (descending)."""
         zeros = np.zeros(self.positive_label.size, dtype=np.int8)
