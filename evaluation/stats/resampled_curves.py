@@ -22,7 +22,8 @@ from evaluation.stats.thresholds import Objective
 # and cumsum dominated by per-row overhead (exact bootstrap, 20,000 images: 6 columns at 4,000,000, 1.6x
 # slower), more only add memory
 _CELLS_PER_CHUNK = 8_000_000
-# rows x resamples of a running sum taken and summed at once (int32: 64 KB, within the core's cache):
+# rows x resamples of a running sum taken and summed at once (int32: 64 KB, within the core's cache; the
+# packed uint64 columns of several resamples, packed_counts: 128 KB, measured as fast per cell):
 # numpy's cumsum along the rows walks each column down the whole block, so a block larger than the
 # cache is read from memory once per column (at 277,000 rows x 26 resamples, 3 times slower)
 _RUNNING_SUM_CELLS = 16_384
@@ -280,8 +281,16 @@ def _read_sums(sums: _Sums, weights_t: np.ndarray) -> np.ndarray:
     columns: contiguous rows, several times faster than along them), read at both ends. Integer
     multiplicities are summed several resamples to a uint64 (see packed_counts: the same integers in a
     fraction of the cells), floats as they are."""
-    fields = packed_fields(sums.longest, sums.most, weights_t)
+    fields = _packing(weights_t, sums)
     return _read_packed(sums, pack(weights_t, fields) if fields > 1 else weights_t, fields, weights_t)
+
+
+def _packing(weights_t: np.ndarray, *sums: _Sums) -> int:
+    """How many resamples to pack into a uint64 for every sum of ``sums`` (packed_counts.packed_fields);
+    their bounds are only looked at for integer multiplicities of several resamples."""
+    if weights_t.shape[1] < 2 or not np.issubdtype(weights_t.dtype, np.integer):
+        return 1
+    return packed_fields(max(part.longest for part in sums), max(part.most for part in sums), weights_t)
 
 
 def _read_packed(sums: _Sums, packed: np.ndarray, fields: int, weights_t: np.ndarray) -> np.ndarray:
@@ -322,9 +331,7 @@ def _resampled_points(curve: _Curve, weights_t: np.ndarray) -> tuple[np.ndarray,
     are summed. Fractional ones sum every entry, in the same order as a running sum over all entries."""
     integer = np.issubdtype(weights_t.dtype, np.integer)
     read = curve.predicted_counted if integer else curve.predicted
-    # one packing for both (the true entries' sums are among the predicted ones: no longer, no more rows
-    # of one image)
-    fields = packed_fields(max(read.longest, curve.tp.longest), max(read.most, curve.tp.most), weights_t)
+    fields = _packing(weights_t, curve.tp, read)  # one packing for both
     packed = pack(weights_t, fields) if fields > 1 else weights_t
     tp = _read_packed(curve.tp, packed, fields, weights_t)
     sums = _read_packed(read, packed, fields, weights_t)
