@@ -66,6 +66,7 @@ from evaluation.stats.little_bootstraps import (
     use_little_bootstraps,
 )
 from evaluation.stats.metrics import ScoredPairs
+from evaluation.stats.percentiles import percentile_interval
 from evaluation.stats.resampled_curves import (
     _check_resamples,
     _chunks,
@@ -74,7 +75,6 @@ from evaluation.stats.resampled_curves import (
     _positive_pairs,
     _recommendations,
     _sum_rows_by_group,
-    percentile_interval,
     resample_counts,
 )
 from evaluation.stats.thresholds import Objective

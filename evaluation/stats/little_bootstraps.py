@@ -14,13 +14,13 @@ import numpy as np
 from evaluation.stats.full_curves import _full_recommendations
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.micro_counts import block_counts
+from evaluation.stats.percentiles import percentile_interval
 from evaluation.stats.resampled_curves import (
     _CELLS_PER_CHUNK,
     _canonical_order,
     _count_dtype,
     _Entries,
     _recommendations,
-    percentile_interval,
 )
 from evaluation.stats.thresholds import Objective
 
@@ -174,13 +174,15 @@ def _little_bootstraps(
     by_pair = _by_image(entries.image, n_images)
     by_positive = _by_image(entries.positive_image, n_images)
 
-    threshold = np.empty((n_resamples, n_labels))
-    f1 = np.empty((n_resamples, n_labels))
+    rare = (pairs.support > 0) & (pairs.support * (b / n_images) < BLB_MIN_SUBSET_POSITIVES)
+    per_label_subsets = _per_label_subsets(rare)
+    threshold = np.full((n_resamples, n_labels), np.nan)
+    f1 = np.full((n_resamples, n_labels), np.nan)
     global_threshold = np.empty(n_resamples)
     global_f1 = np.empty(n_resamples)
     subset_of = np.repeat(np.arange(n_subsets), per_subset)
-    centre_threshold = np.empty((n_subsets, n_labels))
-    centre_f1 = np.empty((n_subsets, n_labels))
+    centre_threshold = np.full((n_subsets, n_labels), np.nan)
+    centre_f1 = np.full((n_subsets, n_labels), np.nan)
     centre_global = np.empty((2, n_subsets))
     done = 0
     for index in range(n_subsets):
@@ -190,23 +192,24 @@ def _little_bootstraps(
         by_image = np.argsort(images)
         images, weights = images[by_image], weights[:, by_image]
         subset = _subset_entries(entries, by_pair, by_positive, images)
-        curves = subset.curves()
+        curves = subset.curves() if per_label_subsets else (None, subset.global_curve())
         own_label, own_global = _recommendations(curves, subset, objective, np.full((b, 1), n_images / b))
-        assert own_label is not None and own_global is not None
-        centre_threshold[index], centre_f1[index] = own_label[0][0], own_label[1][0]
+        assert own_global is not None
+        if own_label is not None:
+            centre_threshold[index], centre_f1[index] = own_label[0][0], own_label[1][0]
         centre_global[:, index] = own_global[0][0, 0], own_global[1][0, 0]
         size = max(1, _CELLS_PER_CHUNK // max(subset.cells, 1))
         for start in range(0, weights.shape[0], size):
             chunk = np.ascontiguousarray(weights[start : start + size].T, dtype=dtype)  # (b, C)
             per_label, overall = _recommendations(curves, subset, objective, chunk)
-            assert per_label is not None and overall is not None
+            assert overall is not None
             rows = slice(done, done + chunk.shape[1])
-            threshold[rows], f1[rows] = per_label
+            if per_label is not None:
+                threshold[rows], f1[rows] = per_label
             global_threshold[rows], global_f1[rows] = overall[0][:, 0], overall[1][:, 0]
             done += chunk.shape[1]
         del subset, curves, weights  # not beside the next subset's while it is built
 
-    rare = (pairs.support > 0) & (pairs.support * (b / n_images) < BLB_MIN_SUBSET_POSITIVES)
     if rare.any():
         rare_threshold, rare_f1 = _rare_exactly(
             entries, rare, objective, n_images, n_resamples, streams[-1], order
@@ -239,6 +242,14 @@ def _little_bootstraps(
             exact_label=rare,
         ),
     )
+
+
+def _per_label_subsets(rare: np.ndarray) -> bool:
+    """Whether the subsets recommend per label: not when every label is rare (about 25,000 images and
+    fewer), as then the rare labels' exact bootstrap replaces every subset's per-label recommendation
+    and the intervals take none of them (their per-label centres are left NaN); the global curve is
+    all the subsets are for."""
+    return not rare.all()
 
 
 def _rare_exactly(

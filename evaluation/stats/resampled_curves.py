@@ -4,9 +4,9 @@ that module for the method and the reproducibility contract)."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,13 +15,15 @@ from evaluation.stats.curve_points import by_confidence_descending as _by_confid
 from evaluation.stats.intervals import wilson_interval
 from evaluation.stats.metrics import ScoredPairs, by_group_then_confidence
 from evaluation.stats.micro_counts import block_counts
+from evaluation.stats.packed_counts import pack, packed_fields, unpack
 from evaluation.stats.thresholds import Objective
 
 # resamples x entries held at once (int32: ~32 MB per array); fewer columns leave numpy's row-wise take
 # and cumsum dominated by per-row overhead (exact bootstrap, 20,000 images: 6 columns at 4,000,000, 1.6x
 # slower), more only add memory
 _CELLS_PER_CHUNK = 8_000_000
-# rows x resamples of a running sum taken and summed at once (int32: 64 KB, within the core's cache):
+# rows x resamples of a running sum taken and summed at once (int32: 64 KB, within the core's cache; the
+# packed uint64 columns of several resamples, packed_counts: 128 KB, measured as fast per cell):
 # numpy's cumsum along the rows walks each column down the whole block, so a block larger than the
 # cache is read from memory once per column (at 277,000 rows x 26 resamples, 3 times slower)
 _RUNNING_SUM_CELLS = 16_384
@@ -89,18 +91,6 @@ def _chunks(n_images: int, n_resamples: int, seed: int, image_keys: Any, cells: 
         )
 
 
-def percentile_interval(samples: np.ndarray, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) percentile interval over axis 0, ignoring NaN (undefined resamples); NaN where every
-    resample is undefined. Linear interpolation between order statistics (numpy's default)."""
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
-    tail = (1.0 - level) / 2.0 * 100.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: NaN is the answer
-        low, high = np.nanpercentile(np.asarray(samples, dtype=np.float64), [tail, 100.0 - tail], axis=0)
-    return low, high
-
-
 # ------------------------------------------------------------------------------------------ inputs
 
 
@@ -142,6 +132,16 @@ class _Sums:
     rows: np.ndarray  # (R,) image of each entry summed, in sorted order
     end: np.ndarray  # (Q,) 1 + index (in rows) of the last entry of each sum
     start: np.ndarray  # (Q,) index (in rows) of the first entry of each sum
+
+    @cached_property
+    def longest(self) -> int:
+        """The most rows in one sum (with :attr:`most`, what bounds a packed sum: see packed_counts)."""
+        return int((self.end - self.start).max()) if self.end.size else 0
+
+    @cached_property
+    def most(self) -> int:
+        """The most rows of any one image."""
+        return int(block_counts(self.rows, 0).max()) if self.rows.size else 0
 
 
 @dataclass(frozen=True)
@@ -278,9 +278,31 @@ def _sum_rows_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> 
 
 def _read_sums(sums: _Sums, weights_t: np.ndarray) -> np.ndarray:
     """(Q, C) weighted sums from multiplicities (N, C): one running sum down the rows (resamples as
-    columns: contiguous rows, several times faster than along them), read at both ends. It is taken
-    and summed :data:`_RUNNING_SUM_CELLS` at a time, each block continuing from the row before it: the
-    same additions in the same order as one cumsum (bit for bit, floats too), from the cache.
+    columns: contiguous rows, several times faster than along them), read at both ends. Integer
+    multiplicities are summed several resamples to a uint64 (see packed_counts: the same integers in a
+    fraction of the cells), floats as they are."""
+    fields = _packing(weights_t, sums)
+    return _read_packed(sums, pack(weights_t, fields) if fields > 1 else weights_t, fields, weights_t)
+
+
+def _packing(weights_t: np.ndarray, *sums: _Sums) -> int:
+    """How many resamples to pack into a uint64 for every sum of ``sums`` (packed_counts.packed_fields);
+    their bounds are only looked at for integer multiplicities of several resamples."""
+    if weights_t.shape[1] < 2 or not np.issubdtype(weights_t.dtype, np.integer):
+        return 1
+    return packed_fields(max(part.longest for part in sums), max(part.most for part in sums), weights_t)
+
+
+def _read_packed(sums: _Sums, packed: np.ndarray, fields: int, weights_t: np.ndarray) -> np.ndarray:
+    """:func:`_read_sums` from ``packed``, ``weights_t`` packed ``fields`` to a uint64 (1: itself)."""
+    read = _running_sums_read(sums, packed)
+    return read if fields == 1 else unpack(read, fields, weights_t.shape[1], weights_t.dtype)
+
+
+def _running_sums_read(sums: _Sums, weights_t: np.ndarray) -> np.ndarray:
+    """:func:`_read_sums` of ``weights_t`` as they are. The running sum is taken and summed
+    :data:`_RUNNING_SUM_CELLS` at a time, each block continuing from the row before it: the same
+    additions in the same order as one cumsum (bit for bit, floats too), from the cache.
 
     The running sum is the one over every sorted entry with the skipped entries' weights left out; a
     skipped entry is either never inside a sum read (an integer sum is the same in any order) or adds
@@ -307,9 +329,12 @@ def _resampled_points(curve: _Curve, weights_t: np.ndarray) -> tuple[np.ndarray,
     from multiplicities (N, C). Integer multiplicities stay integers (see :func:`_count_dtype`): exact,
     and half the memory traffic of float64; with them only the entries of groups that can have support
     are summed. Fractional ones sum every entry, in the same order as a running sum over all entries."""
-    tp = _read_sums(curve.tp, weights_t)
     integer = np.issubdtype(weights_t.dtype, np.integer)
-    sums = _read_sums(curve.predicted_counted if integer else curve.predicted, weights_t)
+    read = curve.predicted_counted if integer else curve.predicted
+    fields = _packing(weights_t, curve.tp, read)  # one packing for both
+    packed = pack(weights_t, fields) if fields > 1 else weights_t
+    tp = _read_packed(curve.tp, packed, fields, weights_t)
+    sums = _read_packed(read, packed, fields, weights_t)
     n_candidates = curve.candidate.shape[0]
     return tp, sums[:n_candidates], sums[n_candidates:]
 
@@ -418,6 +443,12 @@ class _Entries:
             return per_label, None
         del label, by_label
         return per_label, self._global(image, confidence, is_true)
+
+    def global_curve(self) -> _Curve:
+        """``curves()[1]`` alone, without the per-label curves."""
+        by_confidence = _by_confidence_descending(self.confidence)
+        at = self.image[by_confidence], self.confidence[by_confidence], self.is_true[by_confidence]
+        return self._global(*at)
 
     def _global(self, image: np.ndarray, confidence: np.ndarray, is_true: np.ndarray) -> _Curve:
         """The curve of all entries as one group, from them sorted by confidence (descending)."""

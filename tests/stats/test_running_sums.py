@@ -128,6 +128,13 @@ def test_read_sums_in_blocks_match_one_running_sum(
 
 
 def _slow_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference running sums (one plain cumsum, not packed) and the reference rare labels."""
+    monkeypatch.setattr(curves_module, "packed_fields", lambda longest, most, weights_t: 1)
+    monkeypatch.setattr(
+        curves_module,
+        "_read_packed",
+        lambda sums, _packed, _fields, weights_t: reference_read_sums(sums, weights_t),
+    )
     monkeypatch.setattr(curves_module, "_read_sums", reference_read_sums)
     monkeypatch.setattr(little_module, "_rare_exactly", reference_rare_exactly)
 
@@ -230,3 +237,40 @@ def test_rare_exactly_matches_the_reference_directly(n_images: int) -> None:
     slow = reference_rare_exactly(*arguments, np.random.SeedSequence(9), order)
     for new, old in zip(fast, slow, strict=True):
         assert new.tobytes() == old.tobytes()
+
+
+@pytest.mark.parametrize(
+    "objective", ["best-f1", "recall-at-precision:0.6:certain", "precision-at-recall:0.5"]
+)
+@pytest.mark.parametrize("seed", [0, 3])
+def test_every_label_rare_skips_the_subsets_labels(
+    objective: str, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every label rare: the subsets recommend on the global curve only, and every resample, interval
+    and global figure is the same as with the subsets' per-label recommendations (the former code,
+    which computed them only for the rare labels' exact bootstrap to replace them)."""
+    pairs, positive_image, positive_label = simulated_pairs(3000, seed, (0.01, 0.005, 0.003, 0.002))
+    arguments = dict(
+        positive_image_idx=positive_image,
+        positive_label_idx=positive_label,
+        objective=objective,
+        n_resamples=230,
+        seed=seed,
+        exact=False,
+    )
+    monkeypatch.setattr(little_module, "_CELLS_PER_CHUNK", 5_000)
+    fast = bootstrap_recommendations(pairs, **arguments)
+    assert fast.method is not None and fast.method.exact_labels == pairs.n_labels
+    assert fast.little is not None and np.isnan(fast.little.centre_threshold).all()
+    monkeypatch.setattr(little_module, "_per_label_subsets", lambda rare: True)
+    slow = bootstrap_recommendations(pairs, **arguments)
+    assert slow.little is not None and not np.isnan(slow.little.centre_threshold).all()
+    for name in ("threshold", "f1", "global_threshold", "global_f1"):
+        assert getattr(fast, name).tobytes() == getattr(slow, name).tobytes()
+    for name in ("centre_global_threshold", "centre_global_f1", "full_threshold", "full_f1", "exact_label"):
+        assert getattr(fast.little, name).tobytes() == getattr(slow.little, name).tobytes()
+    fast_table, slow_table = fast.per_label(), slow.per_label()
+    assert fast_table.equals(slow_table)
+    for column in fast_table.columns[1:]:
+        assert fast_table[column].to_numpy().tobytes() == slow_table[column].to_numpy().tobytes()
+    assert fast.global_interval() == slow.global_interval()
