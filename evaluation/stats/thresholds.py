@@ -564,8 +564,10 @@ def recommend(
 
     columns = _sorted_curve(curves, labels)
     code = columns["code"]
-    if "support" in columns and _disagrees(columns["support"], support, code):
+    stated = columns.pop("support", None)  # only checked: not held through the choice (0.1 GB a million)
+    if stated is not None and _disagrees(stated, support, code):
         raise ValueError("curves' support column disagrees with the support given for the same labels")
+    del stated
     chosen, best = _choose(code, n_labels, objective, columns)
     # only the chosen points' next lower thresholds are read: not the whole curve's (0.2 GB at 25 million)
     threshold_low, lowest = (
