@@ -40,7 +40,7 @@ from evaluation.reports import plots_process, renderers
 from evaluation.reports.notebook import Evaluation, Explorer
 from evaluation.reports.plots import PlotsProcess
 from evaluation.runfolder import Recorded, images_frame, write
-from evaluation.tablefiles import PackedText
+from evaluation.tablefiles import AnswersAhead, PackedText
 from evaluation.version import __version__
 
 __all__ = [
@@ -397,7 +397,22 @@ def run_evaluation(run_plan: RunPlan, options: AnalysisOptions) -> EvaluationRes
         images = text.unpacked()
         if from_columns:
             read = read_answers(store, operation, backend.operation, images)
-    return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
+            read["responses"] = _written_ahead(read["responses"], run_plan.cache_path.parent)
+    try:
+        return analyse(images, **read, run=run, options=options, ground_truth=ground_truth)
+    except BaseException:
+        if isinstance(read["responses"], AnswersAhead):
+            read["responses"].discard()
+        raise
+
+
+def _written_ahead(responses: Any, directory: Path) -> Any:
+    """The stored answers with their answers.jsonl.gz written while the analysis runs (beside the
+    cache: a folder this run writes into), or as they are where no file can be made there."""
+    try:
+        return AnswersAhead(responses, directory)
+    except OSError:
+        return responses
 
 
 def _run_faces(run_plan: RunPlan, options: AnalysisOptions, started: float) -> EvaluationResult:

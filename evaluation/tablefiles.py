@@ -6,13 +6,17 @@ so a reader never sees half a file.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+import tempfile
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -162,6 +166,8 @@ def _canonical(value: Any) -> str:
 def write_answers(path: Path, responses: Mapping[str, Any]) -> None:
     """answers.jsonl.gz written a chunk of answers at a time (the bytes of `answers_bytes`), then renamed:
     a million answers are never all in memory (a lazy mapping gives their stored text: `raw_chunks`)."""
+    if isinstance(responses, AnswersAhead) and responses.move_to(path):
+        return
     source = getattr(responses, "source", None)  # a run folder's existing answers file, taken as it is
     if source is not None and Path(source).is_file():
         if not (path.exists() and os.path.samefile(source, path)):
@@ -175,9 +181,88 @@ def write_answers(path: Path, responses: Mapping[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-def write_answers_to(handle: Any, responses: Mapping[str, Any]) -> None:
+class AnswersAhead(Mapping[str, Any]):
+    """A run's answers (a mapping, lazy with `raw_chunks` as the stored ones are) whose answers.jsonl.gz
+    a thread of its own writes as soon as they are all stored, into a hidden file in `directory`, while
+    the analysis runs on the other core: at a million answers compressing them is about a minute that
+    the run folder's write no longer waits for. `write_answers` moves the file into the run folder. A
+    file never moved is removed by `discard`, when the mapping is let go, or at exit."""
+
+    def __init__(self, answers: Mapping[str, Any], directory: Path) -> None:
+        self.answers = answers
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (the thread closes it)
+            dir=directory, prefix=".answers-", suffix=".jsonl.gz.tmp", delete=False
+        )
+        self.path = Path(handle.name)
+        self._stop = threading.Event()
+        self._failed: list[BaseException] = []
+        self._removal = weakref.finalize(self, _remove_ahead, self._stop, self.path)
+        self._thread = threading.Thread(
+            target=_write_ahead, args=(handle, answers, self._stop, self._failed), name="answers-ahead"
+        )
+        self._thread.daemon = True  # a run stopped at exit leaves nothing to wait for
+        self._thread.start()
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.answers)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.answers[key]
+
+    def raw_chunks(self, keys: Sequence[str], **chunking: Any) -> Iterator[tuple[str, str]]:
+        return self.answers.raw_chunks(keys, **chunking)  # type: ignore[attr-defined]
+
+    def move_to(self, path: Path) -> bool:
+        """The written file put at `path` (renamed, or copied beside and renamed across file systems):
+        True; False when it was not written (moved already, discarded, or its writing failed)."""
+        self._thread.join()
+        if self._failed or not self._removal.alive:
+            self.discard()
+            return False
+        self._removal.detach()
+        try:
+            os.replace(self.path, path)
+        except OSError:  # another file system: never copied into `path` itself (it may be a hard link)
+            temporary = path.with_name(path.name + ".tmp")
+            shutil.copyfile(self.path, temporary)
+            os.replace(temporary, path)
+            self.path.unlink()
+        return True
+
+    def discard(self) -> None:
+        """Stop the writing (at its next chunk) and remove the file; once."""
+        self._removal()
+
+
+def _write_ahead(
+    handle: IO[bytes], answers: Mapping[str, Any], stop: Any, failed: list[BaseException]
+) -> None:
+    try:
+        with handle:
+            write_answers_to(handle, answers, stop=stop)
+    except BaseException as error:  # the run folder's write writes them itself (and names any error)
+        failed.append(error)
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)  # a full disk gets its space back at once
+
+
+def _remove_ahead(stop: Any, path: Path) -> None:
+    stop.set()
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+class _Stopped(Exception):
+    """The answers written ahead are no longer wanted."""
+
+
+def write_answers_to(handle: Any, responses: Mapping[str, Any], *, stop: Any = None) -> None:
     """One {"key", "response"} line per answer, sorted by key, each answer in canonical JSON (the text
-    the response cache stores, so a lazy mapping with `raw_chunks(keys)` copies it without parsing)."""
+    the response cache stores, so a lazy mapping with `raw_chunks(keys)` copies it without parsing).
+    `stop` (a threading.Event) ends the writing between two chunks once set."""
     keys = sorted(responses)
     raw = getattr(responses, "raw_chunks", None)
     texts = raw(keys) if raw is not None else ((key, _canonical(responses[key])) for key in keys)
@@ -190,6 +275,8 @@ def write_answers_to(handle: Any, responses: Mapping[str, Any]) -> None:
             if len(lines) >= 5000:
                 packed.write("".join(lines).encode("utf-8"))
                 lines = []
+                if stop is not None and stop.is_set():
+                    raise _Stopped
         packed.write("".join(lines).encode("utf-8"))
     # the header's OS byte as gzip.compress writes it, so the file has the bytes of a one-shot compress
     end = handle.tell()

@@ -470,3 +470,53 @@ def test_a_plan_lets_go_of_its_items_once_run_and_runs_only_once(tmp_path, datas
         run_evaluation(plan, AnalysisOptions.build())
     again = run_evaluation(plan_run(request), AnalysisOptions.build())
     assert again.metrics.equals(result.metrics)
+
+
+def test_the_answers_file_is_written_while_the_analysis_runs_and_never_left_behind(
+    tmp_path, dataset, endpoint, monkeypatch
+):
+    """A run's answers.jsonl.gz is written ahead beside the cache while the analysis runs, then moved into
+    the run folder: the bytes it would have had, and no hidden file left, whether the run ends, is not
+    written, or fails in its analysis."""
+    import gc
+    import gzip
+
+    from evaluation import pipeline
+    from evaluation.options import AnalysisOptions, RunRequest
+    from evaluation.pipeline import plan_run, run_evaluation, write_run
+    from evaluation.tablefiles import ANSWERS_FILE, AnswersAhead, write_answers_to
+
+    csv, _ = dataset
+    cache = tmp_path / "cache" / "cache.sqlite"
+    cache.parent.mkdir()
+    request = RunRequest(dataset=str(csv), endpoint_url=endpoint.url, cache=str(cache))
+
+    def left_behind() -> list[str]:
+        return sorted(path.name for path in cache.parent.iterdir() if path.name.startswith(".answers-"))
+
+    result = run_evaluation(plan_run(request), AnalysisOptions.build())
+    assert isinstance(result.responses, AnswersAhead)
+    write_run(result, tmp_path / "run")
+    assert left_behind() == []
+    written = (tmp_path / "run" / ANSWERS_FILE).read_bytes()
+    with open(tmp_path / "direct.gz", "wb") as handle:
+        write_answers_to(handle, result.responses.answers)
+    assert written == (tmp_path / "direct.gz").read_bytes()
+    assert len(gzip.decompress(written).splitlines()) == len(result.responses) == 240
+    write_run(result, tmp_path / "again")  # moved already: written from the cache, the same bytes
+    assert (tmp_path / "again" / ANSWERS_FILE).read_bytes() == written
+
+    unwritten = run_evaluation(plan_run(request), AnalysisOptions.build())
+    unwritten.responses._thread.join()
+    assert len(left_behind()) == 1
+    del unwritten
+    gc.collect()
+    assert left_behind() == []  # a result let go without a run folder takes its file with it
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("the analysis failed")
+
+    monkeypatch.setattr(pipeline, "analyse", failing)
+    with pytest.raises(RuntimeError, match="the analysis failed"):
+        run_evaluation(plan_run(request), AnalysisOptions.build())
+    assert left_behind() == []
