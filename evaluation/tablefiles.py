@@ -272,7 +272,7 @@ def write_answers_to(handle: Any, responses: Mapping[str, Any], *, stop: Any = N
         lines: list[str] = []
         for key, text in texts:
             lines.append(f'{{"key":{json.dumps(key)},"response":{text}}}\n')
-            if len(lines) >= 5000:
+            if len(lines) >= 1000:  # 5 MB of text at a time: the write runs beside the analysis
                 packed.write("".join(lines).encode("utf-8"))
                 lines = []
                 if stop is not None and stop.is_set():
