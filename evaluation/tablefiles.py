@@ -181,7 +181,24 @@ def write_answers(path: Path, responses: Mapping[str, Any]) -> None:
     os.replace(temporary, path)
 
 
-class AnswersAhead(Mapping[str, Any]):
+class AnswersOf(Mapping[str, Any]):
+    """A run's answers as another mapping of them gives them, with something more to say about their
+    file (a subclass says what)."""
+
+    def __init__(self, answers: Mapping[str, Any]) -> None:
+        self.answers = answers
+
+    def __len__(self) -> int:
+        return len(self.answers)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.answers)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.answers[key]
+
+
+class AnswersAhead(AnswersOf):
     """A run's answers (a mapping, lazy with `raw_chunks` as the stored ones are) whose answers.jsonl.gz
     a thread of its own writes as soon as they are all stored, into a hidden file in `directory`, while
     the analysis runs on the other core: at a million answers compressing them is about a minute that
@@ -189,7 +206,7 @@ class AnswersAhead(Mapping[str, Any]):
     file never moved is removed by `discard`, when the mapping is let go, or at exit."""
 
     def __init__(self, answers: Mapping[str, Any], directory: Path) -> None:
-        self.answers = answers
+        super().__init__(answers)
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (the thread closes it)
             dir=directory, prefix=".answers-", suffix=".jsonl.gz.tmp", delete=False
         )
@@ -202,15 +219,6 @@ class AnswersAhead(Mapping[str, Any]):
         )
         self._thread.daemon = True  # a run stopped at exit leaves nothing to wait for
         self._thread.start()
-
-    def __len__(self) -> int:
-        return len(self.answers)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.answers)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.answers[key]
 
     def raw_chunks(self, keys: Sequence[str], **chunking: Any) -> Iterator[tuple[str, str]]:
         return self.answers.raw_chunks(keys, **chunking)  # type: ignore[attr-defined]

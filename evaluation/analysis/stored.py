@@ -21,7 +21,7 @@ from evaluation.calls.recorded import RecordedAnswers, images_to_store, store_re
 from evaluation.calls.runner import ANSWERED, ImageOutcome
 from evaluation.memory import give_back_freed_memory
 from evaluation.operations import Operation
-from evaluation.tablefiles import ANSWERS_FILE
+from evaluation.tablefiles import ANSWERS_FILE, AnswersOf
 
 
 def codecs_for(operation: Operation, api: str) -> tuple[Any, ...]:
@@ -115,7 +115,7 @@ class StoredAnswers(Mapping[str, Any]):
                     yield key, found[key] if key in found else _missing(key)
 
 
-class CarriedAnswers(Mapping[str, Any]):
+class CarriedAnswers(AnswersOf):
     """A run's answers whose answers.jsonl.gz already exists (`source`): a rewritten run folder takes
     that file as it is, instead of writing a million answers again; the analysis reads the cache.
 
@@ -123,17 +123,8 @@ class CarriedAnswers(Mapping[str, Any]):
     cache checks every answer of the file then (`Recorded.responses`)."""
 
     def __init__(self, answers: Mapping[str, Any], source: Path) -> None:
-        self.answers = answers
+        super().__init__(answers)
         self.source = source
-
-    def __len__(self) -> int:
-        return len(self.answers)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.answers)
-
-    def __getitem__(self, key: str) -> Any:
-        return self.answers[key]
 
 
 def _missing(key: str) -> Any:
