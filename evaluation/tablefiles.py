@@ -293,6 +293,9 @@ def write_answers_to(handle: Any, responses: Mapping[str, Any], *, stop: Any = N
     handle.seek(end)
 
 
+_TEXT = ("string", "empty")  # what pandas infers of a column of str (and None) cells only
+
+
 class PackedText:
     """A frame of object columns held with its text outside Python objects (Arrow strings) while what
     those strings were made among is let go, then made again side by side by `unpacked`.
@@ -310,8 +313,7 @@ class PackedText:
         self.columns: dict[Any, Any] = {}
         for name in frame.columns:
             values = frame[name].to_numpy()
-            text = pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
-            if values.dtype == object and text:
+            if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in _TEXT:
                 try:
                     self.columns[name] = pa.array(values, type=pa.large_string(), from_pandas=False)
                     continue
