@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from evaluation.calls.answers import check_answer
 from evaluation.calls.cache import canonical_json
 from evaluation.calls.columns import _without_metadata, pack_columns
@@ -44,6 +46,8 @@ WORKER_CODE = "from evaluation.calls.recorded_reading import worker_main; worker
 
 _RESPONSE_KEY = re.compile(r'"response"\s*:\s*')
 _DECODER = json.JSONDecoder()
+_JSON_SPACE = " \t\n\r"
+_DIGITS_AS_0, _NINETEEN_DIGITS = bytes.maketrans(b"123456789", b"0" * 9), b"0" * 19
 
 
 def parse_line(line: str) -> tuple[Any, str | None]:
@@ -56,18 +60,41 @@ def parse_line(line: str) -> tuple[Any, str | None]:
     then parse to a record whose "response" is that null, and no second key may follow."""
     found = _RESPONSE_KEY.search(line)
     if found is not None:
-        try:
-            response, end = _DECODER.raw_decode(line, found.end())
-            record = json.loads(line[: found.end()] + "null" + line[end:])
-        except ValueError:
-            pass  # the whole line is parsed below, and its error names the line's own problem
-        else:
+        cut = _cut_by_orjson(line, found.end()) or _cut_by_json(line, found.end())
+        if cut is not None:
+            record, response, end = cut
             cut_out = isinstance(record, dict) and "response" in record and record["response"] is None
             if cut_out and isinstance(response, dict) and _RESPONSE_KEY.search(line, end) is None:
                 record["response"] = response
                 text = line[found.end() : end] if "ResponseMetadata" not in response else None
                 return record, text
     return json.loads(line), None
+
+
+def _cut_by_orjson(line: str, start: int) -> tuple[Any, Any, int] | None:
+    """(the rest of the line with the value at `start` as null, that value, its end), parsed by orjson
+    (twice json's speed) where the value ends at the last "}" before the record's own: what follows it
+    holds no "}" (a model version, the record's end). The value must be the whole of that text, so it
+    ends where json's raw_decode would. What orjson reads otherwise than json is left to json, whose
+    reading is the record's: what orjson refuses (NaN, a lone surrogate) and 19 digits in a row (an
+    integer beyond 64 bits, which orjson reads as a float)."""
+    closing = len(line.rstrip(_JSON_SPACE)) - 1
+    end = line.rfind("}", start, closing) + 1
+    if end <= start or line[closing] != "}" or _NINETEEN_DIGITS in line.encode().translate(_DIGITS_AS_0):
+        return None
+    try:
+        return orjson.loads(line[:start] + "null" + line[end:]), orjson.loads(line[start:end]), end
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _cut_by_json(line: str, start: int) -> tuple[Any, Any, int] | None:
+    """As _cut_by_orjson, by json: the value's end is where raw_decode stops."""
+    try:
+        response, end = _DECODER.raw_decode(line, start)
+        return json.loads(line[:start] + "null" + line[end:]), response, end
+    except ValueError:
+        return None  # the whole line is parsed by json.loads, and its error names the line's own problem
 
 
 def read_line(

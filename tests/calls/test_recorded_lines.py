@@ -4,6 +4,7 @@ is always the one json.loads reads, and the text, when cut out, parses to the re
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -32,6 +33,14 @@ LINES = [
     ('{"image": "a.jpg"}', False),
     ('["response", {"a": 1}]', False),
     ('{"image": "a.jpg", "response": {"Labels": [], "Confidence": NaN}}', True),
+    # what orjson reads otherwise than json (or refuses) is read by json: the record is json's
+    ('{"image": "a.jpg", "response": {"Labels": [], "Big": 18446744073709551616}}', True),  # 2**64: an int
+    ('{"image": "a.jpg", "response": {"Labels": [], "Small": -9223372036854775809}}', True),
+    ('{"image": "a.jpg", "response": {"Labels": [], "Far": 1e400}}', True),
+    ('{"image": "a.jpg", "response": {"Labels": [], "Text": "\\ud800"}}', True),  # a lone surrogate
+    ('{"image": "a.jpg", "response": {"Labels": []}, "model_version": "3.0}"}', True),  # a "}" after it
+    ('{"image": "a.jpg", "response": {"Labels": [{"Name": "}"}]}, "model_version": "3.0"}', True),
+    ('{"image": "a.jpg", "response": {"Labels": []}, "n": 1, "extra": [{}]}', True),
 ]
 
 
@@ -93,3 +102,38 @@ def test_a_replay_stores_each_answer_as_its_line_spells_it(tmp_path) -> None:
     assert report.stored == 2 and report.bad == 0
     assert stored["ka"] == spelled  # as recorded, not spelled again
     assert json.loads(stored["kb"]) == {"Labels": []}  # the request's metadata is never kept
+
+
+def test_orjson_reads_a_usual_line_and_leaves_the_rest_to_json() -> None:
+    from evaluation.calls import recorded_reading
+
+    usual = '{"image":"a.jpg","response":' + json.dumps(ANSWER) + ',"model_version":"3.0"}\n'
+    assert recorded_reading._cut_by_orjson(usual, usual.index("{", 2)) is not None
+    big = '{"image": "a.jpg", "response": {"Labels": [], "Big": 1234567890123456789012}}'
+    assert recorded_reading._cut_by_orjson(big, big.index("{", 2)) is None
+    record, _ = parse_line(big)
+    assert record["response"]["Big"] == 1234567890123456789012 and isinstance(record["response"]["Big"], int)
+
+
+def test_every_double_is_read_as_json_reads_it() -> None:
+    import random
+    import struct
+
+    rng = random.Random(19)
+    doubles = []
+    while len(doubles) < 5000:
+        value = struct.unpack("<d", struct.pack("<Q", rng.getrandbits(64)))[0]
+        if value == value and abs(value) != float("inf"):
+            doubles.append(value)
+    spelled = [repr(value) for value in doubles] + [
+        f"{rng.uniform(0, 100):.{rng.randint(1, 18)}f}" for _ in doubles
+    ]
+    spelled = [text for text in spelled if not re.search(r"\d{19}", text)]  # those go to json
+    line = '{"image": "a.jpg", "response": {"Labels": [], "Values": [' + ", ".join(spelled) + "]}}"
+    from evaluation.calls import recorded_reading
+
+    assert recorded_reading._cut_by_orjson(line, line.index("{", 2)) is not None  # read by orjson
+    record, text = parse_line(line)
+    assert text is not None
+    expected = json.loads(line)["response"]["Values"]
+    assert [repr(value) for value in record["response"]["Values"]] == [repr(value) for value in expected]
