@@ -13,6 +13,7 @@ import pandas as pd
 __all__ = [
     "by_confidence_descending",
     "curve_points_by_label",
+    "grouped_then_descending",
     "label_positions",
     "next_lower_at",
 ]
@@ -39,7 +40,7 @@ def curve_points_by_label(
         unknown = sorted(set(curves["label"].astype(object)[code < 0]))
         raise ValueError(f"curves name label(s) not in labels: {unknown[:5]!r}")
     threshold = curves["threshold"].to_numpy(np.float64)
-    ordered = _grouped_descending(code, threshold)  # exact_curves' own order
+    ordered = grouped_then_descending(code, threshold, strict=True)  # exact_curves' own order
     points = {"code": code.astype(code_dtype, copy=False), "threshold": threshold}
     for name in columns:
         column = curves[name]  # once: a curve table makes a derived column each time it is read
@@ -50,17 +51,25 @@ def curve_points_by_label(
     return {name: values[order] for name, values in points.items()}
 
 
-_POINTS_PER_BLOCK = 1 << 20  # points compared with their next at a time
+_ENTRIES_PER_BLOCK = 1 << 20  # entries compared with their next at a time
 
 
-def _grouped_descending(code: np.ndarray, threshold: np.ndarray) -> bool:
-    """Whether each point's next has a higher code, or the same code and a lower threshold: compared a
-    block at a time, never a difference the length of the curve (0.3 GB at 25 million points)."""
-    for start in range(0, code.shape[0] - 1, _POINTS_PER_BLOCK):
-        here = slice(start, min(start + _POINTS_PER_BLOCK, code.shape[0] - 1))
+def grouped_then_descending(
+    group: np.ndarray, values: np.ndarray | None = None, *, strict: bool = False
+) -> bool:
+    """Whether ``group`` never decreases and, within a group, ``values`` never rise (``strict``: always
+    fall); without ``values``, whether ``group`` never decreases. Compared a block at a time, stopping at
+    the first block out of order: never a comparison the length of the entries (0.3 GB at 25 million)."""
+    for start in range(0, group.shape[0] - 1, _ENTRIES_PER_BLOCK):
+        here = slice(start, min(start + _ENTRIES_PER_BLOCK, group.shape[0] - 1))
         after = slice(here.start + 1, here.stop + 1)
-        step, fall = code[after] - code[here], threshold[after] - threshold[here]
-        if not ((step > 0) | ((step == 0) & (fall < 0))).all():
+        rises, same = group[after] > group[here], group[after] == group[here]
+        if values is None:
+            in_order = rises | same
+        else:
+            falls = values[after] < values[here] if strict else values[after] <= values[here]
+            in_order = rises | (same & falls)
+        if not in_order.all():
             return False
     return True
 

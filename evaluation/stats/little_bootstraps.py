@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from evaluation.stats.curve_points import grouped_then_descending
 from evaluation.stats.full_curves import _full_recommendations
 from evaluation.stats.metrics import ScoredPairs
 from evaluation.stats.micro_counts import block_counts
@@ -307,19 +308,9 @@ def _by_image(image: np.ndarray, n_images: int) -> tuple[np.ndarray | None, np.n
     the entries of a subset of images without a pass over all entries. The order is None when the
     entries are already by image (ScoredPairs' are, image by image): its stable sort is the identity,
     and at 28 million entries its int64 positions held 0.2 GB through the little bootstraps."""
-    order = None if _non_decreasing(image) else np.argsort(image, kind="stable")
+    order = None if grouped_then_descending(image) else np.argsort(image, kind="stable")
     count = block_counts(image, n_images)
     return order, np.cumsum(count) - count, count
-
-
-def _non_decreasing(values: np.ndarray) -> bool:
-    """Whether ``values`` never decrease, a block at a time (no comparison array of all of them)."""
-    block = 1 << 20
-    for start in range(0, values.shape[0], block):
-        part = values[start : start + block + 1]  # with the next block's first
-        if not (part[1:] >= part[:-1]).all():
-            return False
-    return True
 
 
 def _gather(

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.errors import UserError
-from evaluation.stats.curve_points import by_confidence_descending
+from evaluation.stats.curve_points import by_confidence_descending, grouped_then_descending
 from evaluation.stats.curve_table import CURVE_COLUMNS, CurveTable, divide, rates
 from evaluation.stats.frozen import int_array, readonly
 from evaluation.stats.micro_counts import (
@@ -257,10 +257,8 @@ def by_group_then_confidence(
     entries: nothing when they are already in that order, else two stable sorts, the group's as 16-bit
     codes where they fit (numpy sorts those by radix); the first, by confidence, is ``by_confidence``
     when given (:attr:`ScoredPairs.by_confidence` of these confidences)."""
-    if (group[1:] >= group[:-1]).all():  # else out of order at once, without the differences' arrays
-        same = group[1:] == group[:-1]
-        if (np.diff(confidence)[same] <= 0).all():
-            return np.arange(group.shape[0])
+    if grouped_then_descending(group, confidence):
+        return np.arange(group.shape[0])
     if by_confidence is None:
         by_confidence = by_confidence_descending(confidence)  # np.argsort(-confidence, kind="stable")
     codes = group[by_confidence]

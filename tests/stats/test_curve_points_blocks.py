@@ -1,4 +1,5 @@
-"""curve_points' order check, a block of points at a time, says what the whole differences said."""
+"""curve_points' order check, a block of entries at a time, says what the whole differences said, in each
+of its three uses: exact_curves' points (strict), the sweep's entries (ties allowed), a group alone."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ import pytest
 from evaluation.stats import curve_points
 
 
-def whole_check(code, threshold):
-    step, fall = np.diff(code), np.diff(threshold)
-    return bool(((step > 0) | ((step == 0) & (fall < 0))).all())
+def whole_check(code, values, strict):
+    step = np.diff(code)
+    if values is None:
+        return bool((step >= 0).all())
+    fall = np.diff(values)
+    falls = fall < 0 if strict else fall <= 0
+    return bool(((step > 0) | ((step == 0) & falls)).all())
 
 
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("with_values", [True, False])
 @pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
-def test_grouped_descending_equals_the_whole_differences(monkeypatch, block):
-    monkeypatch.setattr(curve_points, "_POINTS_PER_BLOCK", block)
+def test_grouped_then_descending_equals_the_whole_differences(monkeypatch, block, with_values, strict):
+    monkeypatch.setattr(curve_points, "_ENTRIES_PER_BLOCK", block)
     rng = np.random.default_rng(block)
     for size in (0, 1, 2, 3, 11, 40):
         for _ in range(30):
@@ -33,4 +40,12 @@ def test_grouped_descending_equals_the_whole_differences(monkeypatch, block):
                     code[[at, at + 1]] = code[[at + 1, at]]
                 else:
                     code[at] = 3 - code[at]
-            assert curve_points._grouped_descending(code, threshold) == whole_check(code, threshold)
+            values = threshold if with_values else None
+            expected = whole_check(code, values, strict)
+            assert curve_points.grouped_then_descending(code, values, strict=strict) == expected
+
+
+def test_codes_of_16_bits_are_compared_not_subtracted() -> None:
+    code = np.array([-32768, 32767], dtype=np.int16)  # a difference would overflow int16
+    assert curve_points.grouped_then_descending(code)
+    assert not curve_points.grouped_then_descending(code[::-1].copy())
