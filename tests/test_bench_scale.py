@@ -73,3 +73,11 @@ def test_the_timeline_names_each_phase_and_the_time_between(bench: types.ModuleT
     assert rows[0]["to_s"] == pytest.approx(rows[1]["from_s"])
     assert rows[1]["to_s"] - rows[1]["from_s"] >= 0.1
     assert all(row["peak_rss_mb"] > 0 for row in rows)
+
+
+def test_the_ratio_is_judged_on_json_s_floor_and_shown_against_orjson_s(bench: types.ModuleType) -> None:
+    result = _result(10_000, 5, 300, 2.8, 330, 1e8)
+    result["report"].update(floor_s=0.7, orjson_floor_s=0.35)
+    result["ratio"] = 2.8 / 0.7
+    (line,) = bench.verdicts([result], {})
+    assert "report / floor <= 5: met (4.0;" in line and "8.0 against the floor parsed by orjson" in line
