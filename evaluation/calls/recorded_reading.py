@@ -73,11 +73,11 @@ def parse_line(line: str) -> tuple[Any, str | None]:
 
 def _cut_by_orjson(line: str, start: int) -> tuple[Any, Any, int] | None:
     """(the rest of the line with the value at `start` as null, that value, its end), parsed by orjson
-    (twice json's speed) where the value ends at the last "}" before the record's own: what follows it
-    holds no "}" (a model version, the record's end). The value must be the whole of that text, so it
-    ends where json's raw_decode would. What orjson reads otherwise than json is left to json, whose
-    reading is the record's: what orjson refuses (NaN, a lone surrogate) and 19 digits in a row (an
-    integer beyond 64 bits, which orjson reads as a float)."""
+    (in about two thirds of json's time) where the value ends at the last "}" before the record's own:
+    what follows it holds no "}" (a model version, the record's end). The value must be the whole of
+    that text, so it ends where json's raw_decode would. What orjson reads otherwise than json is left
+    to json, whose reading is the record's: what orjson refuses (NaN, a lone surrogate) and 19 digits
+    in a row (an integer beyond 64 bits, which orjson reads as a float)."""
     closing = len(line.rstrip(_JSON_SPACE)) - 1
     end = line.rfind("}", start, closing) + 1
     if end <= start or line[closing] != "}" or _NINETEEN_DIGITS in line.encode().translate(_DIGITS_AS_0):
