@@ -191,6 +191,10 @@ def test_the_curve_table_reads_as_the_former_frame_by_column_rows_and_blocks(
     for name in CURVE_COLUMNS:
         a, b = table[name].to_numpy(), former[name].to_numpy()
         assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    for rows in (slice(3, -2), slice(-9, None), slice(4, len(former) + 50), slice(7, 7), slice(1, None, 2)):
+        for name in CURVE_COLUMNS:  # a slice of rows (a writer's block) is read without an index array
+            a, b = np.asarray(table.column(name, rows)), former[name].to_numpy()[rows]
+            assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (name, rows)
     blocks = list(table.frames(11))
     assert all(len(block) == 11 for block in blocks[:-1]) and 0 < len(blocks[-1]) <= 11
     assert_identical(pd.concat(blocks, ignore_index=True), former)
