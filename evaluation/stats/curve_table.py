@@ -109,19 +109,17 @@ class CurveTable:
             return values if _every(rows) else values[rows]
         if name not in CURVE_COLUMNS:
             raise KeyError(f"no column {name!r} in the curves (columns: {', '.join(CURVE_COLUMNS)})")
-        dtype = np.float64 if name in _RATES else self.narrow
         if isinstance(rows, slice) and rows.step in (None, 1):  # a writer's block: no index array of them
             first, stop, _ = rows.indices(len(self))
-            out = np.empty(max(stop - first, 0), dtype=dtype)
-            for start in range(0, out.shape[0], ROWS_PER_BLOCK):
-                block = slice(first + start, min(first + start + ROWS_PER_BLOCK, stop))
-                out[start : start + ROWS_PER_BLOCK] = self._derived(name, block)
-            return out
-        picked = np.arange(len(self))[rows]
-        out = np.empty(picked.shape[0], dtype=dtype)
-        for start in range(0, picked.shape[0], ROWS_PER_BLOCK):
-            block = slice(start, start + ROWS_PER_BLOCK)
-            out[block] = self._derived(name, picked[block])
+            picked, n_rows = None, max(stop - first, 0)
+        else:
+            picked = np.arange(len(self))[rows]
+            n_rows = picked.shape[0]
+        out = np.empty(n_rows, dtype=np.float64 if name in _RATES else self.narrow)
+        for start in range(0, n_rows, ROWS_PER_BLOCK):
+            block = slice(start, min(start + ROWS_PER_BLOCK, n_rows))
+            at = slice(first + block.start, first + block.stop) if picked is None else picked[block]
+            out[block] = self._derived(name, at)
         return out
 
     def _derived(self, name: str, rows: slice | np.ndarray) -> np.ndarray:
